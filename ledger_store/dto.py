@@ -1,0 +1,289 @@
+"""Pydantic v2 DTOs: what callers give the repositories and what they get back.
+
+Callers never see a PynamoDB model or a raw DynamoDB item. Every DTO is frozen and rejects
+unknown fields; decimals are normalised on the way in (``1.50`` == ``1.5``), timestamps are
+converted to UTC and naive ones are rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from . import keys
+from .decimals import decimal_places, normalize, plain, quantize_down, to_decimal
+from .errors import LedgerValidationError
+
+#: Alpaca trades fractional shares to 9 decimal places; attributed shares keep that precision.
+QTY_PLACES = 9
+#: Precision of per-strategy fee shares (the split is exact: shares sum to the fill's fee).
+FEE_PLACES = 9
+#: A fill writes 1 TRADE + 2 items per strategy in one transaction (limit: 100 actions).
+MAX_STRATEGIES_PER_FILL = 40
+
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return normalize(to_decimal(value))
+    except LedgerValidationError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _key_part(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        try:
+            return keys.validate_key_part(value, what)
+        except LedgerValidationError as exc:
+            raise ValueError(str(exc)) from exc
+
+    return AfterValidator(check)
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return keys.require_utc(value, "timestamp")
+    except LedgerValidationError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {plain(value)}")
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {plain(value)}")
+    return value
+
+
+def _qty_precision(value: Decimal) -> Decimal:
+    if decimal_places(value) > QTY_PLACES:
+        raise ValueError(f"at most {QTY_PLACES} decimal places, got {plain(value)}")
+    return value
+
+
+#: An exact decimal, normalised; serialised to JSON as its plain string form.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    PlainSerializer(plain, return_type=str, when_used="json"),
+]
+PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
+NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
+Quantity = Annotated[PositiveDecimal, AfterValidator(_qty_precision)]
+UTCDateTime = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(keys.format_micros, return_type=str, when_used="json"),
+]
+OrderId = Annotated[str, _key_part("order_id")]
+AccountId = Annotated[str, _key_part("account_id")]
+CorrelationId = Annotated[str, _key_part("correlation_id")]
+StrategyName = Annotated[str, _key_part("strategy")]
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    """Alpaca's order types."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+def _check_symbol(value: str) -> str:
+    if not _SYMBOL.match(value):
+        raise ValueError(
+            f"symbol {value!r} is malformed: upper-case letters and digits, optionally one "
+            "'.' or '/' class/pair separator (AAPL, BRK.B, BTC/USD)"
+        )
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_check_symbol)]
+
+
+class TradeFill(_Frozen):
+    """One filled order as the trading bot records it, with its strategy allocation.
+
+    ``strategy_allocation`` maps strategy -> weight; weights are > 0 and sum exactly to 1.
+    """
+
+    order_id: OrderId
+    account_id: AccountId
+    correlation_id: CorrelationId
+    symbol: Symbol
+    side: Side
+    qty: Quantity
+    price: PositiveDecimal
+    filled_at: UTCDateTime
+    order_type: OrderType = OrderType.MARKET
+    fees: NonNegativeDecimal = Decimal(0)
+    strategy_allocation: dict[StrategyName, PositiveDecimal] = Field(min_length=1)
+    bid_at_fill: PositiveDecimal | None = None
+    ask_at_fill: PositiveDecimal | None = None
+
+    @field_validator("strategy_allocation")
+    @classmethod
+    def _weights_sum_to_one(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if len(value) > MAX_STRATEGIES_PER_FILL:
+            raise ValueError(
+                f"at most {MAX_STRATEGIES_PER_FILL} strategies per fill, got {len(value)}"
+            )
+        total = sum(value.values(), Decimal(0))
+        if total != 1:
+            raise ValueError(f"weights must sum exactly to 1, got {plain(total)}")
+        return dict(sorted(value.items()))
+
+    @model_validator(mode="after")
+    def _quote_is_ordered(self) -> TradeFill:
+        bid, ask = self.bid_at_fill, self.ask_at_fill
+        if bid is not None and ask is not None and bid > ask:
+            raise ValueError(f"bid_at_fill {plain(bid)} is above ask_at_fill {plain(ask)}")
+        return self
+
+    @property
+    def notional(self) -> Decimal:
+        """``qty * price``: the fill's value before fees."""
+        return normalize(self.qty * self.price)
+
+    def content_sha256(self) -> str:
+        """SHA-256 of the fill's canonical JSON: equal for equal values (``1.50`` == ``1.5``)."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def attributions(self) -> tuple[StrategyAttribution, ...]:
+        """Split the fill by weight into per-strategy shares that sum exactly to qty and fees."""
+        names = list(self.strategy_allocation)
+        weights = [self.strategy_allocation[n] for n in names]
+        qty_shares = split_exact(self.qty, weights, QTY_PLACES)
+        fee_shares = split_exact(self.fees, weights, FEE_PLACES)
+        return tuple(
+            StrategyAttribution(
+                order_id=self.order_id,
+                account_id=self.account_id,
+                strategy=name,
+                correlation_id=self.correlation_id,
+                symbol=self.symbol,
+                side=self.side,
+                qty=qty,
+                price=self.price,
+                weight=weight,
+                fees=fee,
+                filled_at=self.filled_at,
+            )
+            for name, weight, qty, fee in zip(names, weights, qty_shares, fee_shares, strict=True)
+        )
+
+
+def split_exact(total: Decimal, weights: list[Decimal], places: int) -> list[Decimal]:
+    """Largest-remainder split of ``total`` by ``weights`` at ``places`` decimals.
+
+    Each share is truncated, then the leftover units go to the largest remainders (ties by
+    position), so the shares always add up to ``total`` exactly and deterministically.
+    """
+    unit = Decimal(1).scaleb(-places)
+    exact = [total * w for w in weights]
+    shares = [quantize_down(e, places) for e in exact]
+    leftover_units = int((total - sum(shares, Decimal(0))) / unit)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in order[:leftover_units]:
+        shares[i] += unit
+    return [normalize(s) for s in shares]
+
+
+class StrategyAttribution(_Frozen):
+    """The share of one fill attributed to one strategy (what GSI3 serves)."""
+
+    order_id: OrderId
+    account_id: AccountId
+    strategy: StrategyName
+    correlation_id: CorrelationId
+    symbol: Symbol
+    side: Side
+    qty: NonNegativeDecimal
+    price: PositiveDecimal
+    weight: PositiveDecimal
+    fees: NonNegativeDecimal
+    filled_at: UTCDateTime
+
+    @property
+    def notional(self) -> Decimal:
+        return normalize(self.qty * self.price)
+
+
+class RecordedTrade(_Frozen):
+    """A stored fill together with its per-strategy attributions."""
+
+    fill: TradeFill
+    attributions: tuple[StrategyAttribution, ...]
+
+
+class RecordResult(_Frozen):
+    """Outcome of ``TradeLedgerRepository.record``: written now, or already there unchanged."""
+
+    order_id: OrderId
+    status: Literal["recorded", "already_recorded"]
+
+    @property
+    def created(self) -> bool:
+        return self.status == "recorded"
+
+
+class StrategyRegistration(_Frozen):
+    """A strategy the account has traded, with the number of fills attributed to it."""
+
+    account_id: AccountId
+    strategy: StrategyName
+    trade_count: int = Field(ge=0)
+
+
+def parse_fill(data: Any) -> TradeFill:
+    """Validate a mapping (e.g. a JSON line) into a ``TradeFill``; raise the library's error."""
+    try:
+        return TradeFill.model_validate(data)
+    except ValidationError as exc:
+        raise LedgerValidationError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, ``field: reason``, without pydantic's URLs."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "(fill)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

@@ -1,0 +1,115 @@
+"""Key builders: the only place that turns ids and timestamps into PK/SK/GSI key strings.
+
+Every key part is validated here (no ``#``, no control characters, not empty, bounded length)
+so a malformed id can never alias another item's key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from .errors import LedgerValidationError
+
+SEP = "#"
+MAX_KEY_PART_LENGTH = 128
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def validate_key_part(value: str, what: str) -> str:
+    """Return ``value`` if it is safe inside a ``#``-separated key, else raise."""
+    if not isinstance(value, str):
+        raise LedgerValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if not value or not value.strip():
+        raise LedgerValidationError(f"{what} must not be empty")
+    if value != value.strip():
+        raise LedgerValidationError(f"{what} must not start or end with whitespace: {value!r}")
+    if SEP in value:
+        raise LedgerValidationError(f"{what} must not contain '#': {value!r}")
+    if _CONTROL.search(value):
+        raise LedgerValidationError(f"{what} must not contain control characters: {value!r}")
+    if len(value) > MAX_KEY_PART_LENGTH:
+        raise LedgerValidationError(
+            f"{what} is {len(value)} characters long; the limit is {MAX_KEY_PART_LENGTH}"
+        )
+    return value
+
+
+def require_utc(value: datetime, what: str) -> datetime:
+    """Reject naive datetimes and convert aware ones to UTC."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise LedgerValidationError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def format_seconds(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): the key form of period boundaries."""
+    return require_utc(value, "timestamp").strftime(_SECONDS_FORMAT)
+
+
+def format_micros(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so string order equals time order."""
+    utc = require_utc(value, "timestamp")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp that carries an offset (``Z`` or ``+hh:mm``) into UTC."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise LedgerValidationError(f"not an ISO-8601 timestamp: {text!r}") from exc
+    return require_utc(parsed, f"timestamp {text!r}")
+
+
+# Entity keys -------------------------------------------------------------------------------
+
+TRADE_METADATA_SK = "METADATA"
+
+
+def trade_pk(order_id: str) -> str:
+    return f"TRADE#{validate_key_part(order_id, 'order_id')}"
+
+
+def trade_event_sk(filled_at: datetime, order_id: str) -> str:
+    """Sort key shared by GSI1-3: fills ordered by time, order id breaking ties."""
+    return f"TRADE#{format_micros(filled_at)}#{validate_key_part(order_id, 'order_id')}"
+
+
+def trade_event_prefix(at: datetime) -> str:
+    """Lower/upper bound for a half-open ``[start, end)`` range over ``trade_event_sk`` keys.
+
+    ``TRADE#{t}`` sorts before every ``TRADE#{t}#{order_id}``, so BETWEEN(start, end) includes
+    fills at ``start`` and excludes fills at ``end``.
+    """
+    return f"TRADE#{format_micros(at)}"
+
+
+def strategy_sk(strategy: str) -> str:
+    return f"STRATEGY#{validate_key_part(strategy, 'strategy')}"
+
+
+def correlation_pk(correlation_id: str) -> str:
+    return f"CORR#{validate_key_part(correlation_id, 'correlation_id')}"
+
+
+def symbol_pk(symbol: str) -> str:
+    return f"SYMBOL#{validate_key_part(symbol, 'symbol')}"
+
+
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{validate_key_part(account_id, 'account_id')}"
+
+
+def account_strategy_pk(account_id: str, strategy: str) -> str:
+    return f"{account_pk(account_id)}#{strategy_sk(strategy)}"
+
+
+def snapshot_pk(account_id: str) -> str:
+    return f"SNAPSHOT#{validate_key_part(account_id, 'account_id')}"
+
+
+def snapshot_sk(period_end: datetime) -> str:
+    return f"SNAP#{format_seconds(period_end)}"

@@ -1,0 +1,237 @@
+"""The table layout: one DynamoDB table, every entity, every index.
+
+==============  =====================  ===================  ===================================
+entity          PK                     SK                   index keys
+==============  =====================  ===================  ===================================
+TRADE           TRADE#{order_id}       METADATA             GSI1 CORR#{correlation_id} /
+                                                            TRADE#{filled_at}#{order_id};
+                                                            GSI2 SYMBOL#{symbol} / same SK
+STRATEGY_TRADE  TRADE#{order_id}       STRATEGY#{strategy}  GSI3 ACCOUNT#{account}#STRATEGY#{s}
+                                                            / TRADE#{filled_at}#{order_id}
+STRATEGY        ACCOUNT#{account_id}   STRATEGY#{strategy}  none: the per-account registry
+SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
+                                                            SNAP#{period_end}; ``ttl`` set
+==============  =====================  ===================  ===================================
+
+``filled_at`` in keys is ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, so string order is time
+order); ``period_end`` is ``YYYY-MM-DDTHH:MM:SSZ``. Index keys are only set on the entities
+that belong in the index, so every GSI is sparse.
+
+Projections, chosen for what each reader needs:
+
+* GSI1 (correlation) and GSI2 (symbol): ALL. Their readers list whole trades; a KEYS_ONLY
+  index would turn every listed trade into an extra GetItem.
+* GSI3 (strategy): INCLUDE of exactly the attribution fields. Strategy aggregation reads only
+  these, so the index stays small even if trade items grow.
+* GSI4 (snapshot by correlation): KEYS_ONLY. Snapshots are large; the reader resolves the key
+  and then reads (and checksum-verifies) the item itself, so copying bodies would only double
+  the storage and write cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import TableConnection
+from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+)
+from pynamodb.models import Model
+
+from .attributes import DecimalAttribute, DecimalMapAttribute, UTCTimestampAttribute
+from .binding import BoundTableMeta, active_settings
+from .config import TableSettings
+
+_CONNECTIONS: dict[TableSettings, TableConnection] = {}
+
+#: Attributes GSI3 carries besides the keys: what strategy aggregation reads.
+STRATEGY_INDEX_ATTRIBUTES = [
+    "EntityType",
+    "account_id",
+    "order_id",
+    "strategy",
+    "correlation_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "weight",
+    "fees",
+    "filled_at",
+    "ttl",
+]
+
+
+class CorrelationIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """GSI1: every trade of one trading cycle (correlation id), in fill order."""
+
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
+
+
+class SymbolIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """GSI2: trades of one symbol, in fill order."""
+
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(range_key=True, attr_name="GSI2SK")
+
+
+class StrategyIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """GSI3, the strategy index: one account's attributions to one strategy, in fill order."""
+
+    class Meta:
+        index_name = "GSI3"
+        projection = IncludeProjection(STRATEGY_INDEX_ATTRIBUTES[:])
+
+    gsi3pk = UnicodeAttribute(hash_key=True, attr_name="GSI3PK")
+    gsi3sk = UnicodeAttribute(range_key=True, attr_name="GSI3SK")
+
+
+class SnapshotCorrelationIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """GSI4: the snapshot(s) taken by one trading cycle (correlation id)."""
+
+    class Meta:
+        index_name = "GSI4"
+        projection = KeysOnlyProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True, attr_name="GSI4PK")
+    gsi4sk = UnicodeAttribute(range_key=True, attr_name="GSI4SK")
+
+
+class LedgerItem(Model):
+    """Base of every entity: the generic key attributes, the discriminator and ``ttl``.
+
+    ``ttl`` lives here because PynamoDB enables TTL only for a TTLAttribute declared on the
+    class that creates the table. Subclasses must not declare their own ``Meta`` (they would
+    lose the table binding).
+    """
+
+    class Meta(metaclass=BoundTableMeta):
+        billing_mode = PAY_PER_REQUEST_BILLING_MODE
+        max_pool_connections = 10
+        extra_headers = None
+        aws_access_key_id = None
+        aws_secret_access_key = None
+        aws_session_token = None
+
+    pk = UnicodeAttribute(hash_key=True, attr_name="PK")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK")
+    entity_type = DiscriminatorAttribute(attr_name="EntityType")
+
+    gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    gsi2pk = UnicodeAttribute(null=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(null=True, attr_name="GSI2SK")
+    gsi3pk = UnicodeAttribute(null=True, attr_name="GSI3PK")
+    gsi3sk = UnicodeAttribute(null=True, attr_name="GSI3SK")
+    gsi4pk = UnicodeAttribute(null=True, attr_name="GSI4PK")
+    gsi4sk = UnicodeAttribute(null=True, attr_name="GSI4SK")
+
+    #: Epoch seconds after which DynamoDB may delete the item; reads hide it from then on.
+    ttl = TTLAttribute(null=True, attr_name="ttl")
+
+    correlation_index = CorrelationIndex()
+    symbol_index = SymbolIndex()
+    strategy_index = StrategyIndex()
+    snapshot_correlation_index = SnapshotCorrelationIndex()
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """One cached connection per bound table settings (PynamoDB caches one per class)."""
+        settings = active_settings()
+        connection = _CONNECTIONS.get(settings)
+        if connection is None:
+            cls._connection = None
+            connection = super()._get_connection()
+            _CONNECTIONS[settings] = connection
+        return connection
+
+
+class TradeItem(LedgerItem, discriminator="TRADE"):
+    """One filled order. ``content_sha256`` makes an identical re-record detectable cheaply."""
+
+    order_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    correlation_id = UnicodeAttribute()
+    symbol = UnicodeAttribute()
+    side = UnicodeAttribute()
+    qty = DecimalAttribute()
+    price = DecimalAttribute()
+    filled_at = UTCTimestampAttribute()
+    order_type = UnicodeAttribute()
+    fees = DecimalAttribute()
+    strategy_allocation = DecimalMapAttribute()
+    bid_at_fill = DecimalAttribute(null=True)
+    ask_at_fill = DecimalAttribute(null=True)
+    content_sha256 = UnicodeAttribute()
+
+
+class StrategyTradeItem(LedgerItem, discriminator="STRATEGY_TRADE"):
+    """The share of one fill attributed to one strategy (quantity and fees split by weight)."""
+
+    account_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    strategy = UnicodeAttribute()
+    correlation_id = UnicodeAttribute()
+    symbol = UnicodeAttribute()
+    side = UnicodeAttribute()
+    qty = DecimalAttribute()
+    price = DecimalAttribute()
+    weight = DecimalAttribute()
+    fees = DecimalAttribute()
+    filled_at = UTCTimestampAttribute()
+
+
+class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
+    """Registry row: the account has traded this strategy ``trade_count`` times."""
+
+    account_id = UnicodeAttribute()
+    strategy = UnicodeAttribute()
+    trade_count = NumberAttribute(default=0)
+
+
+class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):
+    """A deterministic account snapshot; the body is compressed canonical JSON."""
+
+    snapshot_id = UnicodeAttribute()
+    snapshot_version = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    correlation_id = UnicodeAttribute()
+    period_start = UTCTimestampAttribute()
+    period_end = UTCTimestampAttribute()
+    created_at = UTCTimestampAttribute()
+    checksum = UnicodeAttribute()
+    checksum_algorithm = UnicodeAttribute()
+    body = BinaryAttribute(legacy_encoding=False)
+
+
+ENTITY_TYPES: tuple[type[LedgerItem], ...] = (
+    TradeItem,
+    StrategyTradeItem,
+    StrategyRegistryItem,
+    SnapshotItem,
+)
+
+
+def table_schema() -> dict[str, Any]:
+    """The table definition PynamoDB would create: keys, attribute types, GSIs."""
+    return dict(LedgerItem._get_schema())

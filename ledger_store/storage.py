@@ -1,0 +1,89 @@
+"""Shared plumbing of the repositories: error translation, streaming reads, expiry filter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.expressions.condition import Condition
+
+from .binding import bound
+from .config import TableSettings
+from .errors import LedgerValidationError, StorageUnavailableError
+from .models import LedgerItem
+
+T = TypeVar("T")
+M = TypeVar("M", bound=LedgerItem)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The DynamoDB error code behind a PynamoDB/botocore exception, if any."""
+    if isinstance(exc, PynamoDBException):
+        return exc.cause_response_code
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
+    """Map a storage exception to the library's own: bad input vs. unavailable storage."""
+    code = error_code(exc)
+    if code == "ValidationException":
+        message = exc.cause_response_message if isinstance(exc, PynamoDBException) else str(exc)
+        where = f" (key {key})" if key else ""
+        return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message}")
+    if code == "ResourceNotFoundException":
+        return StorageUnavailableError(
+            operation,
+            key,
+            RuntimeError(f"table not found ({exc}); run `trade-ledger table create`"),
+        )
+    return StorageUnavailableError(operation, key, exc)
+
+
+@contextmanager
+def storage_call(settings: TableSettings, operation: str, key: str | None) -> Iterator[None]:
+    """Bind the models to ``settings`` and translate any storage failure inside the block."""
+    with bound(settings):
+        try:
+            yield
+        except (PynamoDBException, BotoCoreError, ClientError) as exc:
+            raise translate(operation, key, exc) from exc
+
+
+def stream(
+    settings: TableSettings,
+    operation: str,
+    key: str,
+    start_query: Callable[[], Iterable[M]],
+) -> Iterator[M]:
+    """Iterate a PynamoDB query page by page, following ``LastEvaluatedKey`` to the end.
+
+    The iterator is created while the table is bound (it captures the connection); failures
+    while paging are translated like any other storage call.
+    """
+    with storage_call(settings, operation, key):
+        iterator = iter(start_query())
+    while True:
+        with storage_call(settings, operation, key):
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+        yield item
+
+
+def not_expired(now: datetime) -> Condition:
+    """Filter that hides items whose ``ttl`` has passed: DynamoDB deletes them only lazily."""
+    condition: Condition = LedgerItem.ttl.does_not_exist() | (LedgerItem.ttl > now)
+    return condition
+
+
+def is_expired(item: LedgerItem, now: datetime) -> bool:
+    """The in-code twin of ``not_expired`` for single-item reads."""
+    return item.ttl is not None and item.ttl <= now
