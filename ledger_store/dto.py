@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,7 +29,14 @@ from pydantic import (
 )
 
 from . import keys
-from .decimals import decimal_places, normalize, plain, quantize_down, to_decimal
+from .decimals import (
+    MAX_SIGNIFICANT_DIGITS,
+    decimal_places,
+    normalize,
+    plain,
+    quantize_down,
+    to_decimal,
+)
 from .errors import LedgerValidationError
 
 #: Alpaca trades fractional shares to 9 decimal places; attributed shares keep that precision.
@@ -37,6 +45,9 @@ QTY_PLACES = 9
 FEE_PLACES = 9
 #: A fill writes 1 TRADE + 2 items per strategy in one transaction (limit: 100 actions).
 MAX_STRATEGIES_PER_FILL = 40
+
+#: Working precision for sums and products of DynamoDB numbers (the default context has 28).
+_EXACT_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
 
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
 
@@ -77,10 +88,13 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
-def _qty_precision(value: Decimal) -> Decimal:
-    if decimal_places(value) > QTY_PLACES:
-        raise ValueError(f"at most {QTY_PLACES} decimal places, got {plain(value)}")
-    return value
+def _max_places(places: int) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        if decimal_places(value) > places:
+            raise ValueError(f"at most {places} decimal places, got {plain(value)}")
+        return value
+
+    return AfterValidator(check)
 
 
 #: An exact decimal, normalised; serialised to JSON as its plain string form.
@@ -91,7 +105,9 @@ Money = Annotated[
 ]
 PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
-Quantity = Annotated[PositiveDecimal, AfterValidator(_qty_precision)]
+Quantity = Annotated[PositiveDecimal, _max_places(QTY_PLACES)]
+#: Fees split into FEE_PLACES shares; finer fees could not be split exactly.
+Fee = Annotated[NonNegativeDecimal, _max_places(FEE_PLACES)]
 UTCDateTime = Annotated[
     datetime,
     AfterValidator(_utc),
@@ -123,7 +139,7 @@ class _Frozen(BaseModel):
 
 
 def _check_symbol(value: str) -> str:
-    if not _SYMBOL.match(value):
+    if not _SYMBOL.fullmatch(value):
         raise ValueError(
             f"symbol {value!r} is malformed: upper-case letters and digits, optionally one "
             "'.' or '/' class/pair separator (AAPL, BRK.B, BTC/USD)"
@@ -149,7 +165,7 @@ class TradeFill(_Frozen):
     price: PositiveDecimal
     filled_at: UTCDateTime
     order_type: OrderType = OrderType.MARKET
-    fees: NonNegativeDecimal = Decimal(0)
+    fees: Fee = Decimal(0)
     strategy_allocation: dict[StrategyName, PositiveDecimal] = Field(min_length=1)
     bid_at_fill: PositiveDecimal | None = None
     ask_at_fill: PositiveDecimal | None = None
@@ -161,9 +177,10 @@ class TradeFill(_Frozen):
             raise ValueError(
                 f"at most {MAX_STRATEGIES_PER_FILL} strategies per fill, got {len(value)}"
             )
-        total = sum(value.values(), Decimal(0))
-        if total != 1:
-            raise ValueError(f"weights must sum exactly to 1, got {plain(total)}")
+        if sum(map(Fraction, value.values()), Fraction(0)) != 1:  # exact at any precision
+            with localcontext(prec=_EXACT_DIGITS):
+                total = sum(value.values(), Decimal(0))
+            raise ValueError(f"weights must sum exactly to 1, got {format(total, 'f')}")
         return dict(sorted(value.items()))
 
     @model_validator(mode="after")
@@ -215,13 +232,14 @@ def split_exact(total: Decimal, weights: list[Decimal], places: int) -> list[Dec
     Each share is truncated, then the leftover units go to the largest remainders (ties by
     position), so the shares always add up to ``total`` exactly and deterministically.
     """
-    unit = Decimal(1).scaleb(-places)
-    exact = [total * w for w in weights]
-    shares = [quantize_down(e, places) for e in exact]
-    leftover_units = int((total - sum(shares, Decimal(0))) / unit)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
-    for i in order[:leftover_units]:
-        shares[i] += unit
+    with localcontext(prec=_EXACT_DIGITS):  # 38 x 38 digits: every product is exact
+        unit = Decimal(1).scaleb(-places)
+        exact = [total * w for w in weights]
+        shares = [quantize_down(e, places) for e in exact]
+        leftover_units = int((total - sum(shares, Decimal(0))) / unit)
+        order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+        for i in order[:leftover_units]:
+            shares[i] += unit
     return [normalize(s) for s in shares]
 
 

@@ -113,3 +113,11 @@ def snapshot_pk(account_id: str) -> str:
 
 def snapshot_sk(period_end: datetime) -> str:
     return f"SNAP#{format_seconds(period_end)}"
+
+
+def snapshot_chunk_pk(account_id: str, period_end: datetime) -> str:
+    return f"SNAPCHUNK#{validate_key_part(account_id, 'account_id')}#{format_seconds(period_end)}"
+
+
+def snapshot_chunk_sk(index: int) -> str:
+    return f"CHUNK#{index:04d}"

@@ -11,6 +11,8 @@ STRATEGY_TRADE  TRADE#{order_id}       STRATEGY#{strategy}  GSI3 ACCOUNT#{accoun
 STRATEGY        ACCOUNT#{account_id}   STRATEGY#{strategy}  none: the per-account registry
 SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
                                                             SNAP#{period_end}; ``ttl`` set
+SNAPSHOT_CHUNK  SNAPCHUNK#{account_id}  CHUNK#{n:04d}       none; ``ttl`` as its snapshot
+                #{period_end}
 ==============  =====================  ===================  ===================================
 
 ``filled_at`` in keys is ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, so string order is time
@@ -23,9 +25,11 @@ Projections, chosen for what each reader needs:
   index would turn every listed trade into an extra GetItem.
 * GSI3 (strategy): INCLUDE of exactly the attribution fields. Strategy aggregation reads only
   these, so the index stays small even if trade items grow.
-* GSI4 (snapshot by correlation): KEYS_ONLY. Snapshots are large; the reader resolves the key
-  and then reads (and checksum-verifies) the item itself, so copying bodies would only double
-  the storage and write cost.
+* GSI4 (snapshot by correlation): keys plus ``EntityType`` only. Snapshots are large; the
+  reader resolves the key and then reads (and checksum-verifies) the item itself, so copying
+  bodies would only double the storage and write cost. ``EntityType`` is projected because
+  PynamoDB filters every polymorphic query on the discriminator (KEYS_ONLY would match
+  nothing).
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
     IncludeProjection,
-    KeysOnlyProjection,
 )
 from pynamodb.models import Model
 
@@ -111,7 +114,7 @@ class SnapshotCorrelationIndex(GlobalSecondaryIndex["LedgerItem"]):
 
     class Meta:
         index_name = "GSI4"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["EntityType"])
 
     gsi4pk = UnicodeAttribute(hash_key=True, attr_name="GSI4PK")
     gsi4sk = UnicodeAttribute(range_key=True, attr_name="GSI4SK")
@@ -210,7 +213,11 @@ class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
 
 
 class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):
-    """A deterministic account snapshot; the body is compressed canonical JSON."""
+    """A deterministic account snapshot: metadata plus its zlib-compressed canonical JSON.
+
+    A body too large for one item lives in ``SNAPSHOT_CHUNK`` items written in the same
+    transaction; ``body`` is then empty and ``chunk_count`` says how many to read.
+    """
 
     snapshot_id = UnicodeAttribute()
     snapshot_version = UnicodeAttribute()
@@ -221,7 +228,17 @@ class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):
     created_at = UTCTimestampAttribute()
     checksum = UnicodeAttribute()
     checksum_algorithm = UnicodeAttribute()
-    body = BinaryAttribute(legacy_encoding=False)
+    body_encoding = UnicodeAttribute(default="zlib")
+    body_size = NumberAttribute()
+    body = BinaryAttribute(legacy_encoding=False, null=True)
+    chunk_count = NumberAttribute(default=0)
+
+
+class SnapshotChunkItem(LedgerItem, discriminator="SNAPSHOT_CHUNK"):
+    """One slice of a large snapshot body, in its own partition so snapshot range queries
+    over ``SNAPSHOT#{account_id}`` never see chunks."""
+
+    data = BinaryAttribute(legacy_encoding=False)
 
 
 ENTITY_TYPES: tuple[type[LedgerItem], ...] = (
@@ -229,6 +246,7 @@ ENTITY_TYPES: tuple[type[LedgerItem], ...] = (
     StrategyTradeItem,
     StrategyRegistryItem,
     SnapshotItem,
+    SnapshotChunkItem,
 )
 
 

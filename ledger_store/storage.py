@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
@@ -10,11 +11,13 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
+from pynamodb.pagination import ResultIterator
 
 from .binding import bound
 from .config import TableSettings
 from .errors import LedgerValidationError, StorageUnavailableError
 from .models import LedgerItem
+from .tracing import subsegment
 
 T = TypeVar("T")
 M = TypeVar("M", bound=LedgerItem)
@@ -60,22 +63,27 @@ def stream(
     settings: TableSettings,
     operation: str,
     key: str,
-    start_query: Callable[[], Iterable[M]],
-) -> Iterator[M]:
+    start_query: Callable[[], ResultIterator[M]],
+) -> Iterator[LedgerItem]:
     """Iterate a PynamoDB query page by page, following ``LastEvaluatedKey`` to the end.
 
-    The iterator is created while the table is bound (it captures the connection); failures
-    while paging are translated like any other storage call.
+    Each page is one DynamoDB request, traced as its own subsegment; failures while paging are
+    translated like any other storage call. Items are yielded as they arrive, so callers can
+    stream results that do not fit in memory.
     """
     with storage_call(settings, operation, key):
-        iterator = iter(start_query())
-    while True:
-        with storage_call(settings, operation, key):
+        pages = start_query().page_iter  # created while bound: it captures the connection
+    for number in itertools.count():
+        with (
+            storage_call(settings, operation, key),
+            subsegment("ledger.query", operation=operation, key=key, page=number),
+        ):
             try:
-                item = next(iterator)
+                page = next(pages)
             except StopIteration:
                 return
-        yield item
+        for raw in page.get("Items", ()):
+            yield LedgerItem.from_raw_data(raw)
 
 
 def not_expired(now: datetime) -> Condition:

@@ -21,6 +21,7 @@ from .dto import (
 from .errors import ConflictError, LedgerValidationError, NotFoundError
 from .models import LedgerItem, StrategyRegistryItem, StrategyTradeItem, TradeItem
 from .storage import is_expired, not_expired, storage_call, stream
+from .tracing import subsegment
 
 Clock = Callable[[], datetime]
 
@@ -54,7 +55,10 @@ class TradeLedgerRepository:
         key = keys.trade_pk(fill.order_id)
         trade = _trade_item(fill)
         attributions = fill.attributions()
-        with storage_call(self._settings, "record trade", key):
+        with (
+            storage_call(self._settings, "record trade", key),
+            subsegment("ledger.record", order_id=fill.order_id, account_id=fill.account_id),
+        ):
             connection = LedgerItem._get_connection().connection
             try:
                 with TransactWrite(connection=connection) as tx:
@@ -128,16 +132,16 @@ class TradeLedgerRepository:
         hash_key = keys.correlation_pk(correlation_id)
         condition = _event_range(LedgerItem.gsi1sk, start, end)
         now = self._clock()
-        for item in stream(
+        items = stream(
             self._settings,
             "query trades by correlation",
             hash_key,
             lambda: LedgerItem.correlation_index.query(
                 hash_key, range_key_condition=condition, filter_condition=not_expired(now)
             ),
-        ):
-            if isinstance(item, TradeItem):
-                yield _fill_dto(item)
+        )
+        # Not a generator function: arguments are validated when called, not at first next().
+        return (_fill_dto(item) for item in items if isinstance(item, TradeItem))
 
     def trades_by_symbol(
         self,
@@ -155,16 +159,15 @@ class TradeLedgerRepository:
             filter_condition &= TradeItem.account_id == keys.validate_key_part(
                 account_id, "account_id"
             )
-        for item in stream(
+        items = stream(
             self._settings,
             "query trades by symbol",
             hash_key,
             lambda: LedgerItem.symbol_index.query(
                 hash_key, range_key_condition=condition, filter_condition=filter_condition
             ),
-        ):
-            if isinstance(item, TradeItem):
-                yield _fill_dto(item)
+        )
+        return (_fill_dto(item) for item in items if isinstance(item, TradeItem))
 
     def attributions_by_strategy(
         self,
@@ -177,16 +180,15 @@ class TradeLedgerRepository:
         hash_key = keys.account_strategy_pk(account_id, strategy)
         condition = _event_range(LedgerItem.gsi3sk, start, end)
         now = self._clock()
-        for item in stream(
+        items = stream(
             self._settings,
             "query trades by strategy",
             hash_key,
             lambda: LedgerItem.strategy_index.query(
                 hash_key, range_key_condition=condition, filter_condition=not_expired(now)
             ),
-        ):
-            if isinstance(item, StrategyTradeItem):
-                yield _attribution_dto(item)
+        )
+        return (_attribution_dto(item) for item in items if isinstance(item, StrategyTradeItem))
 
     def strategies(self, account_id: str) -> list[StrategyRegistration]:
         """Every strategy the account has traded (one Query of the registry), by name."""

@@ -33,7 +33,7 @@ def test_fresh_table_has_the_declared_layout(settings: TableSettings) -> None:
     assert description.ttl_attribute == "ttl"
     assert [i["name"] for i in description.indexes] == ["GSI1", "GSI2", "GSI3", "GSI4"]
     projections = {i["name"]: i["projection"] for i in description.indexes}
-    assert projections == {"GSI1": "ALL", "GSI2": "ALL", "GSI3": "INCLUDE", "GSI4": "KEYS_ONLY"}
+    assert projections == {"GSI1": "ALL", "GSI2": "ALL", "GSI3": "INCLUDE", "GSI4": "INCLUDE"}
 
 
 def test_differing_table_is_reported_difference_by_difference(settings: TableSettings) -> None:

@@ -1,0 +1,244 @@
+"""AccountSnapshotRepository on both engines: keys, idempotency, verification, queries, TTL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from ledger_store.config import TableSettings
+from ledger_store.errors import (
+    ConflictError,
+    IntegrityError,
+    LedgerValidationError,
+    NotFoundError,
+)
+from ledger_store.snapshot_store import (
+    MAX_COMPRESSED_BYTES,
+    AccountSnapshotRepository,
+    SnapshotRecord,
+)
+
+ACCOUNT = "acct-1"
+END = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 2, 21, 5, 30, tzinfo=UTC)
+KEY = b"secret-hmac-key"
+
+
+def record(
+    period_end: datetime = END,
+    body: bytes = b'{"cash":"100"}',
+    *,
+    correlation_id: str = "cycle-1",
+    key: bytes | None = None,
+) -> SnapshotRecord:
+    digest = (
+        hmac.new(key, body, hashlib.sha256).hexdigest() if key else hashlib.sha256(body).hexdigest()
+    )
+    return SnapshotRecord(
+        account_id=ACCOUNT,
+        period_start=period_end - timedelta(days=1),
+        period_end=period_end,
+        snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ACCOUNT}|{period_end.isoformat()}")),
+        snapshot_version="1.0",
+        correlation_id=correlation_id,
+        checksum=digest,
+        checksum_algorithm="hmac-sha256" if key else "sha256",
+        body=body,
+    )
+
+
+def store(
+    settings: TableSettings, now: datetime = NOW, **kwargs: object
+) -> AccountSnapshotRepository:
+    return AccountSnapshotRepository(settings, clock=lambda: now, **kwargs)  # type: ignore[arg-type]
+
+
+def raw_client(settings: TableSettings) -> object:
+    return boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.endpoint_url)
+
+
+def raw_item(settings: TableSettings, pk: str, sk: str) -> dict[str, dict[str, str]]:
+    response = raw_client(settings).get_item(  # type: ignore[attr-defined]
+        TableName=settings.table_name, Key={"PK": {"S": pk}, "SK": {"S": sk}}
+    )
+    item: dict[str, dict[str, str]] = response["Item"]
+    return item
+
+
+def test_item_has_the_deterministic_key_and_ttl(settings: TableSettings) -> None:
+    result = store(settings).put(record())
+    assert result.status == "created"
+    item = raw_item(settings, "SNAPSHOT#acct-1", "SNAP#2026-03-02T21:00:00Z")
+    assert item["EntityType"] == {"S": "SNAPSHOT"}
+    assert item["GSI4PK"] == {"S": "CORR#cycle-1"}
+    assert item["GSI4SK"] == {"S": "SNAP#2026-03-02T21:00:00Z"}
+    created = int(NOW.timestamp())
+    assert int(item["ttl"]["N"]) == created + 90 * 86400
+    assert result.snapshot.expires_at - result.snapshot.created_at == timedelta(days=90)
+
+
+def test_put_is_idempotent_and_conflicts_on_other_content(settings: TableSettings) -> None:
+    snapshots = store(settings)
+    first = snapshots.put(record())
+    again = snapshots.put(record())
+    assert again.status == "unchanged"
+    assert again.snapshot.record == first.snapshot.record
+    with pytest.raises(ConflictError, match="already exists with checksum"):
+        snapshots.put(record(body=b'{"cash":"101"}'))
+    assert snapshots.get(ACCOUNT, END).record.body == b'{"cash":"100"}'
+
+
+def test_replace_is_conditioned_on_the_stored_checksum(settings: TableSettings) -> None:
+    snapshots = store(settings)
+    original = snapshots.put(record()).snapshot.record
+    with pytest.raises(ConflictError):
+        snapshots.put(record(body=b'{"cash":"102"}'), replace_checksum="0" * 64)
+    assert snapshots.get(ACCOUNT, END).record == original
+    replaced = snapshots.put(record(body=b'{"cash":"102"}'), replace_checksum=original.checksum)
+    assert replaced.status == "replaced"
+    assert snapshots.get(ACCOUNT, END).record.body == b'{"cash":"102"}'
+
+
+def test_replace_of_a_missing_snapshot_is_not_found(settings: TableSettings) -> None:
+    with pytest.raises(NotFoundError):
+        store(settings).put(record(), replace_checksum="0" * 64)
+
+
+def test_checksum_mismatch_is_refused_before_writing(settings: TableSettings) -> None:
+    bad = record().model_copy(update={"checksum": "f" * 64})
+    with pytest.raises(IntegrityError, match="fails its sha256 checksum"):
+        store(settings).put(bad)
+    with pytest.raises(NotFoundError):
+        store(settings).get(ACCOUNT, END)
+
+
+def test_tampered_body_is_detected_on_read(settings: TableSettings) -> None:
+    import zlib
+
+    store(settings).put(record())
+    raw_client(settings).update_item(  # type: ignore[attr-defined]
+        TableName=settings.table_name,
+        Key={"PK": {"S": "SNAPSHOT#acct-1"}, "SK": {"S": "SNAP#2026-03-02T21:00:00Z"}},
+        UpdateExpression="SET body = :b",
+        ExpressionAttributeValues={":b": {"B": zlib.compress(b'{"cash":"999"}')}},
+    )
+    with pytest.raises(IntegrityError, match=r"acct-1.*fails its sha256 checksum"):
+        store(settings).get(ACCOUNT, END)
+    with pytest.raises(IntegrityError):
+        store(settings).latest(ACCOUNT)
+
+
+def test_hmac_needs_the_key_to_verify(settings: TableSettings) -> None:
+    store(settings, hmac_key=KEY).put(record(key=KEY))
+    assert store(settings, hmac_key=KEY).get(ACCOUNT, END).record.checksum_algorithm == (
+        "hmac-sha256"
+    )
+    with pytest.raises(IntegrityError, match="SNAPSHOT_HMAC_KEY"):
+        store(settings).get(ACCOUNT, END)
+    with pytest.raises(IntegrityError, match="fails its hmac-sha256 checksum"):
+        store(settings, hmac_key=b"another key").get(ACCOUNT, END)
+
+
+def test_latest_range_and_correlation(settings: TableSettings) -> None:
+    snapshots = store(settings)
+    ends = [END + timedelta(days=n) for n in range(5)]
+    for n, end in enumerate(ends):
+        snapshots.put(record(end, json.dumps({"n": n}).encode(), correlation_id=f"cycle-{n % 2}"))
+    assert snapshots.latest(ACCOUNT).record.period_end == ends[-1]
+    newest_first = [s.record.period_end for s in snapshots.range(ACCOUNT, ends[1], ends[4])]
+    assert newest_first == [ends[3], ends[2], ends[1]]  # [start, end): ends[4] excluded
+    oldest_first = [
+        s.record.period_end for s in snapshots.range(ACCOUNT, ends[1], ends[4], newest_first=False)
+    ]
+    assert oldest_first == [ends[1], ends[2], ends[3]]
+    assert list(snapshots.range(ACCOUNT, ends[2], ends[2])) == []
+    with pytest.raises(LedgerValidationError):
+        list(snapshots.range(ACCOUNT, ends[3], ends[2]))
+    by_cycle = {s.record.period_end for s in snapshots.by_correlation("cycle-0")}
+    assert by_cycle == {ends[0], ends[2], ends[4]}
+    with pytest.raises(NotFoundError):
+        snapshots.latest("other-account")
+
+
+def test_expired_snapshots_are_hidden(settings: TableSettings) -> None:
+    old = store(settings, now=NOW - timedelta(days=100))
+    old.put(record(END - timedelta(days=100)))
+    store(settings).put(record())
+    current = store(settings)
+    assert [s.record.period_end for s in current.range(ACCOUNT)] == [END]
+    with pytest.raises(NotFoundError):
+        current.get(ACCOUNT, END - timedelta(days=100))
+    assert len(current.by_correlation("cycle-1")) == 1
+    # Still readable by a reader whose clock is before the expiry: the item was not deleted.
+    assert old.get(ACCOUNT, END - timedelta(days=100)).record.period_end < END
+    later = store(settings, now=NOW + timedelta(days=91))
+    with pytest.raises(NotFoundError):
+        later.latest(ACCOUNT)
+
+
+def test_large_snapshot_is_chunked_and_reads_back_identical(settings: TableSettings) -> None:
+    body = json.dumps({"noise": os.urandom(700_000).hex()}).encode()  # ~1.4 MB, ~0.75 MB zlib
+    result = store(settings).put(record(body=body))
+    assert result.snapshot.chunk_count >= 2
+    assert store(settings).get(ACCOUNT, END).record.body == body
+    assert store(settings).put(record(body=body)).status == "unchanged"
+
+
+def test_too_large_snapshot_is_refused(settings: TableSettings) -> None:
+    body = os.urandom(MAX_COMPRESSED_BYTES + 1000).hex().encode()
+    with pytest.raises(LedgerValidationError, match="bytes compressed"):
+        store(settings).put(record(body=body))
+
+
+def count_pages(monkeypatch: pytest.MonkeyPatch, operation: str) -> list[int]:
+    """Record the page numbers ``stream`` requests for ``operation`` (one per DynamoDB call)."""
+    import contextlib
+
+    import ledger_store.storage
+
+    pages: list[int] = []
+
+    @contextlib.contextmanager
+    def spy(name: str, **annotations: object) -> Iterator[None]:
+        if annotations.get("operation") == operation:
+            pages.append(int(annotations["page"]))  # type: ignore[call-overload]
+        yield
+
+    monkeypatch.setattr(ledger_store.storage, "subsegment", spy)
+    return pages
+
+
+def test_range_follows_pages_beyond_one_megabyte(
+    settings: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshots = store(settings)
+    ends = [END + timedelta(hours=n) for n in range(10)]
+    bodies = {end: json.dumps({"noise": os.urandom(150_000).hex()}).encode() for end in ends}
+    for end in ends:
+        snapshots.put(record(end, bodies[end]))  # ~150 KB compressed each: 1.5 MB in all
+    pages = count_pages(monkeypatch, "query snapshots")
+    found = list(snapshots.range(ACCOUNT))
+    assert [s.record.period_end for s in found] == list(reversed(ends))
+    assert all(s.record.body == bodies[s.record.period_end] for s in found)
+    assert len(pages) >= 3  # at least two data pages (1 MB limit) and the final request
+
+
+def test_range_follows_more_pages_than_the_page_size(settings: TableSettings) -> None:
+    snapshots = store(settings)
+    ends = [END + timedelta(minutes=n) for n in range(30)]  # page size is 25
+    for n, end in enumerate(ends):
+        snapshots.put(record(end, json.dumps({"n": n}).encode()))
+    assert [s.record.period_end for s in snapshots.range(ACCOUNT)] == list(reversed(ends))
+
+
+def test_period_end_must_be_whole_seconds() -> None:
+    with pytest.raises(ValueError, match="whole seconds"):
+        record(END + timedelta(microseconds=5))
