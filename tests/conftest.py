@@ -21,6 +21,7 @@ from moto import mock_aws
 from ledger_store.bootstrap import create_table, delete_table
 from ledger_store.config import TableSettings
 from ledger_store.embedded import install_fast_transactions
+from ledger_store.models import _CONNECTIONS
 from ledger_store.trades import TradeLedgerRepository
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,7 @@ def settings(engine: str, request: pytest.FixtureRequest) -> Iterator[TableSetti
             table = TableSettings(table_name=name, region=REGION)
             create_table(table)
             yield table
+        _CONNECTIONS.pop(table, None)
         return
     endpoint = request.getfixturevalue("dynamodb_local_endpoint")
     table = TableSettings(table_name=name, region=REGION, endpoint_url=endpoint)
@@ -108,6 +110,7 @@ def settings(engine: str, request: pytest.FixtureRequest) -> Iterator[TableSetti
         yield table
     finally:
         delete_table(table)
+        _CONNECTIONS.pop(table, None)
 
 
 @pytest.fixture
