@@ -1,0 +1,417 @@
+"""Realised P&L by first-in-first-out lot matching, per (strategy, symbol), by quantity.
+
+Input: fills attributed to strategies (anything shaped like ``StrategyAttribution``). They are
+processed in ``(filled_at, order_id, strategy)`` order whatever order they arrive in; each
+(strategy, symbol) pair is an independent book:
+
+* a BUY of ``q`` at ``p`` opens a lot ``(q, p)`` (a zero-quantity buy opens nothing);
+* a SELL of ``q`` at ``s`` consumes the oldest open lots first, splitting the last one it
+  touches when it closes it only partly; each matched slice of ``m`` from a lot bought at ``p``
+  realises ``m * (s - p)``;
+* a SELL larger than the open lots is an *oversell*: the matched part realises P&L as above, the
+  unmatched quantity is reported as an ``Oversell`` record (strategy, symbol, order, unmatched
+  quantity) and realises nothing. It is never an exception and never dropped; it opens no short
+  lot either (the ledger tracks long positions; a short would need its own cost basis).
+
+Fees are **not** part of ``realized_pnl``. ``fees`` is the sum of the fees of every fill of the
+book (buys and sells, including buys whose lots are still open) and ``net_realized_pnl`` is
+``realized_pnl - fees``: a cash view, not fees allocated to lots.
+
+Precision: all arithmetic runs in a local decimal context of 76 significant digits (two
+DynamoDB numbers of 38 digits multiply exactly) with ``Inexact`` trapped, so a result that would
+need rounding raises ``LedgerValidationError`` instead of being silently rounded. Quantities are
+exact (they are only added and subtracted). Money (proceeds, cost basis, realised P&L) is rounded
+half-even to ``MONEY_PLACES`` = 18 decimal places **per sell**, and book totals are sums of those
+per-sell amounts (so they always add up); for quantities of at most 9 decimal places and prices
+of at most 9 decimal places that rounding never changes a value, i.e. the results are exact.
+Fees are summed exactly. Every output is normalised (``1.50`` -> ``1.5``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, normalize
+from ledger_store.dto import (
+    Money,
+    NonNegativeDecimal,
+    OrderId,
+    PositiveDecimal,
+    Side,
+    StrategyName,
+    Symbol,
+    UTCDateTime,
+)
+from ledger_store.errors import LedgerValidationError
+
+#: Decimal places of every money amount the FIFO produces (half-even rounding, per sell).
+MONEY_PLACES = 18
+#: Working precision: a product of two 38-digit numbers is exact.
+WORKING_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
+
+_ZERO = Decimal(0)
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_ROUNDING = Context(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN)
+
+
+class FifoFill(Protocol):
+    """What the FIFO reads from a fill attribution (``StrategyAttribution`` fits)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def fees(self) -> Decimal: ...
+    @property
+    def filled_at(self) -> datetime: ...
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """A 76-digit decimal context in which any rounding raises ``LedgerValidationError``."""
+    try:
+        with localcontext(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN) as ctx:
+            ctx.traps[Inexact] = True
+            ctx.traps[InvalidOperation] = True
+            ctx.traps[DivisionByZero] = True
+            ctx.traps[Overflow] = True
+            yield
+    except Inexact as exc:
+        raise LedgerValidationError(
+            f"numbers too far apart to add exactly in {WORKING_DIGITS} digits"
+        ) from exc
+
+
+def money(value: Decimal) -> Decimal:
+    """Round a money amount half-even to ``MONEY_PLACES`` and normalise it."""
+    return normalize(value.quantize(_MONEY_QUANTUM, context=_ROUNDING))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenLot(_Frozen):
+    """A lot still open at the end of the input: what remains of one buy, at its price.
+
+    ``qty`` is the remaining quantity (the buy's quantity less what sells consumed).
+    """
+
+    strategy: StrategyName
+    symbol: Symbol
+    order_id: OrderId
+    opened_at: UTCDateTime
+    qty: PositiveDecimal
+    price: PositiveDecimal
+
+
+class Oversell(_Frozen):
+    """A sell that exceeded the strategy's open lots in the symbol.
+
+    ``unmatched_qty`` (> 0) is the part of the sell's ``sell_qty`` that found no lot; it realised
+    no P&L. The matched part (``sell_qty - unmatched_qty``) did.
+    """
+
+    strategy: StrategyName
+    symbol: Symbol
+    order_id: OrderId
+    filled_at: UTCDateTime
+    sell_qty: PositiveDecimal
+    unmatched_qty: PositiveDecimal
+
+    @model_validator(mode="after")
+    def _unmatched_within_sell(self) -> Oversell:
+        if self.unmatched_qty > self.sell_qty:
+            raise ValueError("unmatched_qty exceeds sell_qty")
+        return self
+
+
+class Realization(_Frozen):
+    """What one sell realised: ``realized_pnl = proceeds - cost_basis`` over ``matched_qty``.
+
+    ``proceeds = matched_qty * sell price``; ``cost_basis`` = sum of ``slice qty * lot price``
+    over the lots consumed; both rounded to ``MONEY_PLACES``.
+    """
+
+    strategy: StrategyName
+    symbol: Symbol
+    order_id: OrderId
+    filled_at: UTCDateTime
+    sell_qty: NonNegativeDecimal
+    matched_qty: NonNegativeDecimal
+    proceeds: NonNegativeDecimal
+    cost_basis: NonNegativeDecimal
+    realized_pnl: Money
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Realization:
+        if self.matched_qty > self.sell_qty:
+            raise ValueError("matched_qty exceeds sell_qty")
+        with exact_arithmetic():
+            if self.realized_pnl != self.proceeds - self.cost_basis:
+                raise ValueError("realized_pnl must equal proceeds - cost_basis")
+        return self
+
+
+class FifoBook(_Frozen):
+    """The FIFO result of one (strategy, symbol).
+
+    ``bought_qty``/``sold_qty`` are the totals of its buys/sells; ``matched_qty`` is the sold
+    quantity that closed lots, so ``sold_qty = matched_qty + unmatched_qty`` and
+    ``bought_qty = matched_qty + open quantity``. ``realized_pnl`` excludes fees;
+    ``net_realized_pnl = realized_pnl - fees``.
+    """
+
+    strategy: StrategyName
+    symbol: Symbol
+    bought_qty: NonNegativeDecimal
+    sold_qty: NonNegativeDecimal
+    matched_qty: NonNegativeDecimal
+    unmatched_qty: NonNegativeDecimal
+    realized_pnl: Money
+    fees: NonNegativeDecimal
+    net_realized_pnl: Money
+    open_lots: tuple[OpenLot, ...] = ()
+    oversells: tuple[Oversell, ...] = ()
+    realizations: tuple[Realization, ...] = ()
+
+    @property
+    def open_qty(self) -> Decimal:
+        with exact_arithmetic():
+            return normalize(sum((lot.qty for lot in self.open_lots), _ZERO))
+
+    @model_validator(mode="after")
+    def _balances(self) -> FifoBook:
+        with exact_arithmetic():
+            checks = {
+                "sold_qty = matched_qty + unmatched_qty": self.sold_qty
+                == self.matched_qty + self.unmatched_qty,
+                "bought_qty = matched_qty + open lots": self.bought_qty
+                == self.matched_qty + sum((lot.qty for lot in self.open_lots), _ZERO),
+                "unmatched_qty = sum of oversells": self.unmatched_qty
+                == sum((o.unmatched_qty for o in self.oversells), _ZERO),
+                "realized_pnl = sum of realizations": self.realized_pnl
+                == sum((r.realized_pnl for r in self.realizations), _ZERO),
+                "net_realized_pnl = realized_pnl - fees": self.net_realized_pnl
+                == self.realized_pnl - self.fees,
+            }
+        broken = [name for name, ok in checks.items() if not ok]
+        if broken:
+            raise ValueError("FIFO book does not balance: " + "; ".join(broken))
+        owners = [(m.strategy, m.symbol) for m in self.open_lots]
+        owners += [(m.strategy, m.symbol) for m in self.oversells]
+        owners += [(m.strategy, m.symbol) for m in self.realizations]
+        if any(owner != (self.strategy, self.symbol) for owner in owners):
+            raise ValueError("every lot, oversell and realization must belong to the book")
+        return self
+
+
+class FifoResult(_Frozen):
+    """Every (strategy, symbol) book, sorted by strategy then symbol."""
+
+    books: tuple[FifoBook, ...] = ()
+
+    @model_validator(mode="after")
+    def _sorted_unique(self) -> FifoResult:
+        names = [(b.strategy, b.symbol) for b in self.books]
+        if names != sorted(set(names)):
+            raise ValueError("books must be unique and sorted by (strategy, symbol)")
+        return self
+
+    def book(self, strategy: str, symbol: str) -> FifoBook | None:
+        return next((b for b in self.books if (b.strategy, b.symbol) == (strategy, symbol)), None)
+
+    def for_strategy(self, strategy: str) -> tuple[FifoBook, ...]:
+        return tuple(b for b in self.books if b.strategy == strategy)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        with exact_arithmetic():
+            return normalize(sum((b.realized_pnl for b in self.books), _ZERO))
+
+    @property
+    def fees(self) -> Decimal:
+        with exact_arithmetic():
+            return normalize(sum((b.fees for b in self.books), _ZERO))
+
+    @property
+    def net_realized_pnl(self) -> Decimal:
+        with exact_arithmetic():
+            return normalize(self.realized_pnl - self.fees)
+
+    @property
+    def open_lots(self) -> tuple[OpenLot, ...]:
+        return tuple(lot for b in self.books for lot in b.open_lots)
+
+    @property
+    def oversells(self) -> tuple[Oversell, ...]:
+        return tuple(o for b in self.books for o in b.oversells)
+
+    def realizations_between(
+        self, start: datetime | None, end: datetime | None, *, strategy: str | None = None
+    ) -> tuple[Realization, ...]:
+        """Realizations of sells with ``start <= filled_at < end`` (``None``: unbounded)."""
+        return tuple(
+            r
+            for b in self.books
+            if strategy is None or b.strategy == strategy
+            for r in b.realizations
+            if (start is None or r.filled_at >= start) and (end is None or r.filled_at < end)
+        )
+
+
+@dataclass(slots=True)
+class _Lot:
+    order_id: str
+    opened_at: datetime
+    qty: Decimal
+    price: Decimal
+
+
+@dataclass(slots=True)
+class _Book:
+    lots: deque[_Lot]
+    bought: Decimal = _ZERO
+    sold: Decimal = _ZERO
+    matched: Decimal = _ZERO
+    unmatched: Decimal = _ZERO
+    realized: Decimal = _ZERO
+    fees: Decimal = _ZERO
+
+
+def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
+    """Match sells against buys first-in-first-out, per (strategy, symbol). See the module doc.
+
+    Raises ``LedgerValidationError`` if the same (strategy, order_id) appears twice (the input
+    would double count) or a sum cannot be computed exactly.
+    """
+    ordered = sorted(fills, key=lambda f: (f.filled_at, f.order_id, f.strategy))
+    seen: set[tuple[str, str]] = set()
+    books: dict[tuple[str, str], _Book] = {}
+    oversells: dict[tuple[str, str], list[Oversell]] = {}
+    realizations: dict[tuple[str, str], list[Realization]] = {}
+    with exact_arithmetic():
+        for fill in ordered:
+            if (fill.strategy, fill.order_id) in seen:
+                raise LedgerValidationError(
+                    f"order {fill.order_id} is attributed to strategy {fill.strategy} twice"
+                )
+            seen.add((fill.strategy, fill.order_id))
+            name = (fill.strategy, fill.symbol)
+            book = books.setdefault(name, _Book(lots=deque()))
+            book.fees += fill.fees
+            if fill.side is Side.BUY:
+                book.bought += fill.qty
+                if fill.qty > 0:
+                    book.lots.append(_Lot(fill.order_id, fill.filled_at, fill.qty, fill.price))
+                continue
+            book.sold += fill.qty
+            realization, unmatched = _sell(book, fill)
+            realizations.setdefault(name, []).append(realization)
+            if unmatched > 0:
+                book.unmatched += unmatched
+                oversells.setdefault(name, []).append(
+                    Oversell(
+                        strategy=fill.strategy,
+                        symbol=fill.symbol,
+                        order_id=fill.order_id,
+                        filled_at=fill.filled_at,
+                        sell_qty=fill.qty,
+                        unmatched_qty=unmatched,
+                    )
+                )
+        return FifoResult(
+            books=tuple(
+                _book_dto(name, books[name], oversells, realizations) for name in sorted(books)
+            )
+        )
+
+
+def _sell(book: _Book, fill: FifoFill) -> tuple[Realization, Decimal]:
+    remaining = fill.qty
+    cost = _ZERO
+    while remaining > 0 and book.lots:
+        lot = book.lots[0]
+        take = min(lot.qty, remaining)
+        cost += take * lot.price
+        lot.qty -= take
+        remaining -= take
+        if lot.qty == 0:
+            book.lots.popleft()
+    matched = fill.qty - remaining
+    proceeds = money(matched * fill.price)
+    cost_basis = money(cost)
+    pnl = proceeds - cost_basis
+    book.matched += matched
+    book.realized += pnl
+    realization = Realization(
+        strategy=fill.strategy,
+        symbol=fill.symbol,
+        order_id=fill.order_id,
+        filled_at=fill.filled_at,
+        sell_qty=fill.qty,
+        matched_qty=matched,
+        proceeds=proceeds,
+        cost_basis=cost_basis,
+        realized_pnl=pnl,
+    )
+    return realization, remaining
+
+
+def _book_dto(
+    name: tuple[str, str],
+    book: _Book,
+    oversells: dict[tuple[str, str], list[Oversell]],
+    realizations: dict[tuple[str, str], list[Realization]],
+) -> FifoBook:
+    strategy, symbol = name
+    return FifoBook(
+        strategy=strategy,
+        symbol=symbol,
+        bought_qty=book.bought,
+        sold_qty=book.sold,
+        matched_qty=book.matched,
+        unmatched_qty=book.unmatched,
+        realized_pnl=book.realized,
+        fees=book.fees,
+        net_realized_pnl=book.realized - book.fees,
+        open_lots=tuple(
+            OpenLot(
+                strategy=strategy,
+                symbol=symbol,
+                order_id=lot.order_id,
+                opened_at=lot.opened_at,
+                qty=lot.qty,
+                price=lot.price,
+            )
+            for lot in book.lots
+        ),
+        oversells=tuple(oversells.get(name, ())),
+        realizations=tuple(realizations.get(name, ())),
+    )
