@@ -242,7 +242,7 @@ class AccountSnapshotRepository:
 
     def latest(self, account_id: str) -> StoredSnapshot:
         """The newest unexpired snapshot of the account (one Query in the usual case)."""
-        for snapshot in self.range(account_id):
+        for snapshot in self.range(account_id, page_size=1):
             return snapshot
         raise NotFoundError(f"no snapshot for account {account_id!r}")
 
@@ -253,8 +253,12 @@ class AccountSnapshotRepository:
         end: datetime | None = None,
         *,
         newest_first: bool = True,
+        page_size: int = 25,
     ) -> Iterator[StoredSnapshot]:
-        """Snapshots with ``start <= period_end < end``, newest first, fully paginated."""
+        """Snapshots with ``start <= period_end < end``, newest first, fully paginated.
+
+        ``page_size`` bounds how many bodies one request reads ahead of the caller.
+        """
         pk = keys.snapshot_pk(account_id)
         lower = keys.snapshot_sk(start) if start is not None else "SNAP#"
         if end is not None:
@@ -280,7 +284,7 @@ class AccountSnapshotRepository:
                 range_key_condition=LedgerItem.sk.between(lower, upper),
                 filter_condition=not_expired(now),
                 scan_index_forward=not newest_first,
-                page_size=25,
+                page_size=page_size,
             ),
         )
         for item in items:

@@ -19,7 +19,7 @@ snapshots through these classes only. ``snapshots.alpaca_source`` fetches the da
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any, TypeVar
@@ -82,6 +82,7 @@ class _Frozen(BaseModel):
 
 
 _Model = TypeVar("_Model", bound=_Frozen)
+_Item = TypeVar("_Item")
 
 
 def _known_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,12 +325,44 @@ def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
     return tuple(sorted(points, key=lambda p: p.timestamp))
 
 
-def _unique(values: Iterable[object], what: str) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"duplicate {what}: {value}")
-        seen.add(value)
+def ordered_unique(
+    sort_key: Callable[[Any], Any], identity: Callable[[Any], object], what: str
+) -> AfterValidator:
+    """Validator putting a tuple in its canonical order and rejecting duplicate identities.
+
+    Snapshot lists are sorted on the way in, so equal data always gives equal bytes.
+    """
+
+    def check(value: tuple[_Item, ...]) -> tuple[_Item, ...]:
+        ordered = tuple(sorted(value, key=sort_key))
+        seen: set[object] = set()
+        for item in ordered:
+            ident = identity(item)
+            if ident in seen:
+                raise ValueError(f"duplicate {what}: {ident}")
+            seen.add(ident)
+        return ordered
+
+    return AfterValidator(check)
+
+
+Positions = Annotated[
+    tuple[AlpacaPosition, ...],
+    ordered_unique(
+        lambda p: (p.symbol, p.asset_class or ""), lambda p: (p.symbol, p.asset_class), "position"
+    ),
+]
+Orders = Annotated[
+    tuple[AlpacaOrder, ...], ordered_unique(order_sort_key, lambda o: o.id, "order id")
+]
+Fees = Annotated[
+    tuple[FeeActivity, ...],
+    ordered_unique(lambda f: (f.created_at, f.id), lambda f: f.id, "fee activity id"),
+]
+EquitySeries = Annotated[
+    tuple[EquityPoint, ...],
+    ordered_unique(lambda p: p.timestamp, lambda p: p.timestamp, "equity timestamp"),
+]
 
 
 class AlpacaData(_Frozen):
@@ -350,44 +383,16 @@ class AlpacaData(_Frozen):
     fee_window_start: UTCDateTime
     fee_window_end: UTCDateTime
     account: AlpacaAccount
-    positions: tuple[AlpacaPosition, ...]
-    orders: tuple[AlpacaOrder, ...]
-    fees: tuple[FeeActivity, ...]
+    positions: Positions
+    orders: Orders
+    fees: Fees
     filled_order_ids: tuple[AlpacaUuid, ...]
-    equity: tuple[EquityPoint, ...]
-
-    @field_validator("positions")
-    @classmethod
-    def _sort_positions(cls, value: tuple[AlpacaPosition, ...]) -> tuple[AlpacaPosition, ...]:
-        ordered = tuple(sorted(value, key=lambda p: (p.symbol, p.asset_class or "")))
-        _unique(((p.symbol, p.asset_class) for p in ordered), "position")
-        return ordered
-
-    @field_validator("orders")
-    @classmethod
-    def _sort_orders(cls, value: tuple[AlpacaOrder, ...]) -> tuple[AlpacaOrder, ...]:
-        ordered = tuple(sorted(value, key=order_sort_key))
-        _unique((o.id for o in ordered), "order id")
-        return ordered
-
-    @field_validator("fees")
-    @classmethod
-    def _sort_fees(cls, value: tuple[FeeActivity, ...]) -> tuple[FeeActivity, ...]:
-        ordered = tuple(sorted(value, key=lambda f: (f.created_at, f.id)))
-        _unique((f.id for f in ordered), "fee activity id")
-        return ordered
+    equity: EquitySeries
 
     @field_validator("filled_order_ids")
     @classmethod
     def _sort_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(set(value)))
-
-    @field_validator("equity")
-    @classmethod
-    def _sort_equity(cls, value: tuple[EquityPoint, ...]) -> tuple[EquityPoint, ...]:
-        ordered = tuple(sorted(value, key=lambda p: p.timestamp))
-        _unique((p.timestamp for p in ordered), "equity timestamp")
-        return ordered
 
     @field_validator("period_end")
     @classmethod

@@ -57,11 +57,11 @@ from . import canonical
 from .alpaca_models import (
     AlpacaAccount,
     AlpacaData,
-    AlpacaOrder,
-    AlpacaPosition,
-    EquityPoint,
-    FeeActivity,
-    order_sort_key,
+    EquitySeries,
+    Fees,
+    Orders,
+    Positions,
+    ordered_unique,
 )
 from .fifo import OpenLot, Oversell, exact_arithmetic
 
@@ -319,12 +319,10 @@ class IntegrityCheck(_Frozen):
     details: dict[str, str] = Field(default_factory=dict)
 
 
-def _unique(values: Iterable[object], what: str) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"duplicate {what}: {value}")
-        seen.add(value)
+IntegrityChecks = Annotated[
+    tuple[IntegrityCheck, ...],
+    ordered_unique(lambda c: c.name, lambda c: c.name, "integrity check name"),
+]
 
 
 class SnapshotBody(_Frozen):
@@ -353,12 +351,12 @@ class SnapshotBody(_Frozen):
     period_end: PeriodBoundary
     correlation_id: CorrelationId
     alpaca_account: AlpacaAccount
-    alpaca_positions: tuple[AlpacaPosition, ...] = ()
-    alpaca_orders: tuple[AlpacaOrder, ...] = ()
-    alpaca_fees: tuple[FeeActivity, ...] = ()
-    equity_series: tuple[EquityPoint, ...] = ()
+    alpaca_positions: Positions = ()
+    alpaca_orders: Orders = ()
+    alpaca_fees: Fees = ()
+    equity_series: EquitySeries = ()
     internal_ledger: InternalLedger
-    integrity_checks: tuple[IntegrityCheck, ...] = ()
+    integrity_checks: IntegrityChecks = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> SnapshotBody:
@@ -377,41 +375,6 @@ class SnapshotBody(_Frozen):
             if first is not None and first < self.period_start:
                 raise ValueError(f"strategy {name} has period trades before period_start")
         return self
-
-    @field_validator("alpaca_positions")
-    @classmethod
-    def _sort_positions(cls, value: tuple[AlpacaPosition, ...]) -> tuple[AlpacaPosition, ...]:
-        ordered = tuple(sorted(value, key=lambda p: (p.symbol, p.asset_class or "")))
-        _unique(((p.symbol, p.asset_class) for p in ordered), "position")
-        return ordered
-
-    @field_validator("alpaca_orders")
-    @classmethod
-    def _sort_orders(cls, value: tuple[AlpacaOrder, ...]) -> tuple[AlpacaOrder, ...]:
-        ordered = tuple(sorted(value, key=order_sort_key))
-        _unique((o.id for o in ordered), "order id")
-        return ordered
-
-    @field_validator("alpaca_fees")
-    @classmethod
-    def _sort_fees(cls, value: tuple[FeeActivity, ...]) -> tuple[FeeActivity, ...]:
-        ordered = tuple(sorted(value, key=lambda f: (f.created_at, f.id)))
-        _unique((f.id for f in ordered), "fee activity id")
-        return ordered
-
-    @field_validator("equity_series")
-    @classmethod
-    def _sort_equity(cls, value: tuple[EquityPoint, ...]) -> tuple[EquityPoint, ...]:
-        ordered = tuple(sorted(value, key=lambda p: p.timestamp))
-        _unique((p.timestamp for p in ordered), "equity timestamp")
-        return ordered
-
-    @field_validator("integrity_checks")
-    @classmethod
-    def _sort_checks(cls, value: tuple[IntegrityCheck, ...]) -> tuple[IntegrityCheck, ...]:
-        ordered = tuple(sorted(value, key=lambda c: c.name))
-        _unique((c.name for c in ordered), "integrity check name")
-        return ordered
 
 
 class AccountSnapshot(SnapshotBody):

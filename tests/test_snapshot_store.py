@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -242,3 +243,26 @@ def test_range_follows_more_pages_than_the_page_size(settings: TableSettings) ->
 def test_period_end_must_be_whole_seconds() -> None:
     with pytest.raises(ValueError, match="whole seconds"):
         record(END + timedelta(microseconds=5))
+
+
+def test_latest_is_one_request_of_one_item(
+    settings: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshots = store(settings)
+    ends = [END + timedelta(days=n) for n in range(3)]
+    for n, end in enumerate(ends):
+        snapshots.put(record(end, json.dumps({"n": n}).encode()))
+    from pynamodb.connection.base import Connection
+
+    limits: list[object] = []
+    original = Connection.query
+
+    def spy(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        limits.append(kwargs.get("limit"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "query", spy)
+    pages = count_pages(monkeypatch, "query snapshots")
+    assert snapshots.latest(ACCOUNT).record.period_end == ends[-1]
+    assert pages == [0]
+    assert limits == [1]  # the newest item only: no read-ahead of older bodies
