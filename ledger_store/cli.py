@@ -115,8 +115,8 @@ def register(subparsers: Any) -> None:
     key.add_argument("--correlation-id", help="fills of one trading cycle (GSI1)")
     key.add_argument("--order-id", help="one fill and its attributions")
     listing.add_argument("--account", help="account id (required with --strategy)")
-    listing.add_argument("--from", dest="start", type=_timestamp, help="inclusive start (ISO)")
-    listing.add_argument("--to", dest="end", type=_timestamp, help="exclusive end (ISO)")
+    listing.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive start (ISO)")
+    listing.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive end (ISO)")
     listing.add_argument("--json", action="store_true", help="JSON Lines, one fill per line")
     listing.set_defaults(func=run_with_settings(_trades_list))
 
@@ -128,7 +128,7 @@ def register(subparsers: Any) -> None:
     strategies.set_defaults(func=run_with_settings(_trades_strategies))
 
 
-def _timestamp(text: str) -> Any:
+def timestamp_arg(text: str) -> Any:
     try:
         return parse_timestamp(text)
     except LedgerValidationError as exc:
@@ -236,7 +236,7 @@ def _trades_strategies(args: argparse.Namespace, settings: TableSettings) -> int
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in registrations], indent=2))
     else:
-        _print_table(
+        print_table(
             ["strategy", "fills"],
             ([r.strategy, str(r.trade_count)] for r in registrations),
             out=sys.stdout,
@@ -249,7 +249,7 @@ def _print_fills(fills: Iterable[TradeFill], *, as_json: bool) -> None:
         for fill in fills:
             print(fill.model_dump_json())
         return
-    _print_table(
+    print_table(
         [
             "filled_at",
             "order_id",
@@ -284,7 +284,7 @@ def _print_attributions(attributions: Iterable[StrategyAttribution], *, as_json:
         for attribution in attributions:
             print(attribution.model_dump_json())
         return
-    _print_table(
+    print_table(
         ["filled_at", "order_id", "strategy", "symbol", "side", "qty", "price", "weight", "fees"],
         (
             [
@@ -304,7 +304,7 @@ def _print_attributions(attributions: Iterable[StrategyAttribution], *, as_json:
     )
 
 
-def _print_table(headers: Sequence[str], rows: Iterator[list[str]], *, out: TextIO) -> None:
+def print_table(headers: Sequence[str], rows: Iterator[list[str]], *, out: TextIO) -> None:
     """Aligned columns; rows are consumed as they stream, in chunks, to bound memory."""
     chunk: list[list[str]] = []
     printed = 0

@@ -371,9 +371,9 @@ class AlpacaData(_Frozen):
     * ``account`` and ``positions``: as of the fetch.
     * ``orders``: orders submitted in the period, plus orders submitted earlier that filled in
       it (found through the period's FILL activities).
-    * ``fees``: FEE activities created in ``[fee_window_start, fee_window_end)``: Alpaca posts
-      the fees of a day's trades on the following day, so the window is the period shifted by
-      that lag (see ``snapshots.alpaca_source.fee_window``).
+    * ``fees``: FEE activities created in ``[fee_window_start, fee_window_end)``: the period
+      itself unless the source was given a posting lag (see
+      ``snapshots.alpaca_source.fee_window``).
     * ``filled_order_ids``: ids of the orders with a FILL activity in the period, sorted.
     * ``equity``: daily portfolio-history samples inside the period.
     """

@@ -65,8 +65,8 @@ from .errors import (
 ORDERS_PAGE_LIMIT = 500
 #: ``GET /v2/account/activities`` returns at most this many rows per request.
 ACTIVITIES_PAGE_SIZE = 100
-#: Alpaca posts a day's regulatory fees (REG, TAF) on the following day.
-FEE_POSTING_LAG = timedelta(days=1)
+#: Default shift of the fee window: none, the FEE rows *posted* in the period (see ``fee_window``).
+FEE_POSTING_LAG = timedelta(0)
 
 _MICROSECOND = timedelta(microseconds=1)
 _RETRYABLE_STATUSES = frozenset({408, 429})
@@ -103,16 +103,16 @@ class RetryPolicy:
 def fee_window(
     period_start: datetime, period_end: datetime, lag: timedelta = FEE_POSTING_LAG
 ) -> tuple[datetime, datetime]:
-    """The creation-time window of the FEE activities that belong to a period.
+    """The creation-time window of the FEE activities a snapshot of the period keeps.
 
-    Alpaca creates the REG/TAF fee rows of a day's trades on the following (business) day, so
-    the fees of ``[period_start, period_end)`` are the rows created in the period shifted by
-    ``lag``: ``[period_start + lag, period_end + lag)``. The day after ``period_end`` is thus
-    included (the fees of the period's last day), and the first day of the period is not (its
-    rows are the fees of the day before the period). Consecutive periods get consecutive,
-    non-overlapping windows: every fee row belongs to exactly one period. Fees of trades made
-    just before a weekend are posted the next Monday; when a period ends on that weekend they
-    fall into the next period's window.
+    ``[period_start + lag, period_end + lag)``; by default (``lag = 0``) the rows Alpaca
+    created in the period. Alpaca posts a day's REG/TAF rows on the next business day, so
+    these are mostly the fees of earlier trades (the ledger's own ``total_fees`` covers the
+    period's fills). A positive lag would attribute rows to the trades that caused them, but
+    its window is still open when the snapshot is taken right after ``period_end``: a later
+    re-run would see more rows and a different checksum, so keep it for periods that ended at
+    least ``lag`` ago. Consecutive periods get consecutive, non-overlapping windows: every fee
+    row belongs to exactly one period.
     """
     return period_start + lag, period_end + lag
 
@@ -204,8 +204,8 @@ class AlpacaSource:
           by id, so orders sharing a timestamp across a page boundary are neither lost nor
           doubled), plus the orders submitted before the period that filled in it: they are
           found through the period's FILL activities and fetched by id;
-        * the FEE activities of ``fee_window(period_start, period_end)`` (fees post the day
-          after the trade; see ``fee_window``), paged by ``page_token``;
+        * the FEE activities of ``fee_window(period_start, period_end, fee_posting_lag)``
+          (by default those created in the period), paged by ``page_token``;
         * the daily portfolio history inside the period.
 
         Raises ``AlpacaUnavailableError`` (transient failures outlasted the retries or the

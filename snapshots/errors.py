@@ -56,3 +56,11 @@ def describe(error: BaseException) -> str:
     """``Type: message`` of an exception, on one line."""
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class ReportTriggerError(LedgerError):
+    """The snapshot was stored, but starting the report state machine failed.
+
+    Re-running the cycle is safe: the snapshot comes back ``unchanged`` and the start is
+    retried under the same execution name.
+    """

@@ -335,8 +335,11 @@ class SnapshotBody(_Frozen):
       positions ordered by ``(symbol, asset_class)``.
     * ``alpaca_orders``: orders submitted in the period or filled in it, ordered by
       ``(submitted_at, id)``.
-    * ``alpaca_fees``: FEE activities attributed to the period (with ``activity_sub_type``:
-      REG, TAF, ...), ordered by ``(created_at, id)``.
+    * ``fee_window_start`` < ``fee_window_end``: the creation-time window of ``alpaca_fees``
+      (the period itself unless a posting lag was configured, see
+      ``snapshots.alpaca_source.fee_window``).
+    * ``alpaca_fees``: the FEE activities created in the fee window (``activity_sub_type``:
+      REG = SEC fee, TAF = FINRA fee, ...), ordered by ``(created_at, id)``.
     * ``equity_series``: portfolio-history samples of the period, ordered by time.
     * ``internal_ledger``: see ``InternalLedger``.
     * ``integrity_checks``: ordered by name, names unique.
@@ -353,6 +356,8 @@ class SnapshotBody(_Frozen):
     alpaca_account: AlpacaAccount
     alpaca_positions: Positions = ()
     alpaca_orders: Orders = ()
+    fee_window_start: UTCDateTime
+    fee_window_end: UTCDateTime
     alpaca_fees: Fees = ()
     equity_series: EquitySeries = ()
     internal_ledger: InternalLedger
@@ -362,6 +367,15 @@ class SnapshotBody(_Frozen):
     def _consistent(self) -> SnapshotBody:
         if self.period_start >= self.period_end:
             raise ValueError("period_start must be before period_end")
+        if self.fee_window_start >= self.fee_window_end:
+            raise ValueError("fee_window_start must be before fee_window_end")
+        outside = [
+            f.id
+            for f in self.alpaca_fees
+            if not self.fee_window_start <= f.created_at < self.fee_window_end
+        ]
+        if outside:
+            raise ValueError(f"fee activities created outside the fee window: {', '.join(outside)}")
         expected_id = snapshot_id_for(self.account_id, self.period_end)
         if self.snapshot_id != expected_id:
             raise ValueError(
@@ -433,6 +447,8 @@ def compose_snapshot(
             "alpaca_account": alpaca.account,
             "alpaca_positions": alpaca.positions,
             "alpaca_orders": alpaca.orders,
+            "fee_window_start": alpaca.fee_window_start,
+            "fee_window_end": alpaca.fee_window_end,
             "alpaca_fees": alpaca.fees,
             "equity_series": alpaca.equity,
             "internal_ledger": internal_ledger,
@@ -496,6 +512,11 @@ def parse_snapshot(data: bytes | str) -> AccountSnapshot:
     any schema violation. It does not verify the checksum: call ``verify`` (or use
     ``load_snapshot``).
     """
+    return parse_snapshot_object(read_json_object(data))
+
+
+def read_json_object(data: bytes | str) -> dict[str, Any]:
+    """Strict JSON reading for snapshots: an object, no floats, no duplicate keys."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         raw = json.loads(
@@ -508,6 +529,11 @@ def parse_snapshot(data: bytes | str) -> AccountSnapshot:
         raise IntegrityError(f"snapshot is not valid canonical JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise IntegrityError(f"snapshot must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def parse_snapshot_object(raw: Mapping[str, Any]) -> AccountSnapshot:
+    """``parse_snapshot`` for already decoded JSON (version dispatch and validation)."""
     version = raw.get("snapshot_version")
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(SUPPORTED_VERSIONS)
@@ -583,6 +609,8 @@ __all__ = [
     "compose_snapshot",
     "load_snapshot",
     "parse_snapshot",
+    "parse_snapshot_object",
+    "read_json_object",
     "seal",
     "snapshot_bytes",
     "snapshot_id_for",

@@ -348,8 +348,8 @@ def alpaca_data(**overrides: Any) -> Any:
     data: dict[str, Any] = {
         "period_start": PERIOD_START,
         "period_end": PERIOD_END,
-        "fee_window_start": PERIOD_START + timedelta(days=1),
-        "fee_window_end": PERIOD_END + timedelta(days=1),
+        "fee_window_start": PERIOD_START,
+        "fee_window_end": PERIOD_END,
         "account": alpaca_account(),
         "positions": (alpaca_position("MSFT", qty="-1", side="short"), alpaca_position("AAPL")),
         "orders": (alpaca_order(2, side="buy"), alpaca_order(1, legs=(leg,))),

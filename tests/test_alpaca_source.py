@@ -89,8 +89,11 @@ def source_for(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] | None = None,
     secret_key: str = DEFAULT_SECRET_KEY,
+    fee_posting_lag: timedelta | None = None,
 ) -> AlpacaSource:
     options: dict[str, Any] = {}
+    if fee_posting_lag is not None:
+        options["fee_posting_lag"] = fee_posting_lag
     if clock is not None:
         options["clock"] = clock
     return AlpacaSource(
@@ -180,14 +183,18 @@ def test_fetch_returns_the_period_as_typed_exact_data(
     )
 
 
-def test_fee_window_is_the_period_shifted_by_the_posting_lag() -> None:
+def test_fee_window_is_the_period_unless_shifted_by_a_posting_lag() -> None:
     start, end = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
-    assert fee_window(start, end) == (start + timedelta(days=1), end + timedelta(days=1))
-    next_window = fee_window(end, datetime(2026, 10, 1, tzinfo=UTC))
-    assert next_window[0] == fee_window(start, end)[1]  # consecutive periods never overlap
+    assert fee_window(start, end) == (start, end)
+    day = timedelta(days=1)
+    assert fee_window(start, end, day) == (start + day, end + day)
+    next_window = fee_window(end, datetime(2026, 10, 1, tzinfo=UTC), day)
+    assert next_window[0] == fee_window(start, end, day)[1]  # consecutive periods never overlap
 
 
-def test_fees_of_the_periods_last_day_are_included(history_account: FakeAccount) -> None:
+def test_a_posting_lag_moves_the_fees_of_the_periods_last_day_into_it(
+    history_account: FakeAccount,
+) -> None:
     # trades on Monday 2026-08-31 post their fees on Tuesday 2026-09-01, after the period
     last_day_sells = [
         o
@@ -196,8 +203,20 @@ def test_fees_of_the_periods_last_day_are_included(history_account: FakeAccount)
     ]
     assert last_day_sells
     with running_fake_alpaca(history_account) as fake:
-        data = source_for(fake).fetch(PERIOD_START, PERIOD_END)
-    fee_keys = {f.id for f in data.fees}
+        default = source_for(fake).fetch(PERIOD_START, PERIOD_END)
+        lagged = source_for(fake, fee_posting_lag=timedelta(days=1)).fetch(
+            PERIOD_START, PERIOD_END
+        )
+    assert (lagged.fee_window_start, lagged.fee_window_end) == (
+        PERIOD_START + timedelta(days=1),
+        PERIOD_END + timedelta(days=1),
+    )
+    fee_keys = {f.id for f in lagged.fees}
+    # the default window is the period itself: the first day's rows (fees of the day before)
+    assert {f.id for f in default.fees if f.created_at < PERIOD_START + timedelta(days=1)}
+    assert not fee_keys & {
+        f.id for f in default.fees if f.created_at < PERIOD_START + timedelta(days=1)
+    }
     for order in last_day_sells:
         rows = [a for a in history_account.fee_activities if a.key.endswith(order.id)]
         assert rows
