@@ -14,6 +14,8 @@ from ledger_store.errors import (
     SchemaMismatchError,
 )
 
+from . import snapshot_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     ledger_cli.register(commands)
+    snapshot_cli.register(commands)
     demo = commands.add_parser(
         "demo",
         parents=[ledger_cli.connection_options()],

@@ -1,0 +1,207 @@
+"""Take a snapshot: Alpaca + ledger -> integrity checks -> sealed snapshot -> stored once.
+
+``build_snapshot`` is the pure-ish part (reads, no writes); ``take_snapshot`` adds the strict
+gate and the idempotent write and returns the Step Functions payload. The trading Lambda calls
+``take_snapshot`` after its cycle (``snapshots.trading_lambda`` is the ready-made handler).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger_store import keys
+from ledger_store.errors import LedgerValidationError
+from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
+from ledger_store.tracing import subsegment
+from ledger_store.trades import TradeLedgerRepository
+
+from .alpaca_models import AlpacaData
+from .integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
+from .ledger_metrics import read_ledger
+from .payload import Period, SnapshotKey, SnapshotPayload
+from .records import snapshot_record
+from .schema import AccountSnapshot, compose_snapshot, seal
+
+#: Environment variable holding the HMAC key of snapshot checksums (UTF-8 text).
+HMAC_KEY_VARIABLE = "SNAPSHOT_HMAC_KEY"
+
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AlpacaFetcher(Protocol):
+    """What the builder needs from Alpaca (``AlpacaSource`` in production)."""
+
+    def fetch(self, period_start: datetime, period_end: datetime) -> AlpacaData: ...
+
+
+class SnapshotOutcome(BaseModel):
+    """The result of ``take_snapshot``: what was stored, how, and the payload to hand on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    status: Literal["created", "unchanged", "replaced"]
+    snapshot: AccountSnapshot
+    stored: StoredSnapshot
+    payload: SnapshotPayload
+
+
+def hmac_key_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """``SNAPSHOT_HMAC_KEY`` as bytes, or ``None`` (plain SHA-256) when unset or empty."""
+    env = os.environ if environ is None else environ
+    value = env.get(HMAC_KEY_VARIABLE, "")
+    return value.encode("utf-8") if value else None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_period(
+    period_start: datetime,
+    period_end: datetime,
+    now: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """Validate a snapshot period: UTC, whole seconds, ordered, and ended by ``now``.
+
+    A period that has not ended yet could still gain fills, so its snapshot would not be
+    reproducible: it is refused before anything is read.
+    """
+    start = keys.require_utc(period_start, "period_start")
+    end = keys.require_utc(period_end, "period_end")
+    for name, value in (("period_start", start), ("period_end", end)):
+        if value.microsecond:
+            raise LedgerValidationError(
+                f"{name} must be a whole second (it is part of the key), got {value.isoformat()}"
+            )
+    if start >= end:
+        raise LedgerValidationError(
+            f"period_start {keys.format_seconds(start)} must be before period_end "
+            f"{keys.format_seconds(end)}"
+        )
+    if now is not None and end > now:
+        raise LedgerValidationError(
+            f"period_end {keys.format_seconds(end)} is in the future (now "
+            f"{keys.format_micros(now)}): snapshot a period only once it has ended"
+        )
+    return start, end
+
+
+def build_snapshot(
+    *,
+    account_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    correlation_id: str,
+    alpaca: AlpacaFetcher,
+    ledger: TradeLedgerRepository,
+    hmac_key: bytes | None,
+    tolerances: IntegrityTolerances | None = None,
+    ledger_id: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> AccountSnapshot:
+    """Read Alpaca and the ledger for the period, run the integrity checks and seal.
+
+    Nothing is written. Raises ``LedgerValidationError`` for bad input (before any read),
+    the Alpaca errors of ``snapshots.errors``, ``StorageUnavailableError`` or
+    ``IntegrityError`` from the ledger.
+    """
+    keys.validate_key_part(account_id, "account_id")
+    keys.validate_key_part(correlation_id, "correlation_id")
+    start, end = check_period(period_start, period_end, clock())
+    with subsegment("snapshot.alpaca_fetch", account_id=account_id):
+        data = alpaca.fetch(start, end)
+    with subsegment("snapshot.ledger_aggregation", account_id=account_id):
+        view = read_ledger(ledger, account_id, start, end, ledger_id=ledger_id)
+    checks = run_integrity_checks(data, view, tolerances)
+    body = compose_snapshot(
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        correlation_id=correlation_id,
+        alpaca=data,
+        internal_ledger=view.internal_ledger,
+        integrity_checks=checks,
+    )
+    return seal(body, hmac_key)
+
+
+def payload_for(snapshot: AccountSnapshot) -> SnapshotPayload:
+    """The Step Functions payload naming ``snapshot``."""
+    return SnapshotPayload(
+        account_id=snapshot.account_id,
+        period=Period(start=snapshot.period_start, end=snapshot.period_end),
+        snapshot_id=snapshot.snapshot_id,
+        key=SnapshotKey(
+            pk=keys.snapshot_pk(snapshot.account_id), sk=keys.snapshot_sk(snapshot.period_end)
+        ),
+        checksum=snapshot.checksum,
+        checksum_algorithm=snapshot.checksum_algorithm,
+    )
+
+
+def take_snapshot(
+    *,
+    account_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    correlation_id: str,
+    alpaca: AlpacaFetcher,
+    ledger: TradeLedgerRepository,
+    store: AccountSnapshotRepository,
+    hmac_key: bytes | None,
+    strict: bool = False,
+    replace_checksum: str | None = None,
+    tolerances: IntegrityTolerances | None = None,
+    ledger_id: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> SnapshotOutcome:
+    """Build, check and store the period's snapshot; return it with its payload.
+
+    Idempotent: re-running with the same data returns ``unchanged``; different data raises
+    ``ConflictError`` unless ``replace_checksum`` names the stored checksum. With ``strict``
+    a failed integrity check raises ``IntegrityCheckFailed`` and nothing is written. The
+    write is one transaction (header and chunks), so a failure leaves nothing behind.
+    """
+    if replace_checksum is not None and not _HEX_DIGEST.fullmatch(replace_checksum):
+        raise LedgerValidationError(
+            f"replace_checksum must be 64 lower-case hex digits, got {replace_checksum!r}"
+        )
+    snapshot = build_snapshot(
+        account_id=account_id,
+        period_start=period_start,
+        period_end=period_end,
+        correlation_id=correlation_id,
+        alpaca=alpaca,
+        ledger=ledger,
+        hmac_key=hmac_key,
+        tolerances=tolerances,
+        ledger_id=ledger_id,
+        clock=clock,
+    )
+    if strict:
+        enforce_strict(snapshot.integrity_checks, describe=snapshot.describe())
+    result = store.put(snapshot_record(snapshot), replace_checksum=replace_checksum)
+    return SnapshotOutcome(
+        status=result.status,
+        snapshot=snapshot,
+        stored=result.snapshot,
+        payload=payload_for(snapshot),
+    )
+
+
+__all__ = [
+    "HMAC_KEY_VARIABLE",
+    "AlpacaFetcher",
+    "SnapshotOutcome",
+    "build_snapshot",
+    "check_period",
+    "hmac_key_from_env",
+    "payload_for",
+    "take_snapshot",
+]
