@@ -6,7 +6,7 @@ so a malformed id can never alias another item's key.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from datetime import UTC, datetime
 
 from .errors import LedgerValidationError
@@ -14,7 +14,9 @@ from .errors import LedgerValidationError
 SEP = "#"
 MAX_KEY_PART_LENGTH = 128
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Control, format (zero-width, bidi overrides), surrogate and line/paragraph separator
+#: characters: invisible or line-breaking, so two different ids could print the same.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -28,8 +30,10 @@ def validate_key_part(value: str, what: str) -> str:
         raise LedgerValidationError(f"{what} must not start or end with whitespace: {value!r}")
     if SEP in value:
         raise LedgerValidationError(f"{what} must not contain '#': {value!r}")
-    if _CONTROL.search(value):
-        raise LedgerValidationError(f"{what} must not contain control characters: {value!r}")
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        raise LedgerValidationError(
+            f"{what} must not contain control or invisible characters: {value!r}"
+        )
     if len(value) > MAX_KEY_PART_LENGTH:
         raise LedgerValidationError(
             f"{what} is {len(value)} characters long; the limit is {MAX_KEY_PART_LENGTH}"
