@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
@@ -15,7 +15,7 @@ from pynamodb.pagination import ResultIterator
 
 from .binding import bound
 from .config import TableSettings
-from .errors import LedgerValidationError, StorageUnavailableError
+from .errors import IntegrityError, LedgerValidationError, StorageUnavailableError
 from .models import LedgerItem
 from .tracing import subsegment
 
@@ -83,7 +83,20 @@ def stream(
             except StopIteration:
                 return
         for raw in page.get("Items", ()):
-            yield LedgerItem.from_raw_data(raw)
+            yield deserialize(raw, operation)
+
+
+def deserialize(raw: dict[str, Any], operation: str) -> LedgerItem:
+    """The model of a raw item; an item that does not fit its model is an ``IntegrityError``."""
+    try:
+        return LedgerItem.from_raw_data(raw)
+    except (PynamoDBException, ValueError, TypeError, KeyError, AttributeError) as exc:
+        pk = raw.get("PK", {}).get("S", "?")
+        sk = raw.get("SK", {}).get("S", "?")
+        raise IntegrityError(
+            f"{operation}: stored item {pk} / {sk} does not match its model: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def not_expired(now: datetime) -> Condition:

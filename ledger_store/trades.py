@@ -18,7 +18,7 @@ from .dto import (
     StrategyRegistration,
     TradeFill,
 )
-from .errors import ConflictError, LedgerValidationError, NotFoundError
+from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
 from .models import LedgerItem, StrategyRegistryItem, StrategyTradeItem, TradeItem
 from .storage import is_expired, not_expired, storage_call, stream
 from .tracing import subsegment
@@ -195,11 +195,7 @@ class TradeLedgerRepository:
         hash_key = keys.account_pk(account_id)
         now = self._clock()
         registrations = [
-            StrategyRegistration(
-                account_id=item.account_id,
-                strategy=item.strategy,
-                trade_count=int(item.trade_count),
-            )
+            _registration(item)
             for item in stream(
                 self._settings,
                 "list strategies",
@@ -216,6 +212,19 @@ class TradeLedgerRepository:
 
 
 # Mapping between DTOs and models ----------------------------------------------------------
+
+
+def _registration(item: StrategyRegistryItem) -> StrategyRegistration:
+    try:
+        return StrategyRegistration(
+            account_id=item.account_id,
+            strategy=item.strategy,
+            trade_count=int(item.trade_count),
+        )
+    except (TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"registry row {item.pk} / {item.sk} is not a valid registration: {exc}"
+        ) from exc
 
 
 def _event_range(attribute: object, start: datetime | None, end: datetime | None) -> Condition:

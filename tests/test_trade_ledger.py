@@ -29,6 +29,7 @@ from ledger_store.config import TableSettings
 from ledger_store.dto import StrategyRegistration, TradeFill
 from ledger_store.errors import (
     ConflictError,
+    IntegrityError,
     LedgerValidationError,
     NotFoundError,
     StorageUnavailableError,
@@ -410,3 +411,32 @@ def test_a_rejected_record_leaves_the_table_empty(
     assert raw_table(settings) == []
     assert raw_item(settings, "TRADE#a#b", "METADATA") is None
     assert raw_partition(settings, "TRADE#a#b") == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"trade_count": {"S": "three"}},
+        {"strategy": None},
+    ],
+    ids=["string-count", "missing-strategy"],
+)
+def test_a_corrupt_registry_row_is_an_integrity_error(
+    settings: TableSettings, ledger: TradeLedgerRepository, damage: dict[str, Any]
+) -> None:
+    corrupt: dict[str, Any] = {
+        "PK": {"S": f"ACCOUNT#{ACCOUNT}"},
+        "SK": {"S": "STRATEGY#zeta"},
+        "EntityType": {"S": "STRATEGY"},
+        "account_id": {"S": ACCOUNT},
+        "strategy": {"S": "zeta"},
+        "trade_count": {"N": "3"},
+    }
+    for name, value in damage.items():
+        if value is None:
+            del corrupt[name]
+        else:
+            corrupt[name] = value
+    put_raw(settings, corrupt)
+    with pytest.raises(IntegrityError, match=f"ACCOUNT#{ACCOUNT} / STRATEGY#zeta"):
+        ledger.strategies(ACCOUNT)
