@@ -358,6 +358,17 @@ class AccountSnapshotRepository:
         return _stored(record, item.created_at, len(compressed), int(item.chunk_count))
 
     def _verify(self, record: SnapshotRecord) -> None:
+        """Check the body against its checksum; with a key only HMAC checksums are trusted.
+
+        Accepting plain SHA-256 while a key is configured would let anyone with write access
+        to the table replace a body and reseal it without the key.
+        """
+        if self._hmac_key is not None and record.checksum_algorithm != "hmac-sha256":
+            raise IntegrityError(
+                f"snapshot {record.snapshot_id} ({record.key}) is sealed with "
+                f"{record.checksum_algorithm}, but an HMAC key is configured: only hmac-sha256 "
+                "snapshots are trusted"
+            )
         actual = body_checksum(record.body, record.checksum_algorithm, self._hmac_key)
         if not hmac.compare_digest(actual, record.checksum):
             raise IntegrityError(

@@ -266,3 +266,12 @@ def test_latest_is_one_request_of_one_item(
     assert snapshots.latest(ACCOUNT).record.period_end == ends[-1]
     assert pages == [0]
     assert limits == [1]  # the newest item only: no read-ahead of older bodies
+
+
+def test_with_a_key_a_plain_sha256_snapshot_is_not_trusted(settings: TableSettings) -> None:
+    # someone with write access but without the key reseals a body with plain SHA-256
+    store(settings).put(record(body=b'{"cash":"999999"}'))
+    with pytest.raises(IntegrityError, match="only hmac-sha256 snapshots are trusted"):
+        store(settings, hmac_key=KEY).get(ACCOUNT, END)
+    with pytest.raises(IntegrityError, match="only hmac-sha256"):
+        store(settings, hmac_key=KEY).put(record(period_end=END + timedelta(days=1)))

@@ -1,0 +1,625 @@
+#!/usr/bin/env python3
+"""Generate the committed snapshot fixtures: stored v1.0 items that must keep loading forever.
+
+Readers support every released ``snapshot_version``; ``tests/test_snapshot_fixture.py`` proves
+it by loading the DynamoDB items this script wrote once, when v1.0 was released. The fixtures
+are *records*, not build products: never regenerate them for an existing version (a different
+body or checksum would hide exactly the incompatibility the test exists to catch). When a new
+``snapshot_version`` is released, add its fixture beside the old ones with this script's
+successor and keep the old files untouched.
+
+What it does, deterministically (no clock, no randomness, no network):
+
+1. builds a fully populated week-long snapshot of a margin account: negative cash, a short
+   position, zero values, every optional field of every Alpaca DTO set somewhere (and some
+   left ``null``), a multi-leg order, replaced/rejected/expired/open orders, REG and TAF fee
+   activities, a five-day equity series (one ``profit_loss_pct`` null), a ledger with three
+   strategies, a shared fill, a partial close, an oversell and open lots, and integrity checks
+   with every status (pass, warn, fail); texts include non-ASCII characters and a newline;
+2. seals it with SHA-256 (``snapshot_v1_0_item.json``) and, with the HMAC key
+   ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v1_0_item_hmac.json``);
+3. stores each through ``AccountSnapshotRepository`` on embedded moto with the fixed clock
+   ``STORED_AT`` and dumps the raw items of the snapshot (and chunk) partitions as the boto3
+   client returns them, binary values base64-encoded;
+4. writes the decompressed body of the SHA-256 item verbatim to ``snapshot_v1_0_body.json``.
+
+Usage::
+
+    .venv/bin/python scripts/make_snapshot_fixture.py            # refuses to overwrite
+    .venv/bin/python scripts/make_snapshot_fixture.py --check    # regenerate in memory, diff
+    .venv/bin/python scripts/make_snapshot_fixture.py --force    # only for a new fixture file
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FIXTURES = ROOT / "tests" / "fixtures"
+SHA256_FIXTURE = FIXTURES / "snapshot_v1_0_item.json"
+HMAC_FIXTURE = FIXTURES / "snapshot_v1_0_item_hmac.json"
+#: The decompressed ``body`` of the SHA-256 item, byte for byte (canonical JSON, one line, no
+#: trailing newline): readable in a review, and ``sha256sum`` of it is the item's checksum.
+BODY_FIXTURE = FIXTURES / "snapshot_v1_0_body.json"
+#: The HMAC key of the second fixture (``SNAPSHOT_HMAC_KEY=fixture-key``).
+HMAC_KEY = b"fixture-key"
+
+ACCOUNT_ID = "5a3f9c2e-8b1d-4e6f-a7c0-2d9e4b6f8a13"
+CORRELATION_ID = "cycle-2026-08-07"
+LEDGER_ID = "alchemiser-trade-ledger-prod"
+PERIOD_START = datetime(2026, 8, 3, tzinfo=UTC)
+PERIOD_END = datetime(2026, 8, 8, tzinfo=UTC)
+#: When the repository stored the fixture (its clock); ``ttl`` is 90 days later.
+STORED_AT = datetime(2026, 8, 8, 0, 0, 7, 654321, tzinfo=UTC)
+
+_MOMENTUM_TREND = {"momentum": "0.6", "trend_following": "0.4"}
+_MOMENTUM_REVERSION = {"momentum": "0.5", "mean_reversion": "0.5"}
+_RATIO = Decimal("0.0000000001")
+
+
+def _uuid(n: int) -> str:
+    return f"7e0c4a1b-3d5f-4c2a-9b8e-{n:012d}"
+
+
+def _at(day: int, hour: int, minute: int, second: int = 0, micro: int = 0) -> datetime:
+    return datetime(2026, 7 if day > 20 else 8, day, hour, minute, second, micro, tzinfo=UTC)
+
+
+def _text(value: Decimal) -> str:
+    from ledger_store.decimals import plain
+
+    return plain(value)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> str:
+    return _text((numerator / denominator).quantize(_RATIO, rounding=ROUND_HALF_EVEN))
+
+
+# The ledger: what the bot recorded -----------------------------------------------------------
+
+#: (n, symbol, side, qty, price, filled_at, fees, allocation); order ids are ``_uuid(n)``.
+FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, str]], ...] = (
+    (1, "AAPL", "BUY", "10", "226.4", _at(30, 14, 31, 2, 250_000), "0", _MOMENTUM_TREND),
+    (2, "MSFT", "BUY", "5", "415.1", _at(30, 14, 32, 10), "0", {"momentum": "1"}),
+    (3, "NVDA", "BUY", "40", "118.25", _at(30, 14, 33), "0", _MOMENTUM_REVERSION),
+    (4, "SPY", "BUY", "20", "560.3", _at(31, 14, 35), "0", {"trend_following": "1"}),
+    (5, "NVDA", "SELL", "10", "119.4", _at(31, 15, 0, 0, 125_000), "0.05", _MOMENTUM_REVERSION),
+    # The period: a shared partial close, a fractional buy, an oversell, a full close.
+    (11, "AAPL", "SELL", "6", "229.15", _at(3, 14, 30, 0, 500_000), "0.05", _MOMENTUM_TREND),
+    (12, "AAPL", "BUY", "0.5", "228.9", _at(4, 14, 45, 30), "0", {"trend_following": "1"}),
+    (13, "MSFT", "SELL", "7", "418.2", _at(5, 15, 10), "0.1", {"momentum": "1"}),
+    (14, "NVDA", "SELL", "30", "121", _at(7, 19, 55, 0, 1), "0.12", _MOMENTUM_REVERSION),
+)
+
+
+def ledger_fills() -> list[Any]:
+    from ledger_store.dto import parse_fill
+
+    fills = []
+    for n, symbol, side, qty, price, filled_at, fees, allocation in FILLS:
+        cent = Decimal("0.01")
+        fills.append(
+            parse_fill(
+                {
+                    "order_id": _uuid(n),
+                    "account_id": ACCOUNT_ID,
+                    "correlation_id": f"cycle-{filled_at.date().isoformat()}",
+                    "symbol": symbol,
+                    "side": side,
+                    "qty": qty,
+                    "price": price,
+                    "filled_at": filled_at,
+                    "order_type": "limit" if n == 13 else "market",
+                    "fees": fees,
+                    "strategy_allocation": dict(allocation),
+                    "bid_at_fill": str(Decimal(price) - cent),
+                    "ask_at_fill": str(Decimal(price) + cent),
+                }
+            )
+        )
+    return fills
+
+
+def internal_ledger() -> Any:
+    from snapshots.ledger_metrics import summarize_ledger
+
+    attributions = [a for fill in ledger_fills() for a in fill.attributions()]
+    return summarize_ledger(
+        attributions,
+        account_id=ACCOUNT_ID,
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        ledger_id=LEDGER_ID,
+    ).internal_ledger
+
+
+# Alpaca: what the broker reported ------------------------------------------------------------
+
+#: symbol -> (qty, cost basis, current price, last-day price, opened today, exchange)
+POSITIONS: dict[str, tuple[str, str, str, str, bool, str]] = {
+    "AAPL": ("4.5", "1020.05", "230.1", "227.85", False, "NASDAQ"),
+    "GLD": ("3", "695.7", "233.4", "232", False, "ARCA"),  # bought by hand, not in the ledger
+    "MSFT": ("-2", "-836.4", "417.5", "415.6", False, "NASDAQ"),
+    "SPY": ("20", "11206", "561.05", "561.05", False, "ARCA"),  # unchanged today: zeros
+}
+CASH = Decimal("-2500.75")
+
+
+def alpaca_positions() -> list[Any]:
+    from snapshots.alpaca_models import AlpacaPosition
+
+    positions = []
+    for index, (symbol, (qty_t, cost_t, price_t, last_t, _, exchange)) in enumerate(
+        POSITIONS.items()
+    ):
+        qty, cost, price, last = (Decimal(v) for v in (qty_t, cost_t, price_t, last_t))
+        value = qty * price
+        intraday = qty * (price - last)
+        positions.append(
+            AlpacaPosition(
+                symbol=symbol,
+                asset_id=_uuid(900 + index),
+                asset_class="us_equity",
+                exchange=exchange,
+                side="long" if qty > 0 else "short",
+                qty=qty,
+                # AAPL: all of it is held by the open OCO sell order below.
+                qty_available=Decimal(0) if symbol == "AAPL" else qty,
+                avg_entry_price=Decimal(_ratio(cost, qty)),
+                cost_basis=cost,
+                market_value=value,
+                current_price=price,
+                lastday_price=last,
+                change_today=Decimal(_ratio(price - last, last)),
+                unrealized_pl=value - cost,
+                unrealized_plpc=Decimal(_ratio(value - cost, abs(cost))),
+                unrealized_intraday_pl=intraday,
+                unrealized_intraday_plpc=Decimal(_ratio(intraday, abs(qty * last))),
+            )
+        )
+    return positions
+
+
+def alpaca_account() -> Any:
+    from snapshots.alpaca_models import AlpacaAccount
+
+    long_value = sum(
+        (Decimal(q) * Decimal(p) for q, _, p, _, _, _ in POSITIONS.values() if Decimal(q) > 0),
+        Decimal(0),
+    )
+    short_value = sum(
+        (Decimal(q) * Decimal(p) for q, _, p, _, _, _ in POSITIONS.values() if Decimal(q) < 0),
+        Decimal(0),
+    )
+    equity = CASH + long_value + short_value
+    initial = (long_value - short_value) / 2
+    maintenance = long_value * Decimal("0.25") - short_value * Decimal("0.3")
+    return AlpacaAccount(
+        id=ACCOUNT_ID,
+        account_number="PA3FX7Q2M9KD",
+        status="ACTIVE",
+        currency="USD",
+        cash=CASH,
+        equity=equity,
+        last_equity=Decimal("9598.37"),
+        buying_power=(equity - initial) * 2,
+        regt_buying_power=(equity - initial) * 2,
+        non_marginable_buying_power=Decimal(0),
+        long_market_value=long_value,
+        short_market_value=short_value,
+        portfolio_value=equity,
+        initial_margin=initial,
+        maintenance_margin=maintenance,
+        last_maintenance_margin=Decimal("3452.1"),
+        sma=Decimal("1250.5"),
+        multiplier=Decimal(2),
+        accrued_fees=Decimal(0),
+        pending_transfer_in=Decimal(0),
+        pending_transfer_out=Decimal("0.000"),
+        daytrade_count=0,
+        pattern_day_trader=False,
+        trading_blocked=False,
+        transfers_blocked=False,
+        account_blocked=False,
+        shorting_enabled=True,
+        created_at=datetime(2025, 2, 14, 16, 20, 31, 518734, tzinfo=UTC),
+    )
+
+
+def _order(n: int, **fields: Any) -> Any:
+    from snapshots.alpaca_models import AlpacaOrder
+
+    submitted: datetime = fields.pop("submitted_at")
+    data: dict[str, Any] = {
+        "id": _uuid(n),
+        "client_order_id": f"alchemiser-{n:04d}",
+        "asset_id": _uuid(900 + sorted(POSITIONS).index(fields["symbol"]))
+        if fields.get("symbol") in POSITIONS
+        else _uuid(950),
+        "asset_class": "us_equity",
+        "order_class": "simple",
+        "time_in_force": "day",
+        "submitted_at": submitted,
+        "created_at": submitted,
+        "updated_at": fields.get("filled_at") or submitted + timedelta(milliseconds=40),
+        **fields,
+    }
+    return AlpacaOrder.model_validate(data)
+
+
+def alpaca_orders() -> list[Any]:
+    def filled(n: int, symbol: str, side: str, qty: str, price: str, at: datetime, **more: Any):
+        return _order(
+            n,
+            symbol=symbol,
+            side=side,
+            type=more.pop("type", "market"),
+            status="filled",
+            qty=qty,
+            filled_qty=qty,
+            filled_avg_price=price,
+            submitted_at=at - timedelta(milliseconds=300),
+            filled_at=at,
+            **more,
+        )
+
+    fills = {
+        n: (symbol, side.lower(), qty, price, at) for n, symbol, side, qty, price, at, *_ in FILLS
+    }
+    oco_submitted = _at(4, 14, 46, 1)
+    return [
+        filled(11, *fills[11]),
+        # A notional (fractional) buy: Alpaca sends qty null and the notional.
+        _order(
+            12,
+            symbol="AAPL",
+            side="buy",
+            type="market",
+            status="filled",
+            notional="114.45",
+            filled_qty="0.5",
+            filled_avg_price="228.9",
+            submitted_at=fills[12][4] - timedelta(milliseconds=120),
+            filled_at=fills[12][4],
+        ),
+        # The MSFT limit sell replaced an earlier one (a price change).
+        _order(
+            20,
+            symbol="MSFT",
+            side="sell",
+            type="limit",
+            status="replaced",
+            qty="7",
+            filled_qty="0",
+            limit_price="420",
+            submitted_at=_at(5, 14, 0),
+            replaced_at=_at(5, 15, 9, 59, 900_000),
+            replaced_by=_uuid(13),
+        ),
+        filled(
+            13,
+            *fills[13],
+            type="limit",
+            limit_price="418",
+            replaces=_uuid(20),
+            time_in_force="gtc",
+        ),
+        # Rejected: not enough buying power for the order.
+        _order(
+            21,
+            symbol="NVDA",
+            side="buy",
+            type="limit",
+            status="rejected",
+            qty="1000",
+            filled_qty="0",
+            limit_price="120.5",
+            submitted_at=_at(6, 13, 45, 0, 1),
+            failed_at=_at(6, 13, 45, 0, 2),
+            extended_hours=True,
+        ),
+        # An open OCO exit holding all of AAPL: take profit at 235, stop loss at 220.
+        _order(
+            22,
+            symbol="AAPL",
+            side="sell",
+            type="limit",
+            order_class="oco",
+            time_in_force="gtc",
+            status="new",
+            qty="4.5",
+            filled_qty="0",
+            limit_price="235",
+            submitted_at=oco_submitted,
+            legs=(
+                _order(
+                    23,
+                    symbol="AAPL",
+                    side="sell",
+                    type="stop",
+                    order_class="oco",
+                    time_in_force="gtc",
+                    status="held",
+                    qty="4.5",
+                    filled_qty="0",
+                    stop_price="220",
+                    submitted_at=oco_submitted,
+                ),
+            ),
+        ),
+        # A day order that expired at the close.
+        _order(
+            24,
+            symbol="SPY",
+            side="buy",
+            type="stop_limit",
+            status="expired",
+            qty="5",
+            filled_qty="0",
+            limit_price="555",
+            stop_price="554.5",
+            submitted_at=_at(7, 15, 0),
+            expired_at=_at(7, 20, 0, 0, 123),
+            canceled_at=None,
+        ),
+        # Canceled by the bot before anything filled.
+        _order(
+            25,
+            symbol="GLD",
+            side="sell",
+            type="limit",
+            status="canceled",
+            qty="3",
+            filled_qty="0",
+            limit_price="240",
+            submitted_at=_at(7, 16, 0),
+            canceled_at=_at(7, 16, 5, 30),
+        ),
+        filled(14, *fills[14]),
+    ]
+
+
+def fee_activities() -> list[Any]:
+    """REG (SEC, on notional) and TAF (FINRA, per share) rows, posted the next business day.
+
+    The window is the period, so it holds the rows of the sells of 31 Jul (fill 5), 3 Aug
+    (fill 11) and 5 Aug (fill 13); those of 7 Aug (fill 14) post on 10 Aug, outside it.
+    """
+    from snapshots.alpaca_models import FeeActivity
+
+    rows = []
+    for n, posted, symbol, qty, reg, taf in (
+        (5, _at(3, 8, 1, 23, 456_000), "NVDA", "10", "-0.04", "-0.01"),
+        (11, _at(4, 8, 1, 19, 7_000), "AAPL", "6", "-0.04", "-0.01"),
+        (13, _at(6, 8, 2, 0), "MSFT", "7", "-0.09", "-0.01"),
+    ):
+        stamp = posted.strftime("%Y%m%d%H%M%S") + f"{posted.microsecond // 1000:03d}"
+        for offset, sub_type, amount, per_share, description in (
+            (0, "REG", reg, None, "SEC regulatory fee"),
+            (1, "TAF", taf, "0.000166", "FINRA trading activity fee \u2014 TAF"),
+        ):
+            rows.append(
+                FeeActivity(
+                    id=f"{stamp}::{_uuid(500 + 2 * n + offset)}",
+                    activity_type="FEE",
+                    activity_sub_type=sub_type,
+                    date=posted.date(),
+                    created_at=posted,
+                    net_amount=Decimal(amount),
+                    symbol=symbol,
+                    qty=Decimal(qty),
+                    per_share_amount=None if per_share is None else Decimal(per_share),
+                    description=description,
+                    status="executed",
+                )
+            )
+    return rows
+
+
+def equity_series() -> list[Any]:
+    from snapshots.alpaca_models import EquityPoint
+
+    base = Decimal("9500")
+    points = []
+    for day, equity in (
+        (3, "9512.4"),
+        (4, "9547.05"),
+        (5, "9561.8"),
+        (6, "9598.37"),
+        (7, "9620.9"),
+    ):
+        value = Decimal(equity)
+        points.append(
+            EquityPoint(
+                timestamp=datetime(2026, 8, day, tzinfo=UTC),
+                equity=value,
+                profit_loss=value - base,
+                # Alpaca sends null for the first day of a history.
+                profit_loss_pct=None if day == 3 else Decimal(_ratio(value - base, base)),
+            )
+        )
+    return points
+
+
+def integrity_checks() -> list[Any]:
+    from snapshots.schema import CheckStatus, IntegrityCheck
+
+    return [
+        IntegrityCheck(
+            name="fills_match_orders",
+            status=CheckStatus.PASS,
+            message="4 ledger fills, 4 filled Alpaca orders: ids, qty and price agree",
+            details={"alpaca_filled_orders": "4", "ledger_fills": "4", "mismatches": "0"},
+        ),
+        IntegrityCheck(
+            name="positions_match_ledger",
+            status=CheckStatus.FAIL,
+            message="GLD: Alpaca 3, ledger 0\nMSFT: Alpaca -2, ledger -2 (oversold)",
+            details={"AAPL": "4.5 = 4.5", "GLD": "3 \u2260 0", "MSFT": "-2 = -2", "SPY": "20 = 20"},
+        ),
+        IntegrityCheck(
+            name="equity_matches_balances",
+            status=CheckStatus.PASS,
+            message="equity = cash + long_market_value + short_market_value",
+            details={
+                "cash": "-2500.75",
+                "difference": "0",
+                "equity": "9620.9",
+                "long_market_value": "12956.65",
+                "short_market_value": "-835",
+            },
+        ),
+        IntegrityCheck(
+            name="strategy_totals_match_ledger",
+            status=CheckStatus.WARN,
+            message="totals agree; momentum oversold 2 MSFT (reported, not matched) \u2014 "
+            "see strategy_performance.momentum.oversells",
+            details={"oversells": "1", "unmatched_qty": "2"},
+        ),
+    ]
+
+
+def fixture_body() -> Any:
+    """The unsealed snapshot of the fixtures (``SnapshotBody``)."""
+    from snapshots.alpaca_models import AlpacaData
+    from snapshots.schema import compose_snapshot
+
+    alpaca = AlpacaData(
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        fee_window_start=PERIOD_START,
+        fee_window_end=PERIOD_END,
+        account=alpaca_account(),
+        positions=tuple(alpaca_positions()),
+        orders=tuple(alpaca_orders()),
+        fees=tuple(fee_activities()),
+        filled_order_ids=tuple(_uuid(n) for n in (11, 12, 13, 14)),
+        equity=tuple(equity_series()),
+    )
+    return compose_snapshot(
+        account_id=ACCOUNT_ID,
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        correlation_id=CORRELATION_ID,
+        alpaca=alpaca,
+        internal_ledger=internal_ledger(),
+        integrity_checks=integrity_checks(),
+    )
+
+
+# Storing and dumping ------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    """A boto3 attribute value as JSON: ``B`` (bytes) base64, sets and maps recursively."""
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(b).decode("ascii") for b in inner]}
+    if kind == "M":
+        return {"M": {k: _json_value(v) for k, v in sorted(inner.items())}}
+    if kind == "L":
+        return {"L": [_json_value(v) for v in inner]}
+    return {kind: inner}
+
+
+def stored_items(key: bytes | None) -> list[dict[str, Any]]:
+    """Seal with ``key``, store on embedded moto at ``STORED_AT``, return the raw items."""
+    import boto3
+
+    from ledger_store import keys
+    from ledger_store.bootstrap import create_table
+    from ledger_store.config import TableSettings
+    from ledger_store.embedded import embedded_aws
+    from ledger_store.snapshot_store import AccountSnapshotRepository
+    from snapshots.records import snapshot_record
+    from snapshots.schema import seal
+
+    snapshot = seal(fixture_body(), key)
+    with embedded_aws() as region:
+        settings = TableSettings(table_name=LEDGER_ID, region=region)
+        create_table(settings)
+        store = AccountSnapshotRepository(settings, hmac_key=key, clock=lambda: STORED_AT)
+        result = store.put(snapshot_record(snapshot))
+        assert result.status == "created", result.status
+        client = boto3.client("dynamodb", region_name=region)
+        items: list[dict[str, Any]] = []
+        for pk in (
+            keys.snapshot_pk(ACCOUNT_ID),
+            keys.snapshot_chunk_pk(ACCOUNT_ID, PERIOD_END),
+        ):
+            pages = client.get_paginator("query").paginate(
+                TableName=LEDGER_ID,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+                ConsistentRead=True,
+            )
+            items.extend(item for page in pages for item in page["Items"])
+    return [{name: _json_value(item[name]) for name in sorted(item)} for item in items]
+
+
+def fixture_document(key: bytes | None) -> dict[str, Any]:
+    algorithm = "HMAC-SHA-256 with the key b'fixture-key'" if key else "plain SHA-256"
+    return {
+        "description": (
+            "A snapshot_version 1.0 account snapshot exactly as AccountSnapshotRepository "
+            f"stored it (sealed with {algorithm}), as DynamoDB attribute values; 'B' values "
+            "are base64. A released-version record: never regenerate or edit it."
+        ),
+        "generator": "scripts/make_snapshot_fixture.py",
+        "stored_at": STORED_AT.isoformat().replace("+00:00", "Z"),
+        "items": stored_items(key),
+    }
+
+
+def render(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="compare with the committed files")
+    mode.add_argument("--force", action="store_true", help="overwrite existing fixture files")
+    args = parser.parse_args(argv)
+    sha256_text = render(fixture_document(None))
+    header = json.loads(sha256_text)["items"][0]
+    outputs = {
+        SHA256_FIXTURE: sha256_text.encode("utf-8"),
+        HMAC_FIXTURE: render(fixture_document(HMAC_KEY)).encode("utf-8"),
+        BODY_FIXTURE: zlib.decompress(base64.b64decode(header["body"]["B"])),
+    }
+    status = 0
+    for path, data in outputs.items():
+        name = path.relative_to(ROOT)
+        if args.check:
+            same = path.exists() and path.read_bytes() == data
+            print(f"{name}: {'reproduced exactly' if same else 'DIFFERS from this code'}")
+            status |= 0 if same else 1
+            continue
+        if path.exists() and not args.force:
+            print(f"{name} exists; released fixtures are never regenerated (--force to overwrite)")
+            status = 1
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        print(f"wrote {name} ({len(data):,} bytes)")
+    print(f"snapshot_id {header['snapshot_id']['S']}, sha256 checksum {header['checksum']['S']}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
