@@ -297,11 +297,16 @@ def parse_fill(data: Any) -> TradeFill:
         raise LedgerValidationError(describe_validation_error(exc)) from exc
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, ``field: reason``, without pydantic's URLs."""
+def describe_validation_error(exc: ValidationError, whole: str | None = None) -> str:
+    """One line per problem, ``field: reason``, without pydantic's URLs.
+
+    Problems of the whole object (no field) are labelled ``whole``, by default the model's
+    name in parentheses.
+    """
+    label = whole or f"({exc.title})"
     parts = []
     for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(fill)"
+        where = ".".join(str(p) for p in error["loc"]) or label
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
