@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, then runs `trade-ledger demo` on the embedded backend.
+# The report PDF lands in the folder you run this from.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup_venv.sh
-exec .venv/bin/trade-ledger demo "$@"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/setup_venv.sh"
+exec "$root/.venv/bin/trade-ledger" demo "$@"

@@ -14,7 +14,7 @@ from ledger_store.errors import (
     SchemaMismatchError,
 )
 
-from . import snapshot_cli
+from . import report_cli, snapshot_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,12 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     ledger_cli.register(commands)
     snapshot_cli.register(commands)
+    report_cli.register(commands)
     demo = commands.add_parser(
         "demo",
         parents=[ledger_cli.connection_options()],
         help="the end-to-end demo on the embedded backend (or --endpoint-url)",
     )
     demo.add_argument("--days", type=int, default=60, help="trading days of history")
+    demo.add_argument("--cycles", type=int, default=5, help="trading cycles run live")
+    demo.add_argument("--output", default=".", help="folder of the report PDF (default: here)")
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(func=_demo)
     return parser

@@ -204,9 +204,7 @@ def test_a_posting_lag_moves_the_fees_of_the_periods_last_day_into_it(
     assert last_day_sells
     with running_fake_alpaca(history_account) as fake:
         default = source_for(fake).fetch(PERIOD_START, PERIOD_END)
-        lagged = source_for(fake, fee_posting_lag=timedelta(days=1)).fetch(
-            PERIOD_START, PERIOD_END
-        )
+        lagged = source_for(fake, fee_posting_lag=timedelta(days=1)).fetch(PERIOD_START, PERIOD_END)
     assert (lagged.fee_window_start, lagged.fee_window_end) == (
         PERIOD_START + timedelta(days=1),
         PERIOD_END + timedelta(days=1),

@@ -200,10 +200,43 @@ def test_embedded_table_create(capsys: pytest.CaptureFixture[str]) -> None:
     assert "created table alchemiser-trade-ledger-demo" in out
 
 
-def test_demo_runs_on_the_embedded_backend(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--days", "4", "--no-progress")
-    assert code == 0
+def test_demo_runs_end_to_end_on_the_embedded_backend(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "demo", "--days", "8", "--cycles", "2", "--no-progress", "--output", str(tmp_path)
+    )
+    assert code == 0, out
     assert "on moto (embedded)" in out
     assert "re-import: 0 recorded" in out
     assert "nothing changed" in out
-    assert "momentum" in out
+    payloads = [
+        json.loads(line.split("payload: ", 1)[1])
+        for line in out.splitlines()
+        if "payload: " in line
+    ]
+    assert [p["period"] for p in payloads] == [
+        {"start": "2026-08-01T00:00:00Z", "end": "2026-08-12T00:00:00Z"},
+        {"start": "2026-08-01T00:00:00Z", "end": "2026-08-13T00:00:00Z"},
+    ]
+    assert "integrity checks: 4 pass" in out
+    assert "snapshot unchanged" in out
+    pdf = tmp_path / "account-report-2026-08-13.pdf"
+    assert f"report: {pdf}" in out
+    first = pdf.read_bytes()
+    assert first.startswith(b"%PDF-")
+
+    code, again, _ = run(
+        capsys, "demo", "--days", "8", "--cycles", "2", "--no-progress", "--output", str(tmp_path)
+    )
+    assert code == 0
+    assert pdf.read_bytes() == first  # same history, same snapshots, same PDF bytes
+    assert [line for line in again.splitlines() if "payload: " in line] == [
+        line for line in out.splitlines() if "payload: " in line
+    ]
+
+
+def test_demo_refuses_a_history_that_runs_past_today(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo", "--days", "400", "--no-progress")
+    assert code == 2
+    assert "past today" in err
