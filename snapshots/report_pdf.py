@@ -947,7 +947,7 @@ def _integrity_checks(snapshot: AccountSnapshot) -> list[Any]:
             ("BACKGROUND", (1, row), (1, row), background),
             ("ALIGN", (1, row), (1, row), "CENTER"),
         ]
-    table = _grid_table(data, _widths(24, 9, 42, 25), commands=commands)
+    table = _grid_table(data, _widths(31, 8, 36, 25), commands=commands)
     return [_heading("Integrity checks"), table]
 
 

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "27357f01699eecf94704cc28fd6d9f5ddfe1ed583b705bb3a15c324ffe15d757"
+GOLDEN_SHA256 = "202ce74082f50f04602334ed223a88507a707ca8c5e0abedf1c945ed45950b24"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
