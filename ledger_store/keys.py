@@ -6,6 +6,7 @@ so a malformed id can never alias another item's key.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 
@@ -17,6 +18,8 @@ MAX_KEY_PART_LENGTH = 128
 #: Control, format (zero-width, bidi overrides), surrogate and line/paragraph separator
 #: characters: invisible or line-breaking, so two different ids could print the same.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: The only invisible ASCII characters (the fast path: ids are almost always ASCII).
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -30,7 +33,11 @@ def validate_key_part(value: str, what: str) -> str:
         raise LedgerValidationError(f"{what} must not start or end with whitespace: {value!r}")
     if SEP in value:
         raise LedgerValidationError(f"{what} must not contain '#': {value!r}")
-    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+    if (
+        _ASCII_CONTROL.search(value)
+        if value.isascii()
+        else any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value)
+    ):
         raise LedgerValidationError(
             f"{what} must not contain control or invisible characters: {value!r}"
         )

@@ -160,7 +160,7 @@ class AccountSnapshotRepository:
                 return SnapshotWriteResult(status="unchanged", snapshot=self._load(previous))
             self._write(record, header, chunks, previous, replace_checksum)
         except ConflictError:
-            stored = self.get(record.account_id, record.period_end)
+            stored = self.get(record.account_id, record.period_end, consistent_read=True)
             if stored.record.checksum == record.checksum and stored.record == record:
                 return SnapshotWriteResult(status="unchanged", snapshot=stored)
             raise ConflictError(
@@ -226,12 +226,18 @@ class AccountSnapshotRepository:
 
     # Reads --------------------------------------------------------------------------------
 
-    def get(self, account_id: str, period_end: datetime) -> StoredSnapshot:
-        """The snapshot at ``period_end`` (one GetItem, plus one Query if chunked), verified."""
+    def get(
+        self, account_id: str, period_end: datetime, *, consistent_read: bool = False
+    ) -> StoredSnapshot:
+        """The snapshot at ``period_end`` (one GetItem, plus one Query if chunked), verified.
+
+        ``consistent_read`` sees a write that just happened (at twice the read cost); ``put``
+        uses it to tell a concurrent identical write from a conflicting one.
+        """
         pk, sk = keys.snapshot_pk(account_id), keys.snapshot_sk(period_end)
         with storage_call(self._settings, "get snapshot", f"{pk} / {sk}"):
             try:
-                item = SnapshotItem.get(pk, sk)
+                item = SnapshotItem.get(pk, sk, consistent_read=consistent_read)
             except SnapshotItem.DoesNotExist:
                 item = None
         if item is None or is_expired(item, self._clock()):

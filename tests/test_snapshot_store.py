@@ -275,3 +275,25 @@ def test_with_a_key_a_plain_sha256_snapshot_is_not_trusted(settings: TableSettin
         store(settings, hmac_key=KEY).get(ACCOUNT, END)
     with pytest.raises(IntegrityError, match="only hmac-sha256"):
         store(settings, hmac_key=KEY).put(record(period_end=END + timedelta(days=1)))
+
+
+def test_a_refused_write_is_judged_on_a_consistent_read(
+    settings: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On real DynamoDB an eventually consistent read right after another writer's put may not
+    # see it yet; put() must then not report NotFoundError instead of unchanged/conflict.
+    from ledger_store.models import SnapshotItem
+
+    store(settings).put(record())
+    reads: list[bool] = []
+    original = SnapshotItem.get.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(bool(kwargs.get("consistent_read")))
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(SnapshotItem, "get", classmethod(spy))
+    assert store(settings).put(record()).status == "unchanged"
+    with pytest.raises(ConflictError):
+        store(settings).put(record(body=b'{"cash":"101"}'))
+    assert reads == [True, True]

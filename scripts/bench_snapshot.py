@@ -1,0 +1,1336 @@
+#!/usr/bin/env python3
+"""Benchmark of the snapshot job: build time, DynamoDB cost and item size by ledger size.
+
+Not a timed test: it prints figures for a human (or ``--json`` for a machine) and asserts
+nothing about speed.
+
+Usage::
+
+    .venv/bin/python scripts/bench_snapshot.py [--sizes 1000,10000,100000]
+        [--engine dynamodb-local|moto] [--endpoint-url URL] [--repeat N]
+        [--fills-per-day N] [--threads N] [--max-size] [--json]
+
+What one size measures
+    A fresh table is seeded with N deterministic fills (``synthetic_history``: 12 symbols,
+    6 strategies, one or two strategies per fill, ``--fills-per-day`` fills per trading day,
+    sells never exceed what is held) with ``BatchWriteItem`` using the repository's own item
+    mapping, plus the strategy registry. Seeding is timed separately and is not part of the
+    measurement. A fake Alpaca server serves the account those fills leave behind
+    (``FakeAccount.from_history``); it is given only the orders and activities within a week
+    of the period, so its own linear filtering does not scale with the history (real Alpaca
+    indexes by time). Then ``take_snapshot`` runs for the last trading day,
+    ``[day 00:00Z, next day 00:00Z)``, ``--repeat`` times (the stored snapshot is deleted
+    between runs, outside the measurement), and the snapshot is read back once with
+    ``AccountSnapshotRepository.get`` plus ``snapshot_from_record`` (what the report step does).
+
+How to read the figures
+    * ``build+write`` is the wall time of ``take_snapshot`` (median of the runs).
+      ``alpaca fetch``, ``ledger aggregation`` (of which ``ddb queries``: time inside the GSI3
+      and registry Query requests) and ``write`` (the TransactWriteItems of header and chunks)
+      are timed from the code's own X-Ray subsegment names; ``cpu rest`` is everything else:
+      integrity checks, composing and validating the snapshot, canonical JSON and checksum
+      (computed twice: by ``seal`` and by ``snapshot_record``), the store's re-hash and zlib.
+    * DynamoDB requests are counted per operation by botocore hooks on the client PynamoDB
+      uses (``after-call``); a Query page is one request. Consumed capacity is what DynamoDB
+      returns with ``ReturnConsumedCapacity=INDEXES`` (set by a ``before-parameter-build``
+      hook): read units for Query/GetItem, write units for TransactWriteItems (transactions
+      cost double), GSI writes included. Only DynamoDB Local follows DynamoDB's capacity rules;
+      moto's figures (Query always 1.0, nothing for transactions) are not meaningful, and
+      DynamoDB Local 3.3.0 under-reports TransactWriteItems with several items (three 380 KB
+      puts report the units of one): ``write units by DynamoDB's rule`` recomputes the
+      transaction from the stored item sizes (2 units per started KB per item, plus GSI).
+    * Sizes: ``canonical`` is the checksummed canonical JSON body, ``compressed`` its zlib
+      level-9 form that the store keeps (inline up to 380,000 B, else in chunk items of
+      380,000 B, at most 10: ``MAX_COMPRESSED_BYTES`` = 3,800,000). ``header item`` and
+      ``all items`` are DynamoDB item sizes (attribute names + values, DynamoDB's rules) of the
+      stored items; the item limit is 409,600 B.
+
+``--max-size`` finds the largest snapshot that fits: it grows the number of fills (hence
+Alpaca orders, FEE rows and open lots) in a one-day snapshot (1k, 2k, 5k, 10k, 20k, ...,
+then interpolation on the compressed size), composing the Alpaca part directly from the fake
+account's JSON (the real ``AlpacaSource`` would need n/500 order pages plus n/100
+FILL-activity pages) and the ledger part with ``summarize_ledger``. It seals the snapshot,
+``put``s it and reads it back with ``get`` (checksum and schema verified, compared with what
+was written). The first failure (the store's ``LedgerValidationError`` above
+``MAX_COMPRESSED_BYTES``, or the engine refusing the write) bounds the search. It also writes
+incompressible bodies of exactly ``MAX_COMPRESSED_BYTES`` and one byte more through the
+store, to show whether the engine itself accepts the store's limit.
+Run it against DynamoDB Local: moto's size limits differ.
+
+The default engine is DynamoDB Local (started with ``scripts/dynamodb_local.py`` and stopped
+afterwards; ``--endpoint-url`` reuses a running one). Without Java or npm the script says why
+and falls back to moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # running from a checkout without the editable install
+    sys.path.insert(0, str(ROOT))
+
+from ledger_store.binding import bound  # noqa: E402
+from ledger_store.bootstrap import create_table, delete_table  # noqa: E402
+from ledger_store.config import TableSettings  # noqa: E402
+from ledger_store.dto import OrderType, Side, TradeFill  # noqa: E402
+from ledger_store.errors import LedgerError  # noqa: E402
+from ledger_store.models import _CONNECTIONS, LedgerItem, StrategyRegistryItem  # noqa: E402
+from ledger_store.snapshot_store import (  # noqa: E402
+    MAX_COMPRESSED_BYTES,
+    AccountSnapshotRepository,
+    SnapshotRecord,
+)
+from ledger_store.trades import (  # noqa: E402
+    TradeLedgerRepository,
+    _attribution_item,
+    _trade_item,
+)
+from snapshots.demo_history import CENT, TradingCycle, regulatory_fees  # noqa: E402
+from snapshots.fake_alpaca import (  # noqa: E402
+    DEFAULT_KEY_ID,
+    DEFAULT_SECRET_KEY,
+    FakeAccount,
+    running_fake_alpaca,
+)
+
+REGION = "us-east-1"
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+DEFAULT_FILLS_PER_DAY = 40
+#: The last trading day of every benchmark history (a Friday, safely in the past).
+LAST_DAY = date(2025, 6, 27)
+#: The day of the max-size probes (a Tuesday: its fees post on Wednesday, see ``fee_window``).
+MAX_SIZE_DAY = date(2025, 6, 24)
+#: Fills per max-size probe before the bisection; it stops at the first failure.
+MAX_SIZE_STEPS = (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000)
+ITEM_LIMIT = 409_600
+BATCH_SIZE = 25
+
+_NAMESPACE = uuid.UUID("5b7f3c2e-8a41-4c0d-9d1e-2f6a7b8c9d10")
+_SESSION_SECONDS = 23_400  # 14:30-21:00 UTC
+
+#: symbol -> (starting price, daily volatility, strategy allocation)
+UNIVERSE: dict[str, tuple[str, str, dict[str, str]]] = {
+    "AAPL": ("226.40", "0.014", {"momentum": "0.6", "trend_following": "0.4"}),
+    "MSFT": ("415.10", "0.012", {"momentum": "1"}),
+    "NVDA": ("118.25", "0.028", {"momentum": "0.5", "mean_reversion": "0.5"}),
+    "SPY": ("560.30", "0.008", {"trend_following": "1"}),
+    "QQQ": ("482.70", "0.011", {"trend_following": "0.7", "mean_reversion": "0.3"}),
+    "TLT": ("97.80", "0.007", {"dividend_carry": "1"}),
+    "XLE": ("89.60", "0.013", {"dividend_carry": "0.5", "mean_reversion": "0.5"}),
+    "GLD": ("231.90", "0.009", {"dividend_carry": "0.25", "trend_following": "0.75"}),
+    "AMZN": ("185.20", "0.016", {"momentum": "0.4", "breakout": "0.6"}),
+    "META": ("505.75", "0.018", {"breakout": "1"}),
+    "JPM": ("198.40", "0.010", {"value": "0.5", "dividend_carry": "0.5"}),
+    "XOM": ("112.30", "0.012", {"value": "1"}),
+}
+
+_READ_OPERATIONS = frozenset(
+    {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"}
+)
+
+
+# Synthetic history ----------------------------------------------------------------------------
+
+
+def trading_days_ending(last: date, count: int) -> list[date]:
+    """``count`` weekdays ending with ``last`` (inclusive), oldest first."""
+    days: list[date] = []
+    current = last
+    while len(days) < count:
+        if current.weekday() < 5:
+            days.append(current)
+        current -= timedelta(days=1)
+    return days[::-1]
+
+
+def bench_account_id(label: str) -> str:
+    """A stable UUID account id (Alpaca account ids are UUIDs)."""
+    return str(uuid.uuid5(_NAMESPACE, f"account:{label}"))
+
+
+def synthetic_history(
+    trades: int,
+    *,
+    fills_per_day: int = DEFAULT_FILLS_PER_DAY,
+    last_day: date = LAST_DAY,
+    account_id: str,
+    seed: int = 1,
+) -> list[TradingCycle]:
+    """``trades`` fills, ``fills_per_day`` per trading day ending on ``last_day``: one cycle a day.
+
+    Deterministic for equal arguments. Prices follow a seeded daily random walk; each symbol
+    is traded by a fixed strategy mix (so every strategy's FIFO book holds exactly its share
+    and sells never oversell); sells close a third to all of what is held and pay regulatory
+    fees. The last day is always full; the first day takes the remainder.
+    """
+    if trades < 1 or fills_per_day < 1:
+        raise ValueError("trades and fills_per_day must be >= 1")
+    days = trading_days_ending(last_day, math.ceil(trades / fills_per_day))
+    counts = [fills_per_day] * len(days)
+    counts[0] = trades - fills_per_day * (len(days) - 1)
+    rng = random.Random(seed)
+    symbols = sorted(UNIVERSE)
+    prices = {s: Decimal(UNIVERSE[s][0]) for s in symbols}
+    held = dict.fromkeys(symbols, Decimal(0))
+    allocations = {s: {name: Decimal(w) for name, w in UNIVERSE[s][2].items()} for s in symbols}
+    sequence = 0
+    cycles: list[TradingCycle] = []
+    for day, count in zip(days, counts, strict=True):
+        opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+        correlation_id = f"cycle-{day.isoformat()}"
+        for symbol in symbols:
+            shock = Decimal(str(round(rng.gauss(0.0002, float(UNIVERSE[symbol][1])), 6)))
+            moved = (prices[symbol] * (1 + shock)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+            prices[symbol] = max(moved, Decimal(1))
+        spacing_us = _SESSION_SECONDS * 1_000_000 // count
+        fills: list[TradeFill] = []
+        for index in range(count):
+            symbol = rng.choice(symbols)
+            roll = rng.random()
+            if roll < 0.45 or held[symbol] == 0:
+                side = Side.BUY
+                qty = Decimal(rng.choice([5, 10, 15, 20, 25, 40]))
+            else:
+                side = Side.SELL
+                fraction = Decimal(rng.choice([1, 2, 3])) / 3
+                qty = max(Decimal(1), (held[symbol] * fraction).to_integral_value())
+            held[symbol] += qty if side is Side.BUY else -qty
+            sequence += 1
+            price = prices[symbol] + CENT * rng.randint(-20, 20)
+            price = max(price, CENT)
+            fills.append(
+                TradeFill(
+                    order_id=str(uuid.uuid5(_NAMESPACE, f"order:{seed}:{account_id}:{sequence}")),
+                    account_id=account_id,
+                    correlation_id=correlation_id,
+                    symbol=symbol,
+                    side=side,
+                    qty=qty,
+                    price=price,
+                    filled_at=opened + timedelta(microseconds=index * spacing_us + sequence % 997),
+                    order_type=OrderType.MARKET if rng.random() < 0.7 else OrderType.LIMIT,
+                    fees=regulatory_fees(side, qty, price),
+                    strategy_allocation=allocations[symbol],
+                    bid_at_fill=max(price - CENT, CENT),
+                    ask_at_fill=price + CENT,
+                )
+            )
+        cycles.append(
+            TradingCycle(
+                correlation_id=correlation_id,
+                start=opened,
+                end=datetime(day.year, day.month, day.day, 21, 0, tzinfo=UTC),
+                fills=tuple(fills),
+            )
+        )
+    return cycles
+
+
+def all_fills(cycles: Sequence[TradingCycle]) -> list[TradeFill]:
+    return [fill for cycle in cycles for fill in cycle.fills]
+
+
+def day_period(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+# Raw table access (not metered) ------------------------------------------------------------
+
+
+def raw_client(settings: TableSettings, pool: int = 10) -> Any:
+    """A plain boto3 client for seeding and inspection (not the one PynamoDB uses)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 10}),
+    )
+
+
+def _write_batch(client: Any, table: str, items: Sequence[Mapping[str, Any]]) -> int:
+    """One BatchWriteItem of up to 25 items, resending unprocessed ones; returns requests."""
+    pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+    requests = 0
+    delay = 0.05
+    while pending:
+        requests += 1
+        response = client.batch_write_item(RequestItems={table: pending})
+        pending = response.get("UnprocessedItems", {}).get(table, [])
+        if pending:
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    return requests
+
+
+@dataclass
+class SeedReport:
+    fills: int
+    attributions: int
+    items: int
+    requests: int
+    seconds: float
+
+
+def seed_ledger(
+    settings: TableSettings, cycles: Sequence[TradingCycle], threads: int
+) -> SeedReport:
+    """Write fills, attributions and the registry with parallel ``BatchWriteItem`` calls.
+
+    Items come from the repository's own mapping (``_trade_item``/``_attribution_item``), so
+    they are exactly what ``record`` would write, without one transaction per fill.
+    """
+    started = time.perf_counter()
+    fills = all_fills(cycles)
+    counts: Counter[tuple[str, str]] = Counter()
+    items: list[Mapping[str, Any]] = []
+    attributions = 0
+    with bound(settings):
+        for fill in fills:
+            items.append(_trade_item(fill).serialize())
+            for attribution in fill.attributions():
+                items.append(_attribution_item(attribution).serialize())
+                counts[(fill.account_id, attribution.strategy)] += 1
+                attributions += 1
+        for (account_id, strategy), count in sorted(counts.items()):
+            items.append(
+                StrategyRegistryItem(
+                    f"ACCOUNT#{account_id}",
+                    f"STRATEGY#{strategy}",
+                    account_id=account_id,
+                    strategy=strategy,
+                    trade_count=count,
+                ).serialize()
+            )
+    client = raw_client(settings, pool=max(threads, 1) + 2)
+    batches = [items[i : i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+    if threads <= 1:
+        requests = sum(_write_batch(client, settings.table_name, b) for b in batches)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            requests = sum(
+                pool.map(lambda b: _write_batch(client, settings.table_name, b), batches)
+            )
+    return SeedReport(
+        fills=len(fills),
+        attributions=attributions,
+        items=len(items),
+        requests=requests,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def delete_snapshot_items(settings: TableSettings, account_id: str, period_end: datetime) -> None:
+    """Remove a stored snapshot (header and chunks) so the next run writes it afresh."""
+    from ledger_store import keys
+
+    client = raw_client(settings)
+    client.delete_item(
+        TableName=settings.table_name,
+        Key={"PK": {"S": keys.snapshot_pk(account_id)}, "SK": {"S": keys.snapshot_sk(period_end)}},
+    )
+    chunk_pk = keys.snapshot_chunk_pk(account_id, period_end)
+    for item in raw_partition(client, settings.table_name, chunk_pk, keys_only=True):
+        client.delete_item(TableName=settings.table_name, Key={"PK": item["PK"], "SK": item["SK"]})
+
+
+def raw_partition(
+    client: Any, table: str, pk: str, *, keys_only: bool = False
+) -> list[dict[str, Any]]:
+    extra = {"ProjectionExpression": "PK, SK"} if keys_only else {}
+    pages = client.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+        **extra,
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def stored_item_sizes(
+    settings: TableSettings, account_id: str, period_end: datetime
+) -> tuple[int, list[int]]:
+    """DynamoDB sizes of the stored snapshot's header item and of each chunk item."""
+    from ledger_store import keys
+
+    client = raw_client(settings)
+    header = client.get_item(
+        TableName=settings.table_name,
+        Key={"PK": {"S": keys.snapshot_pk(account_id)}, "SK": {"S": keys.snapshot_sk(period_end)}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    chunks = raw_partition(
+        client, settings.table_name, keys.snapshot_chunk_pk(account_id, period_end)
+    )
+    return item_size(header), [item_size(c) for c in chunks]
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size by DynamoDB's rules: attribute names plus values (numbers approximated)."""
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(str(data).encode("utf-8"))
+    if kind == "B":
+        return len(data)
+    if kind == "N":
+        digits = str(data).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + _value_size(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in data)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: v}) for v in data)
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def transaction_write_units(
+    header_bytes: int, chunk_bytes: Sequence[int], gsi_units: float
+) -> float:
+    """WCU of the snapshot's TransactWriteItems by DynamoDB's documented rule.
+
+    Transactional writes cost 2 units per started KB of each item; the GSI share is taken as
+    the engine reports it. Needed because DynamoDB Local 3.3.0 under-reports multi-item
+    transactions (three 380 KB puts report what one costs).
+    """
+    return 2.0 * sum(math.ceil(size / 1024) for size in [header_bytes, *chunk_bytes]) + gsi_units
+
+
+# Metering --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DynamoUsage:
+    """Requests and consumed capacity by operation."""
+
+    requests: dict[str, int] = field(default_factory=dict)
+    capacity: dict[str, float] = field(default_factory=dict)
+    table_capacity: float = 0.0
+    gsi_capacity: dict[str, float] = field(default_factory=dict)
+    write_gsi_units: float = 0.0
+    retries: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def read_units(self) -> float:
+        return sum(v for op, v in self.capacity.items() if op in _READ_OPERATIONS)
+
+    @property
+    def write_units(self) -> float:
+        return sum(v for op, v in self.capacity.items() if op not in _READ_OPERATIONS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": dict(sorted(self.requests.items())),
+            "total_requests": self.total_requests,
+            "capacity_by_operation": {k: round(v, 2) for k, v in sorted(self.capacity.items())},
+            "read_units": round(self.read_units, 2),
+            "write_units": round(self.write_units, 2),
+            "table_units": round(self.table_capacity, 2),
+            "gsi_units": {k: round(v, 2) for k, v in sorted(self.gsi_capacity.items())},
+            "retries": self.retries,
+        }
+
+
+class DynamoMeter:
+    """Counts the requests and consumed capacity of one botocore client (PynamoDB's).
+
+    ``before-parameter-build`` asks for ``ReturnConsumedCapacity=INDEXES`` (PynamoDB asks for
+    ``TOTAL``; the breakdown adds the GSI share), ``after-call`` adds up each response.
+    Counting happens only inside ``measure()``.
+    """
+
+    _CAPACITY_OPERATIONS = frozenset(
+        {
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+            "BatchWriteItem",
+            "TransactGetItems",
+            "TransactWriteItems",
+        }
+    )
+
+    def __init__(self, client: Any) -> None:
+        self._lock = threading.Lock()
+        self._usage: DynamoUsage | None = None
+        client.meta.events.register("before-parameter-build.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    @classmethod
+    def for_settings(cls, settings: TableSettings) -> DynamoMeter:
+        with bound(settings):
+            client = LedgerItem._get_connection().connection.client
+        return cls(client)
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[DynamoUsage]:
+        usage = DynamoUsage()
+        with self._lock:
+            self._usage = usage
+        try:
+            yield usage
+        finally:
+            with self._lock:
+                self._usage = None
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self._usage is not None and model.name in self._CAPACITY_OPERATIONS:
+            params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def _after(self, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+        with self._lock:
+            usage = self._usage
+            if usage is None:
+                return
+            name = model.name
+            usage.requests[name] = usage.requests.get(name, 0) + 1
+            usage.retries += int(parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+            consumed = parsed.get("ConsumedCapacity")
+            entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+            for entry in entries:
+                units = float(entry.get("CapacityUnits", 0.0))
+                usage.capacity[name] = usage.capacity.get(name, 0.0) + units
+                usage.table_capacity += float(entry.get("Table", {}).get("CapacityUnits", 0.0))
+                for index, figures in entry.get("GlobalSecondaryIndexes", {}).items():
+                    index_units = float(figures.get("CapacityUnits", 0.0))
+                    usage.gsi_capacity[index] = usage.gsi_capacity.get(index, 0.0) + index_units
+                    if name not in _READ_OPERATIONS:
+                        usage.write_gsi_units += index_units
+            if not entries:
+                usage.capacity.setdefault(name, 0.0)
+
+
+class PhaseTimer:
+    """Times the code's own X-Ray subsegments by name (the tracing helper is swapped in)."""
+
+    MODULES = (
+        "snapshots.builder",
+        "snapshots.alpaca_source",
+        "ledger_store.storage",
+        "ledger_store.snapshot_store",
+    )
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def subsegment(self, name: str, **_: object) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+            self.counts[name] += 1
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[PhaseTimer]:
+        with contextlib.ExitStack() as stack:
+            for name in self.MODULES:
+                module = sys.modules.get(name) or importlib.import_module(name)
+                if hasattr(module, "subsegment"):
+                    stack.enter_context(mock.patch.object(module, "subsegment", self.subsegment))
+            yield self
+
+
+# One size ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SizeResult:
+    trades: int
+    attributions: int
+    trading_days: int
+    fills_per_day: int
+    seed: dict[str, Any]
+    repeat: int
+    seconds: dict[str, float]
+    phases: dict[str, float]
+    dynamodb: dict[str, Any]
+    alpaca_requests: dict[str, int]
+    readback: dict[str, Any]
+    snapshot: dict[str, Any]
+
+
+def fake_account_for_period(
+    cycles: Sequence[TradingCycle], account_id: str, start: datetime, end: datetime
+) -> FakeAccount:
+    """The account the history leaves behind, keeping only the period's neighbourhood.
+
+    Positions, cash and the equity series are those of the whole history; orders and
+    activities outside ``[start - 7 days, end + 7 days)`` are dropped so the fake server's
+    per-request filtering stays small (it scans every order on every page).
+    """
+    full = FakeAccount.from_history(cycles, account_id=account_id)
+    low, high = start - timedelta(days=7), end + timedelta(days=7)
+    return dataclasses.replace(
+        full,
+        orders=tuple(o for o in full.orders if low <= o.submitted_at < high),
+        fill_activities=tuple(a for a in full.fill_activities if low <= a.created_at < high),
+        fee_activities=tuple(a for a in full.fee_activities if low <= a.created_at < high),
+    )
+
+
+def bench_size(
+    base: TableSettings,
+    trades: int,
+    *,
+    repeat: int = 3,
+    fills_per_day: int = DEFAULT_FILLS_PER_DAY,
+    threads: int = 4,
+    log: Callable[[str], None] = lambda _: None,
+) -> SizeResult:
+    """Seed a fresh table with ``trades`` fills and measure ``take_snapshot`` of the last day."""
+    from snapshots.alpaca_source import AlpacaSource, RetryPolicy
+    from snapshots.builder import take_snapshot
+    from snapshots.records import snapshot_from_record
+    from snapshots.schema import body_bytes
+
+    settings = base.with_table(f"bench-snapshot-{trades}-{uuid.uuid4().hex[:8]}")
+    account_id = bench_account_id(f"size-{trades}")
+    create_table(settings)
+    try:
+        cycles = synthetic_history(trades, fills_per_day=fills_per_day, account_id=account_id)
+        seeded = seed_ledger(settings, cycles, threads)
+        log(
+            f"  seeded {seeded.fills:,} fills ({seeded.items:,} items, "
+            f"{seeded.requests:,} BatchWriteItem) in {seeded.seconds:.1f} s"
+        )
+        start, end = day_period(cycles[-1].start.date())
+        account = fake_account_for_period(cycles, account_id, start, end)
+        meter = DynamoMeter.for_settings(settings)
+        ledger = TradeLedgerRepository(settings)
+        store = AccountSnapshotRepository(settings)
+        correlation_id = cycles[-1].correlation_id
+        totals: list[float] = []
+        phase_runs: list[dict[str, float]] = []
+        usage = DynamoUsage()
+        alpaca_requests: dict[str, int] = {}
+        outcome: Any = None
+        with running_fake_alpaca(account) as server:
+            source = AlpacaSource(
+                api_key=DEFAULT_KEY_ID,
+                secret_key=DEFAULT_SECRET_KEY,
+                base_url=server.base_url,
+                retry=RetryPolicy(deadline=600.0, request_timeout=120.0),
+                environ={},
+            )
+            with source:
+                for run in range(repeat):
+                    if run:
+                        delete_snapshot_items(settings, account_id, end)
+                    server.clear_requests()
+                    timer = PhaseTimer()
+                    with timer.installed(), meter.measure() as usage:
+                        started = time.perf_counter()
+                        outcome = take_snapshot(
+                            account_id=account_id,
+                            period_start=start,
+                            period_end=end,
+                            correlation_id=correlation_id,
+                            alpaca=source,
+                            ledger=ledger,
+                            store=store,
+                            hmac_key=None,
+                        )
+                        totals.append(time.perf_counter() - started)
+                    phase_runs.append(_phases(timer, totals[-1]))
+                    alpaca_requests = dict(
+                        sorted(Counter(_alpaca_route(r.path) for r in server.requests()).items())
+                    )
+                    log(f"  run {run + 1}/{repeat}: {totals[-1]:.2f} s ({outcome.status})")
+        snapshot = outcome.snapshot
+        with meter.measure() as read_usage:
+            started = time.perf_counter()
+            stored = store.get(account_id, end)
+            loaded = snapshot_from_record(stored.record, None)
+            read_seconds = time.perf_counter() - started
+        if loaded != snapshot:
+            raise RuntimeError("the snapshot read back differs from the one written")
+        body = body_bytes(snapshot)
+        started = time.perf_counter()
+        compressed = zlib.compress(body, 9)
+        zlib_seconds = time.perf_counter() - started
+        header_size, chunk_sizes = stored_item_sizes(settings, account_id, end)
+        ledger_view = snapshot.internal_ledger
+        checks = Counter(str(c.status) for c in snapshot.integrity_checks)
+        phases = {
+            name: statistics.median(run[name] for run in phase_runs) for name in phase_runs[0]
+        }
+        phases["of which zlib -9"] = zlib_seconds
+        return SizeResult(
+            trades=trades,
+            attributions=seeded.attributions,
+            trading_days=len(cycles),
+            fills_per_day=fills_per_day,
+            seed=dataclasses.asdict(seeded),
+            repeat=repeat,
+            seconds={
+                "median": statistics.median(totals),
+                "min": min(totals),
+                "max": max(totals),
+            },
+            phases=phases,
+            dynamodb=usage.as_dict(),
+            alpaca_requests=alpaca_requests,
+            readback={"seconds": read_seconds, **read_usage.as_dict()},
+            snapshot={
+                "status": outcome.status,
+                "orders": len(snapshot.alpaca_orders),
+                "positions": len(snapshot.alpaca_positions),
+                "fees": len(snapshot.alpaca_fees),
+                "equity_points": len(snapshot.equity_series),
+                "strategies": len(ledger_view.strategy_performance),
+                "strategies_active": len(ledger_view.strategies_active),
+                "period_trades": ledger_view.total_trades,
+                "open_lots": sum(
+                    len(p.open_lots) for p in ledger_view.strategy_performance.values()
+                ),
+                "integrity_checks": dict(sorted(checks.items())),
+                "canonical_bytes": len(body),
+                "compressed_bytes": len(compressed),
+                "stored_compressed_bytes": stored.compressed_size,
+                "chunks": stored.chunk_count,
+                "header_item_bytes": header_size,
+                "largest_chunk_item_bytes": max(chunk_sizes, default=0),
+                "all_items_bytes": header_size + sum(chunk_sizes),
+                "write_units_by_rule": transaction_write_units(
+                    header_size, chunk_sizes, usage.write_gsi_units
+                ),
+            },
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            delete_table(settings)
+        _CONNECTIONS.pop(settings, None)
+
+
+def _phases(timer: PhaseTimer, total: float) -> dict[str, float]:
+    fetch = timer.seconds.get("snapshot.alpaca_fetch", 0.0)
+    aggregation = timer.seconds.get("snapshot.ledger_aggregation", 0.0)
+    queries = timer.seconds.get("ledger.query", 0.0)
+    write = timer.seconds.get("ledger.snapshot_write", 0.0)
+    return {
+        "alpaca fetch": fetch,
+        "ledger aggregation": aggregation,
+        "of which ddb queries": queries,
+        "write": write,
+        "cpu rest": max(total - fetch - aggregation - write, 0.0),
+    }
+
+
+def _alpaca_route(path: str) -> str:
+    if path.startswith("/v2/orders/"):
+        return "/v2/orders/{id}"
+    return path
+
+
+# Largest snapshot that fits ---------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    fills: int
+    orders: int
+    fees: int
+    open_lots: int
+    canonical_bytes: int
+    compressed_bytes: int
+    chunks: int
+    ok: bool
+    build_seconds: float = 0.0
+    put_seconds: float = 0.0
+    get_seconds: float = 0.0
+    write_units: float = 0.0
+    write_units_by_rule: float = 0.0
+    read_units: float = 0.0
+    largest_item_bytes: int = 0
+    error: str | None = None
+
+
+@dataclass
+class MaxSizeResult:
+    limit_compressed_bytes: int
+    largest: Probe | None
+    first_failure: Probe | None
+    probes: list[Probe]
+    at_limit: dict[str, Any]
+
+
+def compose_probe_snapshot(fills: int, account_id: str) -> Any:
+    """A sealed one-day snapshot with ``fills`` fills, built without Alpaca or DynamoDB."""
+    from snapshots.alpaca_models import (
+        AlpacaAccount,
+        AlpacaData,
+        AlpacaOrder,
+        AlpacaPosition,
+        FeeActivity,
+        equity_points_from_api,
+    )
+    from snapshots.alpaca_source import fee_window
+    from snapshots.integrity import run_integrity_checks
+    from snapshots.ledger_metrics import summarize_ledger
+    from snapshots.schema import compose_snapshot, seal
+
+    cycles = synthetic_history(
+        fills, fills_per_day=fills, last_day=MAX_SIZE_DAY, account_id=account_id
+    )
+    start, end = day_period(MAX_SIZE_DAY)
+    fee_start, fee_end = fee_window(start, end, timedelta(days=1))
+    fake = FakeAccount.from_history(cycles, account_id=account_id)
+    equity_raw = {
+        "timestamp": [int(p.timestamp.timestamp()) for p in fake.equity_series],
+        "equity": [float(p.equity) for p in fake.equity_series],
+        "profit_loss": [float(p.profit_loss) for p in fake.equity_series],
+        "profit_loss_pct": [
+            None if p.profit_loss_pct is None else float(p.profit_loss_pct)
+            for p in fake.equity_series
+        ],
+    }
+    data = AlpacaData(
+        period_start=start,
+        period_end=end,
+        fee_window_start=fee_start,
+        fee_window_end=fee_end,
+        account=AlpacaAccount.from_api(fake.account_json()),
+        positions=tuple(AlpacaPosition.from_api(p.to_json()) for p in fake.positions),
+        orders=tuple(AlpacaOrder.from_api(o.to_json()) for o in fake.orders),
+        fees=tuple(
+            FeeActivity.from_api(a.to_json(account_id))
+            for a in fake.fee_activities
+            if fee_start <= a.created_at < fee_end
+        ),
+        filled_order_ids=tuple(
+            str(a.fields["order_id"]) for a in fake.fill_activities if start <= a.created_at < end
+        ),
+        equity=tuple(p for p in equity_points_from_api(equity_raw) if start <= p.timestamp < end),
+    )
+    view = summarize_ledger(
+        [a for fill in all_fills(cycles) for a in fill.attributions()],
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        ledger_id="bench-max-size",
+    )
+    body = compose_snapshot(
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        correlation_id=cycles[-1].correlation_id,
+        alpaca=data,
+        internal_ledger=view.internal_ledger,
+        integrity_checks=run_integrity_checks(data, view, None),
+    )
+    return seal(body, None)
+
+
+def run_probe(
+    settings: TableSettings, store: AccountSnapshotRepository, meter: DynamoMeter, fills: int
+) -> Probe:
+    """Compose, seal, put and read back a one-day snapshot of ``fills`` fills."""
+    from snapshots.records import snapshot_from_record, snapshot_record
+
+    account_id = bench_account_id(f"max-{fills}")
+    started = time.perf_counter()
+    snapshot = compose_probe_snapshot(fills, account_id)
+    record = snapshot_record(snapshot)
+    build_seconds = time.perf_counter() - started
+    compressed = len(zlib.compress(record.body, 9))
+    probe = Probe(
+        fills=fills,
+        orders=len(snapshot.alpaca_orders),
+        fees=len(snapshot.alpaca_fees),
+        open_lots=sum(
+            len(p.open_lots) for p in snapshot.internal_ledger.strategy_performance.values()
+        ),
+        canonical_bytes=len(record.body),
+        compressed_bytes=compressed,
+        chunks=0,
+        ok=False,
+        build_seconds=build_seconds,
+    )
+    try:
+        with meter.measure() as put_usage:
+            started = time.perf_counter()
+            result = store.put(record)
+            probe.put_seconds = time.perf_counter() - started
+        with meter.measure() as get_usage:
+            started = time.perf_counter()
+            stored = store.get(account_id, snapshot.period_end)
+            loaded = snapshot_from_record(stored.record, None)
+            probe.get_seconds = time.perf_counter() - started
+    except LedgerError as exc:
+        probe.error = f"{type(exc).__name__}: {exc}"
+        return probe
+    probe.chunks = result.snapshot.chunk_count
+    probe.write_units = put_usage.write_units
+    probe.read_units = get_usage.read_units
+    header_size, chunk_sizes = stored_item_sizes(settings, account_id, snapshot.period_end)
+    probe.largest_item_bytes = max([header_size, *chunk_sizes])
+    probe.write_units_by_rule = transaction_write_units(
+        header_size, chunk_sizes, put_usage.write_gsi_units
+    )
+    if loaded != snapshot or stored.record != record:
+        probe.error = "read back differs from what was written"
+        return probe
+    probe.ok = True
+    return probe
+
+
+def limit_check(store: AccountSnapshotRepository, settings: TableSettings) -> dict[str, Any]:
+    """Store incompressible bodies of exactly ``MAX_COMPRESSED_BYTES`` and one byte more."""
+    import hashlib
+
+    rng = random.Random(42)
+    size = MAX_COMPRESSED_BYTES
+    body = rng.randbytes(size)
+    while len(zlib.compress(body, 9)) > MAX_COMPRESSED_BYTES:
+        size -= len(zlib.compress(body, 9)) - MAX_COMPRESSED_BYTES
+        body = body[:size]
+    outcome: dict[str, Any] = {}
+    for label, payload in (("at_limit", body), ("limit_plus_1", body + b"\x00")):
+        period_end = datetime(2025, 1, 2, tzinfo=UTC) + timedelta(days=len(outcome))
+        record = SnapshotRecord(
+            account_id="bench-limit",
+            period_start=period_end - timedelta(days=1),
+            period_end=period_end,
+            snapshot_id=str(uuid.uuid5(_NAMESPACE, f"limit:{label}")),
+            snapshot_version="1.0",
+            correlation_id=f"bench-{label}",
+            checksum=hashlib.sha256(payload).hexdigest(),
+            checksum_algorithm="sha256",
+            body=payload,
+        )
+        compressed = len(zlib.compress(payload, 9))
+        try:
+            result = store.put(record)
+            back = store.get(record.account_id, period_end)
+            sizes = stored_item_sizes(settings, record.account_id, period_end)
+            outcome[label] = {
+                "compressed_bytes": compressed,
+                "stored": back.record == record,
+                "chunks": result.snapshot.chunk_count,
+                "largest_item_bytes": max([sizes[0], *sizes[1]]),
+                "all_items_bytes": sizes[0] + sum(sizes[1]),
+            }
+        except LedgerError as exc:
+            outcome[label] = {
+                "compressed_bytes": compressed,
+                "stored": False,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+    return outcome
+
+
+def find_max_size(
+    base: TableSettings,
+    *,
+    steps: Sequence[int] = MAX_SIZE_STEPS,
+    resolution: float = 0.005,
+    log: Callable[[str], None] = lambda _: None,
+) -> MaxSizeResult:
+    """Grow a one-day snapshot until it no longer stores; bisect to ``resolution``."""
+    settings = base.with_table(f"bench-snapshot-max-{uuid.uuid4().hex[:8]}")
+    create_table(settings)
+    try:
+        store = AccountSnapshotRepository(settings)
+        meter = DynamoMeter.for_settings(settings)
+        probes: list[Probe] = []
+
+        def attempt(fills: int) -> Probe:
+            probe = run_probe(settings, store, meter, fills)
+            probes.append(probe)
+            state = "stored" if probe.ok else f"FAILED ({probe.error})"
+            log(
+                f"  {fills:>7,} fills: {probe.orders:,} orders, canonical "
+                f"{probe.canonical_bytes:,} B, compressed {probe.compressed_bytes:,} B: {state}"
+            )
+            return probe
+
+        best: Probe | None = None
+        failure: Probe | None = None
+        for fills in steps:
+            probe = attempt(fills)
+            if not probe.ok:
+                failure = probe
+                break
+            best = probe
+        if failure is not None:
+            low = best.fills if best is not None else 0
+            high = failure.fills
+            while high - low > max(50, int(low * resolution)):
+                middle = _next_guess(best, failure, low, high)
+                probe = attempt(middle)
+                if probe.ok:
+                    best, low = probe, middle
+                else:
+                    failure, high = probe, middle
+        log("  limit check: incompressible bodies at MAX_COMPRESSED_BYTES and one byte more")
+        at_limit = limit_check(store, settings)
+        return MaxSizeResult(
+            limit_compressed_bytes=MAX_COMPRESSED_BYTES,
+            largest=best,
+            first_failure=failure,
+            probes=probes,
+            at_limit=at_limit,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            delete_table(settings)
+        _CONNECTIONS.pop(settings, None)
+
+
+def _next_guess(best: Probe | None, failure: Probe, low: int, high: int) -> int:
+    """Interpolate on compressed bytes when the failure was the size limit, else bisect."""
+    middle = (low + high) // 2
+    if best is None or failure.compressed_bytes <= MAX_COMPRESSED_BYTES:
+        return middle
+    span = failure.compressed_bytes - best.compressed_bytes
+    if span <= 0:
+        return middle
+    guess = low + int((high - low) * (MAX_COMPRESSED_BYTES - best.compressed_bytes) / span)
+    return min(max(guess, low + 1), high - 1)
+
+
+# Engines ----------------------------------------------------------------------------------------
+
+
+def _load_dynamodb_local() -> ModuleType:
+    path = ROOT / "scripts" / "dynamodb_local.py"
+    spec = importlib.util.spec_from_file_location("_bench_dynamodb_local", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def engine_settings(
+    engine: str, endpoint_url: str | None, log: Callable[[str], None]
+) -> Iterator[tuple[str, TableSettings]]:
+    """Base settings (region, endpoint) for the engine; the engine runs for the block."""
+    if engine == "moto":
+        from ledger_store.embedded import embedded_aws
+
+        with embedded_aws(REGION):
+            yield "moto", TableSettings(table_name="bench-snapshot", region=REGION)
+        return
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", REGION),
+    ):
+        os.environ.setdefault(name, value)
+    if endpoint_url:
+        yield (
+            "dynamodb-local",
+            TableSettings(table_name="bench-snapshot", region=REGION, endpoint_url=endpoint_url),
+        )
+        return
+    ddb_local = _load_dynamodb_local()
+    try:
+        running = ddb_local.start()
+    except ddb_local.EngineUnavailable as exc:
+        log(
+            f"DynamoDB Local is unavailable ({exc}).\n"
+            "Falling back to moto: its ConsumedCapacity figures are NOT meaningful "
+            "(Query always 1.0, transactions report nothing) and its size limits differ."
+        )
+        with engine_settings("moto", None, log) as fallback:
+            yield fallback
+        return
+    log(f"DynamoDB Local {ddb_local.ENGINE_VERSION} at {running.endpoint_url}")
+    try:
+        yield (
+            "dynamodb-local",
+            TableSettings(
+                table_name="bench-snapshot", region=REGION, endpoint_url=running.endpoint_url
+            ),
+        )
+    finally:
+        ddb_local.stop(running)
+
+
+# Report ------------------------------------------------------------------------------------------
+
+
+def _num(value: float, places: int = 0) -> str:
+    return f"{value:,.{places}f}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def format_sizes(results: Sequence[SizeResult], engine: str) -> str:
+    cols = [f"{r.trades:,} trades" for r in results]
+    rows: list[list[str]] = []
+
+    def row(label: str, values: Sequence[str]) -> None:
+        rows.append([label, *values])
+
+    row("attributions (GSI3 items)", [_num(r.attributions) for r in results])
+    row("trading days", [_num(r.trading_days) for r in results])
+    row("seeding (not measured), s", [_num(r.seed["seconds"], 1) for r in results])
+    row(
+        f"build+write, s (median of {results[0].repeat})",
+        [_num(r.seconds["median"], 3) for r in results],
+    )
+    row("  min / max, s", [f"{r.seconds['min']:.3f} / {r.seconds['max']:.3f}" for r in results])
+    for phase in results[0].phases:
+        row(f"  {phase}, s", [_num(r.phases.get(phase, 0.0), 3) for r in results])
+    row("DynamoDB requests", [_num(r.dynamodb["total_requests"]) for r in results])
+    operations = sorted({op for r in results for op in r.dynamodb["requests"]})
+    for op in operations:
+        row(f"  {op}", [_num(r.dynamodb["requests"].get(op, 0)) for r in results])
+    row("read units (RCU)", [_num(r.dynamodb["read_units"], 1) for r in results])
+    row("write units (WCU)", [_num(r.dynamodb["write_units"], 1) for r in results])
+    row("Alpaca requests", [_num(sum(r.alpaca_requests.values())) for r in results])
+    row("read back (get+verify), s", [_num(r.readback["seconds"], 3) for r in results])
+    row("  read back requests", [_num(r.readback["total_requests"]) for r in results])
+    row("  read back RCU", [_num(r.readback["read_units"], 1) for r in results])
+    snap = [r.snapshot for r in results]
+    row("snapshot orders", [_num(s["orders"]) for s in snap])
+    row(
+        "  positions / fees / equity pts",
+        [f"{s['positions']} / {s['fees']} / {s['equity_points']}" for s in snap],
+    )
+    row("  strategies (active)", [f"{s['strategies']} ({s['strategies_active']})" for s in snap])
+    row("  open lots", [_num(s["open_lots"]) for s in snap])
+    row(
+        "  integrity checks",
+        [" ".join(f"{k}={v}" for k, v in s["integrity_checks"].items()) for s in snap],
+    )
+    row("canonical body, B", [_num(s["canonical_bytes"]) for s in snap])
+    row("compressed (zlib -9), B", [_num(s["compressed_bytes"]) for s in snap])
+    row("chunks", [_num(s["chunks"]) for s in snap])
+    row("header item, B", [_num(s["header_item_bytes"]) for s in snap])
+    row("all items, B", [_num(s["all_items_bytes"]) for s in snap])
+    row(
+        "write units by DynamoDB's rule",
+        [_num(s.get("write_units_by_rule", 0.0), 1) for s in snap],
+    )
+    title = f"Snapshot benchmark on {engine} (period: last trading day)"
+    note = "\n(moto: capacity figures are not meaningful)" if engine == "moto" else ""
+    return f"{title}\n\n{_table(['', *cols], rows)}{note}"
+
+
+def format_max_size(result: MaxSizeResult, engine: str) -> str:
+    rows = [
+        [
+            _num(p.fills),
+            _num(p.orders),
+            _num(p.fees),
+            _num(p.open_lots),
+            _num(p.canonical_bytes),
+            _num(p.compressed_bytes),
+            f"{p.canonical_bytes / p.compressed_bytes:.1f}x",
+            str(p.chunks) if p.ok else "-",
+            _num(p.build_seconds, 1),
+            _num(p.put_seconds, 2) if p.ok else "-",
+            _num(p.get_seconds, 2) if p.ok else "-",
+            _num(p.write_units) if p.ok else "-",
+            _num(p.write_units_by_rule) if p.ok else "-",
+            _num(p.read_units, 1) if p.ok else "-",
+            _num(p.largest_item_bytes) if p.ok else "-",
+            "stored" if p.ok else "REJECTED",
+        ]
+        for p in sorted(result.probes, key=lambda p: p.fills)
+    ]
+    headers = [
+        "fills",
+        "orders",
+        "fees",
+        "open lots",
+        "canonical B",
+        "compressed B",
+        "ratio",
+        "chunks",
+        "build s",
+        "put s",
+        "get s",
+        "put WCU",
+        "WCU rule",
+        "get RCU",
+        "max item B",
+        "result",
+    ]
+    lines = [
+        f"Largest snapshot that fits on {engine} (MAX_COMPRESSED_BYTES = {MAX_COMPRESSED_BYTES:,})",
+        "",
+        _table(headers, rows),
+        "",
+    ]
+    best, failure = result.largest, result.first_failure
+    if best is not None:
+        lines.append(
+            f"largest stored and read back: {best.orders:,} orders ({best.fills:,} fills), "
+            f"canonical {best.canonical_bytes:,} B, compressed {best.compressed_bytes:,} B, "
+            f"{best.chunks} chunks"
+        )
+    if failure is not None:
+        lines.append(f"first rejected: {failure.orders:,} orders: {failure.error}")
+    for label, figures in result.at_limit.items():
+        state = (
+            f"stored in {figures['chunks']} chunks, largest item "
+            f"{figures['largest_item_bytes']:,} B, all items {figures['all_items_bytes']:,} B"
+            if figures["stored"]
+            else f"rejected: {figures.get('error')}"
+        )
+        lines.append(
+            f"incompressible body, {label} ({figures['compressed_bytes']:,} B compressed): {state}"
+        )
+    return "\n".join(lines)
+
+
+def _json_default(value: object) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# Command line ------------------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"sizes must be integers: {text!r}") from exc
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError("give at least one size >= 1")
+    return sizes
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench_snapshot.py",
+        description="Snapshot build time, DynamoDB requests/capacity and item size by ledger "
+        "size; --max-size finds the largest snapshot that stores.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=None,
+        help="trades per ledger, e.g. 1000,10000,100000 (default; with --max-size: none)",
+    )
+    parser.add_argument("--engine", choices=("dynamodb-local", "moto"), default="dynamodb-local")
+    parser.add_argument(
+        "--endpoint-url", help="use this running DynamoDB Local instead of starting one"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="snapshot runs per size (median)")
+    parser.add_argument("--fills-per-day", type=int, default=DEFAULT_FILLS_PER_DAY)
+    parser.add_argument("--threads", type=int, default=4, help="seeding threads (moto: always 1)")
+    parser.add_argument(
+        "--max-size", action="store_true", help="find the largest snapshot that fits"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be >= 1")
+    if args.sizes is None:
+        args.sizes = [] if args.max_size else list(DEFAULT_SIZES)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    output: dict[str, Any] = {}
+    with engine_settings(args.engine, args.endpoint_url, log) as (engine, base):
+        threads = 1 if engine == "moto" else args.threads
+        output["engine"] = engine
+        results: list[SizeResult] = []
+        for trades in args.sizes:
+            log(f"{trades:,} trades on {engine}:")
+            results.append(
+                bench_size(
+                    base,
+                    trades,
+                    repeat=args.repeat,
+                    fills_per_day=args.fills_per_day,
+                    threads=threads,
+                    log=log,
+                )
+            )
+        if results:
+            output["sizes"] = results
+        if args.max_size:
+            log(f"largest snapshot on {engine}:")
+            output["max_size"] = find_max_size(base, log=log)
+    if args.json:
+        print(json.dumps(output, default=_json_default, indent=2))
+        return 0
+    if results:
+        print(format_sizes(results, engine))
+    if args.max_size:
+        if results:
+            print()
+        print(format_max_size(output["max_size"], engine))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
