@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 from .config import TableSettings
 from .errors import ConfigurationError
@@ -38,6 +40,28 @@ def bound(settings: TableSettings) -> Iterator[TableSettings]:
         _ACTIVE.reset(token)
 
 
+#: Placeholder credentials for a local engine: DynamoDB Local accepts any, but botocore refuses
+#: to sign a request without some.
+LOCAL_CREDENTIALS = ("local", "local")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@lru_cache(maxsize=32)
+def local_credentials(endpoint_url: str | None) -> tuple[str, str] | None:
+    """Placeholder credentials for a loopback endpoint when the SDK's chain finds none.
+
+    Real AWS endpoints always use the credential chain; so does a local endpoint when the
+    chain has credentials.
+    """
+    if not endpoint_url or urlsplit(endpoint_url).hostname not in _LOOPBACK_HOSTS:
+        return None
+    import botocore.session
+
+    if botocore.session.get_session().get_credentials() is not None:
+        return None
+    return LOCAL_CREDENTIALS
+
+
 class BoundTableMeta(type):
     """Metaclass of the models' ``Meta``: connection options come from the bound settings."""
 
@@ -54,6 +78,18 @@ class BoundTableMeta(type):
     def host(cls) -> str | None:
         settings = _ACTIVE.get()
         return settings.endpoint_url if settings else None
+
+    @property
+    def aws_access_key_id(cls) -> str | None:
+        settings = _ACTIVE.get()
+        credentials = local_credentials(settings.endpoint_url) if settings else None
+        return credentials[0] if credentials else None
+
+    @property
+    def aws_secret_access_key(cls) -> str | None:
+        settings = _ACTIVE.get()
+        credentials = local_credentials(settings.endpoint_url) if settings else None
+        return credentials[1] if credentials else None
 
     @property
     def connect_timeout_seconds(cls) -> float:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from ledger_store.binding import LOCAL_CREDENTIALS, local_credentials
 from ledger_store.config import TableSettings, resolve_table_name
 from ledger_store.errors import ConfigurationError
 
@@ -72,3 +76,43 @@ def test_invalid_table_names_are_rejected(name: str) -> None:
 def test_invalid_stage_is_rejected() -> None:
     with pytest.raises(ConfigurationError, match="invalid stage"):
         resolve_table_name("bad stage", environ={})
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    local_credentials.cache_clear()
+    yield
+    local_credentials.cache_clear()
+
+
+@pytest.mark.usefixtures("no_credentials")
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("http://127.0.0.1:8000", LOCAL_CREDENTIALS),
+        ("http://localhost:8000", LOCAL_CREDENTIALS),
+        ("http://[::1]:8000", LOCAL_CREDENTIALS),
+        ("https://dynamodb.eu-west-1.amazonaws.com", None),
+        ("http://10.0.0.5:8000", None),
+        (None, None),
+    ],
+)
+def test_a_loopback_engine_works_without_aws_credentials(
+    endpoint: str | None, expected: tuple[str, str] | None
+) -> None:
+    assert local_credentials(endpoint) == expected
+
+
+def test_configured_credentials_are_never_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    local_credentials.cache_clear()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "real")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real")
+    try:
+        assert local_credentials("http://127.0.0.1:8000") is None
+    finally:
+        local_credentials.cache_clear()
