@@ -110,6 +110,7 @@ from ledger_store.trades import (  # noqa: E402
     _trade_item,
 )
 from snapshots.demo_history import CENT, TradingCycle, regulatory_fees  # noqa: E402
+from snapshots.demo_history import UNIVERSE as DEMO_UNIVERSE  # noqa: E402
 from snapshots.fake_alpaca import (  # noqa: E402
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
@@ -132,16 +133,10 @@ BATCH_SIZE = 25
 _NAMESPACE = uuid.UUID("5b7f3c2e-8a41-4c0d-9d1e-2f6a7b8c9d10")
 _SESSION_SECONDS = 23_400  # 14:30-21:00 UTC
 
-#: symbol -> (starting price, daily volatility, strategy allocation)
+#: The demo's universe plus four symbols and two more strategies (six in all):
+#: symbol -> (starting price, daily volatility, strategy allocation).
 UNIVERSE: dict[str, tuple[str, str, dict[str, str]]] = {
-    "AAPL": ("226.40", "0.014", {"momentum": "0.6", "trend_following": "0.4"}),
-    "MSFT": ("415.10", "0.012", {"momentum": "1"}),
-    "NVDA": ("118.25", "0.028", {"momentum": "0.5", "mean_reversion": "0.5"}),
-    "SPY": ("560.30", "0.008", {"trend_following": "1"}),
-    "QQQ": ("482.70", "0.011", {"trend_following": "0.7", "mean_reversion": "0.3"}),
-    "TLT": ("97.80", "0.007", {"dividend_carry": "1"}),
-    "XLE": ("89.60", "0.013", {"dividend_carry": "0.5", "mean_reversion": "0.5"}),
-    "GLD": ("231.90", "0.009", {"dividend_carry": "0.25", "trend_following": "0.75"}),
+    **DEMO_UNIVERSE,
     "AMZN": ("185.20", "0.016", {"momentum": "0.4", "breakout": "0.6"}),
     "META": ("505.75", "0.018", {"breakout": "1"}),
     "JPM": ("198.40", "0.010", {"value": "0.5", "dividend_carry": "0.5"}),

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from builders import put_raw, raw_item
+from builders import put_raw, raw_item, record_all
 from test_cli import conn, run
 from test_snapshot_job import CYCLES, PERIOD_END, PERIOD_START, cycle_period
 
@@ -38,9 +38,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAlpaca]:
 
 @pytest.fixture
 def recorded(ledger: TradeLedgerRepository) -> TradeLedgerRepository:
-    for cycle in CYCLES:
-        for fill in cycle.fills:
-            ledger.record(fill)
+    record_all(ledger, (fill for cycle in CYCLES for fill in cycle.fills))
     return ledger
 
 

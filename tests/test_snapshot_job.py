@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from builders import raw_partition
+from builders import raw_partition, record_all
 
 from ledger_store.config import TableSettings
 from ledger_store.errors import (
@@ -53,9 +53,7 @@ def clock() -> datetime:
 
 @pytest.fixture
 def recorded(ledger: TradeLedgerRepository) -> TradeLedgerRepository:
-    for cycle in CYCLES:
-        for fill in cycle.fills:
-            ledger.record(fill)
+    record_all(ledger, (fill for cycle in CYCLES for fill in cycle.fills))
     return ledger
 
 

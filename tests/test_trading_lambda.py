@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from builders import raw_partition
+from builders import raw_partition, record_all
 from test_snapshot_job import CYCLES, PERIOD_END, PERIOD_START
 
 from ledger_store import keys
@@ -48,9 +48,7 @@ def environment(
     settings: TableSettings, fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
 ) -> TableSettings:
     ledger = TradeLedgerRepository(settings)
-    for cycle in CYCLES:
-        for fill in cycle.fills:
-            ledger.record(fill)
+    record_all(ledger, (fill for cycle in CYCLES for fill in cycle.fills))
     monkeypatch.setenv("TRADE_LEDGER_TABLE", settings.table_name)
     monkeypatch.setenv("APCA_API_KEY_ID", DEFAULT_KEY_ID)
     monkeypatch.setenv("APCA_API_SECRET_KEY", DEFAULT_SECRET_KEY)
