@@ -312,17 +312,17 @@ def _fill_dto(item: TradeItem) -> TradeFill:
     )
 
 
+_ATTRIBUTION_FIELDS = tuple(StrategyAttribution.model_fields)
+
+
 def _attribution_dto(item: StrategyTradeItem) -> StrategyAttribution:
-    return StrategyAttribution(
-        order_id=item.order_id,
-        account_id=item.account_id,
-        strategy=item.strategy,
-        correlation_id=item.correlation_id,
-        symbol=item.symbol,
-        side=item.side,
-        qty=item.qty,
-        price=item.price,
-        weight=item.weight,
-        fees=item.fees,
-        filled_at=item.filled_at,
+    """Validate a stored attribution into its DTO (a corrupt item raises ``ValidationError``).
+
+    The fields are read from the item's attribute values in one pass (what PynamoDB's
+    attribute descriptors return, a missing attribute being ``None``) instead of one descriptor
+    call each; the hot path of ``attributions_by_strategy`` maps every item of the account.
+    """
+    values = item.attribute_values
+    return StrategyAttribution.model_validate(
+        {name: values.get(name) for name in _ATTRIBUTION_FIELDS}
     )

@@ -32,9 +32,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
     ROUND_HALF_EVEN,
     Context,
     Decimal,
@@ -44,7 +46,8 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Protocol
+from operator import attrgetter
+from typing import Final, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -69,6 +72,8 @@ WORKING_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
 _ZERO = Decimal(0)
 _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _ROUNDING = Context(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN)
+#: Rounding a value to 38 digits is inexact exactly when ``normalize`` would reject it.
+_FITS = Context(prec=MAX_SIGNIFICANT_DIGITS, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
 
 
 class FifoFill(Protocol):
@@ -294,15 +299,51 @@ class _Lot:
     price: Decimal
 
 
+class _Sale(NamedTuple):
+    """What one sell realised, before it becomes a ``Realization`` (same fields and values)."""
+
+    order_id: str
+    filled_at: datetime
+    sell_qty: Decimal
+    matched_qty: Decimal
+    proceeds: Decimal
+    cost_basis: Decimal
+    realized_pnl: Decimal
+
+
 @dataclass(slots=True)
 class _Book:
-    lots: deque[_Lot]
+    strategy: str
+    symbol: str
+    lots: deque[_Lot] = field(default_factory=deque)
     bought: Decimal = _ZERO
     sold: Decimal = _ZERO
     matched: Decimal = _ZERO
     unmatched: Decimal = _ZERO
     realized: Decimal = _ZERO
     fees: Decimal = _ZERO
+    sales: list[_Sale] = field(default_factory=list)  # fifo_records
+    realizations: list[Realization] = field(default_factory=list)  # fifo_match
+    oversells: list[Oversell] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BookRecords:
+    """What ``summarize_ledger`` reads of one (strategy, symbol) book (see ``fifo_records``).
+
+    ``realized``: ``(filled_at, realized_pnl)`` of each sell, in FIFO order (the
+    ``Realization`` records' values, without building the records).
+    """
+
+    strategy: str
+    symbol: str
+    realized: tuple[tuple[datetime, Decimal], ...]
+    oversells: tuple[Oversell, ...]
+    open_lots: tuple[OpenLot, ...]
+
+
+#: Sort key of the order the FIFO processes fills in: ``(filled_at, order_id, strategy)``.
+fifo_order: Final = attrgetter("filled_at", "order_id", "strategy")
 
 
 def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
@@ -311,89 +352,135 @@ def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
     Raises ``LedgerValidationError`` if the same (strategy, order_id) appears twice (the input
     would double count) or a sum cannot be computed exactly.
     """
-    ordered = sorted(fills, key=lambda f: (f.filled_at, f.order_id, f.strategy))
-    seen: set[tuple[str, str]] = set()
-    books: dict[tuple[str, str], _Book] = {}
-    oversells: dict[tuple[str, str], list[Oversell]] = {}
-    realizations: dict[tuple[str, str], list[Realization]] = {}
+    ordered = sorted(fills, key=fifo_order)
     with exact_arithmetic():
-        for fill in ordered:
-            if (fill.strategy, fill.order_id) in seen:
-                raise LedgerValidationError(
-                    f"order {fill.order_id} is attributed to strategy {fill.strategy} twice"
-                )
-            seen.add((fill.strategy, fill.order_id))
-            name = (fill.strategy, fill.symbol)
-            book = books.setdefault(name, _Book(lots=deque()))
-            book.fees += fill.fees
-            if fill.side is Side.BUY:
-                book.bought += fill.qty
-                if fill.qty > 0:
-                    book.lots.append(_Lot(fill.order_id, fill.filled_at, fill.qty, fill.price))
-                continue
-            book.sold += fill.qty
-            realization, unmatched = _sell(book, fill)
-            realizations.setdefault(name, []).append(realization)
-            if unmatched > 0:
-                book.unmatched += unmatched
-                oversells.setdefault(name, []).append(
-                    Oversell(
-                        strategy=fill.strategy,
-                        symbol=fill.symbol,
-                        order_id=fill.order_id,
-                        filled_at=fill.filled_at,
-                        sell_qty=fill.qty,
-                        unmatched_qty=unmatched,
-                    )
-                )
-        return FifoResult(
-            books=tuple(
-                _book_dto(name, books[name], oversells, realizations) for name in sorted(books)
+        books = _run(ordered, validate=True)
+        return FifoResult(books=tuple(_book_dto(books[name]) for name in sorted(books)))
+
+
+def fifo_records(ordered: Iterable[FifoFill]) -> tuple[BookRecords, ...]:
+    """``fifo_match`` for validated ``StrategyAttribution`` s already in ``fifo_order``.
+
+    The same matching, the same numbers and the same errors as ``fifo_match``, but the per-sell
+    ``Realization`` and the per-book ``FifoBook`` records are not built: their invariants hold
+    by construction for validated input (normalised decimals, ``qty``/``fees`` >= 0,
+    ``price`` > 0), except that a computed amount may not normalise (more than 38 significant
+    digits). That is checked (``fits``) for every amount the records would hold; when it fails
+    the record is built (and validated) as ``fifo_match`` builds it, so the same error is
+    raised.
+    ``Oversell`` and ``OpenLot`` records are part of the result and are built validated.
+    Books are returned sorted by (strategy, symbol).
+    """
+    with exact_arithmetic():
+        books = _run(ordered, validate=False)
+        return tuple(_book_records(books[name]) for name in sorted(books))
+
+
+def _run(ordered: Iterable[FifoFill], *, validate: bool) -> dict[tuple[str, str], _Book]:
+    """The matching itself, fills in ``fifo_order``; call inside ``exact_arithmetic``.
+
+    ``validate``: build each sell's ``Realization`` as it happens (``fifo_match``); otherwise
+    only check that its amounts fit (``fifo_records``).
+    """
+    seen: dict[str, set[str]] = {}  # order ids by strategy
+    books: dict[tuple[str, str], _Book] = {}
+    for fill in ordered:
+        strategy, order_id = fill.strategy, fill.order_id
+        orders = seen.get(strategy)
+        if orders is None:
+            orders = seen[strategy] = set()
+        elif order_id in orders:
+            raise LedgerValidationError(
+                f"order {order_id} is attributed to strategy {strategy} twice"
             )
-        )
+        orders.add(order_id)
+        name = (strategy, fill.symbol)
+        book = books.get(name)
+        if book is None:
+            book = books[name] = _Book(strategy, fill.symbol)
+        book.fees += fill.fees
+        if fill.side is Side.BUY:
+            book.bought += fill.qty
+            if fill.qty > 0:
+                book.lots.append(_Lot(order_id, fill.filled_at, fill.qty, fill.price))
+            continue
+        book.sold += fill.qty
+        sale, unmatched = _sell(book, fill)
+        if validate:
+            book.realizations.append(_realization(book, sale))
+        else:
+            if not (fits(sale.matched_qty) and fits(sale.realized_pnl)):
+                _realization(book, sale)  # raises the ValidationError fifo_match would raise
+            book.sales.append(sale)
+        if unmatched > 0:
+            book.unmatched += unmatched
+            book.oversells.append(
+                Oversell(
+                    strategy=strategy,
+                    symbol=fill.symbol,
+                    order_id=order_id,
+                    filled_at=fill.filled_at,
+                    sell_qty=fill.qty,
+                    unmatched_qty=unmatched,
+                )
+            )
+    return books
 
 
-def _sell(book: _Book, fill: FifoFill) -> tuple[Realization, Decimal]:
+def _sell(book: _Book, fill: FifoFill) -> tuple[_Sale, Decimal]:
     remaining = fill.qty
     cost = _ZERO
-    while remaining > 0 and book.lots:
-        lot = book.lots[0]
+    lots = book.lots
+    while remaining > 0 and lots:
+        lot = lots[0]
         take = min(lot.qty, remaining)
         cost += take * lot.price
         lot.qty -= take
         remaining -= take
         if lot.qty == 0:
-            book.lots.popleft()
+            lots.popleft()
     matched = fill.qty - remaining
     proceeds = money(matched * fill.price)
     cost_basis = money(cost)
     pnl = proceeds - cost_basis
     book.matched += matched
     book.realized += pnl
-    realization = Realization(
-        strategy=fill.strategy,
-        symbol=fill.symbol,
-        order_id=fill.order_id,
-        filled_at=fill.filled_at,
-        sell_qty=fill.qty,
-        matched_qty=matched,
-        proceeds=proceeds,
-        cost_basis=cost_basis,
-        realized_pnl=pnl,
+    sale = _Sale(fill.order_id, fill.filled_at, fill.qty, matched, proceeds, cost_basis, pnl)
+    return sale, remaining
+
+
+def _realization(book: _Book, sale: _Sale) -> Realization:
+    return Realization(
+        strategy=book.strategy,
+        symbol=book.symbol,
+        order_id=sale.order_id,
+        filled_at=sale.filled_at,
+        sell_qty=sale.sell_qty,
+        matched_qty=sale.matched_qty,
+        proceeds=sale.proceeds,
+        cost_basis=sale.cost_basis,
+        realized_pnl=sale.realized_pnl,
     )
-    return realization, remaining
 
 
-def _book_dto(
-    name: tuple[str, str],
-    book: _Book,
-    oversells: dict[tuple[str, str], list[Oversell]],
-    realizations: dict[tuple[str, str], list[Realization]],
-) -> FifoBook:
-    strategy, symbol = name
+def _open_lots(book: _Book) -> tuple[OpenLot, ...]:
+    return tuple(
+        OpenLot(
+            strategy=book.strategy,
+            symbol=book.symbol,
+            order_id=lot.order_id,
+            opened_at=lot.opened_at,
+            qty=lot.qty,
+            price=lot.price,
+        )
+        for lot in book.lots
+    )
+
+
+def _book_dto(book: _Book) -> FifoBook:
     return FifoBook(
-        strategy=strategy,
-        symbol=symbol,
+        strategy=book.strategy,
+        symbol=book.symbol,
         bought_qty=book.bought,
         sold_qty=book.sold,
         matched_qty=book.matched,
@@ -401,17 +488,37 @@ def _book_dto(
         realized_pnl=book.realized,
         fees=book.fees,
         net_realized_pnl=book.realized - book.fees,
-        open_lots=tuple(
-            OpenLot(
-                strategy=strategy,
-                symbol=symbol,
-                order_id=lot.order_id,
-                opened_at=lot.opened_at,
-                qty=lot.qty,
-                price=lot.price,
-            )
-            for lot in book.lots
-        ),
-        oversells=tuple(oversells.get(name, ())),
-        realizations=tuple(realizations.get(name, ())),
+        open_lots=_open_lots(book),
+        oversells=tuple(book.oversells),
+        realizations=tuple(book.realizations),
     )
+
+
+def _book_records(book: _Book) -> BookRecords:
+    open_lots = _open_lots(book)
+    net = book.realized - book.fees
+    totals = (book.bought, book.sold, book.matched, book.unmatched, book.realized, book.fees, net)
+    if not all(fits(value) for value in totals):
+        # What fifo_match would do, so that the same ValidationError is raised.
+        book.realizations = [_realization(book, sale) for sale in book.sales]
+        _book_dto(book)
+    return BookRecords(
+        strategy=book.strategy,
+        symbol=book.symbol,
+        realized=tuple((sale.filled_at, sale.realized_pnl) for sale in book.sales),
+        oversells=tuple(book.oversells),
+        open_lots=open_lots,
+    )
+
+
+def fits(value: Decimal) -> bool:
+    """Whether ``normalize`` accepts a finite ``value`` (cheaper than calling it).
+
+    ``normalize`` rejects more than 38 significant digits (rounding to 38 digits is then
+    inexact) and cannot write out an integer of more than ``WORKING_DIGITS`` digits.
+    """
+    try:
+        _FITS.plus(value)
+    except Inexact:
+        return False
+    return value.adjusted() < WORKING_DIGITS or value.is_zero()

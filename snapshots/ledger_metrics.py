@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter, mul
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -42,10 +43,26 @@ from ledger_store.dto import (
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.trades import TradeLedgerRepository
 
-from .fifo import Oversell, Realization, exact_arithmetic, fifo_match, money
+from .fifo import (
+    BookRecords,
+    Oversell,
+    exact_arithmetic,
+    fifo_order,
+    fifo_records,
+    fits,
+    money,
+)
 from .schema import InternalLedger, SortedStrategies
 
 _ZERO = Decimal(0)
+# Field getters for the loops over many attributions (C-level, unlike lambdas and generators).
+_qty = attrgetter("qty")
+_price = attrgetter("price")
+_fees = attrgetter("fees")
+_symbol = attrgetter("symbol")
+_strategy = attrgetter("strategy")
+#: What the attributions of one order must agree on.
+_shape = attrgetter("symbol", "side", "price", "filled_at")
 
 
 class _Frozen(BaseModel):
@@ -159,52 +176,55 @@ def summarize_ledger(
     Attributions with ``filled_at >= period_end`` are ignored; one of another account, the
     same (order, strategy) twice, or attributions of one order that disagree on symbol, side,
     price or time raise ``IntegrityError``.
+
+    The attributions must be validated ``StrategyAttribution`` s (the repository's reads
+    are). Intermediate records are not built as models where their invariants hold by
+    construction (see ``_group_by_order`` and ``snapshots.fifo.fifo_records``); every record
+    that is part of the result is validated, and so is the ``LedgerView`` itself.
     """
     start, end = _period(period_start, period_end)
-    cumulative = sorted(
-        (a for a in attributions if a.filled_at < end),
-        key=lambda a: (a.filled_at, a.order_id, a.strategy),
-    )
+    cumulative = sorted((a for a in attributions if a.filled_at < end), key=fifo_order)
     foreign = [a.order_id for a in cumulative if a.account_id != account_id]
     if foreign:
         raise IntegrityError(
             f"attributions of other accounts in the ledger of {account_id}: {', '.join(foreign)}"
         )
-    orders = _group_by_order(cumulative)
+    symbols, quantities, in_period_fills = _group_by_order(cumulative, start, end)
     try:
-        fifo = fifo_match(cumulative)
+        books = fifo_records(cumulative)
     except LedgerValidationError as exc:
         raise IntegrityError(f"ledger of account {account_id}: {exc}") from exc
 
     by_strategy: dict[str, list[StrategyAttribution]] = defaultdict(list)
     for a in cumulative:
         by_strategy[a.strategy].append(a)
+    books_of: dict[str, list[BookRecords]] = defaultdict(list)
+    for book in books:  # sorted by (strategy, symbol)
+        books_of[book.strategy].append(book)
 
     def in_period(at: datetime) -> bool:
         return start <= at < end
 
     performance: dict[str, Any] = {}
     for name, strategy_attributions in sorted(by_strategy.items()):
-        books = fifo.for_strategy(name)
-        realizations = [r for b in books for r in b.realizations]
-        oversells = [o for b in books for o in b.oversells]
+        strategy_books = books_of[name]
+        realized = [r for b in strategy_books for r in b.realized]
+        oversells = [o for b in strategy_books for o in b.oversells]
         period_metrics = _metrics(
             [a for a in strategy_attributions if in_period(a.filled_at)],
-            [r for r in realizations if in_period(r.filled_at)],
+            [pnl for at, pnl in realized if in_period(at)],
             [o for o in oversells if in_period(o.filled_at)],
         )
         performance[name] = {
-            **_metrics(strategy_attributions, realizations, oversells),
+            **_metrics(strategy_attributions, [pnl for _, pnl in realized], oversells),
             "open_lots": sorted(
-                (lot for b in books for lot in b.open_lots),
+                (lot for b in strategy_books for lot in b.open_lots),
                 key=lambda lot: (lot.symbol, lot.opened_at, lot.order_id),
             ),
             "period": period_metrics,
         }
 
-    period_fills = {
-        order_id: fill for order_id, fill in sorted(orders.items()) if in_period(fill.filled_at)
-    }
+    period_fills = dict(sorted(in_period_fills.items()))
     with exact_arithmetic():
         totals = {
             "total_buy_value": money(
@@ -216,8 +236,8 @@ def summarize_ledger(
             "total_fees": sum((f.fees for f in period_fills.values()), _ZERO),
         }
         net: dict[str, Decimal] = defaultdict(Decimal)
-        for fill in orders.values():
-            net[fill.symbol] += fill.qty if fill.side is Side.BUY else -fill.qty
+        for symbol, quantity in zip(symbols, quantities, strict=True):
+            net[symbol] += quantity
 
     data = {
         "account_id": account_id,
@@ -253,51 +273,90 @@ def _period(period_start: datetime, period_end: datetime) -> tuple[datetime, dat
     return start, end
 
 
-def _group_by_order(attributions: Sequence[StrategyAttribution]) -> dict[str, LedgerFill]:
-    """Rebuild fills from attributions; attributions of one order must agree on the fill."""
-    grouped: dict[str, list[StrategyAttribution]] = defaultdict(list)
+def _group_by_order(
+    attributions: Sequence[StrategyAttribution], start: datetime, end: datetime
+) -> tuple[list[str], list[Decimal], dict[str, LedgerFill]]:
+    """Rebuild fills from attributions; attributions of one order must agree on the fill.
+
+    Returns the symbol and the signed quantity (bought > 0, sold < 0; not normalised) of every
+    fill, in order of first appearance, and the ``LedgerFill`` s of the period (validated).
+    For a fill outside the period the ``LedgerFill`` is not built: with validated attributions
+    its only invariant that can fail is that the summed ``qty`` and ``fees`` fit in 38
+    significant digits, which is checked, building (and failing) the ``LedgerFill`` as before
+    when they do not.
+    """
+    # An order's first share, and its other shares if it has any: no container per fill (fewer
+    # allocations, so fewer garbage collections of a heap that holds every attribution).
+    firsts: dict[str, StrategyAttribution] = {}
+    others: dict[str, list[StrategyAttribution]] = {}
     for a in attributions:
-        grouped[a.order_id].append(a)
-    fills: dict[str, LedgerFill] = {}
-    for order_id, shares in grouped.items():
-        first = shares[0]
-        shape = {(a.symbol, a.side, a.price, a.filled_at) for a in shares}
-        if len(shape) != 1:
-            raise IntegrityError(
-                f"attributions of order {order_id} disagree on symbol, side, price or filled_at"
-            )
-        strategies = [a.strategy for a in shares]
-        if len(set(strategies)) != len(strategies):
-            raise IntegrityError(f"order {order_id} is attributed to the same strategy twice")
-        with exact_arithmetic():
-            qty = sum((a.qty for a in shares), _ZERO)
-            fees = sum((a.fees for a in shares), _ZERO)
-        fills[order_id] = LedgerFill(
-            order_id=order_id,
-            symbol=first.symbol,
-            side=first.side,
-            qty=qty,
-            price=first.price,
-            fees=fees,
-            filled_at=first.filled_at,
-            strategies=tuple(sorted(strategies)),
-        )
-    return fills
+        if firsts.setdefault(a.order_id, a) is not a:
+            more = others.get(a.order_id)
+            if more is None:
+                others[a.order_id] = [a]
+            else:
+                more.append(a)
+    symbols: list[str] = []
+    quantities: list[Decimal] = []
+    period_fills: dict[str, LedgerFill] = {}
+    with exact_arithmetic():
+        for order_id, first in firsts.items():
+            more = others.get(order_id)
+            if more is None:
+                strategies: tuple[str, ...] = (first.strategy,)
+                qty = _ZERO + first.qty
+                fees = _ZERO + first.fees
+            else:
+                shares = [first, *more]
+                shape = _shape(first)
+                if any(_shape(a) != shape for a in more):
+                    raise IntegrityError(
+                        f"attributions of order {order_id} disagree on symbol, side, price or "
+                        "filled_at"
+                    )
+                strategies = tuple(sorted(map(_strategy, shares)))
+                if len(set(strategies)) != len(strategies):
+                    raise IntegrityError(
+                        f"order {order_id} is attributed to the same strategy twice"
+                    )
+                qty = sum(map(_qty, shares), _ZERO)
+                fees = sum(map(_fees, shares), _ZERO)
+            in_period = start <= first.filled_at < end
+            if in_period or not (fits(qty) and fits(fees)):
+                fill = LedgerFill(  # outside the period: raises, as building it always did
+                    order_id=order_id,
+                    symbol=first.symbol,
+                    side=first.side,
+                    qty=qty,
+                    price=first.price,
+                    fees=fees,
+                    filled_at=first.filled_at,
+                    strategies=strategies,
+                )
+                if in_period:
+                    period_fills[order_id] = fill
+            symbols.append(first.symbol)
+            quantities.append(qty if first.side is Side.BUY else -qty)
+    return symbols, quantities, period_fills
 
 
 def _metrics(
     attributions: Sequence[StrategyAttribution],
-    realizations: Sequence[Realization],
+    realized: Sequence[Decimal],
     oversells: Sequence[Oversell],
 ) -> dict[str, Any]:
-    """``TradeMetrics`` fields of a strategy's attributions (see the schema for meanings)."""
+    """``TradeMetrics`` fields of a strategy's attributions (see the schema for meanings).
+
+    ``attributions`` are in ``fifo_order`` (so the first and the last are the earliest and the
+    latest); ``realized``: the realised P&L of each of their sells.
+    """
     buys = [a for a in attributions if a.side is Side.BUY]
     sells = [a for a in attributions if a.side is Side.SELL]
     with exact_arithmetic():
-        buy_value = money(sum((a.qty * a.price for a in buys), _ZERO))
-        sell_value = money(sum((a.qty * a.price for a in sells), _ZERO))
-        realized = sum((r.realized_pnl for r in realizations), _ZERO)
-        fees = sum((a.fees for a in attributions), _ZERO)
+        buy_value = money(sum(map(mul, map(_qty, buys), map(_price, buys)), _ZERO))
+        sell_value = money(sum(map(mul, map(_qty, sells), map(_price, sells)), _ZERO))
+        realized_pnl = sum(realized, _ZERO)
+        fees = sum(map(_fees, attributions), _ZERO)
         metrics: dict[str, Any] = {
             "total_trades": len(attributions),
             "buy_trades": len(buys),
@@ -305,12 +364,12 @@ def _metrics(
             "total_buy_value": buy_value,
             "total_sell_value": sell_value,
             "gross_pnl": sell_value - buy_value,
-            "realized_pnl": realized,
+            "realized_pnl": realized_pnl,
             "fees": fees,
-            "net_realized_pnl": realized - fees,
-            "symbols_traded": sorted({a.symbol for a in attributions}),
-            "first_trade_at": min((a.filled_at for a in attributions), default=None),
-            "last_trade_at": max((a.filled_at for a in attributions), default=None),
+            "net_realized_pnl": realized_pnl - fees,
+            "symbols_traded": sorted(set(map(_symbol, attributions))),
+            "first_trade_at": attributions[0].filled_at if attributions else None,
+            "last_trade_at": attributions[-1].filled_at if attributions else None,
             "oversells": sorted(oversells, key=lambda o: (o.filled_at, o.order_id, o.symbol)),
         }
     return metrics

@@ -12,16 +12,20 @@ import pytest
 from builders import T0, THIRDS, at, attributions_of, exact_sum, strategy_fill
 from pydantic import ValidationError
 
-from ledger_store.decimals import plain
-from ledger_store.dto import Side
+from ledger_store.decimals import normalize, plain
+from ledger_store.dto import Side, StrategyAttribution
 from ledger_store.errors import LedgerValidationError
 from snapshots.fifo import (
     MONEY_PLACES,
+    BookRecords,
     FifoBook,
     FifoResult,
     OpenLot,
     Oversell,
     fifo_match,
+    fifo_order,
+    fifo_records,
+    fits,
 )
 
 
@@ -363,3 +367,128 @@ def test_an_unbalanced_book_cannot_be_built() -> None:
         FifoBook.model_validate({**data, "open_lots": (foreign,)})
     with pytest.raises(ValidationError, match="sorted"):
         FifoResult(books=(good, good))
+
+
+# fifo_records: the FIFO summarize_ledger runs (no per-sell or per-book models) -----------------
+
+
+def random_attributions(seed: int, fills: int = 80) -> list[StrategyAttribution]:
+    """A seeded mix of buys and sells (ties in time, oversells, shared and zero shares)."""
+    rng = random.Random(seed)
+    allocations = [{"alpha": "1"}, {"beta": "1"}, {"alpha": "0.6", "beta": "0.4"}, THIRDS]
+    history = []
+    for n in range(fills):
+        qty = Decimal(rng.randint(1, 4000)) / 100 if rng.random() < 0.9 else Decimal("1E-9")
+        history.append(
+            strategy_fill(
+                f"o{n:03d}",
+                "BUY" if rng.random() < 0.55 else "SELL",
+                str(qty),
+                str(Decimal(rng.randint(100, 50_000)) / 100),
+                seconds=rng.randint(0, fills // 2),
+                symbol=rng.choice(["AAPL", "MSFT"]),
+                fees=str(Decimal(rng.randint(0, 300)) / 1000),
+                allocation=rng.choice(allocations),
+            )
+        )
+    return attributions_of(history)
+
+
+def as_records(result: FifoResult) -> tuple[BookRecords, ...]:
+    """What ``fifo_records`` must give: ``fifo_match``'s books without the per-sell models."""
+    return tuple(
+        BookRecords(
+            strategy=b.strategy,
+            symbol=b.symbol,
+            realized=tuple((r.filled_at, r.realized_pnl) for r in b.realizations),
+            oversells=b.oversells,
+            open_lots=b.open_lots,
+        )
+        for b in result.books
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fifo_records_are_fifo_match_without_the_models(seed: int) -> None:
+    attributions = random_attributions(seed)
+    expected = as_records(fifo_match(attributions))
+    records = fifo_records(sorted(attributions, key=fifo_order))
+    assert records == expected
+    assert [plain(pnl) for b in records for _, pnl in b.realized] == [
+        plain(pnl) for b in expected for _, pnl in b.realized
+    ]
+    assert any(b.oversells for b in records)  # the mix exercises oversells and open lots
+    assert any(b.open_lots for b in records)
+
+
+def share(order_id: str, side: str, qty: str, price: str, seconds: int = 0) -> StrategyAttribution:
+    """A valid attribution with amounts no ``TradeFill`` split can produce (> 9 places)."""
+    return StrategyAttribution(
+        order_id=order_id,
+        account_id="acct-1",
+        strategy="alpha",
+        correlation_id="cycle-1",
+        symbol="AAPL",
+        side=Side(side),
+        qty=Decimal(qty),
+        price=Decimal(price),
+        weight=Decimal(1),
+        fees=Decimal(0),
+        filled_at=at(seconds=seconds),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fills", "field"),
+    [
+        pytest.param(
+            # matched 1E+21 + 1E-18 (40 digits); proceeds and cost round to 1E+20 at 0.1
+            [
+                share("b1", "BUY", "1E+21", "0.1"),
+                share("b2", "BUY", "1E-18", "0.1", 1),
+                share("s1", "SELL", "2E+21", "0.1", 2),
+            ],
+            "matched_qty",
+            id="realization",
+        ),
+        pytest.param(
+            # realised 1E+21 - 1E-18 (39 digits)
+            [share("b1", "BUY", "1E-18", "1"), share("s1", "SELL", "1E-18", "1E+39", 1)],
+            "realized_pnl",
+            id="realization-pnl",
+        ),
+        pytest.param(
+            # bought 1E+21 + 1E-18 (40 digits): both lots fit, the book total does not
+            [share("b1", "BUY", "1E+21", "1"), share("b2", "BUY", "1E-18", "1", 1)],
+            "bought_qty",
+            id="book",
+        ),
+    ],
+)
+def test_fifo_records_fail_exactly_where_fifo_match_fails(
+    fills: list[StrategyAttribution], field: str
+) -> None:
+    with pytest.raises(ValidationError, match=field) as expected:
+        fifo_match(fills)
+    with pytest.raises(ValidationError) as actual:
+        fifo_records(sorted(fills, key=fifo_order))
+    assert str(actual.value) == str(expected.value)
+
+
+def test_fits_is_what_normalize_accepts() -> None:
+    rng = random.Random(3)
+    values = [Decimal(0), Decimal("-0.000"), Decimal("1E+40"), Decimal("1" * 38 + "000")]
+    values += [Decimal("1" * 39), Decimal("9" * 38 + ".5"), Decimal("1." + "0" * 50)]
+    values += [Decimal("9.9E+75"), Decimal("1E+76"), Decimal("0E+90"), Decimal("1E-90")]
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 45)))
+        sign = rng.choice(["", "-"])
+        values.append(Decimal(f"{sign}{digits}E{rng.randint(-100, 100)}"))
+    for value in values:
+        try:
+            normalize(value)
+        except (LedgerValidationError, ArithmeticError):  # too many digits / too large
+            accepted = False
+        else:
+            accepted = True
+        assert fits(value) is accepted, value

@@ -14,17 +14,21 @@ The scenario, worked out by hand (account acct-1, period = 2024-03-02, UTC):
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from builders import ACCOUNT, THIRDS, at, attributions_of, record_all, strategy_fill
+from builders import ACCOUNT, THIRDS, at, attributions_of, exact_sum, record_all, strategy_fill
+from pydantic import ValidationError
 
 from ledger_store.decimals import plain
-from ledger_store.dto import Side, TradeFill
+from ledger_store.dto import Side, StrategyAttribution, TradeFill
 from ledger_store.errors import IntegrityError, LedgerValidationError
-from ledger_store.trades import TradeLedgerRepository
+from ledger_store.models import LedgerItem, StrategyTradeItem
+from ledger_store.trades import TradeLedgerRepository, _attribution_dto, _attribution_item
+from snapshots.fifo import fifo_match
 from snapshots.ledger_metrics import (
     LedgerView,
     build_internal_ledger,
@@ -267,3 +271,135 @@ def test_attributions_of_another_account_are_rejected() -> None:
     [share] = strategy_fill("o1", "BUY", "1", "100").attributions()
     with pytest.raises(IntegrityError, match="other accounts"):
         summarize([share.model_copy(update={"account_id": "acct-2"})])
+
+
+def test_an_order_whose_shares_do_not_add_up_in_38_digits_is_rejected() -> None:
+    # Valid shares (no TradeFill split makes them: more than 9 places) whose sum needs 40
+    # digits: the fill cannot be rebuilt, whether it is in the period or before it.
+    def shares(seconds: int) -> list[StrategyAttribution]:
+        [alpha, beta] = strategy_fill(
+            "o1", "BUY", "10", "100", allocation=SPLIT, seconds=seconds
+        ).attributions()
+        return [
+            StrategyAttribution.model_validate({**alpha.model_dump(), "qty": Decimal("1E+21")}),
+            StrategyAttribution.model_validate({**beta.model_dump(), "qty": Decimal("1E-18")}),
+        ]
+
+    for seconds in (0, DAY):  # before the period, in it
+        with pytest.raises(ValidationError, match=r"LedgerFill\nqty"):
+            summarize(shares(seconds))
+
+
+# The summary against the validated FIFO (fifo_match), on seeded random histories ------------
+
+
+def random_history(seed: int, fills: int = 90) -> list[TradeFill]:
+    """Fills over three days (before, in and after the period): ties, oversells, shared fills."""
+    rng = random.Random(seed)
+    allocations = [{"alpha": "1"}, {"beta": "1"}, SPLIT, THIRDS]
+    return [
+        strategy_fill(
+            f"o{n:03d}",
+            "BUY" if rng.random() < 0.55 else "SELL",
+            str(Decimal(rng.randint(1, 4000)) / 100),
+            str(Decimal(rng.randint(100, 50_000)) / 100),
+            seconds=rng.randrange(0, 3 * DAY, HOUR // 2),
+            symbol=rng.choice(["AAPL", "MSFT", "TSLA"]),
+            fees=str(Decimal(rng.randint(0, 300)) / 1000),
+            allocation=rng.choice(allocations),
+        )
+        for n in range(fills)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_summary_agrees_with_the_validated_fifo(seed: int) -> None:
+    fills = random_history(seed)
+    attributions = attributions_of(fills)
+    shuffled = list(attributions)
+    random.Random(seed).shuffle(shuffled)
+    view = summarize(shuffled)
+    assert view == summarize(attributions)  # input order does not matter
+
+    cumulative = [a for a in attributions if a.filled_at < END]
+    fifo = fifo_match(cumulative)
+    performance = view.internal_ledger.strategy_performance
+    assert set(performance) == {a.strategy for a in cumulative}
+    for name, p in performance.items():
+        books = fifo.for_strategy(name)
+        assert p.realized_pnl == exact_sum(r.realized_pnl for b in books for r in b.realizations)
+        assert p.period.realized_pnl == exact_sum(
+            r.realized_pnl for r in fifo.realizations_between(START, END, strategy=name)
+        )
+        assert p.open_lots == tuple(
+            sorted(
+                (lot for b in books for lot in b.open_lots),
+                key=lambda lot: (lot.symbol, lot.opened_at, lot.order_id),
+            )
+        )
+        assert p.oversells == tuple(
+            sorted(
+                (o for b in books for o in b.oversells),
+                key=lambda o: (o.filled_at, o.order_id, o.symbol),
+            )
+        )
+
+    in_period = [f for f in fills if START <= f.filled_at < END]
+    assert list(view.period_fills) == sorted(f.order_id for f in in_period)
+    for fill in in_period:
+        rebuilt = view.period_fills[fill.order_id]
+        assert (rebuilt.symbol, rebuilt.side, rebuilt.qty, rebuilt.price, rebuilt.fees) == (
+            fill.symbol,
+            fill.side,
+            fill.qty,
+            fill.price,
+            fill.fees,
+        )
+        assert rebuilt.strategies == tuple(fill.strategy_allocation)
+    net = {
+        symbol: exact_sum(
+            f.qty if f.side is Side.BUY else -f.qty
+            for f in fills
+            if f.symbol == symbol and f.filled_at < END
+        )
+        for symbol in {f.symbol for f in fills if f.filled_at < END}
+    }
+    assert view.net_positions == dict(sorted(net.items()))
+
+
+# Reading attributions back from their items (what GSI3 serves) ----------------------------------
+
+
+def test_stored_attributions_read_back_as_their_dtos() -> None:
+    assert set(StrategyAttribution.model_fields) <= set(StrategyTradeItem.get_attributes())
+    for attribution in attributions_of(scenario()):
+        raw = _attribution_item(attribution).serialize()
+        item = LedgerItem.from_raw_data(raw)
+        assert isinstance(item, StrategyTradeItem)
+        read = _attribution_dto(item)
+        assert read == attribution
+        assert read.model_fields_set == attribution.model_fields_set
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("qty", Decimal(-1)),
+        ("price", Decimal(0)),
+        ("symbol", "aapl"),
+        ("side", "HOLD"),
+        ("order_id", "a#b"),
+        ("strategy", None),  # a missing attribute
+        ("filled_at", datetime(2024, 3, 2, 12)),  # noqa: DTZ001 - naive on purpose
+    ],
+)
+def test_a_corrupt_stored_attribution_is_rejected_as_before(name: str, value: Any) -> None:
+    [attribution] = strategy_fill("o1", "BUY", "1", "100").attributions()
+    item = _attribution_item(attribution)
+    setattr(item, name, value)
+    with pytest.raises(ValidationError) as expected:
+        StrategyAttribution(**{f: getattr(item, f) for f in StrategyAttribution.model_fields})
+    with pytest.raises(ValidationError) as actual:
+        _attribution_dto(item)
+    assert str(actual.value) == str(expected.value)
+    assert name in str(actual.value)
