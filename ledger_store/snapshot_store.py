@@ -8,8 +8,6 @@ body into the snapshot schema is the ``snapshots`` package's job.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from . import keys
+from .checksums import ChecksumAlgorithm, checksum_matches, mismatch_reason
 from .config import TableSettings
 from .dto import AccountId, CorrelationId, UTCDateTime, _Frozen
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
@@ -40,7 +39,6 @@ MAX_CHUNKS = 10
 #: The largest compressed body a snapshot may have.
 MAX_COMPRESSED_BYTES = CHUNK_SIZE * MAX_CHUNKS
 
-ChecksumAlgorithm = Literal["sha256", "hmac-sha256"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -105,15 +103,6 @@ class SnapshotWriteResult(_Frozen):
 
     status: Literal["created", "unchanged", "replaced"]
     snapshot: StoredSnapshot
-
-
-def body_checksum(body: bytes, algorithm: ChecksumAlgorithm, key: bytes | None) -> str:
-    """SHA-256 (or HMAC-SHA256 with ``key``) of the canonical body, as hex."""
-    if algorithm == "sha256":
-        return hashlib.sha256(body).hexdigest()
-    if key is None:
-        raise IntegrityError("an hmac-sha256 checksum needs SNAPSHOT_HMAC_KEY to be verified")
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def _utc_now() -> datetime:
@@ -369,17 +358,13 @@ class AccountSnapshotRepository:
         Accepting plain SHA-256 while a key is configured would let anyone with write access
         to the table replace a body and reseal it without the key.
         """
-        if self._hmac_key is not None and record.checksum_algorithm != "hmac-sha256":
+        if not checksum_matches(
+            record.body, record.checksum, record.checksum_algorithm, self._hmac_key
+        ):
+            reason = mismatch_reason(record.checksum_algorithm, self._hmac_key)
             raise IntegrityError(
-                f"snapshot {record.snapshot_id} ({record.key}) is sealed with "
-                f"{record.checksum_algorithm}, but an HMAC key is configured: only hmac-sha256 "
-                "snapshots are trusted"
-            )
-        actual = body_checksum(record.body, record.checksum_algorithm, self._hmac_key)
-        if not hmac.compare_digest(actual, record.checksum):
-            raise IntegrityError(
-                f"snapshot {record.snapshot_id} ({record.key}) fails its "
-                f"{record.checksum_algorithm} checksum: stored {record.checksum}, body {actual}"
+                f"snapshot {record.snapshot_id} ({record.key}): {reason}; "
+                f"stored checksum {record.checksum}"
             )
 
 

@@ -7,15 +7,15 @@ gate and the idempotent write and returns the Step Functions payload. The tradin
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger_store import keys
+from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.errors import LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
@@ -27,9 +27,6 @@ from .ledger_metrics import read_ledger
 from .payload import Period, SnapshotKey, SnapshotPayload
 from .records import snapshot_record
 from .schema import AccountSnapshot, compose_snapshot, seal
-
-#: Environment variable holding the HMAC key of snapshot checksums (UTF-8 text).
-HMAC_KEY_VARIABLE = "SNAPSHOT_HMAC_KEY"
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -49,13 +46,6 @@ class SnapshotOutcome(BaseModel):
     snapshot: AccountSnapshot
     stored: StoredSnapshot
     payload: SnapshotPayload
-
-
-def hmac_key_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
-    """``SNAPSHOT_HMAC_KEY`` as bytes, or ``None`` (plain SHA-256) when unset or empty."""
-    env = os.environ if environ is None else environ
-    value = env.get(HMAC_KEY_VARIABLE, "")
-    return value.encode("utf-8") if value else None
 
 
 def _utc_now() -> datetime:

@@ -37,31 +37,33 @@ Scalars
 Anything else (bytes, sets, times, timedeltas, arbitrary objects) raises
 ``CanonicalFormError``, with the path of the offending value (``$.orders[3].qty``).
 
-Checksums are SHA-256 of the canonical bytes, or HMAC-SHA-256 when a key is given. This module
-never reads the key itself: the caller takes it from ``SNAPSHOT_HMAC_KEY`` (or wherever).
+Checksums are SHA-256 of the canonical bytes, or HMAC-SHA-256 when a key is given; the
+functions live in ``ledger_store.checksums`` (the store verifies with them too) and are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Final, Literal, TypeAlias
+from typing import TypeAlias
 from uuid import UUID
 
 from pydantic import BaseModel
 
+from ledger_store.checksums import (
+    CHECKSUM_ALGORITHMS,
+    HMAC_SHA256,
+    SHA256,
+    ChecksumAlgorithm,
+    checksum,
+    checksum_matches,
+)
 from ledger_store.decimals import plain
 from ledger_store.errors import LedgerError, LedgerValidationError
-
-ChecksumAlgorithm: TypeAlias = Literal["sha256", "hmac-sha256"]
-SHA256: Final = "sha256"
-HMAC_SHA256: Final = "hmac-sha256"
-CHECKSUM_ALGORITHMS: Final[tuple[ChecksumAlgorithm, ...]] = (SHA256, HMAC_SHA256)
 
 #: What the canonical tree is made of before ``json.dumps`` writes it.
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | bool | None"
@@ -150,30 +152,15 @@ def _key(key: object, path: str) -> str:
     return str(key)
 
 
-# Checksums -------------------------------------------------------------------------------------
-
-
-def checksum(payload: bytes, key: bytes | None) -> tuple[str, ChecksumAlgorithm]:
-    """``(hex digest, algorithm)``: HMAC-SHA-256 with ``key``, plain SHA-256 without one.
-
-    An empty key is rejected rather than silently producing a keyless-looking HMAC.
-    """
-    if key is None:
-        return hashlib.sha256(payload).hexdigest(), SHA256
-    if not key:
-        raise LedgerValidationError("the HMAC key must not be empty")
-    return hmac.new(key, payload, hashlib.sha256).hexdigest(), HMAC_SHA256
-
-
-def checksum_matches(payload: bytes, digest: str, algorithm: str, key: bytes | None) -> bool:
-    """Whether ``(digest, algorithm)`` is what ``checksum(payload, key)`` gives.
-
-    The digests are compared in constant time (``hmac.compare_digest``). The algorithm must
-    match too: with a key only ``hmac-sha256`` passes (a keyless SHA-256 cannot stand in for
-    the HMAC), without a key only ``sha256``.
-    """
-    expected_digest, expected_algorithm = checksum(payload, key)
-    same_digest = hmac.compare_digest(
-        digest.encode("utf-8", "surrogatepass"), expected_digest.encode("ascii")
-    )
-    return same_digest and algorithm == expected_algorithm
+__all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "HMAC_SHA256",
+    "SHA256",
+    "CanonicalFormError",
+    "ChecksumAlgorithm",
+    "canonical_bytes",
+    "checksum",
+    "checksum_matches",
+    "format_datetime",
+    "to_canonical",
+]

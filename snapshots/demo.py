@@ -231,7 +231,6 @@ def _report(
     import boto3
 
     from .report_cli import write_atomically
-    from .report_lambda import hmac_key_from_env as report_key
     from .report_lambda import parse_request, render_stored, upload_report
 
     event: dict[str, Any] = payload.to_json()
@@ -241,7 +240,7 @@ def _report(
         client = boto3.client("stepfunctions", region_name=region)
         newest = client.list_executions(stateMachineArn=state_machine)["executions"][0]
         event = json.loads(client.describe_execution(executionArn=newest["executionArn"])["input"])
-    snapshot, rendered = render_stored(parse_request(event), settings, hmac_key=report_key())
+    snapshot, rendered = render_stored(parse_request(event), settings, hmac_key=hmac_key_from_env())
     if state_machine is not None:
         s3 = boto3.client("s3", region_name=settings.region or "us-east-1")
         s3.create_bucket(Bucket=REPORT_BUCKET)

@@ -45,10 +45,11 @@ from pydantic import (
 )
 
 from ledger_store import keys
+from ledger_store.checksums import HMAC_KEY_VARIABLE, ChecksumAlgorithm, hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.dto import AccountId
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
-from ledger_store.snapshot_store import AccountSnapshotRepository, ChecksumAlgorithm
+from ledger_store.snapshot_store import AccountSnapshotRepository
 
 from .payload import SnapshotKey
 from .records import snapshot_from_record
@@ -57,8 +58,6 @@ from .schema import AccountSnapshot
 
 LOGGER = logging.getLogger(__name__)
 
-#: Environment variable holding the HMAC key of snapshot checksums (same as the builder's).
-HMAC_KEY_VARIABLE = "SNAPSHOT_HMAC_KEY"
 #: Environment variable naming the S3 bucket for the PDFs (optional: no upload without it).
 BUCKET_VARIABLE = "REPORT_BUCKET"
 #: Content type of the uploaded object.
@@ -230,16 +229,6 @@ def parse_request(event: Any) -> ReportRequest:
 
 
 # Reading and rendering --------------------------------------------------------------------
-
-
-def hmac_key_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
-    """``SNAPSHOT_HMAC_KEY`` as bytes, or ``None`` (plain SHA-256) when unset or empty.
-
-    The builder has the same helper; it is repeated here so the report path never imports it.
-    """
-    env = os.environ if environ is None else environ
-    value = env.get(HMAC_KEY_VARIABLE, "")
-    return value.encode("utf-8") if value else None
 
 
 def snapshot_key(snapshot: AccountSnapshot) -> str:

@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from ledger_store import keys
+from ledger_store.checksums import mismatch_reason
 from ledger_store.dto import (
     AccountId,
     CorrelationId,
@@ -492,16 +493,7 @@ def verify(snapshot: AccountSnapshot, key: bytes | None) -> None:
     payload = body_bytes(snapshot)
     if canonical.checksum_matches(payload, snapshot.checksum, snapshot.checksum_algorithm, key):
         return
-    expected_algorithm = canonical.HMAC_SHA256 if key is not None else canonical.SHA256
-    if snapshot.checksum_algorithm != expected_algorithm:
-        reason = (
-            f"it is sealed with {snapshot.checksum_algorithm} but verification expects "
-            f"{expected_algorithm} ("
-            + ("an HMAC key is configured" if key is not None else "no HMAC key was given")
-            + ")"
-        )
-    else:
-        reason = f"its {snapshot.checksum_algorithm} checksum does not match its content"
+    reason = mismatch_reason(snapshot.checksum_algorithm, key)
     raise IntegrityError(f"{snapshot.describe()} failed verification: {reason}")
 
 

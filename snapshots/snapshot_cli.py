@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from ledger_store import keys
+from ledger_store.checksums import hmac_key_from_env
 from ledger_store.cli import connection_options, print_table, run_with_settings, timestamp_arg
 from ledger_store.config import TableSettings
 from ledger_store.decimals import plain
 from ledger_store.errors import LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 
-from .builder import hmac_key_from_env, payload_for
+from .builder import payload_for
 from .records import snapshot_from_record
 from .schema import AccountSnapshot, CheckStatus, snapshot_bytes
 

@@ -225,8 +225,11 @@ def test_a_cold_start_renders_without_ever_loading_alpaca(
     }
 
 
-def test_the_hmac_variable_is_the_builders() -> None:
-    assert report_lambda.HMAC_KEY_VARIABLE == builder.HMAC_KEY_VARIABLE
+def test_both_lambdas_read_the_hmac_key_from_the_same_variable() -> None:
+    environ = {"SNAPSHOT_HMAC_KEY": "shared-secret"}
+    assert report_lambda.hmac_key_from_env(environ) == b"shared-secret"
+    assert builder.hmac_key_from_env(environ) == b"shared-secret"
+    assert report_lambda.hmac_key_from_env({"SNAPSHOT_HMAC_KEY": ""}) is None
 
 
 # Round trips --------------------------------------------------------------------------------

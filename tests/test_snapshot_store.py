@@ -297,3 +297,15 @@ def test_a_refused_write_is_judged_on_a_consistent_read(
     with pytest.raises(ConflictError):
         store(settings).put(record(body=b'{"cash":"101"}'))
     assert reads == [True, True]
+
+
+def test_a_failed_verification_never_reveals_the_digest_of_the_body(
+    settings: TableSettings,
+) -> None:
+    # Revealing the HMAC of a forged body under the reader's key would complete the forgery.
+    body = b'{"cash":"100"}'
+    store(settings, hmac_key=KEY).put(record(body=body, key=KEY))
+    with pytest.raises(IntegrityError) as caught:
+        store(settings, hmac_key=b"reader key").get(ACCOUNT, END)
+    assert hmac.new(b"reader key", body, hashlib.sha256).hexdigest() not in str(caught.value)
+    assert hashlib.sha256(body).hexdigest() not in str(caught.value)
