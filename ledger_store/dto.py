@@ -113,6 +113,33 @@ UTCDateTime = Annotated[
     AfterValidator(_utc),
     PlainSerializer(keys.format_micros, return_type=str, when_used="json"),
 ]
+#: A lower-case SHA-256 / HMAC-SHA-256 hex digest (snapshot checksums).
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _hex_digest(value: str) -> str:
+    if not HEX_DIGEST.fullmatch(value):
+        raise ValueError("must be 64 lower-case hex digits")
+    return value
+
+
+def _uuid_text(value: str) -> str:
+    if not _UUID_TEXT.fullmatch(value):
+        raise ValueError(f"must be a lower-case UUID, got {value!r}")
+    return value
+
+
+def _whole_second(value: datetime) -> datetime:
+    if value.microsecond:
+        raise ValueError(f"must be whole seconds (it is part of a key), got {value.isoformat()}")
+    return value
+
+
+HexDigest = Annotated[str, AfterValidator(_hex_digest)]
+UuidText = Annotated[str, AfterValidator(_uuid_text)]
+#: A UTC timestamp without fraction: snapshot period boundaries (``SNAP#{period_end}``).
+WholeSecondUTC = Annotated[UTCDateTime, AfterValidator(_whole_second)]
 OrderId = Annotated[str, _key_part("order_id")]
 AccountId = Annotated[str, _key_part("account_id")]
 CorrelationId = Annotated[str, _key_part("correlation_id")]

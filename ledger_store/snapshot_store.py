@@ -8,13 +8,12 @@ body into the snapshot schema is the ``snapshots`` package's job.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
@@ -22,7 +21,15 @@ from pynamodb.transactions import TransactWrite
 from . import keys
 from .checksums import ChecksumAlgorithm, checksum_matches, mismatch_reason
 from .config import TableSettings
-from .dto import AccountId, CorrelationId, UTCDateTime, _Frozen
+from .dto import (
+    AccountId,
+    CorrelationId,
+    HexDigest,
+    UTCDateTime,
+    UuidText,
+    WholeSecondUTC,
+    _Frozen,
+)
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
 from .models import LedgerItem, SnapshotChunkItem, SnapshotItem
 from .storage import is_expired, not_expired, storage_call, stream
@@ -39,41 +46,17 @@ MAX_CHUNKS = 10
 #: The largest compressed body a snapshot may have.
 MAX_COMPRESSED_BYTES = CHUNK_SIZE * MAX_CHUNKS
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def _whole_seconds(value: datetime) -> datetime:
-    if value.microsecond:
-        raise ValueError(f"must be whole seconds (it is a key): {value.isoformat()}")
-    return value
-
-
-def _hex64(value: str) -> str:
-    if not _HEX64.match(value):
-        raise ValueError("must be 64 lower-case hex digits")
-    return value
-
-
-def _uuid(value: str) -> str:
-    if not _UUID.match(value):
-        raise ValueError(f"must be a lower-case UUID, got {value!r}")
-    return value
-
-
-PeriodEnd = Annotated[UTCDateTime, AfterValidator(_whole_seconds)]
-
 
 class SnapshotRecord(_Frozen):
     """What the snapshot job hands the store: identity, period, checksum and canonical body."""
 
     account_id: AccountId
     period_start: UTCDateTime
-    period_end: PeriodEnd
-    snapshot_id: Annotated[str, AfterValidator(_uuid)]
+    period_end: WholeSecondUTC
+    snapshot_id: UuidText
     snapshot_version: str = Field(min_length=1, max_length=16)
     correlation_id: CorrelationId
-    checksum: Annotated[str, AfterValidator(_hex64)]
+    checksum: HexDigest
     checksum_algorithm: ChecksumAlgorithm
     body: bytes = Field(min_length=2)
 

@@ -7,7 +7,6 @@ gate and the idempotent write and returns the Step Functions payload. The tradin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
+from ledger_store.dto import HEX_DIGEST
 from ledger_store.errors import LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
@@ -27,8 +27,6 @@ from .ledger_metrics import read_ledger
 from .payload import Period, SnapshotKey, SnapshotPayload
 from .records import snapshot_record
 from .schema import AccountSnapshot, compose_snapshot, seal
-
-_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class AlpacaFetcher(Protocol):
@@ -158,7 +156,7 @@ def take_snapshot(
     a failed integrity check raises ``IntegrityCheckFailed`` and nothing is written. The
     write is one transaction (header and chunks), so a failure leaves nothing behind.
     """
-    if replace_checksum is not None and not _HEX_DIGEST.fullmatch(replace_checksum):
+    if replace_checksum is not None and not HEX_DIGEST.fullmatch(replace_checksum):
         raise LedgerValidationError(
             f"replace_checksum must be 64 lower-case hex digits, got {replace_checksum!r}"
         )

@@ -36,7 +36,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Field,
     PlainSerializer,
     PlainValidator,
     StrictBool,
@@ -47,7 +46,7 @@ from pydantic import (
 from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, ChecksumAlgorithm, hmac_key_from_env
 from ledger_store.config import TableSettings
-from ledger_store.dto import AccountId
+from ledger_store.dto import AccountId, HexDigest, UuidText
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository
 
@@ -64,8 +63,6 @@ BUCKET_VARIABLE = "REPORT_BUCKET"
 PDF_CONTENT_TYPE = "application/pdf"
 
 _SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-_HEX64 = r"^[0-9a-f]{64}$"
 
 
 # Errors -----------------------------------------------------------------------------------
@@ -148,9 +145,9 @@ class PayloadReportRequest(_Frozen):
 
     account_id: AccountId
     period: ReportPeriod
-    snapshot_id: str = Field(pattern=_UUID)
+    snapshot_id: UuidText
     key: SnapshotKey | None = None
-    checksum: str | None = Field(default=None, pattern=_HEX64)
+    checksum: HexDigest | None = None
     checksum_algorithm: ChecksumAlgorithm | None = None
 
     @model_validator(mode="after")

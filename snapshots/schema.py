@@ -23,7 +23,6 @@ and ``Oversell`` (defined in ``snapshots.fifo``) are part of this schema.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -45,11 +44,13 @@ from ledger_store.checksums import mismatch_reason
 from ledger_store.dto import (
     AccountId,
     CorrelationId,
+    HexDigest,
     Money,
     NonNegativeDecimal,
     StrategyName,
     Symbol,
     UTCDateTime,
+    WholeSecondUTC,
     describe_validation_error,
 )
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
@@ -74,19 +75,11 @@ SUPPORTED_VERSIONS: Final = ("1.0",)
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
 SNAPSHOT_NAMESPACE: Final = uuid.UUID("d37eed43-70a5-5d64-9a4e-85d1d07f7238")
 
-_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
 
 def snapshot_id_for(account_id: str, period_end: datetime) -> str:
     """``uuid5(SNAPSHOT_NAMESPACE, f"{account_id}|{period_end:%Y-%m-%dT%H:%M:%SZ}")`` (UTC)."""
     name = f"{keys.validate_key_part(account_id, 'account_id')}|{keys.format_seconds(period_end)}"
     return str(uuid.uuid5(SNAPSHOT_NAMESPACE, name))
-
-
-def _whole_seconds(value: datetime) -> datetime:
-    if value.microsecond:
-        raise ValueError(f"must be a whole second, got {canonical.format_datetime(value)}")
-    return value
 
 
 def _sorted_unique(what: str) -> AfterValidator:
@@ -98,23 +91,16 @@ def _sorted_unique(what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _hex_digest(value: str) -> str:
-    if not _HEX_DIGEST.fullmatch(value):
-        raise ValueError("must be 64 lower-case hexadecimal characters")
-    return value
-
-
 def _non_empty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
     return value
 
 
-PeriodBoundary = Annotated[UTCDateTime, AfterValidator(_whole_seconds)]
+PeriodBoundary = WholeSecondUTC
 SortedSymbols = Annotated[tuple[Symbol, ...], _sorted_unique("symbols")]
 SortedStrategies = Annotated[tuple[StrategyName, ...], _sorted_unique("strategies")]
 NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
-HexDigest = Annotated[str, AfterValidator(_hex_digest)]
 
 
 class _Frozen(BaseModel):

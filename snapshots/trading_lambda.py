@@ -23,10 +23,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger_store.config import TableSettings
-from ledger_store.dto import AccountId, CorrelationId, UTCDateTime, describe_validation_error
+from ledger_store.dto import (
+    AccountId,
+    CorrelationId,
+    HexDigest,
+    UTCDateTime,
+    describe_validation_error,
+)
 from ledger_store.errors import LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
@@ -56,7 +62,7 @@ class SnapshotRequest(BaseModel):
     period_end: UTCDateTime
     correlation_id: CorrelationId
     strict: bool | None = None
-    replace_checksum: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    replace_checksum: HexDigest | None = None
 
 
 def parse_request(event: Any) -> SnapshotRequest:
