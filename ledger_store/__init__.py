@@ -1,0 +1,1 @@
+"""Storage only: the table layout, its models and repositories. Imports nothing of ``snapshots``."""

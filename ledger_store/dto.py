@@ -161,8 +161,19 @@ class OrderType(StrEnum):
     TRAILING_STOP = "trailing_stop"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+class Frozen(BaseModel):
+    """Base of every DTO: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
 
 
 def _check_symbol(value: str) -> str:
@@ -177,7 +188,7 @@ def _check_symbol(value: str) -> str:
 Symbol = Annotated[str, AfterValidator(_check_symbol)]
 
 
-class TradeFill(_Frozen):
+class TradeFill(Frozen):
     """One filled order as the trading bot records it, with its strategy allocation.
 
     ``strategy_allocation`` maps strategy -> weight; weights are > 0 and sum exactly to 1.
@@ -270,7 +281,7 @@ def split_exact(total: Decimal, weights: list[Decimal], places: int) -> list[Dec
     return [normalize(s) for s in shares]
 
 
-class StrategyAttribution(_Frozen):
+class StrategyAttribution(Frozen):
     """The share of one fill attributed to one strategy (what GSI3 serves)."""
 
     order_id: OrderId
@@ -290,14 +301,14 @@ class StrategyAttribution(_Frozen):
         return normalize(self.qty * self.price)
 
 
-class RecordedTrade(_Frozen):
+class RecordedTrade(Frozen):
     """A stored fill together with its per-strategy attributions."""
 
     fill: TradeFill
     attributions: tuple[StrategyAttribution, ...]
 
 
-class RecordResult(_Frozen):
+class RecordResult(Frozen):
     """Outcome of ``TradeLedgerRepository.record``: written now, or already there unchanged."""
 
     order_id: OrderId
@@ -308,7 +319,7 @@ class RecordResult(_Frozen):
         return self.status == "recorded"
 
 
-class StrategyRegistration(_Frozen):
+class StrategyRegistration(Frozen):
     """A strategy the account has traded, with the number of fills attributed to it."""
 
     account_id: AccountId

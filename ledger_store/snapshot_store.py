@@ -24,11 +24,11 @@ from .config import TableSettings
 from .dto import (
     AccountId,
     CorrelationId,
+    Frozen,
     HexDigest,
     UTCDateTime,
     UuidText,
     WholeSecondUTC,
-    _Frozen,
 )
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
 from .models import LedgerItem, SnapshotChunkItem, SnapshotItem
@@ -47,7 +47,7 @@ MAX_CHUNKS = 10
 MAX_COMPRESSED_BYTES = CHUNK_SIZE * MAX_CHUNKS
 
 
-class SnapshotRecord(_Frozen):
+class SnapshotRecord(Frozen):
     """What the snapshot job hands the store: identity, period, checksum and canonical body."""
 
     account_id: AccountId
@@ -71,7 +71,7 @@ class SnapshotRecord(_Frozen):
         return f"{keys.snapshot_pk(self.account_id)} / {keys.snapshot_sk(self.period_end)}"
 
 
-class StoredSnapshot(_Frozen):
+class StoredSnapshot(Frozen):
     """A snapshot as read back (and verified): the record plus storage-only attributes."""
 
     record: SnapshotRecord
@@ -81,7 +81,7 @@ class StoredSnapshot(_Frozen):
     chunk_count: int
 
 
-class SnapshotWriteResult(_Frozen):
+class SnapshotWriteResult(Frozen):
     """``created`` now, ``unchanged`` (identical snapshot already stored) or ``replaced``."""
 
     status: Literal["created", "unchanged", "replaced"]

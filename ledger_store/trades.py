@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -246,6 +247,15 @@ def _event_range(attribute: object, start: datetime | None, end: datetime | None
 def _condition_failed(exc: TransactWriteError) -> bool:
     reasons = exc.cancellation_reasons or []
     return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def fill_items(fill: TradeFill) -> list[dict[str, Any]]:
+    """The items ``record`` writes for ``fill`` (trade and attributions, not the registry's
+    counters), serialised in DynamoDB's attribute-value form: for bulk loaders of fresh tables.
+    """
+    return [_trade_item(fill).serialize()] + [
+        _attribution_item(a).serialize() for a in fill.attributions()
+    ]
 
 
 def _trade_item(fill: TradeFill) -> TradeItem:

@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger_store.dto import TradeFill
-from snapshots.alpaca_models import (
+from snapshots.alpaca.models import (
     AlpacaAccount,
     AlpacaData,
     AlpacaOrder,
@@ -31,7 +31,7 @@ from snapshots.alpaca_models import (
     EquityPoint,
     FeeActivity,
 )
-from snapshots.ledger_metrics import summarize_ledger
+from snapshots.ledger.metrics import summarize_ledger
 from snapshots.schema import (
     AccountSnapshot,
     CheckStatus,
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    from snapshots.report_pdf import render_report
+    from snapshots.report.pdf import render_report
 
     import_s = time.perf_counter() - started
     snapshot = synthetic_snapshot(args.positions, args.orders)

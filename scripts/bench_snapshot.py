@@ -80,10 +80,8 @@ import uuid
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -96,27 +94,21 @@ if str(ROOT) not in sys.path:  # running from a checkout without the editable in
 from ledger_store.binding import bound  # noqa: E402
 from ledger_store.bootstrap import create_table, delete_table  # noqa: E402
 from ledger_store.config import TableSettings  # noqa: E402
-from ledger_store.dto import OrderType, Side, TradeFill  # noqa: E402
 from ledger_store.errors import LedgerError  # noqa: E402
-from ledger_store.models import _CONNECTIONS, LedgerItem, StrategyRegistryItem  # noqa: E402
+from ledger_store.models import _CONNECTIONS, LedgerItem  # noqa: E402
 from ledger_store.snapshot_store import (  # noqa: E402
     MAX_COMPRESSED_BYTES,
     AccountSnapshotRepository,
     SnapshotRecord,
 )
-from ledger_store.trades import (  # noqa: E402
-    TradeLedgerRepository,
-    _attribution_item,
-    _trade_item,
-)
-from snapshots.demo_history import CENT, TradingCycle, regulatory_fees  # noqa: E402
-from snapshots.demo_history import UNIVERSE as DEMO_UNIVERSE  # noqa: E402
-from snapshots.fake_alpaca import (  # noqa: E402
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
+from ledger_store.trades import TradeLedgerRepository  # noqa: E402
+from snapshots.alpaca.fake_broker import (  # noqa: E402
     FakeAccount,
-    running_fake_alpaca,
+    TradingCycle,
 )
+from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca  # noqa: E402
+from snapshots.demo import history  # noqa: E402
+from snapshots.demo.history import all_fills, raw_client, seed_ledger  # noqa: E402
 
 REGION = "us-east-1"
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
@@ -128,218 +120,24 @@ MAX_SIZE_DAY = date(2025, 6, 24)
 #: Fills per max-size probe before the bisection; it stops at the first failure.
 MAX_SIZE_STEPS = (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000)
 ITEM_LIMIT = 409_600
-BATCH_SIZE = 25
 
 _NAMESPACE = uuid.UUID("5b7f3c2e-8a41-4c0d-9d1e-2f6a7b8c9d10")
-_SESSION_SECONDS = 23_400  # 14:30-21:00 UTC
-
-#: The demo's universe plus four symbols and two more strategies (six in all):
-#: symbol -> (starting price, daily volatility, strategy allocation).
-UNIVERSE: dict[str, tuple[str, str, dict[str, str]]] = {
-    **DEMO_UNIVERSE,
-    "AMZN": ("185.20", "0.016", {"momentum": "0.4", "breakout": "0.6"}),
-    "META": ("505.75", "0.018", {"breakout": "1"}),
-    "JPM": ("198.40", "0.010", {"value": "0.5", "dividend_carry": "0.5"}),
-    "XOM": ("112.30", "0.012", {"value": "1"}),
-}
 
 _READ_OPERATIONS = frozenset(
     {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"}
 )
 
 
-# Synthetic history ----------------------------------------------------------------------------
-
-
-def trading_days_ending(last: date, count: int) -> list[date]:
-    """``count`` weekdays ending with ``last`` (inclusive), oldest first."""
-    days: list[date] = []
-    current = last
-    while len(days) < count:
-        if current.weekday() < 5:
-            days.append(current)
-        current -= timedelta(days=1)
-    return days[::-1]
-
-
-def bench_account_id(label: str) -> str:
-    """A stable UUID account id (Alpaca account ids are UUIDs)."""
-    return str(uuid.uuid5(_NAMESPACE, f"account:{label}"))
-
-
-def synthetic_history(
-    trades: int,
-    *,
-    fills_per_day: int = DEFAULT_FILLS_PER_DAY,
-    last_day: date = LAST_DAY,
-    account_id: str,
-    seed: int = 1,
-) -> list[TradingCycle]:
-    """``trades`` fills, ``fills_per_day`` per trading day ending on ``last_day``: one cycle a day.
-
-    Deterministic for equal arguments. Prices follow a seeded daily random walk; each symbol
-    is traded by a fixed strategy mix (so every strategy's FIFO book holds exactly its share
-    and sells never oversell); sells close a third to all of what is held and pay regulatory
-    fees. The last day is always full; the first day takes the remainder.
-    """
-    if trades < 1 or fills_per_day < 1:
-        raise ValueError("trades and fills_per_day must be >= 1")
-    days = trading_days_ending(last_day, math.ceil(trades / fills_per_day))
-    counts = [fills_per_day] * len(days)
-    counts[0] = trades - fills_per_day * (len(days) - 1)
-    rng = random.Random(seed)
-    symbols = sorted(UNIVERSE)
-    prices = {s: Decimal(UNIVERSE[s][0]) for s in symbols}
-    held = dict.fromkeys(symbols, Decimal(0))
-    allocations = {s: {name: Decimal(w) for name, w in UNIVERSE[s][2].items()} for s in symbols}
-    sequence = 0
-    cycles: list[TradingCycle] = []
-    for day, count in zip(days, counts, strict=True):
-        opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
-        correlation_id = f"cycle-{day.isoformat()}"
-        for symbol in symbols:
-            shock = Decimal(str(round(rng.gauss(0.0002, float(UNIVERSE[symbol][1])), 6)))
-            moved = (prices[symbol] * (1 + shock)).quantize(CENT, rounding=ROUND_HALF_EVEN)
-            prices[symbol] = max(moved, Decimal(1))
-        spacing_us = _SESSION_SECONDS * 1_000_000 // count
-        fills: list[TradeFill] = []
-        for index in range(count):
-            symbol = rng.choice(symbols)
-            roll = rng.random()
-            if roll < 0.45 or held[symbol] == 0:
-                side = Side.BUY
-                qty = Decimal(rng.choice([5, 10, 15, 20, 25, 40]))
-            else:
-                side = Side.SELL
-                fraction = Decimal(rng.choice([1, 2, 3])) / 3
-                qty = max(Decimal(1), (held[symbol] * fraction).to_integral_value())
-            held[symbol] += qty if side is Side.BUY else -qty
-            sequence += 1
-            price = prices[symbol] + CENT * rng.randint(-20, 20)
-            price = max(price, CENT)
-            fills.append(
-                TradeFill(
-                    order_id=str(uuid.uuid5(_NAMESPACE, f"order:{seed}:{account_id}:{sequence}")),
-                    account_id=account_id,
-                    correlation_id=correlation_id,
-                    symbol=symbol,
-                    side=side,
-                    qty=qty,
-                    price=price,
-                    filled_at=opened + timedelta(microseconds=index * spacing_us + sequence % 997),
-                    order_type=OrderType.MARKET if rng.random() < 0.7 else OrderType.LIMIT,
-                    fees=regulatory_fees(side, qty, price),
-                    strategy_allocation=allocations[symbol],
-                    bid_at_fill=max(price - CENT, CENT),
-                    ask_at_fill=price + CENT,
-                )
-            )
-        cycles.append(
-            TradingCycle(
-                correlation_id=correlation_id,
-                start=opened,
-                end=datetime(day.year, day.month, day.day, 21, 0, tzinfo=UTC),
-                fills=tuple(fills),
-            )
-        )
-    return cycles
-
-
-def all_fills(cycles: Sequence[TradingCycle]) -> list[TradeFill]:
-    return [fill for cycle in cycles for fill in cycle.fills]
+def synthetic_history(trades: int, **options: Any) -> list[TradingCycle]:
+    """``history.synthetic_history`` with the benchmark's defaults (12 symbols, 6 strategies)."""
+    options.setdefault("fills_per_day", DEFAULT_FILLS_PER_DAY)
+    options.setdefault("last_day", LAST_DAY)
+    return history.synthetic_history(trades, **options)
 
 
 def day_period(day: date) -> tuple[datetime, datetime]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
-
-
-# Raw table access (not metered) ------------------------------------------------------------
-
-
-def raw_client(settings: TableSettings, pool: int = 10) -> Any:
-    """A plain boto3 client for seeding and inspection (not the one PynamoDB uses)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "dynamodb",
-        region_name=settings.region,
-        endpoint_url=settings.endpoint_url,
-        config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 10}),
-    )
-
-
-def _write_batch(client: Any, table: str, items: Sequence[Mapping[str, Any]]) -> int:
-    """One BatchWriteItem of up to 25 items, resending unprocessed ones; returns requests."""
-    pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-    requests = 0
-    delay = 0.05
-    while pending:
-        requests += 1
-        response = client.batch_write_item(RequestItems={table: pending})
-        pending = response.get("UnprocessedItems", {}).get(table, [])
-        if pending:
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-    return requests
-
-
-@dataclass
-class SeedReport:
-    fills: int
-    attributions: int
-    items: int
-    requests: int
-    seconds: float
-
-
-def seed_ledger(
-    settings: TableSettings, cycles: Sequence[TradingCycle], threads: int
-) -> SeedReport:
-    """Write fills, attributions and the registry with parallel ``BatchWriteItem`` calls.
-
-    Items come from the repository's own mapping (``_trade_item``/``_attribution_item``), so
-    they are exactly what ``record`` would write, without one transaction per fill.
-    """
-    started = time.perf_counter()
-    fills = all_fills(cycles)
-    counts: Counter[tuple[str, str]] = Counter()
-    items: list[Mapping[str, Any]] = []
-    attributions = 0
-    with bound(settings):
-        for fill in fills:
-            items.append(_trade_item(fill).serialize())
-            for attribution in fill.attributions():
-                items.append(_attribution_item(attribution).serialize())
-                counts[(fill.account_id, attribution.strategy)] += 1
-                attributions += 1
-        for (account_id, strategy), count in sorted(counts.items()):
-            items.append(
-                StrategyRegistryItem(
-                    f"ACCOUNT#{account_id}",
-                    f"STRATEGY#{strategy}",
-                    account_id=account_id,
-                    strategy=strategy,
-                    trade_count=count,
-                ).serialize()
-            )
-    client = raw_client(settings, pool=max(threads, 1) + 2)
-    batches = [items[i : i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
-    if threads <= 1:
-        requests = sum(_write_batch(client, settings.table_name, b) for b in batches)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            requests = sum(
-                pool.map(lambda b: _write_batch(client, settings.table_name, b), batches)
-            )
-    return SeedReport(
-        fills=len(fills),
-        attributions=attributions,
-        items=len(items),
-        requests=requests,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def delete_snapshot_items(settings: TableSettings, account_id: str, period_end: datetime) -> None:
@@ -542,7 +340,7 @@ class PhaseTimer:
 
     MODULES = (
         "snapshots.builder",
-        "snapshots.alpaca_source",
+        "snapshots.alpaca.source",
         "ledger_store.storage",
         "ledger_store.snapshot_store",
     )
@@ -618,17 +416,17 @@ def bench_size(
     log: Callable[[str], None] = lambda _: None,
 ) -> SizeResult:
     """Seed a fresh table with ``trades`` fills and measure ``take_snapshot`` of the last day."""
-    from snapshots.alpaca_source import AlpacaSource, RetryPolicy
+    from snapshots.alpaca.source import AlpacaSource, RetryPolicy
     from snapshots.builder import take_snapshot
     from snapshots.records import snapshot_from_record
     from snapshots.schema import body_bytes
 
     settings = base.with_table(f"bench-snapshot-{trades}-{uuid.uuid4().hex[:8]}")
-    account_id = bench_account_id(f"size-{trades}")
+    account_id = history.synthetic_account_id(f"size-{trades}")
     create_table(settings)
     try:
         cycles = synthetic_history(trades, fills_per_day=fills_per_day, account_id=account_id)
-        seeded = seed_ledger(settings, cycles, threads)
+        seeded = seed_ledger(settings, all_fills(cycles), threads=threads)
         log(
             f"  seeded {seeded.fills:,} fills ({seeded.items:,} items, "
             f"{seeded.requests:,} BatchWriteItem) in {seeded.seconds:.1f} s"
@@ -796,7 +594,7 @@ class MaxSizeResult:
 
 def compose_probe_snapshot(fills: int, account_id: str) -> Any:
     """A sealed one-day snapshot with ``fills`` fills, built without Alpaca or DynamoDB."""
-    from snapshots.alpaca_models import (
+    from snapshots.alpaca.models import (
         AlpacaAccount,
         AlpacaData,
         AlpacaOrder,
@@ -804,9 +602,9 @@ def compose_probe_snapshot(fills: int, account_id: str) -> Any:
         FeeActivity,
         equity_points_from_api,
     )
-    from snapshots.alpaca_source import fee_window
+    from snapshots.alpaca.source import fee_window
     from snapshots.integrity import run_integrity_checks
-    from snapshots.ledger_metrics import summarize_ledger
+    from snapshots.ledger.metrics import summarize_ledger
     from snapshots.schema import compose_snapshot, seal
 
     cycles = synthetic_history(
@@ -867,7 +665,7 @@ def run_probe(
     """Compose, seal, put and read back a one-day snapshot of ``fills`` fills."""
     from snapshots.records import snapshot_from_record, snapshot_record
 
-    account_id = bench_account_id(f"max-{fills}")
+    account_id = history.synthetic_account_id(f"max-{fills}")
     started = time.perf_counter()
     snapshot = compose_probe_snapshot(fills, account_id)
     record = snapshot_record(snapshot)

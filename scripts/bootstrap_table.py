@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from snapshots.cli import main
+from snapshots.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["table", "create", *sys.argv[1:]]))

@@ -133,7 +133,7 @@ def ledger_fills() -> list[Any]:
 
 
 def internal_ledger() -> Any:
-    from snapshots.ledger_metrics import summarize_ledger
+    from snapshots.ledger.metrics import summarize_ledger
 
     attributions = [a for fill in ledger_fills() for a in fill.attributions()]
     return summarize_ledger(
@@ -158,7 +158,7 @@ CASH = Decimal("-2500.75")
 
 
 def alpaca_positions() -> list[Any]:
-    from snapshots.alpaca_models import AlpacaPosition
+    from snapshots.alpaca.models import AlpacaPosition
 
     positions = []
     for index, (symbol, (qty_t, cost_t, price_t, last_t, _, exchange)) in enumerate(
@@ -193,7 +193,7 @@ def alpaca_positions() -> list[Any]:
 
 
 def alpaca_account() -> Any:
-    from snapshots.alpaca_models import AlpacaAccount
+    from snapshots.alpaca.models import AlpacaAccount
 
     long_value = sum(
         (Decimal(q) * Decimal(p) for q, _, p, _, _, _ in POSITIONS.values() if Decimal(q) > 0),
@@ -239,7 +239,7 @@ def alpaca_account() -> Any:
 
 
 def _order(n: int, **fields: Any) -> Any:
-    from snapshots.alpaca_models import AlpacaOrder
+    from snapshots.alpaca.models import AlpacaOrder
 
     submitted: datetime = fields.pop("submitted_at")
     data: dict[str, Any] = {
@@ -397,7 +397,7 @@ def fee_activities() -> list[Any]:
     The window is the period, so it holds the rows of the sells of 31 Jul (fill 5), 3 Aug
     (fill 11) and 5 Aug (fill 13); those of 7 Aug (fill 14) post on 10 Aug, outside it.
     """
-    from snapshots.alpaca_models import FeeActivity
+    from snapshots.alpaca.models import FeeActivity
 
     rows = []
     for n, posted, symbol, qty, reg, taf in (
@@ -429,7 +429,7 @@ def fee_activities() -> list[Any]:
 
 
 def equity_series() -> list[Any]:
-    from snapshots.alpaca_models import EquityPoint
+    from snapshots.alpaca.models import EquityPoint
 
     base = Decimal("9500")
     points = []
@@ -493,7 +493,7 @@ def integrity_checks() -> list[Any]:
 
 def fixture_body() -> Any:
     """The unsealed snapshot of the fixtures (``SnapshotBody``)."""
-    from snapshots.alpaca_models import AlpacaData
+    from snapshots.alpaca.models import AlpacaData
     from snapshots.schema import compose_snapshot
 
     alpaca = AlpacaData(

@@ -2,7 +2,7 @@
 
 ``build_snapshot`` is the pure-ish part (reads, no writes); ``take_snapshot`` adds the strict
 gate and the idempotent write and returns the Step Functions payload. The trading Lambda calls
-``take_snapshot`` after its cycle (``snapshots.trading_lambda`` is the ready-made handler).
+``take_snapshot`` after its cycle (``snapshots.handlers.trading`` is the ready-made handler).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from ledger_store.errors import LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
-
-from .alpaca_models import AlpacaData
-from .integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
-from .ledger_metrics import read_ledger
-from .payload import Period, SnapshotKey, SnapshotPayload
-from .records import snapshot_record
-from .schema import AccountSnapshot, compose_snapshot, seal
+from snapshots.alpaca.models import AlpacaData
+from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
+from snapshots.ledger.metrics import read_ledger
+from snapshots.payload import Period, SnapshotKey, SnapshotPayload
+from snapshots.records import snapshot_record
+from snapshots.schema import AccountSnapshot, compose_snapshot, seal
 
 
 class AlpacaFetcher(Protocol):

@@ -18,7 +18,7 @@ every normal snapshot.
 
 ``enforce_strict`` is the strict mode: it raises ``IntegrityCheckFailed`` when any check failed
 (warnings pass), so the caller refuses to write the snapshot. All arithmetic is exact
-(``snapshots.fifo.exact_arithmetic``); no float is ever involved.
+(``snapshots.ledger.fifo.exact_arithmetic``); no float is ever involved.
 """
 
 from __future__ import annotations
@@ -29,17 +29,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
-
 from ledger_store.decimals import plain
-from ledger_store.dto import NonNegativeDecimal
+from ledger_store.dto import Frozen, NonNegativeDecimal
 from ledger_store.errors import IntegrityError, LedgerValidationError
-
-from . import canonical
-from .alpaca_models import AlpacaData, AlpacaOrder
-from .fifo import WORKING_DIGITS, exact_arithmetic
-from .ledger_metrics import LedgerFill, LedgerView
-from .schema import CheckStatus, IntegrityCheck
+from snapshots import canonical
+from snapshots.alpaca.models import AlpacaData, AlpacaOrder
+from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
+from snapshots.ledger.metrics import LedgerFill, LedgerView
+from snapshots.schema import CheckStatus, IntegrityCheck
 
 FILLS_CHECK: Final = "ledger_fills_match_alpaca_orders"
 POSITIONS_CHECK: Final = "ledger_positions_match_alpaca_positions"
@@ -74,7 +71,7 @@ _RATIO = Context(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN)
 _SEVERITY: Final = {CheckStatus.PASS: 0, CheckStatus.WARN: 1, CheckStatus.FAIL: 2}
 
 
-class IntegrityTolerances(BaseModel):
+class IntegrityTolerances(Frozen):
     """How far compared figures may drift before a check warns or fails (all >= 0).
 
     * ``price_relative``: ledger fill price vs Alpaca's ``filled_avg_price``: equal passes,
@@ -83,8 +80,6 @@ class IntegrityTolerances(BaseModel):
       value: a difference ``<= equity_absolute`` passes, ``<= equity_relative * |equity|`` warns,
       more fails.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     price_relative: NonNegativeDecimal = Decimal("0.0001")
     equity_absolute: NonNegativeDecimal = Decimal("0.01")

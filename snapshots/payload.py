@@ -12,17 +12,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import field_serializer
 
 from ledger_store import keys
-from ledger_store.dto import AccountId, UTCDateTime
+from ledger_store.dto import AccountId, Frozen, UTCDateTime
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Period(_Frozen):
+class Period(Frozen):
     """The half-open period ``[start, end)`` of a snapshot."""
 
     start: UTCDateTime
@@ -33,14 +29,14 @@ class Period(_Frozen):
         return keys.format_seconds(value)
 
 
-class SnapshotKey(_Frozen):
+class SnapshotKey(Frozen):
     """The DynamoDB key of the snapshot item."""
 
     pk: str
     sk: str
 
 
-class SnapshotPayload(_Frozen):
+class SnapshotPayload(Frozen):
     """What the trading Lambda returns and passes to the report state machine."""
 
     account_id: AccountId

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from ledger_store.errors import IntegrityError
 from ledger_store.snapshot_store import SnapshotRecord
-
-from .schema import (
+from snapshots.schema import (
     AccountSnapshot,
     body_bytes,
     describe_snapshot,

@@ -17,7 +17,7 @@ checksum over all of it.
 
 Versioning: any change to a field, a meaning or a canonical rule is a new ``snapshot_version``
 with its own model; ``parse_snapshot`` keeps reading the old ones. The FIFO records ``OpenLot``
-and ``Oversell`` (defined in ``snapshots.fifo``) are part of this schema.
+and ``Oversell`` (defined in ``snapshots.ledger.fifo``) are part of this schema.
 """
 
 from __future__ import annotations
@@ -30,12 +30,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -44,19 +41,16 @@ from ledger_store.checksums import mismatch_reason
 from ledger_store.dto import (
     AccountId,
     CorrelationId,
+    Frozen,
     HexDigest,
-    Money,
-    NonNegativeDecimal,
-    StrategyName,
-    Symbol,
+    NonEmptyText,
     UTCDateTime,
     WholeSecondUTC,
     describe_validation_error,
 )
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
-
-from . import canonical
-from .alpaca_models import (
+from snapshots import canonical
+from snapshots.alpaca.models import (
     AlpacaAccount,
     AlpacaData,
     EquitySeries,
@@ -65,7 +59,8 @@ from .alpaca_models import (
     Positions,
     ordered_unique,
 )
-from .fifo import OpenLot, Oversell, exact_arithmetic
+from snapshots.ledger.fifo import OpenLot, Oversell
+from snapshots.ledger.models import InternalLedger, StrategyPerformance, TradeMetrics
 
 SNAPSHOT_VERSION: Final = "1.0"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
@@ -82,207 +77,7 @@ def snapshot_id_for(account_id: str, period_end: datetime) -> str:
     return str(uuid.uuid5(SNAPSHOT_NAMESPACE, name))
 
 
-def _sorted_unique(what: str) -> AfterValidator:
-    def check(value: tuple[str, ...]) -> tuple[str, ...]:
-        if list(value) != sorted(set(value)):
-            raise ValueError(f"{what} must be sorted and unique")
-        return value
-
-    return AfterValidator(check)
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 PeriodBoundary = WholeSecondUTC
-SortedSymbols = Annotated[tuple[Symbol, ...], _sorted_unique("symbols")]
-SortedStrategies = Annotated[tuple[StrategyName, ...], _sorted_unique("strategies")]
-NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _oversell_key(o: Oversell) -> tuple[datetime, str, str]:
-    return (o.filled_at, o.order_id, o.symbol)
-
-
-def _lot_key(lot: OpenLot) -> tuple[str, datetime, str]:
-    return (lot.symbol, lot.opened_at, lot.order_id)
-
-
-class TradeMetrics(_Frozen):
-    """Trading metrics of one strategy over a set of its fills (attributions).
-
-    * ``total_trades``: fills attributed to the strategy (one per order; a fill shared by
-      several strategies counts once for each of them), ``= buy_trades + sell_trades``.
-    * ``total_buy_value`` / ``total_sell_value``: sum of ``attributed qty * price`` of the buys /
-      sells, before fees.
-    * ``gross_pnl = total_sell_value - total_buy_value``: the trading cash flow before fees (it
-      is not a profit while positions are open; see ``realized_pnl``).
-    * ``realized_pnl``: FIFO realised P&L of the sells among these fills, fees excluded
-      (``snapshots.fifo``; lots opened earlier count as cost basis).
-    * ``fees``: sum of the attributed fees of these fills (buys and sells);
-      ``net_realized_pnl = realized_pnl - fees``.
-    * ``symbols_traded``: sorted distinct symbols. ``first_trade_at``/``last_trade_at``: the
-      earliest/latest ``filled_at``; both ``None`` exactly when there are no trades.
-    * ``oversells``: sells among these fills that exceeded the strategy's open lots, ordered
-      by ``(filled_at, order_id, symbol)``.
-
-    Money is rounded half-even to 18 decimal places (exact for prices and quantities of at most
-    9 decimal places).
-    """
-
-    total_trades: int = Field(ge=0)
-    buy_trades: int = Field(ge=0)
-    sell_trades: int = Field(ge=0)
-    total_buy_value: NonNegativeDecimal
-    total_sell_value: NonNegativeDecimal
-    gross_pnl: Money
-    realized_pnl: Money
-    fees: NonNegativeDecimal
-    net_realized_pnl: Money
-    symbols_traded: SortedSymbols
-    first_trade_at: UTCDateTime | None
-    last_trade_at: UTCDateTime | None
-    oversells: tuple[Oversell, ...] = ()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TradeMetrics:
-        problems: list[str] = []
-        with exact_arithmetic():
-            if self.total_trades != self.buy_trades + self.sell_trades:
-                problems.append("total_trades must equal buy_trades + sell_trades")
-            if self.gross_pnl != self.total_sell_value - self.total_buy_value:
-                problems.append("gross_pnl must equal total_sell_value - total_buy_value")
-            if self.net_realized_pnl != self.realized_pnl - self.fees:
-                problems.append("net_realized_pnl must equal realized_pnl - fees")
-        first, last = self.first_trade_at, self.last_trade_at
-        if self.total_trades == 0:
-            if first is not None or last is not None or self.symbols_traded:
-                problems.append("without trades there are no symbols or trade times")
-            if self.total_buy_value or self.total_sell_value or self.fees:
-                problems.append("without trades every value is 0")
-        elif first is None or last is None or not self.symbols_traded:
-            problems.append("trades need first_trade_at, last_trade_at and symbols_traded")
-        elif first > last:
-            problems.append("first_trade_at is after last_trade_at")
-        if self.sell_trades == 0 and (self.realized_pnl or self.oversells):
-            problems.append("without sells nothing is realised or oversold")
-        if list(self.oversells) != sorted(self.oversells, key=_oversell_key):
-            problems.append("oversells must be ordered by (filled_at, order_id, symbol)")
-        if not {o.symbol for o in self.oversells} <= set(self.symbols_traded):
-            problems.append("oversells must be of traded symbols")
-        if (
-            first is not None
-            and last is not None
-            and any(not first <= o.filled_at <= last for o in self.oversells)
-        ):
-            problems.append("oversells must lie between first_trade_at and last_trade_at")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-class StrategyPerformance(TradeMetrics):
-    """One strategy's performance: cumulative metrics plus the ``period`` block.
-
-    The inherited metrics cover every fill attributed to the strategy with
-    ``filled_at < period_end`` (cumulative since the first fill); ``open_lots`` are its FIFO
-    lots still open at ``period_end``, ordered by ``(symbol, opened_at, order_id)``. ``period``
-    holds the same metrics for the fills with ``period_start <= filled_at < period_end`` (its
-    realised P&L matches the period's sells against lots opened at any earlier time).
-    """
-
-    open_lots: tuple[OpenLot, ...] = ()
-    period: TradeMetrics
-
-    @model_validator(mode="after")
-    def _period_within_cumulative(self) -> StrategyPerformance:
-        problems: list[str] = []
-        p = self.period
-        if list(self.open_lots) != sorted(self.open_lots, key=_lot_key):
-            problems.append("open_lots must be ordered by (symbol, opened_at, order_id)")
-        if not {lot.symbol for lot in self.open_lots} <= set(self.symbols_traded):
-            problems.append("open lots must be of traded symbols")
-        if p.buy_trades > self.buy_trades or p.sell_trades > self.sell_trades:
-            problems.append("the period cannot have more trades than the cumulative metrics")
-        if not set(p.symbols_traded) <= set(self.symbols_traded):
-            problems.append("period symbols must be among the cumulative symbols")
-        if not set(p.oversells) <= set(self.oversells):
-            problems.append("period oversells must be among the cumulative oversells")
-        if p.total_trades and (
-            p.last_trade_at != self.last_trade_at
-            or self.first_trade_at is None
-            or p.first_trade_at is None
-            or p.first_trade_at < self.first_trade_at
-        ):
-            problems.append("the period must be the latest part of the cumulative history")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-class InternalLedger(_Frozen):
-    """What the internal trade ledger says about the account.
-
-    * ``ledger_id``: which ledger the numbers come from (the DynamoDB table name).
-    * ``total_trades``, ``total_buy_value``, ``total_sell_value``, ``total_fees``: the account's
-      fills **of the period** (``period_start <= filled_at < period_end``): distinct orders (an
-      order shared by several strategies counts once), and the sums of ``qty * price`` (before
-      fees) and of fees over those orders.
-    * ``strategies_active``: sorted names of the strategies with at least one fill in the period.
-    * ``strategy_performance``: every strategy with at least one fill before ``period_end``,
-      by name (see ``StrategyPerformance``: cumulative metrics plus the period block).
-    """
-
-    ledger_id: NonEmptyText
-    total_trades: int = Field(ge=0)
-    total_buy_value: NonNegativeDecimal
-    total_sell_value: NonNegativeDecimal
-    total_fees: NonNegativeDecimal
-    strategies_active: SortedStrategies
-    strategy_performance: dict[StrategyName, StrategyPerformance]
-
-    @field_validator("strategy_performance")
-    @classmethod
-    def _by_name(cls, value: dict[str, StrategyPerformance]) -> dict[str, StrategyPerformance]:
-        return dict(sorted(value.items()))
-
-    @model_validator(mode="after")
-    def _consistent(self) -> InternalLedger:
-        problems: list[str] = []
-        performance = self.strategy_performance
-        active = sorted(n for n, p in performance.items() if p.period.total_trades)
-        if list(self.strategies_active) != active:
-            problems.append(
-                "strategies_active must be exactly the strategies with trades in the period"
-            )
-        empty = sorted(n for n, p in performance.items() if not p.total_trades)
-        if empty:
-            problems.append(f"strategies without any trade: {', '.join(empty)}")
-        for name, p in performance.items():
-            owners = {lot.strategy for lot in p.open_lots} | {o.strategy for o in p.oversells}
-            if owners - {name}:
-                problems.append(f"{name}: open lots and oversells must be the strategy's own")
-        period_trades = [p.period.total_trades for p in performance.values()]
-        if self.total_trades > sum(period_trades) or self.total_trades < max(
-            period_trades, default=0
-        ):
-            problems.append(
-                "total_trades must lie between the busiest strategy's period trades and their sum"
-            )
-        if self.total_trades == 0 and (
-            self.total_buy_value or self.total_sell_value or self.total_fees
-        ):
-            problems.append("without trades in the period every total is 0")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 class CheckStatus(StrEnum):
@@ -293,7 +88,7 @@ class CheckStatus(StrEnum):
     FAIL = "fail"
 
 
-class IntegrityCheck(_Frozen):
+class IntegrityCheck(Frozen):
     """One comparison of Alpaca against the ledger (or of the data with itself).
 
     ``details`` holds the compared figures as text (decimals in plain form), so the check reads
@@ -312,7 +107,7 @@ IntegrityChecks = Annotated[
 ]
 
 
-class SnapshotBody(_Frozen):
+class SnapshotBody(Frozen):
     """Everything a snapshot's checksum covers.
 
     * ``snapshot_id``: ``snapshot_id_for(account_id, period_end)`` (deterministic UUID text).
@@ -324,7 +119,7 @@ class SnapshotBody(_Frozen):
       ``(submitted_at, id)``.
     * ``fee_window_start`` < ``fee_window_end``: the creation-time window of ``alpaca_fees``
       (the period itself unless a posting lag was configured, see
-      ``snapshots.alpaca_source.fee_window``).
+      ``snapshots.alpaca.source.fee_window``).
     * ``alpaca_fees``: the FEE activities created in the fee window (``activity_sub_type``:
       REG = SEC fee, TAF = FINRA fee, ...), ordered by ``(created_at, id)``.
     * ``equity_series``: portfolio-history samples of the period, ordered by time.

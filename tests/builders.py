@@ -6,22 +6,41 @@ stored in the table do not depend on the code under test.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 
-from ledger_store.binding import bound
 from ledger_store.config import TableSettings
 from ledger_store.dto import TradeFill, parse_fill
-from ledger_store.models import LedgerItem
-from ledger_store.trades import TradeLedgerRepository, _attribution_item, _trade_item
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.demo.history import seed_ledger
 
 #: A fixed instant all builders count from (a trading day, 09:30 New York time).
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
+#: The checkout's root folder.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(name: str) -> ModuleType:
+    """Import a module from ``scripts/`` (they are entry scripts, not a package)."""
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_scripts_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 ACCOUNT = "acct-1"
 CORRELATION = "cycle-1"
 
@@ -119,14 +138,10 @@ def put_raw(settings: TableSettings, item: Mapping[str, Any]) -> None:
 def seed_fills(settings: TableSettings, fills: Sequence[TradeFill]) -> None:
     """Store fills with ``BatchWriteItem`` using the repository's own item mapping.
 
-    Much faster than one transaction per fill (moto copies the table on every transaction).
-    Writes the TRADE and STRATEGY_TRADE items only; the strategy registry is not touched.
+    Much faster than one transaction per fill. Writes the TRADE and STRATEGY_TRADE items only;
+    the strategy registry is not touched.
     """
-    with bound(settings), LedgerItem.batch_write() as batch:
-        for fill in fills:
-            batch.save(_trade_item(fill))
-            for attribution in fill.attributions():
-                batch.save(_attribution_item(attribution))
+    seed_ledger(settings, fills, registry=False)
 
 
 # The range readers, as one shape: (ledger, start, end) -> iterator of fills/attributions ------
@@ -205,7 +220,7 @@ def alpaca_uuid(n: int) -> str:
 
 
 def alpaca_account(**overrides: Any) -> Any:
-    from snapshots.alpaca_models import AlpacaAccount
+    from snapshots.alpaca.models import AlpacaAccount
 
     data: dict[str, Any] = {
         "id": ALPACA_ACCOUNT_ID,
@@ -242,7 +257,7 @@ def alpaca_account(**overrides: Any) -> Any:
 
 
 def alpaca_position(symbol: str = "AAPL", **overrides: Any) -> Any:
-    from snapshots.alpaca_models import AlpacaPosition
+    from snapshots.alpaca.models import AlpacaPosition
 
     data: dict[str, Any] = {
         "symbol": symbol,
@@ -269,7 +284,7 @@ def alpaca_position(symbol: str = "AAPL", **overrides: Any) -> Any:
 
 def alpaca_order(n: int = 1, **overrides: Any) -> Any:
     """A filled order ``n`` with every optional field set, and one (leg-less) leg."""
-    from snapshots.alpaca_models import AlpacaOrder
+    from snapshots.alpaca.models import AlpacaOrder
 
     submitted = PERIOD_START + timedelta(hours=14, minutes=30, seconds=n)
     data: dict[str, Any] = {
@@ -307,7 +322,7 @@ def alpaca_order(n: int = 1, **overrides: Any) -> Any:
 
 
 def fee_activity(n: int = 1, **overrides: Any) -> Any:
-    from snapshots.alpaca_models import FeeActivity
+    from snapshots.alpaca.models import FeeActivity
 
     created = PERIOD_START + timedelta(hours=20, seconds=n)
     data: dict[str, Any] = {
@@ -328,7 +343,7 @@ def fee_activity(n: int = 1, **overrides: Any) -> Any:
 
 
 def equity_point(hours: int = 0, **overrides: Any) -> Any:
-    from snapshots.alpaca_models import EquityPoint
+    from snapshots.alpaca.models import EquityPoint
 
     data: dict[str, Any] = {
         "timestamp": PERIOD_START + timedelta(hours=hours),
@@ -342,7 +357,7 @@ def equity_point(hours: int = 0, **overrides: Any) -> Any:
 
 def alpaca_data(**overrides: Any) -> Any:
     """``AlpacaData`` for ``[PERIOD_START, PERIOD_END)`` with two of everything."""
-    from snapshots.alpaca_models import AlpacaData
+    from snapshots.alpaca.models import AlpacaData
 
     leg = alpaca_order(9, side="buy", type="stop")
     data: dict[str, Any] = {
@@ -376,7 +391,7 @@ def snapshot_fills() -> list[TradeFill]:
 
 def internal_ledger(ledger_id: str = "alchemiser-trade-ledger-test") -> Any:
     """The ``InternalLedger`` of ``snapshot_fills`` for ``[PERIOD_START, PERIOD_END)``."""
-    from snapshots.ledger_metrics import summarize_ledger
+    from snapshots.ledger.metrics import summarize_ledger
 
     return summarize_ledger(
         attributions_of(snapshot_fills()),

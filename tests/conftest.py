@@ -7,13 +7,9 @@ under ``CI=true`` they fail instead, so CI can never pass while silently skippin
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from moto import mock_aws
@@ -23,26 +19,14 @@ from ledger_store.config import TableSettings
 from ledger_store.embedded import install_fast_transactions
 from ledger_store.models import _CONNECTIONS
 from ledger_store.trades import TradeLedgerRepository
+from tests.builders import load_script
 
-ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 
 ENGINES = [
     pytest.param("moto", id="moto"),
     pytest.param("dynamodb_local", id="dynamodb_local", marks=pytest.mark.dynamodb_local),
 ]
-
-
-def load_script(name: str) -> ModuleType:
-    """Import a module from ``scripts/`` (they are entry scripts, not a package)."""
-    path = ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_scripts_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(autouse=True)

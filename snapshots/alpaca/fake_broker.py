@@ -1,0 +1,687 @@
+"""The fake broker's state: a simulated Alpaca account and how Alpaca writes it as JSON.
+
+``FakeAccount`` holds what ``snapshots.alpaca.fake_server`` serves: balances, positions, orders,
+fee and fill activities and a daily equity series, each with its Alpaca JSON form (money as
+strings, 9-digit timestamps). ``FakeAccount.from_history`` replays ``TradingCycle``s (the fills
+of each run of a trading bot) into the account a broker would show afterwards: FIFO positions,
+cash after fees, one order per fill plus unfilled ones, REG/TAF fee rows, and equity samples.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
+from typing import Any
+
+from ledger_store.decimals import normalize, plain
+from ledger_store.dto import OrderType, Side, TradeFill
+
+#: Regulatory fees on sells, as US brokers pass them on: the SEC fee on notional and FINRA's
+#: trading activity fee per share (capped), each rounded up to the cent.
+SEC_FEE_RATE = Decimal("0.0000278")
+TAF_PER_SHARE = Decimal("0.000166")
+TAF_MAX = Decimal("8.30")
+CENT = Decimal("0.01")
+NS_PER_SECOND = 1_000_000_000
+_DEFAULT_CREATED_AT = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
+_ID_NAMESPACE = uuid.UUID("6b0f3e0a-2f7d-4a53-8d8e-1c4b5a6f7e80")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RATIO_PLACES = Decimal("1E-10")
+_EXCHANGES = {"SPY": "ARCA", "XLE": "ARCA", "GLD": "ARCA", "TLT": "NASDAQ", "QQQ": "NASDAQ"}
+
+OPEN_STATUSES = frozenset(
+    {
+        "new",
+        "partially_filled",
+        "accepted",
+        "pending_new",
+        "accepted_for_bidding",
+        "held",
+        "pending_cancel",
+        "pending_replace",
+        "pending_review",
+        "calculated",
+        "stopped",
+        "suspended",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TradingCycle:
+    """One run of the trading Lambda: its correlation id, time window and fills."""
+
+    correlation_id: str
+    start: datetime
+    end: datetime
+    fills: tuple[TradeFill, ...]
+
+
+def regulatory_fees(side: Side, qty: Decimal, price: Decimal) -> Decimal:
+    """SEC + TAF on sells (rounded up to the cent, as brokers charge them); buys pay none."""
+    if side is Side.BUY:
+        return Decimal(0)
+    sec = (qty * price * SEC_FEE_RATE).quantize(CENT, rounding=ROUND_UP)
+    taf = min(qty * TAF_PER_SHARE, TAF_MAX).quantize(CENT, rounding=ROUND_UP)
+    return sec + taf
+
+
+# Time and number helpers ---------------------------------------------------------------------
+
+
+def epoch_ns(moment: datetime, nanos: int = 0) -> int:
+    """Nanoseconds since the epoch of an aware datetime plus ``nanos`` (0-999)."""
+    if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}")
+    if not 0 <= nanos < 1000:
+        raise ValueError(f"nanos must be 0-999, got {nanos}")
+    delta = moment - _EPOCH
+    seconds = delta.days * 86_400 + delta.seconds
+    return seconds * NS_PER_SECOND + delta.microseconds * 1000 + nanos
+
+
+def format_ns(stamp: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.fffffffffZ``: Alpaca's 9-fractional-digit UTC form."""
+    seconds, fraction = divmod(stamp, NS_PER_SECOND)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"
+
+
+def _text(value: Decimal) -> str:
+    return plain(value)
+
+
+def _optional_text(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
+    if denominator == 0:
+        return Decimal(0)
+    return normalize((numerator / denominator).quantize(_RATIO_PLACES, ROUND_HALF_EVEN))
+
+
+def _fake_uuid(*parts: object) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def asset_id(symbol: str) -> str:
+    """A stable fake asset id for ``symbol``."""
+    return _fake_uuid("asset", symbol)
+
+
+def next_business_day(day: date) -> date:
+    current = day + timedelta(days=1)
+    while current.weekday() >= 5:
+        current += timedelta(days=1)
+    return current
+
+
+# Account state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeOrder:
+    """One order. ``submitted_nanos`` adds sub-microsecond digits to ``submitted_at``."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    submitted_at: datetime
+    status: str = "filled"
+    type: str = "market"
+    time_in_force: str = "day"
+    filled_qty: Decimal = Decimal(0)
+    filled_avg_price: Decimal | None = None
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    limit_price: Decimal | None = None
+    submitted_nanos: int = 0
+
+    @property
+    def submitted_ns(self) -> int:
+        return epoch_ns(self.submitted_at, self.submitted_nanos)
+
+    def to_json(self) -> dict[str, Any]:
+        submitted = format_ns(self.submitted_ns)
+        filled = None if self.filled_at is None else format_ns(epoch_ns(self.filled_at))
+        canceled = None if self.canceled_at is None else format_ns(epoch_ns(self.canceled_at))
+        updated = filled or canceled or submitted
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "created_at": submitted,
+            "updated_at": updated,
+            "submitted_at": submitted,
+            "filled_at": filled,
+            "expired_at": None,
+            "canceled_at": canceled,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": asset_id(self.symbol),
+            "symbol": self.symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": _text(self.qty),
+            "filled_qty": _text(self.filled_qty),
+            "filled_avg_price": _optional_text(self.filled_avg_price),
+            "order_class": "",
+            "order_type": self.type,
+            "type": self.type,
+            "side": self.side,
+            "position_intent": "buy_to_open" if self.side == "buy" else "sell_to_close",
+            "time_in_force": self.time_in_force,
+            "limit_price": _optional_text(self.limit_price),
+            "stop_price": None,
+            "status": self.status,
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+            "subtag": None,
+            "source": None,
+            "expires_at": None,
+        }
+
+
+@dataclass(frozen=True)
+class FakePosition:
+    """One open position; the derived figures (market value, P/L) are computed from these."""
+
+    symbol: str
+    qty: Decimal
+    avg_entry_price: Decimal
+    cost_basis: Decimal
+    current_price: Decimal
+    lastday_price: Decimal
+    exchange: str = "NASDAQ"
+
+    @property
+    def market_value(self) -> Decimal:
+        return normalize(self.qty * self.current_price)
+
+    def to_json(self) -> dict[str, Any]:
+        unrealized = self.market_value - self.cost_basis
+        intraday = self.qty * (self.current_price - self.lastday_price)
+        change = _ratio(self.current_price - self.lastday_price, self.lastday_price)
+        return {
+            "asset_id": asset_id(self.symbol),
+            "symbol": self.symbol,
+            "exchange": self.exchange,
+            "asset_class": "us_equity",
+            "asset_marginable": True,
+            "qty": _text(self.qty),
+            "qty_available": _text(self.qty),
+            "avg_entry_price": _text(self.avg_entry_price),
+            "side": "long" if self.qty >= 0 else "short",
+            "market_value": _text(self.market_value),
+            "cost_basis": _text(self.cost_basis),
+            "unrealized_pl": _text(unrealized),
+            "unrealized_plpc": _text(_ratio(unrealized, abs(self.cost_basis))),
+            "unrealized_intraday_pl": _text(intraday),
+            "unrealized_intraday_plpc": _text(change if self.qty >= 0 else -change),
+            "current_price": _text(self.current_price),
+            "lastday_price": _text(self.lastday_price),
+            "change_today": _text(change),
+        }
+
+
+@dataclass(frozen=True)
+class FakeActivity:
+    """One account activity. ``fields`` are the type-specific JSON fields (strings)."""
+
+    activity_type: str
+    created_at: datetime
+    key: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    created_nanos: int = 0
+
+    @property
+    def created_ns(self) -> int:
+        return epoch_ns(self.created_at, self.created_nanos)
+
+    @property
+    def id(self) -> str:
+        utc = self.created_at.astimezone(UTC)
+        stamp = utc.strftime("%Y%m%d%H%M%S") + f"{utc.microsecond // 1000:03d}"
+        return f"{stamp}::{_fake_uuid('activity', self.key)}"
+
+    def to_json(self, account_id: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account_id": account_id,
+            "activity_type": self.activity_type,
+            **self.fields,
+        }
+
+
+def fee_activity(
+    *,
+    sub_type: str,
+    created_at: datetime,
+    amount: Decimal,
+    symbol: str | None = None,
+    qty: Decimal | None = None,
+    description: str | None = None,
+    key: str | None = None,
+) -> FakeActivity:
+    """A FEE activity of ``amount`` (> 0; written as a negative ``net_amount``)."""
+    if amount <= 0:
+        raise ValueError(f"fee amount must be > 0, got {amount}")
+    return FakeActivity(
+        activity_type="FEE",
+        created_at=created_at,
+        key=key or f"fee:{sub_type}:{symbol}:{created_at.isoformat()}:{amount}",
+        fields={
+            "activity_sub_type": sub_type,
+            "date": created_at.astimezone(UTC).date().isoformat(),
+            "created_at": format_ns(epoch_ns(created_at)),
+            "net_amount": _text(-amount),
+            "symbol": symbol,
+            "qty": _optional_text(qty),
+            "per_share_amount": None,
+            "description": description or f"{sub_type} fee",
+            "status": "executed",
+        },
+    )
+
+
+def fill_activity(order: FakeOrder) -> FakeActivity:
+    """The FILL activity of a (fully) filled order."""
+    if order.filled_at is None or order.filled_avg_price is None:
+        raise ValueError(f"order {order.id} is not filled")
+    return FakeActivity(
+        activity_type="FILL",
+        created_at=order.filled_at,
+        key=f"fill:{order.id}",
+        fields={
+            "transaction_time": format_ns(epoch_ns(order.filled_at)),
+            "type": "fill",
+            "price": _text(order.filled_avg_price),
+            "qty": _text(order.filled_qty),
+            "side": order.side,
+            "symbol": order.symbol,
+            "leaves_qty": _text(order.qty - order.filled_qty),
+            "order_id": order.id,
+            "cum_qty": _text(order.filled_qty),
+            "order_status": order.status,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class EquitySample:
+    """One portfolio-history point; floats are allowed (the wire carries JSON numbers)."""
+
+    timestamp: datetime
+    equity: Decimal | float
+    profit_loss: Decimal | float
+    profit_loss_pct: Decimal | float | None
+
+
+@dataclass(frozen=True)
+class FakeAccount:
+    """The state one fake server serves."""
+
+    account_id: str
+    account_number: str
+    cash: Decimal
+    positions: tuple[FakePosition, ...] = ()
+    orders: tuple[FakeOrder, ...] = ()
+    fee_activities: tuple[FakeActivity, ...] = ()
+    fill_activities: tuple[FakeActivity, ...] = ()
+    equity_series: tuple[EquitySample, ...] = ()
+    base_value: Decimal = Decimal(0)
+    last_equity: Decimal | None = None
+    status: str = "ACTIVE"
+    currency: str = "USD"
+    multiplier: Decimal = Decimal(2)
+    created_at: datetime = _DEFAULT_CREATED_AT
+
+    @property
+    def long_market_value(self) -> Decimal:
+        return normalize(sum((p.market_value for p in self.positions if p.qty > 0), Decimal(0)))
+
+    @property
+    def short_market_value(self) -> Decimal:
+        return normalize(sum((p.market_value for p in self.positions if p.qty < 0), Decimal(0)))
+
+    @property
+    def equity(self) -> Decimal:
+        return normalize(self.cash + self.long_market_value + self.short_market_value)
+
+    def account_json(self) -> dict[str, Any]:
+        long_value, short_value = self.long_market_value, self.short_market_value
+        equity = self.equity
+        initial = ((long_value - short_value) / 2).quantize(CENT, ROUND_UP)
+        maintenance = (long_value * Decimal("0.25") - short_value * Decimal("0.3")).quantize(
+            CENT, ROUND_UP
+        )
+        buying_power = max(equity - initial, Decimal(0)) * self.multiplier
+        return {
+            "id": self.account_id,
+            "admin_configurations": {},
+            "user_configurations": None,
+            "account_number": self.account_number,
+            "status": self.status,
+            "crypto_status": "INACTIVE",
+            "currency": self.currency,
+            "buying_power": _text(buying_power),
+            "regt_buying_power": _text(buying_power),
+            "non_marginable_buying_power": _text(max(self.cash, Decimal(0))),
+            "options_buying_power": _text(max(self.cash, Decimal(0))),
+            "cash": _text(self.cash),
+            "accrued_fees": "0",
+            "pending_transfer_in": "0",
+            "pending_transfer_out": "0",
+            "portfolio_value": _text(equity),
+            "pattern_day_trader": False,
+            "trading_blocked": False,
+            "transfers_blocked": False,
+            "account_blocked": False,
+            "created_at": format_ns(epoch_ns(self.created_at)),
+            "trade_suspended_by_user": False,
+            "multiplier": _text(self.multiplier),
+            "shorting_enabled": True,
+            "equity": _text(equity),
+            "last_equity": _text(self.last_equity if self.last_equity is not None else equity),
+            "long_market_value": _text(long_value),
+            "short_market_value": _text(short_value),
+            "position_market_value": _text(long_value - short_value),
+            "initial_margin": _text(initial),
+            "maintenance_margin": _text(maintenance),
+            "last_maintenance_margin": _text(maintenance),
+            "sma": "0",
+            "daytrade_count": 0,
+            "balance_asof": (self.created_at.date()).isoformat(),
+            "options_approved_level": 0,
+            "options_trading_level": 0,
+        }
+
+    @classmethod
+    def from_history(
+        cls,
+        cycles: Sequence[TradingCycle],
+        *,
+        account_id: str | None = None,
+        account_number: str = "PA3FAKE00001",
+        starting_cash: Decimal = Decimal(100_000),
+        include_unfilled: bool = True,
+    ) -> FakeAccount:
+        """The account that ``cycles`` (``generate_history()`` output) leave behind.
+
+        One filled order and one FILL activity per fill; positions are the net quantity per
+        symbol with FIFO cost basis, marked at the symbol's last fill price; each fill's fees
+        are FEE activities (REG = SEC fee, TAF = FINRA fee) created the next business day;
+        cash is ``starting_cash - buys + sells - fees``; one equity sample per trading day
+        (00:00 UTC, left-labelled), profit/loss against ``starting_cash``. With
+        ``include_unfilled`` a canceled and an open (``new``) order are added.
+        """
+        ordered = sorted(cycles, key=lambda c: (c.start, c.correlation_id))
+        fills = [
+            f for c in ordered for f in sorted(c.fills, key=lambda f: (f.filled_at, f.order_id))
+        ]
+        if account_id is None:
+            account_id = _account_uuid(fills)
+        orders: list[FakeOrder] = []
+        fill_rows: list[FakeActivity] = []
+        fee_rows: list[FakeActivity] = []
+        for index, fill in enumerate(fills):
+            order = _order_of(fill, index)
+            orders.append(order)
+            fill_rows.append(fill_activity(order))
+            fee_rows.extend(_fee_rows_of(fill, index))
+
+        cash = starting_cash
+        lots: dict[str, deque[list[Decimal]]] = {}
+        marks: dict[str, Decimal] = {}
+        previous_marks: dict[str, Decimal] = {}
+        pending_fees = deque(sorted(fee_rows, key=lambda a: (a.created_ns, a.id)))
+        series: list[EquitySample] = []
+        for cycle in ordered:
+            day = cycle.start.astimezone(UTC).date()
+            day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            while pending_fees and pending_fees[0].created_at < day_end:
+                cash += Decimal(str(pending_fees.popleft().fields["net_amount"]))
+            previous_marks = dict(marks)
+            for fill in sorted(cycle.fills, key=lambda f: (f.filled_at, f.order_id)):
+                cash += -fill.notional if fill.side is Side.BUY else fill.notional
+                _apply_fifo(lots.setdefault(fill.symbol, deque()), fill)
+                marks[fill.symbol] = fill.price
+            equity = cash + sum(
+                (sum((lot[0] for lot in held), Decimal(0)) * marks[s] for s, held in lots.items()),
+                Decimal(0),
+            )
+            profit_loss = equity - starting_cash
+            series.append(
+                EquitySample(
+                    timestamp=datetime(day.year, day.month, day.day, tzinfo=UTC),
+                    equity=normalize(equity),
+                    profit_loss=normalize(profit_loss),
+                    profit_loss_pct=_ratio(profit_loss, starting_cash),
+                )
+            )
+        while pending_fees:
+            cash += Decimal(str(pending_fees.popleft().fields["net_amount"]))
+
+        positions = []
+        for symbol in sorted(lots):
+            qty = sum((lot[0] for lot in lots[symbol]), Decimal(0))
+            if qty == 0:
+                continue
+            cost = sum((lot[0] * lot[1] for lot in lots[symbol]), Decimal(0))
+            positions.append(
+                FakePosition(
+                    symbol=symbol,
+                    qty=normalize(qty),
+                    avg_entry_price=normalize((cost / qty).quantize(_RATIO_PLACES)),
+                    cost_basis=normalize(cost),
+                    current_price=marks[symbol],
+                    lastday_price=previous_marks.get(symbol, marks[symbol]),
+                    exchange=_EXCHANGES.get(symbol, "NASDAQ"),
+                )
+            )
+        if include_unfilled and fills:
+            orders.extend(_unfilled_orders(account_id, ordered, fills))
+        last_equity = Decimal(str(series[-1].equity)) if series else None
+        created = ordered[0].start - timedelta(days=30) if ordered else _DEFAULT_CREATED_AT
+        return cls(
+            account_id=account_id,
+            account_number=account_number,
+            cash=normalize(cash),
+            positions=tuple(positions),
+            orders=tuple(orders),
+            fee_activities=tuple(fee_rows),
+            fill_activities=tuple(fill_rows),
+            equity_series=tuple(series),
+            base_value=starting_cash,
+            last_equity=last_equity,
+            created_at=created,
+        )
+
+
+def _account_uuid(fills: Sequence[TradeFill]) -> str:
+    for fill in fills:
+        try:
+            return str(uuid.UUID(fill.account_id))
+        except ValueError:
+            return _fake_uuid("account", fill.account_id)
+    return _fake_uuid("account", "empty")
+
+
+def _order_of(fill: TradeFill, index: int) -> FakeOrder:
+    side = "buy" if fill.side is Side.BUY else "sell"
+    limit_price = None
+    if fill.order_type is OrderType.LIMIT:
+        quote = fill.ask_at_fill if fill.side is Side.BUY else fill.bid_at_fill
+        limit_price = quote if quote is not None else fill.price
+    return FakeOrder(
+        id=fill.order_id,
+        client_order_id=f"{fill.correlation_id}:{fill.symbol}:{side}",
+        symbol=fill.symbol,
+        side=side,
+        qty=fill.qty,
+        submitted_at=fill.filled_at - timedelta(milliseconds=180 + (index * 37) % 400),
+        submitted_nanos=(index * 389) % 1000,
+        status="filled",
+        type=fill.order_type.value,
+        filled_qty=fill.qty,
+        filled_avg_price=fill.price,
+        filled_at=fill.filled_at,
+        limit_price=limit_price,
+    )
+
+
+def _fee_rows_of(fill: TradeFill, index: int) -> list[FakeActivity]:
+    """REG (SEC) and TAF rows that add up exactly to ``fill.fees``."""
+    if fill.fees <= 0:
+        return []
+    sec = Decimal(0)
+    if fill.side is Side.SELL:
+        sec = min((fill.notional * SEC_FEE_RATE).quantize(CENT, ROUND_UP), fill.fees)
+    taf = fill.fees - sec  # the fill's own fee is authoritative: the rows add up to it
+    posted = next_business_day(fill.filled_at.astimezone(UTC).date())
+    created = datetime(posted.year, posted.month, posted.day, 8, tzinfo=UTC) + timedelta(
+        milliseconds=index * 2
+    )
+    trade_day = fill.filled_at.astimezone(UTC).date().isoformat()
+    rows = []
+    for sub_type, amount, offset in (("REG", sec, 0), ("TAF", taf, 1)):
+        if amount <= 0:
+            continue
+        rows.append(
+            fee_activity(
+                sub_type=sub_type,
+                created_at=created + timedelta(milliseconds=offset),
+                amount=amount,
+                symbol=fill.symbol,
+                qty=fill.qty,
+                description=f"{sub_type} fee for {plain(fill.qty)} {fill.symbol} sold {trade_day}",
+                key=f"fee:{sub_type}:{fill.order_id}",
+            )
+        )
+    return rows
+
+
+def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
+    if fill.side is Side.BUY:
+        held.append([fill.qty, fill.price])
+        return
+    remaining = fill.qty
+    while remaining > 0 and held:
+        lot = held[0]
+        taken = min(lot[0], remaining)
+        lot[0] -= taken
+        remaining -= taken
+        if lot[0] == 0:
+            held.popleft()
+    if remaining > 0:  # a short: the lot carries a negative quantity
+        held.append([-remaining, fill.price])
+
+
+def _unfilled_orders(
+    account_id: str, cycles: Sequence[TradingCycle], fills: Sequence[TradeFill]
+) -> list[FakeOrder]:
+    first, last = cycles[min(1, len(cycles) - 1)], cycles[-1]
+    symbol = fills[0].symbol
+    price = fills[-1].price
+    canceled_submitted = first.start + timedelta(minutes=35, microseconds=123)
+    return [
+        FakeOrder(
+            id=_fake_uuid(account_id, "canceled"),
+            client_order_id=f"{first.correlation_id}:{symbol}:buy:canceled",
+            symbol=symbol,
+            side="buy",
+            qty=Decimal(10),
+            submitted_at=canceled_submitted,
+            submitted_nanos=250,
+            status="canceled",
+            type="limit",
+            limit_price=(fills[0].price * Decimal("0.95")).quantize(CENT),
+            canceled_at=canceled_submitted + timedelta(minutes=30),
+        ),
+        FakeOrder(
+            id=_fake_uuid(account_id, "open"),
+            client_order_id=f"{last.correlation_id}:{fills[-1].symbol}:sell:open",
+            symbol=fills[-1].symbol,
+            side="sell",
+            qty=Decimal(5),
+            submitted_at=last.end - timedelta(minutes=5, microseconds=77),
+            submitted_nanos=500,
+            status="new",
+            type="limit",
+            time_in_force="gtc",
+            limit_price=(price * Decimal("1.05")).quantize(CENT),
+        ),
+    ]
+
+
+def bulk_orders(
+    count: int,
+    first_submitted: datetime,
+    *,
+    per_instant: int = 1,
+    spacing: timedelta = timedelta(seconds=7),
+    symbol: str = "SPY",
+    price: Decimal = Decimal("500.25"),
+    key: str = "bulk",
+    submitted_nanos: int | None = None,
+) -> tuple[FakeOrder, ...]:
+    """``count`` filled orders, ``per_instant`` of them sharing each submission instant.
+
+    Sub-microsecond digits vary per instant unless ``submitted_nanos`` fixes them.
+    """
+    orders = []
+    for index in range(count):
+        submitted = first_submitted + spacing * (index // per_instant)
+        side = "buy" if index % 2 == 0 else "sell"
+        orders.append(
+            FakeOrder(
+                id=_fake_uuid("order", key, index),
+                client_order_id=f"{key}-{index:06d}",
+                symbol=symbol,
+                side=side,
+                qty=Decimal(1 + index % 5),
+                submitted_at=submitted,
+                submitted_nanos=(
+                    (index // per_instant * 7) % 1000
+                    if submitted_nanos is None
+                    else submitted_nanos
+                ),
+                filled_qty=Decimal(1 + index % 5),
+                filled_avg_price=price,
+                filled_at=submitted + timedelta(milliseconds=150),
+            )
+        )
+    return tuple(orders)
+
+
+def bulk_fee_activities(
+    count: int,
+    first_created: datetime,
+    *,
+    spacing: timedelta = timedelta(seconds=30),
+    amount: Decimal = Decimal("0.01"),
+    key: str = "bulk",
+) -> tuple[FakeActivity, ...]:
+    """``count`` FEE activities (alternately REG and TAF), one every ``spacing``."""
+    return tuple(
+        fee_activity(
+            sub_type="REG" if index % 2 == 0 else "TAF",
+            created_at=first_created + spacing * index,
+            amount=amount,
+            symbol="SPY",
+            qty=Decimal(1),
+            key=f"{key}:{index}",
+        )
+        for index in range(count)
+    )

@@ -1,0 +1,397 @@
+"""Frozen DTOs of what an account snapshot keeps from Alpaca, and their parsers.
+
+Importing this module never imports alpaca-py (which pulls in pandas): the report Lambda reads
+snapshots through these classes only. ``snapshots.alpaca.source`` fetches the data.
+
+* Money, prices and quantities are exact ``Decimal`` (normalised; JSON: plain strings). Alpaca
+  sends them as strings; the few it sends as JSON numbers (portfolio history) are converted
+  through ``str`` and quantized, never through binary floats.
+* Timestamps are timezone-aware UTC. Alpaca writes 9 fractional digits; they are truncated to
+  microseconds (Python's resolution).
+* Lists are sorted by the models themselves (positions by symbol, orders by
+  ``(submitted_at, id)``, fees by ``(created_at, id)``, equity by time), so the same data always
+  gives the same object and the same JSON.
+* The ``from_api`` constructors take Alpaca's raw JSON objects and keep only the fields modelled
+  here, so a field Alpaca adds later cannot break parsing; a missing or malformed required
+  field raises ``pydantic.ValidationError`` (``ValueError``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
+
+from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, normalize, to_decimal
+from ledger_store.dto import Frozen, Money, UTCDateTime
+from ledger_store.errors import LedgerValidationError
+
+#: Portfolio-history money (equity, profit/loss) arrives as floats; kept to this many places.
+HISTORY_MONEY_PLACES = 4
+#: Portfolio-history ``profit_loss_pct`` (a fraction, 0.01 = 1 %) is kept to this many places.
+HISTORY_PCT_PLACES = 10
+
+
+def _blank_to_none(value: Any) -> Any:
+    """Alpaca writes some absent values as ``""``; treat them as absent."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _uuid_text(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ValueError(f"not a UUID: {value!r}") from exc
+
+
+def _not_empty(value: str) -> str:
+    if not value or value != value.strip():
+        raise ValueError(f"must be a non-empty string without surrounding spaces: {value!r}")
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+OptionalMoney = Annotated[Money | None, BeforeValidator(_blank_to_none)]
+OptionalDateTime = Annotated[UTCDateTime | None, BeforeValidator(_blank_to_none)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+AlpacaUuid = Annotated[str, AfterValidator(_uuid_text)]
+Text = Annotated[str, AfterValidator(_not_empty)]
+LowerText = Annotated[str, BeforeValidator(_lower), AfterValidator(_not_empty)]
+OptionalLowerText = Annotated[str | None, BeforeValidator(_blank_to_none), BeforeValidator(_lower)]
+
+
+_Model = TypeVar("_Model", bound=Frozen)
+_Item = TypeVar("_Item")
+
+
+def _known_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise LedgerValidationError(f"expected a JSON object, got {type(raw).__name__}")
+    return {name: raw[name] for name in model.model_fields if name in raw}
+
+
+class AlpacaAccount(Frozen):
+    """``GET /v2/account``: balances and flags at fetch time. ``cash`` may be negative."""
+
+    id: AlpacaUuid
+    account_number: Text
+    status: Text
+    currency: Text = "USD"
+    cash: Money
+    equity: Money
+    last_equity: Money
+    buying_power: Money
+    regt_buying_power: OptionalMoney = None
+    non_marginable_buying_power: OptionalMoney = None
+    long_market_value: Money
+    short_market_value: Money
+    #: Deprecated by Alpaca (equals ``equity``); kept when sent.
+    portfolio_value: OptionalMoney = None
+    initial_margin: Money
+    maintenance_margin: Money
+    last_maintenance_margin: OptionalMoney = None
+    sma: OptionalMoney = None
+    multiplier: OptionalMoney = None
+    accrued_fees: OptionalMoney = None
+    pending_transfer_in: OptionalMoney = None
+    pending_transfer_out: OptionalMoney = None
+    #: Alpaca stopped sending these on 2026-07-06 (FINRA intraday-margin migration).
+    daytrade_count: int | None = None
+    pattern_day_trader: bool | None = None
+    trading_blocked: bool | None = None
+    transfers_blocked: bool | None = None
+    account_blocked: bool | None = None
+    shorting_enabled: bool | None = None
+    created_at: OptionalDateTime = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> AlpacaAccount:
+        return cls.model_validate(_known_fields(cls, raw))
+
+
+class AlpacaPosition(Frozen):
+    """``GET /v2/positions``: one open position. ``qty`` is negative for shorts."""
+
+    symbol: Text
+    asset_id: AlpacaUuid | None = None
+    asset_class: OptionalLowerText = None
+    exchange: OptionalText = None
+    side: LowerText
+    qty: Money
+    qty_available: OptionalMoney = None
+    avg_entry_price: Money
+    cost_basis: Money
+    market_value: OptionalMoney = None
+    current_price: OptionalMoney = None
+    lastday_price: OptionalMoney = None
+    change_today: OptionalMoney = None
+    unrealized_pl: OptionalMoney = None
+    unrealized_plpc: OptionalMoney = None
+    unrealized_intraday_pl: OptionalMoney = None
+    unrealized_intraday_plpc: OptionalMoney = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> AlpacaPosition:
+        return cls.model_validate(_known_fields(cls, raw))
+
+
+class AlpacaOrder(Frozen):
+    """``GET /v2/orders``: one order, whatever its status (``legs`` of multi-leg orders nested)."""
+
+    id: AlpacaUuid
+    client_order_id: Text
+    symbol: OptionalText = None
+    asset_id: AlpacaUuid | None = None
+    asset_class: OptionalLowerText = None
+    side: OptionalLowerText = None
+    type: OptionalLowerText = None
+    order_class: LowerText = "simple"
+    time_in_force: LowerText
+    status: LowerText
+    qty: OptionalMoney = None
+    notional: OptionalMoney = None
+    filled_qty: Money
+    filled_avg_price: OptionalMoney = None
+    limit_price: OptionalMoney = None
+    stop_price: OptionalMoney = None
+    extended_hours: bool = False
+    submitted_at: UTCDateTime
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    filled_at: OptionalDateTime = None
+    canceled_at: OptionalDateTime = None
+    expired_at: OptionalDateTime = None
+    failed_at: OptionalDateTime = None
+    replaced_at: OptionalDateTime = None
+    replaced_by: AlpacaUuid | None = None
+    replaces: AlpacaUuid | None = None
+    legs: tuple[AlpacaOrder, ...] = ()
+
+    @field_validator("legs", mode="before")
+    @classmethod
+    def _no_legs(cls, value: Any) -> Any:
+        return () if value is None else value
+
+    @field_validator("legs")
+    @classmethod
+    def _sorted_legs(cls, value: tuple[AlpacaOrder, ...]) -> tuple[AlpacaOrder, ...]:
+        return tuple(sorted(value, key=order_sort_key))
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> AlpacaOrder:
+        fields = _known_fields(cls, raw)
+        if not fields.get("order_class"):
+            fields["order_class"] = "simple"  # as alpaca-py does for "" / missing
+        legs = raw.get("legs")
+        if isinstance(legs, list):
+            fields["legs"] = tuple(cls.from_api(leg) for leg in legs)
+        return cls.model_validate(fields)
+
+
+def order_sort_key(order: AlpacaOrder) -> tuple[datetime, str]:
+    return (order.submitted_at, order.id)
+
+
+def activity_created_at(activity_id: str) -> datetime:
+    """Creation time encoded in an activity id ``<yyyymmddhhmmssmmm>::<uuid>`` (read as UTC)."""
+    stamp, sep, _ = activity_id.partition("::")
+    if not sep or len(stamp) != 17 or not stamp.isdigit():
+        raise ValueError(f"activity id {activity_id!r} is not '<yyyymmddhhmmssmmm>::<uuid>'")
+    try:
+        parsed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"activity id {activity_id!r} has no valid timestamp") from exc
+    return parsed.replace(microsecond=int(stamp[14:]) * 1000)
+
+
+_UTC_DATETIME: TypeAdapter[datetime] = TypeAdapter(UTCDateTime)
+
+
+class FeeActivity(Frozen):
+    """A ``FEE`` account activity (REG = SEC fee, TAF = FINRA fee, ...); ``net_amount`` < 0."""
+
+    id: Text
+    activity_type: Text
+    activity_sub_type: OptionalText = None
+    date: date
+    created_at: UTCDateTime
+    net_amount: Money
+    symbol: OptionalText = None
+    qty: OptionalMoney = None
+    per_share_amount: OptionalMoney = None
+    description: OptionalText = None
+    status: OptionalText = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> FeeActivity:
+        """Parse a raw row; without ``created_at`` the time comes from the id prefix."""
+        fields = _known_fields(cls, raw)
+        if fields.get("created_at"):
+            created = _UTC_DATETIME.validate_python(fields["created_at"])
+        else:
+            created = activity_created_at(str(raw.get("id", "")))
+        fields["created_at"] = created
+        if not fields.get("date"):
+            fields["date"] = created.date()
+        return cls.model_validate(fields)
+
+
+class EquityPoint(Frozen):
+    """One portfolio-history sample: equity and profit/loss against the history's base value."""
+
+    timestamp: UTCDateTime
+    equity: Money
+    profit_loss: Money
+    #: A fraction (0.0123 = 1.23 %); Alpaca may send null.
+    profit_loss_pct: OptionalMoney = None
+
+
+def decimal_from_number(value: object, places: int) -> Decimal:
+    """A JSON number (float/int) or numeric string as an exact ``Decimal``, quantized.
+
+    Floats go through ``str`` (their shortest round-tripping text), so ``0.1`` is ``0.1``,
+    not ``0.1000000000000000055...``; quantizing to ``places`` (half-even) removes binary
+    noise such as ``0.30000000000000004``.
+    """
+    if isinstance(value, float):
+        value = str(value)
+    try:
+        exact = to_decimal(value)
+    except LedgerValidationError as exc:
+        raise ValueError(str(exc)) from exc
+    with localcontext(prec=MAX_SIGNIFICANT_DIGITS * 2):
+        quantized = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    try:
+        return normalize(quantized)
+    except LedgerValidationError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
+    """``GET /v2/account/portfolio/history`` (parallel arrays) as sorted ``EquityPoint``s."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+    columns: dict[str, Sequence[Any]] = {}
+    for name in ("timestamp", "equity", "profit_loss", "profit_loss_pct"):
+        column = raw.get(name)
+        if column is None:
+            column = []
+        if not isinstance(column, list):
+            raise ValueError(f"{name} must be an array, got {type(column).__name__}")
+        columns[name] = column
+    lengths = {name: len(column) for name, column in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"portfolio history arrays differ in length: {lengths}")
+    points = []
+    for index, stamp in enumerate(columns["timestamp"]):
+        if isinstance(stamp, bool) or not isinstance(stamp, int):
+            raise ValueError(f"timestamp[{index}] must be an integer, got {stamp!r}")
+        equity = columns["equity"][index]
+        profit_loss = columns["profit_loss"][index]
+        pct = columns["profit_loss_pct"][index]
+        if equity is None or profit_loss is None:
+            raise ValueError(f"equity/profit_loss[{index}] is null")
+        points.append(
+            EquityPoint(
+                timestamp=datetime.fromtimestamp(stamp, UTC),
+                equity=decimal_from_number(equity, HISTORY_MONEY_PLACES),
+                profit_loss=decimal_from_number(profit_loss, HISTORY_MONEY_PLACES),
+                profit_loss_pct=(
+                    None if pct is None else decimal_from_number(pct, HISTORY_PCT_PLACES)
+                ),
+            )
+        )
+    return tuple(sorted(points, key=lambda p: p.timestamp))
+
+
+def ordered_unique(
+    sort_key: Callable[[Any], Any], identity: Callable[[Any], object], what: str
+) -> AfterValidator:
+    """Validator putting a tuple in its canonical order and rejecting duplicate identities.
+
+    Snapshot lists are sorted on the way in, so equal data always gives equal bytes.
+    """
+
+    def check(value: tuple[_Item, ...]) -> tuple[_Item, ...]:
+        ordered = tuple(sorted(value, key=sort_key))
+        seen: set[object] = set()
+        for item in ordered:
+            ident = identity(item)
+            if ident in seen:
+                raise ValueError(f"duplicate {what}: {ident}")
+            seen.add(ident)
+        return ordered
+
+    return AfterValidator(check)
+
+
+Positions = Annotated[
+    tuple[AlpacaPosition, ...],
+    ordered_unique(
+        lambda p: (p.symbol, p.asset_class or ""), lambda p: (p.symbol, p.asset_class), "position"
+    ),
+]
+Orders = Annotated[
+    tuple[AlpacaOrder, ...], ordered_unique(order_sort_key, lambda o: o.id, "order id")
+]
+Fees = Annotated[
+    tuple[FeeActivity, ...],
+    ordered_unique(lambda f: (f.created_at, f.id), lambda f: f.id, "fee activity id"),
+]
+EquitySeries = Annotated[
+    tuple[EquityPoint, ...],
+    ordered_unique(lambda p: p.timestamp, lambda p: p.timestamp, "equity timestamp"),
+]
+
+
+class AlpacaData(Frozen):
+    """Everything a snapshot keeps from Alpaca for the period ``[period_start, period_end)``.
+
+    * ``account`` and ``positions``: as of the fetch.
+    * ``orders``: orders submitted in the period, plus orders submitted earlier that filled in
+      it (found through the period's FILL activities).
+    * ``fees``: FEE activities created in ``[fee_window_start, fee_window_end)``: the period
+      itself unless the source was given a posting lag (see
+      ``snapshots.alpaca.source.fee_window``).
+    * ``filled_order_ids``: ids of the orders with a FILL activity in the period, sorted.
+    * ``equity``: daily portfolio-history samples inside the period.
+    """
+
+    period_start: UTCDateTime
+    period_end: UTCDateTime
+    fee_window_start: UTCDateTime
+    fee_window_end: UTCDateTime
+    account: AlpacaAccount
+    positions: Positions
+    orders: Orders
+    fees: Fees
+    filled_order_ids: tuple[AlpacaUuid, ...]
+    equity: EquitySeries
+
+    @field_validator("filled_order_ids")
+    @classmethod
+    def _sort_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(value)))
+
+    @field_validator("period_end")
+    @classmethod
+    def _period_is_ordered(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("period_start")
+        if start is not None and value <= start:
+            raise ValueError("period_end must be after period_start")
+        return value

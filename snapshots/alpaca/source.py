@@ -1,0 +1,552 @@
+"""Fetch a period's account data from Alpaca with alpaca-py's ``TradingClient``.
+
+alpaca-py is imported only when an ``AlpacaSource`` is built (it imports pandas, ~0.7 s);
+importing this module, or ``snapshots.alpaca.models``, never imports it.
+
+Timeouts and retries
+    alpaca-py sends requests without a timeout and retries only 429/504, with a fixed 3 s sleep.
+    ``AlpacaSource`` turns that off on its client (``_retry = 0``, ``_retry_codes = []``, see
+    ``alpaca.common.rest.RESTClient._request``) and wraps the client's ``requests`` session so
+    every request gets a timeout. Each Alpaca call then runs in its own retry loop: 429, 408,
+    5xx, connection errors and timeouts are retried with exponential backoff and jitter, up
+    to ``RetryPolicy.max_attempts`` attempts, all within one overall deadline per ``fetch``
+    (a request's timeout is also cut to what is left of it). When they are used up,
+    ``AlpacaUnavailableError`` names the call, the attempts and the last error. Other 4xx
+    answers fail at once: ``AlpacaAuthError`` (401/403) or ``AlpacaRequestError``.
+
+Raw JSON
+    The client runs with ``raw_data=True``: the answers are validated by the snapshot's own
+    DTOs, not alpaca-py's models, so a value alpaca-py does not know yet (a new order status)
+    does not fail the whole call, timestamps are read from Alpaca's text, and the numbers
+    that arrive as JSON floats (portfolio history) go through ``str`` to ``Decimal``.
+
+What a period's fetch contains: see ``AlpacaData`` and ``AlpacaSource.fetch``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ledger_store.dto import UTCDateTime, describe_validation_error
+from ledger_store.errors import ConfigurationError, LedgerValidationError
+from ledger_store.keys import require_utc
+from ledger_store.tracing import subsegment
+from snapshots.alpaca.models import (
+    AlpacaAccount,
+    AlpacaData,
+    AlpacaOrder,
+    AlpacaPosition,
+    AlpacaUuid,
+    EquityPoint,
+    FeeActivity,
+    equity_points_from_api,
+)
+from snapshots.errors import (
+    AlpacaAuthError,
+    AlpacaError,
+    AlpacaRequestError,
+    AlpacaResponseError,
+    AlpacaUnavailableError,
+    describe,
+)
+
+#: ``GET /v2/orders`` returns at most this many orders per request.
+ORDERS_PAGE_LIMIT = 500
+#: ``GET /v2/account/activities`` returns at most this many rows per request.
+ACTIVITIES_PAGE_SIZE = 100
+#: Default shift of the fee window: none, the FEE rows *posted* in the period (see ``fee_window``).
+FEE_POSTING_LAG = timedelta(0)
+
+_MICROSECOND = timedelta(microseconds=1)
+_RETRYABLE_STATUSES = frozenset({408, 429})
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds of the retry loop around each Alpaca call (seconds)."""
+
+    #: Attempts per call, the first one included.
+    max_attempts: int = 5
+    #: Backoff before retry ``n`` is ``min(max_delay, base_delay * 2**(n-1))``, jittered to
+    #: between half and all of it.
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    #: Timeout of one HTTP request (connect and read), cut to the time left before deadline.
+    request_timeout: float = 10.0
+    #: Overall budget of one ``fetch`` (every call and every backoff).
+    deadline: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise LedgerValidationError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        for name in ("request_timeout", "deadline"):
+            if getattr(self, name) <= 0:
+                raise LedgerValidationError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("base_delay", "max_delay"):
+            if getattr(self, name) < 0:
+                raise LedgerValidationError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+def fee_window(
+    period_start: datetime, period_end: datetime, lag: timedelta = FEE_POSTING_LAG
+) -> tuple[datetime, datetime]:
+    """The creation-time window of the FEE activities a snapshot of the period keeps.
+
+    ``[period_start + lag, period_end + lag)``; by default (``lag = 0``) the rows Alpaca
+    created in the period. Alpaca posts a day's REG/TAF rows on the next business day, so
+    these are mostly the fees of earlier trades (the ledger's own ``total_fees`` covers the
+    period's fills). A positive lag would attribute rows to the trades that caused them, but
+    its window is still open when the snapshot is taken right after ``period_end``: a later
+    re-run would see more rows and a different checksum, so keep it for periods that ended at
+    least ``lag`` ago. Consecutive periods get consecutive, non-overlapping windows: every fee
+    row belongs to exactly one period.
+    """
+    return period_start + lag, period_end + lag
+
+
+class _FillRow(BaseModel):
+    """The fields of a FILL activity the fetch needs (others ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    activity_type: str
+    order_id: AlpacaUuid
+    transaction_time: UTCDateTime
+
+
+class AlpacaSource:
+    """Reads one Alpaca account through alpaca-py's ``TradingClient``.
+
+    Credentials and endpoint default to ``APCA_API_KEY_ID``, ``APCA_API_SECRET_KEY`` and
+    ``APCA_API_BASE_URL`` (``http(s)://host[:port]``, no ``/v2``); without a base URL the paper
+    endpoint is used (``paper=False``: the live one). ``sleep``, ``clock`` (monotonic seconds)
+    and ``rng`` are injectable for tests. Not thread-safe: use one source per thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        paper: bool = True,
+        retry: RetryPolicy | None = None,
+        fee_posting_lag: timedelta = FEE_POSTING_LAG,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        api_key = api_key or env.get("APCA_API_KEY_ID") or None
+        secret_key = secret_key or env.get("APCA_API_SECRET_KEY") or None
+        if not api_key or not secret_key:
+            raise ConfigurationError(
+                "Alpaca credentials are missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY "
+                "(or pass api_key and secret_key)"
+            )
+        url = _normalise_base_url(base_url or env.get("APCA_API_BASE_URL") or None)
+        self.retry = retry or RetryPolicy()
+        self.fee_posting_lag = fee_posting_lag
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._timeout = self.retry.request_timeout
+
+        from alpaca.trading.client import TradingClient
+
+        self._client: Any = TradingClient(
+            api_key=api_key,
+            secret_key=secret_key,
+            paper=paper,
+            raw_data=True,
+            url_override=url,
+        )
+        _disable_sdk_retries_and_add_timeout(self._client, lambda: self._timeout)
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint the client talks to (without ``/v2``)."""
+        return str(getattr(self._client._base_url, "value", self._client._base_url))
+
+    def close(self) -> None:
+        """Close the HTTP connections of the client."""
+        self._client._session.close()
+
+    def __enter__(self) -> AlpacaSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # The fetch --------------------------------------------------------------------------
+
+    def fetch(self, period_start: datetime, period_end: datetime) -> AlpacaData:
+        """Everything a snapshot keeps from Alpaca for ``[period_start, period_end)``.
+
+        * the account and its open positions, as of now;
+        * the orders submitted in the period (``GET /v2/orders``, status all, ascending, 500
+          per page, paged with ``after`` = last ``submitted_at`` minus 1 µs and de-duplicated
+          by id, so orders sharing a timestamp across a page boundary are neither lost nor
+          doubled), plus the orders submitted before the period that filled in it: they are
+          found through the period's FILL activities and fetched by id;
+        * the FEE activities of ``fee_window(period_start, period_end, fee_posting_lag)``
+          (by default those created in the period), paged by ``page_token``;
+        * the daily portfolio history inside the period.
+
+        Raises ``AlpacaUnavailableError`` (transient failures outlasted the retries or the
+        deadline), ``AlpacaAuthError``/``AlpacaRequestError`` (rejected request),
+        ``AlpacaResponseError`` (unexpected answer), ``LedgerValidationError`` (bad period).
+        """
+        start = require_utc(period_start, "period_start")
+        end = require_utc(period_end, "period_end")
+        if end <= start:
+            raise LedgerValidationError(
+                f"period_end {end.isoformat()} must be after period_start {start.isoformat()}"
+            )
+        deadline = self._clock() + self.retry.deadline
+
+        account = _parse(
+            "get_account",
+            AlpacaAccount.from_api,
+            self._call("get_account", self._client.get_account, deadline),
+        )
+        positions = tuple(
+            _parse("get_all_positions", AlpacaPosition.from_api, row)
+            for row in _rows(
+                "get_all_positions",
+                self._call("get_all_positions", self._client.get_all_positions, deadline),
+            )
+        )
+        orders = self._orders_submitted(start, end, deadline)
+        filled_ids = sorted(self._filled_order_ids(start, end, deadline))
+        for order_id in filled_ids:
+            if order_id not in orders:  # submitted before the period, filled inside it
+                orders[order_id] = self._order_by_id(order_id, deadline)
+        fees_start, fees_end = fee_window(start, end, self.fee_posting_lag)
+        fees = self._fees(fees_start, fees_end, deadline)
+        equity = self._equity(start, end, deadline)
+        try:
+            return AlpacaData(
+                period_start=start,
+                period_end=end,
+                fee_window_start=fees_start,
+                fee_window_end=fees_end,
+                account=account,
+                positions=positions,
+                orders=tuple(orders.values()),
+                fees=tuple(fees),
+                filled_order_ids=tuple(filled_ids),
+                equity=equity,
+            )
+        except ValidationError as exc:
+            raise AlpacaResponseError("fetch", describe_validation_error(exc)) from exc
+
+    def _orders_submitted(
+        self, start: datetime, end: datetime, deadline: float
+    ) -> dict[str, AlpacaOrder]:
+        from alpaca.common.enums import Sort
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        found: dict[str, AlpacaOrder] = {}
+        after = start - _MICROSECOND  # ``after`` is exclusive; keep orders at ``start``
+        page = 0
+        while True:
+            page += 1
+            request = GetOrdersRequest(
+                status=QueryOrderStatus.ALL,
+                limit=ORDERS_PAGE_LIMIT,
+                after=after,
+                until=end,
+                direction=Sort.ASC,
+                nested=True,
+            )
+            rows = _rows(
+                "get_orders",
+                self._call(
+                    "get_orders",
+                    functools.partial(self._client.get_orders, request),
+                    deadline,
+                    page=page,
+                ),
+            )
+            parsed = [_parse("get_orders", AlpacaOrder.from_api, row) for row in rows]
+            for order in parsed:
+                if start <= order.submitted_at < end:
+                    found.setdefault(order.id, order)
+            if len(rows) < ORDERS_PAGE_LIMIT:
+                return found
+            # Timestamps arrive with 9 digits and are read to the microsecond; stepping back
+            # 1 µs re-reads the orders that share the last timestamp (dropped as duplicates).
+            next_after = max(order.submitted_at for order in parsed) - _MICROSECOND
+            if next_after <= after:
+                raise AlpacaResponseError(
+                    "get_orders",
+                    f"a full page of {len(rows)} orders does not advance past "
+                    f"{after.isoformat()}: more than {ORDERS_PAGE_LIMIT} orders share one "
+                    "submission time, they cannot be paged by time",
+                )
+            after = next_after
+
+    def _order_by_id(self, order_id: str, deadline: float) -> AlpacaOrder:
+        from alpaca.trading.requests import GetOrderByIdRequest
+
+        raw = self._call(
+            "get_order_by_id",
+            functools.partial(
+                self._client.get_order_by_id, order_id, GetOrderByIdRequest(nested=True)
+            ),
+            deadline,
+            order_id=order_id,
+        )
+        return _parse("get_order_by_id", AlpacaOrder.from_api, raw)
+
+    def _filled_order_ids(self, start: datetime, end: datetime, deadline: float) -> set[str]:
+        ids = set()
+        for row in self._activities("FILL", deadline, start, end):
+            fill = _parse("get_activities", _FillRow.model_validate, row)
+            _require_type("FILL", fill.activity_type)
+            if start <= fill.transaction_time < end:
+                ids.add(fill.order_id)
+        return ids
+
+    def _fees(self, start: datetime, end: datetime, deadline: float) -> list[FeeActivity]:
+        fees = []
+        for row in self._activities("FEE", deadline, start, end):
+            fee = _parse("get_activities", FeeActivity.from_api, row)
+            _require_type("FEE", fee.activity_type)
+            if start <= fee.created_at < end:
+                fees.append(fee)
+        return fees
+
+    def _activities(
+        self, activity_type: str, deadline: float, start: datetime, end: datetime
+    ) -> list[Mapping[str, Any]]:
+        """Rows of one activity type created in ``[start, end)`` (plus bound slack), by id."""
+        path = f"/account/activities/{activity_type}"
+        params: dict[str, Any] = {
+            "after": _rfc3339(start - _MICROSECOND),
+            "until": _rfc3339(end),
+            "direction": "asc",
+            "page_size": ACTIVITIES_PAGE_SIZE,
+        }
+        rows: dict[str, Mapping[str, Any]] = {}
+        token: str | None = None
+        page = 0
+        while True:
+            page += 1
+            query = dict(params) if token is None else {**params, "page_token": token}
+            batch = _rows(
+                "get_activities",
+                self._call(
+                    "get_activities",
+                    functools.partial(self._client.get, path, query),
+                    deadline,
+                    activity_type=activity_type,
+                    page=page,
+                ),
+            )
+            for row in batch:
+                if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
+                    raise AlpacaResponseError("get_activities", f"row without an id: {row!r}")
+                rows.setdefault(row["id"], row)
+            if len(batch) < ACTIVITIES_PAGE_SIZE:
+                return list(rows.values())
+            last_id = batch[-1]["id"]
+            if last_id == token:
+                raise AlpacaResponseError(
+                    "get_activities", f"page_token {token!r} returned the same page again"
+                )
+            token = last_id
+
+    def _equity(self, start: datetime, end: datetime, deadline: float) -> tuple[EquityPoint, ...]:
+        from alpaca.trading.requests import GetPortfolioHistoryRequest
+
+        request = GetPortfolioHistoryRequest(timeframe="1D", start=start, end=end)
+        raw = self._call(
+            "get_portfolio_history",
+            functools.partial(self._client.get_portfolio_history, request),
+            deadline,
+        )
+        points = _parse("get_portfolio_history", equity_points_from_api, raw)
+        return tuple(p for p in points if start <= p.timestamp < end)
+
+    # Retries ----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        call: str,
+        operation: Callable[[], _T],
+        deadline: float,
+        **annotations: str | int | None,
+    ) -> _T:
+        """Run ``operation`` with retries of transient failures, within ``deadline``."""
+        policy = self.retry
+        attempts = 0
+        last_error: BaseException | None = None
+        with subsegment(f"alpaca.{call}", **annotations):
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise AlpacaUnavailableError(
+                        call, attempts, last_error, f"deadline of {policy.deadline:g}s reached"
+                    ) from last_error
+                self._timeout = min(policy.request_timeout, remaining)
+                attempts += 1
+                try:
+                    return operation()
+                except Exception as exc:
+                    permanent = _permanent_error(call, exc)
+                    if permanent is not None:
+                        raise permanent from exc
+                    if not _is_transient(exc):
+                        raise
+                    last_error = exc
+                if attempts >= policy.max_attempts:
+                    raise AlpacaUnavailableError(
+                        call, attempts, last_error, "retry attempts used up"
+                    ) from last_error
+                delay = self._backoff(attempts)
+                if self._clock() + delay >= deadline:
+                    raise AlpacaUnavailableError(
+                        call,
+                        attempts,
+                        last_error,
+                        f"deadline of {policy.deadline:g}s reached before the next retry",
+                    ) from last_error
+                self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+
+def _disable_sdk_retries_and_add_timeout(client: Any, timeout: Callable[[], float]) -> None:
+    """Turn off alpaca-py's own retry loop and give every request a timeout.
+
+    ``RESTClient._request`` loops ``while retry >= 0`` over ``_one_request``, which raises its
+    internal ``RetryException`` (then sleeps ``_retry_wait``) only when the status is in
+    ``_retry_codes`` and ``retry > 0``: with ``_retry = 0`` and no codes every request is sent
+    once. ``_one_request`` calls ``self._session.request(method, url, **opts)`` without a
+    timeout; the wrapper adds one.
+    """
+    missing = [
+        n for n in ("_retry", "_retry_wait", "_retry_codes", "_session") if not hasattr(client, n)
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"this alpaca-py version has no {', '.join(missing)} on its REST client; "
+            "snapshots.alpaca.source cannot bound its retries and timeouts"
+        )
+    client._retry = 0
+    client._retry_wait = 0
+    client._retry_codes = []
+    session = client._session
+    send = session.request
+
+    def request_with_timeout(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", timeout())
+        return send(method, url, **kwargs)
+
+    session.request = request_with_timeout
+
+
+def _is_transient(exc: Exception) -> bool:
+    from alpaca.common.exceptions import APIError
+    from requests import exceptions
+
+    if isinstance(exc, APIError):
+        status = exc.status_code
+        return status is not None and (status in _RETRYABLE_STATUSES or status >= 500)
+    return isinstance(
+        exc, exceptions.Timeout | exceptions.ConnectionError | exceptions.ChunkedEncodingError
+    )
+
+
+def _permanent_error(call: str, exc: Exception) -> AlpacaError | None:
+    """The typed error for a failure that retrying cannot fix; None otherwise."""
+    from alpaca.common.exceptions import APIError
+    from requests import exceptions
+
+    if isinstance(exc, APIError):
+        if _is_transient(exc):
+            return None
+        status = exc.status_code
+        code, message = _api_error_details(str(exc))
+        if status in (401, 403):
+            return AlpacaAuthError(call, status, code, message)
+        return AlpacaRequestError(call, status, code, message)
+    if isinstance(exc, exceptions.JSONDecodeError):
+        return AlpacaResponseError(call, f"the body is not JSON ({exc})")
+    if _is_transient(exc):
+        return None
+    if isinstance(exc, exceptions.RequestException):
+        return AlpacaRequestError(call, None, None, describe(exc))
+    return None
+
+
+def _api_error_details(text: str) -> tuple[int | None, str]:
+    """``code`` and ``message`` of an Alpaca error body (the body itself if not JSON)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message")
+        return (
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            str(message) if message is not None else text[:500],
+        )
+    return None, " ".join(text.split())[:500] or "(empty body)"
+
+
+def _parse(call: str, parse: Callable[[Any], _T], raw: Any) -> _T:
+    try:
+        return parse(raw)
+    except ValidationError as exc:
+        raise AlpacaResponseError(call, describe_validation_error(exc)) from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AlpacaResponseError(call, describe(exc)) from exc
+
+
+def _rows(call: str, raw: Any) -> Sequence[Any]:
+    if not isinstance(raw, list):
+        raise AlpacaResponseError(call, f"expected a JSON array, got {type(raw).__name__}")
+    return raw
+
+
+def _require_type(expected: str, actual: str) -> None:
+    if actual != expected:
+        raise AlpacaResponseError(
+            "get_activities", f"asked for {expected} activities, got a {actual!r} row"
+        )
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _normalise_base_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    cleaned = url.strip().rstrip("/").removesuffix("/v2")
+    if not cleaned.startswith(("http://", "https://")) or cleaned in ("http:", "https:"):
+        raise ConfigurationError(
+            f"APCA_API_BASE_URL must be http(s)://host[:port] (no /v2), got {url!r}"
+        )
+    return cleaned

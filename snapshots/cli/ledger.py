@@ -1,0 +1,328 @@
+"""The ``table`` and ``trades`` commands of ``trade-ledger`` (the console script lives in
+``snapshots.cli.main``, which adds the snapshot and report commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from pathlib import Path
+from typing import Any, TextIO
+
+from ledger_store import bootstrap
+from ledger_store.config import TableSettings
+from ledger_store.dto import StrategyAttribution, TradeFill
+from ledger_store.embedded import embedded_aws
+from ledger_store.errors import LedgerValidationError
+from ledger_store.keys import format_micros, parse_timestamp
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.ledger.importer import count_lines, detect_format, import_fills
+
+Handler = Callable[[argparse.Namespace, TableSettings], int]
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """Options every storage command takes: which table, where, and the embedded backend."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("table and endpoint")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--stage", help="table alchemiser-trade-ledger-STAGE (TRADE_LEDGER_STAGE)")
+    which.add_argument("--table", help="explicit table name (TRADE_LEDGER_TABLE)")
+    group.add_argument(
+        "--endpoint-url", help="DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS)"
+    )
+    group.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)")
+    group.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use moto in this process (no AWS account; data is gone when the command ends)",
+    )
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace) -> TableSettings:
+    return TableSettings.from_env(
+        table_name=args.table,
+        stage=args.stage,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+
+
+def backend(args: argparse.Namespace) -> AbstractContextManager[object]:
+    """moto for ``--embedded``, otherwise the SDK's configuration as is."""
+    return embedded_aws() if args.embedded else nullcontext()
+
+
+def run_with_settings(
+    handler: Handler, *, create_embedded: bool = True
+) -> Callable[[argparse.Namespace], int]:
+    """Resolve the settings (inside the embedded backend when asked) and call ``handler``."""
+
+    def run(args: argparse.Namespace) -> int:
+        with ExitStack() as stack:
+            stack.enter_context(backend(args))
+            settings = resolve_settings(args)
+            if args.embedded and create_embedded:
+                # The embedded table only exists in this process: create it first.
+                bootstrap.create_table(settings)
+            return handler(args, settings)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add ``table`` and ``trades`` to the top-level parser's subcommands."""
+    common = connection_options()
+
+    table = subparsers.add_parser("table", help="create, describe or export the ledger table")
+    table_commands = table.add_subparsers(dest="table_command", required=True)
+    create = table_commands.add_parser(
+        "create", parents=[common], help="create the table, its GSIs and TTL (idempotent)"
+    )
+    create.add_argument("--wait", action="store_true", help="wait until every index is ACTIVE")
+    create.set_defaults(func=run_with_settings(_table_create, create_embedded=False))
+    describe = table_commands.add_parser(
+        "describe", parents=[common], help="show the table and how it differs from the models"
+    )
+    describe.add_argument("--json", action="store_true", help="machine-readable output")
+    describe.set_defaults(func=run_with_settings(_table_describe))
+    cfn = table_commands.add_parser(
+        "cloudformation", help="print the AWS::DynamoDB::Table template generated from the models"
+    )
+    cfn.add_argument("--table", help="literal table name instead of the Stage parameter")
+    cfn.set_defaults(func=_table_cloudformation)
+
+    trades = subparsers.add_parser("trades", help="import and list fills")
+    trade_commands = trades.add_subparsers(dest="trades_command", required=True)
+    importer = trade_commands.add_parser(
+        "import", parents=[common], help="record fills from JSON Lines (or .csv), idempotently"
+    )
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--format", choices=["jsonl", "csv"], help="default: by file suffix")
+    importer.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    importer.set_defaults(func=run_with_settings(_trades_import))
+
+    listing = trade_commands.add_parser(
+        "list", parents=[common], help="list fills by strategy, symbol, correlation or order"
+    )
+    key = listing.add_mutually_exclusive_group(required=True)
+    key.add_argument("--strategy", help="with --account: the strategy's attributions (GSI3)")
+    key.add_argument("--symbol", help="fills of a symbol (GSI2)")
+    key.add_argument("--correlation-id", help="fills of one trading cycle (GSI1)")
+    key.add_argument("--order-id", help="one fill and its attributions")
+    listing.add_argument("--account", help="account id (required with --strategy)")
+    listing.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive start (ISO)")
+    listing.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive end (ISO)")
+    listing.add_argument("--json", action="store_true", help="JSON Lines, one fill per line")
+    listing.set_defaults(func=run_with_settings(_trades_list))
+
+    strategies = trade_commands.add_parser(
+        "strategies", parents=[common], help="the strategies an account has traded"
+    )
+    strategies.add_argument("--account", required=True)
+    strategies.add_argument("--json", action="store_true")
+    strategies.set_defaults(func=run_with_settings(_trades_strategies))
+
+
+def timestamp_arg(text: str) -> Any:
+    try:
+        return parse_timestamp(text)
+    except LedgerValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+# table ------------------------------------------------------------------------------------
+
+
+def _table_create(args: argparse.Namespace, settings: TableSettings) -> int:
+    outcome = bootstrap.create_table(settings, wait=args.wait)
+    if outcome == "created":
+        print(f"created table {settings.table_name} (4 GSIs, TTL on 'ttl', on-demand)")
+    else:
+        print(f"table {settings.table_name} already exists and matches the models")
+    return 0
+
+
+def _table_describe(args: argparse.Namespace, settings: TableSettings) -> int:
+    description = bootstrap.describe_table(settings)
+    if args.json:
+        print(json.dumps(description.as_dict(), indent=2, sort_keys=True))
+    else:
+        rows = [
+            ("table", description.table_name),
+            ("endpoint", description.endpoint),
+            ("region", description.region),
+            ("status", description.status),
+            ("items", str(description.item_count)),
+            ("billing", description.billing_mode),
+            ("ttl", f"{description.ttl_status} ({description.ttl_attribute or '-'})"),
+        ]
+        for index in description.indexes:
+            keys = index["keys"]
+            projection = index["projection"]
+            if index["non_key_attributes"]:
+                projection += " " + ",".join(index["non_key_attributes"])
+            rows.append(
+                (index["name"], f"{keys['HASH']}/{keys['RANGE']} {projection} {index['status']}")
+            )
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            print(f"{label:<{width}}  {value}")
+        if description.differences:
+            print("differs from the models:")
+            for difference in description.differences:
+                print(f"  - {difference}")
+        else:
+            print("matches the models")
+    return 0 if not description.differences else 3
+
+
+def _table_cloudformation(args: argparse.Namespace) -> int:
+    print(json.dumps(bootstrap.cloudformation_template(args.table), indent=2))
+    return 0
+
+
+# trades -----------------------------------------------------------------------------------
+
+
+def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
+    from tqdm import tqdm
+
+    path: Path = args.file
+    if not path.is_file():
+        raise LedgerValidationError(f"no such file: {path}")
+    fmt = args.format or detect_format(path)
+    total = count_lines(path) - (1 if fmt == "csv" else 0)
+    repository = TradeLedgerRepository(settings)
+    with tqdm(
+        total=total, unit="fill", desc="import", disable=args.no_progress or None, file=sys.stderr
+    ) as bar:
+        report = import_fills(repository, path, fmt=fmt, progress=bar.update)
+    for problem in report.problems:
+        print(f"{path}:{problem.line}: {problem.reason}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _trades_list(args: argparse.Namespace, settings: TableSettings) -> int:
+    repository = TradeLedgerRepository(settings)
+    if args.strategy:
+        if not args.account:
+            raise LedgerValidationError("--strategy needs --account")
+        attributions = repository.attributions_by_strategy(
+            args.account, args.strategy, args.start, args.end
+        )
+        _print_attributions(attributions, as_json=args.json)
+        return 0
+    fills: Iterable[TradeFill]
+    if args.symbol:
+        fills = repository.trades_by_symbol(
+            args.symbol, args.start, args.end, account_id=args.account
+        )
+    elif args.correlation_id:
+        fills = repository.trades_by_correlation(args.correlation_id, args.start, args.end)
+    else:
+        fills = [repository.get_trade(args.order_id).fill]
+    _print_fills(fills, as_json=args.json)
+    return 0
+
+
+def _trades_strategies(args: argparse.Namespace, settings: TableSettings) -> int:
+    registrations = TradeLedgerRepository(settings).strategies(args.account)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in registrations], indent=2))
+    else:
+        print_table(
+            ["strategy", "fills"],
+            ([r.strategy, str(r.trade_count)] for r in registrations),
+            out=sys.stdout,
+        )
+    return 0
+
+
+def _print_fills(fills: Iterable[TradeFill], *, as_json: bool) -> None:
+    if as_json:
+        for fill in fills:
+            print(fill.model_dump_json())
+        return
+    print_table(
+        [
+            "filled_at",
+            "order_id",
+            "account",
+            "symbol",
+            "side",
+            "qty",
+            "price",
+            "fees",
+            "strategies",
+        ],
+        (
+            [
+                format_micros(f.filled_at),
+                f.order_id,
+                f.account_id,
+                f.symbol,
+                f.side.value,
+                format(f.qty, "f"),
+                format(f.price, "f"),
+                format(f.fees, "f"),
+                ",".join(f"{name}={format(w, 'f')}" for name, w in f.strategy_allocation.items()),
+            ]
+            for f in fills
+        ),
+        out=sys.stdout,
+    )
+
+
+def _print_attributions(attributions: Iterable[StrategyAttribution], *, as_json: bool) -> None:
+    if as_json:
+        for attribution in attributions:
+            print(attribution.model_dump_json())
+        return
+    print_table(
+        ["filled_at", "order_id", "strategy", "symbol", "side", "qty", "price", "weight", "fees"],
+        (
+            [
+                format_micros(a.filled_at),
+                a.order_id,
+                a.strategy,
+                a.symbol,
+                a.side.value,
+                format(a.qty, "f"),
+                format(a.price, "f"),
+                format(a.weight, "f"),
+                format(a.fees, "f"),
+            ]
+            for a in attributions
+        ),
+        out=sys.stdout,
+    )
+
+
+def print_table(headers: Sequence[str], rows: Iterator[list[str]], *, out: TextIO) -> None:
+    """Aligned columns; rows are consumed as they stream, in chunks, to bound memory."""
+    chunk: list[list[str]] = []
+    printed = 0
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == 500:
+            _emit(headers, chunk, out, header=printed == 0)
+            printed += len(chunk)
+            chunk = []
+    if chunk or printed == 0:
+        _emit(headers, chunk, out, header=printed == 0)
+        printed += len(chunk)
+    print(f"({printed} rows)", file=out)
+
+
+def _emit(headers: Sequence[str], rows: list[list[str]], out: TextIO, *, header: bool) -> None:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    if header:
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)

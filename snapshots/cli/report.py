@@ -1,0 +1,119 @@
+"""``trade-ledger report render``: the report Lambda's read-verify-render path, from a shell.
+
+It reads the snapshot (one GetItem for ``--at``, one Query for ``--latest``), verifies schema and
+checksum (``SNAPSHOT_HMAC_KEY`` when set), renders the PDF and writes it atomically, so a failed
+or interrupted run never leaves a partial report behind. It never talks to Alpaca.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger_store import keys
+from ledger_store.config import TableSettings
+from ledger_store.errors import LedgerValidationError
+from snapshots.cli.ledger import connection_options, run_with_settings, timestamp_arg
+
+if TYPE_CHECKING:
+    from snapshots.handlers.report import ReportRequest
+
+
+def register(subparsers: Any) -> None:
+    """Add ``report`` and its ``render`` subcommand to the top-level parser."""
+    report = subparsers.add_parser("report", help="render account reports from stored snapshots")
+    commands = report.add_subparsers(dest="report_command", required=True)
+    render = commands.add_parser(
+        "render",
+        parents=[connection_options()],
+        help="verify a stored snapshot and render its PDF report (never calls Alpaca)",
+    )
+    render.add_argument("--account", required=True, help="ledger account id")
+    which = render.add_mutually_exclusive_group(required=True)
+    which.add_argument("--at", type=timestamp_arg, help="period end of the snapshot (UTC)")
+    which.add_argument("--latest", action="store_true", help="the newest snapshot")
+    render.add_argument(
+        "-o", "--output", required=True, type=Path, help="PDF file to write (replaced atomically)"
+    )
+    render.add_argument("--json", action="store_true", help="print a JSON object")
+    render.set_defaults(func=run_with_settings(_render))
+
+
+def _request(args: argparse.Namespace) -> ReportRequest:
+    """The same validated request the Lambda would build (bad input: ``ReportPayloadError``)."""
+    from snapshots.handlers.report import parse_request
+
+    if args.latest:
+        return parse_request({"account_id": args.account, "latest": True})
+    if args.at.microsecond:
+        raise LedgerValidationError(
+            f"--at must be a whole second (snapshots end on one), got {args.at.isoformat()}"
+        )
+    return parse_request({"account_id": args.account, "at": keys.format_seconds(args.at)})
+
+
+def _check_output(path: Path) -> None:
+    if path.is_dir():
+        raise LedgerValidationError(f"--output {path} is a directory; name the PDF file")
+    if not path.parent.is_dir():
+        raise LedgerValidationError(f"--output {path}: folder {path.parent} does not exist")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    Readers see the old file or the whole new one, never a partial PDF. The file gets the
+    usual permissions (0666 minus the umask).
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise LedgerValidationError(f"cannot write {path}: {exc}") from exc
+
+
+def _render(args: argparse.Namespace, settings: TableSettings) -> int:
+    # Imported here: ReportLab is only loaded by the command that renders.
+    from snapshots.handlers.report import hmac_key_from_env, render_stored, snapshot_key
+
+    request = _request(args)
+    path: Path = args.output
+    _check_output(path)
+    snapshot, rendered = render_stored(request, settings, hmac_key=hmac_key_from_env())
+    write_atomically(path, rendered.pdf)
+    summary = {
+        "path": str(path),
+        "account_id": snapshot.account_id,
+        "period_end": keys.format_seconds(snapshot.period_end),
+        "snapshot_id": snapshot.snapshot_id,
+        "pages": rendered.pages,
+        "bytes": len(rendered.pdf),
+        "pdf_sha256": rendered.sha256,
+    }
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+        return 0
+    rows = [
+        ("report", str(path)),
+        ("snapshot", f"{snapshot.snapshot_id} ({snapshot_key(snapshot)})"),
+        ("pages", str(rendered.pages)),
+        ("size", f"{len(rendered.pdf):,} bytes"),
+        ("sha256", rendered.sha256),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+__all__ = ["register", "write_atomically"]

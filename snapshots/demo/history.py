@@ -1,0 +1,329 @@
+"""Deterministic, realistic multi-strategy trading histories, and a fast way to store them.
+
+One module for everything that needs a ledger without a trading bot: the demo
+(``generate_history``), the benchmark (``synthetic_history`` of any size), the tests and the
+fixture scripts. Same arguments, same fills, byte for byte: prices follow a seeded random walk,
+each symbol is traded by a fixed strategy mix, sells only reduce what is held, and sells pay
+Alpaca-style regulatory fees (``snapshots.alpaca.fake_broker.regulatory_fees``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from ledger_store.binding import bound
+from ledger_store.config import TableSettings
+from ledger_store.dto import OrderType, Side, TradeFill
+from ledger_store.models import StrategyRegistryItem
+from ledger_store.trades import fill_items
+from snapshots.alpaca.fake_broker import CENT, TradingCycle, regulatory_fees
+
+DEMO_ACCOUNT_ID = "6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10"
+_NAMESPACE = uuid.UUID("0d7e7a4c-3b61-4b0c-9a55-4f2d1d5e8a21")
+_SYNTHETIC_NAMESPACE = uuid.UUID("5b7f3c2e-8a41-4c0d-9d1e-2f6a7b8c9d10")
+_SESSION_SECONDS = 23_400  # 14:30-21:00 UTC
+
+#: symbol -> (starting price, daily volatility, strategy allocation)
+Universe = Mapping[str, tuple[str, str, Mapping[str, str]]]
+
+#: The demo's eight symbols and four strategies.
+UNIVERSE: Universe = {
+    "AAPL": ("226.40", "0.014", {"momentum": "0.6", "trend_following": "0.4"}),
+    "MSFT": ("415.10", "0.012", {"momentum": "1"}),
+    "NVDA": ("118.25", "0.028", {"momentum": "0.5", "mean_reversion": "0.5"}),
+    "SPY": ("560.30", "0.008", {"trend_following": "1"}),
+    "QQQ": ("482.70", "0.011", {"trend_following": "0.7", "mean_reversion": "0.3"}),
+    "TLT": ("97.80", "0.007", {"dividend_carry": "1"}),
+    "XLE": ("89.60", "0.013", {"dividend_carry": "0.5", "mean_reversion": "0.5"}),
+    "GLD": ("231.90", "0.009", {"dividend_carry": "0.25", "trend_following": "0.75"}),
+}
+
+#: The demo's universe plus four symbols and two more strategies (six in all).
+WIDE_UNIVERSE: Universe = {
+    **UNIVERSE,
+    "AMZN": ("185.20", "0.016", {"momentum": "0.4", "breakout": "0.6"}),
+    "META": ("505.75", "0.018", {"breakout": "1"}),
+    "JPM": ("198.40", "0.010", {"value": "0.5", "dividend_carry": "0.5"}),
+    "XOM": ("112.30", "0.012", {"value": "1"}),
+}
+
+_BUY_SIZES = (5, 10, 15, 20, 25, 40)
+
+
+def trading_days(first: date, count: int) -> list[date]:
+    """``count`` weekdays starting with ``first`` (inclusive), oldest first."""
+    days: list[date] = []
+    current = first
+    while len(days) < count:
+        if current.weekday() < 5:
+            days.append(current)
+        current += timedelta(days=1)
+    return days
+
+
+def trading_days_ending(last: date, count: int) -> list[date]:
+    """``count`` weekdays ending with ``last`` (inclusive), oldest first."""
+    days: list[date] = []
+    current = last
+    while len(days) < count:
+        if current.weekday() < 5:
+            days.append(current)
+        current -= timedelta(days=1)
+    return days[::-1]
+
+
+def all_fills(cycles: Sequence[TradingCycle]) -> list[TradeFill]:
+    return [fill for cycle in cycles for fill in cycle.fills]
+
+
+def _step(rng: random.Random, price: Decimal, volatility: str) -> Decimal:
+    """One day of the seeded random walk, to the cent."""
+    shock = Decimal(str(round(rng.gauss(0.0002, float(volatility)), 6)))
+    return (price * (1 + shock)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _buy_size(rng: random.Random) -> Decimal:
+    return Decimal(rng.choice(_BUY_SIZES))
+
+
+def _partial_close(rng: random.Random, held: Decimal) -> Decimal:
+    """A third to all of what is held, at least one share."""
+    fraction = Decimal(rng.choice([1, 2, 3])) / 3
+    return max(Decimal(1), (held * fraction).to_integral_value())
+
+
+def _order_type(rng: random.Random) -> OrderType:
+    return OrderType.MARKET if rng.random() < 0.7 else OrderType.LIMIT
+
+
+def _cycle(day: date, fills: Sequence[TradeFill]) -> TradingCycle:
+    return TradingCycle(
+        correlation_id=f"cycle-{day.isoformat()}",
+        start=datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC),
+        end=datetime(day.year, day.month, day.day, 21, 0, tzinfo=UTC),
+        fills=tuple(fills),
+    )
+
+
+def generate_history(
+    *,
+    seed: int = 7,
+    first_day: date = date(2026, 8, 3),
+    days: int = 60,
+    account_id: str = DEMO_ACCOUNT_ID,
+) -> list[TradingCycle]:
+    """The demo's history: one cycle per trading day, each symbol traded at most once a day."""
+    rng = random.Random(seed)
+    prices = {symbol: Decimal(spec[0]) for symbol, spec in UNIVERSE.items()}
+    held = dict.fromkeys(UNIVERSE, Decimal(0))
+    cycles: list[TradingCycle] = []
+    sequence = 0
+    for day in trading_days(first_day, days):
+        opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+        fills: list[TradeFill] = []
+        for symbol, (_, vol, allocation) in UNIVERSE.items():
+            prices[symbol] = _step(rng, prices[symbol], vol)
+            roll = rng.random()
+            if roll < 0.35 or held[symbol] == 0:
+                side, qty = Side.BUY, _buy_size(rng)
+            elif roll < 0.6:
+                side, qty = Side.SELL, _partial_close(rng, held[symbol])
+            else:
+                continue
+            held[symbol] += qty if side is Side.BUY else -qty
+            sequence += 1
+            price = prices[symbol]
+            fills.append(
+                TradeFill(
+                    order_id=str(uuid.uuid5(_NAMESPACE, f"{seed}:{sequence}")),
+                    account_id=account_id,
+                    correlation_id=f"cycle-{day.isoformat()}",
+                    symbol=symbol,
+                    side=side,
+                    qty=qty,
+                    price=price,
+                    filled_at=opened
+                    + timedelta(minutes=sequence % 300, microseconds=sequence * 137),
+                    order_type=_order_type(rng),
+                    fees=regulatory_fees(side, qty, price),
+                    strategy_allocation={k: Decimal(v) for k, v in allocation.items()},
+                    bid_at_fill=price - CENT,
+                    ask_at_fill=price + CENT,
+                )
+            )
+        fills.sort(key=lambda f: (f.filled_at, f.order_id))
+        cycles.append(_cycle(day, fills))
+    return cycles
+
+
+def synthetic_account_id(label: str) -> str:
+    """A stable UUID account id (Alpaca account ids are UUIDs)."""
+    return str(uuid.uuid5(_SYNTHETIC_NAMESPACE, f"account:{label}"))
+
+
+def synthetic_history(
+    trades: int,
+    *,
+    fills_per_day: int,
+    last_day: date,
+    account_id: str,
+    seed: int = 1,
+    universe: Universe = WIDE_UNIVERSE,
+) -> list[TradingCycle]:
+    """``trades`` fills, ``fills_per_day`` per trading day ending on ``last_day``: one cycle a day.
+
+    For ledgers of any size (benchmarks): symbols are drawn at random each fill, the last day is
+    always full and the first day takes the remainder; otherwise the rules of
+    ``generate_history`` (and never an oversell).
+    """
+    if trades < 1 or fills_per_day < 1:
+        raise ValueError("trades and fills_per_day must be >= 1")
+    days = trading_days_ending(last_day, math.ceil(trades / fills_per_day))
+    counts = [fills_per_day] * len(days)
+    counts[0] = trades - fills_per_day * (len(days) - 1)
+    rng = random.Random(seed)
+    symbols = sorted(universe)
+    prices = {s: Decimal(universe[s][0]) for s in symbols}
+    held = dict.fromkeys(symbols, Decimal(0))
+    allocations = {s: {name: Decimal(w) for name, w in universe[s][2].items()} for s in symbols}
+    sequence = 0
+    cycles: list[TradingCycle] = []
+    for day, count in zip(days, counts, strict=True):
+        opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+        for symbol in symbols:
+            prices[symbol] = max(_step(rng, prices[symbol], universe[symbol][1]), Decimal(1))
+        spacing_us = _SESSION_SECONDS * 1_000_000 // count
+        fills: list[TradeFill] = []
+        for index in range(count):
+            symbol = rng.choice(symbols)
+            if rng.random() < 0.45 or held[symbol] == 0:
+                side, qty = Side.BUY, _buy_size(rng)
+            else:
+                side, qty = Side.SELL, _partial_close(rng, held[symbol])
+            held[symbol] += qty if side is Side.BUY else -qty
+            sequence += 1
+            price = max(prices[symbol] + CENT * rng.randint(-20, 20), CENT)
+            fills.append(
+                TradeFill(
+                    order_id=str(
+                        uuid.uuid5(_SYNTHETIC_NAMESPACE, f"order:{seed}:{account_id}:{sequence}")
+                    ),
+                    account_id=account_id,
+                    correlation_id=f"cycle-{day.isoformat()}",
+                    symbol=symbol,
+                    side=side,
+                    qty=qty,
+                    price=price,
+                    filled_at=opened + timedelta(microseconds=index * spacing_us + sequence % 997),
+                    order_type=_order_type(rng),
+                    fees=regulatory_fees(side, qty, price),
+                    strategy_allocation=allocations[symbol],
+                    bid_at_fill=max(price - CENT, CENT),
+                    ask_at_fill=price + CENT,
+                )
+            )
+        cycles.append(_cycle(day, fills))
+    return cycles
+
+
+# Seeding ---------------------------------------------------------------------------------------
+
+_BATCH_SIZE = 25
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    fills: int
+    attributions: int
+    items: int
+    requests: int
+    seconds: float
+
+
+def seed_ledger(
+    settings: TableSettings,
+    fills: Sequence[TradeFill],
+    *,
+    registry: bool = True,
+    threads: int = 1,
+) -> SeedReport:
+    """Store fills with parallel ``BatchWriteItem`` calls instead of one transaction each.
+
+    For benchmarks and tests that need a large ledger fast. The items are exactly what
+    ``TradeLedgerRepository.record`` writes (``ledger_store.trades.fill_items``), plus the
+    strategy registry's counters unless ``registry`` is false. Not idempotent and not atomic:
+    meant for a fresh table, never for a live ledger.
+    """
+    started = time.perf_counter()
+    counts: Counter[tuple[str, str]] = Counter()
+    items: list[Mapping[str, Any]] = []
+    with bound(settings):
+        for fill in fills:
+            items.extend(fill_items(fill))
+            for strategy in fill.strategy_allocation:
+                counts[(fill.account_id, strategy)] += 1
+        if registry:
+            for (account_id, strategy), count in sorted(counts.items()):
+                items.append(
+                    StrategyRegistryItem(
+                        f"ACCOUNT#{account_id}",
+                        f"STRATEGY#{strategy}",
+                        account_id=account_id,
+                        strategy=strategy,
+                        trade_count=count,
+                    ).serialize()
+                )
+    client = raw_client(settings, pool=max(threads, 1) + 2)
+    batches = [items[i : i + _BATCH_SIZE] for i in range(0, len(items), _BATCH_SIZE)]
+    if threads <= 1:
+        requests = sum(_write_batch(client, settings.table_name, b) for b in batches)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            requests = sum(
+                pool.map(lambda b: _write_batch(client, settings.table_name, b), batches)
+            )
+    return SeedReport(
+        fills=len(fills),
+        attributions=sum(counts.values()),
+        items=len(items),
+        requests=requests,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def raw_client(settings: TableSettings, pool: int = 10) -> Any:
+    """A plain boto3 DynamoDB client for seeding and inspection (not the one PynamoDB uses)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 10}),
+    )
+
+
+def _write_batch(client: Any, table: str, items: Sequence[Mapping[str, Any]]) -> int:
+    """One BatchWriteItem of up to 25 items, resending unprocessed ones; returns requests."""
+    pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+    requests = 0
+    delay = 0.05
+    while pending:
+        requests += 1
+        response = client.batch_write_item(RequestItems={table: pending})
+        pending = response.get("UnprocessedItems", {}).get(table, [])
+        if pending:
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    return requests

@@ -1,0 +1,200 @@
+"""The trading Lambda's snapshot step: a handler to call after each trading cycle.
+
+Event (JSON)::
+
+    {"account_id": "...", "period_start": "2026-08-03T00:00:00Z",
+     "period_end": "2026-08-04T00:00:00Z", "correlation_id": "cycle-2026-08-03",
+     "strict": false, "replace_checksum": null}
+
+Configuration is the ecosystem's: the table from ``TRADE_LEDGER_TABLE`` or
+``TRADE_LEDGER_STAGE``, ``AWS_REGION`` and ``AWS_ENDPOINT_URL_DYNAMODB`` for DynamoDB,
+``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` / ``APCA_API_BASE_URL`` for Alpaca,
+``SNAPSHOT_HMAC_KEY`` for HMAC checksums, ``SNAPSHOT_STRICT=true`` to refuse snapshots whose
+integrity checks fail, and ``REPORT_STATE_MACHINE_ARN`` to start the report state machine with
+the payload. The handler returns the payload; any failure raises, so the cycle sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledger_store.config import TableSettings
+from ledger_store.dto import (
+    AccountId,
+    CorrelationId,
+    Frozen,
+    HexDigest,
+    UTCDateTime,
+    describe_validation_error,
+)
+from ledger_store.errors import LedgerValidationError
+from ledger_store.snapshot_store import AccountSnapshotRepository
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.alpaca.source import AlpacaSource
+from snapshots.builder import SnapshotOutcome, hmac_key_from_env, take_snapshot
+from snapshots.errors import ReportTriggerError
+from snapshots.payload import SnapshotPayload
+
+LOGGER = logging.getLogger(__name__)
+
+#: Environment variable naming the report state machine to start (optional).
+STATE_MACHINE_VARIABLE = "REPORT_STATE_MACHINE_ARN"
+#: Environment variable switching strict integrity mode on (``true``/``1``/``yes``).
+STRICT_VARIABLE = "SNAPSHOT_STRICT"
+
+_NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+
+
+class SnapshotRequest(Frozen):
+    """The handler's event."""
+
+    account_id: AccountId
+    period_start: UTCDateTime
+    period_end: UTCDateTime
+    correlation_id: CorrelationId
+    strict: bool | None = None
+    replace_checksum: HexDigest | None = None
+
+
+def parse_request(event: Any) -> SnapshotRequest:
+    """Validate the event; a bad one raises ``LedgerValidationError`` (nothing is read)."""
+    if not isinstance(event, Mapping):
+        raise LedgerValidationError(f"the event must be a JSON object, got {type(event).__name__}")
+    try:
+        return SnapshotRequest.model_validate(dict(event))
+    except ValidationError as exc:
+        raise LedgerValidationError(
+            f"invalid snapshot request: {describe_validation_error(exc)}"
+        ) from exc
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def execution_name(payload: SnapshotPayload) -> str:
+    """Deterministic execution name: a retried cycle cannot start a second report run.
+
+    It includes a checksum prefix, so a deliberately replaced snapshot gets its own run.
+    """
+    name = f"snapshot-{payload.snapshot_id}-{payload.checksum[:16]}"
+    return _NAME_UNSAFE.sub("-", name)[:80]
+
+
+def start_report(
+    state_machine_arn: str,
+    payload: SnapshotPayload,
+    *,
+    client: Any | None = None,
+    region: str | None = None,
+) -> str:
+    """Start the report state machine with ``payload``; returns the execution ARN.
+
+    Idempotent: when the execution of this name already exists, its ARN is returned.
+    Other failures raise ``ReportTriggerError``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = execution_name(payload)
+    try:
+        if client is None:
+            import boto3
+
+            client = boto3.client("stepfunctions", region_name=region)
+        response = client.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=payload.to_text()
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return _execution_arn(state_machine_arn, name)
+        raise ReportTriggerError(
+            f"snapshot {payload.snapshot_id} is stored, but starting {state_machine_arn} "
+            f"failed: {exc}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise ReportTriggerError(
+            f"snapshot {payload.snapshot_id} is stored, but starting {state_machine_arn} "
+            f"failed: {exc}"
+        ) from exc
+    return str(response["executionArn"])
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def run(
+    request: SnapshotRequest,
+    *,
+    environ: Mapping[str, str] | None = None,
+    alpaca: Any | None = None,
+) -> tuple[SnapshotOutcome, str | None]:
+    """Take the requested snapshot with the environment's configuration.
+
+    Returns the outcome and the report execution ARN (``None`` without a state machine).
+    ``alpaca`` replaces the ``AlpacaSource`` built from ``APCA_*`` (tests, other brokers).
+    """
+    env = os.environ if environ is None else environ
+    settings = TableSettings.from_env(environ=env)
+    hmac_key = hmac_key_from_env(env)
+    strict = request.strict if request.strict is not None else _flag(env.get(STRICT_VARIABLE))
+    source = alpaca if alpaca is not None else AlpacaSource(environ=env)
+    try:
+        outcome = take_snapshot(
+            account_id=request.account_id,
+            period_start=request.period_start,
+            period_end=request.period_end,
+            correlation_id=request.correlation_id,
+            alpaca=source,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings, hmac_key=hmac_key),
+            hmac_key=hmac_key,
+            strict=strict,
+            replace_checksum=request.replace_checksum,
+        )
+    finally:
+        if alpaca is None:
+            source.close()
+    arn = env.get(STATE_MACHINE_VARIABLE) or None
+    execution = (
+        start_report(arn, outcome.payload, region=settings.region) if arn is not None else None
+    )
+    return outcome, execution
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point: take the snapshot, start the report, return the payload."""
+    request = parse_request(event)
+    outcome, execution = run(request)
+    worst = sorted({c.status.value for c in outcome.snapshot.integrity_checks})
+    LOGGER.info(
+        json.dumps(
+            {
+                "message": "snapshot stored",
+                "status": outcome.status,
+                "snapshot_id": outcome.snapshot.snapshot_id,
+                "key": f"{outcome.payload.key.pk} / {outcome.payload.key.sk}",
+                "checks": worst,
+                "report_execution": execution,
+            },
+            sort_keys=True,
+        )
+    )
+    return outcome.payload.to_json()
+
+
+__all__ = [
+    "SnapshotRequest",
+    "execution_name",
+    "handler",
+    "parse_request",
+    "run",
+    "start_report",
+]

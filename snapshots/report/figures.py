@@ -1,0 +1,301 @@
+"""The figures of the account report and their text, computed only from a sealed snapshot.
+
+Everything here is pure and deterministic: ``Decimal`` arithmetic in explicit contexts (never the
+thread's current context, which a caller may have changed), no floats, no locale, no clock.
+``snapshots.report.pdf`` lays these figures out; tests check them against hand-computed values.
+
+Definitions (``ReportFigures``):
+
+* Balances (equity, cash, buying power, long/short market value) are Alpaca's account values.
+* Period P/L and return compare the first and the last sample of ``equity_series``:
+  ``period_pnl = last - first``, ``period_return = period_pnl / first``. Both are ``None`` with
+  fewer than two samples (and the return also when the first equity is not positive).
+* Max drawdown walks the equity series with a running peak: ``max_drawdown`` is the largest
+  ``peak - equity`` (a positive amount, 0 when equity never fell) and ``max_drawdown_fraction``
+  the largest ``(peak - equity) / peak`` over positive peaks. ``None`` with fewer than two samples.
+* ``alpaca_fees`` is the period's fee total as a positive amount (``-sum(net_amount)`` of the FEE
+  activities; a rebate lowers it); ``ledger_fees`` is the internal ledger's ``total_fees``.
+* ``filled_orders`` counts the orders whose status is ``filled`` (legs of multi-leg orders are
+  not counted: they are part of their parent order).
+* A position's exposure is its market value (Alpaca's, else ``qty * current_price``), negative
+  for shorts, and its fraction of equity (``None`` when equity is not positive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Final
+
+from ledger_store.dto import Frozen
+from snapshots.alpaca.models import AlpacaPosition, EquityPoint
+from snapshots.schema import AccountSnapshot, CheckStatus
+
+#: Sums and products: wide enough that two 38-digit numbers combine exactly.
+_EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
+#: Ratios (returns, drawdowns, weights) are kept to this many decimal places.
+FRACTION_PLACES: Final = 10
+_FRACTION_QUANTUM: Final = Decimal(1).scaleb(-FRACTION_PLACES)
+_ZERO: Final = Decimal(0)
+
+
+class PositionExposure(Frozen):
+    """One position's exposure: signed market value and its fraction of account equity."""
+
+    symbol: str
+    asset_class: str | None
+    side: str
+    qty: Decimal
+    avg_entry_price: Decimal
+    current_price: Decimal | None
+    market_value: Decimal | None
+    unrealized_pl: Decimal | None
+    equity_fraction: Decimal | None
+
+
+class FeeTotal(Frozen):
+    """The FEE activities of one sub type (REG, TAF, ...; ``None`` when Alpaca gave none)."""
+
+    sub_type: str | None
+    count: int
+    amount: Decimal
+
+
+class ReportFigures(Frozen):
+    """The report's key figures (see the module docstring for every definition)."""
+
+    currency: str
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
+    gross_exposure: Decimal
+    net_exposure: Decimal
+    equity_samples: int
+    start_equity: Decimal | None
+    end_equity: Decimal | None
+    period_pnl: Decimal | None
+    period_return: Decimal | None
+    max_drawdown: Decimal | None
+    max_drawdown_fraction: Decimal | None
+    alpaca_fees: Decimal
+    alpaca_fees_by_sub_type: tuple[FeeTotal, ...]
+    ledger_fees: Decimal
+    orders: int
+    filled_orders: int
+    order_legs: int
+    ledger_trades: int
+    ledger_buy_value: Decimal
+    ledger_sell_value: Decimal
+    checks_passed: int
+    checks_warned: int
+    checks_failed: int
+    exposures: tuple[PositionExposure, ...]
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    total = _ZERO
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """``numerator / denominator`` rounded half-even to ``FRACTION_PLACES``."""
+    return _EXACT.divide(numerator, denominator).quantize(_FRACTION_QUANTUM, context=_EXACT)
+
+
+def position_value(position: AlpacaPosition) -> Decimal | None:
+    """Alpaca's market value, else ``qty * current_price``, else ``None`` (never a guess)."""
+    if position.market_value is not None:
+        return position.market_value
+    if position.current_price is not None:
+        return _EXACT.multiply(position.qty, position.current_price)
+    return None
+
+
+def drawdown(series: Iterable[EquityPoint]) -> tuple[Decimal, Decimal]:
+    """``(max_drawdown, max_drawdown_fraction)`` of an equity series (both 0 if it never fell)."""
+    peak: Decimal | None = None
+    worst = _ZERO
+    worst_fraction = _ZERO
+    for point in series:
+        if peak is None or point.equity > peak:
+            peak = point.equity
+            continue
+        fall = _EXACT.subtract(peak, point.equity)
+        worst = max(worst, fall)
+        if peak > 0:
+            worst_fraction = max(worst_fraction, _fraction(fall, peak))
+    return worst, worst_fraction
+
+
+def compute_figures(snapshot: AccountSnapshot) -> ReportFigures:
+    """Every figure the report prints, computed from ``snapshot`` alone."""
+    account = snapshot.alpaca_account
+    series = snapshot.equity_series
+    start = series[0].equity if series else None
+    end = series[-1].equity if series else None
+    pnl: Decimal | None = None
+    period_return: Decimal | None = None
+    max_dd: Decimal | None = None
+    max_dd_fraction: Decimal | None = None
+    if start is not None and end is not None and len(series) >= 2:
+        pnl = _EXACT.subtract(end, start)
+        period_return = _fraction(pnl, start) if start > 0 else None
+        max_dd, max_dd_fraction = drawdown(series)
+
+    exposures = tuple(_exposure(position, account.equity) for position in snapshot.alpaca_positions)
+    values = [e.market_value for e in exposures if e.market_value is not None]
+
+    by_type: dict[str | None, list[Decimal]] = {}
+    for fee in snapshot.alpaca_fees:
+        by_type.setdefault(fee.activity_sub_type, []).append(fee.net_amount)
+    fee_totals = tuple(
+        FeeTotal(sub_type=sub_type, count=len(amounts), amount=-_sum(amounts))
+        for sub_type, amounts in sorted(by_type.items(), key=lambda item: item[0] or "")
+    )
+    statuses = [check.status for check in snapshot.integrity_checks]
+    ledger = snapshot.internal_ledger
+    return ReportFigures(
+        currency=account.currency,
+        equity=account.equity,
+        cash=account.cash,
+        buying_power=account.buying_power,
+        long_market_value=account.long_market_value,
+        short_market_value=account.short_market_value,
+        gross_exposure=_sum(abs(v) for v in values),
+        net_exposure=_sum(values),
+        equity_samples=len(series),
+        start_equity=start,
+        end_equity=end,
+        period_pnl=pnl,
+        period_return=period_return,
+        max_drawdown=max_dd,
+        max_drawdown_fraction=max_dd_fraction,
+        alpaca_fees=-_sum(fee.net_amount for fee in snapshot.alpaca_fees),
+        alpaca_fees_by_sub_type=fee_totals,
+        ledger_fees=ledger.total_fees,
+        orders=len(snapshot.alpaca_orders),
+        filled_orders=sum(1 for order in snapshot.alpaca_orders if order.status == "filled"),
+        order_legs=sum(len(order.legs) for order in snapshot.alpaca_orders),
+        ledger_trades=ledger.total_trades,
+        ledger_buy_value=ledger.total_buy_value,
+        ledger_sell_value=ledger.total_sell_value,
+        checks_passed=statuses.count(CheckStatus.PASS),
+        checks_warned=statuses.count(CheckStatus.WARN),
+        checks_failed=statuses.count(CheckStatus.FAIL),
+        exposures=exposures,
+    )
+
+
+def _exposure(position: AlpacaPosition, equity: Decimal) -> PositionExposure:
+    value = position_value(position)
+    return PositionExposure(
+        symbol=position.symbol,
+        asset_class=position.asset_class,
+        side=position.side,
+        qty=position.qty,
+        avg_entry_price=position.avg_entry_price,
+        current_price=position.current_price,
+        market_value=value,
+        unrealized_pl=position.unrealized_pl,
+        equity_fraction=_fraction(value, equity) if value is not None and equity > 0 else None,
+    )
+
+
+# Text: numbers and dates formatted here, never by ``locale``, ``%n`` or ``strftime`` names. ----
+
+#: What an absent value prints as.
+NONE_TEXT: Final = "\u2014"
+
+
+def _quantized(value: Decimal, places: int) -> Decimal:
+    result = value.quantize(Decimal(1).scaleb(-places), context=_EXACT)
+    return abs(result) if result.is_zero() else result  # never "-0.00"
+
+
+def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
+    """``1234.5`` -> ``1,234.50`` (half-even); ``signed`` adds ``+`` to amounts above zero."""
+    if value is None:
+        return NONE_TEXT
+    amount = _quantized(value, places)
+    return format(amount, "+,f" if signed and amount > 0 else ",f")
+
+
+def fmt_price(value: Decimal | None) -> str:
+    """A price with 2 to 4 decimals: ``110`` -> ``110.00``, ``101.428571429`` -> ``101.4286``."""
+    if value is None:
+        return NONE_TEXT
+    text = format(_quantized(value, 4), ",f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def fmt_qty(value: Decimal | None) -> str:
+    """A quantity as given, with thousands separators: ``1500`` -> ``1,500``, ``0.5`` -> ``0.5``."""
+    if value is None:
+        return NONE_TEXT
+    reduced = value.normalize(_EXACT)
+    exponent = reduced.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        reduced = reduced.quantize(Decimal(1), context=_EXACT)
+    return format(abs(reduced) if reduced.is_zero() else reduced, ",f")
+
+
+def fmt_percent(fraction: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
+    """A fraction as a percentage: ``0.012345`` -> ``1.23%`` (``+1.23%`` when ``signed``)."""
+    if fraction is None:
+        return NONE_TEXT
+    percent = _quantized(_EXACT.multiply(fraction, Decimal(100)), places)
+    return format(percent, "+,f" if signed and percent > 0 else ",f") + "%"
+
+
+def fmt_datetime(value: datetime | None, *, seconds: bool = True) -> str:
+    """``2024-03-02 14:30:05`` in UTC, built from the fields (no ``strftime``, no locale)."""
+    if value is None:
+        return NONE_TEXT
+    v = value.astimezone(UTC)
+    text = f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}"
+    return f"{text}:{v.second:02d}" if seconds else text
+
+
+def fmt_date(value: date | datetime | None) -> str:
+    """``2024-03-02`` (a datetime is taken in UTC)."""
+    if value is None:
+        return NONE_TEXT
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def mask_account_number(number: str) -> str:
+    """Keep the first 3 and last 4 characters of a long account number: ``PA3••••EFGH``.
+
+    Shorter numbers keep only their last quarter (at least one character is hidden).
+    """
+    dots = "\u2022" * 4
+    if len(number) >= 10:
+        return f"{number[:3]}{dots}{number[-4:]}"
+    return dots + number[len(number) - len(number) // 4 :] if len(number) >= 4 else dots
+
+
+__all__ = [
+    "FRACTION_PLACES",
+    "NONE_TEXT",
+    "FeeTotal",
+    "PositionExposure",
+    "ReportFigures",
+    "compute_figures",
+    "drawdown",
+    "fmt_date",
+    "fmt_datetime",
+    "fmt_money",
+    "fmt_percent",
+    "fmt_price",
+    "fmt_qty",
+    "mask_account_number",
+    "position_value",
+]

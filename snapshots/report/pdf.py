@@ -1,0 +1,1318 @@
+"""The account report: a sealed snapshot rendered to PDF, byte-identical for the same snapshot.
+
+``render_report(snapshot)`` is a pure function of the snapshot. It imports only the schema, the
+figures (``snapshots.report.figures``) and ReportLab: never alpaca-py, pandas, the Alpaca source
+or a builder, so the report Lambda stays lean and cannot call Alpaca.
+
+How the bytes are pinned (whatever the process, clock, ``TZ``, locale or ``PYTHONHASHSEED``):
+
+* ReportLab runs in invariant mode, with compression, comments and a few other global
+  settings pinned for the duration of the render (``RL_*`` variables or a
+  ``~/.reportlab_settings`` cannot change the output).
+* ``SOURCE_DATE_EPOCH`` overrides invariant mode in ReportLab, so while rendering it is set to
+  the snapshot's ``period_end`` and restored afterwards: the creation and modification dates
+  are ``period_end`` (UTC) and an inherited value has no effect. Renders are serialised by a lock
+  because the environment and ReportLab's settings are process-wide.
+* The PDF ``/ID`` hashes the metadata, which carries the snapshot id and its checksum, so two
+  different snapshots never share an ``/ID`` (and their pages differ anyway).
+* Numbers and dates are formatted by ``snapshots.report.figures`` (no locale, no ``strftime``);
+  every chart label names its font.
+* Text is set in DejaVu Sans Condensed, bundled in ``snapshots/report/fonts`` (Bitstream Vera
+  licence) and embedded as a subset: strategy names, symbols, account ids and messages may hold any
+  Unicode, which the Latin-1 core fonts cannot show. Characters the font lacks are replaced by
+  U+FFFD and control characters by spaces, deterministically, before they reach the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import cache, lru_cache, partial
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Final
+from xml.sax.saxutils import escape
+
+from reportlab import rl_config
+from reportlab.graphics.charts.barcharts import (
+    HorizontalBarChart,
+)
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import (
+    STATE_DEFAULTS,
+    Drawing,
+    Rect,
+    String,
+)
+from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Frame,
+    LongTable,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.tables import CellStyle
+
+from snapshots.alpaca.models import AlpacaOrder
+from snapshots.report.figures import (
+    NONE_TEXT,
+    PositionExposure,
+    ReportFigures,
+    compute_figures,
+    fmt_date,
+    fmt_datetime,
+    fmt_money,
+    fmt_percent,
+    fmt_price,
+    fmt_qty,
+    mask_account_number,
+)
+from snapshots.schema import AccountSnapshot, CheckStatus, StrategyPerformance, TradeMetrics
+
+#: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
+REPORT_LAYOUT_VERSION: Final = "1"
+
+# Fonts ---------------------------------------------------------------------------------------
+
+FONT_DIR: Final = Path(__file__).resolve().parent / "fonts"
+FONT: Final = "TradeLedgerSans"
+FONT_BOLD: Final = "TradeLedgerSans-Bold"
+_FONT_FILES: Final = {
+    FONT: "DejaVuSansCondensed.ttf",
+    FONT_BOLD: "DejaVuSansCondensed-Bold.ttf",
+}
+_REPLACEMENT: Final = "\ufffd"
+
+
+@cache
+def _covered() -> frozenset[int]:
+    """Register the bundled fonts once; return the code points both of them can draw."""
+    coverage: frozenset[int] | None = None
+    for name, filename in _FONT_FILES.items():
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(
+                TTFont(name, str(FONT_DIR / filename), asciiReadable=1, shapable=False)
+            )
+        cmap = frozenset(pdfmetrics.getFont(name).face.charToGlyph)
+        coverage = cmap if coverage is None else coverage & cmap
+    pdfmetrics.registerFontFamily(
+        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
+    )
+    assert coverage is not None
+    return coverage
+
+
+def clean_text(text: str) -> str:
+    """Text the fonts can draw: control characters become spaces, unknown characters U+FFFD."""
+    if text.isascii() and text.isprintable():
+        return text  # printable ASCII is always covered
+    covered = _covered()
+    out = []
+    for char in text:
+        if unicodedata.category(char) == "Cc":
+            out.append(" ")
+        elif ord(char) in covered:
+            out.append(char)
+        else:
+            out.append(_REPLACEMENT)
+    return "".join(out)
+
+
+# Look ----------------------------------------------------------------------------------------
+
+PAGE_SIZE: Final = LETTER
+MARGIN_X: Final = 40.0
+MARGIN_TOP: Final = 50.0
+MARGIN_BOTTOM: Final = 46.0
+CONTENT_WIDTH: Final = PAGE_SIZE[0] - 2 * MARGIN_X
+
+INK = colors.HexColor("#1F2933")
+MUTED = colors.HexColor("#66788A")
+NAVY = colors.HexColor("#1F3A5F")
+RULE = colors.HexColor("#D5DBE3")
+HEADER_BG = colors.HexColor("#E8EDF3")
+ZEBRA = colors.HexColor("#F6F8FA")
+CARD_BG = colors.HexColor("#F3F6F9")
+LONG = colors.HexColor("#3D6A99")
+SHORT = colors.HexColor("#C4704F")
+POSITIVE = colors.HexColor("#1E7A4C")
+NEGATIVE = colors.HexColor("#B3261E")
+WARNING = colors.HexColor("#A15C00")
+STATUS_COLOURS: Final = {
+    CheckStatus.PASS: (POSITIVE, colors.HexColor("#E3F2EA")),
+    CheckStatus.WARN: (WARNING, colors.HexColor("#FBF0DC")),
+    CheckStatus.FAIL: (NEGATIVE, colors.HexColor("#F9E1DF")),
+}
+ORDER_STATUS_COLOURS: Final = {
+    "filled": POSITIVE,
+    "partially_filled": WARNING,
+    "canceled": MUTED,
+    "expired": MUTED,
+    "replaced": MUTED,
+    "rejected": NEGATIVE,
+    "suspended": NEGATIVE,
+}
+
+TABLE_FONT_SIZE: Final = 7.5
+ORDERS_FONT_SIZE: Final = 7.0
+
+
+def _style(name: str, **kwargs: Any) -> Any:
+    base: dict[str, Any] = {"fontName": FONT, "fontSize": 8.5, "leading": 11, "textColor": INK}
+    base.update(kwargs)
+    return ParagraphStyle(name, **base)
+
+
+TITLE = _style("title", fontName=FONT_BOLD, fontSize=18, leading=22, textColor=NAVY)
+SUBTITLE = _style("subtitle", fontSize=9.5, leading=13, textColor=MUTED)
+HEADING = _style(
+    "heading",
+    fontName=FONT_BOLD,
+    fontSize=11,
+    leading=14,
+    textColor=NAVY,
+    spaceBefore=14,
+    spaceAfter=5,
+    keepWithNext=1,
+)
+NOTE = _style("note", fontSize=7.5, leading=10, textColor=MUTED, spaceBefore=3)
+CELL = _style("cell", fontSize=TABLE_FONT_SIZE, leading=9.2)
+CELL_MUTED = _style("cell-muted", fontSize=6.8, leading=8.6, textColor=MUTED)
+CELL_LEFT_BOLD = _style(
+    "cell-bold", fontName=FONT_BOLD, fontSize=TABLE_FONT_SIZE, leading=9.2, alignment=TA_LEFT
+)
+
+
+def _para(text: str, style: Any = CELL) -> Any:
+    """A Paragraph of untrusted text: cleaned for the font, escaped for the markup."""
+    return Paragraph(escape(clean_text(text)), style)
+
+
+@lru_cache(maxsize=8192)
+def _fit(text: str, width: float, font: str = FONT, size: float = TABLE_FONT_SIZE) -> str:
+    """Clean ``text`` and cut it with an ellipsis so that it fits ``width`` points."""
+    text = clean_text(text)
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if pdfmetrics.stringWidth(text[:mid] + "\u2026", font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "\u2026"
+
+
+def _fitting_size(text: str, width: float, font: str, size: float) -> float:
+    """The largest font size up to ``size`` (in steps of 0.5 pt) at which ``text`` fits."""
+    while size > 6 and pdfmetrics.stringWidth(text, font, size) > width:
+        size -= 0.5
+    return size
+
+
+def _signed_colour(value: Decimal | None) -> Any:
+    if value is None or value == 0:
+        return INK
+    return POSITIVE if value > 0 else NEGATIVE
+
+
+_CELL_OPS: Final = frozenset(
+    {
+        "FONT",
+        "FONTNAME",
+        "FACE",
+        "SIZE",
+        "FONTSIZE",
+        "LEADING",
+        "TEXTCOLOR",
+        "ALIGN",
+        "ALIGNMENT",
+        "VALIGN",
+        "LEFTPADDING",
+        "RIGHTPADDING",
+        "TOPPADDING",
+        "BOTTOMPADDING",
+    }
+)
+
+
+def _cell_style(
+    name: str, *, bold: bool, size: float, colour: Any, right: bool, pad_x: float, pad_y: float
+) -> Any:
+    style = CellStyle(name)
+    style.fontname = FONT_BOLD if bold else FONT
+    style.fontsize = size
+    style.leading = size * 1.2
+    style.color = colour
+    style.alignment = "RIGHT" if right else "LEFT"
+    style.valign = "MIDDLE"
+    style.leftPadding = style.rightPadding = pad_x
+    style.topPadding = style.bottomPadding = pad_y
+    return style
+
+
+def _grid_table(
+    data: list[list[Any]],
+    widths: Sequence[float],
+    *,
+    right: Sequence[int] = (),
+    font_size: float = TABLE_FONT_SIZE,
+    pad_x: float = 3.5,
+    pad_y: float = 2.2,
+    colours: dict[tuple[int, int], Any] | None = None,
+    commands: Sequence[tuple[Any, ...]] = (),
+    zebra: bool = True,
+    row_height: float | None = None,
+    long: bool = True,
+    h_align: str = "CENTER",
+) -> Any:
+    """The common table look: bold header band, zebra rows, hairlines, right-aligned numbers.
+
+    Rows share one ReportLab cell style per column (a table of thousands of rows would
+    otherwise apply every style command to every cell); ``colours`` gives single cells their
+    text colour, and cell commands in ``commands`` get private styles for the cells they touch.
+    """
+    ncols, nrows = len(widths), len(data)
+    right_set = set(right)
+
+    def styles(bold: bool, colour: Any, tag: str) -> list[Any]:
+        return [
+            _cell_style(
+                f"{tag}{c}",
+                bold=bold,
+                size=font_size,
+                colour=colour,
+                right=c in right_set,
+                pad_x=pad_x,
+                pad_y=pad_y,
+            )
+            for c in range(ncols)
+        ]
+
+    body = styles(False, INK, "b")
+    matrix = [styles(True, NAVY, "h")] + [list(body) for _ in range(nrows - 1)]
+    shared: dict[tuple[int, Any], Any] = {}
+    for (column, row), colour in (colours or {}).items():
+        key = (column, colour)
+        if key not in shared:
+            shared[key] = body[column].copy()
+            shared[key].color = colour
+        matrix[row][column] = shared[key]
+    for command in commands:
+        if command[0] in _CELL_OPS:
+            (c0, r0), (c1, r1) = command[1], command[2]
+            for r in range(r0 % nrows, r1 % nrows + 1):
+                for c in range(c0 % ncols, c1 % ncols + 1):
+                    matrix[r][c] = matrix[r][c].copy()
+    style: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, NAVY),
+        ("LINEBELOW", (0, -1), (-1, -1), 0.4, RULE),
+    ]
+    if zebra:
+        style.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))
+    style += commands
+    heights = None
+    if row_height is not None:
+        heights = [font_size * 1.2 + 2 * pad_y + 1] + [row_height] * (nrows - 1)
+    kind = LongTable if long else Table
+    table = kind(
+        data,
+        colWidths=list(widths),
+        rowHeights=heights,
+        repeatRows=1 if long else 0,
+        cellStyles=matrix,
+        hAlign=h_align,
+    )
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _widths(*fractions: float) -> list[float]:
+    """Column widths from relative weights, filling the content width exactly."""
+    total = sum(fractions)
+    return [CONTENT_WIDTH * f / total for f in fractions]
+
+
+def _heading(text: str) -> Any:
+    return Paragraph(escape(text), HEADING)
+
+
+def _note(text: str) -> Any:
+    return Paragraph(escape(clean_text(text)), NOTE)
+
+
+# Page furniture: running header, footer, "Page X of Y" ----------------------------------------
+
+
+@dataclass(slots=True)
+class _Decor:
+    """What every page shows around the content; ``pages`` is filled in when the PDF is saved."""
+
+    running_title: str
+    running_period: str
+    footer_left: str
+    pages: int = 0
+
+
+class _ReportCanvas(Canvas):  # type: ignore[misc]
+    """A canvas that keeps pages until the end, so each can say "Page X of Y"."""
+
+    def __init__(self, *args: Any, decor: _Decor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._decor = decor
+        self._saved_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._saved_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._saved_pages)
+        self._decor.pages = total
+        for state in self._saved_pages:
+            self.__dict__.update(state)
+            self._furniture(total)
+            super().showPage()
+        super().save()
+
+    def _furniture(self, total: int) -> None:
+        width, height = PAGE_SIZE
+        decor = self._decor
+        page = self.getPageNumber()
+        self.saveState()
+        self.setStrokeColor(RULE)
+        self.setLineWidth(0.6)
+        if page > 1:
+            self.setFont(FONT_BOLD, 7.5)
+            self.setFillColor(NAVY)
+            self.drawString(MARGIN_X, height - 30, decor.running_title)
+            self.setFont(FONT, 7.5)
+            self.setFillColor(MUTED)
+            self.drawRightString(width - MARGIN_X, height - 30, decor.running_period)
+            self.line(MARGIN_X, height - 35, width - MARGIN_X, height - 35)
+        self.line(MARGIN_X, 32, width - MARGIN_X, 32)
+        self.setFont(FONT, 7)
+        self.setFillColor(MUTED)
+        self.drawString(MARGIN_X, 22, decor.footer_left)
+        self.setFont(FONT_BOLD, 7)
+        self.setFillColor(INK)
+        self.drawRightString(width - MARGIN_X, 22, f"Page {page} of {total}")
+        self.restoreState()
+
+
+# Reproducibility -------------------------------------------------------------------------------
+
+_RENDER_LOCK: Final = threading.Lock()
+#: ReportLab settings that change the bytes, and the values every render uses.
+_PINNED_SETTINGS: Final[dict[str, Any]] = {
+    "invariant": 1,
+    "pageCompression": 1,
+    "pdfComments": 0,
+    "useA85": 0,
+    "pdfMultiLine": 0,
+    "ttfAsciiReadable": 1,
+    "documentLang": None,
+    "longTableOptimize": 1,
+    "paraFontSizeHeightOffset": 1,
+    "allowShortTableRows": 1,
+    "spaceShrinkage": 0.05,
+    "hyphenationLang": "",
+    "decimalSymbol": ".",
+    "shapeChecking": 1,
+    "emptyTableAction": "error",
+    "std14Embed": False,
+}
+
+
+@contextmanager
+def _reproducible(period_end: datetime) -> Iterator[None]:
+    """Pin ReportLab's settings and ``SOURCE_DATE_EPOCH`` (= ``period_end``) while rendering.
+
+    The graphics' default font (Helvetica, which a chart selects before drawing anything) is
+    our font too, so nothing in the PDF depends on a font we did not choose.
+    """
+    saved_env = os.environ.get("SOURCE_DATE_EPOCH")
+    saved = {name: getattr(rl_config, name, None) for name in _PINNED_SETTINGS}
+    saved_font = STATE_DEFAULTS["fontName"]
+    try:
+        os.environ["SOURCE_DATE_EPOCH"] = str(int(period_end.timestamp()))
+        for name, value in _PINNED_SETTINGS.items():
+            setattr(rl_config, name, value)
+        STATE_DEFAULTS["fontName"] = FONT
+        yield
+    finally:
+        STATE_DEFAULTS["fontName"] = saved_font
+        for name, value in saved.items():
+            setattr(rl_config, name, value)
+        if saved_env is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved_env
+
+
+# The API ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedReport:
+    """A rendered report: the PDF, its page count and the SHA-256 (hex) of its bytes."""
+
+    pdf: bytes = field(repr=False)
+    pages: int
+    sha256: str
+
+
+def render_report(snapshot: AccountSnapshot) -> RenderedReport:
+    """Render ``snapshot`` to PDF; the same snapshot always gives the same bytes."""
+    figures = compute_figures(snapshot)
+    buffer = BytesIO()
+    with _RENDER_LOCK, _reproducible(snapshot.period_end):
+        _covered()
+        period = _period_text(snapshot)
+        decor = _Decor(
+            running_title=_fit(
+                f"Account report \u00b7 {snapshot.account_id}",
+                CONTENT_WIDTH - pdfmetrics.stringWidth(period, FONT, 7.5) - 24,
+                FONT_BOLD,
+                7.5,
+            ),
+            running_period=period,
+            footer_left=clean_text(
+                f"trade-ledger \u00b7 snapshot {snapshot.snapshot_id} \u00b7 "
+                f"{snapshot.checksum_algorithm} {snapshot.checksum[:16]}\u2026"
+            ),
+        )
+        doc = BaseDocTemplate(
+            buffer,
+            pagesize=PAGE_SIZE,
+            leftMargin=MARGIN_X,
+            rightMargin=MARGIN_X,
+            topMargin=MARGIN_TOP,
+            bottomMargin=MARGIN_BOTTOM,
+            title=f"Account report {snapshot.account_id} {period}",
+            author="trade-ledger",
+            subject=f"snapshot {snapshot.snapshot_id} (version {snapshot.snapshot_version})",
+            keywords=(
+                f"account {snapshot.account_id}; snapshot {snapshot.snapshot_id}; "
+                f"{snapshot.checksum_algorithm} {snapshot.checksum}"
+            ),
+            creator=f"trade-ledger account report, layout {REPORT_LAYOUT_VERSION}",
+            producer="trade-ledger (ReportLab)",
+            invariant=1,
+            pageCompression=1,
+            lang="en-US",
+            initialFontName=FONT,
+        )
+        frame = Frame(
+            MARGIN_X,
+            MARGIN_BOTTOM,
+            CONTENT_WIDTH,
+            PAGE_SIZE[1] - MARGIN_TOP - MARGIN_BOTTOM,
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+            id="content",
+        )
+        doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+        doc.build(_story(snapshot, figures), canvasmaker=partial(_ReportCanvas, decor=decor))
+    pdf = buffer.getvalue()
+    return RenderedReport(pdf=pdf, pages=decor.pages, sha256=hashlib.sha256(pdf).hexdigest())
+
+
+# The story -----------------------------------------------------------------------------------
+
+
+def _period_text(snapshot: AccountSnapshot) -> str:
+    start = fmt_datetime(snapshot.period_start, seconds=False)
+    end = fmt_datetime(snapshot.period_end, seconds=False)
+    return f"{start} \u2013 {end} UTC"
+
+
+def _story(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+    story: list[Any] = []
+    story += _title_block(snapshot)
+    story += _key_figures(figures)
+    story += _charts(snapshot, figures)
+    story += _integrity_checks(snapshot)
+    story += _positions(figures)
+    story += _strategy_performance(snapshot)
+    story += _lots_and_oversells(snapshot)
+    story += _fees(snapshot, figures)
+    story += _orders(snapshot, figures)
+    return story
+
+
+def _title_block(snapshot: AccountSnapshot) -> list[Any]:
+    account = snapshot.alpaca_account
+    label = _style("meta-label", fontSize=7, leading=9, textColor=MUTED)
+    value = _style("meta-value", fontSize=8, leading=10)
+    mono = _style("meta-mono", fontSize=7.2, leading=9.5)
+
+    def pair(name: str, text: str, style: Any = value) -> list[Any]:
+        return [Paragraph(escape(name), label), _para(text, style)]
+
+    account_text = (
+        f"{mask_account_number(account.account_number)} \u00b7 {account.status} \u00b7 "
+        f"{account.currency}"
+    )
+    rows = [
+        pair("Account", account_text) + pair("Period (UTC)", _period_text(snapshot)[:-4]),
+        pair("Account id", snapshot.account_id) + pair("Snapshot id", snapshot.snapshot_id, mono),
+        pair("Alpaca account", account.id, mono)
+        + pair("Snapshot version", snapshot.snapshot_version),
+        pair("Correlation id", snapshot.correlation_id)
+        + pair("Ledger", snapshot.internal_ledger.ledger_id),
+        [*pair(f"Checksum ({snapshot.checksum_algorithm})", snapshot.checksum, mono), "", ""],
+    ]
+    table = Table(rows, colWidths=[78, 188, 80, 186], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("SPAN", (1, -1), (3, -1)),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.6, RULE),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.6, RULE),
+            ]
+        )
+    )
+    return [
+        Paragraph("Account report", TITLE),
+        Paragraph(
+            escape(f"{_period_text(snapshot)} \u00b7 as recorded in the sealed snapshot"), SUBTITLE
+        ),
+        Spacer(1, 8),
+        table,
+    ]
+
+
+def _key_figures(f: ReportFigures) -> list[Any]:
+    ccy = clean_text(f.currency)
+    drawdown_value = NONE_TEXT if f.max_drawdown is None else fmt_money(-f.max_drawdown)
+    cards: list[tuple[str, str, str, Any]] = [
+        ("Equity", fmt_money(f.equity), ccy, INK),
+        ("Cash", fmt_money(f.cash), ccy, INK),
+        ("Buying power", fmt_money(f.buying_power), ccy, INK),
+        (
+            "Period P/L",
+            fmt_money(f.period_pnl, signed=True),
+            _equity_span(f),
+            _signed_colour(f.period_pnl),
+        ),
+        ("Long market value", fmt_money(f.long_market_value), ccy, INK),
+        ("Short market value", fmt_money(f.short_market_value), ccy, INK),
+        (
+            "Period return",
+            fmt_percent(f.period_return, signed=True),
+            f"{f.equity_samples} equity samples",
+            _signed_colour(f.period_return),
+        ),
+        (
+            "Max drawdown",
+            fmt_percent(None if f.max_drawdown_fraction is None else -f.max_drawdown_fraction),
+            f"{drawdown_value} {ccy} from peak" if f.max_drawdown is not None else "n/a",
+            NEGATIVE if f.max_drawdown else INK,
+        ),
+        (
+            "Fees (Alpaca)",
+            fmt_money(f.alpaca_fees),
+            f"{sum(t.count for t in f.alpaca_fees_by_sub_type)} fee activities",
+            INK,
+        ),
+        (
+            "Fees (ledger)",
+            fmt_money(f.ledger_fees),
+            f"{f.ledger_trades} ledger trades in period",
+            INK,
+        ),
+        (
+            "Orders",
+            f"{f.filled_orders} / {f.orders}",
+            "filled / total" + (f" \u00b7 {_count(f.order_legs, 'leg')}" if f.order_legs else ""),
+            INK,
+        ),
+        (
+            "Integrity checks",
+            _checks_headline(f),
+            f"{f.checks_passed} pass \u00b7 {f.checks_warned} warn \u00b7 {f.checks_failed} fail",
+            NEGATIVE if f.checks_failed else (WARNING if f.checks_warned else POSITIVE),
+        ),
+    ]
+    per_row = 4
+    data: list[list[str]] = []
+    style: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, -1), CARD_BG),
+        ("LINEAFTER", (0, 0), (-2, -1), 4, colors.white),
+        ("LEFTPADDING", (0, 0), (-1, -1), 7),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 7),
+        ("TOPPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+    ]
+    for start in range(0, len(cards), per_row):
+        group = cards[start : start + per_row]
+        row = len(data)
+        data.append([c[0].upper() for c in group])
+        data.append([c[1] for c in group])
+        data.append([c[2] for c in group])
+        style += [
+            ("FONT", (0, row), (-1, row), FONT_BOLD, 6.3),
+            ("TEXTCOLOR", (0, row), (-1, row), MUTED),
+            ("TOPPADDING", (0, row), (-1, row), 6),
+            ("FONT", (0, row + 1), (-1, row + 1), FONT_BOLD, 12.5),
+            ("TOPPADDING", (0, row + 1), (-1, row + 1), 3),
+            ("BOTTOMPADDING", (0, row + 1), (-1, row + 1), 3),
+            ("FONT", (0, row + 2), (-1, row + 2), FONT, 6.8),
+            ("TEXTCOLOR", (0, row + 2), (-1, row + 2), MUTED),
+            ("BOTTOMPADDING", (0, row + 2), (-1, row + 2), 6),
+        ]
+        for column, card in enumerate(group):
+            cell = (column, row + 1)
+            style.append(("TEXTCOLOR", cell, cell, card[3]))
+            size = _fitting_size(card[1], CONTENT_WIDTH / per_row - 14, FONT_BOLD, 12.5)
+            if size < 12.5:
+                style.append(("FONT", cell, cell, FONT_BOLD, size, 12.5 * 1.2))
+        if start:
+            style.append(("LINEABOVE", (0, row), (-1, row), 4, colors.white))
+    table = Table(data, colWidths=[CONTENT_WIDTH / per_row] * per_row)
+    table.setStyle(TableStyle(style))
+    return [_heading("Key figures"), table]
+
+
+def _checks_headline(f: ReportFigures) -> str:
+    if f.checks_failed:
+        return f"{f.checks_failed} failed"
+    if f.checks_warned:
+        return _count(f.checks_warned, "warning")
+    return "all passed" if f.checks_passed else "none run"
+
+
+def _equity_span(f: ReportFigures) -> str:
+    if f.start_equity is None or f.end_equity is None or f.equity_samples < 2:
+        return "needs two equity samples"
+    return f"{fmt_money(f.start_equity)} \u2192 {fmt_money(f.end_equity)}"
+
+
+# Charts -------------------------------------------------------------------------------------
+
+CHART_WIDTH: Final = (CONTENT_WIDTH - 16) / 2
+CHART_HEIGHT: Final = 172.0
+AXIS_FONT_SIZE: Final = 6.3
+
+
+def _nice_scale(lo: Decimal, hi: Decimal, intervals: int = 4) -> list[Decimal]:
+    """Tick values covering ``[lo, hi]`` in round steps (1, 2, 2.5, 5 x 10^n), in ``Decimal``."""
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi == lo:
+        pad = max(abs(hi) / 100, Decimal(1))
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / intervals
+    base = Decimal(1).scaleb(raw.adjusted())
+    step = base * 10
+    for factor in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
+        if base * factor >= raw:
+            step = base * factor
+            break
+    first = (lo / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    last = (hi / step).to_integral_value(rounding=ROUND_CEILING) * step
+    count = int((last - first) / step)
+    return [first + step * i for i in range(count + 1)]
+
+
+def _axis_label_format(ticks: Sequence[Decimal]) -> Callable[[float], str]:
+    """Axis labels with as many decimals as the step needs, formatted without locale."""
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else Decimal(1)
+    exponent = step.normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
+
+    def label(value: float) -> str:
+        return fmt_money(Decimal(repr(value)), places=min(places, 4))
+
+    return label
+
+
+def _style_axis(axis: Any) -> None:
+    axis.labels.fontName = FONT
+    axis.labels.fontSize = AXIS_FONT_SIZE
+    axis.labels.fillColor = MUTED
+    axis.strokeColor = RULE
+    axis.strokeWidth = 0.6
+    if axis.isXAxis:
+        axis.tickDown = 2
+    else:
+        axis.tickLeft = 2
+
+
+def _chart_note(text: str) -> Any:
+    drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
+    drawing.add(
+        Rect(0, 0, CHART_WIDTH, CHART_HEIGHT, fillColor=ZEBRA, strokeColor=RULE, strokeWidth=0.5)
+    )
+    drawing.add(
+        String(
+            CHART_WIDTH / 2,
+            CHART_HEIGHT / 2,
+            clean_text(text),
+            fontName=FONT,
+            fontSize=7.5,
+            fillColor=MUTED,
+            textAnchor="middle",
+        )
+    )
+    return drawing
+
+
+def _equity_chart(snapshot: AccountSnapshot) -> Any:
+    series = snapshot.equity_series
+    if not series:
+        return _chart_note("No equity samples in the period")
+    if len(series) == 1:
+        point = series[0]
+        return _chart_note(
+            f"One equity sample ({fmt_money(point.equity)} at {fmt_datetime(point.timestamp)}):"
+            " a curve needs two"
+        )
+    origin = series[0].timestamp
+    hours = [(p.timestamp - origin) / timedelta(hours=1) for p in series]
+    values = [p.equity for p in series]
+    y_ticks = _nice_scale(min(values), max(values))
+    span = hours[-1]
+    x_ticks = [span * i / 4 for i in range(5)]
+    long_period = (series[-1].timestamp - origin) > timedelta(days=3)
+
+    def x_label(value: float) -> str:
+        moment = origin + timedelta(hours=value)
+        if long_period:
+            return fmt_date(moment)
+        text = fmt_datetime(moment, seconds=False)
+        return text[5:]  # MM-DD HH:MM
+
+    drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
+    plot = LinePlot()
+    plot.x, plot.y = 42, 22
+    plot.width, plot.height = CHART_WIDTH - 54, CHART_HEIGHT - 34
+    plot.data = [list(zip(hours, (float(v) for v in values), strict=True))]
+    plot.lines[0].strokeColor = NAVY
+    plot.lines[0].strokeWidth = 1.3
+    if len(series) <= 60:
+        plot.lines[0].symbol = makeMarker(
+            "FilledCircle", size=2.6, fillColor=NAVY, strokeColor=NAVY
+        )
+    for axis in (plot.xValueAxis, plot.yValueAxis):
+        _style_axis(axis)
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0.0, span
+    plot.xValueAxis.valueSteps = x_ticks
+    plot.xValueAxis.labelTextFormat = x_label
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(y_ticks[0]), float(y_ticks[-1])
+    plot.yValueAxis.valueSteps = [float(t) for t in y_ticks]
+    plot.yValueAxis.labelTextFormat = _axis_label_format(y_ticks)
+    plot.yValueAxis.visibleGrid = 1
+    plot.yValueAxis.gridStrokeColor = RULE
+    plot.yValueAxis.gridStrokeWidth = 0.4
+    plot.yValueAxis.visibleAxis = 0
+    plot.yValueAxis.visibleTicks = 0
+    drawing.add(plot)
+    return drawing
+
+
+TOP_POSITIONS: Final = 10
+
+
+def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
+    valued = [e for e in figures.exposures if e.market_value is not None]
+    if not valued:
+        return _chart_note("No open positions with a market value"), "Exposure by position"
+    top = sorted(valued, key=lambda e: (-abs(e.market_value or Decimal(0)), e.symbol))[
+        :TOP_POSITIONS
+    ]
+    top.reverse()  # the bar chart draws its first category at the bottom
+    values = [e.market_value or Decimal(0) for e in top]
+    ticks = _nice_scale(min([*values, Decimal(0)]), max([*values, Decimal(0)]))
+    drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 56, 22
+    chart.width, chart.height = CHART_WIDTH - 66, CHART_HEIGHT - 40
+    chart.data = [[float(v) for v in values]]
+    chart.bars.strokeColor = None
+    chart.barSpacing = 0
+    chart.groupSpacing = 3 if len(top) > 6 else 6
+    for index, exposure in enumerate(top):
+        chart.bars[(0, index)].fillColor = SHORT if exposure.side == "short" else LONG
+    chart.categoryAxis.categoryNames = [_fit(e.symbol, 50, size=AXIS_FONT_SIZE) for e in top]
+    _style_axis(chart.categoryAxis)
+    _style_axis(chart.valueAxis)
+    chart.categoryAxis.visibleTicks = 0
+    chart.categoryAxis.labels.fillColor = INK
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.categoryAxis.labels.dx = -3
+    chart.categoryAxis.joinAxisMode = "left"
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
+    chart.valueAxis.valueSteps = [float(t) for t in ticks]
+    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
+    chart.valueAxis.visibleGrid = 1
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.gridStrokeWidth = 0.4
+    drawing.add(chart)
+    legend_y = CHART_HEIGHT - 9
+    for offset, (name, colour) in enumerate((("Long", LONG), ("Short", SHORT))):
+        x = CHART_WIDTH - 78 + offset * 40
+        drawing.add(Rect(x, legend_y, 7, 7, fillColor=colour, strokeColor=None))
+        drawing.add(
+            String(
+                x + 10, legend_y + 1, name, fontName=FONT, fontSize=AXIS_FONT_SIZE, fillColor=MUTED
+            )
+        )
+    shown = f"top {len(top)} of {len(figures.exposures)}" if len(valued) > len(top) else "all"
+    return drawing, f"Exposure by position ({shown}, market value)"
+
+
+def _charts(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+    caption = _style("chart-caption", fontName=FONT_BOLD, fontSize=8, leading=10, textColor=INK)
+    exposure, exposure_title = _exposure_chart(figures)
+    ccy = clean_text(figures.currency)
+    table = Table(
+        [
+            [
+                Paragraph(escape(f"Equity ({ccy})"), caption),
+                "",
+                Paragraph(escape(clean_text(f"{exposure_title}, {figures.currency}")), caption),
+            ],
+            [_equity_chart(snapshot), "", exposure],
+        ],
+        colWidths=[CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return [_heading("Equity and exposure"), table]
+
+
+# Tables -------------------------------------------------------------------------------------
+
+
+def _integrity_checks(snapshot: AccountSnapshot) -> list[Any]:
+    checks = snapshot.integrity_checks
+    if not checks:
+        return [_heading("Integrity checks"), _note("The snapshot records no integrity checks.")]
+    data: list[list[Any]] = [["Check", "Status", "Message", "Details"]]
+    commands: list[tuple[Any, ...]] = []
+    for row, check in enumerate(checks, start=1):
+        details = " \u00b7 ".join(f"{k} = {v}" for k, v in check.details.items())
+        data.append(
+            [
+                _para(check.name, CELL_LEFT_BOLD),
+                check.status.value.upper(),
+                _para(check.message or NONE_TEXT),
+                _para(details or NONE_TEXT, CELL_MUTED),
+            ]
+        )
+        ink, background = STATUS_COLOURS[check.status]
+        commands += [
+            ("TEXTCOLOR", (1, row), (1, row), ink),
+            ("FONT", (1, row), (1, row), FONT_BOLD, 7),
+            ("BACKGROUND", (1, row), (1, row), background),
+            ("ALIGN", (1, row), (1, row), "CENTER"),
+        ]
+    table = _grid_table(data, _widths(31, 8, 36, 25), commands=commands)
+    return [_heading("Integrity checks"), table]
+
+
+def _positions(figures: ReportFigures) -> list[Any]:
+    title = _heading(f"Positions ({len(figures.exposures)})")
+    if not figures.exposures:
+        return [title, _note("No open positions.")]
+    header = [
+        "Symbol",
+        "Class",
+        "Side",
+        "Qty",
+        "Avg entry",
+        "Price",
+        "Market value",
+        "Unrealised P/L",
+        "% of equity",
+    ]
+    widths = _widths(15, 12, 7, 11, 12, 12, 14, 13, 10)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, e in enumerate(figures.exposures, start=1):
+        data.append(_position_row(e, widths))
+        colours[(7, row)] = _signed_colour(e.unrealized_pl)
+    known = [e.market_value for e in figures.exposures if e.market_value is not None]
+    pls = [e.unrealized_pl for e in figures.exposures if e.unrealized_pl is not None]
+    total_pl = sum(pls, Decimal(0))
+    data.append(
+        [
+            "Total",
+            "",
+            "",
+            "",
+            "",
+            "",
+            fmt_money(sum(known, Decimal(0))),
+            fmt_money(total_pl, signed=True),
+            "",
+        ]
+    )
+    commands = [
+        ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+        ("TEXTCOLOR", (7, -1), (7, -1), _signed_colour(total_pl)),
+        ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+        ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+    ]
+    table = _grid_table(
+        data,
+        widths,
+        right=range(3, 9),
+        colours=colours,
+        commands=commands,
+        row_height=_row_height(TABLE_FONT_SIZE, 2.2),
+    )
+    return [title, table]
+
+
+def _row_height(font_size: float, pad_y: float) -> float:
+    """Height of a one-line row: given explicitly so long tables need not measure every cell."""
+    return font_size * 1.2 + 2 * pad_y + 1
+
+
+def _position_row(e: PositionExposure, widths: Sequence[float]) -> list[str]:
+    return [
+        _fit(e.symbol, widths[0] - 7),
+        _fit(e.asset_class or NONE_TEXT, widths[1] - 7),
+        _fit(e.side, widths[2] - 7),
+        fmt_qty(e.qty),
+        fmt_price(e.avg_entry_price),
+        fmt_price(e.current_price),
+        fmt_money(e.market_value),
+        fmt_money(e.unrealized_pl, signed=True),
+        fmt_percent(e.equity_fraction),
+    ]
+
+
+def _metrics_row(label: str, m: TradeMetrics) -> list[Any]:
+    return [
+        label,
+        f"{m.total_trades} ({m.buy_trades}/{m.sell_trades})",
+        fmt_money(m.total_buy_value),
+        fmt_money(m.total_sell_value),
+        fmt_money(m.gross_pnl, signed=True),
+        fmt_money(m.realized_pnl, signed=True),
+        fmt_money(m.fees),
+        fmt_money(m.net_realized_pnl, signed=True),
+        fmt_datetime(m.first_trade_at, seconds=False),
+        fmt_datetime(m.last_trade_at, seconds=False),
+    ]
+
+
+def _strategy_performance(snapshot: AccountSnapshot) -> list[Any]:
+    performance = snapshot.internal_ledger.strategy_performance
+    title = _heading(f"Strategy performance ({len(performance)})")
+    if not performance:
+        return [title, _note("The ledger has no strategy with trades before the period end.")]
+    header = [
+        "Scope",
+        "Trades\n(buy/sell)",
+        "Buy value",
+        "Sell value",
+        "Gross P/L",
+        "Realised\nP/L",
+        "Fees",
+        "Net\nrealised",
+        "First trade\n(UTC)",
+        "Last trade\n(UTC)",
+    ]
+    widths = [46.0, 50.0, 56.0, 56.0, 56.0, 52.0, 40.0, 50.0, 63.0, 63.0]
+    widths[0] += CONTENT_WIDTH - sum(widths)
+    data: list[list[Any]] = [header]
+    commands: list[tuple[Any, ...]] = []
+    colours: dict[tuple[int, int], Any] = {}
+    for index, (name, p) in enumerate(performance.items()):
+        first = len(data)
+        data.append([_strategy_cell(name, p), *[""] * 9])
+        data.append(_metrics_row("Cumulative", p))
+        data.append(_metrics_row("Period", p.period))
+        commands += [
+            ("SPAN", (0, first), (-1, first)),
+            ("TOPPADDING", (0, first), (-1, first), 4),
+            ("BOTTOMPADDING", (0, first), (-1, first), 1),
+            ("LINEBELOW", (0, first + 2), (-1, first + 2), 0.4, RULE),
+        ]
+        for offset, metrics in ((1, p), (2, p.period)):
+            colours[(0, first + offset)] = MUTED
+            for column, value in (
+                (4, metrics.gross_pnl),
+                (5, metrics.realized_pnl),
+                (7, metrics.net_realized_pnl),
+            ):
+                colours[(column, first + offset)] = _signed_colour(value)
+        if index % 2:
+            commands.append(("BACKGROUND", (0, first), (-1, first + 2), ZEBRA))
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 10),
+        colours=colours,
+        commands=commands,
+        zebra=False,
+        font_size=7.2,
+        pad_x=2.5,
+    )
+    note = _note(
+        "Cumulative: every fill attributed to the strategy before the period end. Period: fills "
+        "inside the period. Realised P/L is FIFO, before fees; net realised = realised \u2212 fees."
+    )
+    return [title, table, note]
+
+
+STRATEGY_CELL: Final = _style("strategy", fontName=FONT_BOLD, fontSize=8, leading=10.4)
+
+
+def _strategy_cell(name: str, p: StrategyPerformance) -> Any:
+    """The strategy's name, then its symbols and open lots / oversells in small muted text."""
+    details = "Symbols " + (", ".join(p.symbols_traded) or NONE_TEXT)
+    if p.open_lots:
+        details += f" \u00b7 {_count(len(p.open_lots), 'open lot')}"
+    if p.oversells:
+        details += f" \u00b7 {_count(len(p.oversells), 'oversell')}"
+    muted = MUTED.hexval()[2:]
+    return Paragraph(
+        f'{escape(clean_text(name))}&nbsp;&nbsp;<font name="{FONT}" size="6.8" '
+        f'color="#{muted}">{escape(clean_text(details))}</font>',
+        STRATEGY_CELL,
+    )
+
+
+def _lots_and_oversells(snapshot: AccountSnapshot) -> list[Any]:
+    performance = snapshot.internal_ledger.strategy_performance.values()
+    lots = [lot for p in performance for lot in p.open_lots]
+    oversells = [o for p in performance for o in p.oversells]
+    story: list[Any] = []
+    row_height = _row_height(TABLE_FONT_SIZE, 2.2)
+    if lots:
+        widths = _widths(70, 46, 156, 82, 46, 56, 76)
+        data: list[list[Any]] = [
+            ["Strategy", "Symbol", "Order", "Opened (UTC)", "Qty", "Price", "Cost"]
+        ]
+        for lot in lots:
+            data.append(
+                [
+                    _fit(lot.strategy, widths[0] - 7),
+                    _fit(lot.symbol, widths[1] - 7),
+                    _fit(lot.order_id, widths[2] - 7),
+                    fmt_datetime(lot.opened_at),
+                    fmt_qty(lot.qty),
+                    fmt_price(lot.price),
+                    fmt_money(lot.qty * lot.price),
+                ]
+            )
+        table = _grid_table(data, widths, right=range(4, 7), row_height=row_height)
+        story += [_heading(f"Open FIFO lots ({len(lots)})"), table]
+    if oversells:
+        widths = _widths(80, 56, 156, 84, 70, 86)
+        data = [["Strategy", "Symbol", "Order", "Filled (UTC)", "Sell qty", "Unmatched qty"]]
+        for o in oversells:
+            data.append(
+                [
+                    _fit(o.strategy, widths[0] - 7),
+                    _fit(o.symbol, widths[1] - 7),
+                    _fit(o.order_id, widths[2] - 7),
+                    fmt_datetime(o.filled_at),
+                    fmt_qty(o.sell_qty),
+                    fmt_qty(o.unmatched_qty),
+                ]
+            )
+        colours = {(5, row): WARNING for row in range(1, len(data))}
+        table = _grid_table(data, widths, right=(4, 5), colours=colours, row_height=row_height)
+        story += [
+            _heading(f"Oversells ({len(oversells)})"),
+            table,
+            _note(
+                "Sells larger than the strategy's open lots; the unmatched part realised no P/L."
+            ),
+        ]
+    return story
+
+
+def _fees(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+    title = _heading(
+        f"Fees ({_count(len(snapshot.alpaca_fees), 'activity')})".replace("activitys", "activities")
+    )
+    summary: list[list[Any]] = [["Source", "Sub type", "Count", "Fees"]]
+    for total in figures.alpaca_fees_by_sub_type:
+        summary.append(
+            [
+                "Alpaca",
+                _fit(total.sub_type or NONE_TEXT, 100),
+                str(total.count),
+                fmt_money(total.amount),
+            ]
+        )
+    summary.append(
+        ["Alpaca", "Total", str(len(snapshot.alpaca_fees)), fmt_money(figures.alpaca_fees)]
+    )
+    summary.append(
+        [
+            "Ledger",
+            "Total (trades in period)",
+            str(figures.ledger_trades),
+            fmt_money(figures.ledger_fees),
+        ]
+    )
+    commands = [
+        ("FONT", (0, -2), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+        ("LINEABOVE", (0, -2), (-1, -2), 0.6, NAVY),
+    ]
+    summary_table = _grid_table(
+        summary, [70, 120, 60, 80], right=(2, 3), commands=commands, long=False, h_align="LEFT"
+    )
+    window = (
+        f"Fee activities created {fmt_datetime(snapshot.fee_window_start)} \u2013 "
+        f"{fmt_datetime(snapshot.fee_window_end)} UTC. Fees are positive amounts (a rebate "
+        "lowers them); activity net amounts below are as Alpaca reports them."
+    )
+    story: list[Any] = [title, summary_table, _note(window)]
+    if snapshot.alpaca_fees:
+        widths = _widths(15, 8, 11, 8, 9, 10, 39)
+        data: list[list[Any]] = [
+            ["Created (UTC)", "Sub type", "Symbol", "Qty", "Per share", "Net amount", "Description"]
+        ]
+        for fee in snapshot.alpaca_fees:
+            data.append(
+                [
+                    fmt_datetime(fee.created_at),
+                    _fit(fee.activity_sub_type or NONE_TEXT, widths[1] - 7),
+                    _fit(fee.symbol or NONE_TEXT, widths[2] - 7),
+                    fmt_qty(fee.qty),
+                    fmt_price(fee.per_share_amount),
+                    fmt_money(fee.net_amount, places=4),
+                    _fit(fee.description or NONE_TEXT, widths[6] - 7),
+                ]
+            )
+        table = _grid_table(
+            data, widths, right=(3, 4, 5), row_height=_row_height(TABLE_FONT_SIZE, 2.2)
+        )
+        story += [Spacer(1, 8), table]
+    return story
+
+
+ORDER_HEADER: Final = [
+    "#",
+    "Order id",
+    "Submitted (UTC)",
+    "Symbol",
+    "Side",
+    "Type",
+    "Status",
+    "Qty",
+    "Filled",
+    "Avg price",
+]
+
+
+def _orders(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+    orders = snapshot.alpaca_orders
+    legs = f" + {_count(figures.order_legs, 'leg')}" if figures.order_legs else ""
+    title = _heading(f"Orders ({len(orders)}{legs})")
+    if not orders:
+        return [CondPageBreak(120), title, _note("No orders in the period.")]
+    widths = [21.0, 143.0, 72.0, 0.0, 26.0, 44.0, 56.0, 38.0, 38.0, 44.0]
+    widths[3] = CONTENT_WIDTH - sum(widths)
+    size, pad_x, pad_y = ORDERS_FONT_SIZE, 2.5, 1.6
+    data: list[list[str]] = [ORDER_HEADER]
+    colours: dict[tuple[int, int], Any] = {}
+
+    def add(order: AlpacaOrder, label: str, leg: bool) -> None:
+        row = len(data)
+        data.append(
+            [
+                label,
+                order.id,
+                fmt_datetime(order.submitted_at),
+                _fit(order.symbol or NONE_TEXT, widths[3] - 2 * pad_x, size=size),
+                _fit(order.side or NONE_TEXT, widths[4] - 2 * pad_x, size=size),
+                _fit(order.type or NONE_TEXT, widths[5] - 2 * pad_x, size=size),
+                _fit(order.status.replace("_", " "), widths[6] - 2 * pad_x, size=size),
+                fmt_qty(order.qty) if order.qty is not None else _notional(order),
+                fmt_qty(order.filled_qty),
+                fmt_price(order.filled_avg_price),
+            ]
+        )
+        colours[(0, row)] = MUTED
+        if leg:
+            colours.update({(column, row): MUTED for column in range(1, 10)})
+        colour = ORDER_STATUS_COLOURS.get(order.status)
+        if colour is not None:
+            colours[(6, row)] = colour
+
+    for number, order in enumerate(orders, start=1):
+        add(order, str(number), leg=False)
+        for leg in order.legs:
+            add(leg, "\u21b3", leg=True)
+    table = _grid_table(
+        data,
+        widths,
+        right=(0, 7, 8, 9),
+        font_size=size,
+        pad_x=pad_x,
+        pad_y=pad_y,
+        colours=colours,
+        row_height=_row_height(size, pad_y),
+    )
+    note = _note(
+        "Every order the snapshot holds (submitted or filled in the period), by submission time; "
+        "legs of multi-leg orders follow their parent (\u21b3)."
+    )
+    return [CondPageBreak(160), title, table, note]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _notional(order: AlpacaOrder) -> str:
+    return NONE_TEXT if order.notional is None else f"${fmt_money(order.notional)}"
+
+
+__all__ = [
+    "REPORT_LAYOUT_VERSION",
+    "RenderedReport",
+    "ReportFigures",
+    "clean_text",
+    "compute_figures",
+    "render_report",
+]

@@ -1,0 +1,79 @@
+"""Smoke test of ``scripts/bench_snapshot.py`` at a toy size (structure only, nothing timed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ledger_store.config import TableSettings
+from ledger_store.snapshot_store import AccountSnapshotRepository
+from tests.builders import load_script
+
+bench: Any = load_script("bench_snapshot")
+
+
+def test_synthetic_history_is_deterministic_and_sized() -> None:
+    account = bench.history.synthetic_account_id("t")
+    first = bench.synthetic_history(95, fills_per_day=40, account_id=account)
+    second = bench.synthetic_history(95, fills_per_day=40, account_id=account)
+    assert first == second
+    assert [len(c.fills) for c in first] == [15, 40, 40]
+    assert {len(f.strategy_allocation) for c in first for f in c.fills} == {1, 2}
+
+
+def test_item_size_follows_dynamodb_rules() -> None:
+    item = {"PK": {"S": "abc"}, "n": {"N": "123.45"}, "b": {"B": b"\x00" * 10}}
+    assert bench.item_size(item) == (2 + 3) + (1 + 4) + (1 + 10)
+
+
+def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings) -> None:
+    result = bench.bench_size(settings, 50, repeat=2, fills_per_day=20, threads=1)
+
+    assert result.trades == 50
+    assert result.repeat == 2
+    assert result.seed["fills"] == 50
+    assert result.seconds["min"] <= result.seconds["median"] <= result.seconds["max"]
+    assert {"alpaca fetch", "ledger aggregation", "write", "cpu rest"} <= set(result.phases)
+    assert result.dynamodb["total_requests"] > 0
+    assert result.dynamodb["requests"]["Query"] > 0
+    assert result.dynamodb["requests"]["TransactWriteItems"] == 1
+    assert result.readback["total_requests"] > 0
+    assert sum(result.alpaca_requests.values()) > 0
+    snapshot = result.snapshot
+    assert snapshot["orders"] > 0
+    assert snapshot["strategies"] > 0
+    assert snapshot["status"] == "created"
+    assert 0 < snapshot["compressed_bytes"] < snapshot["canonical_bytes"]
+    assert snapshot["header_item_bytes"] > snapshot["compressed_bytes"]
+    assert snapshot["chunks"] == 0
+    if settings.endpoint_url is not None:  # DynamoDB Local reports real capacity
+        assert result.dynamodb["read_units"] > 0
+        assert result.dynamodb["write_units"] > 0
+        assert result.snapshot["write_units_by_rule"] == result.dynamodb["write_units"]
+
+    report = bench.format_sizes([result], "test")
+    assert "50 trades" in report
+    assert "compressed (zlib -9), B" in report
+    assert json.loads(json.dumps({"sizes": [result]}, default=bench._json_default))
+
+
+def test_max_size_probe_stores_and_reads_back(settings: TableSettings) -> None:
+    store = AccountSnapshotRepository(settings)
+    meter = bench.DynamoMeter.for_settings(settings)
+
+    probe = bench.run_probe(settings, store, meter, 60)
+
+    assert probe.ok, probe.error
+    assert probe.orders >= 60
+    assert 0 < probe.compressed_bytes < probe.canonical_bytes
+    assert probe.chunks == 0
+
+
+@pytest.mark.parametrize("argv", [["--max-size"], ["--sizes", "10,20", "--max-size"]])
+def test_command_line_defaults(argv: list[str]) -> None:
+    args = bench.parse_args(argv)
+    assert args.max_size
+    assert args.sizes == ([] if argv == ["--max-size"] else [10, 20])
+    assert bench.parse_args([]).sizes == [1_000, 10_000, 100_000]

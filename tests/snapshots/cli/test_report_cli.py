@@ -1,0 +1,238 @@
+"""``trade-ledger report render`` on both engines: verified read, atomic PDF write, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger_store.config import TableSettings
+from snapshots.report.pdf import render_report
+from snapshots.schema import AccountSnapshot
+from tests.builders import ACCOUNT, put_raw, raw_item
+from tests.snapshots.cli.test_cli import conn, run
+from tests.snapshots.handlers.test_report_lambda import HMAC_KEY, LATER_END, sealed, store
+
+AT = "2024-03-03T00:00:00Z"
+
+
+@pytest.fixture
+def stored(settings: TableSettings, monkeypatch: pytest.MonkeyPatch) -> AccountSnapshot:
+    """The test snapshot stored on the engine, with the CLI's HMAC key configured."""
+    monkeypatch.setenv("SNAPSHOT_HMAC_KEY", HMAC_KEY)
+    snapshot = sealed()
+    store(settings, snapshot)
+    return snapshot
+
+
+def render(
+    capsys: pytest.CaptureFixture[str], settings: TableSettings, output: Path, *which: str
+) -> tuple[int, str, str]:
+    return run(
+        capsys,
+        "report",
+        "render",
+        "--account",
+        ACCOUNT,
+        *(which or ("--at", AT)),
+        "-o",
+        str(output),
+        *conn(settings),
+    )
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_render_writes_the_verified_report(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from pypdf import PdfReader
+
+    output = tmp_path / "report.pdf"
+    code, out, err = render(capsys, settings, output)
+    assert (code, err) == (0, "")
+    pdf = output.read_bytes()
+    expected = render_report(stored)
+    assert pdf == expected.pdf
+    assert f"report    {output}" in out
+    assert f"pages     {expected.pages}\n" in out
+    assert f"size      {len(pdf):,} bytes" in out
+    assert f"sha256    {hashlib.sha256(pdf).hexdigest()}" in out
+    assert f"snapshot  {stored.snapshot_id} (SNAPSHOT#{ACCOUNT} / SNAP#{AT})" in out
+    assert ACCOUNT in PdfReader(output).pages[0].extract_text()
+    assert leftovers(tmp_path) == []
+
+
+def test_render_json_and_the_same_bytes_every_time(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "first.pdf", tmp_path / "second.pdf"
+    code, out, _ = render(capsys, settings, first, "--at", AT, "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary == {
+        "path": str(first),
+        "account_id": ACCOUNT,
+        "period_end": AT,
+        "snapshot_id": stored.snapshot_id,
+        "pages": summary["pages"],
+        "bytes": first.stat().st_size,
+        "pdf_sha256": hashlib.sha256(first.read_bytes()).hexdigest(),
+    }
+    assert summary["pages"] >= 1
+
+    assert render(capsys, settings, second, "--latest", "--json")[0] == 0
+    assert second.read_bytes() == first.read_bytes()
+    assert render(capsys, settings, second, "--latest")[0] == 0  # replaces the file in place
+    assert second.read_bytes() == first.read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+def test_latest_renders_the_newest_snapshot(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    newer = sealed(LATER_END)
+    store(settings, newer)
+    code, out, _ = render(capsys, settings, tmp_path / "r.pdf", "--latest", "--json")
+    assert code == 0
+    assert json.loads(out)["snapshot_id"] == newer.snapshot_id
+    assert (tmp_path / "r.pdf").read_bytes() == render_report(newer).pdf
+
+
+def test_a_missing_snapshot_exits_1_and_writes_nothing(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "report.pdf"
+    code, out, err = render(capsys, settings, output, "--at", "2024-03-04T00:00:00Z")
+    assert (code, out) == (1, "")
+    assert "NotFoundError: no snapshot for account 'acct-1' at 2024-03-04T00:00:00Z" in err
+    code, _, err = run(
+        capsys, "report", "render", "--account", "acct-9", "--latest", "-o", str(output),
+        *conn(settings),
+    )  # fmt: skip
+    assert code == 1
+    assert "NotFoundError" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tampered_snapshot_exits_1_and_keeps_the_old_report(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "report.pdf"
+    output.write_bytes(b"the previous report")
+    item = raw_item(settings, f"SNAPSHOT#{ACCOUNT}", f"SNAP#{AT}")
+    assert item is not None
+    item["correlation_id"] = {"S": "forged-cycle"}
+    put_raw(settings, item)
+
+    for which in (("--at", AT), ("--latest",)):
+        code, out, err = render(capsys, settings, output, *which)
+        assert (code, out) == (1, "")
+        assert "IntegrityError" in err
+        assert "correlation_id disagree" in err
+    assert output.read_bytes() == b"the previous report"
+    assert leftovers(tmp_path) == []
+
+
+def test_the_wrong_hmac_key_exits_1(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_HMAC_KEY", "another-key")
+    code, _, err = render(capsys, settings, tmp_path / "report.pdf")
+    assert code == 1
+    assert "IntegrityError" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_temporary_file(
+    settings: TableSettings,
+    stored: AccountSnapshot,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import snapshots.cli.report
+
+    def refuse(source: object, target: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(snapshots.cli.report.os, "replace", refuse)
+    code, _, err = render(capsys, settings, tmp_path / "report.pdf")
+    assert code == 2
+    assert "cannot write" in err
+    assert "No space left on device" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--at", "2024-03-03T00:00:00.5Z"], "must be a whole second", id="fraction"),
+        pytest.param(["--latest", "-o", "{tmp}"], "is a directory", id="directory"),
+        pytest.param(["--latest", "-o", "{tmp}/missing/r.pdf"], "does not exist", id="no-folder"),
+        pytest.param(["--latest", "--account", "a#b"], "must not contain '#'", id="bad-account"),
+    ],
+)
+def test_bad_arguments_exit_2_before_reading(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    # A table that cannot be reached: reading would fail with exit code 1, not 2.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    args = ["report", "render", "--account", ACCOUNT, "-o", str(tmp_path / "r.pdf")]
+    code, out, err = run(capsys, *args, *(a.format(tmp=tmp_path) for a in argv))
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_at_and_latest_are_exclusive(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "report", "render", "--account", ACCOUNT, "--at", AT, "--latest", "-o", "r.pdf")
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_embedded_backend_has_no_snapshots(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "r.pdf"
+    code, _, err = run(
+        capsys,
+        "report",
+        "render",
+        "--embedded",
+        "--account",
+        ACCOUNT,
+        "--latest",
+        "-o",
+        str(output),
+    )
+    assert code == 1
+    assert "NotFoundError" in err
+    assert not output.exists()

@@ -1,0 +1,166 @@
+"""The trading Lambda's snapshot handler: event in, payload out, report state machine started."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from ledger_store import keys
+from ledger_store.config import TableSettings
+from ledger_store.errors import ConfigurationError, LedgerValidationError
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.alpaca.fake_broker import FakeAccount
+from snapshots.alpaca.fake_server import (
+    DEFAULT_KEY_ID,
+    DEFAULT_SECRET_KEY,
+    FakeAlpaca,
+    running_fake_alpaca,
+)
+from snapshots.demo.history import DEMO_ACCOUNT_ID
+from snapshots.errors import ReportTriggerError
+from snapshots.handlers import trading as trading_lambda
+from snapshots.integrity import IntegrityCheckFailed
+from tests.builders import raw_partition, record_all
+from tests.snapshots.test_snapshot_job import CYCLES, PERIOD_END, PERIOD_START
+
+pytestmark = pytest.mark.parametrize("engine", ["moto"], indirect=True)
+
+EVENT = {
+    "account_id": DEMO_ACCOUNT_ID,
+    "period_start": keys.format_seconds(PERIOD_START),
+    "period_end": keys.format_seconds(PERIOD_END),
+    "correlation_id": "cycle-2026-08-10",
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAlpaca]:
+    with running_fake_alpaca(FakeAccount.from_history(CYCLES)) as server:
+        yield server
+
+
+@pytest.fixture
+def environment(
+    settings: TableSettings, fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> TableSettings:
+    ledger = TradeLedgerRepository(settings)
+    record_all(ledger, (fill for cycle in CYCLES for fill in cycle.fills))
+    monkeypatch.setenv("TRADE_LEDGER_TABLE", settings.table_name)
+    monkeypatch.setenv("APCA_API_KEY_ID", DEFAULT_KEY_ID)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", DEFAULT_SECRET_KEY)
+    monkeypatch.setenv("APCA_API_BASE_URL", fake.base_url)
+    for name in ("SNAPSHOT_HMAC_KEY", "SNAPSHOT_STRICT", "REPORT_STATE_MACHINE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    return settings
+
+
+@pytest.fixture
+def state_machine(environment: TableSettings, monkeypatch: pytest.MonkeyPatch) -> str:
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    arn: str = client.create_state_machine(
+        name="account-report",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/report-states",
+    )["stateMachineArn"]
+    monkeypatch.setenv("REPORT_STATE_MACHINE_ARN", arn)
+    return arn
+
+
+def executions(arn: str) -> list[dict[str, Any]]:
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    listed = client.list_executions(stateMachineArn=arn)["executions"]
+    return [client.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
+
+def test_the_handler_returns_the_payload_and_starts_the_report_once(
+    state_machine: str, environment: TableSettings
+) -> None:
+    payload = trading_lambda.handler(dict(EVENT), None)
+
+    assert payload["account_id"] == DEMO_ACCOUNT_ID
+    assert payload["period"] == {"start": EVENT["period_start"], "end": EVENT["period_end"]}
+    assert payload["key"] == {
+        "pk": f"SNAPSHOT#{DEMO_ACCOUNT_ID}",
+        "sk": "SNAP#2026-08-11T00:00:00Z",
+    }
+    started = executions(state_machine)
+    assert len(started) == 1
+    assert json.loads(started[0]["input"]) == payload
+    assert started[0]["name"] == f"snapshot-{payload['snapshot_id']}-{payload['checksum'][:16]}"
+
+    again = trading_lambda.handler(dict(EVENT), None)  # a retried cycle
+    assert again == payload
+    assert len(executions(state_machine)) == 1
+
+
+def test_without_a_state_machine_only_the_snapshot_is_written(
+    environment: TableSettings,
+) -> None:
+    payload = trading_lambda.handler(dict(EVENT), None)
+    items = raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")
+    assert [i["snapshot_id"]["S"] for i in items] == [payload["snapshot_id"]]
+
+
+def test_a_failing_state_machine_start_raises_after_the_snapshot_is_stored(
+    environment: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
+    monkeypatch.setenv("REPORT_STATE_MACHINE_ARN", missing)
+    with pytest.raises(ReportTriggerError, match="is stored, but starting"):
+        trading_lambda.handler(dict(EVENT), None)
+    assert len(raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({**EVENT, "period_end": "yesterday"}, "period_end"),
+        ({k: v for k, v in EVENT.items() if k != "correlation_id"}, "correlation_id"),
+        ({**EVENT, "account_id": "a#b"}, "account_id"),
+        ({**EVENT, "surprise": 1}, "surprise"),
+        ({**EVENT, "replace_checksum": "abc"}, "replace_checksum"),
+        (["not", "an", "object"], "JSON object"),
+    ],
+)
+def test_a_bad_event_is_rejected_before_any_call(
+    environment: TableSettings, fake: FakeAlpaca, event: Any, message: str
+) -> None:
+    with pytest.raises(LedgerValidationError, match=message):
+        trading_lambda.handler(event, None)
+    assert fake.requests() == []
+    assert raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") == []
+
+
+def test_missing_alpaca_credentials_are_a_configuration_error(
+    environment: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APCA_API_SECRET_KEY")
+    with pytest.raises(ConfigurationError, match="APCA_API_SECRET_KEY"):
+        trading_lambda.handler(dict(EVENT), None)
+
+
+def test_strict_mode_from_the_environment(
+    environment: TableSettings, fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    fake.account = replace(fake.account, positions=fake.account.positions[1:])
+    monkeypatch.setenv("SNAPSHOT_STRICT", "true")
+    with pytest.raises(IntegrityCheckFailed):
+        trading_lambda.handler(dict(EVENT), None)
+    assert raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") == []
+    # the event can override the environment
+    payload = trading_lambda.handler({**EVENT, "strict": False}, None)
+    assert payload["snapshot_id"]
+
+
+def test_hmac_key_from_the_environment_seals_the_snapshot(
+    environment: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_HMAC_KEY", "trading-secret")
+    payload = trading_lambda.handler(dict(EVENT), None)
+    assert payload["checksum_algorithm"] == "hmac-sha256"

@@ -1,0 +1,381 @@
+"""Readers support every released ``snapshot_version``: the committed v1.0 items keep loading.
+
+``tests/fixtures/snapshot_v1_0_item.json`` (SHA-256) and ``snapshot_v1_0_item_hmac.json``
+(HMAC-SHA-256 with the key ``b"fixture-key"``, i.e. ``SNAPSHOT_HMAC_KEY=fixture-key``) are the
+DynamoDB items ``AccountSnapshotRepository`` wrote for one fully populated snapshot when v1.0
+was released (``scripts/make_snapshot_fixture.py``); ``snapshot_v1_0_body.json`` is their
+decompressed body, byte for byte. They are records, never regenerated: if a test here fails,
+the code changed how v1.0 is read or canonicalised, and that is the bug (a new schema or
+canonical rule needs a new ``snapshot_version``, with v1.0 still readable).
+
+The items were stored at ``STORED_AT``, so their ``ttl`` (90 days later) has passed in real
+time: every repository here reads with a clock injected just after ``STORED_AT``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger_store.config import TableSettings
+from ledger_store.errors import IntegrityError, NotFoundError
+from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotRecord, StoredSnapshot
+from snapshots import canonical
+from snapshots.records import snapshot_from_record
+from snapshots.schema import (
+    SUPPORTED_VERSIONS,
+    AccountSnapshot,
+    CheckStatus,
+    body_bytes,
+    load_snapshot,
+    parse_snapshot,
+    seal,
+    snapshot_bytes,
+)
+from tests.builders import ROOT, put_raw
+
+FIXTURES = ROOT / "tests" / "fixtures"
+SHA256_FIXTURE = FIXTURES / "snapshot_v1_0_item.json"
+HMAC_FIXTURE = FIXTURES / "snapshot_v1_0_item_hmac.json"
+BODY_FIXTURE = FIXTURES / "snapshot_v1_0_body.json"
+HMAC_KEY = b"fixture-key"
+
+ACCOUNT_ID = "5a3f9c2e-8b1d-4e6f-a7c0-2d9e4b6f8a13"
+CORRELATION_ID = "cycle-2026-08-07"
+PERIOD_START = datetime(2026, 8, 3, tzinfo=UTC)
+PERIOD_END = datetime(2026, 8, 8, tzinfo=UTC)
+SNAPSHOT_ID = "9b1b741b-bee1-52e6-9a36-d092c83b5a26"
+SHA256_CHECKSUM = "2ea619724fdd2db1aab911223afcc056a1f26b917cd721c53e86f7c2d1f2cd3b"
+HMAC_CHECKSUM = "50e4e030eab8034526c8e7f5cf656fba3ab1769fba743f60d2f6fd8ff22f61da"
+#: The repository's clock when it wrote the items (whole seconds: it drops the fraction).
+STORED_AT = datetime(2026, 8, 8, 0, 0, 7, tzinfo=UTC)
+#: When the tests read them: long before their ttl, whatever today's date is.
+READ_AT = STORED_AT + timedelta(minutes=5)
+
+#: (fixture, HMAC key the reader is configured with, checksum, algorithm)
+FIXTURE_CASES = [
+    pytest.param(SHA256_FIXTURE, None, SHA256_CHECKSUM, "sha256", id="sha256"),
+    pytest.param(HMAC_FIXTURE, HMAC_KEY, HMAC_CHECKSUM, "hmac-sha256", id="hmac"),
+]
+
+
+def load_items(path: Path) -> list[dict[str, Any]]:
+    """The fixture's items as the boto3 client takes them (``B`` values back to bytes)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return [{name: _attribute(value) for name, value in item.items()} for item in document["items"]]
+
+
+def _attribute(value: dict[str, Any]) -> dict[str, Any]:
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(inner, validate=True)}
+    return {kind: inner}
+
+
+def stored_body(path: Path) -> bytes:
+    """The decompressed ``body`` attribute of the fixture's snapshot item."""
+    (item,) = load_items(path)
+    return zlib.decompress(item["body"]["B"])
+
+
+def repository(
+    settings: TableSettings, key: bytes | None, now: datetime = READ_AT
+) -> AccountSnapshotRepository:
+    return AccountSnapshotRepository(settings, hmac_key=key, clock=lambda: now)
+
+
+def read_snapshot(settings: TableSettings, key: bytes | None) -> AccountSnapshot:
+    """What a report step does: get the stored record, then parse and verify the snapshot."""
+    stored = repository(settings, key).get(ACCOUNT_ID, PERIOD_END)
+    return snapshot_from_record(stored.record, key)
+
+
+def record_of(path: Path, body: bytes | None = None) -> SnapshotRecord:
+    """The ``SnapshotRecord`` a reader rebuilds from the fixture item (without a table)."""
+    (item,) = load_items(path)
+    return SnapshotRecord(
+        account_id=item["account_id"]["S"],
+        period_start=datetime.fromisoformat(item["period_start"]["S"]),
+        period_end=datetime.fromisoformat(item["period_end"]["S"]),
+        snapshot_id=item["snapshot_id"]["S"],
+        snapshot_version=item["snapshot_version"]["S"],
+        correlation_id=item["correlation_id"]["S"],
+        checksum=item["checksum"]["S"],
+        checksum_algorithm=item["checksum_algorithm"]["S"],
+        body=stored_body(path) if body is None else body,
+    )
+
+
+def tampered(item: dict[str, Any], old: bytes, new: bytes) -> dict[str, Any]:
+    """``item`` with one edit in its decompressed body, recompressed; metadata untouched."""
+    assert len(old) == len(new)
+    body = zlib.decompress(item["body"]["B"])
+    assert body.count(old) == 1, old
+    edited = body.replace(old, new)
+    assert sum(a != b for a, b in zip(body, edited, strict=True)) == 1  # exactly one byte
+    return {**item, "body": {"B": zlib.compress(edited, 9)}}
+
+
+def assert_is_the_fixture_snapshot(
+    snapshot: AccountSnapshot, checksum: str, algorithm: str
+) -> None:
+    assert snapshot.snapshot_id == SNAPSHOT_ID
+    assert snapshot.snapshot_version == "1.0"
+    assert snapshot.checksum == checksum
+    assert snapshot.checksum_algorithm == algorithm
+    assert snapshot.account_id == ACCOUNT_ID
+    assert snapshot.correlation_id == CORRELATION_ID
+    assert (snapshot.period_start, snapshot.period_end) == (PERIOD_START, PERIOD_END)
+    assert (snapshot.fee_window_start, snapshot.fee_window_end) == (PERIOD_START, PERIOD_END)
+
+    account = snapshot.alpaca_account
+    assert account.cash == Decimal("-2500.75")  # margin: negative cash
+    assert account.equity == Decimal("9620.9")
+    assert account.long_market_value == Decimal("12956.65")
+    assert account.short_market_value == Decimal("-835")
+    assert account.accrued_fees == Decimal(0)
+    assert account.daytrade_count == 0
+    assert account.created_at == datetime(2025, 2, 14, 16, 20, 31, 518734, tzinfo=UTC)
+
+    positions = {p.symbol: p for p in snapshot.alpaca_positions}
+    assert list(positions) == ["AAPL", "GLD", "MSFT", "SPY"]
+    assert (positions["MSFT"].side, positions["MSFT"].qty) == ("short", Decimal(-2))
+    assert positions["MSFT"].cost_basis == Decimal("-836.4")
+    assert positions["AAPL"].qty == Decimal("4.5")
+    assert positions["AAPL"].qty_available == Decimal(0)
+    assert positions["AAPL"].avg_entry_price == Decimal("226.6777777778")
+    assert positions["SPY"].unrealized_intraday_pl == Decimal(0)
+
+    orders = snapshot.alpaca_orders
+    assert len(orders) == 9
+    assert [o.submitted_at for o in orders] == sorted(o.submitted_at for o in orders)
+    assert sorted(o.status for o in orders) == [
+        "canceled",
+        "expired",
+        "filled",
+        "filled",
+        "filled",
+        "filled",
+        "new",
+        "rejected",
+        "replaced",
+    ]
+    (oco,) = (o for o in orders if o.order_class == "oco")
+    assert [(leg.type, leg.stop_price) for leg in oco.legs] == [("stop", Decimal(220))]
+    notional = next(o for o in orders if o.notional is not None)
+    assert (notional.qty, notional.notional, notional.filled_qty) == (
+        None,
+        Decimal("114.45"),
+        Decimal("0.5"),
+    )
+
+    fees = snapshot.alpaca_fees
+    assert [f.activity_sub_type for f in fees] == ["REG", "TAF"] * 3
+    assert sum((f.net_amount for f in fees), Decimal(0)) == Decimal("-0.2")
+    assert fees[1].description == "FINRA trading activity fee \u2014 TAF"
+
+    equity = snapshot.equity_series
+    assert [p.timestamp.day for p in equity] == [3, 4, 5, 6, 7]
+    assert equity[0].profit_loss_pct is None
+    assert equity[-1].equity == Decimal("9620.9")
+
+    ledger = snapshot.internal_ledger
+    assert ledger.ledger_id == "alchemiser-trade-ledger-prod"
+    assert ledger.total_trades == 4
+    assert ledger.total_buy_value == Decimal("114.45")
+    assert ledger.total_sell_value == Decimal("7932.3")
+    assert ledger.total_fees == Decimal("0.27")
+    assert ledger.strategies_active == ("mean_reversion", "momentum", "trend_following")
+    momentum = ledger.strategy_performance["momentum"]
+    assert momentum.realized_pnl == Decimal("72.4")
+    assert momentum.period.realized_pnl == Decimal("66.65")
+    assert [(o.symbol, o.unmatched_qty) for o in momentum.oversells] == [("MSFT", Decimal(2))]
+    assert [(lot.symbol, lot.qty) for lot in momentum.open_lots] == [("AAPL", Decimal("2.4"))]
+    assert ledger.strategy_performance["trend_following"].gross_pnl == Decimal("-11676.09")
+
+    assert {c.name: c.status for c in snapshot.integrity_checks} == {
+        "equity_matches_balances": CheckStatus.PASS,
+        "fills_match_orders": CheckStatus.PASS,
+        "positions_match_ledger": CheckStatus.FAIL,
+        "strategy_totals_match_ledger": CheckStatus.WARN,
+    }
+    positions_check = snapshot.integrity_checks[2]
+    assert positions_check.message.startswith("GLD: Alpaca 3, ledger 0\nMSFT")
+    assert positions_check.details["GLD"] == "3 \u2260 0"
+
+
+def assert_is_the_stored_fixture(stored: StoredSnapshot, path: Path) -> None:
+    assert stored.created_at == STORED_AT
+    assert stored.expires_at == STORED_AT + timedelta(days=90)
+    assert stored.chunk_count == 0
+    (item,) = load_items(path)
+    assert stored.compressed_size == len(item["body"]["B"])
+    assert stored.record.body == stored_body(path)
+
+
+# The stored items, read with nothing but the standard library -------------------------------
+
+
+def test_the_fixture_items_are_what_the_store_wrote() -> None:
+    body = BODY_FIXTURE.read_bytes()
+    for path, checksum, algorithm in (
+        (SHA256_FIXTURE, SHA256_CHECKSUM, "sha256"),
+        (HMAC_FIXTURE, HMAC_CHECKSUM, "hmac-sha256"),
+    ):
+        (item,) = load_items(path)
+        assert item["PK"] == {"S": f"SNAPSHOT#{ACCOUNT_ID}"}
+        assert item["SK"] == {"S": "SNAP#2026-08-08T00:00:00Z"}
+        assert item["EntityType"] == {"S": "SNAPSHOT"}
+        assert item["GSI4PK"] == {"S": f"CORR#{CORRELATION_ID}"}
+        assert item["GSI4SK"] == item["SK"]
+        assert item["snapshot_id"] == {"S": SNAPSHOT_ID}
+        assert item["snapshot_version"] == {"S": "1.0"}
+        assert item["checksum"] == {"S": checksum}
+        assert item["checksum_algorithm"] == {"S": algorithm}
+        assert item["created_at"] == {"S": "2026-08-08T00:00:07.000000Z"}
+        assert item["ttl"] == {"N": str(int((STORED_AT + timedelta(days=90)).timestamp()))}
+        assert item["body_encoding"] == {"S": "zlib"}
+        assert item["chunk_count"] == {"N": "0"}
+        assert zlib.decompress(item["body"]["B"]) == body
+        assert item["body_size"] == {"N": str(len(body))}
+    assert hashlib.sha256(body).hexdigest() == SHA256_CHECKSUM
+    assert hmac.new(HMAC_KEY, body, hashlib.sha256).hexdigest() == HMAC_CHECKSUM
+    # The stored body is the checksummed body: neither checksum fields nor storage attributes,
+    # and it is canonical as the README states it (stdlib json with these options, UTF-8).
+    fields = json.loads(body)
+    assert not {"checksum", "checksum_algorithm", "created_at", "ttl"} & set(fields)
+    canonical_text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_text.encode("utf-8") == body
+
+
+# The current code still reads and reproduces them -------------------------------------------
+
+
+def test_current_code_reproduces_the_fixture_bytes_and_checksums() -> None:
+    """Any change to the canonical rules or to the v1.0 schema's content fails here."""
+    assert "1.0" in SUPPORTED_VERSIONS
+    body = BODY_FIXTURE.read_bytes()
+    snapshot = snapshot_from_record(record_of(SHA256_FIXTURE), None)
+    assert body_bytes(snapshot) == body  # parse -> canonicalise gives the stored bytes back
+    assert canonical.checksum(body, None) == (SHA256_CHECKSUM, "sha256")
+    assert canonical.checksum(body, HMAC_KEY) == (HMAC_CHECKSUM, "hmac-sha256")
+    assert seal(snapshot, None) == snapshot
+    assert seal(snapshot, HMAC_KEY).checksum == HMAC_CHECKSUM
+    # The transported form (body plus checksum) reads back through every public reader.
+    whole = snapshot_bytes(snapshot)
+    assert parse_snapshot(whole) == snapshot
+    assert load_snapshot(whole, None) == snapshot
+    assert json.loads(whole) == {
+        **json.loads(body),
+        "checksum": SHA256_CHECKSUM,
+        "checksum_algorithm": "sha256",
+    }
+    assert_is_the_fixture_snapshot(snapshot, SHA256_CHECKSUM, "sha256")
+
+
+@pytest.mark.parametrize(("path", "key", "checksum", "algorithm"), FIXTURE_CASES)
+def test_the_stored_fixture_loads_through_the_repository(
+    settings: TableSettings, path: Path, key: bytes | None, checksum: str, algorithm: str
+) -> None:
+    for item in load_items(path):
+        put_raw(settings, item)
+    store = repository(settings, key)
+
+    stored = store.get(ACCOUNT_ID, PERIOD_END)
+    assert_is_the_stored_fixture(stored, path)
+    assert store.latest(ACCOUNT_ID) == stored
+    assert list(store.range(ACCOUNT_ID, PERIOD_START, PERIOD_END + timedelta(seconds=1))) == [
+        stored
+    ]
+    assert store.by_correlation(CORRELATION_ID) == [stored]
+
+    snapshot = snapshot_from_record(stored.record, key)
+    assert_is_the_fixture_snapshot(snapshot, checksum, algorithm)
+    assert body_bytes(snapshot) == stored.record.body
+
+
+def test_the_fixture_is_hidden_once_its_ttl_has_passed(settings: TableSettings) -> None:
+    for item in load_items(SHA256_FIXTURE):
+        put_raw(settings, item)
+    expired = repository(settings, None, now=STORED_AT + timedelta(days=90))
+    with pytest.raises(NotFoundError):
+        expired.get(ACCOUNT_ID, PERIOD_END)
+    with pytest.raises(NotFoundError):
+        expired.latest(ACCOUNT_ID)
+
+
+# Tampering is detected -----------------------------------------------------------------------
+
+#: One changed byte each: a balance, an integrity status, a quantity of the ledger.
+EDITS = [
+    pytest.param(b'"cash":"-2500.75","created', b'"cash":"-2500.76","created', id="cash"),
+    pytest.param(b'"status":"fail"', b'"status":"pail"', id="status"),
+    pytest.param(b'"unmatched_qty":"2"}],"period"', b'"unmatched_qty":"3"}],"period"', id="qty"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), EDITS)
+@pytest.mark.parametrize(("path", "key", "checksum", "algorithm"), FIXTURE_CASES)
+def test_one_changed_byte_in_the_stored_body_is_rejected(
+    settings: TableSettings,
+    path: Path,
+    key: bytes | None,
+    checksum: str,
+    algorithm: str,
+    old: bytes,
+    new: bytes,
+) -> None:
+    (item,) = load_items(path)
+    put_raw(settings, tampered(item, old, new))
+    with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
+        repository(settings, key).get(ACCOUNT_ID, PERIOD_END)
+    # The snapshot layer rejects it on its own too (a record that bypassed the store).
+    edited = zlib.decompress(tampered(item, old, new)["body"]["B"])
+    with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
+        snapshot_from_record(record_of(path, body=edited), key)
+
+
+def test_the_hmac_fixture_needs_its_key(settings: TableSettings) -> None:
+    for item in load_items(HMAC_FIXTURE):
+        put_raw(settings, item)
+    with pytest.raises(IntegrityError, match="SNAPSHOT_HMAC_KEY"):
+        repository(settings, None).get(ACCOUNT_ID, PERIOD_END)
+    with pytest.raises(IntegrityError, match=HMAC_CHECKSUM):
+        repository(settings, b"another-key").get(ACCOUNT_ID, PERIOD_END)
+    record = repository(settings, HMAC_KEY).get(ACCOUNT_ID, PERIOD_END).record
+    with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
+        snapshot_from_record(record, None)
+    with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
+        snapshot_from_record(record, b"another-key")
+
+
+def test_a_forged_hmac_snapshot_resealed_with_plain_sha256_is_rejected(
+    settings: TableSettings,
+) -> None:
+    """Someone with table write access edits the body and writes its keyless SHA-256."""
+    (item,) = load_items(HMAC_FIXTURE)
+    forged = tampered(item, b'"cash":"-2500.75","created', b'"cash":"-2500.70","created')
+    body = zlib.decompress(forged["body"]["B"])
+    forged["checksum"] = {"S": hashlib.sha256(body).hexdigest()}
+    forged["checksum_algorithm"] = {"S": "sha256"}
+    put_raw(settings, forged)
+    # Whichever layer notices (the store or the snapshot reader), the reader gets no snapshot.
+    with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
+        read_snapshot(settings, HMAC_KEY)
+
+
+def test_item_metadata_edited_apart_from_the_body_is_rejected(settings: TableSettings) -> None:
+    (item,) = load_items(SHA256_FIXTURE)
+    put_raw(settings, {**item, "correlation_id": {"S": "cycle-forged"}})
+    stored = repository(settings, None).get(ACCOUNT_ID, PERIOD_END)  # the body still verifies
+    with pytest.raises(IntegrityError, match="correlation_id"):
+        snapshot_from_record(stored.record, None)
