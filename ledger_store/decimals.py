@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, DecimalException
 
 from .errors import LedgerValidationError
 
 #: DynamoDB numbers carry at most 38 significant digits.
 MAX_SIGNIFICANT_DIGITS = 38
 
+#: Every number the library accepts lies in (-10^38, 10^38) and is 0 or at least 10^-38 in
+#: magnitude: wide enough for any amount, price or ratio, narrow enough that no arithmetic on
+#: it leaves ``decimal``'s range (``1E+999999999`` would overflow, ``1E-999999999`` underflow
+#: to a silent 0).
+MAX_ADJUSTED_EXPONENT = MAX_SIGNIFICANT_DIGITS - 1
+MIN_ADJUSTED_EXPONENT = -MAX_SIGNIFICANT_DIGITS
+
 _EXACT = Context(prec=MAX_SIGNIFICANT_DIGITS * 2)
+
+
+def _in_range(value: Decimal, shown: object) -> Decimal:
+    if not value.is_finite():
+        raise LedgerValidationError(f"number must be finite, got {shown!r}")
+    if not value.is_zero() and not (
+        MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT
+    ):
+        raise LedgerValidationError(
+            f"number {shown!r} is out of range: magnitudes from 1E{MIN_ADJUSTED_EXPONENT} "
+            f"to below 1E+{MAX_ADJUSTED_EXPONENT + 1} (or 0)"
+        )
+    return value
 
 
 def to_decimal(value: object) -> Decimal:
@@ -19,17 +39,32 @@ def to_decimal(value: object) -> Decimal:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int | str):
+        text = str(value).strip() if isinstance(value, str) else None
+        if text is not None and len(text) > MAX_NUMBER_TEXT:
+            raise LedgerValidationError(
+                f"number text is {len(text)} characters long; the limit is {MAX_NUMBER_TEXT}"
+            )
         try:
-            result = Decimal(str(value).strip())
-        except InvalidOperation as exc:
-            raise LedgerValidationError(f"not a decimal number: {value!r}") from exc
+            result = Decimal(text) if text is not None else Decimal(value)
+        except (DecimalException, ValueError) as exc:
+            raise LedgerValidationError(f"not a decimal number: {_shown(value)}") from exc
     elif isinstance(value, float):
         result = Decimal(repr(value))
     else:
         raise LedgerValidationError(f"expected a number, got {type(value).__name__}")
-    if not result.is_finite():
-        raise LedgerValidationError(f"number must be finite, got {value!r}")
-    return result
+    return _in_range(result, _shown(value))
+
+
+#: Longest accepted text of a number (38 digits, sign, point, exponent and then some).
+MAX_NUMBER_TEXT = 100
+
+
+def _shown(value: object) -> object:
+    """``value`` for an error message, cut short if it is huge."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"  # str() of it may itself refuse
+    text = str(value)
+    return value if len(text) <= 60 else f"{text[:30]}...({len(text)} characters)"
 
 
 def normalize(value: Decimal) -> Decimal:
@@ -38,11 +73,13 @@ def normalize(value: Decimal) -> Decimal:
     ``1.50`` -> ``1.5``, ``100`` -> ``100`` (not ``1E+2``), ``-0.0`` -> ``0``. Raises when the
     value needs more than 38 significant digits, which DynamoDB cannot store.
     """
-    if not value.is_finite():
-        raise LedgerValidationError(f"number must be finite, got {value}")
+    _in_range(value, value)
     if value.is_zero():
         return Decimal(0)
-    reduced = value.normalize(_EXACT)
+    try:
+        reduced = value.normalize(_EXACT)
+    except DecimalException as exc:  # unreachable within the range; never a raw ArithmeticError
+        raise LedgerValidationError(f"cannot normalise {value}: {type(exc).__name__}") from exc
     if len(reduced.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
         raise LedgerValidationError(
             f"{value} has more than {MAX_SIGNIFICANT_DIGITS} significant digits"

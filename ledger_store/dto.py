@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
@@ -45,6 +45,20 @@ QTY_PLACES = 9
 FEE_PLACES = 9
 #: A fill writes 1 TRADE + 2 items per strategy in one transaction (limit: 100 actions).
 MAX_STRATEGIES_PER_FILL = 40
+#: Prices (and bid/ask) carry at most this many decimal places.
+PRICE_PLACES = 9
+
+# Bounds of a fill, chosen so that no ledger the library accepts can make a later aggregate
+# leave 38 significant digits (see the README's "Limits"): a notional has at most 18 decimal
+# places (9 + 9) and at most 10 integer digits, a strategy at most MAX_FILLS_PER_STRATEGY
+# fills, so every cumulative per-strategy sum stays below 10^19 with 18 places: 37 digits.
+MAX_QTY = Decimal(10) ** 10
+MAX_PRICE = Decimal(10) ** 7
+MAX_NOTIONAL = Decimal(10) ** 9
+MAX_FEE = Decimal(10) ** 7
+MAX_FILLS_PER_STRATEGY = 10**9
+#: How far in the future a fill may be dated: clocks of the bot and this host may disagree.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 #: Working precision for sums and products of DynamoDB numbers (the default context has 28).
 _EXACT_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
@@ -88,6 +102,15 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
+def _at_most(limit: Decimal) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        if value > limit:
+            raise ValueError(f"must be at most {plain(limit)}, got {plain(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _max_places(places: int) -> AfterValidator:
     def check(value: Decimal) -> Decimal:
         if decimal_places(value) > places:
@@ -105,9 +128,10 @@ Money = Annotated[
 ]
 PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
-Quantity = Annotated[PositiveDecimal, _max_places(QTY_PLACES)]
+Quantity = Annotated[PositiveDecimal, _max_places(QTY_PLACES), _at_most(MAX_QTY)]
+Price = Annotated[PositiveDecimal, _max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
 #: Fees split into FEE_PLACES shares; finer fees could not be split exactly.
-Fee = Annotated[NonNegativeDecimal, _max_places(FEE_PLACES)]
+Fee = Annotated[NonNegativeDecimal, _max_places(FEE_PLACES), _at_most(MAX_FEE)]
 UTCDateTime = Annotated[
     datetime,
     AfterValidator(_utc),
@@ -200,13 +224,13 @@ class TradeFill(Frozen):
     symbol: Symbol
     side: Side
     qty: Quantity
-    price: PositiveDecimal
+    price: Price
     filled_at: UTCDateTime
     order_type: OrderType = OrderType.MARKET
     fees: Fee = Decimal(0)
     strategy_allocation: dict[StrategyName, PositiveDecimal] = Field(min_length=1)
-    bid_at_fill: PositiveDecimal | None = None
-    ask_at_fill: PositiveDecimal | None = None
+    bid_at_fill: Price | None = None
+    ask_at_fill: Price | None = None
 
     @field_validator("strategy_allocation")
     @classmethod
@@ -221,11 +245,28 @@ class TradeFill(Frozen):
             raise ValueError(f"weights must sum exactly to 1, got {format(total, 'f')}")
         return dict(sorted(value.items()))
 
+    @field_validator("filled_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime) -> datetime:
+        latest = datetime.now(UTC) + MAX_CLOCK_SKEW
+        if value > latest:
+            raise ValueError(
+                f"{keys.format_micros(value)} is in the future (more than "
+                f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes after now)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _quote_is_ordered(self) -> TradeFill:
         bid, ask = self.bid_at_fill, self.ask_at_fill
         if bid is not None and ask is not None and bid > ask:
             raise ValueError(f"bid_at_fill {plain(bid)} is above ask_at_fill {plain(ask)}")
+        with localcontext(prec=_EXACT_DIGITS):
+            notional = self.qty * self.price
+        if notional > MAX_NOTIONAL:
+            raise ValueError(
+                f"notional qty x price {plain(notional)} is above the limit {plain(MAX_NOTIONAL)}"
+            )
         return self
 
     @property

@@ -20,13 +20,18 @@ MAX_KEY_PART_LENGTH = 128
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 #: The only invisible ASCII characters (the fast path: ids are almost always ASCII).
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def validate_key_part(value: str, what: str) -> str:
-    """Return ``value`` if it is safe inside a ``#``-separated key, else raise."""
+    """Return ``value`` in Unicode NFC if it is safe inside a ``#``-separated key, else raise.
+
+    Key parts are normalised to NFC (composed characters), on writes and lookups alike, so a
+    strategy typed as "e + combining acute" and one typed as "é" are the same strategy.
+    """
     if not isinstance(value, str):
         raise LedgerValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
     if not value or not value.strip():
         raise LedgerValidationError(f"{what} must not be empty")
     if value != value.strip():
@@ -48,22 +53,43 @@ def validate_key_part(value: str, what: str) -> str:
     return value
 
 
+#: The instants the library accepts: from the Unix epoch to the end of year 9999 (UTC). Every
+#: timestamp in a key or a snapshot then has a four-digit year, so string order is time order.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 def require_utc(value: datetime, what: str) -> datetime:
-    """Reject naive datetimes and convert aware ones to UTC."""
+    """Reject naive datetimes and instants outside ``[EARLIEST, LATEST]``; convert to UTC."""
+    if not isinstance(value, datetime):
+        raise LedgerValidationError(f"{what} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise LedgerValidationError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+01:00
+        raise LedgerValidationError(
+            f"{what} {value.isoformat()} is out of range: from {EARLIEST:%Y-%m-%d} to "
+            f"{LATEST:%Y-%m-%d} (UTC)"
+        ) from exc
+    if not EARLIEST <= utc <= LATEST:
+        raise LedgerValidationError(
+            f"{what} {value.isoformat()} is out of range: from {EARLIEST:%Y-%m-%d} to "
+            f"{LATEST:%Y-%m-%d} (UTC)"
+        )
+    return utc
 
 
 def format_seconds(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): the key form of period boundaries."""
-    return require_utc(value, "timestamp").strftime(_SECONDS_FORMAT)
+    utc = require_utc(value, "timestamp")
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 def format_micros(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so string order equals time order."""
     utc = require_utc(value, "timestamp")
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}Z"
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -23,23 +23,33 @@ T = TypeVar("T")
 M = TypeVar("M", bound=LedgerItem)
 
 
+def _client_error(exc: BaseException) -> ClientError | None:
+    """The botocore ``ClientError`` behind an exception (a DynamoDB answer), if there is one.
+
+    Connection resets, timeouts and closed connections carry no DynamoDB answer at all: PynamoDB
+    then wraps a ``BotoCoreError`` whose ``response`` is missing or ``None``.
+    """
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    return cause if isinstance(cause, ClientError) else None
+
+
 def error_code(exc: BaseException) -> str | None:
-    """The DynamoDB error code behind a PynamoDB/botocore exception, if any."""
-    if isinstance(exc, PynamoDBException):
-        return exc.cause_response_code
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
+    """The DynamoDB error code behind a PynamoDB/botocore exception, if DynamoDB answered."""
+    error = _client_error(exc)
+    if error is None:
+        return None
+    code = (error.response or {}).get("Error", {}).get("Code")
+    return str(code) if code else None
 
 
 def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
     """Map a storage exception to the library's own: bad input vs. unavailable storage."""
     code = error_code(exc)
     if code == "ValidationException":
-        message = exc.cause_response_message if isinstance(exc, PynamoDBException) else str(exc)
+        error = _client_error(exc)
+        message = (error.response or {}).get("Error", {}).get("Message") if error else None
         where = f" (key {key})" if key else ""
-        return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message}")
+        return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message or exc}")
     if code == "ResourceNotFoundException":
         return StorageUnavailableError(
             operation,
@@ -49,13 +59,19 @@ def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
     return StorageUnavailableError(operation, key, exc)
 
 
+#: Everything the AWS SDK stack raises for a failed call: DynamoDB's answers (``ClientError``),
+#: the SDK's own failures (``BotoCoreError``: timeouts, resets, closed connections, endpoint
+#: errors), PynamoDB's wrappers of both, and socket errors that escape them.
+STORAGE_FAILURES = (PynamoDBException, BotoCoreError, ClientError, OSError)
+
+
 @contextmanager
 def storage_call(settings: TableSettings, operation: str, key: str | None) -> Iterator[None]:
     """Bind the models to ``settings`` and translate any storage failure inside the block."""
     with bound(settings):
         try:
             yield
-        except (PynamoDBException, BotoCoreError, ClientError) as exc:
+        except STORAGE_FAILURES as exc:
             raise translate(operation, key, exc) from exc
 
 

@@ -13,6 +13,7 @@ from pynamodb.transactions import TransactWrite
 from . import keys
 from .config import TableSettings
 from .dto import (
+    MAX_FILLS_PER_STRATEGY,
     RecordedTrade,
     RecordResult,
     StrategyAttribution,
@@ -77,12 +78,35 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.strategy.set(attribution.strategy),
                                 StrategyRegistryItem.trade_count.add(1),
                             ],
+                            condition=StrategyRegistryItem.trade_count.does_not_exist()
+                            | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
                         )
             except TransactWriteError as exc:
-                if not _condition_failed(exc):
-                    raise
-                return self._compare_with_stored(fill)
+                failed = _failed_conditions(exc)
+                if 0 in failed:  # the trade exists: identical, or a conflict
+                    return self._compare_with_stored(fill)
+                if failed:  # a registry row refused its increment
+                    self._refuse_full_strategies(fill, attributions, failed)
+                raise
         return RecordResult(order_id=fill.order_id, status="recorded")
+
+    def _refuse_full_strategies(
+        self, fill: TradeFill, attributions: tuple[StrategyAttribution, ...], failed: set[int]
+    ) -> None:
+        """Explain a registry row's failed condition: its strategy is full (or the row is bad).
+
+        Actions are: the trade (0), then per attribution its item (1 + 2k) and its registry
+        increment (2 + 2k). Reading the registry raises ``IntegrityError`` for a corrupt row.
+        """
+        refused = {attributions[(i - 2) // 2].strategy for i in failed if i % 2 == 0}
+        counts = {r.strategy: r.trade_count for r in self.strategies(fill.account_id)}
+        full = sorted(s for s in refused if counts.get(s, 0) >= MAX_FILLS_PER_STRATEGY)
+        if full:
+            raise LedgerValidationError(
+                f"order {fill.order_id}: strategy {', '.join(full)} of account "
+                f"{fill.account_id} already holds {MAX_FILLS_PER_STRATEGY:,} fills, the most "
+                "one strategy may hold; nothing was written"
+            )
 
     def _compare_with_stored(self, fill: TradeFill) -> RecordResult:
         stored = self.get_trade(fill.order_id).fill
@@ -244,9 +268,12 @@ def _event_range(attribute: object, start: datetime | None, end: datetime | None
     return between
 
 
-def _condition_failed(exc: TransactWriteError) -> bool:
+def _failed_conditions(exc: TransactWriteError) -> set[int]:
+    """Positions of the transaction's actions whose condition failed."""
     reasons = exc.cancellation_reasons or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return {
+        i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"
+    }
 
 
 def fill_items(fill: TradeFill) -> list[dict[str, Any]]:

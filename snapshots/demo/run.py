@@ -37,7 +37,7 @@ from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, run
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import SnapshotOutcome, hmac_key_from_env, take_snapshot
 from snapshots.cli.ledger import resolve_settings
-from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
+from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history, trading_days
 from snapshots.ledger.importer import import_fills
 from snapshots.payload import SnapshotPayload
 
@@ -57,11 +57,14 @@ def month_to_date(cycle: TradingCycle) -> tuple[datetime, datetime]:
 def run_demo(args: argparse.Namespace) -> int:
     if args.cycles < 1 or args.days <= args.cycles:
         raise LedgerValidationError("--days must be larger than --cycles, and --cycles >= 1")
-    cycles = generate_history(first_day=FIRST_DAY, days=args.days)
-    if month_to_date(cycles[-1])[1] > datetime.now(UTC):
+    last = trading_days(FIRST_DAY, args.days)[-1]
+    if datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1) > datetime.now(
+        UTC
+    ):
         raise LedgerValidationError(
             f"--days {args.days} runs the history past today; snapshots need ended periods"
         )
+    cycles = generate_history(first_day=FIRST_DAY, days=args.days)
     output = Path(args.output).resolve()
     if not output.is_dir():
         raise LedgerValidationError(f"output folder {output} does not exist")

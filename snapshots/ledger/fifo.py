@@ -51,7 +51,12 @@ from typing import Final, NamedTuple, Protocol
 
 from pydantic import model_validator
 
-from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, normalize
+from ledger_store.decimals import (
+    MAX_ADJUSTED_EXPONENT,
+    MAX_SIGNIFICANT_DIGITS,
+    MIN_ADJUSTED_EXPONENT,
+    normalize,
+)
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -512,10 +517,12 @@ def fits(value: Decimal) -> bool:
     """Whether ``normalize`` accepts a finite ``value`` (cheaper than calling it).
 
     ``normalize`` rejects more than 38 significant digits (rounding to 38 digits is then
-    inexact) and cannot write out an integer of more than ``WORKING_DIGITS`` digits.
+    inexact) and magnitudes outside ``[1E-38, 1E+38)``.
     """
+    if value.is_zero():
+        return True
     try:
         _FITS.plus(value)
     except Inexact:
         return False
-    return value.adjusted() < WORKING_DIGITS or value.is_zero()
+    return MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT

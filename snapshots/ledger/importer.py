@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,39 +52,141 @@ class ImportReport:
         return text
 
 
+#: Longest accepted line (a fill is a few hundred bytes; 40 strategies a few KB).
+MAX_LINE_BYTES = 64 * 1024
+#: Longest accepted number literal in a JSON line (38 digits with sign, point and exponent fit).
+MAX_NUMBER_CHARS = 100
+#: Deepest accepted JSON nesting (a fill has two levels).
+MAX_JSON_DEPTH = 8
+_BOM = b"\xef\xbb\xbf"
+
+
 def detect_format(path: Path) -> Format:
     return "csv" if path.suffix.lower() == ".csv" else "jsonl"
 
 
 def read_records(path: Path, fmt: Format) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield ``(line_number, record)``; a record that cannot be parsed is its error text."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        if fmt == "csv":
-            yield from _csv_records(handle)
-            return
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+    """Yield ``(line_number, record)``; a record that cannot be read is its error text.
+
+    Every line is read, decoded and parsed on its own, so one bad line (invalid UTF-8, an
+    oversized line, a huge number, deep nesting, a repeated key) is reported and the lines
+    after it are still read. A UTF-8 byte-order mark at the start (Excel's "CSV UTF-8") is
+    skipped.
+    """
+    lines = _decoded_lines(path)
+    if fmt == "csv":
+        yield from _csv_records(lines)
+        return
+    for number, text in lines:
+        if isinstance(text, _Unreadable):
+            yield number, text.reason
+        elif text.strip():
+            yield number, _json_record(text)
+
+
+class _Unreadable:
+    """A physical line that could not be decoded."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str | _Unreadable]]:
+    """``(line_number, text)`` of every physical line, each decoded as UTF-8 on its own."""
+    with path.open("rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skip the remainder of the oversized line
+                yield number, _Unreadable(f"line is longer than {MAX_LINE_BYTES:,} bytes")
                 continue
             try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield number, f"invalid JSON: {exc.msg} (column {exc.colno})"
-                continue
-            if not isinstance(data, dict):
-                yield number, "expected a JSON object"
-                continue
-            yield number, data
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, _Unreadable(f"not valid UTF-8 (byte {exc.start + 1} of the line)")
 
 
-def _csv_records(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """CSV with the fill's field names as header; allocation as ``name=weight;name=weight``."""
-    reader = csv.DictReader(handle)
-    for row in reader:
-        number = reader.line_num
-        record: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v != ""}
-        if None in row:
+def _json_record(text: str) -> dict[str, Any] | str:
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_bounded_number,
+            parse_float=_bounded_number,
+            parse_constant=_no_constant,
+        )
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg} (column {exc.colno})"
+    except (ValueError, RecursionError) as exc:
+        return f"invalid JSON: {exc}" if str(exc) else "invalid JSON: nested too deeply"
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    if _depth(data) > MAX_JSON_DEPTH:
+        return f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _bounded_number(text: str) -> Decimal:
+    """JSON numbers as exact decimals (never binary floats), refusing absurdly long ones."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text):,} characters (the limit is {MAX_NUMBER_CHARS})")
+    return Decimal(text)
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a number")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _csv_records(
+    lines: Iterator[tuple[int, str | _Unreadable]],
+) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """CSV with the fill's field names as header; allocation as ``name=weight;name=weight``.
+
+    Records are cut from physical lines by quote parity (a quoted field may span lines), each
+    bounded like a line, then parsed alone, so a broken record never derails the next one.
+    """
+    header: list[str] | None = None
+    for number, row in _csv_rows(lines):
+        if isinstance(row, str):
+            yield number, row
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            repeated = sorted({name for name in row if row.count(name) > 1})
+            if repeated:
+                yield number, f"the header repeats {', '.join(repeated)}: nothing read"
+                return
+            header = row
+            continue
+        if len(row) > len(header):
             yield number, "more columns than the header"
             continue
+        record: dict[str, Any] = {k: v for k, v in zip(header, row, strict=False) if v != ""}
         allocation = record.get("strategy_allocation")
         if isinstance(allocation, str):
             try:
@@ -93,12 +197,49 @@ def _csv_records(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | 
         yield number, record
 
 
+def _csv_rows(
+    lines: Iterator[tuple[int, str | _Unreadable]],
+) -> Iterator[tuple[int, list[str] | str]]:
+    """``(first line number, cells or error)`` of every CSV record."""
+    pending: list[str] = []
+    first = size = quotes = 0
+    broken: str | None = None
+    for number, text in lines:
+        if not size:
+            first, broken, quotes = number, None, 0
+        if isinstance(text, _Unreadable):
+            if not size:
+                yield number, text.reason
+                continue
+            broken, text = broken or f"{text.reason} (line {number})", ""
+        size += len(text) or 1
+        quotes += text.count('"')
+        if size > MAX_LINE_BYTES and broken is None:
+            broken = f"record longer than {MAX_LINE_BYTES:,} characters"
+        if broken is None:
+            pending.append(text)
+        if quotes % 2:
+            continue  # inside a quoted field: the record goes on
+        record, pending, size = "".join(pending), [], 0
+        if broken is not None:
+            yield first, broken
+            continue
+        try:
+            yield first, next(csv.reader(io.StringIO(record, newline="")), [])
+        except csv.Error as exc:
+            yield first, f"invalid CSV: {exc}"
+    if size:
+        yield first, broken or "invalid CSV: a quoted field is never closed"
+
+
 def _parse_allocation(text: str) -> dict[str, str]:
     allocation: dict[str, str] = {}
     for part in text.split(";"):
         name, sep, weight = part.partition("=")
         if not sep:
             raise ValueError(f"expected name=weight, got {part!r}")
+        if name.strip() in allocation:
+            raise ValueError(f"strategy {name.strip()!r} appears twice")
         allocation[name.strip()] = weight.strip()
     return allocation
 
@@ -130,6 +271,6 @@ def import_fills(
 
 
 def count_lines(path: Path) -> int:
-    """Number of non-empty lines (for a progress bar's total)."""
-    with path.open(encoding="utf-8") as handle:
+    """Number of non-empty lines (for a progress bar's total; bytes, so any file counts)."""
+    with path.open("rb") as handle:
         return sum(1 for line in handle if line.strip())

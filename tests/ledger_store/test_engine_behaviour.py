@@ -154,9 +154,10 @@ def test_reads_follow_pages_beyond_one_megabyte(
 
 # Numbers --------------------------------------------------------------------------------------
 
-DIGITS_38 = "1234567890123456789.0123456789012345678"  # 38 significant digits
 TINY_38 = "0.00000000000000000000000000000000000001"  # 38 decimal places, 1 digit
-WIDE_38 = "12345678901234567890123456789012345678000000"  # 38 digits, 6 trailing zeros
+NINES_38 = "0.99999999999999999999999999999999999999"  # 38 significant digits
+PRICE_16 = "1234567.123456789"  # the largest price shape a fill accepts: 7 + 9 digits
+WIDE = "9000000"  # trailing zeros: must not come back as 9E+6
 
 
 def test_decimals_round_trip_exactly_and_normalised(
@@ -164,11 +165,11 @@ def test_decimals_round_trip_exactly_and_normalised(
 ) -> None:
     fill = make_fill(
         qty="1.50",
-        price=DIGITS_38,
+        price=PRICE_16,
         fees="100",
-        bid_at_fill=TINY_38,
-        ask_at_fill=WIDE_38,
-        strategy_allocation={"alpha": "0.10", "beta": "0.900"},
+        bid_at_fill=PRICE_16,
+        ask_at_fill=WIDE,
+        strategy_allocation={"alpha": TINY_38, "beta": NINES_38},
     )
     ledger.record(fill)
 
@@ -179,31 +180,31 @@ def test_decimals_round_trip_exactly_and_normalised(
         assert read_back == fill
         assert str(read_back.qty) == "1.5"
         assert str(read_back.fees) == "100"  # not 1E+2
-        assert str(read_back.price) == DIGITS_38
-        assert format(read_back.bid_at_fill, "f") == TINY_38
-        assert format(read_back.ask_at_fill, "f") == WIDE_38
-        assert {k: str(v) for k, v in read_back.strategy_allocation.items()} == {
-            "alpha": "0.1",
-            "beta": "0.9",
+        assert str(read_back.price) == PRICE_16
+        assert format(read_back.ask_at_fill, "f") == WIDE
+        assert {k: format(v, "f") for k, v in read_back.strategy_allocation.items()} == {
+            "alpha": TINY_38,
+            "beta": NINES_38,
         }
     assert stored.attributions == fill.attributions()
-    assert [str(a.weight) for a in stored.attributions] == ["0.1", "0.9"]
-    assert [str(a.qty) for a in stored.attributions] == ["0.15", "1.35"]
+    assert [format(a.weight, "f") for a in stored.attributions] == [TINY_38, NINES_38]
+    assert [str(a.qty) for a in stored.attributions] == ["0", "1.5"]
 
     # What any other reader of the table sees: plain, normalised number text.
     raw = raw_item(settings, "TRADE#order-1", "METADATA")
     assert raw is not None
     assert raw["qty"] == {"N": "1.5"}
     assert raw["fees"] == {"N": "100"}
-    assert raw["price"] == {"N": DIGITS_38}
-    assert raw["strategy_allocation"] == {"M": {"alpha": {"N": "0.1"}, "beta": {"N": "0.9"}}}
+    assert raw["price"] == {"N": PRICE_16}
+    assert raw["ask_at_fill"] == {"N": WIDE}
+    assert raw["strategy_allocation"] == {"M": {"alpha": {"N": TINY_38}, "beta": {"N": NINES_38}}}
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         pytest.param("price", "1234567890123456789.01234567890123456789", id="price"),
-        pytest.param("ask_at_fill", "123456789012345678901234567890123456789", id="ask"),
+        pytest.param("ask_at_fill", "1.23456789012345678901234567890123456789", id="ask"),
         pytest.param("fees", "1234567890123456789012345678901.23456789", id="fees"),
     ],
 )

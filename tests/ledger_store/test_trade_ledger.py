@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from ledger_store.config import TableSettings
-from ledger_store.dto import StrategyRegistration, TradeFill
+from ledger_store.dto import MAX_FILLS_PER_STRATEGY, StrategyRegistration, TradeFill
 from ledger_store.errors import (
     ConflictError,
     IntegrityError,
+    LedgerError,
     LedgerValidationError,
     NotFoundError,
     StorageUnavailableError,
@@ -26,7 +27,6 @@ from tests.builders import (
     THIRDS,
     Reader,
     at,
-    client,
     make_fill,
     order_ids,
     put_raw,
@@ -137,12 +137,44 @@ def test_same_order_with_other_content_is_a_conflict(
 def test_a_transaction_failing_part_way_writes_nothing(
     ledger: TradeLedgerRepository, settings: TableSettings
 ) -> None:
-    # How the failure is forced: the registry row of strategy "zeta" already exists but is
-    # corrupt (trade_count is a string). The fill's transaction is, in order: put TRADE,
-    # put alpha's attribution, ADD 1 to alpha's registry row, put zeta's attribution, ADD 1
-    # to zeta's registry row. DynamoDB itself rejects only that last action (ADD needs a
-    # number), after four valid actions, so a non-atomic write would leave a trade, two
-    # attributions and alpha's registry row behind. The engine must cancel all five.
+    # How the failure is forced: strategy "zeta" already holds the most fills a strategy may
+    # hold. The fill's transaction is, in order: put TRADE, put alpha's attribution, ADD 1 to
+    # alpha's registry row, put zeta's attribution, ADD 1 to zeta's registry row. DynamoDB
+    # itself refuses only that last action (its condition: the count is below the limit),
+    # after four valid actions, so a non-atomic write would leave a trade, two attributions
+    # and alpha's registry row behind. The engine must cancel all five.
+    full = {
+        "PK": {"S": f"ACCOUNT#{ACCOUNT}"},
+        "SK": {"S": "STRATEGY#zeta"},
+        "EntityType": {"S": "STRATEGY"},
+        "account_id": {"S": ACCOUNT},
+        "strategy": {"S": "zeta"},
+        "trade_count": {"N": str(MAX_FILLS_PER_STRATEGY)},
+    }
+    put_raw(settings, full)
+    fill = make_fill(strategy_allocation={"alpha": "0.5", "zeta": "0.5"})
+
+    limit = r"strategy zeta .* already holds 1,000,000,000"
+    with pytest.raises(LedgerValidationError, match=limit):
+        ledger.record(fill)
+
+    assert raw_table(settings) == [full]
+    with pytest.raises(NotFoundError):
+        ledger.get_trade(fill.order_id)
+    assert list(ledger.trades_by_correlation(CORRELATION)) == []
+    assert list(ledger.attributions_by_strategy(ACCOUNT, "alpha")) == []
+
+    # One below the limit, the very same fill records, so the failure above came from that
+    # one action's condition, not from the fill.
+    put_raw(settings, {**full, "trade_count": {"N": str(MAX_FILLS_PER_STRATEGY - 1)}})
+    assert ledger.record(fill).status == "recorded"
+    assert len(raw_table(settings)) == 5
+    assert registry(ledger) == {"alpha": 1, "zeta": MAX_FILLS_PER_STRATEGY}
+
+
+def test_a_corrupt_registry_row_refuses_the_fill_typed(
+    ledger: TradeLedgerRepository, settings: TableSettings
+) -> None:
     corrupt = {
         "PK": {"S": f"ACCOUNT#{ACCOUNT}"},
         "SK": {"S": "STRATEGY#zeta"},
@@ -154,23 +186,11 @@ def test_a_transaction_failing_part_way_writes_nothing(
     put_raw(settings, corrupt)
     fill = make_fill(strategy_allocation={"alpha": "0.5", "zeta": "0.5"})
 
-    with pytest.raises(LedgerValidationError, match="rejected by DynamoDB"):
+    # DynamoDB refuses the increment's condition and the row then fails its model
+    # (IntegrityError); moto cannot compare the string and cancels (StorageUnavailableError).
+    with pytest.raises(LedgerError):
         ledger.record(fill)
-
     assert raw_table(settings) == [corrupt]
-    with pytest.raises(NotFoundError):
-        ledger.get_trade(fill.order_id)
-    assert list(ledger.trades_by_correlation(CORRELATION)) == []
-    assert list(ledger.attributions_by_strategy(ACCOUNT, "alpha")) == []
-
-    # Control: with the corrupt row gone the very same fill records, so the failure above
-    # came from DynamoDB rejecting that one action, not from the fill.
-    client(settings).delete_item(
-        TableName=settings.table_name, Key={"PK": corrupt["PK"], "SK": corrupt["SK"]}
-    )
-    assert ledger.record(fill).status == "recorded"
-    assert len(raw_table(settings)) == 5
-    assert registry(ledger) == {"alpha": 1, "zeta": 1}
 
 
 # Reads by access path ---------------------------------------------------------------------

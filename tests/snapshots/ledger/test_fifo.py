@@ -257,31 +257,37 @@ def test_arithmetic_is_exact() -> None:
     )
     assert small.realized_pnl == Decimal("0.3")
     assert plain(small.realized_pnl) == "0.3"
-    # 32 significant digits: more than the default decimal context's 28
-    qty, buy, sell = "123456789.123456789", "0.000000001", "99999.999999999"
-    big = only_book(
-        run(
-            strategy_fill("b1", "BUY", qty, buy),
-            strategy_fill("s1", "SELL", qty, sell, seconds=1),
-        )
-    )
-    exact = Fraction(qty) * (Fraction(sell) - Fraction(buy))
+    # A sum of 29 significant digits, more than the default decimal context's 28: 37
+    # round trips near the largest notional a fill may have (10^9), each realising
+    # Q x (S - B) with 18 decimal places.
+    qty, buy, sell = "12345.123456789", "0.000000001", "80999.999999999"
+    trips = 37
+    fills = []
+    for n in range(trips):
+        fills.append(strategy_fill(f"b{n:02d}", "BUY", qty, buy, seconds=2 * n))
+        fills.append(strategy_fill(f"s{n:02d}", "SELL", qty, sell, seconds=2 * n + 1))
+    big = only_book(run(*fills))
+    exact = trips * Fraction(qty) * (Fraction(sell) - Fraction(buy))
     assert Fraction(big.realized_pnl) == exact
-    # Q x 100000 - Q x 0.000000002 = 12345678912345.6789 - 0.246913578246913578
-    assert big.realized_pnl == Decimal("12345678912345.431986421753086422")
+    assert len(big.realized_pnl.as_tuple().digits) == 29
+    assert big.realized_pnl == Decimal("36998334999.995719460864197614")
 
 
 def test_money_beyond_the_documented_places_is_rounded_half_even_per_sell() -> None:
+    """A fill's qty and price have at most 9 places each, so its amounts fit 18 exactly; the
+    rounding guards attributions built otherwise (``share``: 10-place prices)."""
     assert MONEY_PLACES == 18
     book = only_book(
-        run(
-            strategy_fill("b1", "BUY", "0.000000001", "1"),
-            # proceeds 0.000000001 x 1.0000000005 = 0.0000000010000000005 (19 places)
-            # -> 0.000000001000000000 (half-even: the kept digit 0 is even)
-            strategy_fill("s1", "SELL", "0.000000001", "1.0000000005", seconds=1),
-            strategy_fill("b2", "BUY", "0.000000001", "1", seconds=2),
-            # 0.0000000010000000015 -> 0.000000001000000002 (kept digit 1 is odd: rounds up)
-            strategy_fill("s2", "SELL", "0.000000001", "1.0000000015", seconds=3),
+        fifo_match(
+            [
+                share("b1", "BUY", "0.000000001", "1"),
+                # proceeds 0.000000001 x 1.0000000005 = 0.0000000010000000005 (19 places)
+                # -> 0.000000001000000000 (half-even: the kept digit 0 is even)
+                share("s1", "SELL", "0.000000001", "1.0000000005", 1),
+                share("b2", "BUY", "0.000000001", "1", 2),
+                # 0.0000000010000000015 -> 0.000000001000000002 (kept digit 1 is odd: rounds up)
+                share("s2", "SELL", "0.000000001", "1.0000000015", 3),
+            ]
         )
     )
     assert [plain(r.proceeds) for r in book.realizations] == ["0.000000001", "0.000000001000000002"]
@@ -452,8 +458,8 @@ def share(order_id: str, side: str, qty: str, price: str, seconds: int = 0) -> S
             id="realization",
         ),
         pytest.param(
-            # realised 1E+21 - 1E-18 (39 digits)
-            [share("b1", "BUY", "1E-18", "1"), share("s1", "SELL", "1E-18", "1E+39", 1)],
+            # realised 1E+21 - 1E-18 (40 digits): proceeds 1000 x 1E+18, cost 1000 x 1E-21
+            [share("b1", "BUY", "1000", "1E-21"), share("s1", "SELL", "1000", "1E+18", 1)],
             "realized_pnl",
             id="realization-pnl",
         ),

@@ -1,0 +1,175 @@
+"""Every storage operation fails as ``StorageUnavailableError`` when DynamoDB cannot be reached.
+
+Two local endpoints stand in for a broken network: one accepts a connection, reads the request
+and resets it (RST); one accepts and never answers. Every repository and bootstrap operation
+must raise the library's typed error naming the operation and the key, within the configured
+timeouts and retries, never a raw Python or botocore exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger_store.bootstrap import create_table, delete_table, describe_table
+from ledger_store.config import TableSettings
+from ledger_store.errors import StorageUnavailableError
+from ledger_store.snapshot_store import AccountSnapshotRepository
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.records import snapshot_record
+from snapshots.schema import seal
+from tests.builders import ACCOUNT, CORRELATION, PERIOD_END, make_fill, snapshot_body
+
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 0.5
+RETRIES = 1
+
+
+class BrokenEndpoint:
+    """A loopback TCP server that resets every connection, or never answers one."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            if self.behaviour == "reset":
+                connection.settimeout(2)
+                with contextlib.suppress(OSError):
+                    connection.recv(65536)
+                # SO_LINGER 0: close() sends RST instead of FIN.
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.close()
+            else:
+                self._held.append(connection)  # accepted, never answered
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._server.close()
+        for connection in self._held:
+            connection.close()
+
+
+@pytest.fixture(params=["reset", "silent"])
+def broken(request: pytest.FixtureRequest) -> Iterator[TableSettings]:
+    endpoint = BrokenEndpoint(request.param)
+    try:
+        yield TableSettings(
+            table_name="alchemiser-trade-ledger-broken",
+            region="us-east-1",
+            endpoint_url=endpoint.url,
+            connect_timeout_seconds=CONNECT_TIMEOUT,
+            read_timeout_seconds=READ_TIMEOUT,
+            max_retry_attempts=RETRIES,
+        )
+    finally:
+        endpoint.close()
+
+
+def _record() -> Any:
+    return snapshot_record(seal(snapshot_body(), None))
+
+
+Operation = Callable[[TableSettings], object]
+
+#: (operation, text the error must name: the operation's words and its key)
+OPERATIONS: list[Any] = [
+    pytest.param(
+        lambda s: TradeLedgerRepository(s).record(make_fill(order_id="o-1")),
+        ("record", "TRADE#o-1"),
+        id="record",
+    ),
+    pytest.param(
+        lambda s: TradeLedgerRepository(s).get_trade("o-1"),
+        ("get trade", "TRADE#o-1"),
+        id="get_trade",
+    ),
+    pytest.param(
+        lambda s: list(TradeLedgerRepository(s).trades_by_correlation(CORRELATION)),
+        ("correlation", f"CORR#{CORRELATION}"),
+        id="trades_by_correlation",
+    ),
+    pytest.param(
+        lambda s: list(TradeLedgerRepository(s).trades_by_symbol("AAPL")),
+        ("symbol", "SYMBOL#AAPL"),
+        id="trades_by_symbol",
+    ),
+    pytest.param(
+        lambda s: list(TradeLedgerRepository(s).attributions_by_strategy(ACCOUNT, "alpha")),
+        ("strategy", f"ACCOUNT#{ACCOUNT}#STRATEGY#alpha"),
+        id="attributions_by_strategy",
+    ),
+    pytest.param(
+        lambda s: TradeLedgerRepository(s).strategies(ACCOUNT),
+        ("strategies", f"ACCOUNT#{ACCOUNT}"),
+        id="strategies",
+    ),
+    pytest.param(
+        lambda s: AccountSnapshotRepository(s).put(_record()),
+        ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_put",
+    ),
+    pytest.param(
+        lambda s: AccountSnapshotRepository(s).get(ACCOUNT, PERIOD_END),
+        ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_get",
+    ),
+    pytest.param(
+        lambda s: AccountSnapshotRepository(s).latest(ACCOUNT),
+        ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_latest",
+    ),
+    pytest.param(
+        lambda s: list(
+            AccountSnapshotRepository(s).range(ACCOUNT, datetime(2024, 1, 1, tzinfo=UTC), None)
+        ),
+        ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_range",
+    ),
+    pytest.param(
+        lambda s: AccountSnapshotRepository(s).by_correlation(CORRELATION),
+        ("snapshot", f"CORR#{CORRELATION}"),
+        id="snapshot_by_correlation",
+    ),
+    pytest.param(lambda s: create_table(s), ("table", "broken"), id="create_table"),
+    pytest.param(lambda s: describe_table(s), ("table", "broken"), id="describe_table"),
+    pytest.param(lambda s: delete_table(s), ("table", "broken"), id="delete_table"),
+]
+
+
+@pytest.mark.parametrize(("operation", "named"), OPERATIONS)
+def test_every_operation_fails_typed_and_in_time(
+    broken: TableSettings, operation: Operation, named: tuple[str, str]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError) as caught:
+        operation(broken)
+    elapsed = time.monotonic() - started
+
+    message = str(caught.value)
+    for word in named:
+        assert word in message, message
+    # Attempts x (connect + read), plus botocore's backoff between attempts (< 1 s each).
+    attempts = RETRIES + 1
+    assert elapsed < attempts * (CONNECT_TIMEOUT + READ_TIMEOUT) + attempts * 1.0 + 1.0
