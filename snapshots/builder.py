@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.dto import HEX_DIGEST
-from ledger_store.errors import LedgerValidationError
+from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
@@ -24,7 +24,7 @@ from snapshots.alpaca.models import AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
 from snapshots.ledger.metrics import read_ledger
 from snapshots.payload import Period, SnapshotKey, SnapshotPayload
-from snapshots.records import snapshot_record
+from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import AccountSnapshot, compose_snapshot, seal
 
 
@@ -39,7 +39,7 @@ class SnapshotOutcome(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    status: Literal["created", "unchanged", "replaced"]
+    status: Literal["created", "unchanged", "replaced", "existing"]
     snapshot: AccountSnapshot
     stored: StoredSnapshot
     payload: SnapshotPayload
@@ -150,15 +150,30 @@ def take_snapshot(
 ) -> SnapshotOutcome:
     """Build, check and store the period's snapshot; return it with its payload.
 
-    Idempotent: re-running with the same data returns ``unchanged``; different data raises
-    ``ConflictError`` unless ``replace_checksum`` names the stored checksum. With ``strict``
-    a failed integrity check raises ``IntegrityCheckFailed`` and nothing is written. The
-    write is one transaction (header and chunks), so a failure leaves nothing behind.
+    The snapshot of ``(account_id, period_end)`` is written once. A retry of the same cycle
+    (same ``correlation_id`` and period) finds it stored and returns it as ``existing``
+    without reading Alpaca or the ledger again: live data has moved since, and a rebuild
+    would conflict. An existing snapshot of another cycle raises ``ConflictError``, unless
+    ``replace_checksum`` names its checksum (then the snapshot is rebuilt and replaced).
+    Two concurrent first takes resolve in the store: ``unchanged`` or ``ConflictError``.
+    With ``strict`` a failed integrity check raises ``IntegrityCheckFailed`` and nothing is
+    written. The write is one transaction (header and chunks), so a failure leaves nothing.
     """
     if replace_checksum is not None and not HEX_DIGEST.fullmatch(replace_checksum):
         raise LedgerValidationError(
             f"replace_checksum must be 64 lower-case hex digits, got {replace_checksum!r}"
         )
+    keys.validate_key_part(correlation_id, "correlation_id")
+    start, end = check_period(period_start, period_end, clock())
+    if replace_checksum is None:
+        existing = _stored_for_cycle(store, account_id, start, end, correlation_id, hmac_key)
+        if existing is not None:
+            snapshot, stored = existing
+            if strict:
+                enforce_strict(snapshot.integrity_checks, describe=snapshot.describe())
+            return SnapshotOutcome(
+                status="existing", snapshot=snapshot, stored=stored, payload=payload_for(snapshot)
+            )
     snapshot = build_snapshot(
         account_id=account_id,
         period_start=period_start,
@@ -180,6 +195,34 @@ def take_snapshot(
         stored=result.snapshot,
         payload=payload_for(snapshot),
     )
+
+
+def _stored_for_cycle(
+    store: AccountSnapshotRepository,
+    account_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    correlation_id: str,
+    hmac_key: bytes | None,
+) -> tuple[AccountSnapshot, StoredSnapshot] | None:
+    """The stored snapshot of this cycle (verified), ``None`` if there is none yet.
+
+    One GetItem. A snapshot stored for another cycle or period start is a ``ConflictError``.
+    """
+    try:
+        stored = store.get(account_id, period_end, consistent_read=True)
+    except NotFoundError:
+        return None
+    snapshot = snapshot_from_record(stored.record, hmac_key)
+    if snapshot.correlation_id != correlation_id or snapshot.period_start != period_start:
+        raise ConflictError(
+            f"{snapshot.describe()} is already stored for cycle "
+            f"{snapshot.correlation_id!r} from {keys.format_seconds(snapshot.period_start)}; "
+            f"this request is cycle {correlation_id!r} from {keys.format_seconds(period_start)}. "
+            "A snapshot is written once: replace it explicitly with its checksum",
+            key=stored.record.key,
+        )
+    return snapshot, stored
 
 
 __all__ = [

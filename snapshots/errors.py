@@ -61,6 +61,6 @@ def describe(error: BaseException) -> str:
 class ReportTriggerError(LedgerError):
     """The snapshot was stored, but starting the report state machine failed.
 
-    Re-running the cycle is safe: the snapshot comes back ``unchanged`` and the start is
+    Re-running the cycle is safe: the snapshot comes back ``existing`` and the start is
     retried under the same execution name.
     """

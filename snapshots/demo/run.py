@@ -131,7 +131,7 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         print(
             f"\nre-running cycle {again.snapshot.correlation_id}: snapshot {again.status} "
-            f"(checksum {again.snapshot.checksum[:16]}…)"
+            f"(checksum {again.snapshot.checksum[:16]}…, Alpaca not read again)"
         )
         listed = list(store.range(DEMO_ACCOUNT_ID, start=month_to_date(live[0])[1]))
         print(f"snapshots of the demo cycles (range query, newest first): {len(listed)}")

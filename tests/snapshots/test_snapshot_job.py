@@ -36,7 +36,7 @@ from snapshots.builder import SnapshotOutcome, build_snapshot, hmac_key_from_env
 from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
 from snapshots.errors import AlpacaUnavailableError
 from snapshots.integrity import IntegrityCheckFailed
-from snapshots.records import snapshot_from_record
+from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import CheckStatus, snapshot_id_for
 from tests.builders import raw_partition, record_all
 
@@ -135,28 +135,60 @@ def test_a_snapshot_is_built_checked_and_stored_at_its_key(
     ]
 
 
-def test_re_running_the_cycle_is_idempotent(
+def test_re_running_the_cycle_returns_the_stored_snapshot_without_reading_alpaca(
     settings: TableSettings, recorded: TradeLedgerRepository, fake: FakeAlpaca
 ) -> None:
     first = take(settings, fake)
     items = raw_partition(settings, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")
+    # Live data moves between the attempts (a cent of cash): a rebuild would conflict.
+    fake.account = replace(fake.account, cash=fake.account.cash + Decimal("0.01"))
+    fake.clear_requests()
+
     second = take(settings, fake)
 
-    assert second.status == "unchanged"
+    assert second.status == "existing"
     assert second.snapshot == first.snapshot
     assert second.payload == first.payload
+    assert fake.requests() == []  # Alpaca was not read again
     assert raw_partition(settings, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") == items
 
 
-def test_different_data_conflicts_unless_the_stored_checksum_is_replaced(
+def test_two_builds_of_the_same_data_store_once(
+    settings: TableSettings, recorded: TradeLedgerRepository, fake: FakeAlpaca
+) -> None:
+    """Concurrent first attempts: the store keeps the first and calls the second unchanged."""
+    store = AccountSnapshotRepository(settings, clock=clock)
+    with source(fake) as alpaca:
+        built = [
+            build_snapshot(
+                account_id=DEMO_ACCOUNT_ID,
+                period_start=PERIOD_START,
+                period_end=PERIOD_END,
+                correlation_id=CYCLES[-1].correlation_id,
+                alpaca=alpaca,
+                ledger=recorded,
+                hmac_key=None,
+                clock=clock,
+            )
+            for _ in range(2)
+        ]
+    assert built[0] == built[1]
+    assert [store.put(snapshot_record(s)).status for s in built] == ["created", "unchanged"]
+
+
+def test_another_cycle_conflicts_unless_the_stored_checksum_is_replaced(
     settings: TableSettings, recorded: TradeLedgerRepository, fake: FakeAlpaca
 ) -> None:
     first = take(settings, fake)
     fake.account = replace(fake.account, cash=fake.account.cash + Decimal("12.34"))
 
-    with pytest.raises(ConflictError, match=first.snapshot.checksum) as caught:
-        take(settings, fake)
+    with pytest.raises(
+        ConflictError, match="already stored for cycle 'cycle-2026-08-10'"
+    ) as caught:
+        take(settings, fake, correlation_id="cycle-other")
     assert caught.value.key == f"SNAPSHOT#{DEMO_ACCOUNT_ID} / SNAP#2026-08-11T00:00:00Z"
+    with pytest.raises(ConflictError, match="already stored for cycle"):
+        take(settings, fake, period_start=PERIOD_START - timedelta(days=1))
     store = AccountSnapshotRepository(settings, clock=clock)
     assert store.get(DEMO_ACCOUNT_ID, PERIOD_END).record.checksum == first.snapshot.checksum
 

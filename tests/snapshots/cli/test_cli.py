@@ -220,7 +220,7 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
         {"start": "2026-08-01T00:00:00Z", "end": "2026-08-13T00:00:00Z"},
     ]
     assert "integrity checks: 4 pass" in out
-    assert "snapshot unchanged" in out
+    assert "snapshot existing" in out
     pdf = tmp_path / "account-report-2026-08-13.pdf"
     assert f"report: {pdf}" in out
     first = pdf.read_bytes()

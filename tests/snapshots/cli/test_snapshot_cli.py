@@ -74,7 +74,7 @@ def test_take_prints_the_payload_and_is_idempotent(
 
     code, out, _ = take(capsys, settings, "--correlation-id", "cycle-x")
     assert code == 0
-    assert out.startswith(f"unchanged: SNAPSHOT#{DEMO_ACCOUNT_ID} / SNAP#{END}\n")
+    assert out.startswith(f"existing: SNAPSHOT#{DEMO_ACCOUNT_ID} / SNAP#{END}\n")
     lines = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in out.splitlines()[1:8]}
     assert lines["checksum"] == f"sha256 {payload['checksum']}"
     assert lines["correlation"] == "cycle-x"

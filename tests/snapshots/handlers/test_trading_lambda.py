@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from ledger_store import keys
 from ledger_store.config import TableSettings
-from ledger_store.errors import ConfigurationError, LedgerValidationError
+from ledger_store.errors import ConfigurationError, ConflictError, LedgerValidationError
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.fake_broker import FakeAccount
 from snapshots.alpaca.fake_server import (
@@ -113,6 +116,63 @@ def test_a_failing_state_machine_start_raises_after_the_snapshot_is_stored(
     with pytest.raises(ReportTriggerError, match="is stored, but starting"):
         trading_lambda.handler(dict(EVENT), None)
     assert len(raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")) == 1
+
+
+def test_a_retry_after_a_failed_report_start_finishes_the_cycle(
+    state_machine: str,
+    environment: TableSettings,
+    fake: FakeAlpaca,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Attempt 1 stores the snapshot, then Step Functions fails; Alpaca's data moves by a
+    cent; the Lambda retry returns the stored snapshot's payload and starts the report."""
+    real_client = boto3.client
+    failures = {"left": 1}
+
+    def flaky_client(service: str, *args: Any, **kwargs: Any) -> Any:
+        client = real_client(service, *args, **kwargs)  # type: ignore[call-overload]
+        if service == "stepfunctions":
+            start = client.start_execution
+
+            def start_execution(**params: Any) -> Any:
+                if failures["left"]:
+                    failures["left"] -= 1
+                    raise ClientError(
+                        {"Error": {"Code": "ServiceUnavailable", "Message": "try again"}},
+                        "StartExecution",
+                    )
+                return start(**params)
+
+            client.start_execution = start_execution
+        return client
+
+    monkeypatch.setattr(boto3, "client", flaky_client)
+
+    with pytest.raises(ReportTriggerError, match="is stored, but starting"):
+        trading_lambda.handler(dict(EVENT), None)
+    stored = raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")
+    assert len(stored) == 1
+    assert executions(state_machine) == []
+
+    fake.account = replace(fake.account, cash=fake.account.cash + Decimal("0.01"))
+    fake.clear_requests()
+    payload = trading_lambda.handler(dict(EVENT), None)  # the Lambda retry
+
+    assert fake.requests() == []  # the stored snapshot is used, live data is not refetched
+    assert payload["checksum"] == stored[0]["checksum"]["S"]
+    assert raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") == stored
+    started = executions(state_machine)
+    assert len(started) == 1
+    assert json.loads(started[0]["input"]) == payload
+
+    assert trading_lambda.handler(dict(EVENT), None) == payload  # and again: still one report
+    assert len(executions(state_machine)) == 1
+
+
+def test_another_cycle_for_a_stored_period_is_a_conflict(environment: TableSettings) -> None:
+    trading_lambda.handler(dict(EVENT), None)
+    with pytest.raises(ConflictError, match="already stored for cycle"):
+        trading_lambda.handler({**EVENT, "correlation_id": "cycle-other"}, None)
 
 
 @pytest.mark.parametrize(
