@@ -130,6 +130,9 @@ class _Fault:
     status: int | None
     delay: float
     body: str | None
+    trickle: float = 0.0
+    trickle_headers: bool = False
+    endless: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -241,20 +244,27 @@ class FakeAlpaca:
         times: int = 1,
         delay: float = 0.0,
         body: str | None = None,
+        trickle: float = 0.0,
+        trickle_headers: bool = False,
+        endless: bool = False,
     ) -> None:
         """The next ``times`` requests whose path starts with ``path_prefix`` misbehave.
 
         ``delay`` seconds pass before anything is sent (a "hang" when it exceeds the client's
         timeout); then ``status`` (with an Alpaca error body, or ``body`` verbatim) is sent
-        instead of the real answer, or the real answer when ``status`` is None. Faults queue
-        in order; each request consumes at most one.
+        instead of the real answer, or the real answer when ``status`` is None. ``trickle``
+        sends the answer one byte every ``trickle`` seconds (the headers too with
+        ``trickle_headers``), each gap shorter than a client's read timeout; ``endless``
+        sends headers, then body bytes without end. Faults queue in order; each request
+        consumes at most one.
         """
         if times < 1:
             raise ValueError("times must be >= 1")
-        if status is None and delay <= 0 and body is None:
-            raise ValueError("give a status, a delay or a body")
+        if status is None and delay <= 0 and body is None and not trickle and not endless:
+            raise ValueError("give a status, a delay, a body, a trickle or endless")
+        fault = _Fault(path_prefix, times, status, delay, body, trickle, trickle_headers, endless)
         with self._lock:
-            self._faults.append(_Fault(path_prefix, times, status, delay, body))
+            self._faults.append(fault)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -287,8 +297,11 @@ class FakeAlpaca:
             account = self._account
         if fault is not None and fault.delay > 0 and self._stopping.wait(fault.delay):
             return  # stopping: drop the connection without an answer
+        if fault is not None and fault.endless:
+            self._send_endless(handler)
+            return
         if fault is not None and fault.body is not None:
-            self._send(handler, fault.status or 200, fault.body.encode("utf-8"))
+            self._send(handler, fault.status or 200, fault.body.encode("utf-8"), fault)
             return
         try:
             if fault is not None and fault.status is not None:
@@ -304,7 +317,7 @@ class FakeAlpaca:
             error = {"code": 50010000, "message": f"fake server error: {exc!r}"}
             self._send(handler, 500, json.dumps(error).encode("utf-8"))
             return
-        self._send(handler, 200, json.dumps(payload).encode("utf-8"))
+        self._send(handler, 200, json.dumps(payload).encode("utf-8"), fault)
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -315,7 +328,13 @@ class FakeAlpaca:
                 return fault
         return None
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        fault: _Fault | None = None,
+    ) -> None:
         now = time.time()
         window = int(now // 60)
         with self._lock:
@@ -325,6 +344,7 @@ class FakeAlpaca:
             remaining = max(self._rate_limit - self._window_count, 0)
         if status == 429:
             remaining = 0
+        trickle = fault.trickle if fault is not None else 0.0
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json; charset=utf-8")
@@ -332,10 +352,41 @@ class FakeAlpaca:
             handler.send_header("X-Ratelimit-Limit", str(self._rate_limit))
             handler.send_header("X-Ratelimit-Remaining", str(remaining))
             handler.send_header("X-Ratelimit-Reset", str((window + 1) * 60))
-            handler.end_headers()
-            handler.wfile.write(body)
+            if trickle and fault is not None and fault.trickle_headers:
+                head = b"".join(handler._headers_buffer) + b"\r\n"  # type: ignore[attr-defined]
+                handler._headers_buffer = []  # type: ignore[attr-defined]
+                self._trickle(handler, head, trickle)
+            else:
+                handler.end_headers()
+            if trickle:
+                self._trickle(handler, body, trickle)
+            else:
+                handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. timed out) before the answer: nothing to tell
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, data: bytes, gap: float) -> None:
+        """Write ``data`` a byte at a time, ``gap`` seconds apart, until done or stopping."""
+        for index in range(len(data)):
+            handler.wfile.write(data[index : index + 1])
+            handler.wfile.flush()
+            if self._stopping.wait(gap):
+                return
+
+    def _send_endless(self, handler: BaseHTTPRequestHandler) -> None:
+        """A 200 whose body never ends (1 GB promised, 4 KB every 10 ms) until the client
+        hangs up or the server stops."""
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            handler.send_header("Content-Length", str(1 << 30))
+            handler.end_headers()
+            handler.wfile.write(b"[")
+            while not self._stopping.wait(0.01):
+                handler.wfile.write(b" " * 4096)
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
 
     def _route(
         self,

@@ -29,11 +29,12 @@ import functools
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -175,7 +176,10 @@ class AlpacaSource:
             raw_data=True,
             url_override=url,
         )
-        _disable_sdk_retries_and_add_timeout(self._client, lambda: self._timeout)
+        self._deadline: float | None = None
+        _disable_sdk_retries_and_bound_requests(
+            self._client, lambda: self._timeout, lambda: self._deadline, self._clock
+        )
 
     @property
     def base_url(self) -> str:
@@ -218,7 +222,13 @@ class AlpacaSource:
                 f"period_end {end.isoformat()} must be after period_start {start.isoformat()}"
             )
         deadline = self._clock() + self.retry.deadline
+        self._deadline = deadline
+        try:
+            return self._fetch(start, end, deadline)
+        finally:
+            self._deadline = None
 
+    def _fetch(self, start: datetime, end: datetime, deadline: float) -> AlpacaData:
         account = _parse(
             "get_account",
             AlpacaAccount.from_api,
@@ -408,7 +418,14 @@ class AlpacaSource:
                 self._timeout = min(policy.request_timeout, remaining)
                 attempts += 1
                 try:
-                    return operation()
+                    return self._within(operation, remaining)
+                except _DeadlinePassed:
+                    raise AlpacaUnavailableError(
+                        call,
+                        attempts,
+                        last_error,
+                        f"deadline of {policy.deadline:g}s reached during the request",
+                    ) from last_error
                 except Exception as exc:
                     permanent = _permanent_error(call, exc)
                     if permanent is not None:
@@ -430,19 +447,52 @@ class AlpacaSource:
                     ) from last_error
                 self._sleep(delay)
 
+    def _within(self, operation: Callable[[], _T], seconds: float) -> _T:
+        """``operation()`` in a worker thread, abandoned after ``seconds`` (``_DeadlinePassed``).
+
+        Timeouts bound each receive and ``_read_body`` the body, but only a watchdog bounds
+        the wall time of every phase (a server can trickle its headers too). An abandoned
+        worker ends at its next receive: the connections are closed under it.
+        """
+        outcome: list[Any] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome.append((True, operation()))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="alpaca-request", daemon=True).start()
+        if not done.wait(max(seconds, 0.0)):
+            self._client._session.close()
+            raise _DeadlinePassed
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return cast(_T, value)
+
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
 
-def _disable_sdk_retries_and_add_timeout(client: Any, timeout: Callable[[], float]) -> None:
-    """Turn off alpaca-py's own retry loop and give every request a timeout.
+def _disable_sdk_retries_and_bound_requests(
+    client: Any,
+    timeout: Callable[[], float],
+    deadline: Callable[[], float | None],
+    clock: Callable[[], float],
+) -> None:
+    """Turn off alpaca-py's own retry loop; give every request a timeout and a deadline.
 
     ``RESTClient._request`` loops ``while retry >= 0`` over ``_one_request``, which raises its
     internal ``RetryException`` (then sleeps ``_retry_wait``) only when the status is in
     ``_retry_codes`` and ``retry > 0``: with ``_retry = 0`` and no codes every request is sent
     once. ``_one_request`` calls ``self._session.request(method, url, **opts)`` without a
-    timeout; the wrapper adds one.
+    timeout; the wrapper adds one and reads the body itself (``_read_body``), so neither a
+    trickling nor an endless body can outlast the fetch's deadline.
     """
     missing = [
         n for n in ("_retry", "_retry_wait", "_retry_codes", "_session") if not hasattr(client, n)
@@ -458,11 +508,64 @@ def _disable_sdk_retries_and_add_timeout(client: Any, timeout: Callable[[], floa
     session = client._session
     send = session.request
 
-    def request_with_timeout(method: str, url: str, **kwargs: Any) -> Any:
+    def bounded_request(method: str, url: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", timeout())
-        return send(method, url, **kwargs)
+        kwargs["stream"] = True
+        response = send(method, url, **kwargs)
+        try:
+            response._content = _read_body(response, deadline(), clock)
+        finally:
+            response.close()
+        return response
 
-    session.request = request_with_timeout
+    session.request = bounded_request
+
+
+#: The largest answer read from Alpaca (a page of 500 nested orders is about 1 MB).
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_READ_SIZE = 64 * 1024
+
+
+class _DeadlinePassed(Exception):
+    """The watchdog gave up on a request at the fetch's deadline."""
+
+
+class ResponseTooLarge(Exception):
+    """Alpaca's answer exceeded ``MAX_RESPONSE_BYTES``."""
+
+
+def _read_body(response: Any, deadline: float | None, clock: Callable[[], float]) -> bytes:
+    """The whole body, read at most one socket receive at a time, within ``deadline``.
+
+    Before each receive the socket's timeout is cut to the time left, so a server that sends
+    a byte now and then (each gap shorter than the request timeout) or never stops sending
+    is cut off at the deadline (``ReadTimeout``) or at ``MAX_RESPONSE_BYTES``.
+    """
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ReadTimeout
+    from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    body = bytearray()
+    while True:
+        if deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                raise ReadTimeout("the fetch's deadline passed while reading the response body")
+            if sock is not None:
+                sock.settimeout(min(left, sock.gettimeout() or left))
+        try:
+            chunk = raw.read1(_READ_SIZE, decode_content=True)
+        except (OSError, HTTPError) as exc:  # a receive cut short by the timeout above
+            if isinstance(exc, TimeoutError | ReadTimeoutError):
+                raise ReadTimeout(f"reading the response body: {exc}") from exc
+            raise RequestsConnectionError(f"reading the response body: {exc}") from exc
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge(f"the answer is larger than {MAX_RESPONSE_BYTES:,} bytes")
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -492,6 +595,8 @@ def _permanent_error(call: str, exc: Exception) -> AlpacaError | None:
         return AlpacaRequestError(call, status, code, message)
     if isinstance(exc, exceptions.JSONDecodeError):
         return AlpacaResponseError(call, f"the body is not JSON ({exc})")
+    if isinstance(exc, ResponseTooLarge):
+        return AlpacaResponseError(call, str(exc))
     if _is_transient(exc):
         return None
     if isinstance(exc, exceptions.RequestException):

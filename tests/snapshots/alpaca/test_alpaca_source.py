@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -433,6 +434,38 @@ def test_the_overall_deadline_stops_retrying(server: FakeAlpaca) -> None:
     assert 5 <= attempts <= 10  # each backoff is 0.5-1.0 s of a 5 s budget
     assert len(server.requests("/v2/account")) == attempts
     assert now[0] - 1000.0 < 5.0
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"trickle": 0.2}, id="trickling-body"),
+        pytest.param({"trickle": 0.2, "trickle_headers": True}, id="trickling-headers"),
+        pytest.param({"endless": True}, id="endless-body"),
+    ],
+)
+def test_the_deadline_bounds_wall_time_whatever_the_server_does(
+    server: FakeAlpaca, fault: dict[str, Any]
+) -> None:
+    """Each gap (0.2 s) is shorter than the request timeout (1 s): only the deadline stops it."""
+    server.inject("/v2/account", times=10, **fault)
+    policy = RetryPolicy(max_attempts=5, base_delay=0.01, request_timeout=1.0, deadline=2.0)
+    started = time.monotonic()
+    with pytest.raises(AlpacaUnavailableError, match="deadline of 2s") as caught:
+        source_for(server, retry=policy, sleep=time.sleep).fetch(PERIOD_START, PERIOD_END)
+    elapsed = time.monotonic() - started
+    assert caught.value.call == "get_account"
+    assert elapsed < 2.5, elapsed
+
+
+def test_an_oversized_answer_is_refused(
+    server: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alpaca_source, "MAX_RESPONSE_BYTES", 64 * 1024)
+    server.inject("/v2/account", endless=True)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, request_timeout=5.0, deadline=30.0)
+    with pytest.raises(AlpacaResponseError, match="larger than 65,536 bytes"):
+        source_for(server, retry=policy).fetch(PERIOD_START, PERIOD_END)
 
 
 def test_connection_errors_are_retried_then_reported(history_account: FakeAccount) -> None:

@@ -456,7 +456,7 @@ def test_a_hanging_request_times_out_and_stop_releases_it(history_account: FakeA
 def test_inject_rejects_meaningless_faults(server: FakeAlpaca) -> None:
     with pytest.raises(ValueError, match="times"):
         server.inject("/v2/account", status=500, times=0)
-    with pytest.raises(ValueError, match="status, a delay or a body"):
+    with pytest.raises(ValueError, match="a status, a delay, a body, a trickle or endless"):
         server.inject("/v2/account")
 
 
