@@ -36,7 +36,7 @@ from snapshots import canonical
 from snapshots.alpaca.models import AlpacaData, AlpacaOrder
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
 from snapshots.ledger.metrics import LedgerFill, LedgerView
-from snapshots.schema import CheckStatus, IntegrityCheck
+from snapshots.schema import CheckStatus, Detail, IntegrityCheck
 
 FILLS_CHECK: Final = "ledger_fills_match_alpaca_orders"
 POSITIONS_CHECK: Final = "ledger_positions_match_alpaca_positions"
@@ -151,8 +151,9 @@ def enforce_strict(checks: Iterable[IntegrityCheck], *, describe: str) -> None:
 def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     """Alpaca's orders filled in the period, by id (sorted), legs of multi-leg orders included.
 
-    An order (or leg) counts when ``filled_qty > 0`` and it had a FILL activity in the period
-    (``filled_order_ids``) or its ``filled_at`` lies in ``[period_start, period_end)``.
+    An order (or leg) counts when it had a FILL activity in the period (``filled_order_ids``)
+    or its ``filled_at`` lies in ``[period_start, period_end)``, unless its ``filled_qty`` is 0.
+    (An order whose ``filled_qty`` Alpaca did not send counts: the fills check then says so.)
     """
     filled_ids = set(alpaca.filled_order_ids)
     found: dict[str, AlpacaOrder] = {}
@@ -160,7 +161,7 @@ def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     def visit(order: AlpacaOrder) -> None:
         filled_at = order.filled_at
         in_period = filled_at is not None and alpaca.period_start <= filled_at < alpaca.period_end
-        if order.filled_qty > 0 and (order.id in filled_ids or in_period):
+        if order.filled_qty != 0 and (order.id in filled_ids or in_period):
             found.setdefault(order.id, order)
         for leg in order.legs:
             visit(leg)
@@ -179,8 +180,10 @@ def check_fills(
     order is still open at Alpaca, e.g. ``partially_filled``: the bot records an order once it is
     done), a ledger fill without an Alpaca order filled in the period, and a symbol, side or
     quantity (``filled_qty``) that differs. The price is compared with ``filled_avg_price``:
-    equal passes, within ``price_relative`` warns, beyond (or no Alpaca price) fails. Ids are
-    compared exactly: the ledger must record Alpaca's order id (lower-case UUID text).
+    equal passes, within ``price_relative`` warns, beyond fails. A figure Alpaca did not send
+    (``filled_qty``, ``filled_avg_price``, ``side``, ``symbol``) cannot be compared: the check
+    warns and names it (``incomplete_at_alpaca``). Ids are compared exactly: the ledger must
+    record Alpaca's order id (lower-case UUID text).
     """
     orders = filled_in_period(alpaca)
     fills = ledger.period_fills
@@ -216,15 +219,16 @@ def check_fills(
     warn_categories = {
         "open_at_alpaca_not_in_ledger": "still open at Alpaca and not yet in the ledger",
         "price_within_tolerance": "with a price within tolerance",
+        "incomplete_at_alpaca": "that Alpaca reported without a figure to compare",
     }
     status = _status(
         fail=any(problems.get(c) for c in fail_categories),
         warn=any(problems.get(c) for c in warn_categories),
     )
-    details: dict[str, str] = {
-        "alpaca_filled_orders": str(len(orders)),
-        "ledger_fills": str(len(fills)),
-        "matched": str(len(matched)),
+    details: dict[str, Detail] = {
+        "alpaca_filled_orders": len(orders),
+        "ledger_fills": len(fills),
+        "matched": len(matched),
         "price_tolerance": plain(tolerances.price_relative),
     }
     for category, ids in problems.items():
@@ -254,17 +258,25 @@ def _compare_fill(
 ) -> tuple[list[tuple[str, str]], Decimal | None]:
     """Differences of one matched order as ``(category, note)``, and the relative price gap."""
     found: list[tuple[str, str]] = []
-    if _symbol_key(order.symbol or "") != _symbol_key(fill.symbol):
+    missing = [
+        name
+        for name in ("symbol", "side", "filled_qty", "filled_avg_price")
+        if getattr(order, name) is None
+    ]
+    if missing:
+        found.append(
+            ("incomplete_at_alpaca", f"Alpaca did not report {', '.join(missing)} of the order")
+        )
+    if order.symbol is not None and _symbol_key(order.symbol) != _symbol_key(fill.symbol):
         found.append(("symbol_mismatch", f"symbol alpaca {order.symbol}, ledger {fill.symbol}"))
-    if order.side != fill.side.value.lower():
+    if order.side is not None and order.side != fill.side.value.lower():
         found.append(("side_mismatch", f"side alpaca {order.side}, ledger {fill.side.value}"))
-    if order.filled_qty != fill.qty:
+    if order.filled_qty is not None and order.filled_qty != fill.qty:
         found.append(
             ("qty_mismatch", f"qty alpaca {plain(order.filled_qty)}, ledger {plain(fill.qty)}")
         )
     average = order.filled_avg_price
     if average is None:
-        found.append(("price_mismatch", f"price alpaca none, ledger {plain(fill.price)}"))
         return found, None
     with exact_arithmetic():
         gap = abs(fill.price - average)
@@ -301,6 +313,7 @@ def check_positions(alpaca: AlpacaData, ledger: LedgerView) -> IntegrityCheck:
         for position in alpaca.positions:
             key = _symbol_key(position.symbol)
             held[key] += -abs(position.qty) if position.side == "short" else position.qty
+            # (without a side, the sign of qty says it: Alpaca sends shorts negative)
             alpaca_names.setdefault(key, position.symbol)
         for symbol, qty in sorted(ledger.net_positions.items()):
             key = _symbol_key(symbol)
@@ -323,12 +336,12 @@ def check_positions(alpaca: AlpacaData, ledger: LedgerView) -> IntegrityCheck:
             untracked[names[key]] = f"alpaca {plain(alpaca_qty)}, ledger never traded it"
 
     status = _status(fail=bool(differing), warn=bool(untracked))
-    details = {
-        "alpaca_positions": str(sum(1 for q in held.values() if q)),
-        "ledger_positions": str(sum(1 for q in booked.values() if q)),
-        "matched": str(matched),
-        "differing": str(len(differing)),
-        "untracked": str(len(untracked)),
+    details: dict[str, Detail] = {
+        "alpaca_positions": sum(1 for q in held.values() if q),
+        "ledger_positions": sum(1 for q in booked.values() if q),
+        "matched": matched,
+        "differing": len(differing),
+        "untracked": len(untracked),
         **differing,
         **untracked,
     }
@@ -430,11 +443,11 @@ def check_strategy_totals(ledger: LedgerView) -> IntegrityCheck:
         or bool(active - attributed)
     )
     status = _status(fail=fail, warn=any(differences.values()))
-    details: dict[str, str] = {
-        "strategies": str(len(periods)),
-        "strategies_active": str(len(active)),
-        "strategy_period_trades": str(strategy_trades),
-        "fill_attributions": str(fill_attributions),
+    details: dict[str, Detail] = {
+        "strategies": len(periods),
+        "strategies_active": len(active),
+        "strategy_period_trades": strategy_trades,
+        "fill_attributions": fill_attributions,
     }
     for name, (strategies_sum, total) in figures.items():
         details[f"strategies_{name}"] = plain(strategies_sum)
@@ -466,7 +479,7 @@ def check_strategy_totals(ledger: LedgerView) -> IntegrityCheck:
 
 
 def _check(
-    name: str, status: CheckStatus, message: str, details: Mapping[str, str]
+    name: str, status: CheckStatus, message: str, details: Mapping[str, Detail]
 ) -> IntegrityCheck:
     return IntegrityCheck(
         name=name, status=status, message=message, details=dict(sorted(details.items()))

@@ -32,6 +32,8 @@ from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar
 from pydantic import (
     BaseModel,
     Field,
+    StrictInt,
+    StrictStr,
     ValidationError,
     model_validator,
 )
@@ -62,9 +64,9 @@ from snapshots.alpaca.models import (
 from snapshots.ledger.fifo import OpenLot, Oversell
 from snapshots.ledger.models import InternalLedger, StrategyPerformance, TradeMetrics
 
-SNAPSHOT_VERSION: Final = "1.0"
+SNAPSHOT_VERSION: Final = "1.1"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0",)
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -88,17 +90,22 @@ class CheckStatus(StrEnum):
     FAIL = "fail"
 
 
+#: A value in an integrity check's ``details``: a count (JSON integer, >= 0) or text (decimals
+#: in plain form, ids, notes). Version 1.0 wrote counts as text too.
+Detail = Annotated[StrictInt, Field(ge=0)] | StrictStr
+
+
 class IntegrityCheck(Frozen):
     """One comparison of Alpaca against the ledger (or of the data with itself).
 
-    ``details`` holds the compared figures as text (decimals in plain form), so the check reads
-    the same in the PDF as in the snapshot.
+    ``details`` holds the compared figures: counts as integers, decimals as text in plain form
+    (so the check reads the same in the PDF as in the snapshot), ids and notes as text.
     """
 
     name: NonEmptyText
     status: CheckStatus
     message: str
-    details: dict[str, str] = Field(default_factory=dict)
+    details: dict[str, Detail] = Field(default_factory=dict)
 
 
 IntegrityChecks = Annotated[
@@ -130,7 +137,7 @@ class SnapshotBody(Frozen):
     """
 
     snapshot_id: str
-    snapshot_version: Literal["1.0"] = SNAPSHOT_VERSION
+    snapshot_version: Literal["1.0", "1.1"] = SNAPSHOT_VERSION
     account_id: AccountId
     period_start: PeriodBoundary
     period_end: PeriodBoundary
@@ -164,6 +171,8 @@ class SnapshotBody(Frozen):
                 f"snapshot_id must be {expected_id} for account {self.account_id} and period_end "
                 f"{keys.format_seconds(self.period_end)}, got {self.snapshot_id!r}"
             )
+        if self.snapshot_version == "1.0":
+            _require_version_1_0_fields(self)
         for name, p in self.internal_ledger.strategy_performance.items():
             if p.last_trade_at is not None and p.last_trade_at >= self.period_end:
                 raise ValueError(f"strategy {name} has trades at or after period_end")
@@ -171,6 +180,57 @@ class SnapshotBody(Frozen):
             if first is not None and first < self.period_start:
                 raise ValueError(f"strategy {name} has period trades before period_start")
         return self
+
+
+#: Fields that version 1.0 required and 1.1 made optional (Alpaca may drop them).
+_REQUIRED_IN_1_0: Final = {
+    "alpaca_account": (
+        "account_number",
+        "status",
+        "last_equity",
+        "buying_power",
+        "initial_margin",
+        "maintenance_margin",
+    ),
+    "alpaca_positions": ("side", "avg_entry_price", "cost_basis"),
+    "alpaca_orders": ("client_order_id", "time_in_force", "filled_qty", "created_at", "updated_at"),
+    "equity_series": ("equity", "profit_loss"),
+}
+
+
+def _require_version_1_0_fields(body: SnapshotBody) -> None:
+    """What 1.0 promised: the fields 1.1 relaxed are present, and details are all text."""
+    missing: list[str] = []
+
+    def visit(where: str, item: Any, names: tuple[str, ...]) -> None:
+        missing.extend(f"{where}.{name}" for name in names if getattr(item, name) is None)
+
+    visit("alpaca_account", body.alpaca_account, _REQUIRED_IN_1_0["alpaca_account"])
+    for position in body.alpaca_positions:
+        visit(
+            f"alpaca_positions[{position.symbol}]", position, _REQUIRED_IN_1_0["alpaca_positions"]
+        )
+    orders = list(body.alpaca_orders)
+    while orders:
+        order = orders.pop()
+        visit(f"alpaca_orders[{order.id}]", order, _REQUIRED_IN_1_0["alpaca_orders"])
+        orders.extend(order.legs)
+    for point in body.equity_series:
+        visit(
+            f"equity_series[{keys.format_seconds(point.timestamp)}]",
+            point,
+            _REQUIRED_IN_1_0["equity_series"],
+        )
+    counts = [
+        f"integrity_checks[{check.name}].details.{name}"
+        for check in body.integrity_checks
+        for name, value in check.details.items()
+        if not isinstance(value, str)
+    ]
+    if missing:
+        raise ValueError(f"snapshot_version 1.0 requires {', '.join(sorted(missing)[:5])}")
+    if counts:
+        raise ValueError(f"snapshot_version 1.0 writes details as text: {', '.join(counts[:5])}")
 
 
 class AccountSnapshot(SnapshotBody):
@@ -298,7 +358,7 @@ def read_json_object(data: bytes | str) -> dict[str, Any]:
             parse_constant=_reject_float,
             object_pairs_hook=_no_duplicates,
         )
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IntegrityError(f"snapshot is not valid canonical JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise IntegrityError(f"snapshot must be a JSON object, got {type(raw).__name__}")
@@ -314,7 +374,8 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AccountSnapshot:
             f"{_describe_raw(raw)} has unsupported snapshot_version {version!r} "
             f"(this code reads {supported})"
         )
-    # Only 1.0 exists; later versions dispatch to their own models here.
+    # 1.1 relaxed types of 1.0 (its own fields, same names): one model reads both, and
+    # SnapshotBody holds a 1.0 body to what 1.0 required. Later versions dispatch here.
     return _validated(AccountSnapshot, raw, lambda: _describe_raw(raw), IntegrityError)
 
 

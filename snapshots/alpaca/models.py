@@ -85,25 +85,36 @@ def _known_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]
     return {name: raw[name] for name in model.model_fields if name in raw}
 
 
+OptionalUuid = Annotated[AlpacaUuid | None, BeforeValidator(_blank_to_none)]
+OptionalNonEmpty = Annotated[Text | None, BeforeValidator(_blank_to_none)]
+
+
 class AlpacaAccount(Frozen):
-    """``GET /v2/account``: balances and flags at fetch time. ``cash`` may be negative."""
+    """``GET /v2/account``: balances and flags at fetch time. ``cash`` may be negative.
+
+    Required are the fields the integrity checks compare (``cash``, ``equity``,
+    ``long_market_value``, ``short_market_value``) and the account's ``id``: alpaca-py marks
+    every account field optional and Alpaca has dropped fields without notice, so everything
+    else is recorded when sent and ``None`` otherwise (snapshot_version 1.0 required
+    ``account_number``, ``status``, ``last_equity``, ``buying_power`` and both margins too).
+    """
 
     id: AlpacaUuid
-    account_number: Text
-    status: Text
+    account_number: OptionalNonEmpty = None
+    status: OptionalNonEmpty = None
     currency: Text = "USD"
     cash: Money
     equity: Money
-    last_equity: Money
-    buying_power: Money
+    last_equity: OptionalMoney = None
+    buying_power: OptionalMoney = None
     regt_buying_power: OptionalMoney = None
     non_marginable_buying_power: OptionalMoney = None
     long_market_value: Money
     short_market_value: Money
     #: Deprecated by Alpaca (equals ``equity``); kept when sent.
     portfolio_value: OptionalMoney = None
-    initial_margin: Money
-    maintenance_margin: Money
+    initial_margin: OptionalMoney = None
+    maintenance_margin: OptionalMoney = None
     last_maintenance_margin: OptionalMoney = None
     sma: OptionalMoney = None
     multiplier: OptionalMoney = None
@@ -125,17 +136,21 @@ class AlpacaAccount(Frozen):
 
 
 class AlpacaPosition(Frozen):
-    """``GET /v2/positions``: one open position. ``qty`` is negative for shorts."""
+    """``GET /v2/positions``: one open position. ``qty`` is negative for shorts.
+
+    Required: ``symbol`` and ``qty`` (the positions check compares them); 1.0 also required
+    ``side``, ``avg_entry_price`` and ``cost_basis``.
+    """
 
     symbol: Text
     asset_id: AlpacaUuid | None = None
     asset_class: OptionalLowerText = None
     exchange: OptionalText = None
-    side: LowerText
+    side: OptionalLowerText = None
     qty: Money
     qty_available: OptionalMoney = None
-    avg_entry_price: Money
-    cost_basis: Money
+    avg_entry_price: OptionalMoney = None
+    cost_basis: OptionalMoney = None
     market_value: OptionalMoney = None
     current_price: OptionalMoney = None
     lastday_price: OptionalMoney = None
@@ -151,28 +166,34 @@ class AlpacaPosition(Frozen):
 
 
 class AlpacaOrder(Frozen):
-    """``GET /v2/orders``: one order, whatever its status (``legs`` of multi-leg orders nested)."""
+    """``GET /v2/orders``: one order, whatever its status (``legs`` of multi-leg orders nested).
+
+    Required: ``id``, ``status`` and ``submitted_at`` (orders are identified, classified and
+    paged by them); 1.0 also required ``client_order_id``, ``time_in_force``, ``filled_qty``,
+    ``created_at`` and ``updated_at``. The fills check says when a filled order lacks a figure
+    it compares (``filled_qty``, ``filled_avg_price``, ``side``, ``symbol``).
+    """
 
     id: AlpacaUuid
-    client_order_id: Text
+    client_order_id: OptionalNonEmpty = None
     symbol: OptionalText = None
     asset_id: AlpacaUuid | None = None
     asset_class: OptionalLowerText = None
     side: OptionalLowerText = None
     type: OptionalLowerText = None
     order_class: LowerText = "simple"
-    time_in_force: LowerText
+    time_in_force: OptionalLowerText = None
     status: LowerText
     qty: OptionalMoney = None
     notional: OptionalMoney = None
-    filled_qty: Money
+    filled_qty: OptionalMoney = None
     filled_avg_price: OptionalMoney = None
     limit_price: OptionalMoney = None
     stop_price: OptionalMoney = None
     extended_hours: bool = False
     submitted_at: UTCDateTime
-    created_at: UTCDateTime
-    updated_at: UTCDateTime
+    created_at: OptionalDateTime = None
+    updated_at: OptionalDateTime = None
     filled_at: OptionalDateTime = None
     canceled_at: OptionalDateTime = None
     expired_at: OptionalDateTime = None
@@ -252,11 +273,15 @@ class FeeActivity(Frozen):
 
 
 class EquityPoint(Frozen):
-    """One portfolio-history sample: equity and profit/loss against the history's base value."""
+    """One portfolio-history sample: equity and profit/loss against the history's base value.
+
+    Alpaca may send ``null`` in any of the arrays (a day without a value): it is recorded as
+    ``None`` (missing), not fatal; 1.0 required ``equity`` and ``profit_loss``.
+    """
 
     timestamp: UTCDateTime
-    equity: Money
-    profit_loss: Money
+    equity: OptionalMoney = None
+    profit_loss: OptionalMoney = None
     #: A fraction (0.0123 = 1.23 %); Alpaca may send null.
     profit_loss_pct: OptionalMoney = None
 
@@ -282,6 +307,10 @@ def decimal_from_number(value: object, places: int) -> Decimal:
         raise ValueError(str(exc)) from exc
 
 
+def _optional_number(value: object, places: int) -> Decimal | None:
+    return None if value is None else decimal_from_number(value, places)
+
+
 def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
     """``GET /v2/account/portfolio/history`` (parallel arrays) as sorted ``EquityPoint``s."""
     if not isinstance(raw, Mapping):
@@ -304,16 +333,12 @@ def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
         equity = columns["equity"][index]
         profit_loss = columns["profit_loss"][index]
         pct = columns["profit_loss_pct"][index]
-        if equity is None or profit_loss is None:
-            raise ValueError(f"equity/profit_loss[{index}] is null")
         points.append(
             EquityPoint(
                 timestamp=datetime.fromtimestamp(stamp, UTC),
-                equity=decimal_from_number(equity, HISTORY_MONEY_PLACES),
-                profit_loss=decimal_from_number(profit_loss, HISTORY_MONEY_PLACES),
-                profit_loss_pct=(
-                    None if pct is None else decimal_from_number(pct, HISTORY_PCT_PLACES)
-                ),
+                equity=_optional_number(equity, HISTORY_MONEY_PLACES),
+                profit_loss=_optional_number(profit_loss, HISTORY_MONEY_PLACES),
+                profit_loss_pct=_optional_number(pct, HISTORY_PCT_PLACES),
             )
         )
     return tuple(sorted(points, key=lambda p: p.timestamp))

@@ -45,9 +45,9 @@ class PositionExposure(Frozen):
 
     symbol: str
     asset_class: str | None
-    side: str
+    side: str | None
     qty: Decimal
-    avg_entry_price: Decimal
+    avg_entry_price: Decimal | None
     current_price: Decimal | None
     market_value: Decimal | None
     unrealized_pl: Decimal | None
@@ -68,7 +68,7 @@ class ReportFigures(Frozen):
     currency: str
     equity: Decimal
     cash: Decimal
-    buying_power: Decimal
+    buying_power: Decimal | None
     long_market_value: Decimal
     short_market_value: Decimal
     gross_exposure: Decimal
@@ -116,16 +116,27 @@ def position_value(position: AlpacaPosition) -> Decimal | None:
     return None
 
 
+def valued(series: Iterable[EquityPoint]) -> tuple[EquityPoint, ...]:
+    """The samples that carry an equity value (Alpaca may send ``null`` for a day)."""
+    return tuple(point for point in series if point.equity is not None)
+
+
 def drawdown(series: Iterable[EquityPoint]) -> tuple[Decimal, Decimal]:
-    """``(max_drawdown, max_drawdown_fraction)`` of an equity series (both 0 if it never fell)."""
+    """``(max_drawdown, max_drawdown_fraction)`` of an equity series (both 0 if it never fell).
+
+    Samples without an equity value are skipped.
+    """
     peak: Decimal | None = None
     worst = _ZERO
     worst_fraction = _ZERO
     for point in series:
-        if peak is None or point.equity > peak:
-            peak = point.equity
+        equity = point.equity
+        if equity is None:
             continue
-        fall = _EXACT.subtract(peak, point.equity)
+        if peak is None or equity > peak:
+            peak = equity
+            continue
+        fall = _EXACT.subtract(peak, equity)
         worst = max(worst, fall)
         if peak > 0:
             worst_fraction = max(worst_fraction, _fraction(fall, peak))
@@ -135,7 +146,7 @@ def drawdown(series: Iterable[EquityPoint]) -> tuple[Decimal, Decimal]:
 def compute_figures(snapshot: AccountSnapshot) -> ReportFigures:
     """Every figure the report prints, computed from ``snapshot`` alone."""
     account = snapshot.alpaca_account
-    series = snapshot.equity_series
+    series = valued(snapshot.equity_series)
     start = series[0].equity if series else None
     end = series[-1].equity if series else None
     pnl: Decimal | None = None
@@ -271,11 +282,14 @@ def fmt_date(value: date | datetime | None) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def mask_account_number(number: str) -> str:
+def mask_account_number(number: str | None) -> str:
     """Keep the first 3 and last 4 characters of a long account number: ``PA3••••EFGH``.
 
-    Shorter numbers keep only their last quarter (at least one character is hidden).
+    Shorter numbers keep only their last quarter (at least one character is hidden); an
+    account without a number (Alpaca did not send one) prints as ``NONE_TEXT``.
     """
+    if number is None:
+        return NONE_TEXT
     dots = "\u2022" * 4
     if len(number) >= 10:
         return f"{number[:3]}{dots}{number[-4:]}"

@@ -85,6 +85,7 @@ from snapshots.report.figures import (
     fmt_price,
     fmt_qty,
     mask_account_number,
+    valued,
 )
 from snapshots.schema import AccountSnapshot, CheckStatus, StrategyPerformance, TradeMetrics
 
@@ -573,9 +574,9 @@ def _title_block(snapshot: AccountSnapshot) -> list[Any]:
     def pair(name: str, text: str, style: Any = value) -> list[Any]:
         return [Paragraph(escape(name), label), _para(text, style)]
 
+    status = account.status or NONE_TEXT
     account_text = (
-        f"{mask_account_number(account.account_number)} \u00b7 {account.status} \u00b7 "
-        f"{account.currency}"
+        f"{mask_account_number(account.account_number)} \u00b7 {status} \u00b7 {account.currency}"
     )
     rows = [
         pair("Account", account_text) + pair("Period (UTC)", _period_text(snapshot)[:-4]),
@@ -788,7 +789,7 @@ def _chart_note(text: str) -> Any:
 
 
 def _equity_chart(snapshot: AccountSnapshot) -> Any:
-    series = snapshot.equity_series
+    series = valued(snapshot.equity_series)
     if not series:
         return _chart_note("No equity samples in the period")
     if len(series) == 1:
@@ -799,7 +800,7 @@ def _equity_chart(snapshot: AccountSnapshot) -> Any:
         )
     origin = series[0].timestamp
     hours = [(p.timestamp - origin) / timedelta(hours=1) for p in series]
-    values = [p.equity for p in series]
+    values = [p.equity for p in series if p.equity is not None]
     y_ticks = _nice_scale(min(values), max(values))
     span = hours[-1]
     x_ticks = [span * i / 4 for i in range(5)]

@@ -173,9 +173,9 @@ def test_consistent_data_passes_every_check_with_the_figures() -> None:
     assert [c.status for c in checks] == [PASS] * 4
     by_name = {c.name: c for c in checks}
     assert by_name[FILLS_CHECK].details == {
-        "alpaca_filled_orders": "3",
-        "ledger_fills": "3",
-        "matched": "3",
+        "alpaca_filled_orders": 3,
+        "ledger_fills": 3,
+        "matched": 3,
         "price_tolerance": "0.0001",
         "worst_price_deviation": "0",
     }
@@ -184,11 +184,11 @@ def test_consistent_data_passes_every_check_with_the_figures() -> None:
         "id; they all agree."
     )
     assert by_name[POSITIONS_CHECK].details == {
-        "alpaca_positions": "3",
-        "differing": "0",
-        "ledger_positions": "3",
-        "matched": "3",
-        "untracked": "0",
+        "alpaca_positions": 3,
+        "differing": 0,
+        "ledger_positions": 3,
+        "matched": 3,
+        "untracked": 0,
     }
     assert by_name[EQUITY_CHECK].details == {
         "absolute_tolerance": "0.01",
@@ -203,17 +203,17 @@ def test_consistent_data_passes_every_check_with_the_figures() -> None:
     assert by_name[STRATEGY_TOTALS_CHECK].details == {
         "buy_value_difference": "0",
         "fees_difference": "0",
-        "fill_attributions": "4",
+        "fill_attributions": 4,
         "ledger_buy_value": "1601",
         "ledger_fees": "0.07",
         "ledger_sell_value": "440",
         "sell_value_difference": "0",
-        "strategies": "3",
-        "strategies_active": "3",
+        "strategies": 3,
+        "strategies_active": 3,
         "strategies_buy_value": "1601",
         "strategies_fees": "0.07",
         "strategies_sell_value": "440",
-        "strategy_period_trades": "4",
+        "strategy_period_trades": 4,
     }
     assert worst_status(checks) is PASS
     assert failed(checks) == ()
@@ -270,8 +270,8 @@ def test_an_order_filled_at_alpaca_but_missing_from_the_ledger_fails() -> None:
     check = fills_check(ledger=view(fills()[:3]))
     assert check.status is FAIL
     assert check.details["missing_from_ledger"] == ID3
-    assert (check.details["alpaca_filled_orders"], check.details["ledger_fills"]) == ("3", "2")
-    assert check.details["matched"] == "2"
+    assert (check.details["alpaca_filled_orders"], check.details["ledger_fills"]) == (3, 2)
+    assert check.details["matched"] == 2
     assert check.message.endswith("problems: 1 missing from the ledger.")
 
 
@@ -280,7 +280,7 @@ def test_a_ledger_fill_not_filled_at_alpaca_in_the_period_fails() -> None:
     check = fills_check(alpaca)
     assert check.status is FAIL
     assert check.details["not_filled_at_alpaca"] == ID3
-    assert (check.details["alpaca_filled_orders"], check.details["matched"]) == ("2", "2")
+    assert (check.details["alpaca_filled_orders"], check.details["matched"]) == (2, 2)
 
 
 def test_an_order_still_open_at_alpaca_and_not_yet_recorded_only_warns() -> None:
@@ -314,7 +314,7 @@ def test_symbol_side_and_quantity_differences_fail_with_the_figures() -> None:
     assert check.details[ID1] == "qty alpaca 4.5, ledger 4"
     assert check.details[ID2] == "symbol alpaca AMZN, ledger MSFT; side alpaca sell, ledger BUY"
     assert ID3 not in check.details
-    assert check.details["matched"] == "3"
+    assert check.details["matched"] == 3
     assert check.message.endswith(
         "problems: 1 with another symbol, 1 with another side, 1 with another quantity."
     )
@@ -364,12 +364,24 @@ def test_the_worst_price_deviation_is_the_largest_relative_gap() -> None:
     assert check.details["worst_price_deviation"] == "0.00009999"
 
 
-def test_a_filled_order_without_an_average_price_fails() -> None:
+def test_a_filled_order_without_an_average_price_says_what_is_missing() -> None:
     alpaca = data(orders=(*orders()[:1], order(2, "buy", "MSFT", "3", None), orders()[2]))
     check = fills_check(alpaca)
-    assert check.status is FAIL
-    assert check.details["price_mismatch"] == ID2
-    assert check.details[ID2] == "price alpaca none, ledger 400"
+    assert check.status is WARN  # nothing contradicts the ledger; the price cannot be compared
+    assert check.details["incomplete_at_alpaca"] == ID2
+    assert check.details[ID2] == "Alpaca did not report filled_avg_price of the order"
+    assert "price_mismatch" not in check.details
+    assert "1 that Alpaca reported without a figure to compare" in check.message
+
+
+def test_a_filled_order_without_filled_qty_or_side_is_matched_and_says_what_is_missing() -> None:
+    bare = order(2, "buy", "MSFT", "3", "400").model_copy(update={"filled_qty": None, "side": None})
+    check = fills_check(data(orders=(*orders()[:1], bare, orders()[2])))
+    assert check.status is WARN
+    assert check.details["matched"] == 3
+    assert check.details[ID2] == "Alpaca did not report side, filled_qty of the order"
+    assert "qty_mismatch" not in check.details
+    assert "side_mismatch" not in check.details
 
 
 def test_legs_of_multi_leg_orders_are_compared_like_orders() -> None:
@@ -385,7 +397,7 @@ def test_legs_of_multi_leg_orders_are_compared_like_orders() -> None:
     exit_ = strategy_fill(alpaca_uuid(6), "SELL", "1", "950", symbol="NVDA", seconds=DAY + 4 * HOUR)
     check = fills_check(alpaca, view(fills(entry, exit_)))
     assert check.status is PASS
-    assert (check.details["alpaca_filled_orders"], check.details["matched"]) == ("5", "5")
+    assert (check.details["alpaca_filled_orders"], check.details["matched"]) == (5, 5)
 
     check = fills_check(alpaca, view(fills(entry)))
     assert check.status is FAIL
@@ -437,7 +449,7 @@ def test_long_id_lists_are_capped_with_a_count_of_the_rest() -> None:
     check = fills_check(data(orders=(*orders(), *many)))
     ids = sorted(o.id for o in many)
     assert check.details["missing_from_ledger"] == ", ".join(ids[:20]) + " … (+5 more)"
-    assert check.details["alpaca_filled_orders"] == "28"
+    assert check.details["alpaca_filled_orders"] == 28
 
 
 def test_per_order_descriptions_are_capped() -> None:
@@ -463,7 +475,7 @@ def test_a_differing_position_fails_with_both_quantities() -> None:
     check = positions_check(alpaca)
     assert check.status is FAIL
     assert check.details["AAPL"] == "alpaca 5, ledger 6"
-    assert (check.details["differing"], check.details["matched"]) == ("1", "2")
+    assert (check.details["differing"], check.details["matched"]) == (1, 2)
     assert "1 differ (AAPL)" in check.message
 
 
@@ -471,7 +483,7 @@ def test_a_ledger_position_absent_at_alpaca_fails() -> None:
     check = positions_check(data(positions=tuple(positions()[:2])))
     assert check.status is FAIL
     assert check.details["TSLA"] == "alpaca 0, ledger 2"
-    assert check.details["alpaca_positions"] == "2"
+    assert check.details["alpaca_positions"] == 2
 
 
 def test_an_untracked_alpaca_position_warns() -> None:
@@ -479,7 +491,7 @@ def test_an_untracked_alpaca_position_warns() -> None:
     check = positions_check(alpaca)
     assert check.status is WARN
     assert check.details["NVDA"] == "alpaca 1.5, ledger never traded it"
-    assert (check.details["untracked"], check.details["alpaca_positions"]) == ("1", "4")
+    assert (check.details["untracked"], check.details["alpaca_positions"]) == (1, 4)
     assert "1 held at Alpaca but never traded in the ledger (NVDA)" in check.message
 
 
@@ -491,7 +503,7 @@ def test_flat_ledger_symbols_and_zero_quantity_positions_are_fine() -> None:
     alpaca = data(positions=(*positions(), alpaca_position("IBM", qty="0")))
     check = positions_check(alpaca, view(fills(*flat)))
     assert check.status is PASS
-    assert check.details["ledger_positions"] == "3"
+    assert check.details["ledger_positions"] == 3
     assert "GME" not in check.details
     assert "IBM" not in check.details
 
@@ -507,7 +519,7 @@ def test_short_positions_are_negative(alpaca_qty: str) -> None:
     short = alpaca_position("QQQ", qty=alpaca_qty, side="short")
     check = positions_check(data(positions=(*positions(), short)), view(fills(oversell)))
     assert check.status is PASS
-    assert check.details["matched"] == "4"
+    assert check.details["matched"] == 4
 
     check = positions_check(data(), view(fills(oversell)))
     assert check.details["QQQ"] == "alpaca 0, ledger -2"
@@ -592,10 +604,7 @@ def test_a_fill_attributed_to_an_inactive_strategy_fails() -> None:
     assert check.status is FAIL
     assert check.details["fills_with_inactive_strategies"] == ID3
     assert check.details["inactive_strategies"] == "zeta"
-    assert (check.details["fill_attributions"], check.details["strategy_period_trades"]) == (
-        "5",
-        "4",
-    )
+    assert (check.details["fill_attributions"], check.details["strategy_period_trades"]) == (5, 4)
 
 
 def test_an_active_strategy_without_period_fills_fails() -> None:
@@ -610,8 +619,8 @@ def test_a_period_without_fills_passes() -> None:
     alpaca = data(orders=(), filled_order_ids=(), positions=(alpaca_position("AAPL", qty="10"),))
     checks = run(alpaca, ledger)
     assert [c.status for c in checks] == [PASS] * 4
-    assert named(checks, STRATEGY_TOTALS_CHECK).details["strategies_active"] == "0"
-    assert named(checks, FILLS_CHECK).details["matched"] == "0"
+    assert named(checks, STRATEGY_TOTALS_CHECK).details["strategies_active"] == 0
+    assert named(checks, FILLS_CHECK).details["matched"] == 0
     assert "worst_price_deviation" not in named(checks, FILLS_CHECK).details
 
 

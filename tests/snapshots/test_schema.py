@@ -41,6 +41,7 @@ from tests.builders import (
     CORRELATION,
     PERIOD_END,
     PERIOD_START,
+    alpaca_account,
     alpaca_data,
     alpaca_position,
     integrity_checks,
@@ -73,8 +74,8 @@ def revalidate(model: BaseModel, **changes: Any) -> Any:
 
 
 def test_version() -> None:
-    assert SNAPSHOT_VERSION == "1.0"
-    assert schema.SUPPORTED_VERSIONS == ("1.0",)
+    assert SNAPSHOT_VERSION == "1.1"
+    assert schema.SUPPORTED_VERSIONS == ("1.0", "1.1")
 
 
 def test_snapshot_id_is_deterministic() -> None:
@@ -91,7 +92,7 @@ def test_snapshot_id_is_deterministic() -> None:
 
 def test_a_built_snapshot_carries_its_id_and_version(body: SnapshotBody) -> None:
     assert body.snapshot_id == EXPECTED_ID
-    assert body.snapshot_version == "1.0"
+    assert body.snapshot_version == "1.1"
     assert snapshot_body().model_dump() == body.model_dump()  # built twice: equal
 
 
@@ -283,8 +284,26 @@ def test_integrity_check_status_is_pass_warn_or_fail() -> None:
     assert check.status is CheckStatus.WARN
     with pytest.raises(ValidationError):
         IntegrityCheck(name="x", status="ok", message="m")
-    with pytest.raises(ValidationError):
-        IntegrityCheck(name="x", status="pass", message="m", details={"a": 1})
+    # details: counts are integers >= 0, everything else text; nothing else (1.1)
+    assert IntegrityCheck(name="x", status="pass", message="m", details={"a": 1}).details == {
+        "a": 1
+    }
+    for bad in (-1, 1.5, True, None, ["1"], {"n": 1}):
+        with pytest.raises(ValidationError):
+            IntegrityCheck(name="x", status="pass", message="m", details={"a": bad})
+
+
+def test_version_1_0_keeps_what_it_promised() -> None:
+    """A 1.0 body may not use what 1.1 relaxed: integer details, missing Alpaca fields."""
+    checks = (IntegrityCheck(name="x", status="pass", message="m", details={"n": 3}),)
+    with pytest.raises(ValidationError, match=r"1\.0 writes details as text"):
+        snapshot_body(snapshot_version="1.0", integrity_checks=checks)
+    bare = alpaca_account(initial_margin=None, maintenance_margin=None)
+    with pytest.raises(ValidationError, match=r"1\.0 requires alpaca_account\.initial_margin"):
+        snapshot_body(snapshot_version="1.0", alpaca_account=bare)
+    relaxed = snapshot_body(alpaca_account=bare, integrity_checks=checks)
+    assert relaxed.snapshot_version == "1.1"
+    assert relaxed.alpaca_account.initial_margin is None
 
 
 def test_compose_rejects_alpaca_data_of_another_period() -> None:
@@ -303,7 +322,7 @@ def test_compose_rejects_alpaca_data_of_another_period() -> None:
     ("changes", "message"),
     [
         ({"account_id": "acct#bad"}, "account_id must not contain '#'"),
-        ({"correlation_id": " cycle"}, "violates the snapshot schema 1.0: correlation_id"),
+        ({"correlation_id": " cycle"}, "violates the snapshot schema 1.1: correlation_id"),
         ({"integrity_checks": integrity_checks() * 2}, "duplicate integrity check name"),
     ],
 )

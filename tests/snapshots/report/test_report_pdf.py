@@ -52,7 +52,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "202ce74082f50f04602334ed223a88507a707ca8c5e0abedf1c945ed45950b24"
+GOLDEN_SHA256 = "8466205f27d6888eb2af3426df01468cad4236f0f797269c8fb1d33bf3c92890"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
