@@ -232,6 +232,8 @@ class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):
     body_size = NumberAttribute()
     body = BinaryAttribute(legacy_encoding=False, null=True)
     chunk_count = NumberAttribute(default=0)
+    #: Days between ``created_at`` and ``ttl`` (items written before it existed: 90).
+    retention_days = NumberAttribute(null=True)
 
 
 class SnapshotChunkItem(LedgerItem, discriminator="SNAPSHOT_CHUNK"):

@@ -8,8 +8,9 @@ body into the snapshot schema is the ``snapshots`` package's job.
 
 from __future__ import annotations
 
+import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -30,13 +31,24 @@ from .dto import (
     UuidText,
     WholeSecondUTC,
 )
-from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
+from .errors import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityError,
+    LedgerValidationError,
+    NotFoundError,
+)
 from .models import LedgerItem, SnapshotChunkItem, SnapshotItem
 from .storage import is_expired, not_expired, storage_call, stream
 from .tracing import subsegment
 
-#: Snapshots expire 90 days after they were written.
-RETENTION = timedelta(days=90)
+#: Snapshots expire this many days after they were written unless configured otherwise
+#: (``SNAPSHOT_RETENTION_DAYS``); items written before retention was recorded used it.
+DEFAULT_RETENTION_DAYS = 90
+RETENTION_VARIABLE = "SNAPSHOT_RETENTION_DAYS"
+#: Bounds of a configured retention (DynamoDB deletes expired items lazily, within days).
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 3650
 #: Compressed bytes kept inline in the snapshot item (the item limit is 400 KB in all).
 INLINE_LIMIT = 380_000
 #: Size of one chunk item's data.
@@ -81,6 +93,14 @@ class StoredSnapshot(Frozen):
     chunk_count: int
 
 
+class SnapshotCheck(Frozen):
+    """One snapshot of ``verify_range``: verified (``snapshot``) or not (``error``)."""
+
+    key: str
+    snapshot: StoredSnapshot | None
+    error: str | None
+
+
 class SnapshotWriteResult(Frozen):
     """``created`` now, ``unchanged`` (identical snapshot already stored) or ``replaced``."""
 
@@ -92,8 +112,25 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """``SNAPSHOT_RETENTION_DAYS`` (whole days, 1 to 3650), else 90."""
+    text = (os.environ if environ is None else environ).get(RETENTION_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    if not text.isdigit() or not MIN_RETENTION_DAYS <= int(text) <= MAX_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"{RETENTION_VARIABLE} must be a whole number of days from {MIN_RETENTION_DAYS} to "
+            f"{MAX_RETENTION_DAYS}, got {text!r}"
+        )
+    return int(text)
+
+
 class AccountSnapshotRepository:
-    """Snapshots of one table: put once, get, latest, range and by correlation id."""
+    """Snapshots of one table: put once, get, latest, range and by correlation id.
+
+    New snapshots expire ``retention_days`` after they are written (default: from
+    ``SNAPSHOT_RETENTION_DAYS``, else 90); the retention is recorded on the item.
+    """
 
     def __init__(
         self,
@@ -101,10 +138,19 @@ class AccountSnapshotRepository:
         *,
         hmac_key: bytes | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        retention_days: int | None = None,
     ) -> None:
         self._settings = settings
         self._hmac_key = hmac_key
         self._clock = clock
+        if retention_days is None:
+            retention_days = retention_days_from_env()
+        if not MIN_RETENTION_DAYS <= retention_days <= MAX_RETENTION_DAYS:
+            raise ConfigurationError(
+                f"retention_days must be {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}, "
+                f"got {retention_days}"
+            )
+        self._retention_days = retention_days
 
     # Writes -------------------------------------------------------------------------------
 
@@ -125,7 +171,7 @@ class AccountSnapshotRepository:
                 f"the limit is {MAX_COMPRESSED_BYTES:,}"
             )
         created_at = self._clock().astimezone(UTC).replace(microsecond=0)
-        header, chunks = _items(record, compressed, created_at)
+        header, chunks = _items(record, compressed, created_at, self._retention_days)
         try:
             previous = None if replace_checksum is None else self._header(record)
             if previous is not None and previous.checksum == record.checksum:
@@ -141,7 +187,7 @@ class AccountSnapshotRepository:
                 key=record.key,
                 differences=[f"checksum: stored {stored.record.checksum}, given {record.checksum}"],
             ) from None
-        stored = _stored(record, created_at, len(compressed), len(chunks))
+        stored = _stored(record, created_at, len(compressed), len(chunks), self._retention_days)
         status: Literal["created", "replaced"] = "created" if previous is None else "replaced"
         return SnapshotWriteResult(status=status, snapshot=stored)
 
@@ -238,20 +284,46 @@ class AccountSnapshotRepository:
         ``page_size`` bounds how many bodies one request reads ahead of the caller.
         """
         pk = keys.snapshot_pk(account_id)
-        lower = keys.snapshot_sk(start) if start is not None else "SNAP#"
-        if end is not None:
-            upper_at = keys.require_utc(end, "end").replace(microsecond=0)
-            if upper_at == end:
-                upper_at -= timedelta(seconds=1)
-            upper = keys.snapshot_sk(upper_at)
-        else:
-            upper = "SNAP#~"
-        if start is not None and end is not None and start >= end:
-            if start > end:
-                raise LedgerValidationError(
-                    f"range start {start.isoformat()} is after its end {end.isoformat()}"
-                )
+        lower, upper = _sort_key_bounds(start, end)
+        if lower is None or upper is None:
             return
+        for item in self._range_items(pk, lower, upper, newest_first, page_size):
+            if isinstance(item, IntegrityError):
+                raise item
+            yield self._load(item)
+
+    def verify_range(
+        self,
+        account_id: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        page_size: int = 25,
+    ) -> Iterator[SnapshotCheck]:
+        """Every snapshot of ``range`` (oldest first), each verified on its own.
+
+        Unlike ``range``, a snapshot that fails verification does not end the iteration: it
+        is reported (``SnapshotCheck.error``) and the next one is read.
+        """
+        pk = keys.snapshot_pk(account_id)
+        lower, upper = _sort_key_bounds(start, end)
+        if lower is None or upper is None:
+            return
+        for item in self._range_items(pk, lower, upper, False, page_size):
+            if isinstance(item, IntegrityError):
+                yield SnapshotCheck(key=pk, snapshot=None, error=str(item))
+                continue
+            key = f"{item.pk} / {item.sk}"
+            try:
+                yield SnapshotCheck(key=key, snapshot=self._load(item), error=None)
+            except IntegrityError as exc:
+                yield SnapshotCheck(key=key, snapshot=None, error=str(exc))
+
+    def _range_items(
+        self, pk: str, lower: str, upper: str, newest_first: bool, page_size: int
+    ) -> Iterator[SnapshotItem | IntegrityError]:
+        """The unexpired snapshot items between two sort keys; an item that does not fit its
+        model comes as its ``IntegrityError`` (so callers decide whether it ends the read)."""
         now = self._clock()
         items = stream(
             self._settings,
@@ -264,10 +336,11 @@ class AccountSnapshotRepository:
                 scan_index_forward=not newest_first,
                 page_size=page_size,
             ),
+            corrupt_items="yield",
         )
         for item in items:
-            if isinstance(item, SnapshotItem):
-                yield self._load(item)
+            if isinstance(item, SnapshotItem | IntegrityError):
+                yield item
 
     def by_correlation(self, correlation_id: str) -> list[StoredSnapshot]:
         """Snapshots taken by one trading cycle (GSI4, keys only, then each item read)."""
@@ -295,29 +368,26 @@ class AccountSnapshotRepository:
     # Mapping ------------------------------------------------------------------------------
 
     def _load(self, item: SnapshotItem) -> StoredSnapshot:
+        """Read the body (inline or chunks), check every attribute, verify the checksum.
+
+        The checksum covers the body only, so the item's own attributes are checked against
+        each other and the body: keys and GSI4 keys against the ids, ``ttl`` against
+        ``created_at`` plus the retention, ``body_size`` against the inflated body, the zlib
+        stream ends exactly at the end of the data, and chunks carry the header's ``ttl``.
+        Any disagreement is an ``IntegrityError`` naming the attribute.
+        """
         key = f"{item.pk} / {item.sk}"
+        retention = _retention_of(item, key)
+        _check_attributes(item, key, retention)
         compressed = item.body or b""
-        if item.chunk_count:
-            chunk_pk = keys.snapshot_chunk_pk(item.account_id, item.period_end)
-            parts = [
-                chunk.data
-                for chunk in stream(
-                    self._settings,
-                    "read snapshot chunks",
-                    chunk_pk,
-                    lambda: LedgerItem.query(chunk_pk, consistent_read=True),
-                )
-                if isinstance(chunk, SnapshotChunkItem)
-            ]
-            if len(parts) != int(item.chunk_count):
-                raise IntegrityError(
-                    f"snapshot {key} has {len(parts)} of its {int(item.chunk_count)} chunks"
-                )
-            compressed = b"".join(parts)
-        try:
-            body = zlib.decompress(compressed)
-        except zlib.error as exc:
-            raise IntegrityError(f"snapshot {key}: body does not decompress ({exc})") from exc
+        chunk_count = int(item.chunk_count)
+        if chunk_count:
+            if item.body is not None:
+                raise IntegrityError(f"snapshot {key}: chunk_count {chunk_count} beside a body")
+            compressed = self._chunks(item, key, chunk_count)
+        elif item.body is None:
+            raise IntegrityError(f"snapshot {key}: no body and chunk_count 0")
+        body = _inflate(compressed, int(item.body_size), key)
         try:
             record = SnapshotRecord(
                 account_id=item.account_id,
@@ -333,7 +403,37 @@ class AccountSnapshotRepository:
         except ValueError as exc:
             raise IntegrityError(f"snapshot {key}: metadata fails validation: {exc}") from exc
         self._verify(record)
-        return _stored(record, item.created_at, len(compressed), int(item.chunk_count))
+        return _stored(record, item.created_at, len(compressed), chunk_count, retention)
+
+    def _chunks(self, item: SnapshotItem, key: str, count: int) -> bytes:
+        chunk_pk = keys.snapshot_chunk_pk(item.account_id, item.period_end)
+        chunks = [
+            chunk
+            for chunk in stream(
+                self._settings,
+                "read snapshot chunks",
+                chunk_pk,
+                lambda: LedgerItem.query(chunk_pk, consistent_read=True),
+            )
+            if isinstance(chunk, SnapshotChunkItem)
+        ]
+        if [c.sk for c in chunks] != [keys.snapshot_chunk_sk(i) for i in range(count)]:
+            raise IntegrityError(
+                f"snapshot {key}: chunk_count is {count}, the chunks stored are "
+                f"{', '.join(c.sk for c in chunks) or 'none'}"
+            )
+        for chunk in chunks:
+            if chunk.ttl != item.ttl:
+                raise IntegrityError(
+                    f"snapshot {key}: ttl of {chunk.sk} ({_epoch(chunk.ttl)}) differs from "
+                    f"the snapshot's ({_epoch(item.ttl)})"
+                )
+            if chunk is not chunks[-1] and len(chunk.data) != CHUNK_SIZE:
+                raise IntegrityError(
+                    f"snapshot {key}: data of {chunk.sk} is {len(chunk.data):,} bytes, not "
+                    f"{CHUNK_SIZE:,}"
+                )
+        return b"".join(chunk.data for chunk in chunks)
 
     def _verify(self, record: SnapshotRecord) -> None:
         """Check the body against its checksum; with a key only HMAC checksums are trusted.
@@ -351,10 +451,79 @@ class AccountSnapshotRepository:
             )
 
 
+def _sort_key_bounds(start: datetime | None, end: datetime | None) -> tuple[str | None, str | None]:
+    """``SK`` bounds of ``start <= period_end < end``; ``(None, None)`` for an empty range."""
+    lower = keys.snapshot_sk(start) if start is not None else "SNAP#"
+    if end is not None:
+        upper_at = keys.require_utc(end, "end").replace(microsecond=0)
+        if upper_at == end:
+            upper_at -= timedelta(seconds=1)
+        upper = keys.snapshot_sk(upper_at)
+    else:
+        upper = "SNAP#~"
+    if start is not None and end is not None and start >= end:
+        if start > end:
+            raise LedgerValidationError(
+                f"range start {start.isoformat()} is after its end {end.isoformat()}"
+            )
+        return None, None
+    return lower, upper
+
+
+def _retention_of(item: SnapshotItem, key: str) -> int:
+    if item.retention_days is None:
+        return DEFAULT_RETENTION_DAYS
+    days = item.retention_days
+    if days != int(days) or not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+        raise IntegrityError(f"snapshot {key}: retention_days {days} is not a valid retention")
+    return int(days)
+
+
+def _epoch(moment: datetime | None) -> str:
+    return "none" if moment is None else str(int(moment.timestamp()))
+
+
+def _check_attributes(item: SnapshotItem, key: str, retention_days: int) -> None:
+    """The attributes outside the checksum agree with each other (see ``_load``)."""
+    expected = {
+        "PK": (item.pk, keys.snapshot_pk(item.account_id)),
+        "SK": (item.sk, keys.snapshot_sk(item.period_end)),
+        "GSI4PK": (item.gsi4pk, keys.correlation_pk(item.correlation_id)),
+        "GSI4SK": (item.gsi4sk, keys.snapshot_sk(item.period_end)),
+        "body_encoding": (item.body_encoding, "zlib"),
+        "ttl": (
+            _epoch(item.ttl),
+            _epoch(item.created_at + timedelta(days=retention_days)),
+        ),
+    }
+    for name, (stored, wanted) in expected.items():
+        if stored != wanted:
+            raise IntegrityError(
+                f"snapshot {key}: {name} is {stored!r}, expected {wanted!r} from the item's "
+                "other attributes"
+            )
+
+
+def _inflate(compressed: bytes, size: int, key: str) -> bytes:
+    """Exactly one zlib stream inflating to ``size`` bytes (never more is inflated)."""
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(compressed, size + 1)
+    except zlib.error as exc:
+        raise IntegrityError(f"snapshot {key}: body does not decompress ({exc})") from exc
+    if len(body) != size or not inflater.eof:
+        shown = f"more than {size:,}" if len(body) > size else f"{len(body):,}"
+        raise IntegrityError(f"snapshot {key}: body_size is {size:,}, the body inflates to {shown}")
+    if inflater.unused_data or inflater.unconsumed_tail:
+        extra = len(inflater.unused_data) + len(inflater.unconsumed_tail)
+        raise IntegrityError(f"snapshot {key}: {extra:,} bytes after the end of the zlib stream")
+    return body
+
+
 def _items(
-    record: SnapshotRecord, compressed: bytes, created_at: datetime
+    record: SnapshotRecord, compressed: bytes, created_at: datetime, retention_days: int
 ) -> tuple[SnapshotItem, list[SnapshotChunkItem]]:
-    expires = created_at + RETENTION
+    expires = created_at + timedelta(days=retention_days)
     inline = len(compressed) <= INLINE_LIMIT
     chunks = (
         []
@@ -388,18 +557,23 @@ def _items(
         body_size=len(record.body),
         body=compressed if inline else None,
         chunk_count=len(chunks),
+        retention_days=retention_days,
         ttl=expires,
     )
     return header, chunks
 
 
 def _stored(
-    record: SnapshotRecord, created_at: datetime, compressed_size: int, chunk_count: int
+    record: SnapshotRecord,
+    created_at: datetime,
+    compressed_size: int,
+    chunk_count: int,
+    retention_days: int,
 ) -> StoredSnapshot:
     return StoredSnapshot(
         record=record,
         created_at=created_at,
-        expires_at=created_at + RETENTION,
+        expires_at=created_at + timedelta(days=retention_days),
         compressed_size=compressed_size,
         chunk_count=chunk_count,
     )

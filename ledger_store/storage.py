@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
@@ -75,18 +75,54 @@ def storage_call(settings: TableSettings, operation: str, key: str | None) -> It
             raise translate(operation, key, exc) from exc
 
 
+@overload
 def stream(
     settings: TableSettings,
     operation: str,
     key: str,
     start_query: Callable[[], ResultIterator[M]],
-) -> Iterator[LedgerItem]:
+    *,
+    corrupt_items: Literal["raise"] = "raise",
+) -> Iterator[LedgerItem]: ...
+
+
+@overload
+def stream(
+    settings: TableSettings,
+    operation: str,
+    key: str,
+    start_query: Callable[[], ResultIterator[M]],
+    *,
+    corrupt_items: Literal["yield"],
+) -> Iterator[LedgerItem | IntegrityError]: ...
+
+
+def stream(
+    settings: TableSettings,
+    operation: str,
+    key: str,
+    start_query: Callable[[], ResultIterator[M]],
+    *,
+    corrupt_items: Literal["raise", "yield"] = "raise",
+) -> Iterator[LedgerItem] | Iterator[LedgerItem | IntegrityError]:
     """Iterate a PynamoDB query page by page, following ``LastEvaluatedKey`` to the end.
 
     Each page is one DynamoDB request, traced as its own subsegment; failures while paging are
     translated like any other storage call. Items are yielded as they arrive, so callers can
-    stream results that do not fit in memory.
+    stream results that do not fit in memory. An item that does not fit its model raises
+    ``IntegrityError``, or with ``corrupt_items="yield"`` comes as that error and the
+    iteration goes on.
     """
+    return _stream(settings, operation, key, start_query, corrupt_items == "yield")
+
+
+def _stream(
+    settings: TableSettings,
+    operation: str,
+    key: str,
+    start_query: Callable[[], ResultIterator[M]],
+    tolerate: bool,
+) -> Iterator[Any]:
     with storage_call(settings, operation, key):
         pages = start_query().page_iter  # created while bound: it captures the connection
     for number in itertools.count():
@@ -99,7 +135,12 @@ def stream(
             except StopIteration:
                 return
         for raw in page.get("Items", ()):
-            yield deserialize(raw, operation)
+            try:
+                yield deserialize(raw, operation)
+            except IntegrityError as exc:
+                if not tolerate:
+                    raise
+                yield exc
 
 
 def deserialize(raw: dict[str, Any], operation: str) -> LedgerItem:

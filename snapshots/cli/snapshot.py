@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from ledger_store import keys
 from ledger_store.checksums import hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.decimals import plain
-from ledger_store.errors import LedgerValidationError
+from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from snapshots.builder import payload_for
 from snapshots.cli.ledger import connection_options, print_table, run_with_settings, timestamp_arg
@@ -175,40 +174,57 @@ def _row(stored: StoredSnapshot) -> list[str]:
 
 
 def _verify(args: argparse.Namespace, settings: TableSettings) -> int:
-    """Every read verifies; a failure raises ``IntegrityError`` (exit code 1)."""
+    """Verify snapshots. ``--at``/``--latest``: a failure raises ``IntegrityError`` (exit 1).
+
+    ``--all`` verifies every snapshot of the range, reports each (``ok`` or ``FAIL`` with the
+    reason) and exits 1 at the end if any failed.
+    """
     repository = _repository(settings)
     if (args.start or args.end) and not args.all:
         raise LedgerValidationError("--from/--to only go with --all")
-    found: Iterable[StoredSnapshot]
-    if args.at is not None:
-        found = [repository.get(args.account, args.at)]
-    elif args.latest:
-        found = [repository.latest(args.account)]
-    else:
-        found = repository.range(args.account, args.start, args.end, newest_first=False)
-    count = 0
-    for stored in found:
-        snapshot = _loaded(stored)
-        count += 1
+    if args.at is not None or args.latest:
+        stored = (
+            repository.get(args.account, args.at) if args.at else repository.latest(args.account)
+        )
+        _print_verified(_loaded(stored), args.json)
+        if not args.json:
+            print("1 snapshot(s) verified")
+        return 0
+    verified = failed = 0
+    for check in repository.verify_range(args.account, args.start, args.end):
+        error = check.error
+        if check.snapshot is not None:
+            try:
+                snapshot = _loaded(check.snapshot)
+            except IntegrityError as exc:
+                error = str(exc)
+            else:
+                verified += 1
+                _print_verified(snapshot, args.json)
+                continue
+        failed += 1
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "verified": True,
-                        **payload_for(snapshot).to_json(),
-                        "checks": _worst(snapshot),
-                    },
-                    sort_keys=True,
-                )
-            )
+            print(json.dumps({"verified": False, "key": check.key, "error": error}, sort_keys=True))
         else:
-            print(
-                f"ok  {keys.format_seconds(snapshot.period_end)}  {snapshot.snapshot_id}  "
-                f"{snapshot.checksum_algorithm} {snapshot.checksum}"
-            )
+            print(f"FAIL  {check.key}: {error}")
     if not args.json:
-        print(f"{count} snapshot(s) verified")
-    return 0
+        print(f"{verified} snapshot(s) verified, {failed} failed")
+    return 1 if failed else 0
+
+
+def _print_verified(snapshot: AccountSnapshot, as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {"verified": True, **payload_for(snapshot).to_json(), "checks": _worst(snapshot)},
+                sort_keys=True,
+            )
+        )
+    else:
+        print(
+            f"ok  {keys.format_seconds(snapshot.period_end)}  {snapshot.snapshot_id}  "
+            f"{snapshot.checksum_algorithm} {snapshot.checksum}"
+        )
 
 
 # formatting -------------------------------------------------------------------------------

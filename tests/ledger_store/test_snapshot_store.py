@@ -16,6 +16,7 @@ import pytest
 
 from ledger_store.config import TableSettings
 from ledger_store.errors import (
+    ConfigurationError,
     ConflictError,
     IntegrityError,
     LedgerValidationError,
@@ -309,3 +310,109 @@ def test_a_failed_verification_never_reveals_the_digest_of_the_body(
         store(settings, hmac_key=b"reader key").get(ACCOUNT, END)
     assert hmac.new(b"reader key", body, hashlib.sha256).hexdigest() not in str(caught.value)
     assert hashlib.sha256(body).hexdigest() not in str(caught.value)
+
+
+# Attributes outside the checksum ----------------------------------------------------------
+
+HEADER_KEY = ("SNAPSHOT#acct-1", "SNAP#2026-03-02T21:00:00Z")
+
+
+def _put_raw(settings: TableSettings, item: dict[str, Any]) -> None:
+    raw_client(settings).put_item(TableName=settings.table_name, Item=item)  # type: ignore[attr-defined]
+
+
+def _zlib_body(item: dict[str, Any]) -> bytes:
+    body = item["body"]["B"]
+    return body if isinstance(body, bytes) else bytes(body)
+
+
+ATTRIBUTE_EDITS: list[Any] = [
+    pytest.param(lambda i: {"ttl": {"N": str(int(i["ttl"]["N"]) + 86400)}}, "ttl is", id="ttl"),
+    pytest.param(lambda i: {"retention_days": {"N": "30"}}, "ttl is", id="retention-days"),
+    pytest.param(lambda i: {"retention_days": {"N": "0"}}, "retention_days 0", id="bad-retention"),
+    pytest.param(
+        lambda i: {"body_size": {"N": str(int(i["body_size"]["N"]) + 1)}},
+        "body_size is",
+        id="body-size-larger",
+    ),
+    pytest.param(
+        lambda i: {"body_size": {"N": str(int(i["body_size"]["N"]) - 1)}},
+        "inflates to more than",
+        id="body-size-smaller",
+    ),
+    pytest.param(
+        lambda i: {"body": {"B": _zlib_body(i) + b"trailing"}},
+        "8 bytes after the end of the zlib stream",
+        id="bytes-after-zlib-stream",
+    ),
+    pytest.param(
+        lambda i: {"body": {"B": _zlib_body(i)[:-3]}},
+        "body_size is",
+        id="truncated-zlib-stream",
+    ),
+    pytest.param(lambda i: {"GSI4PK": {"S": "CORR#other"}}, "GSI4PK is", id="gsi4pk"),
+    pytest.param(
+        lambda i: {"GSI4SK": {"S": "SNAP#2026-03-01T21:00:00Z"}}, "GSI4SK is", id="gsi4sk"
+    ),
+    pytest.param(lambda i: {"body_encoding": {"S": "gzip"}}, "body_encoding is", id="encoding"),
+    pytest.param(lambda i: {"chunk_count": {"N": "1"}}, "chunk_count 1 beside", id="chunk-count"),
+]
+
+
+@pytest.mark.parametrize(("edit", "named"), ATTRIBUTE_EDITS)
+def test_an_attribute_outside_the_checksum_that_disagrees_is_rejected_on_read(
+    settings: TableSettings, edit: Any, named: str
+) -> None:
+    store(settings).put(record())
+    item = raw_item(settings, *HEADER_KEY)
+    _put_raw(settings, {**item, **edit(item)})
+    with pytest.raises(IntegrityError, match=named):
+        store(settings).get(ACCOUNT, END)
+    with pytest.raises(IntegrityError, match=named):
+        list(store(settings).range(ACCOUNT))
+
+
+def _chunked(settings: TableSettings) -> None:
+    body = json.dumps({"noise": os.urandom(450_000).hex()}).encode()  # ~2 chunks
+    assert store(settings).put(record(body=body)).snapshot.chunk_count == 2
+
+
+def test_a_chunk_whose_ttl_differs_from_its_header_is_rejected(settings: TableSettings) -> None:
+    _chunked(settings)
+    chunk_key = ("SNAPCHUNK#acct-1#2026-03-02T21:00:00Z", "CHUNK#0001")
+    chunk = raw_item(settings, *chunk_key)
+    _put_raw(settings, {**chunk, "ttl": {"N": str(int(chunk["ttl"]["N"]) + 1)}})
+    with pytest.raises(IntegrityError, match="ttl of CHUNK#0001"):
+        store(settings).get(ACCOUNT, END)
+
+
+def test_a_missing_or_extra_chunk_is_rejected(settings: TableSettings) -> None:
+    _chunked(settings)
+    item = raw_item(settings, *HEADER_KEY)
+    _put_raw(settings, {**item, "chunk_count": {"N": "3"}})
+    with pytest.raises(IntegrityError, match="chunk_count is 3, the chunks stored are"):
+        store(settings).get(ACCOUNT, END)
+
+
+def test_retention_is_configurable_and_recorded_on_the_item(
+    settings: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_RETENTION_DAYS", "30")
+    result = store(settings).put(record())
+    item = raw_item(settings, *HEADER_KEY)
+    assert item["retention_days"] == {"N": "30"}
+    assert int(item["ttl"]["N"]) == int(NOW.timestamp()) + 30 * 86400
+    assert result.snapshot.expires_at - result.snapshot.created_at == timedelta(days=30)
+    # Read back with another configured retention: the item's own retention decides.
+    monkeypatch.setenv("SNAPSHOT_RETENTION_DAYS", "400")
+    assert store(settings).get(ACCOUNT, END).expires_at == result.snapshot.expires_at
+    assert store(settings, retention_days=7).get(ACCOUNT, END) == store(settings).get(ACCOUNT, END)
+
+
+@pytest.mark.parametrize("value", ["0", "3651", "-5", "thirty", "1.5"])
+def test_a_bad_retention_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_RETENTION_DAYS", value)
+    with pytest.raises(ConfigurationError, match="SNAPSHOT_RETENTION_DAYS"):
+        AccountSnapshotRepository(TableSettings(table_name="abc", region="us-east-1"))

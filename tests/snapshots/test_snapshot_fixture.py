@@ -375,7 +375,12 @@ def test_a_forged_hmac_snapshot_resealed_with_plain_sha256_is_rejected(
 
 def test_item_metadata_edited_apart_from_the_body_is_rejected(settings: TableSettings) -> None:
     (item,) = load_items(SHA256_FIXTURE)
-    put_raw(settings, {**item, "correlation_id": {"S": "cycle-forged"}})
+    forged = {"correlation_id": {"S": "cycle-forged"}, "GSI4PK": {"S": "CORR#cycle-forged"}}
+    put_raw(settings, {**item, **forged})
     stored = repository(settings, None).get(ACCOUNT_ID, PERIOD_END)  # the body still verifies
     with pytest.raises(IntegrityError, match="correlation_id"):
         snapshot_from_record(stored.record, None)
+    # Edited without its index key, the item disagrees with itself: the store refuses it.
+    put_raw(settings, {**item, "correlation_id": {"S": "cycle-forged"}})
+    with pytest.raises(IntegrityError, match="GSI4PK is 'CORR#cycle-2026-08-07'"):
+        repository(settings, None).get(ACCOUNT_ID, PERIOD_END)

@@ -142,6 +142,7 @@ def test_a_tampered_snapshot_exits_1_and_keeps_the_old_report(
     item = raw_item(settings, f"SNAPSHOT#{ACCOUNT}", f"SNAP#{AT}")
     assert item is not None
     item["correlation_id"] = {"S": "forged-cycle"}
+    item["GSI4PK"] = {"S": "CORR#forged-cycle"}  # consistent: only the body disagrees
     put_raw(settings, item)
 
     for which in (("--at", AT), ("--latest",)):

@@ -142,7 +142,23 @@ def test_show_latest_list_and_verify(
 
     code, out, _ = run(capsys, "snapshot", "verify", "--all", *account)
     assert code == 0
-    assert out.splitlines()[-1] == "3 snapshot(s) verified"
+    assert out.splitlines()[-1] == "3 snapshot(s) verified, 0 failed"
+
+    # One bad snapshot in the middle: reported, and the others are still verified.
+    middle = raw_item(settings, f"SNAPSHOT#{DEMO_ACCOUNT_ID}", taken[1]["key"]["sk"])
+    assert middle is not None
+    put_raw(settings, {**middle, "body_size": {"N": "7"}})
+    code, out, _ = run(capsys, "snapshot", "verify", "--all", *account)
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["ok", "FAIL", "ok"]
+    assert f"FAIL  SNAPSHOT#{DEMO_ACCOUNT_ID} / {taken[1]['key']['sk']}: " in lines[1]
+    assert "body_size is 7" in lines[1]
+    assert lines[-1] == "2 snapshot(s) verified, 1 failed"
+    code, out, _ = run(capsys, "snapshot", "verify", "--all", "--json", *account)
+    assert code == 1
+    assert [json.loads(line)["verified"] for line in out.splitlines()] == [True, False, True]
+    put_raw(settings, middle)
 
     code, out, _ = run(capsys, "snapshot", "verify", "--latest", "--json", *account)
     assert json.loads(out)["verified"] is True
@@ -158,6 +174,7 @@ def test_verify_reports_a_tampered_snapshot(
     item = raw_item(settings, f"SNAPSHOT#{DEMO_ACCOUNT_ID}", f"SNAP#{END}")
     assert item is not None
     item["correlation_id"] = {"S": "forged-cycle"}
+    item["GSI4PK"] = {"S": "CORR#forged-cycle"}  # consistent: only the body disagrees
     put_raw(settings, item)
 
     code, out, err = run(

@@ -404,6 +404,12 @@ def _edit_snapshot_id(item: dict[str, Any]) -> None:
 
 
 def _edit_correlation(item: dict[str, Any]) -> None:
+    """A careful forger: the attribute and its index key, so the item agrees with itself."""
+    item["correlation_id"] = {"S": "forged-cycle"}
+    item["GSI4PK"] = {"S": "CORR#forged-cycle"}
+
+
+def _edit_correlation_only(item: dict[str, Any]) -> None:
     item["correlation_id"] = {"S": "forged-cycle"}
 
 
@@ -426,6 +432,7 @@ def _forge_sha256(item: dict[str, Any]) -> None:
     [
         pytest.param(_edit_snapshot_id, "snapshot_id disagree", id="snapshot-id-attribute"),
         pytest.param(_edit_correlation, "correlation_id disagree", id="correlation-attribute"),
+        pytest.param(_edit_correlation_only, "GSI4PK is", id="correlation-without-index-key"),
         pytest.param(_edit_body, "fails its hmac-sha256 checksum", id="body"),
         pytest.param(_forge_sha256, "sealed with sha256", id="resealed"),
     ],
