@@ -1,27 +1,31 @@
 #!/usr/bin/env python3
-"""Generate the committed snapshot fixtures: stored v1.0 items that must keep loading forever.
+"""Generate the committed snapshot fixture of the current ``snapshot_version``.
 
-Readers support every released ``snapshot_version``; ``tests/test_snapshot_fixture.py`` proves
-it by loading the DynamoDB items this script wrote once, when v1.0 was released. The fixtures
-are *records*, not build products: never regenerate them for an existing version (a different
+Readers support every released ``snapshot_version``; ``tests/snapshots/test_snapshot_fixture.py``
+proves it by loading the DynamoDB items this script wrote once for each version, when it was
+released (``snapshot_v1_0_*`` for 1.0, ``snapshot_v1_1_*`` for 1.1, ...). The fixtures are
+*records*, not build products: never regenerate them for an existing version (a different
 body or checksum would hide exactly the incompatibility the test exists to catch). When a new
-``snapshot_version`` is released, add its fixture beside the old ones with this script's
-successor and keep the old files untouched.
+``snapshot_version`` is released, this script writes its files beside the old ones (named by
+``SNAPSHOT_VERSION``) and refuses to overwrite any; ``--check`` compares the current version's.
 
 What it does, deterministically (no clock, no randomness, no network):
 
-1. builds a fully populated week-long snapshot of a margin account: negative cash, a short
-   position, zero values, every optional field of every Alpaca DTO set somewhere (and some
-   left ``null``), a multi-leg order, replaced/rejected/expired/open orders, REG and TAF fee
-   activities, a five-day equity series (one ``profit_loss_pct`` null), a ledger with three
-   strategies, a shared fill, a partial close, an oversell and open lots, and integrity checks
-   with every status (pass, warn, fail); texts include non-ASCII characters and a newline;
-2. seals it with SHA-256 (``snapshot_v1_0_item.json``) and, with the HMAC key
-   ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v1_0_item_hmac.json``);
+1. builds a fully populated week-long snapshot of a margin account (since 1.1 with what 1.1
+   allows: integer counts in check details, an account without margins, an order without
+   ``filled_qty``, a position without cost basis, a day of portfolio history without values):
+   negative cash, a short position, zero values, every optional field of every Alpaca DTO set
+   somewhere (and some left ``null``), a multi-leg order, replaced/rejected/expired/open orders,
+   REG and TAF fee activities, a five-day equity series (one ``profit_loss_pct`` null), a ledger
+   with three strategies, a shared fill, a partial close, an oversell and open lots, and
+   integrity checks with every status (pass, warn, fail); texts include non-ASCII characters and
+   a newline;
+2. seals it with SHA-256 (``snapshot_v{version}_item.json``) and, with the HMAC key
+   ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v{version}_item_hmac.json``);
 3. stores each through ``AccountSnapshotRepository`` on embedded moto with the fixed clock
    ``STORED_AT`` and dumps the raw items of the snapshot (and chunk) partitions as the boto3
    client returns them, binary values base64-encoded;
-4. writes the decompressed body of the SHA-256 item verbatim to ``snapshot_v1_0_body.json``.
+4. writes the decompressed body of the SHA-256 item verbatim to ``snapshot_v{version}_body.json``.
 
 Usage::
 
@@ -47,12 +51,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from snapshots.schema import SNAPSHOT_VERSION  # noqa: E402
+
 FIXTURES = ROOT / "tests" / "fixtures"
-SHA256_FIXTURE = FIXTURES / "snapshot_v1_0_item.json"
-HMAC_FIXTURE = FIXTURES / "snapshot_v1_0_item_hmac.json"
+_TAG = SNAPSHOT_VERSION.replace(".", "_")
+SHA256_FIXTURE = FIXTURES / f"snapshot_v{_TAG}_item.json"
+HMAC_FIXTURE = FIXTURES / f"snapshot_v{_TAG}_item_hmac.json"
 #: The decompressed ``body`` of the SHA-256 item, byte for byte (canonical JSON, one line, no
 #: trailing newline): readable in a review, and ``sha256sum`` of it is the item's checksum.
-BODY_FIXTURE = FIXTURES / "snapshot_v1_0_body.json"
+BODY_FIXTURE = FIXTURES / f"snapshot_v{_TAG}_body.json"
 #: The HMAC key of the second fixture (``SNAPSHOT_HMAC_KEY=fixture-key``).
 HMAC_KEY = b"fixture-key"
 
@@ -177,8 +184,9 @@ def alpaca_positions() -> list[Any]:
                 qty=qty,
                 # AAPL: all of it is held by the open OCO sell order below.
                 qty_available=Decimal(0) if symbol == "AAPL" else qty,
-                avg_entry_price=Decimal(_ratio(cost, qty)),
-                cost_basis=cost,
+                # GLD, bought by hand: since 1.1 a position may come without its cost.
+                avg_entry_price=None if symbol == "GLD" else Decimal(_ratio(cost, qty)),
+                cost_basis=None if symbol == "GLD" else cost,
                 market_value=value,
                 current_price=price,
                 lastday_price=last,
@@ -205,7 +213,6 @@ def alpaca_account() -> Any:
     )
     equity = CASH + long_value + short_value
     initial = (long_value - short_value) / 2
-    maintenance = long_value * Decimal("0.25") - short_value * Decimal("0.3")
     return AlpacaAccount(
         id=ACCOUNT_ID,
         account_number="PA3FX7Q2M9KD",
@@ -220,8 +227,9 @@ def alpaca_account() -> Any:
         long_market_value=long_value,
         short_market_value=short_value,
         portfolio_value=equity,
-        initial_margin=initial,
-        maintenance_margin=maintenance,
+        # Alpaca dropped fields without notice (2026-07-06): since 1.1 they may be missing.
+        initial_margin=None,
+        maintenance_margin=None,
         last_maintenance_margin=Decimal("3452.1"),
         sma=Decimal("1250.5"),
         multiplier=Decimal(2),
@@ -367,7 +375,9 @@ def alpaca_orders() -> list[Any]:
             type="stop_limit",
             status="expired",
             qty="5",
-            filled_qty="0",
+            filled_qty=None,  # since 1.1: Alpaca may leave it out
+            client_order_id=None,
+            time_in_force=None,
             limit_price="555",
             stop_price="554.5",
             submitted_at=_at(7, 15, 0),
@@ -441,13 +451,16 @@ def equity_series() -> list[Any]:
         (7, "9620.9"),
     ):
         value = Decimal(equity)
+        missing = day == 5  # since 1.1: a day Alpaca sent as null in every array
         points.append(
             EquityPoint(
                 timestamp=datetime(2026, 8, day, tzinfo=UTC),
-                equity=value,
-                profit_loss=value - base,
+                equity=None if missing else value,
+                profit_loss=None if missing else value - base,
                 # Alpaca sends null for the first day of a history.
-                profit_loss_pct=None if day == 3 else Decimal(_ratio(value - base, base)),
+                profit_loss_pct=None
+                if day == 3 or missing
+                else Decimal(_ratio(value - base, base)),
             )
         )
     return points
@@ -461,7 +474,7 @@ def integrity_checks() -> list[Any]:
             name="fills_match_orders",
             status=CheckStatus.PASS,
             message="4 ledger fills, 4 filled Alpaca orders: ids, qty and price agree",
-            details={"alpaca_filled_orders": "4", "ledger_fills": "4", "mismatches": "0"},
+            details={"alpaca_filled_orders": 4, "ledger_fills": 4, "mismatches": 0},
         ),
         IntegrityCheck(
             name="positions_match_ledger",
@@ -486,7 +499,7 @@ def integrity_checks() -> list[Any]:
             status=CheckStatus.WARN,
             message="totals agree; momentum oversold 2 MSFT (reported, not matched) \u2014 "
             "see strategy_performance.momentum.oversells",
-            details={"oversells": "1", "unmatched_qty": "2"},
+            details={"oversells": 1, "unmatched_qty": "2"},
         ),
     ]
 
@@ -575,7 +588,8 @@ def fixture_document(key: bytes | None) -> dict[str, Any]:
     algorithm = "HMAC-SHA-256 with the key b'fixture-key'" if key else "plain SHA-256"
     return {
         "description": (
-            "A snapshot_version 1.0 account snapshot exactly as AccountSnapshotRepository "
+            f"A snapshot_version {SNAPSHOT_VERSION} account snapshot exactly as "
+            "AccountSnapshotRepository "
             f"stored it (sealed with {algorithm}), as DynamoDB attribute values; 'B' values "
             "are base64. A released-version record: never regenerate or edit it."
         ),

@@ -1,12 +1,14 @@
-"""Readers support every released ``snapshot_version``: the committed v1.0 items keep loading.
+"""Readers support every released ``snapshot_version``: the committed items of each keep loading.
 
-``tests/fixtures/snapshot_v1_0_item.json`` (SHA-256) and ``snapshot_v1_0_item_hmac.json``
-(HMAC-SHA-256 with the key ``b"fixture-key"``, i.e. ``SNAPSHOT_HMAC_KEY=fixture-key``) are the
-DynamoDB items ``AccountSnapshotRepository`` wrote for one fully populated snapshot when v1.0
-was released (``scripts/make_snapshot_fixture.py``); ``snapshot_v1_0_body.json`` is their
-decompressed body, byte for byte. They are records, never regenerated: if a test here fails,
-the code changed how v1.0 is read or canonicalised, and that is the bug (a new schema or
-canonical rule needs a new ``snapshot_version``, with v1.0 still readable).
+For each version ``v`` (``1_0``, ``1_1``, ...), ``tests/fixtures/snapshot_v{v}_item.json``
+(SHA-256) and ``snapshot_v{v}_item_hmac.json`` (HMAC-SHA-256 with the key ``b"fixture-key"``,
+i.e. ``SNAPSHOT_HMAC_KEY=fixture-key``) are the DynamoDB items ``AccountSnapshotRepository``
+wrote for one fully populated snapshot when that version was released
+(``scripts/make_snapshot_fixture.py``); ``snapshot_v{v}_body.json`` is their decompressed body,
+byte for byte. They are records, never regenerated: if a test here fails, the code changed how
+a released version is read or canonicalised, and that is the bug (a new schema or canonical
+rule needs a new ``snapshot_version``, with the old ones still readable). Every test runs for
+every version; what differs between them is stated in ``VERSIONS``.
 
 The items were stored at ``STORED_AT``, so their ``ttl`` (90 days later) has passed in real
 time: every repository here reads with a clock injected just after ``STORED_AT``.
@@ -19,6 +21,7 @@ import hashlib
 import hmac
 import json
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +34,9 @@ from ledger_store.errors import IntegrityError, NotFoundError
 from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotRecord, StoredSnapshot
 from snapshots import canonical
 from snapshots.records import snapshot_from_record
+from snapshots.report.pdf import render_report
 from snapshots.schema import (
+    SNAPSHOT_VERSION,
     SUPPORTED_VERSIONS,
     AccountSnapshot,
     CheckStatus,
@@ -44,28 +49,84 @@ from snapshots.schema import (
 from tests.builders import ROOT, put_raw
 
 FIXTURES = ROOT / "tests" / "fixtures"
-SHA256_FIXTURE = FIXTURES / "snapshot_v1_0_item.json"
-HMAC_FIXTURE = FIXTURES / "snapshot_v1_0_item_hmac.json"
-BODY_FIXTURE = FIXTURES / "snapshot_v1_0_body.json"
 HMAC_KEY = b"fixture-key"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One released version's fixture files and checksums."""
+
+    version: str
+    sha256_checksum: str
+    hmac_checksum: str
+
+    @property
+    def tag(self) -> str:
+        return self.version.replace(".", "_")
+
+    @property
+    def sha256_item(self) -> Path:
+        return FIXTURES / f"snapshot_v{self.tag}_item.json"
+
+    @property
+    def hmac_item(self) -> Path:
+        return FIXTURES / f"snapshot_v{self.tag}_item_hmac.json"
+
+    @property
+    def body(self) -> Path:
+        return FIXTURES / f"snapshot_v{self.tag}_body.json"
+
+
+VERSIONS = [
+    Version(
+        "1.0",
+        "2ea619724fdd2db1aab911223afcc056a1f26b917cd721c53e86f7c2d1f2cd3b",
+        "50e4e030eab8034526c8e7f5cf656fba3ab1769fba743f60d2f6fd8ff22f61da",
+    ),
+    Version(
+        "1.1",
+        "0be605536331129cb2795fbaa7bff0010f567d1a5713b94465da4173776a3dde",
+        "5a023e7180205e2489517efd8a078c5738a531193ca7f72e946c0e67f936bc8f",
+    ),
+]
+
+
+@pytest.fixture(params=VERSIONS, ids=[v.version for v in VERSIONS])
+def released(request: pytest.FixtureRequest) -> Version:
+    return request.param  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A fixture item read with the key its checksum needs."""
+
+    path: Path
+    key: bytes | None
+    checksum: str
+    algorithm: str
+
+
+def cases(version: Version) -> list[Case]:
+    return [
+        Case(version.sha256_item, None, version.sha256_checksum, "sha256"),
+        Case(version.hmac_item, HMAC_KEY, version.hmac_checksum, "hmac-sha256"),
+    ]
+
+
+@pytest.fixture(params=["sha256", "hmac"])
+def case(request: pytest.FixtureRequest, released: Version) -> Case:
+    return cases(released)[0 if request.param == "sha256" else 1]
+
 
 ACCOUNT_ID = "5a3f9c2e-8b1d-4e6f-a7c0-2d9e4b6f8a13"
 CORRELATION_ID = "cycle-2026-08-07"
 PERIOD_START = datetime(2026, 8, 3, tzinfo=UTC)
 PERIOD_END = datetime(2026, 8, 8, tzinfo=UTC)
 SNAPSHOT_ID = "9b1b741b-bee1-52e6-9a36-d092c83b5a26"
-SHA256_CHECKSUM = "2ea619724fdd2db1aab911223afcc056a1f26b917cd721c53e86f7c2d1f2cd3b"
-HMAC_CHECKSUM = "50e4e030eab8034526c8e7f5cf656fba3ab1769fba743f60d2f6fd8ff22f61da"
 #: The repository's clock when it wrote the items (whole seconds: it drops the fraction).
 STORED_AT = datetime(2026, 8, 8, 0, 0, 7, tzinfo=UTC)
 #: When the tests read them: long before their ttl, whatever today's date is.
 READ_AT = STORED_AT + timedelta(minutes=5)
-
-#: (fixture, HMAC key the reader is configured with, checksum, algorithm)
-FIXTURE_CASES = [
-    pytest.param(SHA256_FIXTURE, None, SHA256_CHECKSUM, "sha256", id="sha256"),
-    pytest.param(HMAC_FIXTURE, HMAC_KEY, HMAC_CHECKSUM, "hmac-sha256", id="hmac"),
-]
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:
@@ -126,10 +187,10 @@ def tampered(item: dict[str, Any], old: bytes, new: bytes) -> dict[str, Any]:
 
 
 def assert_is_the_fixture_snapshot(
-    snapshot: AccountSnapshot, checksum: str, algorithm: str
+    snapshot: AccountSnapshot, checksum: str, algorithm: str, version: str
 ) -> None:
     assert snapshot.snapshot_id == SNAPSHOT_ID
-    assert snapshot.snapshot_version == "1.0"
+    assert snapshot.snapshot_version == version
     assert snapshot.checksum == checksum
     assert snapshot.checksum_algorithm == algorithm
     assert snapshot.account_id == ACCOUNT_ID
@@ -212,6 +273,26 @@ def assert_is_the_fixture_snapshot(
     assert positions_check.message.startswith("GLD: Alpaca 3, ledger 0\nMSFT")
     assert positions_check.details["GLD"] == "3 \u2260 0"
 
+    # What the versions differ in.
+    fills_check = snapshot.integrity_checks[1]
+    expired = next(o for o in orders if o.status == "expired")
+    if version == "1.0":
+        assert fills_check.details["alpaca_filled_orders"] == "4"  # counts as text
+        assert account.initial_margin == Decimal("6895.825")
+        assert expired.filled_qty == 0
+        assert positions["GLD"].cost_basis == Decimal("695.7")
+        assert all(p.equity is not None for p in equity)
+    else:
+        assert fills_check.details["alpaca_filled_orders"] == 4  # counts as integers
+        assert (account.initial_margin, account.maintenance_margin) == (None, None)
+        assert (expired.filled_qty, expired.client_order_id, expired.time_in_force) == (
+            None,
+            None,
+            None,
+        )
+        assert (positions["GLD"].cost_basis, positions["GLD"].avg_entry_price) == (None, None)
+        assert [p.timestamp.day for p in equity if p.equity is None] == [5]
+
 
 def assert_is_the_stored_fixture(stored: StoredSnapshot, path: Path) -> None:
     assert stored.created_at == STORED_AT
@@ -225,30 +306,29 @@ def assert_is_the_stored_fixture(stored: StoredSnapshot, path: Path) -> None:
 # The stored items, read with nothing but the standard library -------------------------------
 
 
-def test_the_fixture_items_are_what_the_store_wrote() -> None:
-    body = BODY_FIXTURE.read_bytes()
-    for path, checksum, algorithm in (
-        (SHA256_FIXTURE, SHA256_CHECKSUM, "sha256"),
-        (HMAC_FIXTURE, HMAC_CHECKSUM, "hmac-sha256"),
-    ):
-        (item,) = load_items(path)
+def test_the_fixture_items_are_what_the_store_wrote(released: Version) -> None:
+    body = released.body.read_bytes()
+    for case in cases(released):
+        (item,) = load_items(case.path)
         assert item["PK"] == {"S": f"SNAPSHOT#{ACCOUNT_ID}"}
         assert item["SK"] == {"S": "SNAP#2026-08-08T00:00:00Z"}
         assert item["EntityType"] == {"S": "SNAPSHOT"}
         assert item["GSI4PK"] == {"S": f"CORR#{CORRELATION_ID}"}
         assert item["GSI4SK"] == item["SK"]
         assert item["snapshot_id"] == {"S": SNAPSHOT_ID}
-        assert item["snapshot_version"] == {"S": "1.0"}
-        assert item["checksum"] == {"S": checksum}
-        assert item["checksum_algorithm"] == {"S": algorithm}
+        assert item["snapshot_version"] == {"S": released.version}
+        assert item["checksum"] == {"S": case.checksum}
+        assert item["checksum_algorithm"] == {"S": case.algorithm}
         assert item["created_at"] == {"S": "2026-08-08T00:00:07.000000Z"}
         assert item["ttl"] == {"N": str(int((STORED_AT + timedelta(days=90)).timestamp()))}
+        # Items written before retention was recorded carry none (and used 90 days).
+        assert item.get("retention_days") == (None if released.version == "1.0" else {"N": "90"})
         assert item["body_encoding"] == {"S": "zlib"}
         assert item["chunk_count"] == {"N": "0"}
         assert zlib.decompress(item["body"]["B"]) == body
         assert item["body_size"] == {"N": str(len(body))}
-    assert hashlib.sha256(body).hexdigest() == SHA256_CHECKSUM
-    assert hmac.new(HMAC_KEY, body, hashlib.sha256).hexdigest() == HMAC_CHECKSUM
+    assert hashlib.sha256(body).hexdigest() == released.sha256_checksum
+    assert hmac.new(HMAC_KEY, body, hashlib.sha256).hexdigest() == released.hmac_checksum
     # The stored body is the checksummed body: neither checksum fields nor storage attributes,
     # and it is canonical as the README states it (stdlib json with these options, UTF-8).
     fields = json.loads(body)
@@ -257,54 +337,80 @@ def test_the_fixture_items_are_what_the_store_wrote() -> None:
     assert canonical_text.encode("utf-8") == body
 
 
+def test_every_supported_version_has_a_fixture() -> None:
+    assert [v.version for v in VERSIONS] == list(SUPPORTED_VERSIONS)
+    assert VERSIONS[-1].version == SNAPSHOT_VERSION
+    for version in VERSIONS:
+        assert version.sha256_item.exists()
+        assert version.hmac_item.exists()
+        assert version.body.exists()
+
+
 # The current code still reads and reproduces them -------------------------------------------
 
 
-def test_current_code_reproduces_the_fixture_bytes_and_checksums() -> None:
-    """Any change to the canonical rules or to the v1.0 schema's content fails here."""
-    assert "1.0" in SUPPORTED_VERSIONS
-    body = BODY_FIXTURE.read_bytes()
-    snapshot = snapshot_from_record(record_of(SHA256_FIXTURE), None)
+def test_current_code_reproduces_the_fixture_bytes_and_checksums(released: Version) -> None:
+    """Any change to the canonical rules or to a released schema's content fails here."""
+    body = released.body.read_bytes()
+    sha256, hmac_checksum = released.sha256_checksum, released.hmac_checksum
+    snapshot = snapshot_from_record(record_of(released.sha256_item), None)
     assert body_bytes(snapshot) == body  # parse -> canonicalise gives the stored bytes back
-    assert canonical.checksum(body, None) == (SHA256_CHECKSUM, "sha256")
-    assert canonical.checksum(body, HMAC_KEY) == (HMAC_CHECKSUM, "hmac-sha256")
+    assert canonical.checksum(body, None) == (sha256, "sha256")
+    assert canonical.checksum(body, HMAC_KEY) == (hmac_checksum, "hmac-sha256")
     assert seal(snapshot, None) == snapshot
-    assert seal(snapshot, HMAC_KEY).checksum == HMAC_CHECKSUM
+    assert seal(snapshot, HMAC_KEY).checksum == hmac_checksum
     # The transported form (body plus checksum) reads back through every public reader.
     whole = snapshot_bytes(snapshot)
     assert parse_snapshot(whole) == snapshot
     assert load_snapshot(whole, None) == snapshot
     assert json.loads(whole) == {
         **json.loads(body),
-        "checksum": SHA256_CHECKSUM,
+        "checksum": sha256,
         "checksum_algorithm": "sha256",
     }
-    assert_is_the_fixture_snapshot(snapshot, SHA256_CHECKSUM, "sha256")
+    assert_is_the_fixture_snapshot(snapshot, sha256, "sha256", released.version)
 
 
-@pytest.mark.parametrize(("path", "key", "checksum", "algorithm"), FIXTURE_CASES)
+def test_every_version_renders(released: Version) -> None:
+    """The report reads every released version (the PDF bytes are pinned per version)."""
+    snapshot = snapshot_from_record(record_of(released.sha256_item), None)
+    rendered = render_report(snapshot)
+    assert rendered.pdf.startswith(b"%PDF-")
+    assert rendered.pages >= 2
+    assert rendered.sha256 == RENDERED_SHA256[released.version]
+
+
+#: The PDF of each fixture: a change to the report shows up here, per version, on purpose only.
+RENDERED_SHA256 = {
+    "1.0": "f5c83496af1bc717b9328e6b14a332a0872a1398990c5c37a758edaa839b49ca",
+    "1.1": "24a94c58dbe891dee52b0850f050f887c8fe50fc2122855d6d433cbc0c9301ea",
+}
+
+
 def test_the_stored_fixture_loads_through_the_repository(
-    settings: TableSettings, path: Path, key: bytes | None, checksum: str, algorithm: str
+    settings: TableSettings, released: Version, case: Case
 ) -> None:
-    for item in load_items(path):
+    for item in load_items(case.path):
         put_raw(settings, item)
-    store = repository(settings, key)
+    store = repository(settings, case.key)
 
     stored = store.get(ACCOUNT_ID, PERIOD_END)
-    assert_is_the_stored_fixture(stored, path)
+    assert_is_the_stored_fixture(stored, case.path)
     assert store.latest(ACCOUNT_ID) == stored
     assert list(store.range(ACCOUNT_ID, PERIOD_START, PERIOD_END + timedelta(seconds=1))) == [
         stored
     ]
     assert store.by_correlation(CORRELATION_ID) == [stored]
 
-    snapshot = snapshot_from_record(stored.record, key)
-    assert_is_the_fixture_snapshot(snapshot, checksum, algorithm)
+    snapshot = snapshot_from_record(stored.record, case.key)
+    assert_is_the_fixture_snapshot(snapshot, case.checksum, case.algorithm, released.version)
     assert body_bytes(snapshot) == stored.record.body
 
 
-def test_the_fixture_is_hidden_once_its_ttl_has_passed(settings: TableSettings) -> None:
-    for item in load_items(SHA256_FIXTURE):
+def test_the_fixture_is_hidden_once_its_ttl_has_passed(
+    settings: TableSettings, released: Version
+) -> None:
+    for item in load_items(released.sha256_item):
         put_raw(settings, item)
     expired = repository(settings, None, now=STORED_AT + timedelta(days=90))
     with pytest.raises(NotFoundError):
@@ -324,32 +430,25 @@ EDITS = [
 
 
 @pytest.mark.parametrize(("old", "new"), EDITS)
-@pytest.mark.parametrize(("path", "key", "checksum", "algorithm"), FIXTURE_CASES)
 def test_one_changed_byte_in_the_stored_body_is_rejected(
-    settings: TableSettings,
-    path: Path,
-    key: bytes | None,
-    checksum: str,
-    algorithm: str,
-    old: bytes,
-    new: bytes,
+    settings: TableSettings, case: Case, old: bytes, new: bytes
 ) -> None:
-    (item,) = load_items(path)
+    (item,) = load_items(case.path)
     put_raw(settings, tampered(item, old, new))
     with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
-        repository(settings, key).get(ACCOUNT_ID, PERIOD_END)
+        repository(settings, case.key).get(ACCOUNT_ID, PERIOD_END)
     # The snapshot layer rejects it on its own too (a record that bypassed the store).
     edited = zlib.decompress(tampered(item, old, new)["body"]["B"])
     with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
-        snapshot_from_record(record_of(path, body=edited), key)
+        snapshot_from_record(record_of(case.path, body=edited), case.key)
 
 
-def test_the_hmac_fixture_needs_its_key(settings: TableSettings) -> None:
-    for item in load_items(HMAC_FIXTURE):
+def test_the_hmac_fixture_needs_its_key(settings: TableSettings, released: Version) -> None:
+    for item in load_items(released.hmac_item):
         put_raw(settings, item)
     with pytest.raises(IntegrityError, match="SNAPSHOT_HMAC_KEY"):
         repository(settings, None).get(ACCOUNT_ID, PERIOD_END)
-    with pytest.raises(IntegrityError, match=HMAC_CHECKSUM):
+    with pytest.raises(IntegrityError, match=released.hmac_checksum):
         repository(settings, b"another-key").get(ACCOUNT_ID, PERIOD_END)
     record = repository(settings, HMAC_KEY).get(ACCOUNT_ID, PERIOD_END).record
     with pytest.raises(IntegrityError, match=SNAPSHOT_ID):
@@ -359,10 +458,10 @@ def test_the_hmac_fixture_needs_its_key(settings: TableSettings) -> None:
 
 
 def test_a_forged_hmac_snapshot_resealed_with_plain_sha256_is_rejected(
-    settings: TableSettings,
+    settings: TableSettings, released: Version
 ) -> None:
     """Someone with table write access edits the body and writes its keyless SHA-256."""
-    (item,) = load_items(HMAC_FIXTURE)
+    (item,) = load_items(released.hmac_item)
     forged = tampered(item, b'"cash":"-2500.75","created', b'"cash":"-2500.70","created')
     body = zlib.decompress(forged["body"]["B"])
     forged["checksum"] = {"S": hashlib.sha256(body).hexdigest()}
@@ -373,8 +472,10 @@ def test_a_forged_hmac_snapshot_resealed_with_plain_sha256_is_rejected(
         read_snapshot(settings, HMAC_KEY)
 
 
-def test_item_metadata_edited_apart_from_the_body_is_rejected(settings: TableSettings) -> None:
-    (item,) = load_items(SHA256_FIXTURE)
+def test_item_metadata_edited_apart_from_the_body_is_rejected(
+    settings: TableSettings, released: Version
+) -> None:
+    (item,) = load_items(released.sha256_item)
     forged = {"correlation_id": {"S": "cycle-forged"}, "GSI4PK": {"S": "CORR#cycle-forged"}}
     put_raw(settings, {**item, **forged})
     stored = repository(settings, None).get(ACCOUNT_ID, PERIOD_END)  # the body still verifies
