@@ -131,15 +131,22 @@ class _FillRow(BaseModel):
 class AlpacaSource:
     """Reads one Alpaca account through alpaca-py's ``TradingClient``.
 
-    Credentials and endpoint default to ``APCA_API_KEY_ID``, ``APCA_API_SECRET_KEY`` and
-    ``APCA_API_BASE_URL`` (``http(s)://host[:port]``, no ``/v2``); without a base URL the paper
-    endpoint is used (``paper=False``: the live one). ``sleep``, ``clock`` (monotonic seconds)
-    and ``rng`` are injectable for tests. Not thread-safe: use one source per thread.
+    ``client``: the trading bot's own ``TradingClient``. The source reads with its keys (or
+    OAuth token), its endpoint and its HTTP session, through a client of its own, so the
+    project's timeouts, retries and deadline apply to the snapshot's reads while the bot's
+    client is left exactly as it was (its retries, its data models, its session open).
+
+    Without ``client``, credentials and endpoint default to ``APCA_API_KEY_ID``,
+    ``APCA_API_SECRET_KEY`` and ``APCA_API_BASE_URL`` (``http(s)://host[:port]``, no ``/v2``);
+    without a base URL the paper endpoint is used (``paper=False``: the live one). ``sleep``,
+    ``clock`` (monotonic seconds) and ``rng`` are injectable for tests. Not thread-safe: use
+    one source per thread.
     """
 
     def __init__(
         self,
         *,
+        client: Any | None = None,
         api_key: str | None = None,
         secret_key: str | None = None,
         base_url: str | None = None,
@@ -151,31 +158,30 @@ class AlpacaSource:
         rng: random.Random | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        env = os.environ if environ is None else environ
-        api_key = api_key or env.get("APCA_API_KEY_ID") or None
-        secret_key = secret_key or env.get("APCA_API_SECRET_KEY") or None
-        if not api_key or not secret_key:
-            raise ConfigurationError(
-                "Alpaca credentials are missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY "
-                "(or pass api_key and secret_key)"
-            )
-        url = _normalise_base_url(base_url or env.get("APCA_API_BASE_URL") or None)
         self.retry = retry or RetryPolicy()
         self.fee_posting_lag = fee_posting_lag
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
         self._timeout = self.retry.request_timeout
+        if client is not None:
+            self._client: Any = _reading_client_of(client)
+        else:
+            env = os.environ if environ is None else environ
+            api_key = api_key or env.get("APCA_API_KEY_ID") or None
+            secret_key = secret_key or env.get("APCA_API_SECRET_KEY") or None
+            if not api_key or not secret_key:
+                raise ConfigurationError(
+                    "Alpaca credentials are missing: set APCA_API_KEY_ID and "
+                    "APCA_API_SECRET_KEY (or pass api_key and secret_key, or the bot's client)"
+                )
+            url = _normalise_base_url(base_url or env.get("APCA_API_BASE_URL") or None)
 
-        from alpaca.trading.client import TradingClient
+            from alpaca.trading.client import TradingClient
 
-        self._client: Any = TradingClient(
-            api_key=api_key,
-            secret_key=secret_key,
-            paper=paper,
-            raw_data=True,
-            url_override=url,
-        )
+            self._client = TradingClient(
+                api_key=api_key, secret_key=secret_key, paper=paper, raw_data=True, url_override=url
+            )
         self._deadline: float | None = None
         _disable_sdk_retries_and_bound_requests(
             self._client, lambda: self._timeout, lambda: self._deadline, self._clock
@@ -477,6 +483,41 @@ class AlpacaSource:
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+
+class _SharedSession:
+    """The bot's ``requests`` session as the source's client sees it: requests go through it
+    (its adapters, proxies, certificates, pooled connections), but the source's request bounds
+    are set on this view, and closing the source leaves the bot's session open."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.request = session.request
+
+    def close(self) -> None:
+        """The session belongs to the bot: nothing to close."""
+
+
+def _reading_client_of(client: Any) -> Any:
+    """A ``TradingClient`` of the source's own with ``client``'s credentials, URL and session."""
+    from alpaca.trading.client import TradingClient
+
+    if not isinstance(client, TradingClient):
+        raise ConfigurationError(
+            f"client must be alpaca-py's TradingClient, got {type(client).__name__}"
+        )
+    base = getattr(client._base_url, "value", client._base_url)
+    reading = TradingClient(
+        api_key=client._api_key,
+        secret_key=client._secret_key,
+        oauth_token=client._oauth_token,
+        raw_data=True,
+        url_override=str(base),
+    )
+    reading._sandbox = client._sandbox
+    reading._use_basic_auth = client._use_basic_auth
+    reading._session = _SharedSession(client._session)  # type: ignore[assignment]
+    return reading
 
 
 def _disable_sdk_retries_and_bound_requests(

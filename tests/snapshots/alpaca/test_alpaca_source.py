@@ -702,3 +702,51 @@ def test_fill_activities_of_orders_outside_the_fake_still_name_the_order() -> No
     row = fill_activity(order).to_json(ACCOUNT_ID)
     assert row["order_id"] == order.id
     assert row["activity_type"] == "FILL"
+
+
+# The bot's own client ------------------------------------------------------------------------
+
+
+def test_a_source_wraps_the_bots_trading_client_and_leaves_it_as_it_was(
+    server: FakeAlpaca,
+) -> None:
+    from alpaca.trading.client import TradingClient
+    from requests.adapters import HTTPAdapter
+
+    class CountingAdapter(HTTPAdapter):
+        sent = 0
+
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            CountingAdapter.sent += 1
+            return super().send(request, **kwargs)
+
+    bot = TradingClient(DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, url_override=server.base_url)
+    bot._session.mount("http://", CountingAdapter())  # e.g. the bot's proxy or retry adapter
+    before = (bot._retry, bot._retry_codes, bot._use_raw_data, bot._session.request)
+
+    with AlpacaSource(client=bot, retry=FAST, sleep=Sleeps(), rng=random.Random(7)) as source:
+        data = source.fetch(PERIOD_START, PERIOD_END)
+        assert source.base_url == server.base_url
+
+    assert data.account.id == server.account.account_id
+    assert CountingAdapter.sent == len(server.requests())  # every read went through its session
+    # The bot's client is untouched: its retries, its models, its session (still open).
+    assert (bot._retry, bot._retry_codes, bot._use_raw_data, bot._session.request) == before
+    assert bot.get_account().id is not None
+
+
+def test_the_deadline_applies_to_reads_through_the_bots_client(server: FakeAlpaca) -> None:
+    from alpaca.trading.client import TradingClient
+
+    bot = TradingClient(DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, url_override=server.base_url)
+    server.inject("/v2/account", times=10, trickle=0.2)
+    policy = RetryPolicy(max_attempts=5, base_delay=0.01, request_timeout=1.0, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(AlpacaUnavailableError, match=r"deadline of 1\.5s"):
+        AlpacaSource(client=bot, retry=policy).fetch(PERIOD_START, PERIOD_END)
+    assert time.monotonic() - started < 2.0
+
+
+def test_only_a_trading_client_can_be_wrapped() -> None:
+    with pytest.raises(ConfigurationError, match="TradingClient"):
+        AlpacaSource(client=object())
