@@ -40,6 +40,7 @@ from decimal import (
     ROUND_HALF_EVEN,
     Context,
     Decimal,
+    DecimalException,
     DivisionByZero,
     Inexact,
     InvalidOperation,
@@ -117,11 +118,20 @@ def exact_arithmetic() -> Iterator[None]:
         raise LedgerValidationError(
             f"numbers too far apart to add exactly in {WORKING_DIGITS} digits"
         ) from exc
+    except DecimalException as exc:  # overflow, invalid operation: never a raw ArithmeticError
+        raise LedgerValidationError(
+            f"an amount out of range for exact arithmetic ({type(exc).__name__})"
+        ) from exc
 
 
 def money(value: Decimal) -> Decimal:
     """Round a money amount half-even to ``MONEY_PLACES`` and normalise it."""
-    return normalize(value.quantize(_MONEY_QUANTUM, context=_ROUNDING))
+    try:
+        return normalize(value.quantize(_MONEY_QUANTUM, context=_ROUNDING))
+    except DecimalException as exc:
+        raise LedgerValidationError(
+            f"amount {value} is out of range: {type(exc).__name__}"
+        ) from exc
 
 
 class OpenLot(Frozen):

@@ -1,0 +1,131 @@
+"""The README's snippets run as written: every Python block, in order, and the shell recipes.
+
+The Python blocks form one walk-through (the snapshot block uses the fill the library block
+recorded), so they run in order in one namespace, configured only the way the README says:
+``TRADE_LEDGER_TABLE`` and the AWS variables for DynamoDB (embedded moto here), ``APCA_API_*``
+for Alpaca (the project's fake server here, serving the account that fill leaves behind).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from ledger_store.bootstrap import create_table
+from ledger_store.config import TableSettings
+from ledger_store.embedded import embedded_aws
+from ledger_store.models import _CONNECTIONS
+from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
+from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
+from snapshots.canonical import canonical_bytes
+from tests.builders import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+TABLE = "alchemiser-trade-ledger-readme"
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.M | re.S)
+
+
+def test_the_readme_has_the_blocks_this_test_runs() -> None:
+    assert len(blocks("python")) == 4
+    assert "from snapshots.canonical import canonical_bytes" in blocks("python")[3]
+
+
+@pytest.fixture
+def readme_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The table and Alpaca the walk-through expects, configured through the environment."""
+    with embedded_aws() as region:
+        monkeypatch.setenv("TRADE_LEDGER_TABLE", TABLE)
+        monkeypatch.setenv("AWS_REGION", region)
+        for name in ("SNAPSHOT_HMAC_KEY", "REPORT_STATE_MACHINE_ARN", "SNAPSHOT_STRICT"):
+            monkeypatch.delenv(name, raising=False)
+        settings = TableSettings.from_env()
+        create_table(settings)
+        fill = _readme_fill()
+        cycle = TradingCycle(
+            correlation_id=fill.correlation_id,
+            start=datetime(2026, 8, 3, 14, 30, tzinfo=UTC),
+            end=datetime(2026, 8, 3, 21, 0, tzinfo=UTC),
+            fills=(fill,),
+        )
+        account = FakeAccount.from_history([cycle], account_id=fill.account_id)
+        with running_fake_alpaca(account) as fake:
+            monkeypatch.setenv("APCA_API_KEY_ID", DEFAULT_KEY_ID)
+            monkeypatch.setenv("APCA_API_SECRET_KEY", DEFAULT_SECRET_KEY)
+            monkeypatch.setenv("APCA_API_BASE_URL", fake.base_url)
+            yield
+        _CONNECTIONS.pop(settings, None)
+
+
+def _readme_fill() -> object:
+    """The fill of the library block, read from the README itself."""
+    namespace: dict[str, object] = {}
+    library = blocks("python")[0]
+    setup, _, _ = library.partition("result = ledger.record(fill)")
+    exec(setup.replace("TradeLedgerRepository(TableSettings.from_env())", "None"), namespace)
+    return namespace["fill"]
+
+
+@pytest.mark.usefixtures("readme_environment")
+def test_the_python_walk_through_runs_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, object] = {"__name__": "readme"}
+    library, snapshot, lambda_example, worked = blocks("python")
+
+    exec(library, namespace)
+    assert capsys.readouterr().out == "momentum 6 226.4\n"
+
+    exec(snapshot, namespace)
+    status, payload = capsys.readouterr().out.splitlines()
+    assert status == "created"
+    assert '"snapshot_id":' in payload
+
+    exec(lambda_example, namespace)
+    assert capsys.readouterr().out.split()[0] == "existing"
+
+    exec(worked, namespace)
+    assert len(namespace["body"]) == 261  # type: ignore[arg-type]
+    text = blocks("text")[0].strip()
+    assert namespace["body"] == text.encode("utf-8")
+    assert canonical_bytes(namespace["example"]) == text.encode("utf-8")
+
+
+def _bash(script: str) -> str:
+    completed = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SNAPSHOT_HMAC_KEY": "fixture-key"},
+    )
+    return completed.stdout
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_the_worked_example_checksums_reproduce_from_the_text_alone() -> None:
+    (script,) = [b for b in blocks("bash") if "printf '%s' \"$body\" | sha256sum" in b]
+    output = _bash(script)
+    expected = re.findall(r"^# ([0-9a-f]{64})$", script, flags=re.M)
+    assert len(expected) == 2
+    for digest in expected:
+        assert digest in output
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_fixture_one_liner_prints_the_checksum_it_promises() -> None:
+    (recipe,) = [b for b in blocks("bash") if "inflate()" in b]
+    inflate = next(line for line in recipe.splitlines() if line.startswith("inflate()"))
+    sentence = re.search(
+        r"`(jq -r '\.items\[0\]\.body\.B'.*?sha256sum)` prints its checksum `(\w+)`", README, re.S
+    )
+    assert sentence is not None
+    one_liner = " ".join(sentence.group(1).split())
+    assert _bash(f"{inflate}\n{one_liner}").split()[0] == sentence.group(2)
