@@ -6,6 +6,7 @@ delays, nothing waits), timeouts, typed errors, exact decimals and deterministic
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -750,3 +751,55 @@ def test_the_deadline_applies_to_reads_through_the_bots_client(server: FakeAlpac
 def test_only_a_trading_client_can_be_wrapped() -> None:
     with pytest.raises(ConfigurationError, match="TradingClient"):
         AlpacaSource(client=object())
+
+
+# Fields Alpaca may drop ----------------------------------------------------------------------
+
+
+def test_a_snapshot_is_fetched_when_alpaca_drops_fields_no_check_needs(server: FakeAlpaca) -> None:
+    """Alpaca removed account fields without notice; orders may lack ``filled_qty`` and a day
+    of the portfolio history may be null: recorded as missing, never fatal."""
+    source = source_for(server)
+    requests_ = alpaca_source_requests()
+    orders = source._client.get_orders(
+        requests_.GetOrdersRequest(status="all", limit=500, after=PERIOD_START)
+    )
+    stripped = [{k: v for k, v in o.items() if k != "filled_qty"} for o in orders]
+    history = source._client.get_portfolio_history(
+        requests_.GetPortfolioHistoryRequest(timeframe="1D", start=PERIOD_START, end=PERIOD_END)
+    )
+    for column in ("equity", "profit_loss", "profit_loss_pct"):
+        history[column][0] = None
+    account = server.account.account_json()
+    for name in ("initial_margin", "maintenance_margin", "last_equity", "buying_power"):
+        del account[name]
+    account["account_number"] = None
+    # Faults are taken in order by path prefix: the account is read first.
+    server.inject("/v2/account", body=json.dumps(account))
+    server.inject("/v2/orders", body=json.dumps(stripped))
+    server.inject("/v2/account/portfolio/history", body=json.dumps(history))
+
+    data = source.fetch(PERIOD_START, PERIOD_END)
+
+    assert (data.account.initial_margin, data.account.maintenance_margin) == (None, None)
+    assert (data.account.account_number, data.account.buying_power) == (None, None)
+    assert data.orders
+    assert all(
+        order.filled_qty is None for order in data.orders if order.id in {o["id"] for o in stripped}
+    )
+    assert data.equity[0].equity is None
+    assert data.equity[1].equity is not None
+
+
+def alpaca_source_requests() -> Any:
+    from alpaca.trading import requests as trading_requests
+
+    return trading_requests
+
+
+def test_a_required_field_missing_is_a_typed_response_error(server: FakeAlpaca) -> None:
+    account = server.account.account_json()
+    del account["equity"]  # the equity check compares it
+    server.inject("/v2/account", body=json.dumps(account))
+    with pytest.raises(AlpacaResponseError, match="equity"):
+        source_for(server).fetch(PERIOD_START, PERIOD_END)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -411,3 +412,33 @@ def test_a_corrupt_stored_attribution_is_rejected_as_before(name: str, value: An
         _attribution_dto(item)
     assert str(actual.value) == str(expected.value)
     assert name in str(actual.value)
+
+
+def test_a_ledger_of_fills_at_every_limit_aggregates_exactly() -> None:
+    """The bounds of a fill keep every aggregate inside 38 significant digits: fills at the
+    largest notional with 9 + 9 decimal places, the largest fee, split three ways."""
+    from ledger_store.dto import MAX_NOTIONAL
+    from snapshots.ledger.metrics import summarize_ledger
+
+    qty, fee = "99.999999999", "9999999.999999999"
+    buy, sell = "9999999.999999999", "9999999.999999998"
+    fills = [
+        strategy_fill(f"{side}{n:02d}", side, qty, price, seconds=at, fees=fee, allocation=THIRDS)
+        for n in range(30)
+        for side, price, at in (("BUY", buy, 2 * n), ("SELL", sell, 2 * n + 1))
+    ]
+    assert max(f.notional for f in fills) < MAX_NOTIONAL
+    start, end = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
+
+    ledger = summarize_ledger(
+        attributions_of(fills),
+        account_id=ACCOUNT,
+        period_start=start,
+        period_end=end,
+        ledger_id="t",
+    ).internal_ledger
+
+    assert Fraction(ledger.total_buy_value) == 30 * Fraction(qty) * Fraction(buy)  # exact
+    assert Fraction(ledger.total_fees) == 60 * Fraction(fee)
+    assert ledger.strategy_performance["alpha"].realized_pnl < 0
+    assert len(plain(ledger.total_buy_value).replace(".", "")) <= 38
