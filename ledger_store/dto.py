@@ -368,6 +368,16 @@ class StrategyRegistration(Frozen):
     trade_count: int = Field(ge=0)
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` ``object_pairs_hook`` refusing a key that appears twice (never last-wins)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
 def parse_fill(data: Any) -> TradeFill:
     """Validate a mapping (e.g. a JSON line) into a ``TradeFill``; raise the library's error."""
     try:

@@ -49,6 +49,7 @@ from ledger_store.dto import (
     UTCDateTime,
     WholeSecondUTC,
     describe_validation_error,
+    unique_keys,
 )
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
 from snapshots import canonical
@@ -356,7 +357,7 @@ def read_json_object(data: bytes | str) -> dict[str, Any]:
             text,
             parse_float=_reject_float,
             parse_constant=_reject_float,
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=unique_keys,
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IntegrityError(f"snapshot is not valid canonical JSON: {exc}") from exc
@@ -415,15 +416,6 @@ def _describe_raw(raw: Mapping[str, Any]) -> str:
 
 def _reject_float(text: str) -> NoReturn:
     raise ValueError(f"floats are not allowed in a snapshot: {text}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"key {key!r} appears twice")
-        result[key] = value
-    return result
 
 
 __all__ = [

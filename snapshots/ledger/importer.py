@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from ledger_store.dto import parse_fill
+from ledger_store.dto import parse_fill, unique_keys
 from ledger_store.errors import ConflictError, LedgerValidationError
 from ledger_store.trades import TradeLedgerRepository
 
@@ -117,7 +117,7 @@ def _json_record(text: str) -> dict[str, Any] | str:
     try:
         data = json.loads(
             text,
-            object_pairs_hook=_unique_keys,
+            object_pairs_hook=unique_keys,
             parse_int=_bounded_number,
             parse_float=_bounded_number,
             parse_constant=_no_constant,
@@ -131,15 +131,6 @@ def _json_record(text: str) -> dict[str, Any] | str:
     if _depth(data) > MAX_JSON_DEPTH:
         return f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
     return data
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"key {key!r} appears twice")
-        result[key] = value
-    return result
 
 
 def _bounded_number(text: str) -> Decimal:
