@@ -129,3 +129,81 @@ def test_the_fixture_one_liner_prints_the_checksum_it_promises() -> None:
     assert sentence is not None
     one_liner = " ".join(sentence.group(1).split())
     assert _bash(f"{inflate}\n{one_liner}").split()[0] == sentence.group(2)
+
+
+def _recipe_for(recipe: str, table: str, account: str, end: str, chunked: bool) -> str:
+    """The README's recipe with its three settings, keeping the branch the item needs."""
+    head, _, rest = recipe.partition("# chunk_count 0: the body is inline\n")
+    inline, _, rest = rest.partition("# chunk_count > 0: join the chunks in SK order\n")
+    chunks, _, tail = rest.partition("\n\n")
+    head = re.sub(r"^TABLE=.*$", f"TABLE={table}", head, flags=re.M)
+    head = re.sub(r"^ACCOUNT=.*$", f"ACCOUNT={account}", head, flags=re.M)
+    head = re.sub(r"^END=.*$", f"END={end}", head, flags=re.M)
+    return head + (chunks if chunked else inline) + "\n" + tail
+
+
+@pytest.mark.skipif(
+    shutil.which("aws") is None or shutil.which("jq") is None,
+    reason="the recipe needs the AWS CLI and jq on PATH",
+)
+def test_the_aws_cli_recipe_verifies_stored_snapshots(
+    dynamodb_local_endpoint: str, tmp_path: object
+) -> None:
+    """Run verbatim against DynamoDB Local: an inline body, then a chunked one."""
+    import hashlib
+    import hmac
+    import json as jsonlib
+
+    from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotRecord
+
+    settings = TableSettings(
+        table_name="readme-recipe", region="us-east-1", endpoint_url=dynamodb_local_endpoint
+    )
+    create_table(settings)
+    key = b"fixture-key"
+    account = "5a3f9c2e-8b1d-4e6f-a7c0-2d9e4b6f8a13"
+    (recipe,) = [b for b in blocks("bash") if "aws dynamodb get-item" in b]
+    try:
+        for day, size in ((8, 10), (9, 800_000)):  # inline; ~1.6 MB of hex: chunked
+            end = datetime(2026, 8, day, tzinfo=UTC)
+            body = jsonlib.dumps({"noise": os.urandom(size).hex()}).encode()
+            digest = hmac.new(key, body, hashlib.sha256).hexdigest()
+            record = SnapshotRecord(
+                account_id=account,
+                period_start=datetime(2026, 8, day - 1, tzinfo=UTC),
+                period_end=end,
+                snapshot_id="9b1b741b-bee1-52e6-9a36-d092c83b5a26",
+                snapshot_version="1.1",
+                correlation_id="cycle-readme",
+                checksum=digest,
+                checksum_algorithm="hmac-sha256",
+                body=body,
+            )
+            stored = AccountSnapshotRepository(settings, hmac_key=key).put(record).snapshot
+            at = f"{end:%Y-%m-%dT%H:%M:%SZ}"
+            script = _recipe_for(recipe, settings.table_name, account, at, stored.chunk_count > 0)
+            completed = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                cwd=str(tmp_path),
+                capture_output=True,
+                text=True,
+                check=False,
+                env={
+                    **os.environ,
+                    "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local_endpoint,
+                    "AWS_DEFAULT_REGION": "us-east-1",  # DynamoDB Local keeps tables per key
+                    # and region: the test's own credentials (conftest) reach this table
+                    "SNAPSHOT_HMAC_KEY": "fixture-key",
+                },
+            )
+            assert completed.returncode == 0, completed.stderr
+            output = completed.stdout
+            assert f"hmac-sha256\n{digest}\n{stored.chunk_count}\n" in output
+            assert hashlib.sha256(body).hexdigest() in output  # sha256sum of the inflated body
+            assert output.rstrip().endswith(digest)  # openssl's HMAC: the stored checksum
+        assert stored.chunk_count >= 2
+    finally:
+        from ledger_store.bootstrap import delete_table
+
+        delete_table(settings)
+        _CONNECTIONS.pop(settings, None)
