@@ -155,6 +155,7 @@ def test_the_core_is_small_and_every_wing_says_what_it_may_import() -> None:
     for wing in [*wings, ROOT / "snapshots", ROOT / "ledger_store"]:
         docstring = ast.get_docstring(ast.parse((wing / "__init__.py").read_text()))
         assert docstring, f"{wing.name}/__init__.py has no docstring"
+        assert "\n" not in docstring, f"{wing.name}/__init__.py: one line, please"
         says = "import" in docstring.lower()
         assert says, f"{wing.name}/__init__.py does not say what it may import"
         body = ast.parse((wing / "__init__.py").read_text()).body

@@ -1,4 +1,1 @@
-"""Alpaca: snapshot DTOs, the alpaca-py source, the fake broker and server.
-
-May import ``ledger_store`` and ``snapshots.errors`` only.
-"""
+"""Alpaca DTOs, the alpaca-py source, the fake broker and server. Imports: ledger_store, errors."""

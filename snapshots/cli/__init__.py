@@ -1,1 +1,1 @@
-"""The ``trade-ledger`` command line (``main``) and its command groups; a face: imports anything."""
+"""The trade-ledger command line and its command groups; a face: imports anything."""

@@ -1,4 +1,1 @@
-"""The end-to-end demo and the deterministic histories shared with tests and benchmarks.
-
-A face: imports anything.
-"""
+"""The demo and the deterministic histories tests and benchmarks share; a face: imports anything."""

@@ -1,4 +1,1 @@
-"""The two Lambda entry points: the trading snapshot step and the report step.
-
-May import the core and the wings, never ``cli`` or ``demo``.
-"""
+"""The two Lambda entry points (trading, report). Import core and wings, never cli or demo."""

@@ -1,4 +1,1 @@
-"""The ledger's maths: fill-file import, FIFO, per-strategy aggregation and its snapshot models.
-
-May import ``ledger_store`` and ``snapshots.errors`` only.
-"""
+"""The ledger's maths: import, FIFO, strategy aggregation. Imports: ledger_store, errors."""

@@ -1,5 +1,1 @@
-"""The report: figures and the PDF of a verified snapshot.
-
-May import the schema (and what it is made of), never the builder, the integrity checks, the
-Alpaca source, pandas or alpaca-py: the report Lambda must stay pure and lean.
-"""
+"""Report figures and PDF of a snapshot. Imports the schema; never alpaca-py, pandas, builder."""
