@@ -73,7 +73,9 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(str(exc)) from exc
 
 
-def _key_part(what: str) -> AfterValidator:
+def key_part(what: str) -> AfterValidator:
+    """Validator of a key part (``keys.validate_key_part``): NFC, no ``#``, no invisibles."""
+
     def check(value: str) -> str:
         try:
             return keys.validate_key_part(value, what)
@@ -111,7 +113,9 @@ def _at_most(limit: Decimal) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _max_places(places: int) -> AfterValidator:
+def max_places(places: int) -> AfterValidator:
+    """Validator: at most ``places`` decimal places."""
+
     def check(value: Decimal) -> Decimal:
         if decimal_places(value) > places:
             raise ValueError(f"at most {places} decimal places, got {plain(value)}")
@@ -128,10 +132,10 @@ Money = Annotated[
 ]
 PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
-Quantity = Annotated[PositiveDecimal, _max_places(QTY_PLACES), _at_most(MAX_QTY)]
-Price = Annotated[PositiveDecimal, _max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
+Quantity = Annotated[PositiveDecimal, max_places(QTY_PLACES), _at_most(MAX_QTY)]
+Price = Annotated[PositiveDecimal, max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
 #: Fees split into FEE_PLACES shares; finer fees could not be split exactly.
-Fee = Annotated[NonNegativeDecimal, _max_places(FEE_PLACES), _at_most(MAX_FEE)]
+Fee = Annotated[NonNegativeDecimal, max_places(FEE_PLACES), _at_most(MAX_FEE)]
 UTCDateTime = Annotated[
     datetime,
     AfterValidator(_utc),
@@ -164,10 +168,10 @@ HexDigest = Annotated[str, AfterValidator(_hex_digest)]
 UuidText = Annotated[str, AfterValidator(_uuid_text)]
 #: A UTC timestamp without fraction: snapshot period boundaries (``SNAP#{period_end}``).
 WholeSecondUTC = Annotated[UTCDateTime, AfterValidator(_whole_second)]
-OrderId = Annotated[str, _key_part("order_id")]
-AccountId = Annotated[str, _key_part("account_id")]
-CorrelationId = Annotated[str, _key_part("correlation_id")]
-StrategyName = Annotated[str, _key_part("strategy")]
+OrderId = Annotated[str, key_part("order_id")]
+AccountId = Annotated[str, key_part("account_id")]
+CorrelationId = Annotated[str, key_part("correlation_id")]
+StrategyName = Annotated[str, key_part("strategy")]
 
 
 class Side(StrEnum):

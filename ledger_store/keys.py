@@ -158,3 +158,24 @@ def snapshot_chunk_pk(account_id: str, period_end: datetime) -> str:
 
 def snapshot_chunk_sk(index: int) -> str:
     return f"CHUNK#{index:04d}"
+
+
+# Account events (corporate actions, dividends, cash flows) ---------------------------------
+
+#: The account's counter of recorded events (``event_count``): one per event, ever.
+EVENT_COUNTER_SK = "EVENTS"
+
+
+def event_sk(effective_at: datetime, event_id: str) -> str:
+    """``EVENT#{effective_at}#{event_id}``: an account's events in time order."""
+    return f"EVENT#{format_micros(effective_at)}#{validate_key_part(event_id, 'event_id')}"
+
+
+def event_prefix(at: datetime) -> str:
+    """Bound of a half-open ``[start, end)`` range over ``event_sk`` keys."""
+    return f"EVENT#{format_micros(at)}"
+
+
+def event_id_sk(event_id: str) -> str:
+    """``EVENTID#{event_id}``: the guard that makes recording an event idempotent by id."""
+    return f"EVENTID#{validate_key_part(event_id, 'event_id')}"

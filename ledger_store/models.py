@@ -9,6 +9,10 @@ TRADE           TRADE#{order_id}       METADATA             GSI1 CORR#{correlati
 STRATEGY_TRADE  TRADE#{order_id}       STRATEGY#{strategy}  GSI3 ACCOUNT#{account}#STRATEGY#{s}
                                                             / TRADE#{filled_at}#{order_id}
 STRATEGY        ACCOUNT#{account_id}   STRATEGY#{strategy}  none: the per-account registry
+ACCOUNT_EVENT   ACCOUNT#{account_id}   EVENT#{effective_at} none: splits, symbol changes,
+                                       #{event_id}          mergers, dividends, cash flows
+EVENT_ID        ACCOUNT#{account_id}   EVENTID#{event_id}   none: makes an event id unique
+EVENT_COUNTER   ACCOUNT#{account_id}   EVENTS               none: the account's event count
 SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
                                                             SNAP#{period_end}; ``ttl`` set
 SNAPSHOT_CHUNK  SNAPCHUNK#{account_id}  CHUNK#{n:04d}       none; ``ttl`` as its snapshot
@@ -212,6 +216,41 @@ class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
     trade_count = NumberAttribute(default=0)
 
 
+class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):
+    """A non-trade event of an account (``ledger_store.events``): what it does to positions or
+    cash, when it takes effect, and where it came from (``source``: Alpaca's activity type)."""
+
+    account_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    effective_at = UTCTimestampAttribute()
+    symbol = UnicodeAttribute(null=True)
+    new_symbol = UnicodeAttribute(null=True)
+    ratio_new = DecimalAttribute(null=True)
+    ratio_old = DecimalAttribute(null=True)
+    cash_per_share = DecimalAttribute(null=True)
+    amount = DecimalAttribute(null=True)
+    per_share_amount = DecimalAttribute(null=True)
+    qty = DecimalAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    content_sha256 = UnicodeAttribute()
+
+
+class EventIdItem(LedgerItem, discriminator="EVENT_ID"):
+    """The guard of an event id: its event's sort key and content digest."""
+
+    event_sk = UnicodeAttribute()
+    content_sha256 = UnicodeAttribute()
+
+
+class EventCounterItem(LedgerItem, discriminator="EVENT_COUNTER"):
+    """How many events the account has recorded (only ever grows)."""
+
+    account_id = UnicodeAttribute()
+    event_count = NumberAttribute(default=0)
+
+
 class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):
     """A deterministic account snapshot: metadata plus its zlib-compressed canonical JSON.
 
@@ -247,6 +286,9 @@ ENTITY_TYPES: tuple[type[LedgerItem], ...] = (
     TradeItem,
     StrategyTradeItem,
     StrategyRegistryItem,
+    AccountEventItem,
+    EventIdItem,
+    EventCounterItem,
     SnapshotItem,
     SnapshotChunkItem,
 )

@@ -13,12 +13,27 @@ from typing import Any, TextIO
 
 from ledger_store import bootstrap
 from ledger_store.config import TableSettings
+from ledger_store.decimals import plain
 from ledger_store.dto import StrategyAttribution, TradeFill
 from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
+from ledger_store.events import (
+    AccountEventRepository,
+    Event,
+    Merger,
+    Split,
+    SymbolChange,
+)
 from ledger_store.keys import format_micros, parse_timestamp
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.ledger.importer import count_lines, detect_format, import_fills
+from snapshots.ledger.importer import (
+    Format,
+    ImportReport,
+    count_lines,
+    detect_format,
+    import_events,
+    import_fills,
+)
 
 Handler = Callable[[argparse.Namespace, TableSettings], int]
 
@@ -127,6 +142,28 @@ def register(subparsers: Any) -> None:
     strategies.add_argument("--json", action="store_true")
     strategies.set_defaults(func=run_with_settings(_trades_strategies))
 
+    events = subparsers.add_parser(
+        "events", help="import and list account events (splits, dividends, cash flows)"
+    )
+    event_commands = events.add_subparsers(dest="events_command", required=True)
+    event_import = event_commands.add_parser(
+        "import",
+        parents=[connection_options()],
+        help="record the events of a JSON Lines or CSV file (idempotent by event_id)",
+    )
+    event_import.add_argument("file", type=Path)
+    event_import.add_argument("--format", choices=["jsonl", "csv"], help="default: by suffix")
+    event_import.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    event_import.set_defaults(func=run_with_settings(_events_import))
+    event_list = event_commands.add_parser(
+        "list", parents=[connection_options()], help="an account's events, oldest first"
+    )
+    event_list.add_argument("--account", required=True)
+    event_list.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive start")
+    event_list.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive end")
+    event_list.add_argument("--json", action="store_true", help="JSON Lines, one event per line")
+    event_list.set_defaults(func=run_with_settings(_events_list))
+
 
 def timestamp_arg(text: str) -> Any:
     try:
@@ -190,6 +227,29 @@ def _table_cloudformation(args: argparse.Namespace) -> int:
 
 
 def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
+    repository = TradeLedgerRepository(settings)
+    return _import_file(
+        args,
+        "fill",
+        lambda path, fmt, progress: import_fills(repository, path, fmt=fmt, progress=progress),
+    )
+
+
+def _events_import(args: argparse.Namespace, settings: TableSettings) -> int:
+    repository = AccountEventRepository(settings)
+    return _import_file(
+        args,
+        "event",
+        lambda path, fmt, progress: import_events(repository, path, fmt=fmt, progress=progress),
+    )
+
+
+def _import_file(
+    args: argparse.Namespace,
+    unit: str,
+    run: Callable[[Path, Format, Callable[[int], object]], ImportReport],
+) -> int:
+    """Import ``args.file`` with a progress bar; report each bad line as ``FILE:LINE: reason``."""
     from tqdm import tqdm
 
     path: Path = args.file
@@ -197,15 +257,45 @@ def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
         raise LedgerValidationError(f"no such file: {path}")
     fmt = args.format or detect_format(path)
     total = count_lines(path) - (1 if fmt == "csv" else 0)
-    repository = TradeLedgerRepository(settings)
     with tqdm(
-        total=total, unit="fill", desc="import", disable=args.no_progress or None, file=sys.stderr
+        total=total, unit=unit, desc="import", disable=args.no_progress or None, file=sys.stderr
     ) as bar:
-        report = import_fills(repository, path, fmt=fmt, progress=bar.update)
+        report = run(path, fmt, bar.update)
     for problem in report.problems:
         print(f"{path}:{problem.line}: {problem.reason}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def _events_list(args: argparse.Namespace, settings: TableSettings) -> int:
+    events = AccountEventRepository(settings).events(args.account, args.start, args.end)
+    if args.json:
+        for event in events:
+            print(json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
+        return 0
+    rows = (
+        [
+            format_micros(e.effective_at),
+            e.kind.value,
+            e.event_id,
+            getattr(e, "symbol", None) or "",
+            _event_detail(e),
+        ]
+        for e in events
+    )
+    print_table(["effective_at", "kind", "event_id", "symbol", "detail"], rows, out=sys.stdout)
+    return 0
+
+
+def _event_detail(event: Event) -> str:
+    if isinstance(event, Split):
+        return f"{plain(event.ratio_new)}:{plain(event.ratio_old)}"
+    if isinstance(event, SymbolChange):
+        return f"-> {event.new_symbol}"
+    if isinstance(event, Merger):
+        cash = f" + {plain(event.cash_per_share)} cash" if event.cash_per_share else ""
+        return f"-> {plain(event.ratio_new)}:{plain(event.ratio_old)} {event.new_symbol}{cash}"
+    return plain(event.amount)
 
 
 def _trades_list(args: argparse.Namespace, settings: TableSettings) -> int:

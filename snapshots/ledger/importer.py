@@ -1,4 +1,4 @@
-"""Import fills from JSON Lines or CSV: every line validated and recorded on its own."""
+"""Import fills or account events from JSON Lines or CSV: every line read and recorded alone."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ledger_store.dto import parse_fill, unique_keys
 from ledger_store.errors import ConflictError, LedgerValidationError
+from ledger_store.events import AccountEventRepository, parse_event
 from ledger_store.trades import TradeLedgerRepository
 
 Format = Literal["jsonl", "csv"]
@@ -242,17 +243,48 @@ def import_fills(
     fmt: Format | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
-    """Record every valid line; bad or conflicting lines are reported and write nothing."""
+    """Record every valid fill; bad or conflicting lines are reported and write nothing."""
+    return import_records(
+        path, lambda data: repository.record(parse_fill(data)).created, fmt=fmt, progress=progress
+    )
+
+
+def import_events(
+    repository: AccountEventRepository,
+    path: Path,
+    *,
+    fmt: Format | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ImportReport:
+    """Record every valid account event (``ledger_store.events``), one per line, by id."""
+
+    def record(data: dict[str, Any]) -> bool:
+        return repository.record(parse_event(data)).status == "recorded"
+
+    return import_records(path, record, fmt=fmt, progress=progress)
+
+
+def import_records(
+    path: Path,
+    record: Callable[[dict[str, Any]], bool],
+    *,
+    fmt: Format | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ImportReport:
+    """Read every line and ``record`` it (``True``: written now, ``False``: already there).
+
+    A line that cannot be read, is invalid or conflicts is reported and writes nothing.
+    """
     report = ImportReport()
-    for number, record in read_records(path, fmt or detect_format(path)):
+    for number, data in read_records(path, fmt or detect_format(path)):
         try:
-            if isinstance(record, str):
-                raise LedgerValidationError(record)
-            result = repository.record(parse_fill(record))
+            if isinstance(data, str):
+                raise LedgerValidationError(data)
+            created = record(data)
         except (LedgerValidationError, ConflictError) as exc:
             report.problems.append(LineProblem(number, str(exc)))
         else:
-            if result.created:
+            if created:
                 report.recorded += 1
             else:
                 report.already_recorded += 1

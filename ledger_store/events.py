@@ -1,0 +1,368 @@
+"""Account events: what happens to an account besides its fills, recorded once by id.
+
+An event changes positions or cash without a trade, on a date (``effective_at``):
+
+* ``split`` — ``symbol``'s shares become ``ratio_new`` for every ``ratio_old`` (10:1 forward,
+  1:6 reverse, 3:2); quantities scale by ``ratio_new / ratio_old``, cost basis is unchanged;
+* ``symbol_change`` — ``symbol`` trades as ``new_symbol`` from then on (same shares, same cost);
+* ``merger`` — each share of ``symbol`` becomes ``ratio_new / ratio_old`` shares of
+  ``new_symbol`` plus ``cash_per_share`` in cash (stock-for-stock, cash-and-stock);
+* ``dividend`` — ``amount`` of cash for the holders of ``symbol`` at ``effective_at`` (the
+  record date); negative for withholdings (``DIVNRA``, ``DIVTW``, ``DIVFEE``);
+* ``cash_flow`` — ``amount`` deposited (> 0) or withdrawn (< 0): not profit, not loss.
+
+``event_id`` is Alpaca's activity id for events fetched from Alpaca, any key part for events
+imported from a file. Recording is idempotent by id: the same event again changes nothing; the
+same id with other content is a ``ConflictError``. ``source`` keeps Alpaca's activity type
+(``SSP``, ``SC``, ``MA``, ``DIV``, ``CSD``, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, model_validator
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from . import keys
+from .config import TableSettings
+from .dto import (
+    FEE_PLACES,
+    MAX_CLOCK_SKEW,
+    MAX_NOTIONAL,
+    MAX_PRICE,
+    MAX_QTY,
+    QTY_PLACES,
+    AccountId,
+    Frozen,
+    Money,
+    NonEmptyText,
+    PositiveDecimal,
+    Symbol,
+    UTCDateTime,
+    describe_validation_error,
+    key_part,
+    max_places,
+)
+from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
+from .models import AccountEventItem, EventCounterItem, EventIdItem, LedgerItem
+from .storage import storage_call, stream
+from .tracing import subsegment
+
+#: A split or merger ratio: at most a million to one, with at most 9 decimal places.
+MAX_RATIO = Decimal(10) ** 6
+#: Longest description kept with an event.
+MAX_DESCRIPTION = 500
+
+EventId = Annotated[str, key_part("event_id")]
+Ratio = Annotated[PositiveDecimal, max_places(QTY_PLACES), Field(le=MAX_RATIO)]
+Amount = Annotated[Money, max_places(FEE_PLACES), Field(ge=-MAX_NOTIONAL, le=MAX_NOTIONAL)]
+PerShare = Annotated[Money, max_places(FEE_PLACES), Field(ge=-MAX_PRICE, le=MAX_PRICE)]
+EventQty = Annotated[Money, max_places(QTY_PLACES), Field(ge=-MAX_QTY, le=MAX_QTY)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
+Source = Annotated[NonEmptyText, Field(max_length=16)]
+
+
+class EventKind(StrEnum):
+    SPLIT = "split"
+    SYMBOL_CHANGE = "symbol_change"
+    MERGER = "merger"
+    DIVIDEND = "dividend"
+    CASH_FLOW = "cash_flow"
+
+
+def _not_in_the_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError(f"{keys.format_micros(value)} is in the future")
+    return value
+
+
+EffectiveAt = Annotated[UTCDateTime, AfterValidator(_not_in_the_future)]
+
+
+class _Event(Frozen):
+    event_id: EventId
+    account_id: AccountId
+    effective_at: EffectiveAt
+    source: Source | None = None
+    description: Description | None = None
+
+    def content_sha256(self) -> str:
+        """SHA-256 of the event's canonical JSON: equal for equal values (``1.50`` == ``1.5``)."""
+        text = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Split(_Event):
+    """``symbol``'s shares become ``ratio_new`` for every ``ratio_old`` at ``effective_at``."""
+
+    kind: Literal[EventKind.SPLIT] = EventKind.SPLIT
+    symbol: Symbol
+    ratio_new: Ratio
+    ratio_old: Ratio
+
+    @model_validator(mode="after")
+    def _a_real_split(self) -> Split:
+        if self.ratio_new == self.ratio_old:
+            raise ValueError("a split's ratio_new and ratio_old must differ")
+        return self
+
+
+class SymbolChange(_Event):
+    """``symbol`` is ``new_symbol`` from ``effective_at`` on: same shares, same cost."""
+
+    kind: Literal[EventKind.SYMBOL_CHANGE] = EventKind.SYMBOL_CHANGE
+    symbol: Symbol
+    new_symbol: Symbol
+
+    @model_validator(mode="after")
+    def _a_real_change(self) -> SymbolChange:
+        if self.symbol == self.new_symbol:
+            raise ValueError("symbol and new_symbol must differ")
+        return self
+
+
+class Merger(_Event):
+    """Each share of ``symbol`` becomes ``ratio_new / ratio_old`` shares of ``new_symbol`` and
+    ``cash_per_share`` in cash (a reorganisation, Alpaca ``MA``/``REORG``)."""
+
+    kind: Literal[EventKind.MERGER] = EventKind.MERGER
+    symbol: Symbol
+    new_symbol: Symbol
+    ratio_new: Ratio
+    ratio_old: Ratio
+    cash_per_share: Annotated[PerShare, Field(ge=0)] = Decimal(0)
+
+
+class Dividend(_Event):
+    """Cash for the holders of ``symbol`` at ``effective_at``; negative for withholdings."""
+
+    kind: Literal[EventKind.DIVIDEND] = EventKind.DIVIDEND
+    symbol: Symbol
+    amount: Amount
+    per_share_amount: PerShare | None = None
+    qty: EventQty | None = None
+
+    @model_validator(mode="after")
+    def _not_nothing(self) -> Dividend:
+        if self.amount == 0:
+            raise ValueError("a dividend's amount must not be 0")
+        return self
+
+
+class CashFlow(_Event):
+    """Cash deposited (``amount`` > 0) or withdrawn (< 0): capital, never profit or loss."""
+
+    kind: Literal[EventKind.CASH_FLOW] = EventKind.CASH_FLOW
+    amount: Amount
+
+    @model_validator(mode="after")
+    def _not_nothing(self) -> CashFlow:
+        if self.amount == 0:
+            raise ValueError("a cash flow's amount must not be 0")
+        return self
+
+
+#: Any event (a union of the kinds, told apart by ``kind``).
+Event = Split | SymbolChange | Merger | Dividend | CashFlow
+AccountEvent = Annotated[Event, Field(discriminator="kind")]
+_EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
+
+
+def parse_event(data: Any) -> Event:
+    """Validate a mapping (e.g. a JSON line) into an event; raise the library's error."""
+    try:
+        return _EVENT.validate_python(data)
+    except ValidationError as exc:
+        raise LedgerValidationError(describe_validation_error(exc, "(event)")) from exc
+
+
+class EventRecordResult(Frozen):
+    """``recorded`` now, or ``already_recorded`` (the same event, unchanged)."""
+
+    event_id: EventId
+    status: Literal["recorded", "already_recorded"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AccountEventRepository:
+    """An account's events: recorded once by id, read in time order."""
+
+    def __init__(
+        self, settings: TableSettings, *, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+
+    def record(self, event: Event) -> EventRecordResult:
+        """Write the event, its id guard and the account's event count in one transaction.
+
+        Conditioned on the id being new: an identical event again is ``already_recorded``; the
+        same id with other content raises ``ConflictError``. Either way nothing is changed.
+        """
+        guard_key = f"{keys.account_pk(event.account_id)} / {keys.event_id_sk(event.event_id)}"
+        digest = event.content_sha256()
+        item = _event_item(event, digest)
+        with (
+            storage_call(self._settings, "record event", guard_key),
+            subsegment("ledger.record_event", event_id=event.event_id, kind=event.kind.value),
+        ):
+            connection = LedgerItem._get_connection().connection
+            try:
+                with TransactWrite(connection=connection) as tx:
+                    tx.save(
+                        EventIdItem(
+                            keys.account_pk(event.account_id),
+                            keys.event_id_sk(event.event_id),
+                            event_sk=item.sk,
+                            content_sha256=digest,
+                        ),
+                        condition=LedgerItem.pk.does_not_exist(),
+                    )
+                    tx.save(item)
+                    tx.update(
+                        EventCounterItem(keys.account_pk(event.account_id), keys.EVENT_COUNTER_SK),
+                        actions=[
+                            LedgerItem.entity_type.set(EventCounterItem),
+                            EventCounterItem.account_id.set(event.account_id),
+                            EventCounterItem.event_count.add(1),
+                        ],
+                    )
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons or []
+                if not (reasons and reasons[0] is not None):
+                    raise
+                if reasons[0].code != "ConditionalCheckFailed":
+                    raise
+                return self._compare_with_stored(event, digest, guard_key)
+        return EventRecordResult(event_id=event.event_id, status="recorded")
+
+    def _compare_with_stored(self, event: Event, digest: str, key: str) -> EventRecordResult:
+        stored = self.get(event.account_id, event.event_id)
+        if stored.content_sha256() == digest:
+            return EventRecordResult(event_id=event.event_id, status="already_recorded")
+        old, new = stored.model_dump(mode="json"), event.model_dump(mode="json")
+        differences = [
+            f"{name}: stored {old.get(name)!r}, given {new.get(name)!r}"
+            for name in sorted(set(old) | set(new))
+            if old.get(name) != new.get(name)
+        ]
+        raise ConflictError(
+            f"event {event.event_id} is already recorded with different content: "
+            + "; ".join(differences),
+            key=key,
+            differences=differences,
+        )
+
+    def get(self, account_id: str, event_id: str) -> Event:
+        """One event by id (two GetItems: the guard names the event's time-ordered key)."""
+        pk = keys.account_pk(account_id)
+        guard_sk = keys.event_id_sk(event_id)
+        with storage_call(self._settings, "get event", f"{pk} / {guard_sk}"):
+            try:
+                guard = EventIdItem.get(pk, guard_sk, consistent_read=True)
+            except EventIdItem.DoesNotExist:
+                raise NotFoundError(f"no event {event_id!r} for account {account_id!r}") from None
+            try:
+                item = AccountEventItem.get(pk, guard.event_sk, consistent_read=True)
+            except AccountEventItem.DoesNotExist:
+                raise IntegrityError(
+                    f"event {event_id!r}: its guard names {guard.event_sk}, which does not exist"
+                ) from None
+        return _event_dto(item)
+
+    def events(
+        self, account_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Event]:
+        """The account's events with ``start <= effective_at < end``, oldest first, paginated."""
+        pk = keys.account_pk(account_id)
+        if start is not None and end is not None and start > end:
+            raise LedgerValidationError(
+                f"range start {start.isoformat()} is after its end {end.isoformat()}"
+            )
+        lower = keys.event_prefix(start) if start is not None else "EVENT#"
+        upper = keys.event_prefix(end) if end is not None else "EVENT#~"
+        for item in stream(
+            self._settings,
+            "query events",
+            pk,
+            lambda: LedgerItem.query(pk, range_key_condition=LedgerItem.sk.between(lower, upper)),
+        ):
+            if isinstance(item, AccountEventItem):
+                yield _event_dto(item)
+
+    def event_count(self, account_id: str) -> int:
+        """How many events the account has ever recorded (one GetItem)."""
+        pk = keys.account_pk(account_id)
+        with storage_call(self._settings, "get event count", f"{pk} / {keys.EVENT_COUNTER_SK}"):
+            try:
+                counter = EventCounterItem.get(pk, keys.EVENT_COUNTER_SK, consistent_read=True)
+            except EventCounterItem.DoesNotExist:
+                return 0
+        return int(counter.event_count)
+
+
+# Mapping between DTOs and models -------------------------------------------------------------
+
+_OPTIONAL = (
+    "symbol",
+    "new_symbol",
+    "ratio_new",
+    "ratio_old",
+    "cash_per_share",
+    "amount",
+    "per_share_amount",
+    "qty",
+)
+
+
+def _event_item(event: Event, digest: str) -> AccountEventItem:
+    item = AccountEventItem(
+        keys.account_pk(event.account_id),
+        keys.event_sk(event.effective_at, event.event_id),
+        account_id=event.account_id,
+        event_id=event.event_id,
+        kind=event.kind.value,
+        effective_at=event.effective_at,
+        source=event.source,
+        description=event.description,
+        content_sha256=digest,
+    )
+    for name in _OPTIONAL:
+        setattr(item, name, getattr(event, name, None))
+    return item
+
+
+def _event_dto(item: AccountEventItem) -> Event:
+    data: dict[str, Any] = {
+        "kind": item.kind,
+        "event_id": item.event_id,
+        "account_id": item.account_id,
+        "effective_at": item.effective_at,
+        "source": item.source,
+        "description": item.description,
+    }
+    data.update(
+        {name: getattr(item, name) for name in _OPTIONAL if getattr(item, name) is not None}
+    )
+    try:
+        event = _EVENT.validate_python(data)
+    except (ValidationError, ValueError) as exc:
+        raise IntegrityError(
+            f"event item {item.pk} / {item.sk} does not match its model: {exc}"
+        ) from exc
+    if event.content_sha256() != item.content_sha256:
+        raise IntegrityError(f"event item {item.pk} / {item.sk}: content_sha256 differs")
+    return event

@@ -1,0 +1,104 @@
+"""``trade-ledger events import|list``: account events from a file, idempotent by id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger_store.config import TableSettings
+from ledger_store.events import AccountEventRepository
+from tests.builders import ACCOUNT
+from tests.snapshots.cli.test_cli import conn, run
+
+EVENTS = [
+    {
+        "kind": "split",
+        "event_id": "nvda-split-2024",
+        "account_id": ACCOUNT,
+        "effective_at": "2024-06-10T13:30:00Z",
+        "symbol": "NVDA",
+        "ratio_new": "10",
+        "ratio_old": "1",
+    },
+    {
+        "kind": "dividend",
+        "event_id": "20240612013000000::7c1b0a56-2b4f-4d36-9d1e-0c3f5b7a9e11",
+        "account_id": ACCOUNT,
+        "effective_at": "2024-06-12T00:00:00Z",
+        "symbol": "NVDA",
+        "amount": "0.4",
+        "per_share_amount": "0.01",
+        "qty": "40",
+        "source": "DIV",
+    },
+    {
+        "kind": "cash_flow",
+        "event_id": "deposit-1",
+        "account_id": ACCOUNT,
+        "effective_at": "2024-06-01T14:00:00Z",
+        "amount": "49000",
+        "source": "CSD",
+    },
+]
+
+
+def test_events_import_is_idempotent_and_lists_in_time_order(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    bad = {**EVENTS[0], "event_id": "bad", "ratio_new": "1", "ratio_old": "1"}
+    lines = [json.dumps(e) for e in EVENTS] + [json.dumps(bad)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code, out, err = run(capsys, "events", "import", str(path), "--no-progress", *conn(settings))
+    assert code == 1
+    assert "3 recorded, 0 already recorded, 1 rejected" in out
+    assert f"{path}:4: " in err
+    assert "must differ" in err
+
+    code, out, _ = run(capsys, "events", "import", str(path), "--no-progress", *conn(settings))
+    assert "0 recorded, 3 already recorded, 1 rejected" in out
+
+    code, out, _ = run(capsys, "events", "list", "--account", ACCOUNT, *conn(settings))
+    assert code == 0
+    rows = out.splitlines()
+    assert rows[0].split() == ["effective_at", "kind", "event_id", "symbol", "detail"]
+    assert [r.split()[1] for r in rows[1:-1]] == ["cash_flow", "split", "dividend"]
+    assert rows[2].split()[-1] == "10:1"
+    assert rows[-1] == "(3 rows)"
+
+    code, out, _ = run(
+        capsys,
+        "events",
+        "list",
+        "--account",
+        ACCOUNT,
+        "--from",
+        "2024-06-05T00:00:00Z",
+        "--json",
+        *conn(settings),
+    )
+    assert [json.loads(line)["event_id"] for line in out.splitlines()] == [
+        "nvda-split-2024",
+        EVENTS[1]["event_id"],
+    ]
+    assert AccountEventRepository(settings).event_count(ACCOUNT) == 3
+
+
+def test_events_import_reads_csv_with_the_same_columns(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "kind,event_id,account_id,effective_at,symbol,new_symbol,ratio_new,ratio_old,amount\n"
+        f"symbol_change,fb-meta,{ACCOUNT},2022-06-09T13:30:00Z,FB,META,,,\n"
+        f"cash_flow,withdrawal-1,{ACCOUNT},2022-06-10T15:00:00Z,,,,,-2500\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "events", "import", str(path), "--no-progress", *conn(settings))
+    assert (code, err) == (0, "")
+    assert "2 recorded" in out
+    kinds = [e.kind.value for e in AccountEventRepository(settings).events(ACCOUNT)]
+    assert kinds == ["symbol_change", "cash_flow"]
