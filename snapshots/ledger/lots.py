@@ -1,0 +1,425 @@
+"""The signed-lot ledger: fills and account events, in time order, to lots, matches and cash.
+
+This is the accounting of ``snapshot_version`` 1.2 (issue 10; the 1.1 snapshots use
+``snapshots.ledger.fifo``). Each (strategy, symbol) holds **signed lots**, all long or all
+short, matched first-in-first-out:
+
+* a BUY first covers the oldest open *short* lots; each covered slice of ``m`` shorted at ``s``
+  and bought back at ``b`` realises ``m * (s - b)``; what is left of the buy opens a long lot;
+* a SELL first closes the oldest open *long* lots; each slice of ``m`` bought at ``b`` and sold
+  at ``s`` realises ``m * (s - b)``; what is left of the sell opens a short lot at ``s``;
+* a slice's P&L is rounded half-even to ``MONEY_PLACES`` (exact for prices and quantities of
+  at most 9 places each; split-adjusted prices may carry 18); fees are never part of it.
+
+Account events apply at their ``effective_at``, **before** the fills of the same instant (a
+corporate action takes effect as the day starts; a dividend goes to the holders just before
+its record time):
+
+* ``split`` of ``symbol`` by ``ratio_new : ratio_old``: every lot's quantity becomes
+  ``qty * new / old`` truncated to 9 places and its price ``cost / new qty`` (``cost`` = old
+  qty times old price) rounded half-even to 18 places, so the cost basis is unchanged to far
+  below a cent (a lot left with less than 1e-9 shares is gone);
+* ``symbol_change``: the lots of ``symbol`` continue as ``new_symbol`` (same quantities,
+  prices, opening orders and times), after any lots the strategy already held in it;
+* ``merger``: like a split into ``new_symbol``; ``cash_per_share`` times the old quantity is
+  returned capital: it lowers the lot's basis (``price = max(cost - cash, 0) / new qty``, the
+  cost of a short lot being its proceeds) and what exceeds the basis is realised, a gain for a
+  long lot and a loss for a short one (the short owes the cash);
+* ``dividend`` of ``amount``: shared among the strategies holding *long* lots of ``symbol``,
+  pro rata to their quantity (or, when none does, among those holding short lots, pro rata to
+  theirs), exactly: each share is truncated to 9 places and the remaining units go to the
+  largest remainders (ties by strategy name). Held by no strategy: ``unattributed``;
+* ``cash_flow``: the account's capital, kept apart from every strategy's P&L.
+
+Order within an instant: events by ``event_id``, then fills by ``(order_id, strategy)``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
+from fractions import Fraction
+from typing import Final, Literal
+
+from ledger_store.decimals import normalize
+from ledger_store.dto import (
+    Frozen,
+    Money,
+    NonNegativeDecimal,
+    OrderId,
+    PositiveDecimal,
+    Side,
+    StrategyName,
+    Symbol,
+    UTCDateTime,
+)
+from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange
+from snapshots.ledger.fifo import MONEY_PLACES, FifoFill
+
+LotSide = Literal["long", "short"]
+
+_EXACT: Final = Context(prec=200)
+_MONEY: Final = Decimal(1).scaleb(-MONEY_PLACES)
+_QTY_PLACES: Final = 9
+_QTY: Final = Decimal(1).scaleb(-_QTY_PLACES)
+_ZERO: Final = Decimal(0)
+
+
+def _money(value: Decimal) -> Decimal:
+    return normalize(value.quantize(_MONEY, rounding=ROUND_HALF_EVEN, context=_EXACT))
+
+
+def _fraction_to(value: Fraction, quantum: Decimal, rounding: str) -> Decimal:
+    exact = _EXACT.divide(Decimal(value.numerator), Decimal(value.denominator))
+    return normalize(exact.quantize(quantum, rounding=rounding, context=_EXACT))
+
+
+class Lot(Frozen):
+    """An open lot: what remains of one opening fill, long or short, at its (adjusted) price."""
+
+    strategy: StrategyName
+    symbol: Symbol
+    side: LotSide
+    order_id: OrderId
+    opened_at: UTCDateTime
+    qty: PositiveDecimal
+    price: NonNegativeDecimal
+
+
+class Match(Frozen):
+    """A round trip: ``qty`` of a lot opened by ``open_order_id`` closed by ``close_order_id``.
+
+    ``side`` is the lot's: a long lot closed by a sell, a short lot covered by a buy.
+    ``realized_pnl`` = ``qty * (close - open)`` for a long, ``qty * (open - close)`` for a short.
+    """
+
+    strategy: StrategyName
+    symbol: Symbol
+    side: LotSide
+    open_order_id: OrderId
+    close_order_id: OrderId
+    opened_at: UTCDateTime
+    closed_at: UTCDateTime
+    qty: PositiveDecimal
+    open_price: NonNegativeDecimal
+    close_price: NonNegativeDecimal
+    realized_pnl: Money
+
+
+class DividendShare(Frozen):
+    """A strategy's part of a dividend (or of a withholding, negative)."""
+
+    strategy: StrategyName
+    symbol: Symbol
+    event_id: str
+    effective_at: UTCDateTime
+    qty_held: PositiveDecimal
+    amount: Money
+
+
+class CapitalRealization(Frozen):
+    """P&L a merger's cash realised beyond a lot's basis (``order_id``: the lot's opener)."""
+
+    strategy: StrategyName
+    symbol: Symbol
+    event_id: str
+    order_id: OrderId
+    effective_at: UTCDateTime
+    realized_pnl: Money
+
+
+class LotLedger(Frozen):
+    """Everything the signed-lot ledger found, ordered for equal inputs to give equal output.
+
+    ``lots`` by (strategy, symbol, opened_at, order_id); ``matches`` by (strategy, closed_at,
+    close order, open order); ``dividends`` by (strategy, effective_at, event_id);
+    ``unattributed_dividends`` and ``cash_flows`` by (effective_at, event_id).
+    """
+
+    lots: tuple[Lot, ...] = ()
+    matches: tuple[Match, ...] = ()
+    capital_realizations: tuple[CapitalRealization, ...] = ()
+    dividends: tuple[DividendShare, ...] = ()
+    unattributed_dividends: tuple[Dividend, ...] = ()
+    cash_flows: tuple[CashFlow, ...] = ()
+
+    def realized_pnl(self, strategy: str) -> Decimal:
+        """Matches plus merger cash beyond basis, fees excluded."""
+        total = sum((m.realized_pnl for m in self.matches if m.strategy == strategy), _ZERO)
+        total += sum(
+            (r.realized_pnl for r in self.capital_realizations if r.strategy == strategy), _ZERO
+        )
+        return normalize(total)
+
+    def dividend_income(self, strategy: str) -> Decimal:
+        return normalize(sum((d.amount for d in self.dividends if d.strategy == strategy), _ZERO))
+
+    def net_deposits(self) -> Decimal:
+        return normalize(sum((c.amount for c in self.cash_flows), _ZERO))
+
+
+# The engine ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Lot:
+    side: LotSide
+    order_id: str
+    opened_at: datetime
+    qty: Decimal
+    price: Decimal
+
+
+@dataclass
+class _State:
+    books: dict[tuple[str, str], deque[_Lot]] = field(default_factory=lambda: defaultdict(deque))
+    matches: list[Match] = field(default_factory=list)
+    capital: list[CapitalRealization] = field(default_factory=list)
+    dividends: list[DividendShare] = field(default_factory=list)
+    unattributed: list[Dividend] = field(default_factory=list)
+    cash_flows: list[CashFlow] = field(default_factory=list)
+
+
+def run_lots(fills: Iterable[FifoFill], events: Iterable[Event]) -> LotLedger:
+    """Apply ``events`` and ``fills`` (any order given) in time order; see the module docstring."""
+    timeline: list[tuple[datetime, int, str, str, Event | FifoFill]] = [
+        (e.effective_at, 0, e.event_id, "", e) for e in events
+    ]
+    timeline += [(f.filled_at, 1, f.order_id, f.strategy, f) for f in fills]
+    timeline.sort(key=lambda entry: entry[:4])
+    state = _State()
+    for _, kind, _, _, entry in timeline:
+        if kind == 0:
+            _apply_event(state, entry)  # type: ignore[arg-type]
+        else:
+            _apply_fill(state, entry)  # type: ignore[arg-type]
+    lots = [
+        Lot(
+            strategy=strategy,
+            symbol=symbol,
+            side=lot.side,
+            order_id=lot.order_id,
+            opened_at=lot.opened_at,
+            qty=lot.qty,
+            price=lot.price,
+        )
+        for (strategy, symbol), book in state.books.items()
+        for lot in book
+    ]
+    return LotLedger(
+        lots=tuple(sorted(lots, key=lambda x: (x.strategy, x.symbol, x.opened_at, x.order_id))),
+        matches=tuple(
+            sorted(
+                state.matches,
+                key=lambda m: (
+                    m.strategy,
+                    m.closed_at,
+                    m.close_order_id,
+                    m.opened_at,
+                    m.open_order_id,
+                ),
+            )
+        ),
+        capital_realizations=tuple(state.capital),
+        dividends=tuple(
+            sorted(state.dividends, key=lambda d: (d.strategy, d.effective_at, d.event_id))
+        ),
+        unattributed_dividends=tuple(state.unattributed),
+        cash_flows=tuple(state.cash_flows),
+    )
+
+
+def _match_key(m: Match) -> tuple[str, datetime, str, datetime, str]:
+    return (m.strategy, m.closed_at, m.close_order_id, m.opened_at, m.open_order_id)
+
+
+def _apply_fill(state: _State, fill: FifoFill) -> None:
+    if fill.qty <= 0:
+        return
+    book = state.books[(fill.strategy, fill.symbol)]
+    closing: LotSide = "short" if fill.side is Side.BUY else "long"
+    left = fill.qty
+    while left > 0 and book and book[0].side == closing:
+        lot = book[0]
+        qty = min(left, lot.qty)
+        gain = fill.price - lot.price if closing == "long" else lot.price - fill.price
+        state.matches.append(
+            Match(
+                strategy=fill.strategy,
+                symbol=fill.symbol,
+                side=closing,
+                open_order_id=lot.order_id,
+                close_order_id=fill.order_id,
+                opened_at=lot.opened_at,
+                closed_at=fill.filled_at,
+                qty=qty,
+                open_price=lot.price,
+                close_price=fill.price,
+                realized_pnl=_money(_EXACT.multiply(qty, gain)),
+            )
+        )
+        lot.qty = normalize(_EXACT.subtract(lot.qty, qty))
+        left = normalize(_EXACT.subtract(left, qty))
+        if lot.qty == 0:
+            book.popleft()
+    if left > 0:
+        side: LotSide = "long" if fill.side is Side.BUY else "short"
+        book.append(_Lot(side, fill.order_id, fill.filled_at, left, fill.price))
+
+
+def _apply_event(state: _State, event: Event) -> None:
+    if isinstance(event, CashFlow):
+        state.cash_flows.append(event)
+    elif isinstance(event, Dividend):
+        _dividend(state, event)
+    elif isinstance(event, Split):
+        _reshape(state, event, event.symbol, event.symbol, event.ratio_new, event.ratio_old, None)
+    elif isinstance(event, SymbolChange):
+        _reshape(state, event, event.symbol, event.new_symbol, Decimal(1), Decimal(1), None)
+    elif isinstance(event, Merger):
+        _reshape(
+            state,
+            event,
+            event.symbol,
+            event.new_symbol,
+            event.ratio_new,
+            event.ratio_old,
+            event.cash_per_share,
+        )
+
+
+def _reshape(
+    state: _State,
+    event: Event,
+    symbol: str,
+    new_symbol: str,
+    ratio_new: Decimal,
+    ratio_old: Decimal,
+    cash_per_share: Decimal | None,
+) -> None:
+    """Split, rename or merge every strategy's lots of ``symbol`` into ``new_symbol``."""
+    ratio = Fraction(ratio_new) / Fraction(ratio_old)
+    for strategy, held in sorted(state.books.items()):
+        strategy_name, book_symbol = strategy
+        if book_symbol != symbol or not held:
+            continue
+        reshaped: deque[_Lot] = deque()
+        for lot in held:
+            qty = _fraction_to(Fraction(lot.qty) * ratio, _QTY, ROUND_DOWN)
+            if qty == 0:
+                continue  # a sliver below 1e-9 shares: nothing left to hold
+            cost = Fraction(lot.qty) * Fraction(lot.price)
+            if cash_per_share:
+                cash = Fraction(lot.qty) * Fraction(cash_per_share)
+                sign = 1 if lot.side == "long" else -1
+                excess = cash - cost
+                cost = max(cost - cash, Fraction(0))
+                if excess > 0:
+                    state.capital.append(
+                        CapitalRealization(
+                            strategy=strategy_name,
+                            symbol=symbol,
+                            event_id=event.event_id,
+                            order_id=lot.order_id,
+                            effective_at=event.effective_at,
+                            realized_pnl=_fraction_to(excess * sign, _MONEY, ROUND_HALF_EVEN),
+                        )
+                    )
+            price = _fraction_to(cost / Fraction(qty), _MONEY, ROUND_HALF_EVEN)
+            reshaped.append(_Lot(lot.side, lot.order_id, lot.opened_at, qty, price))
+        held.clear()
+        target = state.books[(strategy_name, new_symbol)]
+        if target and reshaped and target[0].side != reshaped[0].side:
+            _net(state, strategy_name, new_symbol, target, reshaped, event)
+        else:
+            target.extend(reshaped)
+
+
+def _net(
+    state: _State,
+    strategy: str,
+    symbol: str,
+    target: deque[_Lot],
+    incoming: deque[_Lot],
+    event: Event,
+) -> None:
+    """Lots arriving on the other side of what the strategy holds close against it, FIFO,
+    as if each arriving lot were a fill at its own price at the event's time."""
+    for lot in incoming:
+        left = lot.qty
+        while left > 0 and target and target[0].side != lot.side:
+            held = target[0]
+            qty = min(left, held.qty)
+            gain = lot.price - held.price if held.side == "long" else held.price - lot.price
+            state.matches.append(
+                Match(
+                    strategy=strategy,
+                    symbol=symbol,
+                    side=held.side,
+                    open_order_id=held.order_id,
+                    close_order_id=lot.order_id,
+                    opened_at=held.opened_at,
+                    closed_at=event.effective_at,
+                    qty=qty,
+                    open_price=held.price,
+                    close_price=lot.price,
+                    realized_pnl=_money(_EXACT.multiply(qty, gain)),
+                )
+            )
+            held.qty = normalize(_EXACT.subtract(held.qty, qty))
+            left = normalize(_EXACT.subtract(left, qty))
+            if held.qty == 0:
+                target.popleft()
+        if left > 0:
+            target.append(_Lot(lot.side, lot.order_id, lot.opened_at, left, lot.price))
+
+
+def _dividend(state: _State, event: Dividend) -> None:
+    holdings: dict[LotSide, dict[str, Decimal]] = {"long": {}, "short": {}}
+    for (strategy, symbol), book in state.books.items():
+        if symbol != event.symbol or not book:
+            continue
+        side = book[0].side
+        holdings[side][strategy] = normalize(sum((lot.qty for lot in book), _ZERO))
+    holders = holdings["long"] or holdings["short"]
+    if not holders:
+        state.unattributed.append(event)
+        return
+    for strategy, (qty, amount) in _allocate(event.amount, holders).items():
+        state.dividends.append(
+            DividendShare(
+                strategy=strategy,
+                symbol=event.symbol,
+                event_id=event.event_id,
+                effective_at=event.effective_at,
+                qty_held=qty,
+                amount=amount,
+            )
+        )
+
+
+def _allocate(amount: Decimal, holders: dict[str, Decimal]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Split ``amount`` pro rata to the holders' quantities, exactly at 9 places.
+
+    Each share is truncated toward zero; the units left over go one each to the largest
+    remainders (ties by strategy name), so the shares add up to ``amount``.
+    """
+    names = sorted(holders)
+    total_qty = sum((Fraction(holders[n]) for n in names), Fraction(0))
+    unit = Fraction(1, 10**_QTY_PLACES)
+    sign = 1 if amount >= 0 else -1
+    magnitude = abs(Fraction(amount))
+    exact = {n: magnitude * Fraction(holders[n]) / total_qty for n in names}
+    shares = {n: (exact[n] // unit) * unit for n in names}
+    left = int((magnitude - sum(shares.values(), Fraction(0))) / unit)
+    order = sorted(names, key=lambda n: (-(exact[n] - shares[n]), n))
+    for name in order[:left]:
+        shares[name] += unit
+    return {n: (holders[n], _fraction_to(shares[n] * sign, _QTY, ROUND_HALF_EVEN)) for n in names}
+
+
+def lots_of(ledger: LotLedger, strategy: str) -> Sequence[Lot]:
+    return [lot for lot in ledger.lots if lot.strategy == strategy]
