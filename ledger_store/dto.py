@@ -346,11 +346,43 @@ class StrategyAttribution(Frozen):
         return normalize(self.qty * self.price)
 
 
+class Correction(Frozen):
+    """One correction of a recorded fill: who changed it, when, why, and what it was before.
+
+    ``revision`` counts the fill's corrections from 1. ``previous`` is the fill as it was
+    before this correction (so the original stays readable); ``kind`` ``void`` takes the fill
+    out of every aggregate, ``amend`` replaces its content (same order id).
+    """
+
+    order_id: OrderId
+    revision: int = Field(ge=1)
+    kind: Literal["void", "amend"]
+    reason: Annotated[NonEmptyText, Field(max_length=500)]
+    actor: Annotated[NonEmptyText, Field(max_length=128)]
+    corrected_at: UTCDateTime
+    previous: TradeFill
+
+
 class RecordedTrade(Frozen):
-    """A stored fill together with its per-strategy attributions."""
+    """A stored fill together with its per-strategy attributions and its corrections.
+
+    ``status`` ``voided``: the fill no longer counts anywhere (no attributions, out of the
+    correlation and symbol listings); ``fill`` is then its last content. ``corrections`` are in
+    revision order.
+    """
 
     fill: TradeFill
     attributions: tuple[StrategyAttribution, ...]
+    status: Literal["active", "voided"] = "active"
+    corrections: tuple[Correction, ...] = ()
+
+
+class CorrectionResult(Frozen):
+    """Outcome of ``void``/``amend``: applied now, or the fill was already so (a retry)."""
+
+    order_id: OrderId
+    status: Literal["voided", "amended", "unchanged"]
+    revision: int = Field(ge=0)
 
 
 class RecordResult(Frozen):

@@ -124,6 +124,11 @@ def trade_event_prefix(at: datetime) -> str:
     return f"TRADE#{format_micros(at)}"
 
 
+def correction_sk(revision: int) -> str:
+    """``CORRECTION#{revision:04d}``: a fill's corrections in order, beside its attributions."""
+    return f"CORRECTION#{revision:04d}"
+
+
 def strategy_sk(strategy: str) -> str:
     return f"STRATEGY#{validate_key_part(strategy, 'strategy')}"
 

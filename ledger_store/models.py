@@ -8,6 +8,7 @@ TRADE           TRADE#{order_id}       METADATA             GSI1 CORR#{correlati
                                                             GSI2 SYMBOL#{symbol} / same SK
 STRATEGY_TRADE  TRADE#{order_id}       STRATEGY#{strategy}  GSI3 ACCOUNT#{account}#STRATEGY#{s}
                                                             / TRADE#{filled_at}#{order_id}
+CORRECTION      TRADE#{order_id}       CORRECTION#{n:04d}   none: a void or amend of the fill
 STRATEGY        ACCOUNT#{account_id}   STRATEGY#{strategy}  none: the per-account registry
 ACCOUNT_EVENT   ACCOUNT#{account_id}   EVENT#{effective_at} none: splits, symbol changes,
                                        #{event_id}          mergers, dividends, cash flows
@@ -190,6 +191,9 @@ class TradeItem(LedgerItem, discriminator="TRADE"):
     bid_at_fill = DecimalAttribute(null=True)
     ask_at_fill = DecimalAttribute(null=True)
     content_sha256 = UnicodeAttribute()
+    #: Corrections applied so far (absent: none) and ``voided`` once voided (absent: active).
+    revision = NumberAttribute(null=True)
+    status = UnicodeAttribute(null=True)
 
 
 class StrategyTradeItem(LedgerItem, discriminator="STRATEGY_TRADE"):
@@ -206,6 +210,20 @@ class StrategyTradeItem(LedgerItem, discriminator="STRATEGY_TRADE"):
     weight = DecimalAttribute()
     fees = DecimalAttribute()
     filled_at = UTCTimestampAttribute()
+
+
+class CorrectionItem(LedgerItem, discriminator="CORRECTION"):
+    """One correction of a fill, in the trade's item collection (``CORRECTION#{revision}``):
+    who, when, why, and the fill's previous content as canonical JSON."""
+
+    order_id = UnicodeAttribute()
+    revision = NumberAttribute()
+    kind = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    corrected_at = UTCTimestampAttribute()
+    previous = UnicodeAttribute()
+    previous_sha256 = UnicodeAttribute()
 
 
 class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
@@ -285,6 +303,7 @@ class SnapshotChunkItem(LedgerItem, discriminator="SNAPSHOT_CHUNK"):
 ENTITY_TYPES: tuple[type[LedgerItem], ...] = (
     TradeItem,
     StrategyTradeItem,
+    CorrectionItem,
     StrategyRegistryItem,
     AccountEventItem,
     EventIdItem,

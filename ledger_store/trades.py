@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import ValidationError
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
@@ -14,14 +16,24 @@ from . import keys
 from .config import TableSettings
 from .dto import (
     MAX_FILLS_PER_STRATEGY,
+    Correction,
+    CorrectionResult,
     RecordedTrade,
     RecordResult,
     StrategyAttribution,
     StrategyRegistration,
     TradeFill,
+    describe_validation_error,
+    parse_fill,
 )
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
-from .models import LedgerItem, StrategyRegistryItem, StrategyTradeItem, TradeItem
+from .models import (
+    CorrectionItem,
+    LedgerItem,
+    StrategyRegistryItem,
+    StrategyTradeItem,
+    TradeItem,
+)
 from .storage import is_expired, not_expired, storage_call, stream
 from .tracing import subsegment
 
@@ -109,8 +121,14 @@ class TradeLedgerRepository:
             )
 
     def _compare_with_stored(self, fill: TradeFill) -> RecordResult:
-        stored = self.get_trade(fill.order_id).fill
-        if stored.content_sha256() == fill.content_sha256():
+        recorded = self.get_trade(fill.order_id)
+        stored = recorded.fill
+        digest = fill.content_sha256()
+        # The fill as recorded once, even if corrected since (a re-import of the original
+        # file): nothing to do.
+        if digest in {
+            f.content_sha256() for f in (stored, *(c.previous for c in recorded.corrections))
+        }:
             return RecordResult(order_id=fill.order_id, status="already_recorded")
         old, new = stored.model_dump(mode="json"), fill.model_dump(mode="json")
         differences = [
@@ -125,6 +143,149 @@ class TradeLedgerRepository:
             differences=differences,
         )
 
+    # Corrections --------------------------------------------------------------------------
+
+    def void(self, order_id: str, *, reason: str, actor: str) -> CorrectionResult:
+        """Take a recorded fill out of every aggregate, keeping it and its history readable.
+
+        One transaction: the correction record (who, why, when, the fill as it was), the trade
+        marked ``voided`` and taken out of the correlation and symbol indexes, its attributions
+        deleted (so the strategy index no longer holds them) and one fill less in each of its
+        strategies' registry counts. Conditioned on the trade being what was read; voiding a
+        voided fill again is ``unchanged``.
+        """
+        current = self.get_trade(order_id)
+        revision = len(current.corrections)
+        if current.status == "voided":
+            return CorrectionResult(order_id=order_id, status="unchanged", revision=revision)
+        correction = self._correction(current, "void", reason, actor)
+        key = keys.trade_pk(order_id)
+        with (
+            storage_call(self._settings, "void trade", key),
+            subsegment("ledger.void", order_id=order_id),
+        ):
+            connection = LedgerItem._get_connection().connection
+            try:
+                with TransactWrite(connection=connection) as tx:
+                    tx.save(_correction_item(correction), condition=LedgerItem.pk.does_not_exist())
+                    tx.update(
+                        TradeItem(key, keys.TRADE_METADATA_SK),
+                        actions=[
+                            TradeItem.status.set("voided"),
+                            TradeItem.revision.set(correction.revision),
+                            LedgerItem.gsi1pk.remove(),
+                            LedgerItem.gsi1sk.remove(),
+                            LedgerItem.gsi2pk.remove(),
+                            LedgerItem.gsi2sk.remove(),
+                        ],
+                        condition=_unchanged_since(current),
+                    )
+                    for attribution in current.attributions:
+                        tx.delete(StrategyTradeItem(key, keys.strategy_sk(attribution.strategy)))
+                    for strategy in current.fill.strategy_allocation:
+                        tx.update(
+                            _registry_item(current.fill.account_id, strategy),
+                            actions=[StrategyRegistryItem.trade_count.add(-1)],
+                        )
+            except TransactWriteError as exc:
+                if _failed_conditions(exc):
+                    raise ConflictError(
+                        f"order {order_id} changed while it was being voided; read it again",
+                        key=key,
+                    ) from None
+                raise
+        return CorrectionResult(order_id=order_id, status="voided", revision=correction.revision)
+
+    def amend(self, fill: TradeFill, *, reason: str, actor: str) -> CorrectionResult:
+        """Replace a recorded fill's content (same order id and account), keeping the old.
+
+        One transaction: the correction record with the fill as it was, the trade rewritten
+        (its index keys follow the new content), the attributions of the new allocation
+        written and those of strategies it no longer names deleted, and the registry counts
+        of strategies dropped or added adjusted. Conditioned on the trade being what was read;
+        amending to the content it already has is ``unchanged``. A voided fill cannot be
+        amended.
+        """
+        current = self.get_trade(fill.order_id)
+        revision = len(current.corrections)
+        if current.status == "voided":
+            raise LedgerValidationError(f"order {fill.order_id} is voided; it cannot be amended")
+        if fill.account_id != current.fill.account_id:
+            raise LedgerValidationError(
+                f"order {fill.order_id} belongs to account {current.fill.account_id}; an amend "
+                "cannot move it to another account (void it and record it there)"
+            )
+        if fill.content_sha256() == current.fill.content_sha256():
+            return CorrectionResult(order_id=fill.order_id, status="unchanged", revision=revision)
+        old = set(current.fill.strategy_allocation)
+        new = set(fill.strategy_allocation)
+        actions = 2 + len(old - new) + len(new) + len(old ^ new)
+        if actions > MAX_TRANSACTION_ACTIONS:
+            raise LedgerValidationError(
+                f"amending order {fill.order_id} would take {actions} writes in one transaction "
+                f"(the limit is {MAX_TRANSACTION_ACTIONS}): void it and record the new fill"
+            )
+        correction = self._correction(current, "amend", reason, actor)
+        key = keys.trade_pk(fill.order_id)
+        trade = _trade_item(fill)
+        trade.revision = correction.revision
+        with (
+            storage_call(self._settings, "amend trade", key),
+            subsegment("ledger.amend", order_id=fill.order_id),
+        ):
+            connection = LedgerItem._get_connection().connection
+            try:
+                with TransactWrite(connection=connection) as tx:
+                    tx.save(_correction_item(correction), condition=LedgerItem.pk.does_not_exist())
+                    tx.save(trade, condition=_unchanged_since(current))
+                    for strategy in sorted(old - new):
+                        tx.delete(StrategyTradeItem(key, keys.strategy_sk(strategy)))
+                        tx.update(
+                            _registry_item(fill.account_id, strategy),
+                            actions=[StrategyRegistryItem.trade_count.add(-1)],
+                        )
+                    for attribution in fill.attributions():
+                        tx.save(_attribution_item(attribution))
+                    for strategy in sorted(new - old):
+                        tx.update(
+                            _registry_item(fill.account_id, strategy),
+                            actions=[
+                                LedgerItem.entity_type.set(StrategyRegistryItem),
+                                StrategyRegistryItem.account_id.set(fill.account_id),
+                                StrategyRegistryItem.strategy.set(strategy),
+                                StrategyRegistryItem.trade_count.add(1),
+                            ],
+                            condition=StrategyRegistryItem.trade_count.does_not_exist()
+                            | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
+                        )
+            except TransactWriteError as exc:
+                if _failed_conditions(exc):
+                    raise ConflictError(
+                        f"order {fill.order_id} changed while it was being amended, or a strategy "
+                        "it adds is full; read it again",
+                        key=key,
+                    ) from None
+                raise
+        return CorrectionResult(
+            order_id=fill.order_id, status="amended", revision=correction.revision
+        )
+
+    def _correction(
+        self, current: RecordedTrade, kind: Literal["void", "amend"], reason: str, actor: str
+    ) -> Correction:
+        try:
+            return Correction(
+                order_id=current.fill.order_id,
+                revision=len(current.corrections) + 1,
+                kind=kind,
+                reason=reason,
+                actor=actor,
+                corrected_at=self._clock(),
+                previous=current.fill,
+            )
+        except ValidationError as exc:
+            raise LedgerValidationError(describe_validation_error(exc, "(correction)")) from exc
+
     # Reads --------------------------------------------------------------------------------
 
     def get_trade(self, order_id: str) -> RecordedTrade:
@@ -133,6 +294,7 @@ class TradeLedgerRepository:
         now = self._clock()
         trade: TradeItem | None = None
         attributions: list[StrategyAttribution] = []
+        corrections: list[Correction] = []
         for item in stream(
             self._settings,
             "get trade",
@@ -143,9 +305,16 @@ class TradeLedgerRepository:
                 trade = item
             elif isinstance(item, StrategyTradeItem):
                 attributions.append(_attribution_dto(item))
+            elif isinstance(item, CorrectionItem):
+                corrections.append(_correction_dto(item))
         if trade is None:
             raise NotFoundError(f"no trade recorded for order {order_id!r}")
-        return RecordedTrade(fill=_fill_dto(trade), attributions=tuple(attributions))
+        return RecordedTrade(
+            fill=_fill_dto(trade),
+            attributions=tuple(attributions),
+            status="voided" if trade.status == "voided" else "active",
+            corrections=tuple(sorted(corrections, key=lambda c: c.revision)),
+        )
 
     def trades_by_correlation(
         self,
@@ -266,6 +435,63 @@ def _event_range(attribute: object, start: datetime | None, end: datetime | None
     upper = keys.trade_event_prefix(end) if end is not None else "TRADE#" + _RANGE_TOP
     between: Condition = attribute.between(lower, upper)  # type: ignore[attr-defined]
     return between
+
+
+#: DynamoDB's limit of actions in one TransactWriteItems.
+MAX_TRANSACTION_ACTIONS = 100
+
+
+def _registry_item(account_id: str, strategy: str) -> StrategyRegistryItem:
+    return StrategyRegistryItem(keys.account_pk(account_id), keys.strategy_sk(strategy))
+
+
+def _unchanged_since(current: RecordedTrade) -> Condition:
+    """The trade is still what ``current`` read: same content, same revision, not voided."""
+    revision = len(current.corrections)
+    same_revision: Condition = (
+        TradeItem.revision.does_not_exist() if revision == 0 else TradeItem.revision == revision
+    )
+    condition: Condition = (
+        (TradeItem.content_sha256 == current.fill.content_sha256())
+        & same_revision
+        & TradeItem.status.does_not_exist()
+    )
+    return condition
+
+
+def _correction_item(correction: Correction) -> CorrectionItem:
+    previous = correction.previous
+    return CorrectionItem(
+        keys.trade_pk(correction.order_id),
+        keys.correction_sk(correction.revision),
+        order_id=correction.order_id,
+        revision=correction.revision,
+        kind=correction.kind,
+        reason=correction.reason,
+        actor=correction.actor,
+        corrected_at=correction.corrected_at,
+        previous=json.dumps(previous.model_dump(mode="json"), sort_keys=True, ensure_ascii=False),
+        previous_sha256=previous.content_sha256(),
+    )
+
+
+def _correction_dto(item: CorrectionItem) -> Correction:
+    try:
+        previous = parse_fill(json.loads(item.previous))
+        correction = Correction(
+            order_id=item.order_id,
+            revision=int(item.revision),
+            kind=item.kind,
+            reason=item.reason,
+            actor=item.actor,
+            corrected_at=item.corrected_at,
+            previous=previous,
+        )
+    except (ValueError, TypeError, LedgerValidationError) as exc:
+        raise IntegrityError(f"correction {item.pk} / {item.sk} is not valid: {exc}") from exc
+    if previous.content_sha256() != item.previous_sha256:
+        raise IntegrityError(f"correction {item.pk} / {item.sk}: previous_sha256 differs")
+    return correction
 
 
 def _failed_conditions(exc: TransactWriteError) -> set[int]:

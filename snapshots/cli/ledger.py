@@ -142,6 +142,25 @@ def register(subparsers: Any) -> None:
     strategies.add_argument("--json", action="store_true")
     strategies.set_defaults(func=run_with_settings(_trades_strategies))
 
+    void = trade_commands.add_parser(
+        "void",
+        parents=[connection_options()],
+        help="take a recorded fill out of every aggregate (append-only, kept readable)",
+    )
+    void.add_argument("--order-id", required=True)
+    void.add_argument("--reason", required=True, help="why (kept with the correction)")
+    void.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    void.set_defaults(func=run_with_settings(_trades_void))
+    amend = trade_commands.add_parser(
+        "amend",
+        parents=[connection_options()],
+        help="replace a recorded fill's content with FILE's (one JSON object, same order_id)",
+    )
+    amend.add_argument("file", type=Path)
+    amend.add_argument("--reason", required=True, help="why (kept with the correction)")
+    amend.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    amend.set_defaults(func=run_with_settings(_trades_amend))
+
     events = subparsers.add_parser(
         "events", help="import and list account events (splits, dividends, cash flows)"
     )
@@ -235,6 +254,35 @@ def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
     )
 
 
+def _default_actor() -> str:
+    import os
+
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "trade-ledger-cli"
+
+
+def _trades_void(args: argparse.Namespace, settings: TableSettings) -> int:
+    result = TradeLedgerRepository(settings).void(
+        args.order_id, reason=args.reason, actor=args.actor
+    )
+    print(f"{result.status}: order {result.order_id} (revision {result.revision})")
+    return 0
+
+
+def _trades_amend(args: argparse.Namespace, settings: TableSettings) -> int:
+    from ledger_store.dto import parse_fill, unique_keys
+
+    path: Path = args.file
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise LedgerValidationError(f"{path}: not a readable JSON object ({exc})") from exc
+    result = TradeLedgerRepository(settings).amend(
+        parse_fill(data), reason=args.reason, actor=args.actor
+    )
+    print(f"{result.status}: order {result.order_id} (revision {result.revision})")
+    return 0
+
+
 def _events_import(args: argparse.Namespace, settings: TableSettings) -> int:
     repository = AccountEventRepository(settings)
     return _import_file(
@@ -316,7 +364,17 @@ def _trades_list(args: argparse.Namespace, settings: TableSettings) -> int:
     elif args.correlation_id:
         fills = repository.trades_by_correlation(args.correlation_id, args.start, args.end)
     else:
-        fills = [repository.get_trade(args.order_id).fill]
+        trade = repository.get_trade(args.order_id)
+        _print_fills([trade.fill], as_json=args.json)  # JSON: the fill, as a fill file holds it
+        if args.json:
+            return 0
+        print(f"status: {trade.status}")
+        for c in trade.corrections:
+            print(
+                f"  revision {c.revision}: {c.kind} by {c.actor} at "
+                f"{format_micros(c.corrected_at)}: {c.reason}"
+            )
+        return 0
     _print_fills(fills, as_json=args.json)
     return 0
 

@@ -1,4 +1,4 @@
-"""``trade-ledger events import|list``: account events from a file, idempotent by id."""
+"""``trade-ledger events import|list`` and ``trades void|amend``: the ledger beyond fills."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from ledger_store.config import TableSettings
+from ledger_store.dto import parse_fill
 from ledger_store.events import AccountEventRepository
-from tests.builders import ACCOUNT
+from ledger_store.trades import TradeLedgerRepository
+from tests.builders import ACCOUNT, fill_data
 from tests.snapshots.cli.test_cli import conn, run
 
 EVENTS = [
@@ -102,3 +104,44 @@ def test_events_import_reads_csv_with_the_same_columns(
     assert "2 recorded" in out
     kinds = [e.kind.value for e in AccountEventRepository(settings).events(ACCOUNT)]
     assert kinds == ["symbol_change", "cash_flow"]
+
+
+def test_trades_void_and_amend_from_the_command_line(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ledger = TradeLedgerRepository(settings)
+    ledger.record(parse_fill(fill_data(order_id="o-1")))
+    ledger.record(parse_fill(fill_data(order_id="o-2")))
+    amended = tmp_path / "o-1.json"
+    amended.write_text(
+        json.dumps(fill_data(order_id="o-1", qty="12"), default=str), encoding="utf-8"
+    )
+
+    code, out, _ = run(
+        capsys,
+        "trades",
+        "amend",
+        str(amended),
+        "--reason",
+        "qty typo",
+        "--actor",
+        "ops",
+        *conn(settings),
+    )
+    assert (code, out) == (0, "amended: order o-1 (revision 1)\n")
+    code, out, _ = run(
+        capsys, "trades", "void", "--order-id", "o-2", "--reason", "busted", *conn(settings)
+    )
+    assert (code, out.split(":")[0]) == (0, "voided")
+
+    code, out, _ = run(capsys, "trades", "list", "--order-id", "o-1", *conn(settings))
+    assert "status: active" in out
+    assert "revision 1: amend by ops" in out
+    assert out.rstrip().endswith("qty typo")
+    code, out, _ = run(capsys, "trades", "list", "--order-id", "o-2", *conn(settings))
+    assert "status: voided" in out
+    code, _, err = run(
+        capsys, "trades", "amend", str(tmp_path / "missing.json"), "--reason", "r", *conn(settings)
+    )
+    assert code == 2
+    assert "not a readable JSON object" in err
