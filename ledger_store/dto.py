@@ -397,11 +397,17 @@ class RecordResult(Frozen):
 
 
 class StrategyRegistration(Frozen):
-    """A strategy the account has traded, with the number of fills attributed to it."""
+    """A strategy the account has traded, with the number of fills attributed to it.
+
+    ``revision`` counts every write that changed the strategy's entries (a fill recorded,
+    voided or amended); it only grows, so a reader that saw it once can tell whether anything
+    changed since, even a correction of an old fill.
+    """
 
     account_id: AccountId
     strategy: StrategyName
     trade_count: int = Field(ge=0)
+    revision: int = Field(ge=0, default=0)
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

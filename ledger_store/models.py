@@ -232,6 +232,8 @@ class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
     account_id = UnicodeAttribute()
     strategy = UnicodeAttribute()
     trade_count = NumberAttribute(default=0)
+    #: Writes that changed the strategy's entries (record, void, amend); only grows.
+    revision = NumberAttribute(null=True)
 
 
 class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):

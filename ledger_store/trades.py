@@ -89,6 +89,7 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.account_id.set(fill.account_id),
                                 StrategyRegistryItem.strategy.set(attribution.strategy),
                                 StrategyRegistryItem.trade_count.add(1),
+                                StrategyRegistryItem.revision.add(1),
                             ],
                             condition=StrategyRegistryItem.trade_count.does_not_exist()
                             | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
@@ -185,7 +186,10 @@ class TradeLedgerRepository:
                     for strategy in current.fill.strategy_allocation:
                         tx.update(
                             _registry_item(current.fill.account_id, strategy),
-                            actions=[StrategyRegistryItem.trade_count.add(-1)],
+                            actions=[
+                                StrategyRegistryItem.trade_count.add(-1),
+                                StrategyRegistryItem.revision.add(1),
+                            ],
                         )
             except TransactWriteError as exc:
                 if _failed_conditions(exc):
@@ -219,7 +223,7 @@ class TradeLedgerRepository:
             return CorrectionResult(order_id=fill.order_id, status="unchanged", revision=revision)
         old = set(current.fill.strategy_allocation)
         new = set(fill.strategy_allocation)
-        actions = 2 + len(old - new) + len(new) + len(old ^ new)
+        actions = 2 + len(old - new) + len(new) + len(old | new)
         if actions > MAX_TRANSACTION_ACTIONS:
             raise LedgerValidationError(
                 f"amending order {fill.order_id} would take {actions} writes in one transaction "
@@ -242,7 +246,15 @@ class TradeLedgerRepository:
                         tx.delete(StrategyTradeItem(key, keys.strategy_sk(strategy)))
                         tx.update(
                             _registry_item(fill.account_id, strategy),
-                            actions=[StrategyRegistryItem.trade_count.add(-1)],
+                            actions=[
+                                StrategyRegistryItem.trade_count.add(-1),
+                                StrategyRegistryItem.revision.add(1),
+                            ],
+                        )
+                    for strategy in sorted(old & new):
+                        tx.update(
+                            _registry_item(fill.account_id, strategy),
+                            actions=[StrategyRegistryItem.revision.add(1)],
                         )
                     for attribution in fill.attributions():
                         tx.save(_attribution_item(attribution))
@@ -254,6 +266,7 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.account_id.set(fill.account_id),
                                 StrategyRegistryItem.strategy.set(strategy),
                                 StrategyRegistryItem.trade_count.add(1),
+                                StrategyRegistryItem.revision.add(1),
                             ],
                             condition=StrategyRegistryItem.trade_count.does_not_exist()
                             | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
@@ -414,6 +427,7 @@ def _registration(item: StrategyRegistryItem) -> StrategyRegistration:
             account_id=item.account_id,
             strategy=item.strategy,
             trade_count=int(item.trade_count),
+            revision=int(item.revision or 0),
         )
     except (TypeError, ValueError) as exc:
         raise IntegrityError(

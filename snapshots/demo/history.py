@@ -281,6 +281,7 @@ def seed_ledger(
                         account_id=account_id,
                         strategy=strategy,
                         trade_count=count,
+                        revision=count,
                     ).serialize()
                 )
     client = raw_client(settings, pool=max(threads, 1) + 2)

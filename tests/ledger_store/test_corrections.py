@@ -19,6 +19,11 @@ def registry(ledger: TradeLedgerRepository) -> dict[str, int]:
     return {r.strategy: r.trade_count for r in ledger.strategies(ACCOUNT)}
 
 
+def revisions(ledger: TradeLedgerRepository) -> dict[str, int]:
+    """Writes that changed each strategy's entries: only ever grows."""
+    return {r.strategy: r.revision for r in ledger.strategies(ACCOUNT)}
+
+
 def strategy_orders(ledger: TradeLedgerRepository, strategy: str) -> list[tuple[str, str]]:
     return [(a.order_id, str(a.qty)) for a in ledger.attributions_by_strategy(ACCOUNT, strategy)]
 
@@ -35,6 +40,7 @@ def test_a_voided_fill_leaves_every_aggregate_and_stays_readable(
 
     assert (result.status, result.revision) == ("voided", 1)
     assert registry(ledger) == {"alpha": 1, "beta": 0}
+    assert revisions(ledger) == {"alpha": 3, "beta": 2}
     assert strategy_orders(ledger, "alpha") == [("o-2", "10")]
     assert strategy_orders(ledger, "beta") == []
     assert [f.order_id for f in ledger.trades_by_correlation(CORRELATION)] == ["o-2"]
@@ -74,6 +80,8 @@ def test_an_amended_fill_replaces_its_content_and_keeps_the_original(
 
     assert (result.status, result.revision) == ("amended", 1)
     assert registry(ledger) == {"alpha": 1, "beta": 0, "gamma": 1}
+    # Every strategy the amend touched saw a change, the one it kept too.
+    assert revisions(ledger) == {"alpha": 2, "beta": 2, "gamma": 1}
     assert strategy_orders(ledger, "alpha") == [("o-1", "6")]
     assert strategy_orders(ledger, "beta") == []
     assert strategy_orders(ledger, "gamma") == [("o-1", "6")]

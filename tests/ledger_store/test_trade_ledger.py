@@ -271,8 +271,8 @@ def test_strategies_lists_the_registry_by_name_with_counts(ledger: TradeLedgerRe
     )
 
     assert ledger.strategies(ACCOUNT) == [
-        StrategyRegistration(account_id=ACCOUNT, strategy="alpha", trade_count=1),
-        StrategyRegistration(account_id=ACCOUNT, strategy="zeta", trade_count=2),
+        StrategyRegistration(account_id=ACCOUNT, strategy="alpha", trade_count=1, revision=1),
+        StrategyRegistration(account_id=ACCOUNT, strategy="zeta", trade_count=2, revision=2),
     ]
     assert registry(ledger, "acct-2") == {"mu": 1}
     assert ledger.strategies("acct-3") == []
