@@ -232,6 +232,17 @@ class AccountEventRepository:
                         condition=LedgerItem.pk.does_not_exist(),
                     )
                     tx.save(item)
+                    action_sk = _action_sk(event)
+                    if action_sk is not None:
+                        tx.save(
+                            EventIdItem(
+                                keys.account_pk(event.account_id),
+                                action_sk,
+                                event_sk=item.sk,
+                                content_sha256=digest,
+                            ),
+                            condition=LedgerItem.pk.does_not_exist(),
+                        )
                     tx.update(
                         EventCounterItem(keys.account_pk(event.account_id), keys.EVENT_COUNTER_SK),
                         actions=[
@@ -242,11 +253,18 @@ class AccountEventRepository:
                     )
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons or []
-                if not (reasons and reasons[0] is not None):
-                    raise
-                if reasons[0].code != "ConditionalCheckFailed":
-                    raise
-                return self._compare_with_stored(event, digest, guard_key)
+                failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+                if failed and failed[0]:
+                    return self._compare_with_stored(event, digest, guard_key)
+                if len(failed) > 2 and failed[2]:
+                    raise ConflictError(
+                        f"event {event.event_id}: another {event.kind.value} of "
+                        f"{getattr(event, 'symbol', '')} on {event.effective_at.date()} is "
+                        "already recorded (one corporate action per symbol and day, so none is "
+                        "applied twice); nothing was written",
+                        key=f"{keys.account_pk(event.account_id)} / {_action_sk(event)}",
+                    ) from None
+                raise
         return EventRecordResult(event_id=event.event_id, status="recorded")
 
     def _compare_with_stored(self, event: Event, digest: str, key: str) -> EventRecordResult:
@@ -315,6 +333,17 @@ class AccountEventRepository:
 
 
 # Mapping between DTOs and models -------------------------------------------------------------
+
+
+def _action_sk(event: Event) -> str | None:
+    """``ACTION#{symbol}#{date}``: at most one split, symbol change or merger of a symbol per
+    day, so a split derived from Alpaca's rows and the same split imported from a file can
+    never both apply."""
+    if isinstance(event, Split | SymbolChange | Merger):
+        day = event.effective_at.date().isoformat()
+        return f"ACTION#{keys.validate_key_part(event.symbol, 'symbol')}#{day}"
+    return None
+
 
 _OPTIONAL = (
     "symbol",

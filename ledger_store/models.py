@@ -12,7 +12,9 @@ CORRECTION      TRADE#{order_id}       CORRECTION#{n:04d}   none: a void or amen
 STRATEGY        ACCOUNT#{account_id}   STRATEGY#{strategy}  none: the per-account registry
 ACCOUNT_EVENT   ACCOUNT#{account_id}   EVENT#{effective_at} none: splits, symbol changes,
                                        #{event_id}          mergers, dividends, cash flows
-EVENT_ID        ACCOUNT#{account_id}   EVENTID#{event_id}   none: makes an event id unique
+EVENT_ID        ACCOUNT#{account_id}   EVENTID#{event_id}   none: makes an event id unique;
+                                       ACTION#{symbol}      also one corporate action per
+                                       #{date}              symbol and day
 EVENT_COUNTER   ACCOUNT#{account_id}   EVENTS               none: the account's event count
 SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
                                                             SNAP#{period_end}; ``ttl`` set

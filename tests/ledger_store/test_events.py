@@ -73,8 +73,11 @@ def test_each_kind_is_recorded_once_and_read_back_exactly(
     assert events.get(ACCOUNT, event.event_id) == event
     assert list(events.events(ACCOUNT)) == [event]
     assert events.event_count(ACCOUNT) == 1
-    # The event, its id guard and the account's counter: nothing else.
+    # The event, its id guard, the account's counter and, for a corporate action, its
+    # symbol-and-day guard: nothing else.
+    action = ["ACTION"] if kind in {"split", "symbol_change", "merger"} else []
     assert sorted(item["SK"]["S"].split("#")[0] for item in raw_table(settings)) == [
+        *action,
         "EVENT",
         "EVENTID",
         "EVENTS",
@@ -95,6 +98,25 @@ def test_the_same_id_with_other_content_is_a_conflict_and_changes_nothing(
     assert caught.value.key == f"ACCOUNT#{ACCOUNT} / EVENTID#{first.event_id}"
     assert raw_table(settings) == before
     assert events.event_count(ACCOUNT) == 1
+
+
+@pytest.mark.parametrize("kind", ["split", "symbol_change", "merger"])
+def test_one_corporate_action_per_symbol_and_day(settings: TableSettings, kind: str) -> None:
+    """The split Alpaca's rows describe and the same split imported from a file can never
+    both apply: a second action on the symbol that day is refused, whatever its id."""
+    events = AccountEventRepository(settings)
+    events.record(parse_event(event_data(kind)))
+    before = raw_table(settings)
+    again = parse_event(
+        event_data(kind, event_id="from-a-file", effective_at=T0 + timedelta(hours=3))
+    )
+    with pytest.raises(ConflictError, match=r"already recorded \(one corporate action per symbol"):
+        events.record(again)
+    assert raw_table(settings) == before
+    next_day = parse_event(
+        event_data(kind, event_id="next-day", effective_at=T0 + timedelta(days=1))
+    )
+    assert events.record(next_day).status == "recorded"
 
 
 def test_events_are_read_in_time_order_over_half_open_ranges(settings: TableSettings) -> None:
