@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from typing import Any
 
 from ledger_store.decimals import normalize, plain
 from ledger_store.dto import OrderType, Side, TradeFill
+from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange
 
 #: Regulatory fees on sells, as US brokers pass them on: the SEC fee on notional and FINRA's
 #: trading activity fee per share (capped), each rounded up to the cent.
@@ -31,6 +32,7 @@ _DEFAULT_CREATED_AT = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 _ID_NAMESPACE = uuid.UUID("6b0f3e0a-2f7d-4a53-8d8e-1c4b5a6f7e80")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RATIO_PLACES = Decimal("1E-10")
+_NINE_PLACES = Decimal("1E-9")
 _EXCHANGES = {"SPY": "ARCA", "XLE": "ARCA", "GLD": "ARCA", "TLT": "NASDAQ", "QQQ": "NASDAQ"}
 
 OPEN_STATUSES = frozenset(
@@ -339,6 +341,8 @@ class FakeAccount:
     orders: tuple[FakeOrder, ...] = ()
     fee_activities: tuple[FakeActivity, ...] = ()
     fill_activities: tuple[FakeActivity, ...] = ()
+    #: Non-trade activities: cash movements, dividends, corporate actions.
+    other_activities: tuple[FakeActivity, ...] = ()
     equity_series: tuple[EquitySample, ...] = ()
     base_value: Decimal = Decimal(0)
     last_equity: Decimal | None = None
@@ -416,6 +420,7 @@ class FakeAccount:
         account_number: str = "PA3FAKE00001",
         starting_cash: Decimal = Decimal(100_000),
         include_unfilled: bool = True,
+        events: Sequence[Event] = (),
     ) -> FakeAccount:
         """The account that ``cycles`` (``generate_history()`` output) leave behind.
 
@@ -424,7 +429,11 @@ class FakeAccount:
         are FEE activities (REG = SEC fee, TAF = FINRA fee) created the next business day;
         cash is ``starting_cash - buys + sells - fees``; one equity sample per trading day
         (00:00 UTC, left-labelled), profit/loss against ``starting_cash``. With
-        ``include_unfilled`` a canceled and an open (``new``) order are added.
+        ``include_unfilled`` a canceled and an open (``new``) order are added. ``events``
+        (account events: deposits, dividends, splits, symbol changes, mergers) apply before
+        the first cycle that starts after them, as Alpaca books them: cash moves, positions
+        are reshaped, and each leaves the non-trade activity rows Alpaca would show (a split
+        as two ``SSP`` rows, the old shares out and the new ones in).
         """
         ordered = sorted(cycles, key=lambda c: (c.start, c.correlation_id))
         fills = [
@@ -446,8 +455,19 @@ class FakeAccount:
         marks: dict[str, Decimal] = {}
         previous_marks: dict[str, Decimal] = {}
         pending_fees = deque(sorted(fee_rows, key=lambda a: (a.created_ns, a.id)))
+        pending_events = deque(sorted(events, key=lambda e: (e.effective_at, e.event_id)))
+        other_rows: list[FakeActivity] = []
         series: list[EquitySample] = []
+
+        def apply_events(until: datetime | None) -> Decimal:
+            moved = Decimal(0)
+            while pending_events and (until is None or pending_events[0].effective_at < until):
+                event = pending_events.popleft()
+                moved += _book_event(event, lots, marks, other_rows)
+            return moved
+
         for cycle in ordered:
+            cash += apply_events(cycle.start)
             day = cycle.start.astimezone(UTC).date()
             day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
             while pending_fees and pending_fees[0].created_at < day_end:
@@ -472,6 +492,7 @@ class FakeAccount:
             )
         while pending_fees:
             cash += Decimal(str(pending_fees.popleft().fields["net_amount"]))
+        cash += apply_events(None)
 
         positions = []
         for symbol in sorted(lots):
@@ -502,11 +523,64 @@ class FakeAccount:
             orders=tuple(orders),
             fee_activities=tuple(fee_rows),
             fill_activities=tuple(fill_rows),
+            other_activities=tuple(other_rows),
             equity_series=tuple(series),
             base_value=starting_cash,
             last_equity=last_equity,
             created_at=created,
         )
+
+
+def _book_event(
+    event: Event,
+    lots: dict[str, deque[list[Decimal]]],
+    marks: dict[str, Decimal],
+    rows: list[FakeActivity],
+) -> Decimal:
+    """Apply one account event to the fake account; return the cash it moved."""
+    at = event.effective_at
+    base = {"date": at.date().isoformat(), "description": event.description or event.kind.value}
+    if isinstance(event, CashFlow):
+        kind = event.source or ("CSD" if event.amount > 0 else "CSW")
+        rows.append(
+            FakeActivity(kind, at, f"{event.event_id}", {**base, "net_amount": _text(event.amount)})
+        )
+        return event.amount
+    if isinstance(event, Dividend):
+        fields = {**base, "symbol": event.symbol, "net_amount": _text(event.amount)}
+        if event.qty is not None:
+            fields["qty"] = _text(event.qty)
+        if event.per_share_amount is not None:
+            fields["per_share_amount"] = _text(event.per_share_amount)
+        rows.append(FakeActivity(event.source or "DIV", at, event.event_id, fields))
+        return event.amount
+    held = lots.pop(event.symbol, deque())
+    old_qty = sum((lot[0] for lot in held), Decimal(0))
+    new, old = (event.ratio_new, event.ratio_old) if isinstance(event, Split | Merger) else (1, 1)
+    ratio = Decimal(new) / Decimal(old)
+    target = event.symbol if isinstance(event, Split) else event.new_symbol
+    for lot in held:  # fractional remainders as the ledger keeps them: 9 places, truncated
+        lot[0] = normalize((lot[0] * new / old).quantize(_NINE_PLACES, ROUND_DOWN))
+        lot[1] = normalize((lot[1] * old / new).quantize(_RATIO_PLACES))
+    lots.setdefault(target, deque()).extend(held)
+    if event.symbol in marks:
+        mark = marks.pop(event.symbol)
+        marks[target] = normalize((mark / ratio).quantize(CENT))
+    if not old_qty:
+        return Decimal(0)
+    new_qty = normalize(sum((lot[0] for lot in held), Decimal(0)))
+    if isinstance(event, Split):
+        for key, qty in (("out", -old_qty), ("in", new_qty)):
+            fields = {**base, "symbol": event.symbol, "qty": _text(qty)}
+            rows.append(FakeActivity("SSP", at, f"{event.event_id}:{key}", fields))
+        return Decimal(0)
+    cash = normalize(old_qty * event.cash_per_share) if isinstance(event, Merger) else Decimal(0)
+    kind = "SC" if isinstance(event, SymbolChange) else "MA"
+    fields = {**base, "symbol": event.symbol, "qty": _text(-old_qty)}
+    if cash:
+        fields["net_amount"] = _text(cash)
+    rows.append(FakeActivity(kind, at, event.event_id, fields))
+    return cash
 
 
 def _account_uuid(fills: Sequence[TradeFill]) -> str:

@@ -509,7 +509,11 @@ def _activities(
         day_bounds = (start, start + 86_400 * NS_PER_SECOND)
     rows = [
         activity
-        for activity in (*account.fill_activities, *account.fee_activities)
+        for activity in (
+            *account.fill_activities,
+            *account.fee_activities,
+            *account.other_activities,
+        )
         if (types is None or activity.activity_type in types)
         and (after is None or activity.created_ns > after)
         and (until is None or activity.created_ns < until)

@@ -261,15 +261,44 @@ class FeeActivity(Frozen):
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> FeeActivity:
         """Parse a raw row; without ``created_at`` the time comes from the id prefix."""
-        fields = _known_fields(cls, raw)
-        if fields.get("created_at"):
-            created = _UTC_DATETIME.validate_python(fields["created_at"])
-        else:
-            created = activity_created_at(str(raw.get("id", "")))
-        fields["created_at"] = created
-        if not fields.get("date"):
-            fields["date"] = created.date()
-        return cls.model_validate(fields)
+        return cls.model_validate(_activity_fields(cls, raw))
+
+
+class AccountActivity(Frozen):
+    """A non-trade activity (NTA): a deposit or withdrawal, a dividend or withholding, a
+    corporate action (``SSP`` split, ``SC`` symbol change, ``MA``/``REORG`` merger), ...
+
+    ``net_amount`` is its cash effect (missing for pure share movements); ``qty`` the shares it
+    moved or that earned a dividend. The time comes from ``created_at`` or the id prefix.
+    """
+
+    id: Text
+    activity_type: Text
+    date: date
+    created_at: UTCDateTime
+    net_amount: OptionalMoney = None
+    symbol: OptionalText = None
+    qty: OptionalMoney = None
+    per_share_amount: OptionalMoney = None
+    description: OptionalText = None
+    status: OptionalText = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> AccountActivity:
+        return cls.model_validate(_activity_fields(cls, raw))
+
+
+def _activity_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An activity row's known fields, ``created_at`` and ``date`` filled in from the id."""
+    fields = _known_fields(model, raw)
+    if fields.get("created_at"):
+        created = _UTC_DATETIME.validate_python(fields["created_at"])
+    else:
+        created = activity_created_at(str(raw.get("id", "")))
+    fields["created_at"] = created
+    if not fields.get("date"):
+        fields["date"] = created.date()
+    return fields
 
 
 class EquityPoint(Frozen):

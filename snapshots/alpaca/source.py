@@ -43,6 +43,7 @@ from ledger_store.errors import ConfigurationError, LedgerValidationError
 from ledger_store.keys import require_utc
 from ledger_store.tracing import subsegment
 from snapshots.alpaca.models import (
+    AccountActivity,
     AlpacaAccount,
     AlpacaData,
     AlpacaOrder,
@@ -65,6 +66,26 @@ from snapshots.errors import (
 ORDERS_PAGE_LIMIT = 500
 #: ``GET /v2/account/activities`` returns at most this many rows per request.
 ACTIVITIES_PAGE_SIZE = 100
+#: The non-trade activity types a snapshot reads (``fetch_activities``): cash movements,
+#: dividends and their withholdings, corporate actions.
+NON_TRADE_TYPES: tuple[str, ...] = (
+    "CSD",
+    "CSW",
+    "JNLC",
+    "DIV",
+    "DIVCGL",
+    "DIVCGS",
+    "DIVFEE",
+    "DIVFT",
+    "DIVNRA",
+    "DIVROC",
+    "DIVTW",
+    "DIVTXEX",
+    "SSP",
+    "SC",
+    "MA",
+    "REORG",
+)
 #: Default shift of the fee window: none, the FEE rows *posted* in the period (see ``fee_window``).
 FEE_POSTING_LAG = timedelta(0)
 
@@ -335,7 +356,6 @@ class AlpacaSource:
         ids = set()
         for row in self._activities("FILL", deadline, start, end):
             fill = _parse("get_activities", _FillRow.model_validate, row)
-            _require_type("FILL", fill.activity_type)
             if start <= fill.transaction_time < end:
                 ids.add(fill.order_id)
         return ids
@@ -344,22 +364,30 @@ class AlpacaSource:
         fees = []
         for row in self._activities("FEE", deadline, start, end):
             fee = _parse("get_activities", FeeActivity.from_api, row)
-            _require_type("FEE", fee.activity_type)
             if start <= fee.created_at < end:
                 fees.append(fee)
         return fees
 
     def _activities(
-        self, activity_type: str, deadline: float, start: datetime, end: datetime
+        self,
+        activity_type: str | Sequence[str],
+        deadline: float,
+        start: datetime,
+        end: datetime,
     ) -> list[Mapping[str, Any]]:
-        """Rows of one activity type created in ``[start, end)`` (plus bound slack), by id."""
-        path = f"/account/activities/{activity_type}"
+        """Rows of the activity type(s) created in ``[start, end)`` (plus bound slack), by id."""
+        types = [activity_type] if isinstance(activity_type, str) else list(activity_type)
         params: dict[str, Any] = {
             "after": _rfc3339(start - _MICROSECOND),
             "until": _rfc3339(end),
             "direction": "asc",
             "page_size": ACTIVITIES_PAGE_SIZE,
         }
+        if len(types) == 1:
+            path = f"/account/activities/{types[0]}"
+        else:
+            path = "/account/activities"
+            params["activity_types"] = ",".join(types)
         rows: dict[str, Mapping[str, Any]] = {}
         token: str | None = None
         page = 0
@@ -372,13 +400,19 @@ class AlpacaSource:
                     "get_activities",
                     functools.partial(self._client.get, path, query),
                     deadline,
-                    activity_type=activity_type,
+                    activity_type=",".join(types),
                     page=page,
                 ),
             )
             for row in batch:
                 if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
                     raise AlpacaResponseError("get_activities", f"row without an id: {row!r}")
+                if row.get("activity_type") not in types:
+                    raise AlpacaResponseError(
+                        "get_activities",
+                        f"asked for {', '.join(types)} activities, got a "
+                        f"{row.get('activity_type')!r} row",
+                    )
                 rows.setdefault(row["id"], row)
             if len(batch) < ACTIVITIES_PAGE_SIZE:
                 return list(rows.values())
@@ -388,6 +422,34 @@ class AlpacaSource:
                     "get_activities", f"page_token {token!r} returned the same page again"
                 )
             token = last_id
+
+    def fetch_activities(
+        self, period_start: datetime, period_end: datetime
+    ) -> tuple[AccountActivity, ...]:
+        """The non-trade activities created in ``[period_start, period_end)``, by time and id.
+
+        Cash movements, dividends and withholdings, corporate actions (``NON_TRADE_TYPES``),
+        paged by ``page_token`` within the same retries and overall deadline as ``fetch``.
+        """
+        start = require_utc(period_start, "period_start")
+        end = require_utc(period_end, "period_end")
+        if end <= start:
+            raise LedgerValidationError(
+                f"period_end {end.isoformat()} must be after period_start {start.isoformat()}"
+            )
+        deadline = self._clock() + self.retry.deadline
+        self._deadline = deadline
+        try:
+            rows = self._activities(NON_TRADE_TYPES, deadline, start, end)
+        finally:
+            self._deadline = None
+        activities = [_parse("get_activities", AccountActivity.from_api, row) for row in rows]
+        return tuple(
+            sorted(
+                (a for a in activities if start <= a.created_at < end),
+                key=lambda a: (a.created_at, a.id),
+            )
+        )
 
     def _equity(self, start: datetime, end: datetime, deadline: float) -> tuple[EquityPoint, ...]:
         from alpaca.trading.requests import GetPortfolioHistoryRequest
@@ -674,13 +736,6 @@ def _rows(call: str, raw: Any) -> Sequence[Any]:
     if not isinstance(raw, list):
         raise AlpacaResponseError(call, f"expected a JSON array, got {type(raw).__name__}")
     return raw
-
-
-def _require_type(expected: str, actual: str) -> None:
-    if actual != expected:
-        raise AlpacaResponseError(
-            "get_activities", f"asked for {expected} activities, got a {actual!r} row"
-        )
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -130,8 +130,8 @@ def test_import_csv(
         capsys, "trades", "strategies", "--account", "acct-1", "--json", *conn(settings)
     )
     assert json.loads(out) == [
-        {"account_id": "acct-1", "strategy": "carry", "trade_count": 1},
-        {"account_id": "acct-1", "strategy": "momentum", "trade_count": 2},
+        {"account_id": "acct-1", "strategy": "carry", "trade_count": 1, "revision": 1},
+        {"account_id": "acct-1", "strategy": "momentum", "trade_count": 2, "revision": 2},
     ]
 
 
