@@ -8,6 +8,7 @@ computes them from the ledger; the FIFO records they hold live in ``snapshots.le
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -21,7 +22,11 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
 )
+from ledger_store.events import CashFlow, Dividend, Merger, Split, SymbolChange
 from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
+from snapshots.ledger.lots import Lot, Match
+
+_ZERO_DECIMAL = Decimal(0)
 
 
 def _sorted_unique(what: str) -> AfterValidator:
@@ -210,6 +215,183 @@ class InternalLedger(Frozen):
             self.total_buy_value or self.total_sell_value or self.total_fees
         ):
             problems.append("without trades in the period every total is 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# snapshot_version 1.2: the signed-lot ledger (snapshots.ledger.lots) ---------------------------
+
+
+class LedgerFigures(Frozen):
+    """Figures of one strategy over a set of its fills and of the events that reached it.
+
+    * ``total_trades = buy_trades + sell_trades``: fills attributed to the strategy.
+    * ``total_buy_value`` / ``total_sell_value``: sums of ``attributed qty * price``, before
+      fees; ``net_cash_flow = total_sell_value - total_buy_value`` is the trading cash that
+      came in (a cash flow, not a profit: see ``realized_pnl``).
+    * ``realized_pnl``: closed round trips (signed FIFO: longs sold, shorts covered) plus
+      merger cash beyond a lot's basis, fees excluded (``snapshots.ledger.lots``).
+    * ``dividends``: the strategy's shares of dividends and withholdings.
+    * ``fees``: the attributed fees of the fills; ``net_realized_pnl = realized_pnl +
+      dividends - fees``.
+    * ``round_trips``: how many lot slices were closed.
+    * ``symbols_traded``, ``first_trade_at``, ``last_trade_at`` as in 1.0.
+    """
+
+    total_trades: int = Field(ge=0)
+    buy_trades: int = Field(ge=0)
+    sell_trades: int = Field(ge=0)
+    total_buy_value: NonNegativeDecimal
+    total_sell_value: NonNegativeDecimal
+    net_cash_flow: Money
+    realized_pnl: Money
+    dividends: Money
+    fees: NonNegativeDecimal
+    net_realized_pnl: Money
+    round_trips: int = Field(ge=0)
+    symbols_traded: SortedSymbols
+    first_trade_at: UTCDateTime | None
+    last_trade_at: UTCDateTime | None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LedgerFigures:
+        problems: list[str] = []
+        with exact_arithmetic():
+            if self.total_trades != self.buy_trades + self.sell_trades:
+                problems.append("total_trades must equal buy_trades + sell_trades")
+            if self.net_cash_flow != self.total_sell_value - self.total_buy_value:
+                problems.append("net_cash_flow must equal total_sell_value - total_buy_value")
+            if self.net_realized_pnl != self.realized_pnl + self.dividends - self.fees:
+                problems.append("net_realized_pnl must equal realized_pnl + dividends - fees")
+        first, last = self.first_trade_at, self.last_trade_at
+        if self.total_trades == 0:
+            if first is not None or last is not None or self.symbols_traded:
+                problems.append("without trades there are no symbols or trade times")
+            if self.total_buy_value or self.total_sell_value or self.fees:
+                problems.append("without trades no value is traded and no fee paid")
+        elif first is None or last is None or not self.symbols_traded:
+            problems.append("trades need first_trade_at, last_trade_at and symbols_traded")
+        elif first > last:
+            problems.append("first_trade_at is after last_trade_at")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _open_lot_key(lot: Lot) -> tuple[str, datetime, str]:
+    return (lot.symbol, lot.opened_at, lot.order_id)
+
+
+class StrategyLedger(LedgerFigures):
+    """One strategy: cumulative figures through ``period_end``, its open lots, what they are
+    worth at Alpaca's prices, and the same figures for the period alone.
+
+    * ``open_lots``: signed lots still open at ``period_end`` (long or short), by
+      ``(symbol, opened_at, order_id)``, quantities and prices after corporate actions.
+    * ``unrealized_pnl``: the open lots marked at the current price of Alpaca's position in
+      the symbol, ``qty * (price - lot price)`` for a long, ``qty * (lot price - price)`` for a
+      short; ``None`` when a symbol with open lots has no Alpaca price.
+    * ``total_pnl = net_realized_pnl + unrealized_pnl`` (``None`` with it).
+    * ``period``: the figures of the period's fills, of the round trips closed and the
+      dividends credited in it; ``period_round_trips``: those round trips, by close time.
+    * ``revision``: the strategy's registry revision when the snapshot was taken (every write
+      to its entries raises it), so a later snapshot can tell whether its history changed.
+    """
+
+    open_lots: tuple[Lot, ...] = ()
+    unrealized_pnl: Money | None
+    total_pnl: Money | None
+    period: LedgerFigures
+    period_round_trips: tuple[Match, ...] = ()
+    revision: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _period_within(self) -> StrategyLedger:
+        problems: list[str] = []
+        if list(self.open_lots) != sorted(self.open_lots, key=_open_lot_key):
+            problems.append("open_lots must be ordered by (symbol, opened_at, order_id)")
+        sides: dict[str, set[str]] = {}
+        for lot in self.open_lots:
+            sides.setdefault(lot.symbol, set()).add(lot.side)
+        if any(len(s) > 1 for s in sides.values()):
+            problems.append("a symbol's open lots are all long or all short")
+        with exact_arithmetic():
+            if (self.unrealized_pnl is None) != (self.total_pnl is None):
+                problems.append("total_pnl is known exactly when unrealized_pnl is")
+            elif self.unrealized_pnl is not None and self.total_pnl != (
+                self.net_realized_pnl + self.unrealized_pnl
+            ):
+                problems.append("total_pnl must equal net_realized_pnl + unrealized_pnl")
+        p = self.period
+        if p.buy_trades > self.buy_trades or p.sell_trades > self.sell_trades:
+            problems.append("the period cannot have more trades than the cumulative figures")
+        if p.round_trips != len(self.period_round_trips):
+            problems.append("period round_trips must count period_round_trips")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class AccountLedger(Frozen):
+    """What the internal ledger says about the account (``snapshot_version`` 1.2).
+
+    * ``ledger_id``, ``total_trades``, ``total_buy_value``, ``total_sell_value``,
+      ``total_fees``, ``strategies_active``: as in 1.0 (the period's distinct fills).
+    * ``strategy_performance``: every strategy with a fill before ``period_end``, by name.
+    * ``cash_flows``: the period's deposits (> 0) and withdrawals (< 0); ``net_deposits`` their
+      sum and ``net_deposits_cumulative`` the sum of every cash flow before ``period_end``:
+      capital, never profit.
+    * ``corporate_actions``: the period's splits, symbol changes and mergers, as applied.
+    * ``unattributed_dividends``: the period's dividends no strategy held shares for.
+    * ``event_count``: the account's recorded events when the snapshot was taken.
+    """
+
+    ledger_id: NonEmptyText
+    total_trades: int = Field(ge=0)
+    total_buy_value: NonNegativeDecimal
+    total_sell_value: NonNegativeDecimal
+    total_fees: NonNegativeDecimal
+    strategies_active: SortedStrategies
+    strategy_performance: dict[StrategyName, StrategyLedger]
+    cash_flows: tuple[CashFlow, ...] = ()
+    net_deposits: Money
+    net_deposits_cumulative: Money
+    corporate_actions: tuple[Split | SymbolChange | Merger, ...] = ()
+    unattributed_dividends: tuple[Dividend, ...] = ()
+    event_count: int = Field(ge=0)
+
+    @field_validator("strategy_performance")
+    @classmethod
+    def _by_name(cls, value: dict[str, StrategyLedger]) -> dict[str, StrategyLedger]:
+        return dict(sorted(value.items()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountLedger:
+        problems: list[str] = []
+        performance = self.strategy_performance
+        active = sorted(n for n, p in performance.items() if p.period.total_trades)
+        if list(self.strategies_active) != active:
+            problems.append(
+                "strategies_active must be exactly the strategies with trades in the period"
+            )
+        for name, p in performance.items():
+            owners = {lot.strategy for lot in p.open_lots} | {
+                m.strategy for m in p.period_round_trips
+            }
+            if owners - {name}:
+                problems.append(f"{name}: open lots and round trips must be the strategy's own")
+        with exact_arithmetic():
+            if self.net_deposits != sum((c.amount for c in self.cash_flows), _ZERO_DECIMAL):
+                problems.append("net_deposits must be the sum of the period's cash_flows")
+        for events, what in (
+            (self.cash_flows, "cash_flows"),
+            (self.corporate_actions, "corporate_actions"),
+            (self.unattributed_dividends, "unattributed_dividends"),
+        ):
+            keys_ = [(e.effective_at, e.event_id) for e in events]
+            if keys_ != sorted(set(keys_)):
+                problems.append(f"{what} must be ordered by (effective_at, event_id), once each")
         if problems:
             raise ValueError("; ".join(problems))
         return self
