@@ -33,6 +33,7 @@ from pynamodb.transactions import TransactWrite
 
 from . import keys
 from .config import TableSettings
+from .decimals import plain
 from .dto import (
     FEE_PLACES,
     MAX_CLOCK_SKEW,
@@ -176,6 +177,18 @@ class CashFlow(_Event):
 Event = Split | SymbolChange | Merger | Dividend | CashFlow
 AccountEvent = Annotated[Event, Field(discriminator="kind")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
+
+
+def event_detail(event: Event) -> str:
+    """What the event does, in a few characters: ``10:1``, ``-> XYZ``, ``+2.17``."""
+    if isinstance(event, Split):
+        return f"{plain(event.ratio_new)}:{plain(event.ratio_old)}"
+    if isinstance(event, SymbolChange):
+        return f"-> {event.new_symbol}"
+    if isinstance(event, Merger):
+        cash = f" + {plain(event.cash_per_share)} cash" if event.cash_per_share else ""
+        return f"-> {plain(event.ratio_new)}:{plain(event.ratio_old)} {event.new_symbol}{cash}"
+    return plain(event.amount)
 
 
 def parse_event(data: Any) -> Event:

@@ -19,7 +19,11 @@ What it does, deterministically (no clock, no randomness, no network):
    REG and TAF fee activities, a five-day equity series (one ``profit_loss_pct`` null), a ledger
    with three strategies, a shared fill, a partial close, an oversell and open lots, and
    integrity checks with every status (pass, warn, fail); texts include non-ASCII characters and
-   a newline;
+   a newline; since 1.2 the ledger is the account ledger of signed lots (the oversold MSFT is
+   a short lot), with a deposit, a dividend shared by two strategies, a 2-for-1 split of SPY
+   (Alpaca's paired ``SSP`` rows), a withdrawal Alpaca did not report and a ``REORG`` row the
+   ledger lacks (the events check fails),
+   registry revisions, and the checks are computed by ``run_integrity_checks``;
 2. seals it with SHA-256 (``snapshot_v{version}_item.json``) and, with the HMAC key
    ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v{version}_item_hmac.json``);
 3. stores each through ``AccountSnapshotRepository`` on embedded moto with the fixed clock
@@ -139,17 +143,111 @@ def ledger_fills() -> list[Any]:
     return fills
 
 
-def internal_ledger() -> Any:
-    from snapshots.ledger.metrics import summarize_ledger
+#: The account's events: (n, kind, effective_at, fields); event ids of events recorded from
+#: Alpaca's activities are the activities' ids (``activity_id(n, at)``).
+SPLIT_AT = _at(4, 8, 0, 0, 1_000)
+
+
+def activity_id(n: int, at: datetime) -> str:
+    return at.strftime("%Y%m%d%H%M%S") + f"{at.microsecond // 1000:03d}::{_uuid(700 + n)}"
+
+
+def account_activities() -> list[Any]:
+    """Alpaca's non-trade activities of the period: a deposit, SPY's split, AAPL's dividend
+    and a reorganisation notice."""
+    from snapshots.alpaca.models import AccountActivity
+
+    deposit_at = _at(3, 13, 2, 11, 88_000)
+    dividend_at = _at(6, 11, 30, 0, 250_000)
+    reorg_at = _at(7, 9, 15)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": activity_id(1, deposit_at),
+            "activity_type": "CSD",
+            "created_at": deposit_at,
+            "net_amount": "1000",
+            "description": "ACH deposit",
+        },
+        # A split moves the old shares out and the new ones in; the ratio is not stated.
+        {
+            "id": activity_id(2, SPLIT_AT),
+            "activity_type": "SSP",
+            "created_at": SPLIT_AT,
+            "symbol": "SPY",
+            "qty": "-20",
+        },
+        {
+            "id": activity_id(3, SPLIT_AT),
+            "activity_type": "SSP",
+            "created_at": SPLIT_AT,
+            "symbol": "SPY",
+            "qty": "40",
+        },
+        {
+            "id": activity_id(4, dividend_at),
+            "activity_type": "DIV",
+            "created_at": dividend_at,
+            "symbol": "AAPL",
+            "qty": "4.5",
+            "per_share_amount": "0.26",
+            "net_amount": "1.17",
+            "description": "Cash dividend \u2014 AAPL",
+            "status": "executed",
+        },
+        # A reorganisation the rows do not describe: left for an explicit event, which the
+        # ledger lacks (the events check fails).
+        {
+            "id": activity_id(5, reorg_at),
+            "activity_type": "REORG",
+            "created_at": reorg_at,
+            "symbol": "GLD",
+            "qty": "0",
+            "description": "Mandatory reorganisation notice",
+        },
+    ]
+    return [
+        AccountActivity.model_validate({"date": row["created_at"].date(), **row}) for row in rows
+    ]
+
+
+def account_events() -> list[Any]:
+    """The ledger's events: those of the activities plus a withdrawal entered by hand."""
+    from ledger_store.events import CashFlow
+    from snapshots.alpaca.activities import events_from_activities
+
+    mapped = events_from_activities(ACCOUNT_ID, account_activities())
+    assert [row.activity_type for row in mapped.unmapped] == ["REORG"], mapped.unmapped
+    withdrawal = CashFlow(
+        event_id="wire-out-2026-08-07",
+        account_id=ACCOUNT_ID,
+        effective_at=_at(7, 21, 0),
+        amount=Decimal("-250"),
+        source="manual",
+        description="wire to checking\n(pending at Alpaca)",
+    )
+    return [*mapped.events, withdrawal]
+
+
+#: Registry revisions: one per recorded fill, and one more for mean_reversion, whose NVDA sell
+#: was amended (its fee corrected).
+REVISIONS = {"mean_reversion": 4, "momentum": 7, "trend_following": 5}
+
+
+def account_view() -> Any:
+    from snapshots.ledger.summary import summarize_account
 
     attributions = [a for fill in ledger_fills() for a in fill.attributions()]
-    return summarize_ledger(
+    return summarize_account(
         attributions,
+        account_events(),
         account_id=ACCOUNT_ID,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         ledger_id=LEDGER_ID,
-    ).internal_ledger
+        prices={symbol: Decimal(p[2]) for symbol, p in POSITIONS.items()},
+        revisions=REVISIONS,
+        event_count=len(account_events()),
+    )
 
 
 # Alpaca: what the broker reported ------------------------------------------------------------
@@ -159,7 +257,8 @@ POSITIONS: dict[str, tuple[str, str, str, str, bool, str]] = {
     "AAPL": ("4.5", "1020.05", "230.1", "227.85", False, "NASDAQ"),
     "GLD": ("3", "695.7", "233.4", "232", False, "ARCA"),  # bought by hand, not in the ledger
     "MSFT": ("-2", "-836.4", "417.5", "415.6", False, "NASDAQ"),
-    "SPY": ("20", "11206", "561.05", "561.05", False, "ARCA"),  # unchanged today: zeros
+    # Split 2-for-1 on 4 Aug (20 at 560.3 became 40 at 280.15); unchanged today: zeros.
+    "SPY": ("40", "11206", "280.525", "280.525", False, "ARCA"),
 }
 CASH = Decimal("-2500.75")
 
@@ -378,8 +477,8 @@ def alpaca_orders() -> list[Any]:
             filled_qty=None,  # since 1.1: Alpaca may leave it out
             client_order_id=None,
             time_in_force=None,
-            limit_price="555",
-            stop_price="554.5",
+            limit_price="277.5",
+            stop_price="277.25",
             submitted_at=_at(7, 15, 0),
             expired_at=_at(7, 20, 0, 0, 123),
             canceled_at=None,
@@ -466,47 +565,10 @@ def equity_series() -> list[Any]:
     return points
 
 
-def integrity_checks() -> list[Any]:
-    from snapshots.schema import CheckStatus, IntegrityCheck
-
-    return [
-        IntegrityCheck(
-            name="fills_match_orders",
-            status=CheckStatus.PASS,
-            message="4 ledger fills, 4 filled Alpaca orders: ids, qty and price agree",
-            details={"alpaca_filled_orders": 4, "ledger_fills": 4, "mismatches": 0},
-        ),
-        IntegrityCheck(
-            name="positions_match_ledger",
-            status=CheckStatus.FAIL,
-            message="GLD: Alpaca 3, ledger 0\nMSFT: Alpaca -2, ledger -2 (oversold)",
-            details={"AAPL": "4.5 = 4.5", "GLD": "3 \u2260 0", "MSFT": "-2 = -2", "SPY": "20 = 20"},
-        ),
-        IntegrityCheck(
-            name="equity_matches_balances",
-            status=CheckStatus.PASS,
-            message="equity = cash + long_market_value + short_market_value",
-            details={
-                "cash": "-2500.75",
-                "difference": "0",
-                "equity": "9620.9",
-                "long_market_value": "12956.65",
-                "short_market_value": "-835",
-            },
-        ),
-        IntegrityCheck(
-            name="strategy_totals_match_ledger",
-            status=CheckStatus.WARN,
-            message="totals agree; momentum oversold 2 MSFT (reported, not matched) \u2014 "
-            "see strategy_performance.momentum.oversells",
-            details={"oversells": 1, "unmatched_qty": "2"},
-        ),
-    ]
-
-
 def fixture_body() -> Any:
-    """The unsealed snapshot of the fixtures (``SnapshotBody``)."""
+    """The unsealed snapshot of the fixtures, its integrity checks computed from its data."""
     from snapshots.alpaca.models import AlpacaData
+    from snapshots.integrity import run_integrity_checks
     from snapshots.schema import compose_snapshot
 
     alpaca = AlpacaData(
@@ -520,15 +582,17 @@ def fixture_body() -> Any:
         fees=tuple(fee_activities()),
         filled_order_ids=tuple(_uuid(n) for n in (11, 12, 13, 14)),
         equity=tuple(equity_series()),
+        activities=tuple(account_activities()),
     )
+    view = account_view()
     return compose_snapshot(
         account_id=ACCOUNT_ID,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         correlation_id=CORRELATION_ID,
         alpaca=alpaca,
-        internal_ledger=internal_ledger(),
-        integrity_checks=integrity_checks(),
+        internal_ledger=view.internal_ledger,
+        integrity_checks=run_integrity_checks(alpaca, view),
     )
 
 

@@ -17,15 +17,17 @@ from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.dto import HEX_DIGEST
 from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
+from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
+from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
-from snapshots.ledger.metrics import read_ledger
+from snapshots.ledger.summary import read_account
 from snapshots.payload import Period, SnapshotKey, SnapshotPayload
 from snapshots.records import snapshot_from_record, snapshot_record
-from snapshots.schema import AccountSnapshot, compose_snapshot, seal
+from snapshots.schema import AnySnapshot, compose_snapshot, seal
 
 
 class AlpacaFetcher(Protocol):
@@ -40,7 +42,7 @@ class SnapshotOutcome(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     status: Literal["created", "unchanged", "replaced", "existing"]
-    snapshot: AccountSnapshot
+    snapshot: AnySnapshot
     stored: StoredSnapshot
     payload: SnapshotPayload
 
@@ -91,20 +93,30 @@ def build_snapshot(
     tolerances: IntegrityTolerances | None = None,
     ledger_id: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
-) -> AccountSnapshot:
+) -> AnySnapshot:
     """Read Alpaca and the ledger for the period, run the integrity checks and seal.
 
-    Nothing is written. Raises ``LedgerValidationError`` for bad input (before any read),
-    the Alpaca errors of ``snapshots.errors``, ``StorageUnavailableError`` or
-    ``IntegrityError`` from the ledger.
+    The only writes are the period's account events: Alpaca's non-trade activities that map to
+    events (deposits, withdrawals, dividends, splits; ``snapshots.alpaca.activities``) are
+    recorded in the ledger before it is read, idempotently by activity id, so a re-run sees the
+    same ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
+    errors of ``snapshots.errors``, ``StorageUnavailableError`` or ``IntegrityError`` from the
+    ledger.
     """
     keys.validate_key_part(account_id, "account_id")
     keys.validate_key_part(correlation_id, "correlation_id")
     start, end = check_period(period_start, period_end, clock())
     with subsegment("snapshot.alpaca_fetch", account_id=account_id):
         data = alpaca.fetch(start, end)
+    events = AccountEventRepository(ledger.settings)
+    with subsegment("snapshot.record_events", account_id=account_id):
+        for event in events_from_activities(account_id, data.activities).events:
+            events.record(event)
+    prices = {p.symbol: p.current_price for p in data.positions if p.current_price is not None}
     with subsegment("snapshot.ledger_aggregation", account_id=account_id):
-        view = read_ledger(ledger, account_id, start, end, ledger_id=ledger_id)
+        view = read_account(
+            ledger, events, account_id, start, end, prices=prices, ledger_id=ledger_id
+        )
     checks = run_integrity_checks(data, view, tolerances)
     body = compose_snapshot(
         account_id=account_id,
@@ -118,7 +130,7 @@ def build_snapshot(
     return seal(body, hmac_key)
 
 
-def payload_for(snapshot: AccountSnapshot) -> SnapshotPayload:
+def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     """The Step Functions payload naming ``snapshot``."""
     return SnapshotPayload(
         account_id=snapshot.account_id,
@@ -204,7 +216,7 @@ def _stored_for_cycle(
     period_end: datetime,
     correlation_id: str,
     hmac_key: bytes | None,
-) -> tuple[AccountSnapshot, StoredSnapshot] | None:
+) -> tuple[AnySnapshot, StoredSnapshot] | None:
     """The stored snapshot of this cycle (verified), ``None`` if there is none yet.
 
     One GetItem. A snapshot stored for another cycle or period start is a ``ConflictError``.

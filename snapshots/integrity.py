@@ -11,6 +11,9 @@ strings, keys sorted) and one sentence with the numbers in ``message``:
 * ``ledger_positions_match_alpaca_positions``: the ledger's net quantity per symbol against
   Alpaca's positions.
 * ``strategy_totals_match_ledger_totals``: the strategies' period totals against the ledger's.
+* ``ledger_events_match_alpaca_activities`` (``snapshot_version`` 1.2): the ledger's account
+  events of the period against Alpaca's non-trade activities (cash movements, dividends,
+  corporate actions).
 
 Ledger fees are not compared with Alpaca's FEE activities: Alpaca posts REG/TAF fees on the next
 business day, so a period's fee rows belong to the previous period's fills and would differ on
@@ -27,21 +30,24 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Final
+from typing import Any, Final
 
 from ledger_store.decimals import plain
 from ledger_store.dto import Frozen, NonNegativeDecimal
 from ledger_store.errors import IntegrityError, LedgerValidationError
+from ledger_store.events import Merger, Split, SymbolChange
 from snapshots import canonical
 from snapshots.alpaca.models import AlpacaData, AlpacaOrder
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
 from snapshots.ledger.metrics import LedgerFill, LedgerView
+from snapshots.ledger.summary import AccountView
 from snapshots.schema import CheckStatus, Detail, IntegrityCheck
 
 FILLS_CHECK: Final = "ledger_fills_match_alpaca_orders"
 POSITIONS_CHECK: Final = "ledger_positions_match_alpaca_positions"
 EQUITY_CHECK: Final = "alpaca_equity_matches_balances"
 STRATEGY_TOTALS_CHECK: Final = "strategy_totals_match_ledger_totals"
+EVENTS_CHECK: Final = "ledger_events_match_alpaca_activities"
 
 #: At most this many ids (or per-order descriptions) are listed per problem in ``details``.
 MAX_LISTED: Final = 20
@@ -101,7 +107,7 @@ class IntegrityCheckFailed(IntegrityError):
 
 def run_integrity_checks(
     alpaca: AlpacaData,
-    ledger: LedgerView,
+    ledger: LedgerView | AccountView,
     tolerances: IntegrityTolerances | None = None,
 ) -> tuple[IntegrityCheck, ...]:
     """Every integrity check of the period, ordered by name (as the snapshot schema requires).
@@ -116,12 +122,14 @@ def run_integrity_checks(
             f"{_period_text(ledger.period_start, ledger.period_end)}"
         )
     limits = tolerances if tolerances is not None else IntegrityTolerances()
-    checks = (
+    checks = [
         check_fills(alpaca, ledger, limits),
         check_positions(alpaca, ledger),
         check_equity(alpaca, limits),
         check_strategy_totals(ledger),
-    )
+    ]
+    if isinstance(ledger, AccountView):
+        checks.append(check_events(alpaca, ledger))
     return tuple(sorted(checks, key=lambda c: c.name))
 
 
@@ -138,7 +146,7 @@ def failed(checks: Iterable[IntegrityCheck]) -> tuple[IntegrityCheck, ...]:
 def enforce_strict(checks: Iterable[IntegrityCheck], *, describe: str) -> None:
     """Strict mode: raise ``IntegrityCheckFailed`` when any check failed; warnings pass.
 
-    ``describe`` names the snapshot in the message (e.g. ``AccountSnapshot.describe()``).
+    ``describe`` names the snapshot in the message (e.g. ``AnySnapshot.describe()``).
     """
     failing = failed(checks)
     if failing:
@@ -172,7 +180,7 @@ def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
 
 
 def check_fills(
-    alpaca: AlpacaData, ledger: LedgerView, tolerances: IntegrityTolerances
+    alpaca: AlpacaData, ledger: LedgerView | AccountView, tolerances: IntegrityTolerances
 ) -> IntegrityCheck:
     """The ledger's fills of the period against the orders Alpaca filled in it, by order id.
 
@@ -295,7 +303,7 @@ def _compare_fill(
 # Positions ---------------------------------------------------------------------------------
 
 
-def check_positions(alpaca: AlpacaData, ledger: LedgerView) -> IntegrityCheck:
+def check_positions(alpaca: AlpacaData, ledger: LedgerView | AccountView) -> IntegrityCheck:
     """The ledger's net quantity per symbol (through ``period_end``) against Alpaca's positions.
 
     Alpaca's positions are as of the fetch: a snapshot built long after ``period_end`` can differ
@@ -401,10 +409,81 @@ def check_equity(alpaca: AlpacaData, tolerances: IntegrityTolerances) -> Integri
     return _check(EQUITY_CHECK, status, message, details)
 
 
+# Account events ----------------------------------------------------------------------------
+
+
+def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
+    """Alpaca's non-trade activities of the period against the ledger's account events.
+
+    An activity is accounted for when the ledger holds an event with its id (cash flows,
+    dividends, splits recorded from Alpaca's rows), or for a corporate action row (``SSP``,
+    ``SC``, ``MA``, ``REORG``) when the ledger holds a corporate action of that symbol that day
+    (an explicit event). An activity the ledger lacks fails: its cash or shares are missing
+    from the ledger (import an explicit event). A ledger event Alpaca did not report in the
+    period warns (an event imported from a file under its own id, or dated differently).
+    """
+    events = ledger.period_events
+    ids = {e.event_id for e in events}
+    actions = {
+        (e.symbol, e.effective_at.date())
+        for e in events
+        if isinstance(e, Split | SymbolChange | Merger)
+    }
+    missing: list[str] = []
+    matched_ids: set[str] = set()
+    matched_actions: set[tuple[str, Any]] = set()
+    for activity in alpaca.activities:
+        if activity.id in ids:
+            matched_ids.add(activity.id)
+            continue
+        day_action = (activity.symbol or "", activity.date)
+        if activity.activity_type in CORPORATE_ACTION_TYPES and day_action in actions:
+            matched_actions.add(day_action)
+            continue
+        missing.append(f"{activity.id} ({activity.activity_type} {activity.symbol or ''})".strip())
+    unreported = [
+        e.event_id
+        for e in events
+        if e.event_id not in matched_ids
+        and not (
+            isinstance(e, Split | SymbolChange | Merger)
+            and (e.symbol, e.effective_at.date()) in matched_actions
+        )
+    ]
+    status = _status(fail=bool(missing), warn=bool(unreported))
+    details: dict[str, Detail] = {
+        "alpaca_activities": len(alpaca.activities),
+        "ledger_events": len(events),
+        "missing_from_ledger": len(missing),
+        "not_reported_by_alpaca": len(unreported),
+    }
+    if missing:
+        details["missing_activities"] = _id_list(missing)
+    if unreported:
+        details["unreported_events"] = _id_list(unreported)
+    message = (
+        f"Alpaca reported {len(alpaca.activities)} non-trade activit"
+        f"{'y' if len(alpaca.activities) == 1 else 'ies'} in the period, the ledger holds "
+        f"{len(events)} event(s); "
+        + (
+            f"{len(missing)} missing from the ledger (import an explicit event)"
+            if missing
+            else "none missing"
+        )
+        + (f", {len(unreported)} not reported by Alpaca" if unreported else "")
+        + "."
+    )
+    return _check(EVENTS_CHECK, status, message, details)
+
+
+#: Alpaca activity types of corporate actions (matched to the ledger by symbol and day).
+CORPORATE_ACTION_TYPES: Final = frozenset({"SSP", "SC", "MA", "REORG"})
+
+
 # Strategy totals ---------------------------------------------------------------------------
 
 
-def check_strategy_totals(ledger: LedgerView) -> IntegrityCheck:
+def check_strategy_totals(ledger: LedgerView | AccountView) -> IntegrityCheck:
     """The strategies' period totals against the ledger's totals of the period.
 
     Sums over strategies of ``period.total_buy_value``, ``period.total_sell_value`` and

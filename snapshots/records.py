@@ -11,7 +11,7 @@ from __future__ import annotations
 from ledger_store.errors import IntegrityError
 from ledger_store.snapshot_store import SnapshotRecord
 from snapshots.schema import (
-    AccountSnapshot,
+    AnySnapshot,
     body_bytes,
     describe_snapshot,
     parse_snapshot_object,
@@ -20,7 +20,7 @@ from snapshots.schema import (
 )
 
 
-def snapshot_record(snapshot: AccountSnapshot) -> SnapshotRecord:
+def snapshot_record(snapshot: AnySnapshot) -> SnapshotRecord:
     """What ``AccountSnapshotRepository.put`` stores for ``snapshot``."""
     return SnapshotRecord(
         account_id=snapshot.account_id,
@@ -35,7 +35,7 @@ def snapshot_record(snapshot: AccountSnapshot) -> SnapshotRecord:
     )
 
 
-def snapshot_from_record(record: SnapshotRecord, key: bytes | None) -> AccountSnapshot:
+def snapshot_from_record(record: SnapshotRecord, key: bytes | None) -> AnySnapshot:
     """Parse and verify a stored record; raises ``IntegrityError`` naming the snapshot.
 
     ``key`` is the HMAC key (``SNAPSHOT_HMAC_KEY``) or ``None`` for plain SHA-256.

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar, overload
 
 from pydantic import (
     BaseModel,
@@ -54,6 +54,7 @@ from ledger_store.dto import (
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
 from snapshots import canonical
 from snapshots.alpaca.models import (
+    Activities,
     AlpacaAccount,
     AlpacaData,
     EquitySeries,
@@ -63,11 +64,16 @@ from snapshots.alpaca.models import (
     ordered_unique,
 )
 from snapshots.ledger.fifo import OpenLot, Oversell
-from snapshots.ledger.models import InternalLedger, StrategyPerformance, TradeMetrics
+from snapshots.ledger.models import (
+    AccountLedger,
+    InternalLedger,
+    StrategyPerformance,
+    TradeMetrics,
+)
 
-SNAPSHOT_VERSION: Final = "1.1"
+SNAPSHOT_VERSION: Final = "1.2"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -115,30 +121,10 @@ IntegrityChecks = Annotated[
 ]
 
 
-class SnapshotBody(Frozen):
-    """Everything a snapshot's checksum covers.
-
-    * ``snapshot_id``: ``snapshot_id_for(account_id, period_end)`` (deterministic UUID text).
-    * ``period_start`` < ``period_end``: whole seconds, UTC; the period is half-open.
-    * ``correlation_id``: the trading cycle that produced the snapshot.
-    * ``alpaca_account``/``alpaca_positions``: Alpaca's view when the snapshot was built;
-      positions ordered by ``(symbol, asset_class)``.
-    * ``alpaca_orders``: orders submitted in the period or filled in it, ordered by
-      ``(submitted_at, id)``.
-    * ``fee_window_start`` < ``fee_window_end``: the creation-time window of ``alpaca_fees``
-      (the period itself unless a posting lag was configured, see
-      ``snapshots.alpaca.source.fee_window``).
-    * ``alpaca_fees``: the FEE activities created in the fee window (``activity_sub_type``:
-      REG = SEC fee, TAF = FINRA fee, ...), ordered by ``(created_at, id)``.
-    * ``equity_series``: portfolio-history samples of the period, ordered by time.
-    * ``internal_ledger``: see ``InternalLedger``.
-    * ``integrity_checks``: ordered by name, names unique.
-
-    Lists given in another order are put in this order (so equal data gives equal snapshots).
-    """
+class _Body(Frozen):
+    """The fields every ``snapshot_version`` has, and the invariants they share."""
 
     snapshot_id: str
-    snapshot_version: Literal["1.0", "1.1"] = SNAPSHOT_VERSION
     account_id: AccountId
     period_start: PeriodBoundary
     period_end: PeriodBoundary
@@ -150,11 +136,10 @@ class SnapshotBody(Frozen):
     fee_window_end: UTCDateTime
     alpaca_fees: Fees = ()
     equity_series: EquitySeries = ()
-    internal_ledger: InternalLedger
     integrity_checks: IntegrityChecks = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> SnapshotBody:
+    def _common(self) -> _Body:
         if self.period_start >= self.period_end:
             raise ValueError("period_start must be before period_end")
         if self.fee_window_start >= self.fee_window_end:
@@ -172,14 +157,85 @@ class SnapshotBody(Frozen):
                 f"snapshot_id must be {expected_id} for account {self.account_id} and period_end "
                 f"{keys.format_seconds(self.period_end)}, got {self.snapshot_id!r}"
             )
-        if self.snapshot_version == "1.0":
-            _require_version_1_0_fields(self)
-        for name, p in self.internal_ledger.strategy_performance.items():
+        return self
+
+    def _strategies_within_period(self, performance: Mapping[str, Any]) -> None:
+        for name, p in performance.items():
             if p.last_trade_at is not None and p.last_trade_at >= self.period_end:
                 raise ValueError(f"strategy {name} has trades at or after period_end")
             first = p.period.first_trade_at
             if first is not None and first < self.period_start:
                 raise ValueError(f"strategy {name} has period trades before period_start")
+
+
+class SnapshotBody(_Body):
+    """Everything a snapshot's checksum covers (``snapshot_version`` 1.0 and 1.1).
+
+    * ``snapshot_id``: ``snapshot_id_for(account_id, period_end)`` (deterministic UUID text).
+    * ``period_start`` < ``period_end``: whole seconds, UTC; the period is half-open.
+    * ``correlation_id``: the trading cycle that produced the snapshot.
+    * ``alpaca_account``/``alpaca_positions``: Alpaca's view when the snapshot was built;
+      positions ordered by ``(symbol, asset_class)``.
+    * ``alpaca_orders``: orders submitted in the period or filled in it, ordered by
+      ``(submitted_at, id)``.
+    * ``fee_window_start`` < ``fee_window_end``: the creation-time window of ``alpaca_fees``
+      (the period itself unless a posting lag was configured, see
+      ``snapshots.alpaca.source.fee_window``).
+    * ``alpaca_fees``: the FEE activities created in the fee window (``activity_sub_type``:
+      REG = SEC fee, TAF = FINRA fee, ...), ordered by ``(created_at, id)``.
+    * ``equity_series``: portfolio-history samples of the period, ordered by time.
+    * ``internal_ledger``: see ``InternalLedger`` (long-only FIFO with oversells).
+    * ``integrity_checks``: ordered by name, names unique.
+
+    Lists given in another order are put in this order (so equal data gives equal snapshots).
+    """
+
+    snapshot_version: Literal["1.0", "1.1"] = "1.1"
+    internal_ledger: InternalLedger
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SnapshotBody:
+        if self.snapshot_version == "1.0":
+            _require_version_1_0_fields(self)
+        self._strategies_within_period(self.internal_ledger.strategy_performance)
+        return self
+
+
+class SnapshotBodyV12(_Body):
+    """Everything a ``snapshot_version`` 1.2 snapshot's checksum covers.
+
+    The fields of 1.1, with the ledger of ``snapshots.ledger.summary``:
+
+    * ``internal_ledger``: an ``AccountLedger`` (signed FIFO lots, corporate actions,
+      dividends, cash flows; per strategy realised, unrealised and total P&L);
+    * ``alpaca_activities``: Alpaca's non-trade activities created in the period (deposits,
+      withdrawals, dividends, corporate actions), ordered by ``(created_at, id)``.
+    """
+
+    snapshot_version: Literal["1.2"] = "1.2"
+    internal_ledger: AccountLedger
+    alpaca_activities: Activities = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SnapshotBodyV12:
+        self._strategies_within_period(self.internal_ledger.strategy_performance)
+        ledger = self.internal_ledger
+        events = [*ledger.cash_flows, *ledger.corporate_actions, *ledger.dividends]
+        outside = [
+            e.event_id for e in events if not self.period_start <= e.effective_at < self.period_end
+        ]
+        if outside:
+            raise ValueError(f"ledger events outside the period: {', '.join(outside)}")
+        foreign = [e.event_id for e in events if e.account_id != self.account_id]
+        if foreign:
+            raise ValueError(f"ledger events of another account: {', '.join(foreign)}")
+        late = [
+            a.id
+            for a in self.alpaca_activities
+            if not self.period_start <= a.created_at < self.period_end
+        ]
+        if late:
+            raise ValueError(f"activities created outside the period: {', '.join(late)}")
         return self
 
 
@@ -235,7 +291,7 @@ def _require_version_1_0_fields(body: SnapshotBody) -> None:
 
 
 class AccountSnapshot(SnapshotBody):
-    """A sealed snapshot: the body plus its checksum.
+    """A sealed snapshot of ``snapshot_version`` 1.0 or 1.1: the body plus its checksum.
 
     ``checksum`` is the hex digest of ``body_bytes(snapshot)``: HMAC-SHA-256 with the key from
     ``SNAPSHOT_HMAC_KEY`` when one is configured (``checksum_algorithm = "hmac-sha256"``), else
@@ -250,7 +306,32 @@ class AccountSnapshot(SnapshotBody):
         return describe_snapshot(self.snapshot_id, self.account_id, self.period_end)
 
 
-_BODY_FIELDS: Final = tuple(SnapshotBody.model_fields)
+class AccountSnapshotV12(SnapshotBodyV12):
+    """A sealed snapshot of ``snapshot_version`` 1.2 (checksum as in ``AccountSnapshot``)."""
+
+    checksum: HexDigest
+    checksum_algorithm: canonical.ChecksumAlgorithm
+
+    def describe(self) -> str:
+        """``snapshot <id> (account <a>, period_end <t>)``: how errors name the snapshot."""
+        return describe_snapshot(self.snapshot_id, self.account_id, self.period_end)
+
+
+#: Any version's body, and any version's sealed snapshot (what readers get).
+AnyBody = SnapshotBody | SnapshotBodyV12
+AnySnapshot = AccountSnapshot | AccountSnapshotV12
+_SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
+    SnapshotBody: AccountSnapshot,
+    SnapshotBodyV12: AccountSnapshotV12,
+    AccountSnapshot: AccountSnapshot,
+    AccountSnapshotV12: AccountSnapshotV12,
+}
+_CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
+
+
+def body_fields(snapshot: BaseModel) -> tuple[str, ...]:
+    """The checksummed members of ``snapshot``'s version: every field but the checksum's."""
+    return tuple(name for name in type(snapshot).model_fields if name not in _CHECKSUM_FIELDS)
 
 
 def describe_snapshot(snapshot_id: object, account_id: object, period_end: object) -> str:
@@ -265,24 +346,32 @@ def compose_snapshot(
     period_end: datetime,
     correlation_id: str,
     alpaca: AlpacaData,
-    internal_ledger: InternalLedger,
+    internal_ledger: InternalLedger | AccountLedger,
     integrity_checks: Iterable[IntegrityCheck] = (),
-) -> SnapshotBody:
-    """The unsealed snapshot of one period, with its deterministic id and the current version.
+) -> AnyBody:
+    """The unsealed snapshot of one period, with its deterministic id.
 
-    ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``).
-    Raises ``LedgerValidationError`` when the parts do not make a valid snapshot.
+    The ledger decides the version: an ``AccountLedger`` makes the current version (1.2, with
+    Alpaca's non-trade activities), an ``InternalLedger`` a 1.1 snapshot (what readers of old
+    snapshots and their tests build). ``alpaca`` must cover the same period (its fee window
+    may differ, see ``AlpacaData``). Raises ``LedgerValidationError`` when the parts do not
+    make a valid snapshot.
     """
     if (alpaca.period_start, alpaca.period_end) != (period_start, period_end):
         raise LedgerValidationError(
             f"the Alpaca data covers [{canonical.format_datetime(alpaca.period_start)}, "
             f"{canonical.format_datetime(alpaca.period_end)}), not the snapshot's period"
         )
+    fields: dict[str, Any] = {}
+    model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
+    if isinstance(internal_ledger, AccountLedger):
+        model = SnapshotBodyV12
+        fields["alpaca_activities"] = alpaca.activities
     return _validated(
-        SnapshotBody,
+        model,
         {
+            **fields,
             "snapshot_id": snapshot_id_for(account_id, period_end),
-            "snapshot_version": SNAPSHOT_VERSION,
             "account_id": account_id,
             "period_start": period_start,
             "period_end": period_end,
@@ -301,32 +390,43 @@ def compose_snapshot(
     )
 
 
-def body_bytes(snapshot: SnapshotBody) -> bytes:
+def body_bytes(snapshot: AnyBody) -> bytes:
     """Canonical bytes of every field except ``checksum`` and ``checksum_algorithm``."""
-    return canonical.canonical_bytes({name: getattr(snapshot, name) for name in _BODY_FIELDS})
+    return canonical.canonical_bytes(
+        {name: getattr(snapshot, name) for name in body_fields(snapshot)}
+    )
 
 
-def snapshot_bytes(snapshot: AccountSnapshot) -> bytes:
+def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
     """The stored form: canonical bytes of the whole sealed snapshot."""
     return canonical.canonical_bytes(snapshot)
 
 
-def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot:
+@overload
+def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV12, key: bytes | None) -> AccountSnapshotV12: ...
+
+
+def seal(unsealed: AnyBody, key: bytes | None) -> AnySnapshot:
     """The snapshot with its checksum (HMAC-SHA-256 with ``key``, SHA-256 without).
 
     Resealing a sealed snapshot replaces its checksum. The caller reads the key (e.g. from
     ``SNAPSHOT_HMAC_KEY``); this function never looks at the environment.
     """
     digest, algorithm = canonical.checksum(body_bytes(unsealed), key)
-    fields = {name: getattr(unsealed, name) for name in _BODY_FIELDS}
-    return _validated(
-        AccountSnapshot,
+    fields = {name: getattr(unsealed, name) for name in body_fields(unsealed)}
+    sealed: Any = _SEALED[type(unsealed)]
+    return _validated(  # type: ignore[no-any-return]
+        sealed,
         {**fields, "checksum": digest, "checksum_algorithm": algorithm},
         lambda: describe_snapshot(unsealed.snapshot_id, unsealed.account_id, unsealed.period_end),
     )
 
 
-def verify(snapshot: AccountSnapshot, key: bytes | None) -> None:
+def verify(snapshot: AnySnapshot, key: bytes | None) -> None:
     """Raise ``IntegrityError`` unless the checksum matches the body (constant-time compare).
 
     With a key only an ``hmac-sha256`` checksum can pass; without one only ``sha256``. The
@@ -339,7 +439,7 @@ def verify(snapshot: AccountSnapshot, key: bytes | None) -> None:
     raise IntegrityError(f"{snapshot.describe()} failed verification: {reason}")
 
 
-def parse_snapshot(data: bytes | str) -> AccountSnapshot:
+def parse_snapshot(data: bytes | str) -> AnySnapshot:
     """Read a stored snapshot (``snapshot_bytes``) of any supported ``snapshot_version``.
 
     Raises ``IntegrityError`` for malformed JSON, floats, duplicate keys, an unknown version or
@@ -366,7 +466,7 @@ def read_json_object(data: bytes | str) -> dict[str, Any]:
     return raw
 
 
-def parse_snapshot_object(raw: Mapping[str, Any]) -> AccountSnapshot:
+def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
     """``parse_snapshot`` for already decoded JSON (version dispatch and validation)."""
     version = raw.get("snapshot_version")
     if version not in SUPPORTED_VERSIONS:
@@ -376,11 +476,13 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AccountSnapshot:
             f"(this code reads {supported})"
         )
     # 1.1 relaxed types of 1.0 (its own fields, same names): one model reads both, and
-    # SnapshotBody holds a 1.0 body to what 1.0 required. Later versions dispatch here.
-    return _validated(AccountSnapshot, raw, lambda: _describe_raw(raw), IntegrityError)
+    # SnapshotBody holds a 1.0 body to what 1.0 required. 1.2 has its own ledger.
+    model: Any = AccountSnapshotV12 if version == "1.2" else AccountSnapshot
+    parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
+    return parsed
 
 
-def load_snapshot(data: bytes | str, key: bytes | None) -> AccountSnapshot:
+def load_snapshot(data: bytes | str, key: bytes | None) -> AnySnapshot:
     """``parse_snapshot`` then ``verify``: what a reader of stored snapshots should call."""
     snapshot = parse_snapshot(data)
     verify(snapshot, key)
@@ -400,8 +502,9 @@ def _validated(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        version = getattr(model.model_fields.get("snapshot_version"), "default", SNAPSHOT_VERSION)
         raise error(
-            f"{describe()} violates the snapshot schema {SNAPSHOT_VERSION}: "
+            f"{describe()} violates the snapshot schema {version}: "
             + describe_validation_error(exc)
         ) from exc
 

@@ -91,6 +91,8 @@ def allowed(importer: str, imported: str) -> bool:
         return (
             any(_within(imported, core) for core in CORE)
             or _within(imported, "snapshots.alpaca.models")
+            # The pure mapping of Alpaca's activity rows to events (no alpaca-py, no I/O).
+            or _within(imported, "snapshots.alpaca.activities")
             or _within(imported, "snapshots.ledger")
         )
     if _within(importer, "snapshots.report"):

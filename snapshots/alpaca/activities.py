@@ -5,8 +5,9 @@
   ``net_amount``: a ``dividend`` (negative for withholdings and fees);
 * ``SSP`` (split): Alpaca moves the old shares out and the new ones in and may not state a
   ratio. The rows of one symbol and day that are exactly one share movement out (``qty < 0``)
-  and one in (``qty > 0``) give the split ``new : old``; anything else (reversed and re-posted
-  rows, a cash remainder without its pair) is left for an explicit split event;
+  and one in (``qty > 0``) give the split ``new : old`` (whole counts in lowest terms: 200
+  out and 2,000 in make 10 : 1); anything else (reversed and re-posted rows, a cash
+  remainder without its pair) is left for an explicit split event;
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
@@ -18,9 +19,11 @@ and a re-run of the same period finds the events it recorded.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -71,13 +74,13 @@ def events_from_activities(
         else:
             events.append(event)
     for (symbol, _), rows in sorted(splits.items()):
-        moves = [r for r in rows if r.qty]
-        out = [r for r in moves if r.qty is not None and r.qty < 0]
-        into = [r for r in moves if r.qty is not None and r.qty > 0]
+        out = [r.qty for r in rows if r.qty is not None and r.qty < 0]
+        into = [r.qty for r in rows if r.qty is not None and r.qty > 0]
         split = None
         if len(out) == 1 and len(into) == 1 and len(rows) == 2:
-            old, new = -out[0].qty, into[0].qty  # type: ignore[operator]
-            split = _event(Split, into[0], account_id, symbol=symbol, ratio_new=new, ratio_old=old)
+            old, new = _lowest_terms(-out[0], into[0])
+            incoming = next(r for r in rows if r.qty is not None and r.qty > 0)
+            split = _event(Split, incoming, account_id, symbol=symbol, ratio_new=new, ratio_old=old)
         if split is None:
             unmapped.extend(rows)
         else:
@@ -86,6 +89,14 @@ def events_from_activities(
         events=tuple(sorted(events, key=lambda e: (e.effective_at, e.event_id))),
         unmapped=tuple(sorted(unmapped, key=lambda a: (a.created_at, a.id))),
     )
+
+
+def _lowest_terms(old: Decimal, new: Decimal) -> tuple[Decimal, Decimal]:
+    """Whole share counts as the ratio in lowest terms (200 out, 2,000 in: 1 for 10)."""
+    if old == old.to_integral_value() and new == new.to_integral_value():
+        divisor = math.gcd(int(old), int(new))
+        return Decimal(int(old) // divisor), Decimal(int(new) // divisor)
+    return old, new
 
 
 def _event(

@@ -647,19 +647,19 @@ def _fee_rows_of(fill: TradeFill, index: int) -> list[FakeActivity]:
 
 
 def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
-    if fill.side is Side.BUY:
-        held.append([fill.qty, fill.price])
-        return
+    """Signed FIFO, as Alpaca keeps a position's cost: a fill first closes lots of the other
+    side (oldest first), and what is left opens a lot on its own side (negative: a short)."""
+    sign = 1 if fill.side is Side.BUY else -1
     remaining = fill.qty
-    while remaining > 0 and held:
+    while remaining > 0 and held and held[0][0] * sign < 0:
         lot = held[0]
-        taken = min(lot[0], remaining)
-        lot[0] -= taken
+        taken = min(abs(lot[0]), remaining)
+        lot[0] += taken * sign
         remaining -= taken
         if lot[0] == 0:
             held.popleft()
-    if remaining > 0:  # a short: the lot carries a negative quantity
-        held.append([-remaining, fill.price])
+    if remaining > 0:
+        held.append([remaining * sign, fill.price])
 
 
 def _unfilled_orders(

@@ -407,6 +407,10 @@ Fees = Annotated[
     tuple[FeeActivity, ...],
     ordered_unique(lambda f: (f.created_at, f.id), lambda f: f.id, "fee activity id"),
 ]
+Activities = Annotated[
+    tuple[AccountActivity, ...],
+    ordered_unique(lambda a: (a.created_at, a.id), lambda a: a.id, "account activity id"),
+]
 EquitySeries = Annotated[
     tuple[EquityPoint, ...],
     ordered_unique(lambda p: p.timestamp, lambda p: p.timestamp, "equity timestamp"),
@@ -424,6 +428,8 @@ class AlpacaData(Frozen):
       ``snapshots.alpaca.source.fee_window``).
     * ``filled_order_ids``: ids of the orders with a FILL activity in the period, sorted.
     * ``equity``: daily portfolio-history samples inside the period.
+    * ``activities``: non-trade activities created in the period (cash, dividends, corporate
+      actions), by ``(created_at, id)``.
     """
 
     period_start: UTCDateTime
@@ -436,6 +442,7 @@ class AlpacaData(Frozen):
     fees: Fees
     filled_order_ids: tuple[AlpacaUuid, ...]
     equity: EquitySeries
+    activities: Activities = ()
 
     @field_validator("filled_order_ids")
     @classmethod

@@ -236,6 +236,7 @@ class AlpacaSource:
           found through the period's FILL activities and fetched by id;
         * the FEE activities of ``fee_window(period_start, period_end, fee_posting_lag)``
           (by default those created in the period), paged by ``page_token``;
+        * the non-trade activities created in the period (``fetch_activities``);
         * the daily portfolio history inside the period.
 
         Raises ``AlpacaUnavailableError`` (transient failures outlasted the retries or the
@@ -275,6 +276,7 @@ class AlpacaSource:
                 orders[order_id] = self._order_by_id(order_id, deadline)
         fees_start, fees_end = fee_window(start, end, self.fee_posting_lag)
         fees = self._fees(fees_start, fees_end, deadline)
+        activities = self._non_trade(start, end, deadline)
         equity = self._equity(start, end, deadline)
         try:
             return AlpacaData(
@@ -288,6 +290,7 @@ class AlpacaSource:
                 fees=tuple(fees),
                 filled_order_ids=tuple(filled_ids),
                 equity=equity,
+                activities=activities,
             )
         except ValidationError as exc:
             raise AlpacaResponseError("fetch", describe_validation_error(exc)) from exc
@@ -440,9 +443,14 @@ class AlpacaSource:
         deadline = self._clock() + self.retry.deadline
         self._deadline = deadline
         try:
-            rows = self._activities(NON_TRADE_TYPES, deadline, start, end)
+            return self._non_trade(start, end, deadline)
         finally:
             self._deadline = None
+
+    def _non_trade(
+        self, start: datetime, end: datetime, deadline: float
+    ) -> tuple[AccountActivity, ...]:
+        rows = self._activities(NON_TRADE_TYPES, deadline, start, end)
         activities = [_parse("get_activities", AccountActivity.from_api, row) for row in rows]
         return tuple(
             sorted(

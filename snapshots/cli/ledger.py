@@ -13,17 +13,10 @@ from typing import Any, TextIO
 
 from ledger_store import bootstrap
 from ledger_store.config import TableSettings
-from ledger_store.decimals import plain
 from ledger_store.dto import StrategyAttribution, TradeFill
 from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
-from ledger_store.events import (
-    AccountEventRepository,
-    Event,
-    Merger,
-    Split,
-    SymbolChange,
-)
+from ledger_store.events import AccountEventRepository, event_detail
 from ledger_store.keys import format_micros, parse_timestamp
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.ledger.importer import (
@@ -327,23 +320,12 @@ def _events_list(args: argparse.Namespace, settings: TableSettings) -> int:
             e.kind.value,
             e.event_id,
             getattr(e, "symbol", None) or "",
-            _event_detail(e),
+            event_detail(e),
         ]
         for e in events
     )
     print_table(["effective_at", "kind", "event_id", "symbol", "detail"], rows, out=sys.stdout)
     return 0
-
-
-def _event_detail(event: Event) -> str:
-    if isinstance(event, Split):
-        return f"{plain(event.ratio_new)}:{plain(event.ratio_old)}"
-    if isinstance(event, SymbolChange):
-        return f"-> {event.new_symbol}"
-    if isinstance(event, Merger):
-        cash = f" + {plain(event.cash_per_share)} cash" if event.cash_per_share else ""
-        return f"-> {plain(event.ratio_new)}:{plain(event.ratio_old)} {event.new_symbol}{cash}"
-    return plain(event.amount)
 
 
 def _trades_list(args: argparse.Namespace, settings: TableSettings) -> int:

@@ -22,7 +22,7 @@ from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapsho
 from snapshots.builder import payload_for
 from snapshots.cli.ledger import connection_options, print_table, run_with_settings, timestamp_arg
 from snapshots.records import snapshot_from_record
-from snapshots.schema import AccountSnapshot, CheckStatus, snapshot_bytes
+from snapshots.schema import AnySnapshot, CheckStatus, snapshot_bytes
 
 
 def register(subparsers: Any) -> None:
@@ -89,7 +89,7 @@ def _repository(settings: TableSettings) -> AccountSnapshotRepository:
     return AccountSnapshotRepository(settings, hmac_key=hmac_key_from_env())
 
 
-def _loaded(stored: StoredSnapshot) -> AccountSnapshot:
+def _loaded(stored: StoredSnapshot) -> AnySnapshot:
     return snapshot_from_record(stored.record, hmac_key_from_env())
 
 
@@ -212,7 +212,7 @@ def _verify(args: argparse.Namespace, settings: TableSettings) -> int:
     return 1 if failed else 0
 
 
-def _print_verified(snapshot: AccountSnapshot, as_json: bool) -> None:
+def _print_verified(snapshot: AnySnapshot, as_json: bool) -> None:
     if as_json:
         print(
             json.dumps(
@@ -235,7 +235,7 @@ def _size(stored: StoredSnapshot) -> str:
     return f"{stored.compressed_size:,} B{chunks}"
 
 
-def _worst(snapshot: AccountSnapshot) -> str:
+def _worst(snapshot: AnySnapshot) -> str:
     statuses = {check.status for check in snapshot.integrity_checks}
     for status in (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.PASS):
         if status in statuses:
@@ -251,7 +251,7 @@ def _at(value: datetime | None) -> str:
     return keys.format_seconds(value.replace(microsecond=0)) if value is not None else "-"
 
 
-def _print_summary(snapshot: AccountSnapshot, stored: StoredSnapshot) -> None:
+def _print_summary(snapshot: AnySnapshot, stored: StoredSnapshot) -> None:
     account = snapshot.alpaca_account
     ledger = snapshot.internal_ledger
     rows = [

@@ -24,6 +24,7 @@ from typing import Any
 from ledger_store.binding import bound
 from ledger_store.config import TableSettings
 from ledger_store.dto import OrderType, Side, TradeFill
+from ledger_store.events import CashFlow, Dividend, Event, Split
 from ledger_store.models import StrategyRegistryItem
 from ledger_store.trades import fill_items
 from snapshots.alpaca.fake_broker import CENT, TradingCycle, regulatory_fees
@@ -122,22 +123,99 @@ def generate_history(
     days: int = 60,
     account_id: str = DEMO_ACCOUNT_ID,
 ) -> list[TradingCycle]:
-    """The demo's history: one cycle per trading day, each symbol traded at most once a day."""
+    """A long-only history: one cycle per trading day, each symbol traded at most once a day."""
+    return _generate(seed, first_day, days, account_id, scripted=False).cycles
+
+
+@dataclass(frozen=True)
+class DemoHistory:
+    """The demo's trading cycles and the account events among them (by time)."""
+
+    cycles: list[TradingCycle]
+    events: list[Event]
+
+    def events_until(self, end: datetime) -> list[Event]:
+        """The events that took effect before ``end`` (what the broker shows at ``end``)."""
+        return [e for e in self.events if e.effective_at < end]
+
+
+#: The demo's scripted account events and the short; per-share dividend of TLT.
+DEPOSIT = Decimal(25_000)
+SPLIT_SYMBOL, SPLIT_RATIO = "NVDA", 10
+DIVIDEND_SYMBOL, DIVIDEND_PER_SHARE = "TLT", Decimal("0.31")
+SHORT_SYMBOL, SHORT_BEYOND, SHORT_COVER = "MSFT", Decimal(20), Decimal(8)
+
+
+def demo_history(
+    *,
+    seed: int = 7,
+    first_day: date = date(2026, 8, 3),
+    days: int = 60,
+    account_id: str = DEMO_ACCOUNT_ID,
+) -> DemoHistory:
+    """``generate_history`` plus what a real account sees, so the report shows it.
+
+    In the month of the last trading day (or the first days of the history, if it starts later
+    in that month): a deposit of ``DEPOSIT`` before the open of its first trading day, a
+    ``SPLIT_RATIO``-for-1 split of ``SPLIT_SYMBOL`` before the open of the second, and a
+    dividend of ``DIVIDEND_PER_SHARE`` on every share of ``DIVIDEND_SYMBOL`` held at noon of
+    the third (before its open). ``SHORT_SYMBOL`` (one strategy) sells ``SHORT_BEYOND`` shares
+    more than it holds on the third-last day and buys ``SHORT_COVER`` back on the last: a short
+    covered in part, the rest still open. Quantities and prices after the split are in new
+    shares, as Alpaca reports them.
+    """
+    return _generate(seed, first_day, days, account_id, scripted=True)
+
+
+def _generate(
+    seed: int, first_day: date, days: int, account_id: str, *, scripted: bool
+) -> DemoHistory:
     rng = random.Random(seed)
     prices = {symbol: Decimal(spec[0]) for symbol, spec in UNIVERSE.items()}
     held = dict.fromkeys(UNIVERSE, Decimal(0))
+    scale = dict.fromkeys(UNIVERSE, 1)
+    calendar = trading_days(first_day, days)
+    last = calendar[-1]
+    month = [d for d in calendar if (d.year, d.month) == (last.year, last.month)]
+    event_days = [month[min(i, len(month) - 1)] for i in range(3)]
+    short_days = (calendar[max(len(calendar) - 3, 0)], last)
+    events: list[Event] = []
     cycles: list[TradingCycle] = []
     sequence = 0
-    for day in trading_days(first_day, days):
+    for index, day in enumerate(calendar):
         opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+        if scripted:
+            events.extend(_events_of_the_day(day, event_days, held, prices, scale, account_id))
+        # No full close the day before an event on the symbol: the event needs a holder.
+        protected = {
+            symbol
+            for symbol, event_day in (
+                (SPLIT_SYMBOL, event_days[1]),
+                (DIVIDEND_SYMBOL, event_days[2]),
+            )
+            if scripted and index + 1 < len(calendar) and calendar[index + 1] == event_day
+        }
         fills: list[TradeFill] = []
         for symbol, (_, vol, allocation) in UNIVERSE.items():
             prices[symbol] = _step(rng, prices[symbol], vol)
             roll = rng.random()
-            if roll < 0.35 or held[symbol] == 0:
-                side, qty = Side.BUY, _buy_size(rng)
+            if scripted and symbol == SHORT_SYMBOL and day in short_days:
+                if day == short_days[0]:
+                    side, qty = Side.SELL, max(held[symbol], Decimal(0)) + SHORT_BEYOND
+                else:
+                    side, qty = Side.BUY, min(SHORT_COVER, -held[symbol])
+                if qty <= 0:
+                    continue
+            elif scripted and held[symbol] < 0:
+                continue  # the open short waits for its scripted cover
+            elif roll < 0.35 or held[symbol] == 0:
+                side, qty = Side.BUY, _buy_size(rng) * scale[symbol]
             elif roll < 0.6:
                 side, qty = Side.SELL, _partial_close(rng, held[symbol])
+                if symbol in protected:
+                    qty = min(qty, held[symbol] - 1)
+                    if qty <= 0:
+                        continue
             else:
                 continue
             held[symbol] += qty if side is Side.BUY else -qty
@@ -163,7 +241,67 @@ def generate_history(
             )
         fills.sort(key=lambda f: (f.filled_at, f.order_id))
         cycles.append(_cycle(day, fills))
-    return cycles
+    return DemoHistory(
+        cycles=cycles, events=sorted(events, key=lambda e: (e.effective_at, e.event_id))
+    )
+
+
+def _events_of_the_day(
+    day: date,
+    event_days: Sequence[date],
+    held: dict[str, Decimal],
+    prices: dict[str, Decimal],
+    scale: dict[str, int],
+    account_id: str,
+) -> list[Event]:
+    """The scripted events before ``day``'s open; a split reshapes ``held``/``prices``."""
+    events: list[Event] = []
+    stamp = day.strftime("%Y%m%d")
+
+    def at(hour: int) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+    if day == event_days[0]:
+        events.append(
+            CashFlow(
+                event_id=f"{stamp}130000000::demo-deposit",
+                account_id=account_id,
+                effective_at=at(13),
+                amount=DEPOSIT,
+                source="CSD",
+                description="ACH deposit",
+            )
+        )
+    if day == event_days[1] and held[SPLIT_SYMBOL] > 0:
+        events.append(
+            Split(
+                event_id=f"{stamp}080000000::demo-split",
+                account_id=account_id,
+                effective_at=at(8),
+                symbol=SPLIT_SYMBOL,
+                ratio_new=Decimal(SPLIT_RATIO),
+                ratio_old=Decimal(1),
+                description=f"{SPLIT_SYMBOL} {SPLIT_RATIO}-for-1 split",
+            )
+        )
+        held[SPLIT_SYMBOL] *= SPLIT_RATIO
+        prices[SPLIT_SYMBOL] = (prices[SPLIT_SYMBOL] / SPLIT_RATIO).quantize(CENT)
+        scale[SPLIT_SYMBOL] = SPLIT_RATIO
+    if day == event_days[2] and held[DIVIDEND_SYMBOL] > 0:
+        events.append(
+            Dividend(
+                event_id=f"{stamp}120000000::demo-dividend",
+                account_id=account_id,
+                effective_at=at(12),
+                symbol=DIVIDEND_SYMBOL,
+                amount=held[DIVIDEND_SYMBOL] * DIVIDEND_PER_SHARE,
+                per_share_amount=DIVIDEND_PER_SHARE,
+                qty=held[DIVIDEND_SYMBOL],
+                source="DIV",
+                description=f"Cash dividend {DIVIDEND_SYMBOL}",
+            )
+        )
+    return events
 
 
 def synthetic_account_id(label: str) -> str:

@@ -30,6 +30,8 @@ from ledger_store import bootstrap, keys
 from ledger_store.config import TableSettings
 from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
+from ledger_store.events import event_detail
+from ledger_store.keys import format_seconds
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
@@ -37,7 +39,7 @@ from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, run
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import SnapshotOutcome, hmac_key_from_env, take_snapshot
 from snapshots.cli.ledger import resolve_settings
-from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history, trading_days
+from snapshots.demo.history import DEMO_ACCOUNT_ID, DemoHistory, demo_history, trading_days
 from snapshots.ledger.importer import import_fills
 from snapshots.payload import SnapshotPayload
 
@@ -64,7 +66,8 @@ def run_demo(args: argparse.Namespace) -> int:
         raise LedgerValidationError(
             f"--days {args.days} runs the history past today; snapshots need ended periods"
         )
-    cycles = generate_history(first_day=FIRST_DAY, days=args.days)
+    demo = demo_history(first_day=FIRST_DAY, days=args.days)
+    cycles = demo.cycles
     output = Path(args.output).resolve()
     if not output.is_dir():
         raise LedgerValidationError(f"output folder {output} does not exist")
@@ -83,7 +86,8 @@ def run_demo(args: argparse.Namespace) -> int:
         ledger = TradeLedgerRepository(settings)
         _import_history(ledger, history, workdir, quiet=args.no_progress)
 
-        account = FakeAccount.from_history(history)
+        _print_events(demo)
+        account = FakeAccount.from_history(history, events=demo.events_until(history[-1].end))
         fake = stack.enter_context(running_fake_alpaca(account))
         print(f"\nfake Alpaca (real alpaca-py TradingClient) at {fake.base_url}")
         state_machine = _state_machine(settings) if embedded else None
@@ -103,7 +107,9 @@ def run_demo(args: argparse.Namespace) -> int:
         for index, cycle in enumerate(live):
             for fill in cycle.fills:  # what the trading Lambda records during its cycle
                 ledger.record(fill)
-            fake.account = FakeAccount.from_history(cycles[: len(history) + index + 1])
+            fake.account = FakeAccount.from_history(
+                cycles[: len(history) + index + 1], events=demo.events_until(cycle.end)
+            )
             start, end = month_to_date(cycle)
             outcome = take_snapshot(
                 account_id=DEMO_ACCOUNT_ID,
@@ -139,6 +145,13 @@ def run_demo(args: argparse.Namespace) -> int:
         path = _report(settings, payloads[-1], output, state_machine)
         print(f"report: {path}")
     return 0
+
+
+def _print_events(demo: DemoHistory) -> None:
+    """What the account saw besides trades (Alpaca reports it; the snapshot job records it)."""
+    for event in demo.events:
+        parts = (format_seconds(event.effective_at), event.kind.value, getattr(event, "symbol", ""))
+        print(f"  account event: {' '.join(p for p in parts if p)} {event_detail(event)}")
 
 
 def _import_history(

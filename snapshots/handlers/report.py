@@ -50,7 +50,7 @@ from ledger_store.snapshot_store import AccountSnapshotRepository
 from snapshots.payload import SnapshotKey
 from snapshots.records import snapshot_from_record
 from snapshots.report.pdf import RenderedReport, render_report
-from snapshots.schema import AccountSnapshot
+from snapshots.schema import AnySnapshot
 
 LOGGER = logging.getLogger(__name__)
 
@@ -221,14 +221,14 @@ def parse_request(event: Any) -> ReportRequest:
 # Reading and rendering --------------------------------------------------------------------
 
 
-def snapshot_key(snapshot: AccountSnapshot) -> str:
+def snapshot_key(snapshot: AnySnapshot) -> str:
     """``PK / SK`` of the snapshot's item, for messages and logs."""
     return f"{keys.snapshot_pk(snapshot.account_id)} / {keys.snapshot_sk(snapshot.period_end)}"
 
 
 def read_snapshot(
     request: ReportRequest, settings: TableSettings, *, hmac_key: bytes | None
-) -> AccountSnapshot:
+) -> AnySnapshot:
     """Fetch the requested snapshot, verify it, and check it is the one the payload names.
 
     One GetItem (plus a chunk Query for a chunked body), or one Query for ``latest``. Raises
@@ -245,7 +245,7 @@ def read_snapshot(
     return snapshot
 
 
-def _check_payload(request: PayloadReportRequest, snapshot: AccountSnapshot) -> None:
+def _check_payload(request: PayloadReportRequest, snapshot: AnySnapshot) -> None:
     compared: list[tuple[str, str | None, str]] = [
         ("snapshot_id", request.snapshot_id, snapshot.snapshot_id),
         (
@@ -266,7 +266,7 @@ def _check_payload(request: PayloadReportRequest, snapshot: AccountSnapshot) -> 
 
 def render_stored(
     request: ReportRequest, settings: TableSettings, *, hmac_key: bytes | None
-) -> tuple[AccountSnapshot, RenderedReport]:
+) -> tuple[AnySnapshot, RenderedReport]:
     """``read_snapshot`` then ``render_report``: the verified snapshot and its PDF."""
     snapshot = read_snapshot(request, settings, hmac_key=hmac_key)
     return snapshot, render_report(snapshot)
@@ -281,7 +281,7 @@ def report_object_key(account_id: str, period_end: datetime) -> str:
 
 
 def upload_report(
-    snapshot: AccountSnapshot,
+    snapshot: AnySnapshot,
     rendered: RenderedReport,
     bucket: str,
     *,
@@ -344,7 +344,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     settings: TableSettings | None = None,
     s3_client: Any | None = None,
-) -> tuple[AccountSnapshot, ReportResult]:
+) -> tuple[AnySnapshot, ReportResult]:
     """Read, verify, render and (with ``REPORT_BUCKET``) upload, configured by ``environ``.
 
     ``settings`` and ``s3_client`` replace what the environment would give (tests, tools).

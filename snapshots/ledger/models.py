@@ -283,6 +283,10 @@ def _open_lot_key(lot: Lot) -> tuple[str, datetime, str]:
     return (lot.symbol, lot.opened_at, lot.order_id)
 
 
+def _match_key(m: Match) -> tuple[datetime, str, datetime, str]:
+    return (m.closed_at, m.close_order_id, m.opened_at, m.open_order_id)
+
+
 class StrategyLedger(LedgerFigures):
     """One strategy: cumulative figures through ``period_end``, its open lots, what they are
     worth at Alpaca's prices, and the same figures for the period alone.
@@ -328,6 +332,11 @@ class StrategyLedger(LedgerFigures):
             problems.append("the period cannot have more trades than the cumulative figures")
         if p.round_trips != len(self.period_round_trips):
             problems.append("period round_trips must count period_round_trips")
+        if list(self.period_round_trips) != sorted(self.period_round_trips, key=_match_key):
+            problems.append(
+                "period_round_trips must be ordered by "
+                "(closed_at, close_order_id, opened_at, open_order_id)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -343,7 +352,9 @@ class AccountLedger(Frozen):
       sum and ``net_deposits_cumulative`` the sum of every cash flow before ``period_end``:
       capital, never profit.
     * ``corporate_actions``: the period's splits, symbol changes and mergers, as applied.
-    * ``unattributed_dividends``: the period's dividends no strategy held shares for.
+    * ``dividends``: the period's dividends (and withholdings), as recorded;
+      ``unattributed_dividends`` those of them no strategy held shares for (account income
+      that no strategy's figures include).
     * ``event_count``: the account's recorded events when the snapshot was taken.
     """
 
@@ -358,6 +369,7 @@ class AccountLedger(Frozen):
     net_deposits: Money
     net_deposits_cumulative: Money
     corporate_actions: tuple[Split | SymbolChange | Merger, ...] = ()
+    dividends: tuple[Dividend, ...] = ()
     unattributed_dividends: tuple[Dividend, ...] = ()
     event_count: int = Field(ge=0)
 
@@ -387,11 +399,14 @@ class AccountLedger(Frozen):
         for events, what in (
             (self.cash_flows, "cash_flows"),
             (self.corporate_actions, "corporate_actions"),
+            (self.dividends, "dividends"),
             (self.unattributed_dividends, "unattributed_dividends"),
         ):
             keys_ = [(e.effective_at, e.event_id) for e in events]
             if keys_ != sorted(set(keys_)):
                 problems.append(f"{what} must be ordered by (effective_at, event_id), once each")
+        if not set(self.unattributed_dividends) <= set(self.dividends):
+            problems.append("unattributed_dividends must be among the period's dividends")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError, model_validator
 
+from ledger_store import keys
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -28,7 +29,16 @@ from ledger_store.dto import (
     describe_validation_error,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
-from ledger_store.events import CashFlow, Event, Merger, Split, SymbolChange
+from ledger_store.events import (
+    AccountEventRepository,
+    CashFlow,
+    Dividend,
+    Event,
+    Merger,
+    Split,
+    SymbolChange,
+)
+from ledger_store.trades import TradeLedgerRepository
 from snapshots.ledger.fifo import exact_arithmetic, fifo_order, money
 from snapshots.ledger.lots import (
     CapitalRealization,
@@ -67,6 +77,49 @@ class AccountView(Frozen):
         if len(self.period_fills) != self.internal_ledger.total_trades:
             raise ValueError("period_fills must be the internal ledger's trades")
         return self
+
+
+def read_account(
+    ledger: TradeLedgerRepository,
+    events: AccountEventRepository,
+    account_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    *,
+    prices: Mapping[str, Decimal],
+    ledger_id: str | None = None,
+) -> AccountView:
+    """Read the account's attributions (GSI3) and events through ``period_end`` and fold them.
+
+    Reads: the registry (one Query: strategies and their revisions), each strategy's
+    attributions (one paginated Query each), the account's events (one paginated Query) and
+    its event count (one GetItem).
+    """
+    start, end = _period(period_start, period_end)
+    keys.validate_key_part(account_id, "account_id")
+    registrations = ledger.strategies(account_id)
+    attributions: list[StrategyAttribution] = []
+    for registration in registrations:
+        name = registration.strategy
+        for attribution in ledger.attributions_by_strategy(account_id, name, None, end):
+            if (attribution.account_id, attribution.strategy) != (account_id, name):
+                raise IntegrityError(
+                    f"GSI3 of account {account_id}, strategy {name} returned order "
+                    f"{attribution.order_id} of account {attribution.account_id}, "
+                    f"strategy {attribution.strategy}"
+                )
+            attributions.append(attribution)
+    return summarize_account(
+        attributions,
+        list(events.events(account_id, None, end)),
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        ledger_id=ledger_id or ledger.settings.table_name,
+        prices=prices,
+        revisions={r.strategy: r.revision for r in registrations},
+        event_count=events.event_count(account_id),
+    )
 
 
 def summarize_account(
@@ -150,6 +203,7 @@ def summarize_account(
                 "corporate_actions": [
                     e for e in period_events if isinstance(e, Split | SymbolChange | Merger)
                 ],
+                "dividends": [e for e in period_events if isinstance(e, Dividend)],
                 "unattributed_dividends": [
                     d for d in ledger.unattributed_dividends if in_period(d.effective_at)
                 ],
@@ -240,7 +294,8 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
     total = _ZERO
     with exact_arithmetic():
         for lot in lots:
-            price = prices.get(lot.symbol)
+            # Alpaca names a crypto position without the pair's slash (BTC/USD: BTCUSD).
+            price = prices.get(lot.symbol, prices.get(lot.symbol.replace("/", "")))
             if price is None:
                 return None
             gain = price - lot.price if lot.side == "long" else lot.price - price
@@ -248,4 +303,4 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
     return total
 
 
-__all__ = ["AccountView", "summarize_account"]
+__all__ = ["AccountView", "read_account", "summarize_account"]

@@ -30,7 +30,7 @@ from typing import Final
 
 from ledger_store.dto import Frozen
 from snapshots.alpaca.models import AlpacaPosition, EquityPoint
-from snapshots.schema import AccountSnapshot, CheckStatus
+from snapshots.schema import AnySnapshot, CheckStatus
 
 #: Sums and products: wide enough that two 38-digit numbers combine exactly.
 _EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
@@ -143,7 +143,7 @@ def drawdown(series: Iterable[EquityPoint]) -> tuple[Decimal, Decimal]:
     return worst, worst_fraction
 
 
-def compute_figures(snapshot: AccountSnapshot) -> ReportFigures:
+def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
     """Every figure the report prints, computed from ``snapshot`` alone."""
     account = snapshot.alpaca_account
     series = valued(snapshot.equity_series)

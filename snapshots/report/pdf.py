@@ -72,7 +72,10 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tables import CellStyle
 
+from ledger_store.decimals import plain
+from ledger_store.events import Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
+from snapshots.ledger.models import LedgerFigures
 from snapshots.report.figures import (
     NONE_TEXT,
     PositionExposure,
@@ -87,7 +90,13 @@ from snapshots.report.figures import (
     mask_account_number,
     valued,
 )
-from snapshots.schema import AccountSnapshot, CheckStatus, StrategyPerformance, TradeMetrics
+from snapshots.schema import (
+    AccountSnapshotV12,
+    AnySnapshot,
+    CheckStatus,
+    StrategyPerformance,
+    TradeMetrics,
+)
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
 REPORT_LAYOUT_VERSION: Final = "1"
@@ -484,7 +493,7 @@ class RenderedReport:
     sha256: str
 
 
-def render_report(snapshot: AccountSnapshot) -> RenderedReport:
+def render_report(snapshot: AnySnapshot) -> RenderedReport:
     """Render ``snapshot`` to PDF; the same snapshot always gives the same bytes."""
     figures = compute_figures(snapshot)
     buffer = BytesIO()
@@ -545,13 +554,13 @@ def render_report(snapshot: AccountSnapshot) -> RenderedReport:
 # The story -----------------------------------------------------------------------------------
 
 
-def _period_text(snapshot: AccountSnapshot) -> str:
+def _period_text(snapshot: AnySnapshot) -> str:
     start = fmt_datetime(snapshot.period_start, seconds=False)
     end = fmt_datetime(snapshot.period_end, seconds=False)
     return f"{start} \u2013 {end} UTC"
 
 
-def _story(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+def _story(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     story: list[Any] = []
     story += _title_block(snapshot)
     story += _key_figures(figures)
@@ -565,7 +574,7 @@ def _story(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
     return story
 
 
-def _title_block(snapshot: AccountSnapshot) -> list[Any]:
+def _title_block(snapshot: AnySnapshot) -> list[Any]:
     account = snapshot.alpaca_account
     label = _style("meta-label", fontSize=7, leading=9, textColor=MUTED)
     value = _style("meta-value", fontSize=8, leading=10)
@@ -788,7 +797,7 @@ def _chart_note(text: str) -> Any:
     return drawing
 
 
-def _equity_chart(snapshot: AccountSnapshot) -> Any:
+def _equity_chart(snapshot: AnySnapshot) -> Any:
     series = valued(snapshot.equity_series)
     if not series:
         return _chart_note("No equity samples in the period")
@@ -892,7 +901,7 @@ def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
     return drawing, f"Exposure by position ({shown}, market value)"
 
 
-def _charts(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+def _charts(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     caption = _style("chart-caption", fontName=FONT_BOLD, fontSize=8, leading=10, textColor=INK)
     exposure, exposure_title = _exposure_chart(figures)
     ccy = clean_text(figures.currency)
@@ -925,7 +934,7 @@ def _charts(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
 # Tables -------------------------------------------------------------------------------------
 
 
-def _integrity_checks(snapshot: AccountSnapshot) -> list[Any]:
+def _integrity_checks(snapshot: AnySnapshot) -> list[Any]:
     checks = snapshot.integrity_checks
     if not checks:
         return [_heading("Integrity checks"), _note("The snapshot records no integrity checks.")]
@@ -1040,7 +1049,9 @@ def _metrics_row(label: str, m: TradeMetrics) -> list[Any]:
     ]
 
 
-def _strategy_performance(snapshot: AccountSnapshot) -> list[Any]:
+def _strategy_performance(snapshot: AnySnapshot) -> list[Any]:
+    if isinstance(snapshot, AccountSnapshotV12):
+        return _strategy_ledgers(snapshot)
     performance = snapshot.internal_ledger.strategy_performance
     title = _heading(f"Strategy performance ({len(performance)})")
     if not performance:
@@ -1118,7 +1129,9 @@ def _strategy_cell(name: str, p: StrategyPerformance) -> Any:
     )
 
 
-def _lots_and_oversells(snapshot: AccountSnapshot) -> list[Any]:
+def _lots_and_oversells(snapshot: AnySnapshot) -> list[Any]:
+    if isinstance(snapshot, AccountSnapshotV12):
+        return _signed_lots(snapshot) + _cash_and_actions(snapshot)
     performance = snapshot.internal_ledger.strategy_performance.values()
     lots = [lot for p in performance for lot in p.open_lots]
     oversells = [o for p in performance for o in p.oversells]
@@ -1169,7 +1182,207 @@ def _lots_and_oversells(snapshot: AccountSnapshot) -> list[Any]:
     return story
 
 
-def _fees(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+def _ledger_row(label: str, m: LedgerFigures, unrealized: Any, total: Any) -> list[Any]:
+    return [
+        label,
+        f"{m.total_trades} ({m.buy_trades}/{m.sell_trades})",
+        fmt_money(m.net_cash_flow, signed=True),
+        fmt_money(m.realized_pnl, signed=True),
+        fmt_money(m.dividends, signed=True),
+        fmt_money(m.fees),
+        fmt_money(m.net_realized_pnl, signed=True),
+        unrealized,
+        total,
+    ]
+
+
+def _strategy_ledgers(snapshot: AccountSnapshotV12) -> list[Any]:
+    """Snapshot 1.2: per strategy the P/L of the signed-lot ledger, cumulative and period."""
+    performance = snapshot.internal_ledger.strategy_performance
+    title = _heading(f"Strategy performance ({len(performance)})")
+    if not performance:
+        return [title, _note("The ledger has no strategy with trades before the period end.")]
+    header = [
+        "Scope",
+        "Trades\n(buy/sell)",
+        "Net cash\nflow",
+        "Realised\nP/L",
+        "Dividends",
+        "Fees",
+        "Net\nrealised",
+        "Unrealised\nP/L",
+        "Total\nP/L",
+    ]
+    widths = [52.0, 52.0, 62.0, 58.0, 54.0, 44.0, 58.0, 58.0, 58.0]
+    widths[0] += CONTENT_WIDTH - sum(widths)
+    data: list[list[Any]] = [header]
+    commands: list[tuple[Any, ...]] = []
+    colours: dict[tuple[int, int], Any] = {}
+    for index, (name, p) in enumerate(performance.items()):
+        first = len(data)
+        details = "Symbols " + (", ".join(p.symbols_traded) or NONE_TEXT)
+        if p.open_lots:
+            details += f" \u00b7 {_count(len(p.open_lots), 'open lot')}"
+        data.append([_strategy_label(name, details), *[""] * 8])
+        data.append(
+            _ledger_row(
+                "Cumulative",
+                p,
+                fmt_money(p.unrealized_pnl, signed=True),
+                fmt_money(p.total_pnl, signed=True),
+            )
+        )
+        data.append(_ledger_row("Period", p.period, NONE_TEXT, NONE_TEXT))
+        commands += [
+            ("SPAN", (0, first), (-1, first)),
+            ("TOPPADDING", (0, first), (-1, first), 4),
+            ("BOTTOMPADDING", (0, first), (-1, first), 1),
+            ("LINEBELOW", (0, first + 2), (-1, first + 2), 0.4, RULE),
+        ]
+        for offset, figures, extra in ((1, p, (p.unrealized_pnl, p.total_pnl)), (2, p.period, ())):
+            colours[(0, first + offset)] = MUTED
+            values = (figures.realized_pnl, figures.dividends, figures.net_realized_pnl, *extra)
+            for column, value in zip((3, 4, 6, 7, 8), values, strict=False):
+                if value is not None:
+                    colours[(column, first + offset)] = _signed_colour(value)
+        if index % 2:
+            commands.append(("BACKGROUND", (0, first), (-1, first + 2), ZEBRA))
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 9),
+        colours=colours,
+        commands=commands,
+        zebra=False,
+        font_size=7.2,
+        pad_x=2.5,
+    )
+    note = _note(
+        "Realised P/L: closed round trips, signed FIFO (longs sold, shorts covered), before fees; "
+        "net realised = realised + dividends \u2212 fees; unrealised: open lots at Alpaca's "
+        "current prices; total = net realised + unrealised. Net cash flow = sells \u2212 buys: "
+        "cash, not profit."
+    )
+    return [title, table, note]
+
+
+def _strategy_label(name: str, details: str) -> Any:
+    muted = MUTED.hexval()[2:]
+    return Paragraph(
+        f'{escape(clean_text(name))}&nbsp;&nbsp;<font name="{FONT}" size="6.8" '
+        f'color="#{muted}">{escape(clean_text(details))}</font>',
+        STRATEGY_CELL,
+    )
+
+
+def _signed_lots(snapshot: AccountSnapshotV12) -> list[Any]:
+    lots = [
+        lot for p in snapshot.internal_ledger.strategy_performance.values() for lot in p.open_lots
+    ]
+    if not lots:
+        return []
+    widths = _widths(66, 44, 36, 150, 82, 46, 56, 70)
+    data: list[list[Any]] = [
+        ["Strategy", "Symbol", "Side", "Order", "Opened (UTC)", "Qty", "Price", "Cost"]
+    ]
+    for lot in lots:
+        data.append(
+            [
+                _fit(lot.strategy, widths[0] - 7),
+                _fit(lot.symbol, widths[1] - 7),
+                lot.side,
+                _fit(lot.order_id, widths[3] - 7),
+                fmt_datetime(lot.opened_at),
+                fmt_qty(lot.qty),
+                fmt_price(lot.price),
+                fmt_money(lot.qty * lot.price),
+            ]
+        )
+    colours = {(2, row): SHORT for row, lot in enumerate(lots, start=1) if lot.side == "short"}
+    table = _grid_table(
+        data,
+        widths,
+        right=range(5, 8),
+        colours=colours,
+        row_height=_row_height(TABLE_FONT_SIZE, 2.2),
+    )
+    return [_heading(f"Open lots ({len(lots)})"), table]
+
+
+def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
+    ledger = snapshot.internal_ledger
+    rows: list[list[Any]] = []
+    for flow in ledger.cash_flows:
+        what = "deposit" if flow.amount > 0 else "withdrawal"
+        rows.append(
+            [
+                fmt_datetime(flow.effective_at),
+                what,
+                flow.source or NONE_TEXT,
+                _fit(" ".join((flow.description or "").split()), 170),
+                fmt_money(flow.amount, signed=True),
+            ]
+        )
+    for action in ledger.corporate_actions:
+        detail = _action_text(action)
+        rows.append(
+            [
+                fmt_datetime(action.effective_at),
+                action.kind.value.replace("_", " "),
+                action.source or NONE_TEXT,
+                detail,
+                "",
+            ]
+        )
+    unattributed = {d.event_id for d in ledger.unattributed_dividends}
+    for dividend in ledger.dividends:
+        rows.append(
+            [
+                fmt_datetime(dividend.effective_at),
+                "dividend" if dividend.amount > 0 else "withholding",
+                dividend.source or NONE_TEXT,
+                _fit(_dividend_text(dividend, dividend.event_id in unattributed), 170),
+                fmt_money(dividend.amount, signed=True),
+            ]
+        )
+    note = _note(
+        f"Net deposits: {fmt_money(ledger.net_deposits, signed=True)} in the period, "
+        f"{fmt_money(ledger.net_deposits_cumulative, signed=True)} since the ledger began: "
+        "capital, never counted as profit."
+    )
+    if not rows:
+        return [_heading("Cash flows, dividends and corporate actions"), note]
+    rows.sort(key=lambda r: r[0])
+    widths = _widths(96, 110, 50, 176, 80)
+    data: list[list[Any]] = [["When (UTC)", "What", "Source", "Detail", "Amount"], *rows]
+    table = _grid_table(data, widths, right=(4,), row_height=_row_height(TABLE_FONT_SIZE, 2.2))
+    return [_heading(f"Cash flows, dividends and corporate actions ({len(rows)})"), table, note]
+
+
+def _dividend_text(dividend: Dividend, unattributed: bool) -> str:
+    parts = [dividend.symbol]
+    if dividend.qty is not None:
+        parts.append(f"{plain(dividend.qty)} sh")
+    if dividend.per_share_amount is not None:
+        parts.append(f"{plain(dividend.per_share_amount)}/sh")
+    if unattributed:
+        parts.append("no strategy held it")
+    return " \u00b7 ".join(parts)
+
+
+def _action_text(action: Split | SymbolChange | Merger) -> str:
+    if isinstance(action, Split):
+        return f"{action.symbol} {plain(action.ratio_new)} for {plain(action.ratio_old)}"
+    if isinstance(action, SymbolChange):
+        return f"{action.symbol} \u2192 {action.new_symbol}"
+    cash = f" + {plain(action.cash_per_share)} cash" if action.cash_per_share else ""
+    return (
+        f"{action.symbol} \u2192 {plain(action.ratio_new)}/{plain(action.ratio_old)} "
+        f"{action.new_symbol}{cash}"
+    )
+
+
+def _fees(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     title = _heading(
         f"Fees ({_count(len(snapshot.alpaca_fees), 'activity')})".replace("activitys", "activities")
     )
@@ -1245,7 +1458,7 @@ ORDER_HEADER: Final = [
 ]
 
 
-def _orders(snapshot: AccountSnapshot, figures: ReportFigures) -> list[Any]:
+def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     orders = snapshot.alpaca_orders
     legs = f" + {_count(figures.order_legs, 'leg')}" if figures.order_legs else ""
     title = _heading(f"Orders ({len(orders)}{legs})")

@@ -192,7 +192,7 @@ def test_separate_processes_build_byte_identical_snapshots() -> None:
     assert shape["fees"] > 0
     assert shape["equity_points"] == 5
     assert shape["ledger_trades"] > 0
-    assert shape["checks"] == 4
+    assert shape["checks"] == 5
     assert in_process["sha256"]["checksum_algorithm"] == "sha256"
     assert in_process["hmac"]["checksum_algorithm"] == "hmac-sha256"
     assert in_process["sha256"]["body_bytes_sha256"] == in_process["sha256"]["checksum"]

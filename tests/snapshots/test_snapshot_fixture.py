@@ -39,6 +39,8 @@ from snapshots.schema import (
     SNAPSHOT_VERSION,
     SUPPORTED_VERSIONS,
     AccountSnapshot,
+    AccountSnapshotV12,
+    AnySnapshot,
     CheckStatus,
     body_bytes,
     load_snapshot,
@@ -87,6 +89,11 @@ VERSIONS = [
         "1.1",
         "0be605536331129cb2795fbaa7bff0010f567d1a5713b94465da4173776a3dde",
         "5a023e7180205e2489517efd8a078c5738a531193ca7f72e946c0e67f936bc8f",
+    ),
+    Version(
+        "1.2",
+        "a1872373b69f33b57a2c8973a23605d54729c7459dbc0dbf3d7ff7ee8419ce67",
+        "9ed8e32e0f50bb8b305949cc987523af79d90f07f76493ced8aa9a9057f3412c",
     ),
 ]
 
@@ -154,7 +161,7 @@ def repository(
     return AccountSnapshotRepository(settings, hmac_key=key, clock=lambda: now)
 
 
-def read_snapshot(settings: TableSettings, key: bytes | None) -> AccountSnapshot:
+def read_snapshot(settings: TableSettings, key: bytes | None) -> AnySnapshot:
     """What a report step does: get the stored record, then parse and verify the snapshot."""
     stored = repository(settings, key).get(ACCOUNT_ID, PERIOD_END)
     return snapshot_from_record(stored.record, key)
@@ -187,7 +194,7 @@ def tampered(item: dict[str, Any], old: bytes, new: bytes) -> dict[str, Any]:
 
 
 def assert_is_the_fixture_snapshot(
-    snapshot: AccountSnapshot, checksum: str, algorithm: str, version: str
+    snapshot: AnySnapshot, checksum: str, algorithm: str, version: str
 ) -> None:
     assert snapshot.snapshot_id == SNAPSHOT_ID
     assert snapshot.snapshot_version == version
@@ -249,6 +256,11 @@ def assert_is_the_fixture_snapshot(
     assert equity[0].profit_loss_pct is None
     assert equity[-1].equity == Decimal("9620.9")
 
+    if version == "1.2":
+        assert_is_the_v1_2_ledger(snapshot)
+        return
+    assert positions["SPY"].qty == Decimal(20)
+    assert isinstance(snapshot, AccountSnapshot)
     ledger = snapshot.internal_ledger
     assert ledger.ledger_id == "alchemiser-trade-ledger-prod"
     assert ledger.total_trades == 4
@@ -283,15 +295,86 @@ def assert_is_the_fixture_snapshot(
         assert positions["GLD"].cost_basis == Decimal("695.7")
         assert all(p.equity is not None for p in equity)
     else:
-        assert fills_check.details["alpaca_filled_orders"] == 4  # counts as integers
-        assert (account.initial_margin, account.maintenance_margin) == (None, None)
-        assert (expired.filled_qty, expired.client_order_id, expired.time_in_force) == (
-            None,
-            None,
-            None,
-        )
-        assert (positions["GLD"].cost_basis, positions["GLD"].avg_entry_price) == (None, None)
-        assert [p.timestamp.day for p in equity if p.equity is None] == [5]
+        assert_is_without_the_fields_alpaca_dropped(snapshot)
+
+
+def assert_is_without_the_fields_alpaca_dropped(snapshot: AnySnapshot) -> None:
+    """Since 1.1: integer counts in check details, Alpaca's optional fields missing."""
+    fills_check = next(c for c in snapshot.integrity_checks if "fills" in c.name)
+    assert fills_check.details["alpaca_filled_orders"] == 4  # counts as integers
+    account = snapshot.alpaca_account
+    assert (account.initial_margin, account.maintenance_margin) == (None, None)
+    expired = next(o for o in snapshot.alpaca_orders if o.status == "expired")
+    assert (expired.filled_qty, expired.client_order_id, expired.time_in_force) == (
+        None,
+        None,
+        None,
+    )
+    gld = next(p for p in snapshot.alpaca_positions if p.symbol == "GLD")
+    assert (gld.cost_basis, gld.avg_entry_price) == (None, None)
+    assert [p.timestamp.day for p in snapshot.equity_series if p.equity is None] == [5]
+
+
+def assert_is_the_v1_2_ledger(snapshot: AnySnapshot) -> None:
+    """1.2: the account ledger of signed lots and events, Alpaca's activities, five checks."""
+    assert isinstance(snapshot, AccountSnapshotV12)
+    assert_is_without_the_fields_alpaca_dropped(snapshot)
+    spy = next(p for p in snapshot.alpaca_positions if p.symbol == "SPY")
+    assert (spy.qty, spy.current_price) == (Decimal(40), Decimal("280.525"))  # split 2-for-1
+    assert [a.activity_type for a in snapshot.alpaca_activities] == [
+        "CSD",
+        "SSP",
+        "SSP",
+        "DIV",
+        "REORG",
+    ]
+    ledger = snapshot.internal_ledger
+    assert ledger.ledger_id == "alchemiser-trade-ledger-prod"
+    assert (ledger.total_trades, ledger.total_fees) == (4, Decimal("0.27"))
+    assert (ledger.total_buy_value, ledger.total_sell_value) == (
+        Decimal("114.45"),
+        Decimal("7932.3"),
+    )
+    assert ledger.strategies_active == ("mean_reversion", "momentum", "trend_following")
+    momentum = ledger.strategy_performance["momentum"]
+    assert (momentum.realized_pnl, momentum.period.realized_pnl) == (
+        Decimal("72.4"),
+        Decimal("66.65"),
+    )
+    # The MSFT oversell of 1.0/1.1 is a short lot; the AAPL dividend is shared pro rata.
+    assert [(lot.symbol, lot.side, lot.qty) for lot in momentum.open_lots] == [
+        ("AAPL", "long", Decimal("2.4")),
+        ("MSFT", "short", Decimal(2)),
+    ]
+    assert momentum.dividends == Decimal("0.624")
+    assert momentum.net_realized_pnl == Decimal("72.809")  # 72.4 + 0.624 - 0.215
+    assert (momentum.unrealized_pnl, momentum.total_pnl) == (Decimal("10.28"), Decimal("83.089"))
+    trend = ledger.strategy_performance["trend_following"]
+    assert trend.net_cash_flow == Decimal("-11676.09")  # 1.0/1.1's gross_pnl, renamed
+    assert trend.dividends == Decimal("0.546")
+    spy_lot = next(lot for lot in trend.open_lots if lot.symbol == "SPY")
+    assert (spy_lot.qty, spy_lot.price) == (Decimal(40), Decimal("280.15"))  # cost unchanged
+    assert {name: p.revision for name, p in ledger.strategy_performance.items()} == {
+        "mean_reversion": 4,
+        "momentum": 7,
+        "trend_following": 5,
+    }
+    assert [c.amount for c in ledger.cash_flows] == [Decimal(1000), Decimal(-250)]
+    assert (ledger.net_deposits, ledger.net_deposits_cumulative) == (Decimal(750), Decimal(750))
+    assert [(a.kind, a.symbol) for a in ledger.corporate_actions] == [("split", "SPY")]
+    assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
+    assert (ledger.unattributed_dividends, ledger.event_count) == ((), 4)
+
+    assert {c.name: c.status for c in snapshot.integrity_checks} == {
+        "alpaca_equity_matches_balances": CheckStatus.PASS,
+        "ledger_events_match_alpaca_activities": CheckStatus.FAIL,
+        "ledger_fills_match_alpaca_orders": CheckStatus.PASS,
+        "ledger_positions_match_alpaca_positions": CheckStatus.WARN,
+        "strategy_totals_match_ledger_totals": CheckStatus.PASS,
+    }
+    events_check = snapshot.integrity_checks[1]
+    assert events_check.details["unreported_events"] == "wire-out-2026-08-07"
+    assert str(events_check.details["missing_activities"]).endswith("(REORG GLD)")
 
 
 def assert_is_the_stored_fixture(stored: StoredSnapshot, path: Path) -> None:
@@ -384,6 +467,7 @@ def test_every_version_renders(released: Version) -> None:
 RENDERED_SHA256 = {
     "1.0": "f5c83496af1bc717b9328e6b14a332a0872a1398990c5c37a758edaa839b49ca",
     "1.1": "24a94c58dbe891dee52b0850f050f887c8fe50fc2122855d6d433cbc0c9301ea",
+    "1.2": "b77fa5856625c1306630af60a498d5c8cb27d4585b363fc6dfbab9702342703f",
 }
 
 
@@ -427,12 +511,21 @@ EDITS = [
     pytest.param(b'"status":"fail"', b'"status":"pail"', id="status"),
     pytest.param(b'"unmatched_qty":"2"}],"period"', b'"unmatched_qty":"3"}],"period"', id="qty"),
 ]
+#: 1.2 has no oversells: its quantity edit changes the short MSFT lot.
+EDITS_V1_2 = {b'"unmatched_qty":"2"}],"period"': b'"qty":"2","side":"short"'}
+
+
+def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
+    if version == "1.2" and old in EDITS_V1_2:
+        return EDITS_V1_2[old], EDITS_V1_2[old].replace(b'"2"', b'"3"')
+    return old, new
 
 
 @pytest.mark.parametrize(("old", "new"), EDITS)
 def test_one_changed_byte_in_the_stored_body_is_rejected(
-    settings: TableSettings, case: Case, old: bytes, new: bytes
+    settings: TableSettings, released: Version, case: Case, old: bytes, new: bytes
 ) -> None:
+    old, new = edit_for(released.version, old, new)
     (item,) = load_items(case.path)
     put_raw(settings, tampered(item, old, new))
     with pytest.raises(IntegrityError, match=SNAPSHOT_ID):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from ledger_store.config import TableSettings
 from ledger_store.trades import TradeLedgerRepository
@@ -219,12 +221,20 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
         {"start": "2026-08-01T00:00:00Z", "end": "2026-08-12T00:00:00Z"},
         {"start": "2026-08-01T00:00:00Z", "end": "2026-08-13T00:00:00Z"},
     ]
-    assert "integrity checks: 4 pass" in out
+    # The history's deposit, split and dividend reach the ledger through Alpaca's activities,
+    # and every check passes: positions after the split and with the short, events recorded.
+    assert "account event: 2026-08-03T13:00:00Z cash_flow 25000" in out
+    assert "account event: 2026-08-04T08:00:00Z split NVDA 10:1" in out
+    assert "account event: 2026-08-05T12:00:00Z dividend TLT 9.3" in out
+    assert out.count("integrity checks: 5 pass") == 2
     assert "snapshot existing" in out
     pdf = tmp_path / "account-report-2026-08-13.pdf"
     assert f"report: {pdf}" in out
     first = pdf.read_bytes()
     assert first.startswith(b"%PDF-")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(first)).pages)
+    for shown in ("NVDA 10 for 1", "TLT · 30 sh · 0.31/sh", "ACH deposit", "short"):
+        assert shown in text, shown
 
     code, again, _ = run(
         capsys, "demo", "--days", "8", "--cycles", "2", "--no-progress", "--output", str(tmp_path)
