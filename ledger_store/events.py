@@ -14,7 +14,9 @@ An event changes positions or cash without a trade, on a date (``effective_at``)
 ``event_id`` is Alpaca's activity id for events fetched from Alpaca, any key part for events
 imported from a file. Recording is idempotent by id: the same event again changes nothing; the
 same id with other content is a ``ConflictError``. ``source`` keeps Alpaca's activity type
-(``SSP``, ``SC``, ``MA``, ``DIV``, ``CSD``, ...).
+(``SSP``, ``SC``, ``MA``, ``DIV``, ``CSD``, ...). A wrong event is never edited or deleted:
+``void`` marks it (who, when, why), every reader leaves it out from then on, and its id stays
+taken, so the Alpaca activity it came from can never bring it back.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -206,6 +208,23 @@ class EventRecordResult(Frozen):
     status: Literal["recorded", "already_recorded"]
 
 
+class EventVoidResult(Frozen):
+    """``voided`` now, or ``unchanged`` (it was voided already)."""
+
+    event_id: EventId
+    status: Literal["voided", "unchanged"]
+
+
+class RecordedEvent(Frozen):
+    """An event as the ledger holds it: ``active``, or ``voided`` with who, when and why."""
+
+    event: AccountEvent
+    status: Literal["active", "voided"]
+    voided_at: UTCDateTime | None = None
+    void_reason: str | None = None
+    void_actor: str | None = None
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -297,8 +316,67 @@ class AccountEventRepository:
             differences=differences,
         )
 
+    def void(self, account_id: str, event_id: str, *, reason: str, actor: str) -> EventVoidResult:
+        """Take an event out of every reader's view, keeping it readable (``recorded``).
+
+        One transaction: the event item marked voided (who, when, why), conditioned on it being
+        the active event that was read; for a corporate action its day's guard released (the
+        right event for that symbol and day can then be recorded); one more write on the
+        account's event counter. The id stays taken: recording the same event again (a re-run
+        reading the same Alpaca activity) is ``already_recorded`` and does not revive it.
+        Voiding a voided event again is ``unchanged``.
+        """
+        reason_text = _void_text(reason, "reason", 500)
+        actor_text = _void_text(actor, "actor", 128)
+        recorded = self.recorded(account_id, event_id)
+        if recorded.status == "voided":
+            return EventVoidResult(event_id=event_id, status="unchanged")
+        event = recorded.event
+        pk = keys.account_pk(account_id)
+        sk = keys.event_sk(event.effective_at, event.event_id)
+        with (
+            storage_call(self._settings, "void event", f"{pk} / {sk}"),
+            subsegment("ledger.void_event", event_id=event_id, kind=event.kind.value),
+        ):
+            connection = LedgerItem._get_connection().connection
+            try:
+                with TransactWrite(connection=connection) as tx:
+                    tx.update(
+                        AccountEventItem(pk, sk),
+                        actions=[
+                            AccountEventItem.voided_at.set(self._clock()),
+                            AccountEventItem.void_reason.set(reason_text),
+                            AccountEventItem.void_actor.set(actor_text),
+                        ],
+                        condition=AccountEventItem.voided_at.does_not_exist()
+                        & (AccountEventItem.content_sha256 == event.content_sha256()),
+                    )
+                    action_sk = _action_sk(event)
+                    if action_sk is not None:
+                        tx.delete(
+                            EventIdItem(pk, action_sk),
+                            condition=EventIdItem.event_sk == sk,
+                        )
+                    tx.update(
+                        EventCounterItem(pk, keys.EVENT_COUNTER_SK),
+                        actions=[EventCounterItem.event_count.add(1)],
+                        condition=EventCounterItem.pk.exists(),
+                    )
+            except TransactWriteError as exc:
+                if self.recorded(account_id, event_id).status == "voided":
+                    return EventVoidResult(event_id=event_id, status="unchanged")
+                raise ConflictError(
+                    f"event {event_id} changed while it was being voided; nothing was written",
+                    key=f"{pk} / {sk}",
+                ) from exc
+        return EventVoidResult(event_id=event_id, status="voided")
+
     def get(self, account_id: str, event_id: str) -> Event:
-        """One event by id (two GetItems: the guard names the event's time-ordered key)."""
+        """One event by id, active or voided (see ``recorded`` for which)."""
+        return self.recorded(account_id, event_id).event
+
+    def recorded(self, account_id: str, event_id: str) -> RecordedEvent:
+        """One event by id with its status (two GetItems: the guard names its sort key)."""
         pk = keys.account_pk(account_id)
         guard_sk = keys.event_id_sk(event_id)
         with storage_call(self._settings, "get event", f"{pk} / {guard_sk}"):
@@ -312,12 +390,38 @@ class AccountEventRepository:
                 raise IntegrityError(
                     f"event {event_id!r}: its guard names {guard.event_sk}, which does not exist"
                 ) from None
-        return _event_dto(item)
+        return _recorded(item)
+
+    def corporate_action(self, account_id: str, symbol: str, day: date) -> Event | None:
+        """The active split, symbol change or merger of ``symbol`` on ``day``, if any."""
+        pk = keys.account_pk(account_id)
+        action_sk = f"ACTION#{keys.validate_key_part(symbol, 'symbol')}#{day.isoformat()}"
+        with storage_call(self._settings, "get corporate action", f"{pk} / {action_sk}"):
+            try:
+                guard = EventIdItem.get(pk, action_sk, consistent_read=True)
+            except EventIdItem.DoesNotExist:
+                return None
+            try:
+                item = AccountEventItem.get(pk, guard.event_sk, consistent_read=True)
+            except AccountEventItem.DoesNotExist:
+                raise IntegrityError(
+                    f"corporate action guard {action_sk} names {guard.event_sk}, which does "
+                    "not exist"
+                ) from None
+        return _recorded(item).event
 
     def events(
         self, account_id: str, start: datetime | None = None, end: datetime | None = None
     ) -> Iterator[Event]:
-        """The account's events with ``start <= effective_at < end``, oldest first, paginated."""
+        """The account's active events with ``start <= effective_at < end``, oldest first."""
+        for recorded in self.history(account_id, start, end):
+            if recorded.status == "active":
+                yield recorded.event
+
+    def history(
+        self, account_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[RecordedEvent]:
+        """Every event of the range, voided ones too, with its status; oldest first, paginated."""
         pk = keys.account_pk(account_id)
         if start is not None and end is not None and start > end:
             raise LedgerValidationError(
@@ -332,10 +436,12 @@ class AccountEventRepository:
             lambda: LedgerItem.query(pk, range_key_condition=LedgerItem.sk.between(lower, upper)),
         ):
             if isinstance(item, AccountEventItem):
-                yield _event_dto(item)
+                yield _recorded(item)
 
     def event_count(self, account_id: str) -> int:
-        """How many events the account has ever recorded (one GetItem)."""
+        """How many writes changed the account's events: records and voids (one GetItem).
+
+        It only grows, so a reader can tell that the events changed since it last looked."""
         pk = keys.account_pk(account_id)
         with storage_call(self._settings, "get event count", f"{pk} / {keys.EVENT_COUNTER_SK}"):
             try:
@@ -385,6 +491,26 @@ def _event_item(event: Event, digest: str) -> AccountEventItem:
     for name in _OPTIONAL:
         setattr(item, name, getattr(event, name, None))
     return item
+
+
+def _void_text(value: str, what: str, limit: int) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > limit:
+        raise LedgerValidationError(f"a void needs a {what} of 1 to {limit} characters")
+    return text
+
+
+def _recorded(item: AccountEventItem) -> RecordedEvent:
+    event = _event_dto(item)
+    if item.voided_at is None:
+        return RecordedEvent(event=event, status="active")
+    return RecordedEvent(
+        event=event,
+        status="voided",
+        voided_at=item.voided_at,
+        void_reason=item.void_reason,
+        void_actor=item.void_actor,
+    )
 
 
 def _event_dto(item: AccountEventItem) -> Event:

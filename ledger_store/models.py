@@ -257,6 +257,10 @@ class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):
     source = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     content_sha256 = UnicodeAttribute()
+    #: Set once when the event is voided (``AccountEventRepository.void``): who, when, why.
+    voided_at = UTCTimestampAttribute(null=True)
+    void_reason = UnicodeAttribute(null=True)
+    void_actor = UnicodeAttribute(null=True)
 
 
 class EventIdItem(LedgerItem, discriminator="EVENT_ID"):
@@ -267,7 +271,7 @@ class EventIdItem(LedgerItem, discriminator="EVENT_ID"):
 
 
 class EventCounterItem(LedgerItem, discriminator="EVENT_COUNTER"):
-    """How many events the account has recorded (only ever grows)."""
+    """How many writes changed the account's events (records and voids; only ever grows)."""
 
     account_id = UnicodeAttribute()
     event_count = NumberAttribute(default=0)

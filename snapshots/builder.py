@@ -7,7 +7,7 @@ gate and the idempotent write and returns the Step Functions payload. The tradin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -17,12 +17,12 @@ from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.dto import HEX_DIGEST
 from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
-from ledger_store.events import AccountEventRepository
+from ledger_store.events import AccountEventRepository, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.activities import events_from_activities
-from snapshots.alpaca.models import AlpacaData
+from snapshots.alpaca.models import AccountActivity, AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
 from snapshots.ledger.summary import read_account
 from snapshots.payload import Period, SnapshotKey, SnapshotPayload
@@ -45,6 +45,48 @@ class SnapshotOutcome(BaseModel):
     snapshot: AnySnapshot
     stored: StoredSnapshot
     payload: SnapshotPayload
+
+
+class EventSync(BaseModel):
+    """What recording the events of Alpaca's activities did (``record_activity_events``).
+
+    * ``recorded`` / ``already_recorded``: event ids written now / found written before;
+    * ``superseded``: splits derived from ``SSP`` rows that the ledger already holds another
+      corporate action of that symbol and day for (an explicit event wins, none applies twice);
+    * ``unmapped``: the activities no event can be derived from (``SC``, ``MA``, ``REORG``,
+      split rows that do not pair): they need an explicit event.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recorded: tuple[str, ...] = ()
+    already_recorded: tuple[str, ...] = ()
+    superseded: tuple[str, ...] = ()
+    unmapped: tuple[AccountActivity, ...] = ()
+
+
+def record_activity_events(
+    events: AccountEventRepository, account_id: str, activities: Iterable[AccountActivity]
+) -> EventSync:
+    """Record, idempotently by activity id, the events Alpaca's activities describe."""
+    mapped = events_from_activities(account_id, activities)
+    recorded: list[str] = []
+    already: list[str] = []
+    superseded: list[str] = []
+    for event in mapped.events:
+        if isinstance(event, Split):
+            explicit = events.corporate_action(account_id, event.symbol, event.effective_at.date())
+            if explicit is not None and explicit.event_id != event.event_id:
+                superseded.append(event.event_id)
+                continue
+        result = events.record(event)
+        (recorded if result.status == "recorded" else already).append(event.event_id)
+    return EventSync(
+        recorded=tuple(recorded),
+        already_recorded=tuple(already),
+        superseded=tuple(superseded),
+        unmapped=mapped.unmapped,
+    )
 
 
 def _utc_now() -> datetime:
@@ -97,9 +139,9 @@ def build_snapshot(
     """Read Alpaca and the ledger for the period, run the integrity checks and seal.
 
     The only writes are the period's account events: Alpaca's non-trade activities that map to
-    events (deposits, withdrawals, dividends, splits; ``snapshots.alpaca.activities``) are
-    recorded in the ledger before it is read, idempotently by activity id, so a re-run sees the
-    same ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
+    events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
+    in the ledger before it is read, idempotently by activity id, so a re-run sees the same
+    ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
     errors of ``snapshots.errors``, ``StorageUnavailableError`` or ``IntegrityError`` from the
     ledger.
     """
@@ -110,8 +152,7 @@ def build_snapshot(
         data = alpaca.fetch(start, end)
     events = AccountEventRepository(ledger.settings)
     with subsegment("snapshot.record_events", account_id=account_id):
-        for event in events_from_activities(account_id, data.activities).events:
-            events.record(event)
+        record_activity_events(events, account_id, data.activities)
     prices = {p.symbol: p.current_price for p in data.positions if p.current_price is not None}
     with subsegment("snapshot.ledger_aggregation", account_id=account_id):
         view = read_account(

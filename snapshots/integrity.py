@@ -419,10 +419,13 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     dividends, splits recorded from Alpaca's rows), or for a corporate action row (``SSP``,
     ``SC``, ``MA``, ``REORG``) when the ledger holds a corporate action of that symbol that day
     (an explicit event). An activity the ledger lacks fails: its cash or shares are missing
-    from the ledger (import an explicit event). A ledger event Alpaca did not report in the
-    period warns (an event imported from a file under its own id, or dated differently).
+    from the ledger (import an explicit event). An activity whose event the ledger holds
+    voided warns (someone took it out on purpose), as does a ledger event Alpaca did not
+    report in the period (an event imported from a file under its own id, or dated
+    differently).
     """
     events = ledger.period_events
+    voided = set(ledger.voided_event_ids)
     ids = {e.event_id for e in events}
     actions = {
         (e.symbol, e.effective_at.date())
@@ -430,6 +433,7 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
         if isinstance(e, Split | SymbolChange | Merger)
     }
     missing: list[str] = []
+    voided_rows: list[str] = []
     matched_ids: set[str] = set()
     matched_actions: set[tuple[str, Any]] = set()
     for activity in alpaca.activities:
@@ -439,6 +443,9 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
         day_action = (activity.symbol or "", activity.date)
         if activity.activity_type in CORPORATE_ACTION_TYPES and day_action in actions:
             matched_actions.add(day_action)
+            continue
+        if activity.id in voided:
+            voided_rows.append(activity.id)
             continue
         missing.append(f"{activity.id} ({activity.activity_type} {activity.symbol or ''})".strip())
     unreported = [
@@ -450,13 +457,16 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
             and (e.symbol, e.effective_at.date()) in matched_actions
         )
     ]
-    status = _status(fail=bool(missing), warn=bool(unreported))
+    status = _status(fail=bool(missing), warn=bool(unreported or voided_rows))
     details: dict[str, Detail] = {
         "alpaca_activities": len(alpaca.activities),
         "ledger_events": len(events),
         "missing_from_ledger": len(missing),
         "not_reported_by_alpaca": len(unreported),
     }
+    if voided_rows:
+        details["voided_in_ledger"] = len(voided_rows)
+        details["voided_activities"] = _id_list(voided_rows)
     if missing:
         details["missing_activities"] = _id_list(missing)
     if unreported:
@@ -471,6 +481,7 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
             else "none missing"
         )
         + (f", {len(unreported)} not reported by Alpaca" if unreported else "")
+        + (f", {len(voided_rows)} voided in the ledger" if voided_rows else "")
         + "."
     )
     return _check(EVENTS_CHECK, status, message, details)

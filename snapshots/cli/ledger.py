@@ -13,10 +13,11 @@ from typing import Any, TextIO
 
 from ledger_store import bootstrap
 from ledger_store.config import TableSettings
+from ledger_store.decimals import plain
 from ledger_store.dto import StrategyAttribution, TradeFill
 from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
-from ledger_store.events import AccountEventRepository, event_detail
+from ledger_store.events import AccountEventRepository, Event, RecordedEvent, event_detail
 from ledger_store.keys import format_micros, parse_timestamp
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.ledger.importer import (
@@ -174,7 +175,36 @@ def register(subparsers: Any) -> None:
     event_list.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive start")
     event_list.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive end")
     event_list.add_argument("--json", action="store_true", help="JSON Lines, one event per line")
+    event_list.add_argument(
+        "--include-voided", action="store_true", help="voided events too, with their status"
+    )
     event_list.set_defaults(func=run_with_settings(_events_list))
+    event_void = event_commands.add_parser(
+        "void",
+        parents=[connection_options()],
+        help="take a wrong event out of every figure (it stays readable, its id stays taken)",
+    )
+    event_void.add_argument("--account", required=True)
+    event_void.add_argument("--event-id", required=True)
+    event_void.add_argument("--reason", required=True, help="why (kept with the event)")
+    event_void.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    event_void.set_defaults(func=run_with_settings(_events_void))
+    event_sync = event_commands.add_parser(
+        "sync",
+        parents=[connection_options()],
+        help="record the events of Alpaca's non-trade activities of a range (as snapshots do)",
+    )
+    event_sync.add_argument("--account", required=True, help="ledger account id")
+    event_sync.add_argument(
+        "--from", dest="start", required=True, type=timestamp_arg, help="inclusive, UTC"
+    )
+    event_sync.add_argument(
+        "--to", dest="end", required=True, type=timestamp_arg, help="exclusive, UTC"
+    )
+    event_sync.add_argument(
+        "--alpaca-base-url", help="Alpaca endpoint (default: APCA_API_BASE_URL, then paper)"
+    )
+    event_sync.set_defaults(func=run_with_settings(_events_sync))
 
 
 def timestamp_arg(text: str) -> Any:
@@ -309,22 +339,87 @@ def _import_file(
 
 
 def _events_list(args: argparse.Namespace, settings: TableSettings) -> int:
-    events = AccountEventRepository(settings).events(args.account, args.start, args.end)
-    if args.json:
-        for event in events:
-            print(json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
+    repository = AccountEventRepository(settings)
+    if not args.include_voided:
+        events = repository.events(args.account, args.start, args.end)
+        if args.json:  # an event file: what ``events import`` reads
+            for event in events:
+                print(json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
+            return 0
+        rows: Iterator[list[str]] = (_event_row(e) for e in events)
+        print_table(["effective_at", "kind", "event_id", "symbol", "detail"], rows, out=sys.stdout)
         return 0
-    rows = (
-        [
-            format_micros(e.effective_at),
-            e.kind.value,
-            e.event_id,
-            getattr(e, "symbol", None) or "",
-            event_detail(e),
-        ]
-        for e in events
+    history = repository.history(args.account, args.start, args.end)
+    if args.json:
+        for recorded in history:
+            data = recorded.model_dump(mode="json")
+            print(json.dumps(data, sort_keys=True, ensure_ascii=False))
+        return 0
+    rows = ([*_event_row(r.event), _void_text(r)] for r in history)
+    print_table(
+        ["effective_at", "kind", "event_id", "symbol", "detail", "status"], rows, out=sys.stdout
     )
-    print_table(["effective_at", "kind", "event_id", "symbol", "detail"], rows, out=sys.stdout)
+    return 0
+
+
+def _event_row(event: Event) -> list[str]:
+    return [
+        format_micros(event.effective_at),
+        event.kind.value,
+        event.event_id,
+        getattr(event, "symbol", None) or "",
+        event_detail(event),
+    ]
+
+
+def _void_text(recorded: RecordedEvent) -> str:
+    if recorded.status == "active" or recorded.voided_at is None:
+        return recorded.status
+    return (
+        f"voided {format_micros(recorded.voided_at)} by {recorded.void_actor}: "
+        f"{recorded.void_reason}"
+    )
+
+
+def _events_void(args: argparse.Namespace, settings: TableSettings) -> int:
+    result = AccountEventRepository(settings).void(
+        args.account, args.event_id, reason=args.reason, actor=args.actor
+    )
+    print(f"{result.status}: event {result.event_id}")
+    return 0
+
+
+def _events_sync(args: argparse.Namespace, settings: TableSettings) -> int:
+    from snapshots.alpaca.source import AlpacaSource
+    from snapshots.builder import record_activity_events
+
+    with AlpacaSource(base_url=args.alpaca_base_url) as source:
+        activities = source.fetch_activities(args.start, args.end)
+    sync = record_activity_events(AccountEventRepository(settings), args.account, activities)
+    print(
+        f"{len(activities)} non-trade activities: {len(sync.recorded)} events recorded, "
+        f"{len(sync.already_recorded)} already recorded, {len(sync.superseded)} splits "
+        f"superseded by an explicit event, {len(sync.unmapped)} need an explicit event"
+    )
+    if sync.unmapped:
+        rows = (
+            [
+                format_micros(a.created_at),
+                a.activity_type,
+                a.id,
+                a.symbol or "",
+                "" if a.qty is None else plain(a.qty),
+                "" if a.net_amount is None else plain(a.net_amount),
+                a.description or "",
+            ]
+            for a in sync.unmapped
+        )
+        print_table(
+            ["created_at", "type", "id", "symbol", "qty", "net_amount", "description"],
+            rows,
+            out=sys.stdout,
+        )
+        print("record these with `trade-ledger events import` (an explicit event of that day)")
     return 0
 
 

@@ -355,7 +355,8 @@ class AccountLedger(Frozen):
     * ``dividends``: the period's dividends (and withholdings), as recorded;
       ``unattributed_dividends`` those of them no strategy held shares for (account income
       that no strategy's figures include).
-    * ``event_count``: the account's recorded events when the snapshot was taken.
+    * ``event_count``: the writes that had changed the account's events (records and voids)
+      when the snapshot was taken; it only grows.
     """
 
     ledger_id: NonEmptyText

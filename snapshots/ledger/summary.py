@@ -62,6 +62,8 @@ class AccountView(Frozen):
       ``period_end``, its open quantity over all strategies after corporate actions (shorts
       negative, 0 when flat).
     * ``period_events``: the account's events of the period, by time.
+    * ``voided_event_ids``: the ids of the events the ledger holds voided (sorted): an Alpaca
+      activity under such an id was deliberately taken out, not forgotten.
     """
 
     account_id: str
@@ -71,6 +73,7 @@ class AccountView(Frozen):
     period_fills: dict[OrderId, LedgerFill]
     net_positions: dict[Symbol, Money]
     period_events: tuple[Event, ...] = ()
+    voided_event_ids: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _matches_totals(self) -> AccountView:
@@ -92,8 +95,8 @@ def read_account(
     """Read the account's attributions (GSI3) and events through ``period_end`` and fold them.
 
     Reads: the registry (one Query: strategies and their revisions), each strategy's
-    attributions (one paginated Query each), the account's events (one paginated Query) and
-    its event count (one GetItem).
+    attributions (one paginated Query each), the account's events (one paginated Query; voided
+    ones are left out of the figures) and its event count (one GetItem).
     """
     start, end = _period(period_start, period_end)
     keys.validate_key_part(account_id, "account_id")
@@ -109,9 +112,10 @@ def read_account(
                     f"strategy {attribution.strategy}"
                 )
             attributions.append(attribution)
+    history = list(events.history(account_id, None, end))
     return summarize_account(
         attributions,
-        list(events.events(account_id, None, end)),
+        [r.event for r in history if r.status == "active"],
         account_id=account_id,
         period_start=start,
         period_end=end,
@@ -119,6 +123,7 @@ def read_account(
         prices=prices,
         revisions={r.strategy: r.revision for r in registrations},
         event_count=events.event_count(account_id),
+        voided_event_ids=[r.event.event_id for r in history if r.status == "voided"],
     )
 
 
@@ -133,6 +138,7 @@ def summarize_account(
     prices: Mapping[str, Decimal],
     revisions: Mapping[str, int],
     event_count: int,
+    voided_event_ids: Iterable[str] = (),
 ) -> AccountView:
     """Fold the account's fills and events up to ``period_end`` (see the module docstring).
 
@@ -212,6 +218,7 @@ def summarize_account(
             "period_fills": period_fills,
             "net_positions": dict(sorted(net.items())),
             "period_events": period_events,
+            "voided_event_ids": tuple(sorted(set(voided_event_ids))),
         }
     try:
         return AccountView.model_validate(data)

@@ -205,3 +205,62 @@ def test_event_values_are_normalised_and_hashed_by_value() -> None:
     assert isinstance(parse_event(event_data("symbol_change")), SymbolChange)
     assert isinstance(parse_event(event_data("merger")), Merger)
     assert isinstance(parse_event(event_data("cash_flow")), CashFlow)
+
+
+# Voiding a wrong event ------------------------------------------------------------------------
+
+
+def test_a_voided_event_leaves_every_reader_and_stays_readable(settings: TableSettings) -> None:
+    stamps = iter([T0 + timedelta(days=30)])
+    events = AccountEventRepository(settings, clock=lambda: next(stamps))
+    wrong = parse_event(event_data("split", ratio_new="100"))  # a typo: 100:1 for 10:1
+    events.record(wrong)
+
+    result = events.void(ACCOUNT, wrong.event_id, reason="ratio typo", actor="ops")
+    assert (result.event_id, result.status) == (wrong.event_id, "voided")
+    assert list(events.events(ACCOUNT)) == []
+    recorded = events.recorded(ACCOUNT, wrong.event_id)
+    assert (recorded.event, recorded.status) == (wrong, "voided")
+    assert (recorded.voided_at, recorded.void_reason, recorded.void_actor) == (
+        T0 + timedelta(days=30),
+        "ratio typo",
+        "ops",
+    )
+    assert [r.status for r in events.history(ACCOUNT)] == ["voided"]
+    assert events.get(ACCOUNT, wrong.event_id) == wrong
+    # The record and the void each changed the account's events.
+    assert events.event_count(ACCOUNT) == 2
+    # Again: nothing changes.
+    assert events.void(ACCOUNT, wrong.event_id, reason="again", actor="ops").status == "unchanged"
+    assert events.event_count(ACCOUNT) == 2
+
+
+def test_a_voided_id_stays_taken_and_frees_its_day_for_the_right_action(
+    settings: TableSettings,
+) -> None:
+    events = AccountEventRepository(settings)
+    wrong = parse_event(event_data("split", ratio_new="100"))
+    events.record(wrong)
+    events.void(ACCOUNT, wrong.event_id, reason="ratio typo", actor="ops")
+    assert events.corporate_action(ACCOUNT, "NVDA", T0.date()) is None
+    # A re-run reading the same Alpaca activity does not bring it back.
+    assert events.record(wrong).status == "already_recorded"
+    assert list(events.events(ACCOUNT)) == []
+    # The right split of that symbol and day can now be recorded (under another id).
+    right = parse_event(event_data("split", event_id="nvda-split-fixed"))
+    assert events.record(right).status == "recorded"
+    assert events.corporate_action(ACCOUNT, "NVDA", T0.date()) == right
+    assert list(events.events(ACCOUNT)) == [right]
+
+
+def test_voiding_needs_an_event_a_reason_and_an_actor(settings: TableSettings) -> None:
+    events = AccountEventRepository(settings)
+    with pytest.raises(NotFoundError, match="no event 'nope'"):
+        events.void(ACCOUNT, "nope", reason="r", actor="a")
+    event = parse_event(event_data("cash_flow"))
+    events.record(event)
+    before = raw_table(settings)
+    for reason, actor in (("", "ops"), ("why", " "), ("x" * 501, "ops")):
+        with pytest.raises(LedgerValidationError, match="a void needs a"):
+            events.void(ACCOUNT, event.event_id, reason=reason, actor=actor)
+    assert raw_table(settings) == before

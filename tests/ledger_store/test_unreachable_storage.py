@@ -14,7 +14,8 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ import pytest
 from ledger_store.bootstrap import create_table, delete_table, describe_table
 from ledger_store.config import TableSettings
 from ledger_store.errors import StorageUnavailableError
+from ledger_store.events import AccountEventRepository, CashFlow
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.records import snapshot_record
@@ -87,6 +89,15 @@ def broken(request: pytest.FixtureRequest) -> Iterator[TableSettings]:
         endpoint.close()
 
 
+def _event() -> CashFlow:
+    return CashFlow(
+        event_id="e-1",
+        account_id=ACCOUNT,
+        effective_at=datetime(2026, 8, 3, 14, tzinfo=UTC),
+        amount=Decimal(100),
+    )
+
+
 def _record() -> Any:
     return snapshot_record(seal(snapshot_body(), None))
 
@@ -148,14 +159,113 @@ OPERATIONS: list[Any] = [
         id="snapshot_range",
     ),
     pytest.param(
+        lambda s: list(AccountSnapshotRepository(s).verify_range(ACCOUNT)),
+        ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_verify_range",
+    ),
+    pytest.param(
         lambda s: AccountSnapshotRepository(s).by_correlation(CORRELATION),
         ("snapshot", f"CORR#{CORRELATION}"),
         id="snapshot_by_correlation",
+    ),
+    pytest.param(
+        lambda s: TradeLedgerRepository(s).void("o-1", reason="r", actor="a"),
+        ("trade", "TRADE#o-1"),
+        id="void",
+    ),
+    pytest.param(
+        lambda s: TradeLedgerRepository(s).amend(make_fill(order_id="o-1"), reason="r", actor="a"),
+        ("trade", "TRADE#o-1"),
+        id="amend",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).record(_event()),
+        ("record event", f"ACCOUNT#{ACCOUNT}"),
+        id="event_record",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).get(ACCOUNT, "e-1"),
+        ("get event", "EVENTID#e-1"),
+        id="event_get",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).recorded(ACCOUNT, "e-1"),
+        ("get event", "EVENTID#e-1"),
+        id="event_recorded",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).void(ACCOUNT, "e-1", reason="r", actor="a"),
+        ("get event", "EVENTID#e-1"),
+        id="event_void",
+    ),
+    pytest.param(
+        lambda s: list(AccountEventRepository(s).events(ACCOUNT)),
+        ("events", f"ACCOUNT#{ACCOUNT}"),
+        id="event_events",
+    ),
+    pytest.param(
+        lambda s: list(AccountEventRepository(s).history(ACCOUNT)),
+        ("events", f"ACCOUNT#{ACCOUNT}"),
+        id="event_history",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).event_count(ACCOUNT),
+        ("event count", f"ACCOUNT#{ACCOUNT}"),
+        id="event_count",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).corporate_action(ACCOUNT, "NVDA", date(2026, 8, 3)),
+        ("corporate action", "ACTION#NVDA#2026-08-03"),
+        id="event_corporate_action",
     ),
     pytest.param(lambda s: create_table(s), ("table", "broken"), id="create_table"),
     pytest.param(lambda s: describe_table(s), ("table", "broken"), id="describe_table"),
     pytest.param(lambda s: delete_table(s), ("table", "broken"), id="delete_table"),
 ]
+
+
+#: Every public method of every repository, as the ids above name it.
+COVERED = {
+    TradeLedgerRepository: {
+        "record": "record",
+        "get_trade": "get_trade",
+        "trades_by_correlation": "trades_by_correlation",
+        "trades_by_symbol": "trades_by_symbol",
+        "attributions_by_strategy": "attributions_by_strategy",
+        "strategies": "strategies",
+        "void": "void",
+        "amend": "amend",
+    },
+    AccountEventRepository: {
+        name: f"event_{name}" if name != "event_count" else name
+        for name in (
+            "record",
+            "get",
+            "recorded",
+            "void",
+            "events",
+            "history",
+            "event_count",
+            "corporate_action",
+        )
+    },
+    AccountSnapshotRepository: {
+        name: f"snapshot_{name}"
+        for name in ("put", "get", "latest", "range", "verify_range", "by_correlation")
+    },
+}
+
+
+def test_every_repository_method_is_among_the_operations() -> None:
+    ids = {param.id for param in OPERATIONS}
+    for repository, methods in COVERED.items():
+        public = {
+            name
+            for name, member in vars(repository).items()
+            if callable(member) and not name.startswith("_")
+        }
+        assert public == set(methods), repository.__name__
+        assert set(methods.values()) <= ids, repository.__name__
 
 
 @pytest.mark.parametrize(("operation", "named"), OPERATIONS)

@@ -24,7 +24,7 @@ from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
 from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.alpaca.source import AlpacaSource, RetryPolicy
-from snapshots.builder import take_snapshot
+from snapshots.builder import build_snapshot, take_snapshot
 from snapshots.ledger.models import StrategyLedger
 from snapshots.records import snapshot_from_record
 from snapshots.schema import AccountSnapshotV12, CheckStatus
@@ -382,3 +382,81 @@ def test_a_voided_and_an_amended_fill_agree_with_the_broker(settings: TableSetti
     assert amended.fill.price == Decimal(490)
     assert [(c.kind, c.actor) for c in amended.corrections] == [("amend", "ops")]
     assert amended.corrections[0].previous.price == Decimal(409)
+
+
+# Explicit events beside Alpaca's rows, and voided ones ----------------------------------------
+
+
+def test_an_explicit_split_supersedes_the_one_alpacas_rows_describe(
+    settings: TableSettings,
+) -> None:
+    """The trader imported the split ahead of the job: it is applied once, not twice."""
+    growth = {"growth": "1"}
+    fills = [
+        fill("x-1", "BUY", "12", "600.00", at(-3), symbol="ABC", allocation=growth),
+        fill("x-2", "SELL", "20", "61.00", at(2), symbol="ABC", allocation=growth),
+    ]
+    split = Split(
+        event_id="split-abc",
+        account_id=ACCOUNT,
+        effective_at=at(1, 8),
+        symbol="ABC",
+        ratio_new=Decimal(10),
+        ratio_old=Decimal(1),
+    )
+    explicit = split.model_copy(update={"event_id": "abc-split-from-a-file"})
+    AccountEventRepository(settings).record(explicit)
+    snapshot = snapshot_of(settings, fills, [split])  # every check passes
+    assert [a.event_id for a in snapshot.internal_ledger.corporate_actions] == [
+        "abc-split-from-a-file"
+    ]
+    assert lots(strategy(snapshot, "growth")) == [("ABC", "long", Decimal(100), Decimal(60))]
+
+
+def test_an_activity_whose_event_was_voided_warns_instead_of_failing(
+    settings: TableSettings,
+) -> None:
+    fills = [fill("w-1", "BUY", "10", "100.00", at(0), symbol="SPY", allocation={"core": "1"})]
+    deposit = CashFlow(
+        event_id="top-up", account_id=ACCOUNT, effective_at=at(1, 13), amount=Decimal(10_000)
+    )
+    ledger = TradeLedgerRepository(settings)
+    first = snapshot_of(settings, fills, [deposit])
+    (flow,) = first.internal_ledger.cash_flows
+    # Someone decides the deposit should not count (say, it bounced) and voids it; the next
+    # snapshot leaves it out and says why Alpaca's row is not in the ledger.
+    events = AccountEventRepository(settings)
+    events.void(ACCOUNT, flow.event_id, reason="ACH returned", actor="ops")
+    account = FakeAccount.from_history(
+        cycles_of(fills), account_id=ACCOUNT, events=[deposit], include_unfilled=False
+    )
+    with (
+        running_fake_alpaca(account) as fake,
+        AlpacaSource(
+            api_key=DEFAULT_KEY_ID,
+            secret_key=DEFAULT_SECRET_KEY,
+            base_url=fake.base_url,
+            retry=FAST,
+            sleep=lambda _: None,
+            environ={},
+        ) as alpaca,
+    ):
+        again = build_snapshot(
+            account_id=ACCOUNT,
+            period_start=PERIOD_START,
+            period_end=PERIOD_END,
+            correlation_id="cycle-2026-09-18",
+            alpaca=alpaca,
+            ledger=ledger,
+            hmac_key=None,
+            clock=lambda: NOW,
+        )
+    assert isinstance(again, AccountSnapshotV12)
+    assert again.internal_ledger.cash_flows == ()
+    (check,) = (
+        c for c in again.integrity_checks if c.name == "ledger_events_match_alpaca_activities"
+    )
+    assert check.status == CheckStatus.WARN
+    assert check.details["voided_in_ledger"] == 1
+    assert check.details["voided_activities"] == flow.event_id
+    assert "1 voided in the ledger" in check.message

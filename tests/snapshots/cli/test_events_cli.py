@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ledger_store.config import TableSettings
 from ledger_store.dto import parse_fill
-from ledger_store.events import AccountEventRepository
+from ledger_store.events import AccountEventRepository, CashFlow, Split, SymbolChange
 from ledger_store.trades import TradeLedgerRepository
+from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
+from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from tests.builders import ACCOUNT, fill_data
 from tests.snapshots.cli.test_cli import conn, run
 
@@ -145,3 +149,140 @@ def test_trades_void_and_amend_from_the_command_line(
     )
     assert code == 2
     assert "not a readable JSON object" in err
+
+
+def test_events_void_and_list_with_their_status(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n", encoding="utf-8")
+    run(capsys, "events", "import", str(path), "--no-progress", *conn(settings))
+
+    void = (
+        "events",
+        "void",
+        "--account",
+        ACCOUNT,
+        "--event-id",
+        "nvda-split-2024",
+        "--reason",
+        "duplicate",
+    )
+    code, out, _ = run(capsys, *void, "--actor", "ops", *conn(settings))
+    assert (code, out) == (0, "voided: event nvda-split-2024\n")
+    code, out, _ = run(capsys, *void, "--actor", "ops", *conn(settings))
+    assert out == "unchanged: event nvda-split-2024\n"
+
+    code, out, _ = run(capsys, "events", "list", "--account", ACCOUNT, *conn(settings))
+    assert [r.split()[1] for r in out.splitlines()[1:-1]] == ["cash_flow", "dividend"]
+    listing = ("events", "list", "--account", ACCOUNT, "--include-voided")
+    code, out, _ = run(capsys, *listing, *conn(settings))
+    rows = out.splitlines()
+    assert rows[0].split()[-1] == "status"
+    assert rows[2].split()[1] == "split"
+    assert "voided" in rows[2]
+    assert "by ops: duplicate" in rows[2]
+    code, out, _ = run(capsys, *listing, "--json", *conn(settings))
+    statuses = [
+        (json.loads(line)["event"]["event_id"], json.loads(line)["status"])
+        for line in out.splitlines()
+    ]
+    assert statuses == [
+        ("deposit-1", "active"),
+        ("nvda-split-2024", "voided"),
+        (EVENTS[1]["event_id"], "active"),
+    ]
+
+    code, _, err = run(
+        capsys,
+        "events",
+        "void",
+        "--event-id",
+        "nope",
+        "--account",
+        ACCOUNT,
+        "--reason",
+        "x",
+        *conn(settings),
+    )
+    assert code != 0
+    assert "no event 'nope'" in err
+
+
+def test_events_sync_records_what_alpacas_activities_describe(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = "3c9e5a71-2b4d-4f08-9a6e-1d7c8b2f4e50"
+    day = datetime(2026, 9, 14, tzinfo=UTC)
+    fills = [
+        parse_fill(
+            fill_data(
+                order_id="6b1f0c1e-5c1a-4d8e-9a0b-3e2f1d4c5b6a",
+                account_id=account_id,
+                symbol="ABC",
+                qty="12",
+                price="600",
+                filled_at=day - timedelta(days=3) + timedelta(hours=15),
+                strategy_allocation={"growth": "1"},
+            )
+        )
+    ]
+    cycle = TradingCycle(
+        correlation_id="c", start=fills[0].filled_at, end=fills[0].filled_at, fills=tuple(fills)
+    )
+    events = [
+        CashFlow(
+            event_id="dep",
+            account_id=account_id,
+            effective_at=day + timedelta(hours=13),
+            amount=Decimal(5000),
+        ),
+        Split(
+            event_id="spl",
+            account_id=account_id,
+            effective_at=day + timedelta(days=1, hours=8),
+            symbol="ABC",
+            ratio_new=Decimal(10),
+            ratio_old=Decimal(1),
+        ),
+        SymbolChange(
+            event_id="sc",
+            account_id=account_id,
+            effective_at=day + timedelta(days=2, hours=8),
+            symbol="ABC",
+            new_symbol="ABCD",
+        ),
+    ]
+    account = FakeAccount.from_history(
+        [cycle], account_id=account_id, events=events, include_unfilled=False
+    )
+    sync = (
+        "events",
+        "sync",
+        "--account",
+        account_id,
+        "--from",
+        "2026-09-14T00:00:00Z",
+        "--to",
+        "2026-09-19T00:00:00Z",
+    )
+    with running_fake_alpaca(account) as server:
+        monkeypatch.setenv("APCA_API_KEY_ID", DEFAULT_KEY_ID)
+        monkeypatch.setenv("APCA_API_SECRET_KEY", DEFAULT_SECRET_KEY)
+        monkeypatch.setenv("APCA_API_BASE_URL", server.base_url)
+        code, out, err = run(capsys, *sync, *conn(settings))
+        assert (code, err) == (0, "")
+        assert out.splitlines()[0] == (
+            "4 non-trade activities: 2 events recorded, 0 already recorded, 0 splits superseded "
+            "by an explicit event, 1 need an explicit event"
+        )
+        assert " SC " in out
+        assert "ABC" in out
+        assert "trade-ledger events import" in out
+        code, out, _ = run(capsys, *sync, *conn(settings))
+        assert "0 events recorded, 2 already recorded" in out
+    recorded = list(AccountEventRepository(settings).events(account_id))
+    assert [(e.kind.value, getattr(e, "symbol", None)) for e in recorded] == [
+        ("cash_flow", None),
+        ("split", "ABC"),
+    ]
