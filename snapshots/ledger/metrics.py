@@ -221,16 +221,8 @@ def summarize_ledger(
         }
 
     period_fills = dict(sorted(in_period_fills.items()))
+    totals = period_totals(period_fills.values())
     with exact_arithmetic():
-        totals = {
-            "total_buy_value": money(
-                sum((f.qty * f.price for f in period_fills.values() if f.side is Side.BUY), _ZERO)
-            ),
-            "total_sell_value": money(
-                sum((f.qty * f.price for f in period_fills.values() if f.side is Side.SELL), _ZERO)
-            ),
-            "total_fees": sum((f.fees for f in period_fills.values()), _ZERO),
-        }
         net: dict[str, Decimal] = defaultdict(Decimal)
         for symbol, quantity in zip(symbols, quantities, strict=True):
             net[symbol] += quantity
@@ -267,6 +259,21 @@ def _period(period_start: datetime, period_end: datetime) -> tuple[datetime, dat
             f"period_start {start.isoformat()} must be before period_end {end.isoformat()}"
         )
     return start, end
+
+
+def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
+    """The ledger's totals over distinct fills: buy and sell value (before fees) and fees."""
+    listed = list(fills)
+    with exact_arithmetic():
+        return {
+            "total_buy_value": money(
+                sum((f.qty * f.price for f in listed if f.side is Side.BUY), _ZERO)
+            ),
+            "total_sell_value": money(
+                sum((f.qty * f.price for f in listed if f.side is Side.SELL), _ZERO)
+            ),
+            "total_fees": sum((f.fees for f in listed), _ZERO),
+        }
 
 
 def _group_by_order(

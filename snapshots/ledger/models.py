@@ -7,6 +7,7 @@ computes them from the ledger; the FIFO records they hold live in ``snapshots.le
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -48,6 +49,16 @@ def _oversell_key(o: Oversell) -> tuple[datetime, str, str]:
 
 def _lot_key(lot: OpenLot) -> tuple[str, datetime, str]:
     return (lot.symbol, lot.opened_at, lot.order_id)
+
+
+def _active_problems(
+    active: tuple[str, ...], performance: Mapping[str, StrategyPerformance | StrategyLedger]
+) -> list[str]:
+    """``strategies_active`` must be the strategies with trades in the period."""
+    traded = sorted(n for n, p in performance.items() if p.period.total_trades)
+    if list(active) != traded:
+        return ["strategies_active must be exactly the strategies with trades in the period"]
+    return []
 
 
 class TradeMetrics(Frozen):
@@ -190,13 +201,8 @@ class InternalLedger(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> InternalLedger:
-        problems: list[str] = []
+        problems = _active_problems(self.strategies_active, self.strategy_performance)
         performance = self.strategy_performance
-        active = sorted(n for n, p in performance.items() if p.period.total_trades)
-        if list(self.strategies_active) != active:
-            problems.append(
-                "strategies_active must be exactly the strategies with trades in the period"
-            )
         empty = sorted(n for n, p in performance.items() if not p.total_trades)
         if empty:
             problems.append(f"strategies without any trade: {', '.join(empty)}")
@@ -381,13 +387,8 @@ class AccountLedger(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> AccountLedger:
-        problems: list[str] = []
+        problems = _active_problems(self.strategies_active, self.strategy_performance)
         performance = self.strategy_performance
-        active = sorted(n for n, p in performance.items() if p.period.total_trades)
-        if list(self.strategies_active) != active:
-            problems.append(
-                "strategies_active must be exactly the strategies with trades in the period"
-            )
         for name, p in performance.items():
             owners = {lot.strategy for lot in p.open_lots} | {
                 m.strategy for m in p.period_round_trips

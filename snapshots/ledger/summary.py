@@ -48,7 +48,7 @@ from snapshots.ledger.lots import (
     Match,
     run_lots,
 )
-from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period
+from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period, period_totals
 from snapshots.ledger.models import AccountLedger
 
 _ZERO: Final = Decimal(0)
@@ -175,16 +175,8 @@ def summarize_account(
 
     period_fills = dict(sorted(in_period_fills.items()))
     period_events = tuple(e for e in timeline if in_period(e.effective_at))
+    totals = period_totals(period_fills.values())
     with exact_arithmetic():
-        totals = {
-            "total_buy_value": money(
-                sum((f.qty * f.price for f in period_fills.values() if f.side is Side.BUY), _ZERO)
-            ),
-            "total_sell_value": money(
-                sum((f.qty * f.price for f in period_fills.values() if f.side is Side.SELL), _ZERO)
-            ),
-            "total_fees": sum((f.fees for f in period_fills.values()), _ZERO),
-        }
         cash_flows = [e for e in period_events if isinstance(e, CashFlow)]
         net: dict[str, Decimal] = dict.fromkeys(symbols, _ZERO)
         for lot in ledger.lots:
