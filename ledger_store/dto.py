@@ -401,13 +401,17 @@ class StrategyRegistration(Frozen):
 
     ``revision`` counts every write that changed the strategy's entries (a fill recorded,
     voided or amended); it only grows, so a reader that saw it once can tell whether anything
-    changed since, even a correction of an old fill.
+    changed since, even a correction of an old fill. ``entries_digest`` tells which: a reader
+    that knows the digest of the entries it read can tell whether the others changed.
     """
 
     account_id: AccountId
     strategy: StrategyName
     trade_count: int = Field(ge=0)
     revision: int = Field(ge=0, default=0)
+    #: The digest sum of the strategy's current attributions (``ledger_store.digests``);
+    #: ``None`` on a row written before digests were kept.
+    entries_digest: int | None = None
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

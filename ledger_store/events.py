@@ -36,6 +36,7 @@ from pynamodb.transactions import TransactWrite
 from . import keys
 from .config import TableSettings
 from .decimals import plain
+from .digests import entry_digest
 from .dto import (
     FEE_PLACES,
     MAX_CLOCK_SKEW,
@@ -208,6 +209,14 @@ class EventRecordResult(Frozen):
     status: Literal["recorded", "already_recorded"]
 
 
+class EventTotals(Frozen):
+    """The account's event counter: writes so far, and the digest sum of its active events
+    (``ledger_store.digests``; ``None`` on a counter written before digests were kept)."""
+
+    event_count: int = Field(ge=0)
+    events_digest: int | None
+
+
 class EventVoidResult(Frozen):
     """``voided`` now, or ``unchanged`` (it was voided already)."""
 
@@ -281,6 +290,7 @@ class AccountEventRepository:
                             LedgerItem.entity_type.set(EventCounterItem),
                             EventCounterItem.account_id.set(event.account_id),
                             EventCounterItem.event_count.add(1),
+                            EventCounterItem.events_digest.add(entry_digest(event)),
                         ],
                     )
             except TransactWriteError as exc:
@@ -359,7 +369,10 @@ class AccountEventRepository:
                         )
                     tx.update(
                         EventCounterItem(pk, keys.EVENT_COUNTER_SK),
-                        actions=[EventCounterItem.event_count.add(1)],
+                        actions=[
+                            EventCounterItem.event_count.add(1),
+                            EventCounterItem.events_digest.add(-entry_digest(event)),
+                        ],
                         condition=EventCounterItem.pk.exists(),
                     )
             except TransactWriteError as exc:
@@ -442,13 +455,21 @@ class AccountEventRepository:
         """How many writes changed the account's events: records and voids (one GetItem).
 
         It only grows, so a reader can tell that the events changed since it last looked."""
+        return self.event_totals(account_id).event_count
+
+    def event_totals(self, account_id: str) -> EventTotals:
+        """The account's event counter and the digest sum of its active events (one GetItem)."""
         pk = keys.account_pk(account_id)
         with storage_call(self._settings, "get event count", f"{pk} / {keys.EVENT_COUNTER_SK}"):
             try:
                 counter = EventCounterItem.get(pk, keys.EVENT_COUNTER_SK, consistent_read=True)
             except EventCounterItem.DoesNotExist:
-                return 0
-        return int(counter.event_count)
+                return EventTotals(event_count=0, events_digest=0)
+        digest = counter.events_digest
+        return EventTotals(
+            event_count=int(counter.event_count),
+            events_digest=None if digest is None else int(digest),
+        )
 
 
 # Mapping between DTOs and models -------------------------------------------------------------

@@ -236,6 +236,9 @@ class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
     trade_count = NumberAttribute(default=0)
     #: Writes that changed the strategy's entries (record, void, amend); only grows.
     revision = NumberAttribute(null=True)
+    #: The sum of the digests of the strategy's current attributions (``digests``); absent on
+    #: rows written before digests were kept (``TradeLedgerRepository.repair_registry``).
+    entries_digest = NumberAttribute(null=True)
 
 
 class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):
@@ -275,6 +278,8 @@ class EventCounterItem(LedgerItem, discriminator="EVENT_COUNTER"):
 
     account_id = UnicodeAttribute()
     event_count = NumberAttribute(default=0)
+    #: The sum of the digests of the account's active events (``digests``).
+    events_digest = NumberAttribute(null=True)
 
 
 class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):

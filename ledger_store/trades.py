@@ -14,6 +14,7 @@ from pynamodb.transactions import TransactWrite
 
 from . import keys
 from .config import TableSettings
+from .digests import entry_digest
 from .dto import (
     MAX_FILLS_PER_STRATEGY,
     Correction,
@@ -90,6 +91,7 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.strategy.set(attribution.strategy),
                                 StrategyRegistryItem.trade_count.add(1),
                                 StrategyRegistryItem.revision.add(1),
+                                StrategyRegistryItem.entries_digest.add(entry_digest(attribution)),
                             ],
                             condition=StrategyRegistryItem.trade_count.does_not_exist()
                             | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
@@ -183,12 +185,12 @@ class TradeLedgerRepository:
                     )
                     for attribution in current.attributions:
                         tx.delete(StrategyTradeItem(key, keys.strategy_sk(attribution.strategy)))
-                    for strategy in current.fill.strategy_allocation:
                         tx.update(
-                            _registry_item(current.fill.account_id, strategy),
+                            _registry_item(current.fill.account_id, attribution.strategy),
                             actions=[
                                 StrategyRegistryItem.trade_count.add(-1),
                                 StrategyRegistryItem.revision.add(1),
+                                StrategyRegistryItem.entries_digest.add(-entry_digest(attribution)),
                             ],
                         )
             except TransactWriteError as exc:
@@ -231,6 +233,7 @@ class TradeLedgerRepository:
             )
         correction = self._correction(current, "amend", reason, actor)
         key = keys.trade_pk(fill.order_id)
+        new_attributions = fill.attributions()
         trade = _trade_item(fill)
         trade.revision = correction.revision
         with (
@@ -242,6 +245,8 @@ class TradeLedgerRepository:
                 with TransactWrite(connection=connection) as tx:
                     tx.save(_correction_item(correction), condition=LedgerItem.pk.does_not_exist())
                     tx.save(trade, condition=_unchanged_since(current))
+                    was = {a.strategy: entry_digest(a) for a in current.attributions}
+                    becomes = {a.strategy: entry_digest(a) for a in new_attributions}
                     for strategy in sorted(old - new):
                         tx.delete(StrategyTradeItem(key, keys.strategy_sk(strategy)))
                         tx.update(
@@ -249,14 +254,20 @@ class TradeLedgerRepository:
                             actions=[
                                 StrategyRegistryItem.trade_count.add(-1),
                                 StrategyRegistryItem.revision.add(1),
+                                StrategyRegistryItem.entries_digest.add(-was[strategy]),
                             ],
                         )
                     for strategy in sorted(old & new):
                         tx.update(
                             _registry_item(fill.account_id, strategy),
-                            actions=[StrategyRegistryItem.revision.add(1)],
+                            actions=[
+                                StrategyRegistryItem.revision.add(1),
+                                StrategyRegistryItem.entries_digest.add(
+                                    becomes[strategy] - was[strategy]
+                                ),
+                            ],
                         )
-                    for attribution in fill.attributions():
+                    for attribution in new_attributions:
                         tx.save(_attribution_item(attribution))
                     for strategy in sorted(new - old):
                         tx.update(
@@ -267,6 +278,7 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.strategy.set(strategy),
                                 StrategyRegistryItem.trade_count.add(1),
                                 StrategyRegistryItem.revision.add(1),
+                                StrategyRegistryItem.entries_digest.add(becomes[strategy]),
                             ],
                             condition=StrategyRegistryItem.trade_count.does_not_exist()
                             | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
@@ -428,6 +440,7 @@ def _registration(item: StrategyRegistryItem) -> StrategyRegistration:
             strategy=item.strategy,
             trade_count=int(item.trade_count),
             revision=int(item.revision or 0),
+            entries_digest=None if item.entries_digest is None else int(item.entries_digest),
         )
     except (TypeError, ValueError) as exc:
         raise IntegrityError(

@@ -23,7 +23,9 @@ What it does, deterministically (no clock, no randomness, no network):
    a short lot), with a deposit, a dividend shared by two strategies, a 2-for-1 split of SPY
    (Alpaca's paired ``SSP`` rows), a withdrawal Alpaca did not report and a ``REORG`` row the
    ledger lacks (the events check fails),
-   registry revisions, and the checks are computed by ``run_integrity_checks``;
+   registry revisions, and since 1.3 the digests of each strategy's entries and of the
+   account's events (what a later snapshot carries the ledger forward with), and the checks
+   are computed by ``run_integrity_checks``;
 2. seals it with SHA-256 (``snapshot_v{version}_item.json``) and, with the HMAC key
    ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v{version}_item_hmac.json``);
 3. stores each through ``AccountSnapshotRepository`` on embedded moto with the fixed clock

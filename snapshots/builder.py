@@ -7,8 +7,9 @@ gate and the idempotent write and returns the Step Functions payload. The tradin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -16,7 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.dto import HEX_DIGEST
-from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
+from ledger_store.errors import (
+    ConflictError,
+    IntegrityError,
+    LedgerValidationError,
+    NotFoundError,
+)
 from ledger_store.events import AccountEventRepository, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
@@ -24,10 +30,12 @@ from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import AccountActivity, AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
-from snapshots.ledger.summary import read_account
+from snapshots.ledger.summary import LedgerBase, LedgerRead, read_account
 from snapshots.payload import Period, SnapshotKey, SnapshotPayload
 from snapshots.records import snapshot_from_record, snapshot_record
-from snapshots.schema import AnySnapshot, compose_snapshot, seal
+from snapshots.schema import AccountSnapshotV13, AnySnapshot, compose_snapshot, seal
+
+_log = logging.getLogger(__name__)
 
 
 class AlpacaFetcher(Protocol):
@@ -37,7 +45,12 @@ class AlpacaFetcher(Protocol):
 
 
 class SnapshotOutcome(BaseModel):
-    """The result of ``take_snapshot``: what was stored, how, and the payload to hand on."""
+    """The result of ``take_snapshot``: what was stored, how, and the payload to hand on.
+
+    ``ledger_read`` says how the ledger was read (``None`` for ``existing``: nothing was):
+    carried forward from an earlier snapshot or rebuilt from the whole history, and why. It
+    is about the run, not the snapshot, so the snapshot's body does not hold it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -45,6 +58,16 @@ class SnapshotOutcome(BaseModel):
     snapshot: AnySnapshot
     stored: StoredSnapshot
     payload: SnapshotPayload
+    ledger_read: LedgerRead | None = None
+
+
+class BuiltSnapshot(BaseModel):
+    """A sealed snapshot and how its ledger was read (``build_snapshot_from``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    snapshot: AnySnapshot
+    ledger_read: LedgerRead
 
 
 class EventSync(BaseModel):
@@ -87,6 +110,9 @@ def record_activity_events(
         superseded=tuple(superseded),
         unmapped=mapped.unmapped,
     )
+
+
+_SECOND = timedelta(seconds=1)
 
 
 def _utc_now() -> datetime:
@@ -136,7 +162,73 @@ def build_snapshot(
     ledger_id: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
 ) -> AnySnapshot:
+    """``build_snapshot_from`` the whole history: the sealed snapshot alone."""
+    return build_snapshot_from(
+        account_id=account_id,
+        period_start=period_start,
+        period_end=period_end,
+        correlation_id=correlation_id,
+        alpaca=alpaca,
+        ledger=ledger,
+        hmac_key=hmac_key,
+        tolerances=tolerances,
+        ledger_id=ledger_id,
+        clock=clock,
+    ).snapshot
+
+
+def ledger_base(
+    store: AccountSnapshotRepository,
+    account_id: str,
+    period_start: datetime,
+    hmac_key: bytes | None,
+) -> tuple[LedgerBase | None, str]:
+    """The newest stored snapshot ending by ``period_start``, verified, as a ``LedgerBase``.
+
+    One Query (plus one if its body is chunked). ``None`` with the reason when there is none
+    or it cannot serve (an older ``snapshot_version``, a body that fails verification): the
+    ledger is then read in full, so a damaged snapshot costs time, never a wrong ledger.
+    """
+    stored = next(iter(store.range(account_id, None, period_start + _SECOND, page_size=1)), None)
+    if stored is None:
+        return None, "no earlier snapshot to start from"
+    described = stored.record.snapshot_id
+    try:
+        snapshot = snapshot_from_record(stored.record, hmac_key)
+    except IntegrityError as exc:
+        return None, f"snapshot {described} cannot be carried forward: {exc}"
+    if not isinstance(snapshot, AccountSnapshotV13):
+        return None, (
+            f"snapshot {described} is snapshot_version {snapshot.snapshot_version}, "
+            "which does not carry its ledger's digests"
+        )
+    base = LedgerBase(
+        snapshot_id=snapshot.snapshot_id,
+        period_end=snapshot.period_end,
+        ledger=snapshot.internal_ledger,
+    )
+    return base, ""
+
+
+def build_snapshot_from(
+    *,
+    account_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    correlation_id: str,
+    alpaca: AlpacaFetcher,
+    ledger: TradeLedgerRepository,
+    hmac_key: bytes | None,
+    tolerances: IntegrityTolerances | None = None,
+    ledger_id: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    base: LedgerBase | None = None,
+) -> BuiltSnapshot:
     """Read Alpaca and the ledger for the period, run the integrity checks and seal.
+
+    With ``base`` (the ledger of an earlier snapshot, ``ledger_base``) the ledger is read from
+    its ``period_end`` on when its digests prove nothing older changed, else in full; the
+    snapshot is the same either way, byte for byte.
 
     The only writes are the period's account events: Alpaca's non-trade activities that map to
     events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
@@ -155,9 +247,10 @@ def build_snapshot(
         record_activity_events(events, account_id, data.activities)
     prices = {p.symbol: p.current_price for p in data.positions if p.current_price is not None}
     with subsegment("snapshot.ledger_aggregation", account_id=account_id):
-        view = read_account(
-            ledger, events, account_id, start, end, prices=prices, ledger_id=ledger_id
+        read = read_account(
+            ledger, events, account_id, start, end, prices=prices, ledger_id=ledger_id, base=base
         )
+    view = read.view
     checks = run_integrity_checks(data, view, tolerances)
     body = compose_snapshot(
         account_id=account_id,
@@ -168,7 +261,7 @@ def build_snapshot(
         internal_ledger=view.internal_ledger,
         integrity_checks=checks,
     )
-    return seal(body, hmac_key)
+    return BuiltSnapshot(snapshot=seal(body, hmac_key), ledger_read=read.read)
 
 
 def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
@@ -227,7 +320,11 @@ def take_snapshot(
             return SnapshotOutcome(
                 status="existing", snapshot=snapshot, stored=stored, payload=payload_for(snapshot)
             )
-    snapshot = build_snapshot(
+    with subsegment("snapshot.ledger_base", account_id=account_id):
+        base, why_not = ledger_base(store, account_id, start, hmac_key)
+    if base is None:
+        _log.info("snapshot of %s at %s: full ledger read: %s", account_id, end, why_not)
+    built = build_snapshot_from(
         account_id=account_id,
         period_start=period_start,
         period_end=period_end,
@@ -238,7 +335,12 @@ def take_snapshot(
         tolerances=tolerances,
         ledger_id=ledger_id,
         clock=clock,
+        base=base,
     )
+    snapshot = built.snapshot
+    read = built.ledger_read
+    if base is None:
+        read = read.model_copy(update={"reason": why_not})
     if strict:
         enforce_strict(snapshot.integrity_checks, describe=snapshot.describe())
     result = store.put(snapshot_record(snapshot), replace_checksum=replace_checksum)
@@ -247,6 +349,7 @@ def take_snapshot(
         snapshot=snapshot,
         stored=result.snapshot,
         payload=payload_for(snapshot),
+        ledger_read=read,
     )
 
 
@@ -281,10 +384,13 @@ def _stored_for_cycle(
 __all__ = [
     "HMAC_KEY_VARIABLE",
     "AlpacaFetcher",
+    "BuiltSnapshot",
     "SnapshotOutcome",
     "build_snapshot",
+    "build_snapshot_from",
     "check_period",
     "hmac_key_from_env",
+    "ledger_base",
     "payload_for",
     "take_snapshot",
 ]

@@ -66,14 +66,15 @@ from snapshots.alpaca.models import (
 from snapshots.ledger.fifo import OpenLot, Oversell
 from snapshots.ledger.models import (
     AccountLedger,
+    AccountLedgerV13,
     InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.2"
+SNAPSHOT_VERSION: Final = "1.3"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -317,14 +318,34 @@ class AccountSnapshotV12(SnapshotBodyV12):
         return describe_snapshot(self.snapshot_id, self.account_id, self.period_end)
 
 
+class SnapshotBodyV13(SnapshotBodyV12):
+    """Everything a ``snapshot_version`` 1.3 snapshot's checksum covers.
+
+    1.2 with what carrying the ledger forward needs: ``internal_ledger`` is an
+    ``AccountLedgerV13``, whose strategies carry the digest of their entries dated before
+    ``period_end`` and which carries the digest of the account's events; a later snapshot
+    starts from it instead of reading the whole history (``snapshots.ledger.summary``).
+    """
+
+    # A subclass so that every reader of 1.2 reads 1.3; only the version and the ledger differ.
+    snapshot_version: Literal["1.3"] = "1.3"  # type: ignore[assignment]
+    internal_ledger: AccountLedgerV13
+
+
+class AccountSnapshotV13(SnapshotBodyV13, AccountSnapshotV12):
+    """A sealed snapshot of ``snapshot_version`` 1.3 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
-AnyBody = SnapshotBody | SnapshotBodyV12
-AnySnapshot = AccountSnapshot | AccountSnapshotV12
+AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13
+AnySnapshot = AccountSnapshot | AccountSnapshotV12 | AccountSnapshotV13
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
     SnapshotBodyV12: AccountSnapshotV12,
+    SnapshotBodyV13: AccountSnapshotV13,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
+    AccountSnapshotV13: AccountSnapshotV13,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -346,16 +367,16 @@ def compose_snapshot(
     period_end: datetime,
     correlation_id: str,
     alpaca: AlpacaData,
-    internal_ledger: InternalLedger | AccountLedger,
+    internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13,
     integrity_checks: Iterable[IntegrityCheck] = (),
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedger`` makes the current version (1.2, with
-    Alpaca's non-trade activities), an ``InternalLedger`` a 1.1 snapshot (what readers of old
-    snapshots and their tests build). ``alpaca`` must cover the same period (its fee window
-    may differ, see ``AlpacaData``). Raises ``LedgerValidationError`` when the parts do not
-    make a valid snapshot.
+    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.3,
+    with Alpaca's non-trade activities), an ``AccountLedger`` a 1.2 snapshot and an
+    ``InternalLedger`` a 1.1 snapshot (what readers of old snapshots and their tests build).
+    ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``).
+    Raises ``LedgerValidationError`` when the parts do not make a valid snapshot.
     """
     if (alpaca.period_start, alpaca.period_end) != (period_start, period_end):
         raise LedgerValidationError(
@@ -364,7 +385,10 @@ def compose_snapshot(
         )
     fields: dict[str, Any] = {}
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
-    if isinstance(internal_ledger, AccountLedger):
+    if isinstance(internal_ledger, AccountLedgerV13):
+        model = SnapshotBodyV13
+        fields["alpaca_activities"] = alpaca.activities
+    elif isinstance(internal_ledger, AccountLedger):
         model = SnapshotBodyV12
         fields["alpaca_activities"] = alpaca.activities
     return _validated(
@@ -404,6 +428,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV13, key: bytes | None) -> AccountSnapshotV13: ...
 
 
 @overload
@@ -477,7 +505,9 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         )
     # 1.1 relaxed types of 1.0 (its own fields, same names): one model reads both, and
     # SnapshotBody holds a 1.0 body to what 1.0 required. 1.2 has its own ledger.
-    model: Any = AccountSnapshotV12 if version == "1.2" else AccountSnapshot
+    model: Any = {"1.2": AccountSnapshotV12, "1.3": AccountSnapshotV13}.get(
+        str(version), AccountSnapshot
+    )
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed
 

@@ -459,7 +459,9 @@ def _trades_list(args: argparse.Namespace, settings: TableSettings) -> int:
 def _trades_strategies(args: argparse.Namespace, settings: TableSettings) -> int:
     registrations = TradeLedgerRepository(settings).strategies(args.account)
     if args.json:
-        print(json.dumps([r.model_dump(mode="json") for r in registrations], indent=2))
+        # The digest is the reader's bookkeeping (ledger_store.digests), not a figure.
+        rows = [r.model_dump(mode="json", exclude={"entries_digest"}) for r in registrations]
+        print(json.dumps(rows, indent=2))
     else:
         print_table(
             ["strategy", "fills"],

@@ -23,6 +23,7 @@ from typing import Any
 
 from ledger_store.binding import bound
 from ledger_store.config import TableSettings
+from ledger_store.digests import entry_digest
 from ledger_store.dto import OrderType, Side, TradeFill
 from ledger_store.events import CashFlow, Dividend, Event, Split
 from ledger_store.models import StrategyRegistryItem
@@ -404,12 +405,14 @@ def seed_ledger(
     """
     started = time.perf_counter()
     counts: Counter[tuple[str, str]] = Counter()
+    digests: Counter[tuple[str, str]] = Counter()
     items: list[Mapping[str, Any]] = []
     with bound(settings):
         for fill in fills:
             items.extend(fill_items(fill))
-            for strategy in fill.strategy_allocation:
-                counts[(fill.account_id, strategy)] += 1
+            for attribution in fill.attributions():
+                counts[(fill.account_id, attribution.strategy)] += 1
+                digests[(fill.account_id, attribution.strategy)] += entry_digest(attribution)
         if registry:
             for (account_id, strategy), count in sorted(counts.items()):
                 items.append(
@@ -420,6 +423,7 @@ def seed_ledger(
                         strategy=strategy,
                         trade_count=count,
                         revision=count,
+                        entries_digest=digests[(account_id, strategy)],
                     ).serialize()
                 )
     client = raw_client(settings, pool=max(threads, 1) + 2)

@@ -20,7 +20,9 @@ its record time):
   qty times old price) rounded half-even to 18 places, so the cost basis is unchanged to far
   below a cent (a lot left with less than 1e-9 shares is gone);
 * ``symbol_change``: the lots of ``symbol`` continue as ``new_symbol`` (same quantities,
-  prices, opening orders and times), after any lots the strategy already held in it;
+  prices, opening orders and times), joining any lots the strategy already held in it in
+  acquisition order ``(opened_at, order_id)`` (lots on the other side close against them
+  first, as fills at their own prices);
 * ``merger``: like a split into ``new_symbol``; ``cash_per_share`` times the old quantity is
   returned capital: it lowers the lot's basis (``price = max(cost - cash, 0) / new qty``, the
   cost of a short lot being its proceeds) and what exceeds the basis is realised, a gain for a
@@ -56,6 +58,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
 )
+from ledger_store.errors import LedgerValidationError
 from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange
 from snapshots.ledger.fifo import MONEY_PLACES, FifoFill
 
@@ -183,14 +186,29 @@ class _State:
     cash_flows: list[CashFlow] = field(default_factory=list)
 
 
-def run_lots(fills: Iterable[FifoFill], events: Iterable[Event]) -> LotLedger:
-    """Apply ``events`` and ``fills`` (any order given) in time order; see the module docstring."""
+def run_lots(
+    fills: Iterable[FifoFill], events: Iterable[Event], *, opening: Iterable[Lot] = ()
+) -> LotLedger:
+    """Apply ``events`` and ``fills`` (any order given) in time order; see the module docstring.
+
+    ``opening`` are lots already open before the first fill and event (those a snapshot carried
+    forward, as ``LotLedger.lots`` or a snapshot's ``open_lots`` list them): each (strategy,
+    symbol) book starts with them in acquisition order. Only ``lots`` then covers what was open
+    before; matches, dividends and cash flows are those of ``fills`` and ``events``.
+    """
     timeline: list[tuple[datetime, int, str, str, Event | FifoFill]] = [
         (e.effective_at, 0, e.event_id, "", e) for e in events
     ]
     timeline += [(f.filled_at, 1, f.order_id, f.strategy, f) for f in fills]
     timeline.sort(key=lambda entry: entry[:4])
     state = _State()
+    for lot in sorted(opening, key=lambda x: (x.strategy, x.symbol, x.opened_at, x.order_id)):
+        book = state.books[(lot.strategy, lot.symbol)]
+        if book and book[0].side != lot.side:
+            raise LedgerValidationError(
+                f"opening lots of {lot.strategy} in {lot.symbol} are both long and short"
+            )
+        book.append(_Lot(lot.side, lot.order_id, lot.opened_at, lot.qty, lot.price))
     for _, kind, _, _, entry in timeline:
         if kind == 0:
             _apply_event(state, entry)  # type: ignore[arg-type]
@@ -336,6 +354,11 @@ def _reshape(
             _net(state, strategy_name, new_symbol, target, reshaped, event)
         else:
             target.extend(reshaped)
+        # A book is always in acquisition order: lots that arrive join by their opening time,
+        # so the snapshot's open lots (sorted so) are exactly the FIFO queue to carry forward.
+        ordered = sorted(target, key=lambda lot: (lot.opened_at, lot.order_id))
+        target.clear()
+        target.extend(ordered)
 
 
 def _net(

@@ -412,3 +412,32 @@ class AccountLedger(Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+#: A digest sum (``ledger_store.digests``) as a snapshot keeps it: 32 lower-case hex digits.
+DigestHex = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class StrategyLedgerV13(StrategyLedger):
+    """``StrategyLedger`` of ``snapshot_version`` 1.3: what carrying it forward needs.
+
+    * ``entries_digest``: the digest sum of the strategy's attributions dated before
+      ``period_end``. A later snapshot that starts from this one compares it with the
+      registry's digest minus what it read after ``period_end``: equal, nothing dated before
+      changed; different, it rebuilds from the whole history.
+    """
+
+    entries_digest: DigestHex
+
+
+class AccountLedgerV13(AccountLedger):
+    """``AccountLedger`` of ``snapshot_version`` 1.3: a snapshot that can be carried forward.
+
+    The strategies are ``StrategyLedgerV13`` (with the digest of their entries);
+    ``events_digest`` is the digest sum of the account's active events dated before
+    ``period_end``. The open lots, the cumulative figures and ``net_deposits_cumulative`` are
+    the state a later snapshot starts from (``snapshots.ledger.summary``).
+    """
+
+    strategy_performance: dict[StrategyName, StrategyLedgerV13]  # type: ignore[assignment]
+    events_digest: DigestHex

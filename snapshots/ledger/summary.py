@@ -1,29 +1,42 @@
-"""The ledger of ``snapshot_version`` 1.2: fills and account events to an ``AccountLedger``.
+"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV13``.
 
 ``summarize_account`` is pure: the account's attributions and events (any order, anything at
 or after ``period_end`` ignored), the current prices of Alpaca's positions (for unrealised P&L),
-the registry revisions and the account's event count in; an ``AccountView`` out: the
-``AccountLedger`` the snapshot keeps plus the raw figures the integrity checks compare.
+the registry revisions and the account's event count in; an ``AccountView`` out: the ledger
+the snapshot keeps plus the raw figures the integrity checks compare.
+
+Given a ``LedgerBase`` (the ledger of an earlier snapshot whose ``period_end`` is at or before
+``period_start``) it folds only what is dated from the base's ``period_end`` on, starting from
+the base's open lots and cumulative figures. The result is the same ledger, byte for byte, as
+folding the whole history: every cumulative figure is a sum (exact: fills' values need no
+rounding at ``MONEY_PLACES``), the first and last trade times, the symbols a union, and the
+open lots the FIFO queue itself (``run_lots`` keeps books in acquisition order).
+``read_account`` decides whether a base may be used: only when the registry's and the event
+counter's digests prove nothing dated before the base's ``period_end`` changed since.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from operator import mul
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ledger_store import keys
+from ledger_store.decimals import normalize
+from ledger_store.digests import DIGEST_MODULUS, digest_sum, digest_text
 from ledger_store.dto import (
     Frozen,
     Money,
     OrderId,
     Side,
     StrategyAttribution,
+    StrategyRegistration,
     Symbol,
     UTCDateTime,
     describe_validation_error,
@@ -35,6 +48,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    RecordedEvent,
     Split,
     SymbolChange,
 )
@@ -49,27 +63,29 @@ from snapshots.ledger.lots import (
     run_lots,
 )
 from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period, period_totals
-from snapshots.ledger.models import AccountLedger
+from snapshots.ledger.models import AccountLedgerV13, StrategyLedgerV13
+
+_log = logging.getLogger(__name__)
 
 _ZERO: Final = Decimal(0)
 
 
 class AccountView(Frozen):
-    """The 1.2 internal ledger of a period and the raw figures the integrity checks compare.
+    """The internal ledger of a period and the raw figures the integrity checks compare.
 
     * ``period_fills``: the period's fills by order id (sorted by order id).
     * ``net_positions``: for every symbol the account traded or holds lots in before
       ``period_end``, its open quantity over all strategies after corporate actions (shorts
       negative, 0 when flat).
     * ``period_events``: the account's events of the period, by time.
-    * ``voided_event_ids``: the ids of the events the ledger holds voided (sorted): an Alpaca
-      activity under such an id was deliberately taken out, not forgotten.
+    * ``voided_event_ids``: the ids of the period's events the ledger holds voided (sorted): an
+      Alpaca activity of the period under such an id was deliberately taken out, not forgotten.
     """
 
     account_id: str
     period_start: UTCDateTime
     period_end: UTCDateTime
-    internal_ledger: AccountLedger
+    internal_ledger: AccountLedgerV13
     period_fills: dict[OrderId, LedgerFill]
     net_positions: dict[Symbol, Money]
     period_events: tuple[Event, ...] = ()
@@ -82,6 +98,35 @@ class AccountView(Frozen):
         return self
 
 
+class LedgerBase(Frozen):
+    """The ledger of a stored, verified snapshot, to carry forward from its ``period_end``."""
+
+    snapshot_id: str
+    period_end: UTCDateTime
+    ledger: AccountLedgerV13
+
+
+class LedgerRead(Frozen):
+    """How ``read_account`` built the ledger: from the whole history or from a base snapshot.
+
+    ``reason`` says why the path was taken (why a base could not be used, or which one was);
+    ``attributions_read`` and ``events_read`` count the entries read from the table.
+    """
+
+    path: Literal["full", "incremental"]
+    reason: str
+    base_snapshot_id: str | None = None
+    attributions_read: int = Field(ge=0)
+    events_read: int = Field(ge=0)
+
+
+class AccountRead(Frozen):
+    """The ledger ``read_account`` built and how it read it."""
+
+    view: AccountView
+    read: LedgerRead
+
+
 def read_account(
     ledger: TradeLedgerRepository,
     events: AccountEventRepository,
@@ -91,40 +136,156 @@ def read_account(
     *,
     prices: Mapping[str, Decimal],
     ledger_id: str | None = None,
-) -> AccountView:
-    """Read the account's attributions (GSI3) and events through ``period_end`` and fold them.
+    base: LedgerBase | None = None,
+) -> AccountRead:
+    """Read the account's attributions (GSI3) and events and fold them into its ledger.
 
-    Reads: the registry (one Query: strategies and their revisions), each strategy's
-    attributions (one paginated Query each), the account's events (one paginated Query; voided
-    ones are left out of the figures) and its event count (one GetItem).
+    Without ``base`` (or when it cannot be used) everything dated before ``period_end`` is
+    read. With one, only what is dated from the base's ``period_end`` on: the registry's and
+    the event counter's digests, less those of the entries read, must equal the base's
+    digests, or something dated before it changed (a late or voided fill, an amendment, a
+    back-dated or voided event) and the whole history is read instead, the reason logged.
+
+    Reads: the registry (one Query: strategies, revisions, digests), each strategy's
+    attributions (one paginated Query each), the account's events (one paginated Query;
+    voided ones are left out of the figures) and its event counter (one GetItem).
     """
     start, end = _period(period_start, period_end)
     keys.validate_key_part(account_id, "account_id")
+    ledger_name = ledger_id or ledger.settings.table_name
     registrations = ledger.strategies(account_id)
+    totals = events.event_totals(account_id)
+    reason = "no earlier snapshot to start from"
+    if base is not None:
+        reason = _base_unusable(base, start, ledger_name, registrations, totals.events_digest)
+    since = None if reason else base.period_end if base is not None else None
+    until = None if since is not None else end
     attributions: list[StrategyAttribution] = []
+    by_strategy: dict[str, int] = {}
     for registration in registrations:
         name = registration.strategy
-        for attribution in ledger.attributions_by_strategy(account_id, name, None, end):
+        entries = list(ledger.attributions_by_strategy(account_id, name, since, until))
+        for attribution in entries:
             if (attribution.account_id, attribution.strategy) != (account_id, name):
                 raise IntegrityError(
                     f"GSI3 of account {account_id}, strategy {name} returned order "
                     f"{attribution.order_id} of account {attribution.account_id}, "
                     f"strategy {attribution.strategy}"
                 )
-            attributions.append(attribution)
-    history = list(events.history(account_id, None, end))
-    return summarize_account(
+        by_strategy[name] = digest_sum(entries)
+        attributions.extend(entries)
+    history = list(events.history(account_id, since, until))
+    active = [r.event for r in history if r.status == "active"]
+    if base is not None and since is not None:
+        reason = _digests_differ(base, registrations, by_strategy, totals.events_digest, active)
+        if reason:
+            # Something dated before the base changed: read the rest of the history too.
+            _log.info("snapshot of %s: full rebuild: %s", account_id, reason)
+            older = _read_before(ledger, events, account_id, registrations, since)
+            attributions.extend(older[0])
+            history = [*older[1], *history]
+            active = [r.event for r in history if r.status == "active"]
+    elif base is not None:
+        _log.info("snapshot of %s: full rebuild: %s", account_id, reason)
+    usable = base if base is not None and not reason else None
+    view = summarize_account(
         attributions,
-        [r.event for r in history if r.status == "active"],
+        active,
         account_id=account_id,
         period_start=start,
         period_end=end,
-        ledger_id=ledger_id or ledger.settings.table_name,
+        ledger_id=ledger_name,
         prices=prices,
         revisions={r.strategy: r.revision for r in registrations},
-        event_count=events.event_count(account_id),
-        voided_event_ids=[r.event.event_id for r in history if r.status == "voided"],
+        event_count=totals.event_count,
+        voided_event_ids=[
+            r.event.event_id
+            for r in history
+            if r.status == "voided" and start <= r.event.effective_at < end
+        ],
+        base=usable,
     )
+    read = LedgerRead(
+        path="incremental" if usable is not None else "full",
+        reason=f"carried forward from snapshot {usable.snapshot_id}" if usable else reason,
+        base_snapshot_id=usable.snapshot_id if usable else None,
+        attributions_read=len(attributions),
+        events_read=len(history),
+    )
+    return AccountRead(view=view, read=read)
+
+
+def _base_unusable(
+    base: LedgerBase,
+    start: datetime,
+    ledger_id: str,
+    registrations: Sequence[StrategyRegistration],
+    events_digest: int | None,
+) -> str:
+    """Why ``base`` cannot be carried forward whatever the entries say; ``""`` if it may be."""
+    if base.period_end > start:
+        return f"snapshot {base.snapshot_id} ends after the period starts"
+    if base.ledger.ledger_id != ledger_id:
+        return f"snapshot {base.snapshot_id} is of ledger {base.ledger.ledger_id}"
+    registered = {r.strategy: r for r in registrations}
+    missing = sorted(set(base.ledger.strategy_performance) - set(registered))
+    if missing:
+        return f"strategies of snapshot {base.snapshot_id} are gone: {', '.join(missing)}"
+    legacy = sorted(r.strategy for r in registrations if r.entries_digest is None)
+    if legacy or events_digest is None:
+        return "the registry has no digests (rows written before they were kept)"
+    return ""
+
+
+def _digests_differ(
+    base: LedgerBase,
+    registrations: Sequence[StrategyRegistration],
+    read: Mapping[str, int],
+    events_digest: int | None,
+    active: Sequence[Event],
+) -> str:
+    """``""`` when the entries dated before the base are what the base folded, else why not."""
+    changed = []
+    for registration in registrations:
+        name = registration.strategy
+        before = (registration.entries_digest or 0) - read[name]
+        carried = base.ledger.strategy_performance.get(name)
+        expected = int(carried.entries_digest, 16) if carried is not None else 0
+        if before % DIGEST_MODULUS != expected:
+            changed.append(name)
+    if changed:
+        return (
+            f"fills dated before {base.period_end.isoformat()} changed since snapshot "
+            f"{base.snapshot_id} (strategies {', '.join(changed)})"
+        )
+    before = (events_digest or 0) - digest_sum(active)
+    if before % DIGEST_MODULUS != int(base.ledger.events_digest, 16):
+        return (
+            f"account events dated before {base.period_end.isoformat()} changed since "
+            f"snapshot {base.snapshot_id}"
+        )
+    return ""
+
+
+def _read_before(
+    ledger: TradeLedgerRepository,
+    events: AccountEventRepository,
+    account_id: str,
+    registrations: Sequence[StrategyRegistration],
+    until: datetime,
+) -> tuple[list[StrategyAttribution], list[RecordedEvent]]:
+    older: list[StrategyAttribution] = []
+    for registration in registrations:
+        name = registration.strategy
+        for attribution in ledger.attributions_by_strategy(account_id, name, None, until):
+            if (attribution.account_id, attribution.strategy) != (account_id, name):
+                raise IntegrityError(
+                    f"GSI3 of account {account_id}, strategy {name} returned order "
+                    f"{attribution.order_id} of account {attribution.account_id}, "
+                    f"strategy {attribution.strategy}"
+                )
+            older.append(attribution)
+    return older, list(events.history(account_id, None, until))
 
 
 def summarize_account(
@@ -139,16 +300,28 @@ def summarize_account(
     revisions: Mapping[str, int],
     event_count: int,
     voided_event_ids: Iterable[str] = (),
+    base: LedgerBase | None = None,
 ) -> AccountView:
     """Fold the account's fills and events up to ``period_end`` (see the module docstring).
 
-    Raises ``IntegrityError`` for attributions or events of another account or attributions
-    that contradict each other, ``LedgerValidationError`` for a bad period.
+    With ``base``, entries dated before its ``period_end`` are taken as folded into it and
+    left out. Raises ``IntegrityError`` for attributions or events of another account or
+    attributions that contradict each other, ``LedgerValidationError`` for a bad period or a
+    base that ends after ``period_start``.
     """
     start, end = _period(period_start, period_end)
-    cumulative = sorted((a for a in attributions if a.filled_at < end), key=fifo_order)
+    since = base.period_end if base is not None else None
+    if since is not None and since > start:
+        raise LedgerValidationError(
+            f"the base snapshot ends at {since.isoformat()}, after period_start {start.isoformat()}"
+        )
+
+    def in_range(at: datetime) -> bool:
+        return at < end and (since is None or at >= since)
+
+    cumulative = sorted((a for a in attributions if in_range(a.filled_at)), key=fifo_order)
     timeline = sorted(
-        (e for e in events if e.effective_at < end), key=lambda e: (e.effective_at, e.event_id)
+        (e for e in events if in_range(e.effective_at)), key=lambda e: (e.effective_at, e.event_id)
     )
     foreign = [a.order_id for a in cumulative if a.account_id != account_id]
     foreign += [e.event_id for e in timeline if e.account_id != account_id]
@@ -157,8 +330,10 @@ def summarize_account(
             f"entries of other accounts in the ledger of {account_id}: {', '.join(foreign)}"
         )
     symbols, _, in_period_fills = _group_by_order(cumulative, start, end)
+    carried = base.ledger.strategy_performance if base is not None else {}
+    opening = [lot for p in carried.values() for lot in p.open_lots]
     try:
-        ledger = run_lots(cumulative, timeline)
+        ledger = run_lots(cumulative, timeline, opening=opening)
     except LedgerValidationError as exc:
         raise IntegrityError(f"ledger of account {account_id}: {exc}") from exc
 
@@ -169,8 +344,16 @@ def summarize_account(
     for a in cumulative:
         by_strategy[a.strategy].append(a)
     performance = {
-        name: _strategy(name, fills, ledger, in_period, prices, revisions.get(name, 0))
-        for name, fills in sorted(by_strategy.items())
+        name: _strategy(
+            name,
+            by_strategy.get(name, []),
+            ledger,
+            in_period,
+            prices,
+            revisions.get(name, 0),
+            carried.get(name),
+        )
+        for name in sorted(set(by_strategy) | set(carried))
     }
 
     period_fills = dict(sorted(in_period_fills.items()))
@@ -178,11 +361,17 @@ def summarize_account(
     totals = period_totals(period_fills.values())
     with exact_arithmetic():
         cash_flows = [e for e in period_events if isinstance(e, CashFlow)]
-        net: dict[str, Decimal] = dict.fromkeys(symbols, _ZERO)
+        traded = {s for p in carried.values() for s in p.symbols_traded}
+        net: dict[str, Decimal] = dict.fromkeys(sorted(traded.union(symbols)), _ZERO)
         for lot in ledger.lots:
             net[lot.symbol] = net.get(lot.symbol, _ZERO) + (
                 lot.qty if lot.side == "long" else -lot.qty
             )
+        deposits = ledger.net_deposits()
+        events_digest = digest_sum(timeline)
+        if base is not None:
+            deposits = normalize(deposits + base.ledger.net_deposits_cumulative)
+            events_digest += int(base.ledger.events_digest, 16)
         data = {
             "account_id": account_id,
             "period_start": start,
@@ -197,7 +386,7 @@ def summarize_account(
                 "strategy_performance": performance,
                 "cash_flows": cash_flows,
                 "net_deposits": sum((c.amount for c in cash_flows), _ZERO),
-                "net_deposits_cumulative": ledger.net_deposits(),
+                "net_deposits_cumulative": deposits,
                 "corporate_actions": [
                     e for e in period_events if isinstance(e, Split | SymbolChange | Merger)
                 ],
@@ -206,6 +395,7 @@ def summarize_account(
                     d for d in ledger.unattributed_dividends if in_period(d.effective_at)
                 ],
                 "event_count": event_count,
+                "events_digest": digest_text(events_digest),
             },
             "period_fills": period_fills,
             "net_positions": dict(sorted(net.items())),
@@ -227,13 +417,19 @@ def _strategy(
     in_period: Any,
     prices: Mapping[str, Decimal],
     revision: int,
+    carried: StrategyLedgerV13 | None,
 ) -> dict[str, Any]:
+    """The strategy's ``StrategyLedgerV13`` fields; ``carried`` its figures at the base's end."""
     matches = [m for m in ledger.matches if m.strategy == name]
     capital = [c for c in ledger.capital_realizations if c.strategy == name]
     dividends = [d for d in ledger.dividends if d.strategy == name]
     lots = [lot for lot in ledger.lots if lot.strategy == name]
     period_matches = [m for m in matches if in_period(m.closed_at)]
     cumulative = _figures(fills, matches, capital, dividends)
+    digest = digest_sum(fills)
+    if carried is not None:
+        cumulative = _carry(carried, cumulative)
+        digest += int(carried.entries_digest, 16)
     unrealized = _unrealized(lots, prices)
     with exact_arithmetic():
         total = None if unrealized is None else cumulative["net_realized_pnl"] + unrealized
@@ -250,6 +446,43 @@ def _strategy(
         ),
         "period_round_trips": period_matches,
         "revision": revision,
+        "entries_digest": digest_text(digest),
+    }
+
+
+#: The cumulative figures that are sums over entries (the rest: a union and two times).
+_SUMS: Final = (
+    "total_trades",
+    "buy_trades",
+    "sell_trades",
+    "total_buy_value",
+    "total_sell_value",
+    "net_cash_flow",
+    "realized_pnl",
+    "dividends",
+    "fees",
+    "net_realized_pnl",
+    "round_trips",
+)
+
+
+def _carry(carried: StrategyLedgerV13, delta: dict[str, Any]) -> dict[str, Any]:
+    """Cumulative figures at the base's end plus those of what came after: the same as
+    ``_figures`` of everything, since each is a sum, a union, the first or the last."""
+    with exact_arithmetic():
+        sums = {
+            field: (
+                getattr(carried, field) + delta[field]
+                if isinstance(delta[field], int)
+                else normalize(getattr(carried, field) + delta[field])
+            )
+            for field in _SUMS
+        }
+    return {
+        **sums,
+        "symbols_traded": sorted({*carried.symbols_traded, *delta["symbols_traded"]}),
+        "first_trade_at": carried.first_trade_at or delta["first_trade_at"],
+        "last_trade_at": delta["last_trade_at"] or carried.last_trade_at,
     }
 
 
@@ -302,4 +535,11 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
     return total
 
 
-__all__ = ["AccountView", "read_account", "summarize_account"]
+__all__ = [
+    "AccountRead",
+    "AccountView",
+    "LedgerBase",
+    "LedgerRead",
+    "read_account",
+    "summarize_account",
+]

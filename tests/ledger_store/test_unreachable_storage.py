@@ -209,6 +209,11 @@ OPERATIONS: list[Any] = [
         id="event_history",
     ),
     pytest.param(
+        lambda s: AccountEventRepository(s).event_totals(ACCOUNT),
+        ("event count", f"ACCOUNT#{ACCOUNT}"),
+        id="event_event_totals",
+    ),
+    pytest.param(
         lambda s: AccountEventRepository(s).event_count(ACCOUNT),
         ("event count", f"ACCOUNT#{ACCOUNT}"),
         id="event_count",
@@ -246,6 +251,7 @@ COVERED = {
             "events",
             "history",
             "event_count",
+            "event_totals",
             "corporate_action",
         )
     },

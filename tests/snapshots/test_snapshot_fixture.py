@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from ledger_store.config import TableSettings
+from ledger_store.digests import digest_sum, digest_text
 from ledger_store.errors import IntegrityError, NotFoundError
 from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotRecord, StoredSnapshot
 from snapshots import canonical
@@ -40,6 +41,7 @@ from snapshots.schema import (
     SUPPORTED_VERSIONS,
     AccountSnapshot,
     AccountSnapshotV12,
+    AccountSnapshotV13,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -48,7 +50,7 @@ from snapshots.schema import (
     seal,
     snapshot_bytes,
 )
-from tests.builders import ROOT, put_raw
+from tests.builders import ROOT, load_script, put_raw
 
 FIXTURES = ROOT / "tests" / "fixtures"
 HMAC_KEY = b"fixture-key"
@@ -94,6 +96,11 @@ VERSIONS = [
         "1.2",
         "a1872373b69f33b57a2c8973a23605d54729c7459dbc0dbf3d7ff7ee8419ce67",
         "9ed8e32e0f50bb8b305949cc987523af79d90f07f76493ced8aa9a9057f3412c",
+    ),
+    Version(
+        "1.3",
+        "d7cfb6c2afc3986aac35f3028e9cd0388f82f4ab532554f3cf6e72ad910ecad7",
+        "e8bcbd051464da12631837c5d2a12c8998759ba7a72998b157273c5aa2e93565",
     ),
 ]
 
@@ -256,8 +263,10 @@ def assert_is_the_fixture_snapshot(
     assert equity[0].profit_loss_pct is None
     assert equity[-1].equity == Decimal("9620.9")
 
-    if version == "1.2":
+    if version in ("1.2", "1.3"):
         assert_is_the_v1_2_ledger(snapshot)
+        if version == "1.3":
+            assert_carries_its_digests(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -454,6 +463,19 @@ def test_current_code_reproduces_the_fixture_bytes_and_checksums(released: Versi
     assert_is_the_fixture_snapshot(snapshot, sha256, "sha256", released.version)
 
 
+def assert_carries_its_digests(snapshot: AnySnapshot) -> None:
+    """1.3: the digests of every strategy's entries and of the account's events, which are
+    those of the fixture's fills and events."""
+    assert isinstance(snapshot, AccountSnapshotV13)
+    ledger = snapshot.internal_ledger
+    fixture_script = load_script("make_snapshot_fixture")
+    attributions = [a for fill in fixture_script.ledger_fills() for a in fill.attributions()]
+    for name, strategy in ledger.strategy_performance.items():
+        mine = [a for a in attributions if a.strategy == name]
+        assert strategy.entries_digest == digest_text(digest_sum(mine))
+    assert ledger.events_digest == digest_text(digest_sum(fixture_script.account_events()))
+
+
 def test_every_version_renders(released: Version) -> None:
     """The report reads every released version (the PDF bytes are pinned per version)."""
     snapshot = snapshot_from_record(record_of(released.sha256_item), None)
@@ -468,6 +490,7 @@ RENDERED_SHA256 = {
     "1.0": "f5c83496af1bc717b9328e6b14a332a0872a1398990c5c37a758edaa839b49ca",
     "1.1": "24a94c58dbe891dee52b0850f050f887c8fe50fc2122855d6d433cbc0c9301ea",
     "1.2": "b77fa5856625c1306630af60a498d5c8cb27d4585b363fc6dfbab9702342703f",
+    "1.3": "ea5e04dce4cd89ca78ba213496ccc1c681c4e5522203846b1e67bb083cc0e735",
 }
 
 
@@ -511,12 +534,12 @@ EDITS = [
     pytest.param(b'"status":"fail"', b'"status":"pail"', id="status"),
     pytest.param(b'"unmatched_qty":"2"}],"period"', b'"unmatched_qty":"3"}],"period"', id="qty"),
 ]
-#: 1.2 has no oversells: its quantity edit changes the short MSFT lot.
+#: 1.2 and later have no oversells: its quantity edit changes the short MSFT lot.
 EDITS_V1_2 = {b'"unmatched_qty":"2"}],"period"': b'"qty":"2","side":"short"'}
 
 
 def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
-    if version == "1.2" and old in EDITS_V1_2:
+    if version in ("1.2", "1.3") and old in EDITS_V1_2:
         return EDITS_V1_2[old], EDITS_V1_2[old].replace(b'"2"', b'"3"')
     return old, new
 

@@ -195,6 +195,7 @@ class RefLot:
     order: str
     qty: Fraction
     price: Fraction
+    opened: datetime
 
 
 def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
@@ -232,6 +233,7 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
                         a.order_id,
                         left,
                         Fraction(a.price),
+                        a.filled_at,
                     )
                 )
         elif isinstance(entry, CashFlow):
@@ -283,7 +285,9 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
                         )
                         cost = Fraction(0)
                     moved.append(
-                        RefLot(lot.side, lot.order, qty, round_half_even(cost / qty, MONEY))
+                        RefLot(
+                            lot.side, lot.order, qty, round_half_even(cost / qty, MONEY), lot.opened
+                        )
                     )
                 books[(s, sym)] = []
                 target = books.setdefault((s, new), [])
@@ -302,6 +306,7 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
                             target.pop(0)
                     if lot.qty:
                         target.append(lot)
+                target.sort(key=lambda x: (x.opened, x.order))  # books in acquisition order
     return {
         "realized": {s: v for s, v in realized.items() if v},
         "dividends": dividends,

@@ -1,0 +1,45 @@
+"""Order-independent digests of a strategy's entries and of an account's events.
+
+Each entry (a strategy attribution, an account event) has a 96-bit digest: the first 96 bits
+of the SHA-256 of its canonical JSON. A set of entries has the sum of its members' digests,
+kept exactly (1e9 entries of < 2^96 stay below DynamoDB's 38 digits) and compared modulo
+``DIGEST_MODULUS``. Every write adds and subtracts them in the same transaction as the
+entries, so the registry row of a strategy (and the event counter of an account) always holds
+the digest of what is there now. A reader that carries the digest of the entries dated before
+some time, and reads those dated after it, can tell whether anything dated before it changed
+since (a late fill, a void, an amend, a back-dated event) without reading it: the sums differ
+(up to a chance of about 2^-96).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Final
+
+from pydantic import BaseModel
+
+DIGEST_BITS: Final = 96
+DIGEST_MODULUS: Final = 2**128
+
+
+def entry_digest(entry: BaseModel) -> int:
+    """The digest of one entry (a ``StrategyAttribution`` or an account event)."""
+    text = json.dumps(
+        entry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[: DIGEST_BITS // 4], 16)
+
+
+def digest_sum(entries: Iterable[BaseModel]) -> int:
+    """The digest of a set of entries: the sum of theirs."""
+    return sum((entry_digest(e) for e in entries), 0)
+
+
+def digest_text(total: int) -> str:
+    """A digest sum as the snapshot keeps it: 32 lower-case hex digits, modulo 2^128."""
+    return format(total % DIGEST_MODULUS, "032x")
+
+
+__all__ = ["DIGEST_BITS", "DIGEST_MODULUS", "digest_sum", "digest_text", "entry_digest"]
