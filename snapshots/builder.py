@@ -189,17 +189,17 @@ def ledger_base(
     or it cannot serve (an older ``snapshot_version``, a body that fails verification): the
     ledger is then read in full, so a damaged snapshot costs time, never a wrong ledger.
     """
-    stored = next(iter(store.range(account_id, None, period_start + _SECOND, page_size=1)), None)
-    if stored is None:
-        return None, "no earlier snapshot to start from"
-    described = stored.record.snapshot_id
     try:
+        newest = store.range(account_id, None, period_start + _SECOND, page_size=1)
+        stored = next(iter(newest), None)
+        if stored is None:
+            return None, "no earlier snapshot to start from"
         snapshot = snapshot_from_record(stored.record, hmac_key)
     except IntegrityError as exc:
-        return None, f"snapshot {described} cannot be carried forward: {exc}"
+        return None, f"the newest earlier snapshot cannot be carried forward: {exc}"
     if not isinstance(snapshot, AccountSnapshotV13):
         return None, (
-            f"snapshot {described} is snapshot_version {snapshot.snapshot_version}, "
+            f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             "which does not carry its ledger's digests"
         )
     base = LedgerBase(
@@ -293,6 +293,7 @@ def take_snapshot(
     tolerances: IntegrityTolerances | None = None,
     ledger_id: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    full_rebuild: bool = False,
 ) -> SnapshotOutcome:
     """Build, check and store the period's snapshot; return it with its payload.
 
@@ -304,6 +305,11 @@ def take_snapshot(
     Two concurrent first takes resolve in the store: ``unchanged`` or ``ConflictError``.
     With ``strict`` a failed integrity check raises ``IntegrityCheckFailed`` and nothing is
     written. The write is one transaction (header and chunks), so a failure leaves nothing.
+
+    The ledger is carried forward from the newest stored snapshot ending by ``period_start``
+    (``ledger_base``) when it verifies and nothing dated before its end changed since; else,
+    or with ``full_rebuild``, it is read from the whole history. The snapshot is the same
+    either way; ``SnapshotOutcome.ledger_read`` says which path was taken and why.
     """
     if replace_checksum is not None and not HEX_DIGEST.fullmatch(replace_checksum):
         raise LedgerValidationError(
@@ -320,8 +326,11 @@ def take_snapshot(
             return SnapshotOutcome(
                 status="existing", snapshot=snapshot, stored=stored, payload=payload_for(snapshot)
             )
-    with subsegment("snapshot.ledger_base", account_id=account_id):
-        base, why_not = ledger_base(store, account_id, start, hmac_key)
+    if full_rebuild:
+        base, why_not = None, "a full rebuild was asked for"
+    else:
+        with subsegment("snapshot.ledger_base", account_id=account_id):
+            base, why_not = ledger_base(store, account_id, start, hmac_key)
     if base is None:
         _log.info("snapshot of %s at %s: full ledger read: %s", account_id, end, why_not)
     built = build_snapshot_from(

@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     take.add_argument(
         "--alpaca-base-url", help="Alpaca endpoint (default: APCA_API_BASE_URL, then paper)"
     )
+    take.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="read the ledger's whole history instead of carrying the last snapshot forward",
+    )
     take.add_argument("--json", action="store_true", help="print the Step Functions payload only")
     take.set_defaults(func=run_with_settings(_take))
 
@@ -115,11 +120,18 @@ def _take(args: argparse.Namespace, settings: TableSettings) -> int:
             hmac_key=hmac_key,
             strict=args.strict,
             replace_checksum=args.replace,
+            full_rebuild=args.full_rebuild,
         )
     if args.json:
         print(outcome.payload.to_text())
         return 0
     print(f"{outcome.status}: {outcome.payload.key.pk} / {outcome.payload.key.sk}")
+    if outcome.ledger_read is not None:
+        read = outcome.ledger_read
+        print(
+            f"ledger read: {read.path} ({read.attributions_read} attributions, "
+            f"{read.events_read} events): {read.reason}"
+        )
     _print_summary(outcome.snapshot, outcome.stored)
     print(f"payload: {outcome.payload.to_text()}")
     return 0

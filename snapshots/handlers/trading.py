@@ -183,6 +183,11 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
                 "key": f"{outcome.payload.key.pk} / {outcome.payload.key.sk}",
                 "checks": worst,
                 "report_execution": execution,
+                "ledger_read": (
+                    None
+                    if outcome.ledger_read is None
+                    else outcome.ledger_read.model_dump(mode="json")
+                ),
             },
             sort_keys=True,
         )

@@ -200,3 +200,39 @@ def test_errors_exit_with_their_codes(
     assert code == 2
     assert "replace_checksum must be 64 lower-case hex digits" in err
     assert fake.requests() == []
+
+
+def test_take_says_how_it_read_the_ledger(
+    settings: TableSettings,
+    recorded: TradeLedgerRepository,
+    fake: FakeAlpaca,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first cycle reads the whole ledger, the next one carries it forward, and
+    ``--full-rebuild`` reads everything again."""
+    said = []
+    for cycle, extra in zip(CYCLES[:3], ([], [], ["--full-rebuild"]), strict=True):
+        start, end = cycle_period(cycle)
+        code, out, _ = run(
+            capsys,
+            "snapshot",
+            "take",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--period-start",
+            keys.format_seconds(start),
+            "--period-end",
+            keys.format_seconds(end),
+            "--correlation-id",
+            cycle.correlation_id,
+            *extra,
+            *conn(settings),
+        )
+        assert code == 0
+        (line,) = (line for line in out.splitlines() if line.startswith("ledger read: "))
+        said.append(line)
+    assert said[0].startswith("ledger read: full (")
+    assert said[0].endswith("): no earlier snapshot to start from")
+    assert said[1].startswith("ledger read: incremental (")
+    assert "carried forward from snapshot " in said[1]
+    assert said[2].endswith("): a full rebuild was asked for")
