@@ -6,6 +6,7 @@ Used by the demo and by ``--embedded``; its data lives only as long as the proce
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,7 +63,9 @@ def install_fast_transactions() -> None:
     O(table size) and importing a few hundred fills takes minutes. This wrapper snapshots just
     the keys the transaction addresses, lets moto run with its table copy turned into a no-op,
     and on failure puts those items back: the same all-or-nothing outcome, in O(items).
-    Idempotent; the whole moto test suite (atomicity tests included) runs through it.
+    It also serialises moto's DynamoDB requests (``_serialize_requests``), so concurrent
+    writers see DynamoDB's per-request isolation. Idempotent; the whole moto test suite
+    (atomicity tests included) runs through it.
     """
     import moto.dynamodb.models
 
@@ -99,7 +102,11 @@ def install_fast_transactions() -> None:
             if table.range_key_attr and table.range_key_attr in attributes:
                 range_key = DynamoType(attributes[table.range_key_attr])
             bucket = table.items.get(hash_key)
-            current = bucket.get(range_key) if table.has_range_key and bucket else bucket
+            if table.has_range_key:
+                # An empty partition is falsy but still a partition: its item is absent.
+                current = bucket.get(range_key) if bucket is not None else None
+            else:
+                current = bucket
             saved.append((table, hash_key, range_key, real_copy.deepcopy(current)))
         moto_models.copy = _KeepTables
         try:
@@ -113,6 +120,29 @@ def install_fast_transactions() -> None:
 
     transact_write_items._trade_ledger_fast = True  # type: ignore[attr-defined]
     backend_class.transact_write_items = transact_write_items
+    _serialize_requests()
+
+
+#: moto's DynamoDB backend is plain dicts mutated in place: not safe for concurrent requests.
+_MOTO_LOCK = threading.RLock()
+
+
+def _serialize_requests() -> None:
+    """Let one DynamoDB request at a time into moto's backend (the library's bulk writers use
+    threads; DynamoDB isolates each request, moto's in-memory tables do not)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler: Any = DynamoHandler
+    original = handler.call_action
+    if getattr(original, "_trade_ledger_serial", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with _MOTO_LOCK:
+            return original(self)
+
+    call_action._trade_ledger_serial = True  # type: ignore[attr-defined]
+    handler.call_action = call_action
 
 
 def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:

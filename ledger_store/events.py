@@ -57,7 +57,7 @@ from .dto import (
 )
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
 from .models import AccountEventItem, EventCounterItem, EventIdItem, LedgerItem
-from .storage import storage_call, stream
+from .storage import storage_call, stream, transact
 from .tracing import subsegment
 
 #: A split or merger ratio: at most a million to one, with at most 9 decimal places.
@@ -262,7 +262,8 @@ class AccountEventRepository:
         ):
             connection = LedgerItem._get_connection().connection
             try:
-                with TransactWrite(connection=connection) as tx:
+
+                def build(tx: TransactWrite) -> None:
                     tx.save(
                         EventIdItem(
                             keys.account_pk(event.account_id),
@@ -293,6 +294,8 @@ class AccountEventRepository:
                             EventCounterItem.events_digest.add(entry_digest(event)),
                         ],
                     )
+
+                transact(connection, build)
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons or []
                 failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
@@ -350,7 +353,8 @@ class AccountEventRepository:
         ):
             connection = LedgerItem._get_connection().connection
             try:
-                with TransactWrite(connection=connection) as tx:
+
+                def build(tx: TransactWrite) -> None:
                     tx.update(
                         AccountEventItem(pk, sk),
                         actions=[
@@ -375,6 +379,8 @@ class AccountEventRepository:
                         ],
                         condition=EventCounterItem.pk.exists(),
                     )
+
+                transact(connection, build)
             except TransactWriteError as exc:
                 if self.recorded(account_id, event_id).status == "voided":
                     return EventVoidResult(event_id=event_id, status="unchanged")

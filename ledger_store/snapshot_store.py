@@ -39,7 +39,7 @@ from .errors import (
     NotFoundError,
 )
 from .models import LedgerItem, SnapshotChunkItem, SnapshotItem
-from .storage import is_expired, not_expired, storage_call, stream
+from .storage import is_expired, not_expired, storage_call, stream, transact
 from .tracing import subsegment
 
 #: Snapshots expire this many days after they were written unless configured otherwise
@@ -222,7 +222,8 @@ class AccountSnapshotRepository:
                 else SnapshotItem.checksum == replace_checksum
             )
             try:
-                with TransactWrite(connection=connection) as tx:
+
+                def build(tx: TransactWrite) -> None:
                     tx.save(header, condition=condition)
                     for chunk in chunks:
                         tx.save(chunk)
@@ -234,6 +235,8 @@ class AccountSnapshotRepository:
                                 keys.snapshot_chunk_sk(index),
                             )
                         )
+
+                transact(connection, build)
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons or []
                 if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):

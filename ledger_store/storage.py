@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.pagination import ResultIterator
+from pynamodb.transactions import TransactWrite
 
 from .binding import bound
 from .config import TableSettings
@@ -40,6 +44,40 @@ def error_code(exc: BaseException) -> str | None:
         return None
     code = (error.response or {}).get("Error", {}).get("Code")
     return str(code) if code else None
+
+
+#: Attempts of a transaction that DynamoDB cancels because a concurrent one held one of its
+#: items (``TransactionConflict``), and the longest pause between two.
+CONFLICT_ATTEMPTS: Final = 12
+CONFLICT_MAX_DELAY: Final = 0.2
+
+
+def collided(exc: TransactWriteError) -> bool:
+    """Whether DynamoDB cancelled the transaction only because another one held an item."""
+    codes = {r.code for r in exc.cancellation_reasons or [] if r is not None and r.code}
+    return bool(codes) and codes <= {"TransactionConflict", "None"}
+
+
+def transact(
+    connection: Connection,
+    build: Callable[[TransactWrite], object],
+    *,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Commit the transaction ``build`` writes into, retrying a collision with a concurrent one.
+
+    A cancelled transaction wrote nothing, so it is built and sent again (its conditions are
+    evaluated afresh) after a jittered, growing pause; any other failure is raised as is.
+    """
+    for attempt in itertools.count(1):
+        try:
+            with TransactWrite(connection=connection) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            if not collided(exc) or attempt >= CONFLICT_ATTEMPTS:
+                raise
+        sleep(random.uniform(0, min(CONFLICT_MAX_DELAY, 0.005 * 2**attempt)))
 
 
 def translate(operation: str, key: str | None, exc: BaseException) -> Exception:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 from pynamodb.exceptions import TransactWriteError
@@ -14,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from . import keys
 from .config import TableSettings
-from .digests import entry_digest
+from .digests import digest_sum, entry_digest
 from .dto import (
     MAX_FILLS_PER_STRATEGY,
     Correction,
@@ -27,7 +28,13 @@ from .dto import (
     describe_validation_error,
     parse_fill,
 )
-from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
+from .errors import (
+    ConflictError,
+    IntegrityError,
+    LedgerError,
+    LedgerValidationError,
+    NotFoundError,
+)
 from .models import (
     CorrectionItem,
     LedgerItem,
@@ -35,10 +42,23 @@ from .models import (
     StrategyTradeItem,
     TradeItem,
 )
-from .storage import is_expired, not_expired, storage_call, stream
+from .storage import is_expired, not_expired, storage_call, stream, transact
 from .tracing import subsegment
 
 Clock = Callable[[], datetime]
+
+#: Fills ``record_many`` writes at once by default: enough to hide a round trip's latency,
+#: few enough that fills of one strategy rarely collide on its registry row.
+DEFAULT_WORKERS: Final = 8
+#: At most as many workers as PynamoDB's connection pool holds connections (10).
+MAX_WORKERS: Final = 10
+#: Keys per BatchGetItem (DynamoDB's limit).
+BATCH_GET_SIZE: Final = 100
+#: Most fills ``record_many`` writes in one transaction, and most actions in one (DynamoDB
+#: allows 100): a transaction costs about as much as the items in it, so grouping spares the
+#: per-request cost and the registry rows are updated once per group, not once per fill.
+GROUP_FILLS: Final = 50
+GROUP_ACTIONS: Final = 100
 
 _RANGE_TOP = "~"  # sorts after every digit, so "TRADE#~" bounds all TRADE# keys
 
@@ -65,7 +85,9 @@ class TradeLedgerRepository:
 
         Conditioned on the trade not existing: an identical re-record is reported as
         ``already_recorded``; the same order id with other content raises ``ConflictError``.
-        Either way nothing is changed.
+        Either way nothing is changed. A transaction that collides with a concurrent one on a
+        registry row (``TransactionConflict``: several writers recording fills of one
+        strategy) is retried with jittered backoff; nothing of it was written.
         """
         key = keys.trade_pk(fill.order_id)
         trade = _trade_item(fill)
@@ -75,27 +97,27 @@ class TradeLedgerRepository:
             subsegment("ledger.record", order_id=fill.order_id, account_id=fill.account_id),
         ):
             connection = LedgerItem._get_connection().connection
+
+            def build(tx: TransactWrite) -> None:
+                tx.save(trade, condition=LedgerItem.pk.does_not_exist())
+                for attribution in attributions:
+                    tx.save(_attribution_item(attribution))
+                    tx.update(
+                        _registry_item(fill.account_id, attribution.strategy),
+                        actions=[
+                            LedgerItem.entity_type.set(StrategyRegistryItem),
+                            StrategyRegistryItem.account_id.set(fill.account_id),
+                            StrategyRegistryItem.strategy.set(attribution.strategy),
+                            StrategyRegistryItem.trade_count.add(1),
+                            StrategyRegistryItem.revision.add(1),
+                            StrategyRegistryItem.entries_digest.add(entry_digest(attribution)),
+                        ],
+                        condition=StrategyRegistryItem.trade_count.does_not_exist()
+                        | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
+                    )
+
             try:
-                with TransactWrite(connection=connection) as tx:
-                    tx.save(trade, condition=LedgerItem.pk.does_not_exist())
-                    for attribution in attributions:
-                        tx.save(_attribution_item(attribution))
-                        tx.update(
-                            StrategyRegistryItem(
-                                keys.account_pk(fill.account_id),
-                                keys.strategy_sk(attribution.strategy),
-                            ),
-                            actions=[
-                                LedgerItem.entity_type.set(StrategyRegistryItem),
-                                StrategyRegistryItem.account_id.set(fill.account_id),
-                                StrategyRegistryItem.strategy.set(attribution.strategy),
-                                StrategyRegistryItem.trade_count.add(1),
-                                StrategyRegistryItem.revision.add(1),
-                                StrategyRegistryItem.entries_digest.add(entry_digest(attribution)),
-                            ],
-                            condition=StrategyRegistryItem.trade_count.does_not_exist()
-                            | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
-                        )
+                transact(connection, build)
             except TransactWriteError as exc:
                 failed = _failed_conditions(exc)
                 if 0 in failed:  # the trade exists: identical, or a conflict
@@ -104,6 +126,148 @@ class TradeLedgerRepository:
                     self._refuse_full_strategies(fill, attributions, failed)
                 raise
         return RecordResult(order_id=fill.order_id, status="recorded")
+
+    def record_many(
+        self,
+        fills: Sequence[TradeFill],
+        *,
+        workers: int = DEFAULT_WORKERS,
+        done: Callable[[int, RecordResult | LedgerError], object] | None = None,
+    ) -> list[RecordResult | LedgerError]:
+        """Record many fills, ``workers`` transactions at a time; one result per fill, in order.
+
+        The trades are looked up first, 100 to a strongly consistent BatchGetItem, so a fill
+        recorded before with the same content costs that one read and no write. New fills are
+        written in groups: one transaction holds up to ``GROUP_FILLS`` fills with their
+        attributions and one registry update per strategy (counts, revisions and digests
+        added up), conditioned on every trade being absent and every strategy having room, so
+        a group is written whole or not at all, as ``record`` writes one fill. A group that is
+        refused (a trade recorded meanwhile, a full strategy) is recorded fill by fill with
+        ``record``, as are changed fills (to tell a correction from a conflict). A fill that
+        cannot be recorded gets its ``LedgerError`` in its place (``ConflictError``,
+        ``LedgerValidationError``, ``StorageUnavailableError``); the others are recorded
+        regardless. ``done(i, result)`` is called as each fill ``i`` finishes, from the
+        calling thread.
+        """
+        if not 1 <= workers <= MAX_WORKERS:
+            raise LedgerValidationError(f"workers must be 1 to {MAX_WORKERS}, got {workers}")
+        results: list[RecordResult | LedgerError | None] = [None] * len(fills)
+
+        def finish(outcomes: Iterable[tuple[int, RecordResult | LedgerError]]) -> None:
+            for index, result in outcomes:
+                results[index] = result
+                if done is not None:
+                    done(index, result)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            in_flight: set[Future[list[tuple[int, RecordResult | LedgerError]]]] = set()
+            for first in range(0, len(fills), BATCH_GET_SIZE):
+                chunk = range(first, min(first + BATCH_GET_SIZE, len(fills)))
+                try:
+                    stored = self._stored_digests([fills[i].order_id for i in chunk])
+                except LedgerError as exc:
+                    finish((i, exc) for i in chunk)
+                    continue
+                fresh: list[int] = []
+                for i in chunk:
+                    fill = fills[i]
+                    recorded = stored.get(fill.order_id)
+                    if recorded == fill.content_sha256():
+                        finish(
+                            [(i, RecordResult(order_id=fill.order_id, status="already_recorded"))]
+                        )
+                    elif recorded is None:
+                        fresh.append(i)
+                    else:
+                        in_flight.add(pool.submit(self._record_each, fills, [i]))
+                for group in _groups(fills, fresh):
+                    in_flight.add(pool.submit(self._record_group, fills, group))
+                while len(in_flight) > 2 * workers:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        finish(future.result())
+            for future in as_completed(in_flight):
+                finish(future.result())
+        return [r for r in results if r is not None]
+
+    def _record_each(
+        self, fills: Sequence[TradeFill], indexes: Sequence[int]
+    ) -> list[tuple[int, RecordResult | LedgerError]]:
+        outcomes: list[tuple[int, RecordResult | LedgerError]] = []
+        for i in indexes:
+            try:
+                outcomes.append((i, self.record(fills[i])))
+            except LedgerError as exc:
+                outcomes.append((i, exc))
+        return outcomes
+
+    def _record_group(
+        self, fills: Sequence[TradeFill], indexes: Sequence[int]
+    ) -> list[tuple[int, RecordResult | LedgerError]]:
+        """One transaction for the fills at ``indexes`` (distinct new order ids), else each
+        on its own (``record``)."""
+        if len(indexes) == 1:
+            return self._record_each(fills, indexes)
+        group = [fills[i] for i in indexes]
+        registry: dict[tuple[str, str], list[StrategyAttribution]] = {}
+        for fill in group:
+            for attribution in fill.attributions():
+                registry.setdefault((fill.account_id, attribution.strategy), []).append(attribution)
+        key = f"{keys.trade_pk(group[0].order_id)} and {len(group) - 1} more"
+        try:
+            with storage_call(self._settings, "record trades", key):
+                connection = LedgerItem._get_connection().connection
+
+                def build(tx: TransactWrite) -> None:
+                    for fill in group:
+                        tx.save(_trade_item(fill), condition=LedgerItem.pk.does_not_exist())
+                        for attribution in fill.attributions():
+                            tx.save(_attribution_item(attribution))
+                    for (account_id, strategy), added in sorted(registry.items()):
+                        room = MAX_FILLS_PER_STRATEGY - len(added)
+                        tx.update(
+                            _registry_item(account_id, strategy),
+                            actions=[
+                                LedgerItem.entity_type.set(StrategyRegistryItem),
+                                StrategyRegistryItem.account_id.set(account_id),
+                                StrategyRegistryItem.strategy.set(strategy),
+                                StrategyRegistryItem.trade_count.add(len(added)),
+                                StrategyRegistryItem.revision.add(len(added)),
+                                StrategyRegistryItem.entries_digest.add(digest_sum(added)),
+                            ],
+                            condition=StrategyRegistryItem.trade_count.does_not_exist()
+                            | (StrategyRegistryItem.trade_count <= room),
+                        )
+
+                try:
+                    transact(connection, build)
+                except TransactWriteError as exc:
+                    if not _failed_conditions(exc):
+                        raise
+                    refused = True
+                else:
+                    refused = False
+        except LedgerError as exc:
+            return [(i, exc) for i in indexes]
+        if refused:
+            return self._record_each(fills, indexes)
+        return [(i, RecordResult(order_id=fills[i].order_id, status="recorded")) for i in indexes]
+
+    def _stored_digests(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """``content_sha256`` of those of the trades that are recorded (one BatchGetItem per
+        100, unprocessed keys retried by PynamoDB); expired ones count as absent."""
+        unique = sorted(set(order_ids))
+        now = self._clock()
+        with storage_call(self._settings, "look up trades", f"{len(unique)} trades"):
+            items = TradeItem.batch_get(
+                [(keys.trade_pk(o), keys.TRADE_METADATA_SK) for o in unique],
+                consistent_read=True,
+            )
+            return {
+                item.order_id: item.content_sha256
+                for item in items
+                if isinstance(item, TradeItem) and not is_expired(item, now)
+            }
 
     def _refuse_full_strategies(
         self, fill: TradeFill, attributions: tuple[StrategyAttribution, ...], failed: set[int]
@@ -169,7 +333,8 @@ class TradeLedgerRepository:
         ):
             connection = LedgerItem._get_connection().connection
             try:
-                with TransactWrite(connection=connection) as tx:
+
+                def build(tx: TransactWrite) -> None:
                     tx.save(_correction_item(correction), condition=LedgerItem.pk.does_not_exist())
                     tx.update(
                         TradeItem(key, keys.TRADE_METADATA_SK),
@@ -193,6 +358,8 @@ class TradeLedgerRepository:
                                 StrategyRegistryItem.entries_digest.add(-entry_digest(attribution)),
                             ],
                         )
+
+                transact(connection, build)
             except TransactWriteError as exc:
                 if _failed_conditions(exc):
                     raise ConflictError(
@@ -242,7 +409,8 @@ class TradeLedgerRepository:
         ):
             connection = LedgerItem._get_connection().connection
             try:
-                with TransactWrite(connection=connection) as tx:
+
+                def build(tx: TransactWrite) -> None:
                     tx.save(_correction_item(correction), condition=LedgerItem.pk.does_not_exist())
                     tx.save(trade, condition=_unchanged_since(current))
                     was = {a.strategy: entry_digest(a) for a in current.attributions}
@@ -283,6 +451,8 @@ class TradeLedgerRepository:
                             condition=StrategyRegistryItem.trade_count.does_not_exist()
                             | (StrategyRegistryItem.trade_count < MAX_FILLS_PER_STRATEGY),
                         )
+
+                transact(connection, build)
             except TransactWriteError as exc:
                 if _failed_conditions(exc):
                     raise ConflictError(
@@ -519,6 +689,35 @@ def _correction_dto(item: CorrectionItem) -> Correction:
     if previous.content_sha256() != item.previous_sha256:
         raise IntegrityError(f"correction {item.pk} / {item.sk}: previous_sha256 differs")
     return correction
+
+
+def _groups(fills: Sequence[TradeFill], indexes: Sequence[int]) -> Iterator[list[int]]:
+    """The fills at ``indexes`` in transaction-sized groups of distinct order ids (a repeated
+    order id goes on alone, after its first occurrence is written)."""
+    group: list[int] = []
+    seen: set[str] = set()
+    strategies: set[tuple[str, str]] = set()
+    actions = 0
+    later: list[int] = []
+    for i in indexes:
+        fill = fills[i]
+        if fill.order_id in seen:
+            later.append(i)
+            continue
+        names = {(fill.account_id, s) for s in fill.strategy_allocation}
+        cost = 1 + len(names) + len(names - strategies)
+        if group and (len(group) >= GROUP_FILLS or actions + cost > GROUP_ACTIONS):
+            yield group
+            group, strategies, actions = [], set(), 0
+            cost = 1 + 2 * len(names)
+        group.append(i)
+        seen.add(fill.order_id)
+        strategies |= names
+        actions += cost
+    if group:
+        yield group
+    for i in later:
+        yield [i]
 
 
 def _failed_conditions(exc: TransactWriteError) -> set[int]:

@@ -74,13 +74,12 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 import uuid
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -91,11 +90,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # running from a checkout without the editable install
     sys.path.insert(0, str(ROOT))
 
-from ledger_store.binding import bound  # noqa: E402
 from ledger_store.bootstrap import create_table, delete_table  # noqa: E402
 from ledger_store.config import TableSettings  # noqa: E402
 from ledger_store.errors import LedgerError  # noqa: E402
-from ledger_store.models import _CONNECTIONS, LedgerItem  # noqa: E402
+from ledger_store.metering import DynamoMeter, DynamoUsage  # noqa: E402
+from ledger_store.models import _CONNECTIONS  # noqa: E402
 from ledger_store.snapshot_store import (  # noqa: E402
     MAX_COMPRESSED_BYTES,
     AccountSnapshotRepository,
@@ -122,10 +121,6 @@ MAX_SIZE_STEPS = (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 
 ITEM_LIMIT = 409_600
 
 _NAMESPACE = uuid.UUID("5b7f3c2e-8a41-4c0d-9d1e-2f6a7b8c9d10")
-
-_READ_OPERATIONS = frozenset(
-    {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"}
-)
 
 
 def synthetic_history(trades: int, **options: Any) -> list[TradingCycle]:
@@ -224,115 +219,6 @@ def transaction_write_units(
 
 
 # Metering --------------------------------------------------------------------------------------
-
-
-@dataclass
-class DynamoUsage:
-    """Requests and consumed capacity by operation."""
-
-    requests: dict[str, int] = field(default_factory=dict)
-    capacity: dict[str, float] = field(default_factory=dict)
-    table_capacity: float = 0.0
-    gsi_capacity: dict[str, float] = field(default_factory=dict)
-    write_gsi_units: float = 0.0
-    retries: int = 0
-
-    @property
-    def total_requests(self) -> int:
-        return sum(self.requests.values())
-
-    @property
-    def read_units(self) -> float:
-        return sum(v for op, v in self.capacity.items() if op in _READ_OPERATIONS)
-
-    @property
-    def write_units(self) -> float:
-        return sum(v for op, v in self.capacity.items() if op not in _READ_OPERATIONS)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": dict(sorted(self.requests.items())),
-            "total_requests": self.total_requests,
-            "capacity_by_operation": {k: round(v, 2) for k, v in sorted(self.capacity.items())},
-            "read_units": round(self.read_units, 2),
-            "write_units": round(self.write_units, 2),
-            "table_units": round(self.table_capacity, 2),
-            "gsi_units": {k: round(v, 2) for k, v in sorted(self.gsi_capacity.items())},
-            "retries": self.retries,
-        }
-
-
-class DynamoMeter:
-    """Counts the requests and consumed capacity of one botocore client (PynamoDB's).
-
-    ``before-parameter-build`` asks for ``ReturnConsumedCapacity=INDEXES`` (PynamoDB asks for
-    ``TOTAL``; the breakdown adds the GSI share), ``after-call`` adds up each response.
-    Counting happens only inside ``measure()``.
-    """
-
-    _CAPACITY_OPERATIONS = frozenset(
-        {
-            "GetItem",
-            "PutItem",
-            "UpdateItem",
-            "DeleteItem",
-            "Query",
-            "Scan",
-            "BatchGetItem",
-            "BatchWriteItem",
-            "TransactGetItems",
-            "TransactWriteItems",
-        }
-    )
-
-    def __init__(self, client: Any) -> None:
-        self._lock = threading.Lock()
-        self._usage: DynamoUsage | None = None
-        client.meta.events.register("before-parameter-build.dynamodb", self._before)
-        client.meta.events.register("after-call.dynamodb", self._after)
-
-    @classmethod
-    def for_settings(cls, settings: TableSettings) -> DynamoMeter:
-        with bound(settings):
-            client = LedgerItem._get_connection().connection.client
-        return cls(client)
-
-    @contextlib.contextmanager
-    def measure(self) -> Iterator[DynamoUsage]:
-        usage = DynamoUsage()
-        with self._lock:
-            self._usage = usage
-        try:
-            yield usage
-        finally:
-            with self._lock:
-                self._usage = None
-
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if self._usage is not None and model.name in self._CAPACITY_OPERATIONS:
-            params["ReturnConsumedCapacity"] = "INDEXES"
-
-    def _after(self, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
-        with self._lock:
-            usage = self._usage
-            if usage is None:
-                return
-            name = model.name
-            usage.requests[name] = usage.requests.get(name, 0) + 1
-            usage.retries += int(parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-            consumed = parsed.get("ConsumedCapacity")
-            entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
-            for entry in entries:
-                units = float(entry.get("CapacityUnits", 0.0))
-                usage.capacity[name] = usage.capacity.get(name, 0.0) + units
-                usage.table_capacity += float(entry.get("Table", {}).get("CapacityUnits", 0.0))
-                for index, figures in entry.get("GlobalSecondaryIndexes", {}).items():
-                    index_units = float(figures.get("CapacityUnits", 0.0))
-                    usage.gsi_capacity[index] = usage.gsi_capacity.get(index, 0.0) + index_units
-                    if name not in _READ_OPERATIONS:
-                        usage.write_gsi_units += index_units
-            if not entries:
-                usage.capacity.setdefault(name, 0.0)
 
 
 class PhaseTimer:

@@ -19,7 +19,7 @@ from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
 from ledger_store.events import AccountEventRepository, Event, RecordedEvent, event_detail
 from ledger_store.keys import format_micros, parse_timestamp
-from ledger_store.trades import TradeLedgerRepository
+from ledger_store.trades import DEFAULT_WORKERS, MAX_WORKERS, TradeLedgerRepository
 from snapshots.ledger.importer import (
     Format,
     ImportReport,
@@ -112,6 +112,12 @@ def register(subparsers: Any) -> None:
     )
     importer.add_argument("file", type=Path)
     importer.add_argument("--format", choices=["jsonl", "csv"], help="default: by file suffix")
+    importer.add_argument(
+        "--workers",
+        type=_workers_arg,
+        default=DEFAULT_WORKERS,
+        help=f"fills recorded at once, 1 to {MAX_WORKERS} (default {DEFAULT_WORKERS})",
+    )
     importer.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     importer.set_defaults(func=run_with_settings(_trades_import))
 
@@ -273,8 +279,20 @@ def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
     return _import_file(
         args,
         "fill",
-        lambda path, fmt, progress: import_fills(repository, path, fmt=fmt, progress=progress),
+        lambda path, fmt, progress: import_fills(
+            repository, path, fmt=fmt, progress=progress, workers=args.workers
+        ),
     )
+
+
+def _workers_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_WORKERS}")
+    return value
 
 
 def _default_actor() -> str:

@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from ledger_store.dto import parse_fill, unique_keys
-from ledger_store.errors import ConflictError, LedgerValidationError
+from ledger_store.dto import TradeFill, parse_fill, unique_keys
+from ledger_store.errors import ConflictError, LedgerError, LedgerValidationError
 from ledger_store.events import AccountEventRepository, parse_event
-from ledger_store.trades import TradeLedgerRepository
+from ledger_store.trades import DEFAULT_WORKERS, TradeLedgerRepository
 
 Format = Literal["jsonl", "csv"]
 
@@ -236,17 +236,63 @@ def _parse_allocation(text: str) -> dict[str, str]:
     return allocation
 
 
+#: Lines parsed before their fills are recorded together (bounds memory on huge files).
+IMPORT_CHUNK_LINES = 2_000
+
+
 def import_fills(
     repository: TradeLedgerRepository,
     path: Path,
     *,
     fmt: Format | None = None,
     progress: Callable[[int], object] | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> ImportReport:
-    """Record every valid fill; bad or conflicting lines are reported and write nothing."""
-    return import_records(
-        path, lambda data: repository.record(parse_fill(data)).created, fmt=fmt, progress=progress
-    )
+    """Record every valid fill; bad or conflicting lines are reported and write nothing.
+
+    Lines are read in chunks and their fills recorded ``workers`` at a time
+    (``TradeLedgerRepository.record_many``: each fill its own idempotent transaction; a fill
+    recorded before costs one batched read). Storage that fails ends the import with its
+    ``StorageUnavailableError`` once the chunk in flight is done; what was recorded stays.
+    """
+    report = ImportReport()
+    chunk: list[tuple[int, TradeFill]] = []
+
+    def flush() -> None:
+        results = repository.record_many(
+            [f for _, f in chunk],
+            workers=workers,
+            done=None if progress is None else lambda _i, _r: progress(1),
+        )
+        fatal: LedgerError | None = None
+        for (number, _), result in zip(chunk, results, strict=True):
+            if isinstance(result, LedgerValidationError | ConflictError):
+                report.problems.append(LineProblem(number, str(result)))
+            elif isinstance(result, LedgerError):
+                fatal = fatal or result
+            elif result.created:
+                report.recorded += 1
+            else:
+                report.already_recorded += 1
+        chunk.clear()
+        if fatal is not None:
+            raise fatal
+
+    for number, data in read_records(path, fmt or detect_format(path)):
+        try:
+            if isinstance(data, str):
+                raise LedgerValidationError(data)
+            chunk.append((number, parse_fill(data)))
+        except LedgerValidationError as exc:
+            report.problems.append(LineProblem(number, str(exc)))
+            if progress is not None:
+                progress(1)
+        if len(chunk) >= IMPORT_CHUNK_LINES:
+            flush()
+    if chunk:
+        flush()
+    report.problems.sort(key=lambda p: p.line)
+    return report
 
 
 def import_events(

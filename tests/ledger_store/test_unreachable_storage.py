@@ -104,12 +104,26 @@ def _record() -> Any:
 
 Operation = Callable[[TableSettings], object]
 
+
 #: (operation, text the error must name: the operation's words and its key)
+def _first_error(results: list[Any]) -> Any:
+    """``record_many`` hands each fill's error back in its place: raise it."""
+    errors = [r for r in results if isinstance(r, Exception)]
+    if errors:
+        raise errors[0]
+    return results
+
+
 OPERATIONS: list[Any] = [
     pytest.param(
         lambda s: TradeLedgerRepository(s).record(make_fill(order_id="o-1")),
         ("record", "TRADE#o-1"),
         id="record",
+    ),
+    pytest.param(
+        lambda s: _first_error(TradeLedgerRepository(s).record_many([make_fill(order_id="o-1")])),
+        ("look up trades", "1 trades"),
+        id="record_many",
     ),
     pytest.param(
         lambda s: TradeLedgerRepository(s).get_trade("o-1"),
@@ -233,6 +247,7 @@ OPERATIONS: list[Any] = [
 COVERED = {
     TradeLedgerRepository: {
         "record": "record",
+        "record_many": "record_many",
         "get_trade": "get_trade",
         "trades_by_correlation": "trades_by_correlation",
         "trades_by_symbol": "trades_by_symbol",
