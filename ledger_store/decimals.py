@@ -17,6 +17,8 @@ MAX_ADJUSTED_EXPONENT = MAX_SIGNIFICANT_DIGITS - 1
 MIN_ADJUSTED_EXPONENT = -MAX_SIGNIFICANT_DIGITS
 
 _EXACT = Context(prec=MAX_SIGNIFICANT_DIGITS * 2)
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 def _in_range(value: Decimal, shown: object) -> Decimal:
@@ -73,21 +75,26 @@ def normalize(value: Decimal) -> Decimal:
     ``1.50`` -> ``1.5``, ``100`` -> ``100`` (not ``1E+2``), ``-0.0`` -> ``0``. Raises when the
     value needs more than 38 significant digits, which DynamoDB cannot store.
     """
-    _in_range(value, value)
+    return normalized(_in_range(value, value))
+
+
+def normalized(value: Decimal) -> Decimal:
+    """``normalize`` of a value already known to be in range (``to_decimal``'s result): the
+    hot path of every DTO number, so the range is not checked twice."""
     if value.is_zero():
-        return Decimal(0)
+        return _ZERO
     try:
         reduced = value.normalize(_EXACT)
     except DecimalException as exc:  # unreachable within the range; never a raw ArithmeticError
         raise LedgerValidationError(f"cannot normalise {value}: {type(exc).__name__}") from exc
-    if len(reduced.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+    _, digits, exponent = reduced.as_tuple()
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
         raise LedgerValidationError(
             f"{value} has more than {MAX_SIGNIFICANT_DIGITS} significant digits"
         )
-    exponent = reduced.as_tuple().exponent
     assert isinstance(exponent, int)
     if exponent > 0:
-        reduced = reduced.quantize(Decimal(1), context=_EXACT)
+        reduced = reduced.quantize(_ONE, context=_EXACT)
     return reduced
 
 

@@ -33,6 +33,7 @@ from .decimals import (
     MAX_SIGNIFICANT_DIGITS,
     decimal_places,
     normalize,
+    normalized,
     plain,
     quantize_down,
     to_decimal,
@@ -68,7 +69,7 @@ _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
 
 def _decimal(value: Any) -> Decimal:
     try:
-        return normalize(to_decimal(value))
+        return normalized(to_decimal(value))
     except LedgerValidationError as exc:
         raise ValueError(str(exc)) from exc
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
@@ -42,7 +43,14 @@ from .models import (
     StrategyTradeItem,
     TradeItem,
 )
-from .storage import is_expired, not_expired, storage_call, stream, transact
+from .storage import (
+    is_expired,
+    not_expired,
+    storage_call,
+    stream,
+    stream_converted,
+    transact,
+)
 from .tracing import subsegment
 
 Clock = Callable[[], datetime]
@@ -569,15 +577,19 @@ class TradeLedgerRepository:
         hash_key = keys.account_strategy_pk(account_id, strategy)
         condition = _event_range(LedgerItem.gsi3sk, start, end)
         now = self._clock()
-        items = stream(
+        return stream_converted(
             self._settings,
             "query trades by strategy",
             hash_key,
             lambda: LedgerItem.strategy_index.query(
-                hash_key, range_key_condition=condition, filter_condition=not_expired(now)
+                hash_key,
+                range_key_condition=condition,
+                filter_condition=not_expired(now),
+                attributes_to_get=list(_ATTRIBUTION_READ),
             ),
+            _attribution_from_raw,
+            _attribution_key,
         )
-        return (_attribution_dto(item) for item in items if isinstance(item, StrategyTradeItem))
 
     def strategies(self, account_id: str) -> list[StrategyRegistration]:
         """Every strategy the account has traded (one Query of the registry), by name."""
@@ -802,6 +814,46 @@ def _fill_dto(item: TradeItem) -> TradeFill:
 
 
 _ATTRIBUTION_FIELDS = tuple(StrategyAttribution.model_fields)
+
+
+_KIND = LedgerItem.entity_type.attr_name
+#: What the strategy read path fetches of a GSI3 item: the attribution and its kind, not the
+#: four key attributes (a quarter less to transfer and parse; the capacity is the same).
+_ATTRIBUTION_READ = (_KIND, *_ATTRIBUTION_FIELDS)
+_STRATEGY_TRADE = LedgerItem.entity_type.get_discriminator(StrategyTradeItem)
+
+
+def _attribution_from_raw(raw: dict[str, Any]) -> StrategyAttribution | None:
+    """A raw GSI3 item straight into its DTO (validated: a corrupt item raises), ``None`` for
+    an item of another kind. The strategy read path maps every attribution of the account;
+    parsing the attribute values here instead of through a PynamoDB model halves its cost."""
+    if raw.get(_KIND, {}).get("S") != _STRATEGY_TRADE:
+        return None
+    try:
+        return StrategyAttribution.model_validate(
+            {
+                "order_id": raw["order_id"]["S"],
+                "account_id": raw["account_id"]["S"],
+                "strategy": raw["strategy"]["S"],
+                "correlation_id": raw["correlation_id"]["S"],
+                "symbol": raw["symbol"]["S"],
+                "side": raw["side"]["S"],
+                "qty": Decimal(raw["qty"]["N"]),
+                "price": Decimal(raw["price"]["N"]),
+                "weight": Decimal(raw["weight"]["N"]),
+                "fees": Decimal(raw["fees"]["N"]),
+                "filled_at": keys.parse_timestamp(raw["filled_at"]["S"]),
+            }
+        )
+    except ValidationError as exc:
+        raise LedgerValidationError(describe_validation_error(exc, "(attribution)")) from exc
+
+
+def _attribution_key(raw: dict[str, Any]) -> str:
+    """The key of a raw attribution read without its key attributes (for error messages)."""
+    order = raw.get("order_id", {}).get("S", "?")
+    strategy = raw.get("strategy", {}).get("S", "?")
+    return f"TRADE#{order} / STRATEGY#{strategy}"
 
 
 def _attribution_dto(item: StrategyTradeItem) -> StrategyAttribution:

@@ -460,3 +460,34 @@ def test_a_corrupt_registry_row_is_an_integrity_error(
     put_raw(settings, corrupt)
     with pytest.raises(IntegrityError, match=f"ACCOUNT#{ACCOUNT} / STRATEGY#zeta"):
         ledger.strategies(ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"qty": {"N": "-1"}},
+        {"qty": {"S": "ten"}},
+        {"filled_at": {"S": "yesterday"}},
+        {"side": {"S": "HOLD"}},
+        {"symbol": None},
+        {"price": {"N": "0"}},
+    ],
+    ids=["negative-qty", "qty-as-text", "bad-time", "bad-side", "missing-symbol", "zero-price"],
+)
+def test_a_corrupt_attribution_is_an_integrity_error_on_the_strategy_path(
+    settings: TableSettings, ledger: TradeLedgerRepository, damage: dict[str, Any]
+) -> None:
+    """The strategy read path parses raw items without a PynamoDB model: a stored attribution
+    that does not fit is still a typed ``IntegrityError`` naming the item, never a raw one."""
+    fill = make_fill(strategy_allocation={"alpha": "1"})
+    ledger.record(fill)
+    item = raw_item(settings, f"TRADE#{fill.order_id}", "STRATEGY#alpha")
+    assert item is not None
+    for name, value in damage.items():
+        if value is None:
+            del item[name]
+        else:
+            item[name] = value
+    put_raw(settings, item)
+    with pytest.raises(IntegrityError, match=f"TRADE#{fill.order_id} / STRATEGY#alpha"):
+        list(ledger.attributions_by_strategy(ACCOUNT, "alpha"))
