@@ -134,6 +134,53 @@ def create_table(
     return "created"
 
 
+def add_missing_indexes(
+    settings: TableSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Add the GSIs the models declare and the table lacks (one UpdateTable each, as DynamoDB
+    allows one index creation at a time), waiting for each to be ACTIVE; returns their names.
+
+    The upgrade path of a table created by an earlier version (GSI5, snapshot listing, came
+    with issue 11): DynamoDB backfills a new index from the existing items. Nothing else is
+    changed; any other difference still raises ``SchemaMismatchError``.
+    """
+    schema = table_schema()
+    declared = {index["index_name"]: index for index in schema["global_secondary_indexes"]}
+    added: list[str] = []
+    with storage_call(settings, "update table", settings.table_name):
+        connection = LedgerItem._get_connection()
+        table = connection.describe_table()
+        present = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+        client: Any = connection.connection.client
+        types = dict(expected_definition().attribute_types)
+        for name in sorted(set(declared) - present):
+            index = declared[name]
+            attributes = sorted({k["AttributeName"] for k in index["key_schema"]})
+            client.update_table(
+                TableName=settings.table_name,
+                AttributeDefinitions=[
+                    {"AttributeName": a, "AttributeType": types[a]} for a in attributes
+                ],
+                GlobalSecondaryIndexUpdates=[
+                    {
+                        "Create": {
+                            "IndexName": name,
+                            "KeySchema": index["key_schema"],
+                            "Projection": index["projection"],
+                        }
+                    }
+                ],
+            )
+            _wait_active(connection.describe_table, indexes_too=True, sleep=sleep)
+            added.append(name)
+    differences = compare(settings)
+    if differences:
+        raise SchemaMismatchError(settings.table_name, differences)
+    return added
+
+
 def delete_table(settings: TableSettings) -> None:
     """Delete the table (tests and demos only; the CLI does not expose this)."""
     with storage_call(settings, "delete table", settings.table_name):

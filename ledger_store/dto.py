@@ -193,7 +193,7 @@ class OrderType(StrEnum):
 class Frozen(BaseModel):
     """Base of every DTO: immutable, unknown fields rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def _non_empty(value: str) -> str:

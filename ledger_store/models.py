@@ -17,7 +17,9 @@ EVENT_ID        ACCOUNT#{account_id}   EVENTID#{event_id}   none: makes an event
                                        #{date}              symbol and day
 EVENT_COUNTER   ACCOUNT#{account_id}   EVENTS               none: the account's event count
 SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
-                                                            SNAP#{period_end}; ``ttl`` set
+                                                            SNAP#{period_end}; GSI5
+                                                            {account_id} / {period_end} (its
+                                                            own attributes); ``ttl`` set
 SNAPSHOT_CHUNK  SNAPCHUNK#{account_id}  CHUNK#{n:04d}       none; ``ttl`` as its snapshot
                 #{period_end}
 ==============  =====================  ===================  ===================================
@@ -37,6 +39,9 @@ Projections, chosen for what each reader needs:
   bodies would only double the storage and write cost. ``EntityType`` is projected because
   PynamoDB filters every polymorphic query on the discriminator (KEYS_ONLY would match
   nothing).
+* GSI5 (snapshot listing): the header's metadata, not its body, keyed on its ``account_id``
+  and ``period_end``. Listing 30 snapshots then reads about 30 x 400 bytes, not 30 bodies of
+  up to 380 KB each (RCU in proportion to the metadata).
 """
 
 from __future__ import annotations
@@ -127,6 +132,39 @@ class SnapshotCorrelationIndex(GlobalSecondaryIndex["LedgerItem"]):
     gsi4sk = UnicodeAttribute(range_key=True, attr_name="GSI4SK")
 
 
+#: Attributes GSI5 carries besides its keys: what a snapshot listing prints, never the body.
+SNAPSHOT_LISTING_ATTRIBUTES = [
+    "EntityType",
+    "snapshot_id",
+    "snapshot_version",
+    "correlation_id",
+    "period_start",
+    "created_at",
+    "checksum",
+    "checksum_algorithm",
+    "body_size",
+    "chunk_count",
+    "retention_days",
+    "ttl",
+]
+
+
+class SnapshotListingIndex(GlobalSecondaryIndex["LedgerItem"]):
+    """GSI5: an account's snapshots by period end, metadata only (``snapshot list``).
+
+    Keyed on the snapshot header's own ``account_id`` and ``period_end`` attributes, which no
+    other entity has both of: the index is sparse, and it covers every snapshot ever written
+    (DynamoDB backfills an index added to an existing table).
+    """
+
+    class Meta:
+        index_name = "GSI5"
+        projection = IncludeProjection(SNAPSHOT_LISTING_ATTRIBUTES)
+
+    account_id = UnicodeAttribute(hash_key=True, attr_name="account_id")
+    period_end = UTCTimestampAttribute(range_key=True, attr_name="period_end")
+
+
 class LedgerItem(Model):
     """Base of every entity: the generic key attributes, the discriminator and ``ttl``.
 
@@ -163,6 +201,7 @@ class LedgerItem(Model):
     symbol_index = SymbolIndex()
     strategy_index = StrategyIndex()
     snapshot_correlation_index = SnapshotCorrelationIndex()
+    snapshot_listing_index = SnapshotListingIndex()
 
     @classmethod
     def _get_connection(cls) -> TableConnection:

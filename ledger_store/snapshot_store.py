@@ -12,9 +12,9 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
@@ -30,6 +30,7 @@ from .dto import (
     UTCDateTime,
     UuidText,
     WholeSecondUTC,
+    describe_validation_error,
 )
 from .errors import (
     ConfigurationError,
@@ -38,8 +39,15 @@ from .errors import (
     LedgerValidationError,
     NotFoundError,
 )
-from .models import LedgerItem, SnapshotChunkItem, SnapshotItem
-from .storage import is_expired, not_expired, storage_call, stream, transact
+from .models import LedgerItem, SnapshotChunkItem, SnapshotItem, SnapshotListingIndex
+from .storage import (
+    is_expired,
+    not_expired,
+    storage_call,
+    stream,
+    stream_converted,
+    transact,
+)
 from .tracing import subsegment
 
 #: Snapshots expire this many days after they were written unless configured otherwise
@@ -91,6 +99,26 @@ class StoredSnapshot(Frozen):
     expires_at: UTCDateTime
     compressed_size: int
     chunk_count: int
+
+
+class SnapshotSummary(Frozen):
+    """A snapshot as a listing shows it: identity, period, checksum and size, from GSI5.
+
+    Read without the body, so nothing here is verified against the checksum: a listing says
+    what is stored, ``get`` (or ``snapshot verify``) proves it.
+    """
+
+    account_id: AccountId
+    period_start: UTCDateTime
+    period_end: UTCDateTime
+    snapshot_id: UuidText
+    snapshot_version: str = Field(min_length=1, max_length=16)
+    correlation_id: CorrelationId
+    checksum: HexDigest
+    checksum_algorithm: ChecksumAlgorithm
+    created_at: UTCDateTime
+    body_size: int = Field(ge=0)
+    chunk_count: int = Field(ge=0)
 
 
 class SnapshotCheck(Frozen):
@@ -345,6 +373,44 @@ class AccountSnapshotRepository:
             if isinstance(item, SnapshotItem | IntegrityError):
                 yield item
 
+    def summaries(
+        self,
+        account_id: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        newest_first: bool = True,
+    ) -> Iterator[SnapshotSummary]:
+        """The account's snapshots with ``start <= period_end < end``, metadata only (GSI5).
+
+        Costs read capacity in proportion to the metadata (about 400 bytes a snapshot), not
+        to the bodies: 30 snapshots are one request and a few units. Paginated; expired
+        snapshots left out. A table created before GSI5 existed needs
+        ``trade-ledger table migrate`` (``bootstrap.add_missing_indexes``) first.
+        """
+        lower, upper = _sort_key_bounds(start, end)
+        if lower is None or upper is None:
+            return iter(())
+        keys.validate_key_part(account_id, "account_id")
+        index = LedgerItem.snapshot_listing_index
+        period = SnapshotListingIndex.period_end
+        condition = period.between(
+            _time_bound(start, keys.EARLIEST), _time_bound(end, keys.LATEST, exclusive=True)
+        )
+        now = self._clock()
+        return stream_converted(
+            self._settings,
+            "list snapshots",
+            keys.snapshot_pk(account_id),
+            lambda: index.query(
+                account_id,
+                range_key_condition=condition,
+                filter_condition=not_expired(now),
+                scan_index_forward=not newest_first,
+            ),
+            _summary_from_raw,
+        )
+
     def by_correlation(self, correlation_id: str) -> list[StoredSnapshot]:
         """Snapshots taken by one trading cycle (GSI4, keys only, then each item read)."""
         hash_key = keys.correlation_pk(correlation_id)
@@ -471,6 +537,39 @@ def _sort_key_bounds(start: datetime | None, end: datetime | None) -> tuple[str 
             )
         return None, None
     return lower, upper
+
+
+def _time_bound(at: datetime | None, default: datetime, *, exclusive: bool = False) -> datetime:
+    """A GSI5 sort key bound (``period_end`` is stored to the microsecond): an exclusive end
+    is the last microsecond before it."""
+    moment = default if at is None else keys.require_utc(at, "bound")
+    if exclusive and at is not None:
+        moment -= timedelta(microseconds=1)
+    return moment
+
+
+_SNAPSHOT_KIND = LedgerItem.entity_type.get_discriminator(SnapshotItem)
+
+
+def _summary_from_raw(raw: dict[str, Any]) -> SnapshotSummary | None:
+    if raw.get(LedgerItem.entity_type.attr_name, {}).get("S") != _SNAPSHOT_KIND:
+        return None
+    try:
+        return SnapshotSummary(
+            account_id=raw["account_id"]["S"],
+            period_start=keys.parse_timestamp(raw["period_start"]["S"]),
+            period_end=keys.parse_timestamp(raw["period_end"]["S"]),
+            snapshot_id=raw["snapshot_id"]["S"],
+            snapshot_version=raw["snapshot_version"]["S"],
+            correlation_id=raw["correlation_id"]["S"],
+            checksum=raw["checksum"]["S"],
+            checksum_algorithm=raw["checksum_algorithm"]["S"],
+            created_at=keys.parse_timestamp(raw["created_at"]["S"]),
+            body_size=int(raw["body_size"]["N"]),
+            chunk_count=int(raw.get("chunk_count", {"N": "0"})["N"]),
+        )
+    except ValidationError as exc:
+        raise LedgerValidationError(describe_validation_error(exc, "(snapshot)")) from exc
 
 
 def _retention_of(item: SnapshotItem, key: str) -> int:

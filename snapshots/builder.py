@@ -52,7 +52,9 @@ class SnapshotOutcome(BaseModel):
     is about the run, not the snapshot, so the snapshot's body does not hold it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     status: Literal["created", "unchanged", "replaced", "existing"]
     snapshot: AnySnapshot
@@ -64,7 +66,9 @@ class SnapshotOutcome(BaseModel):
 class BuiltSnapshot(BaseModel):
     """A sealed snapshot and how its ledger was read (``build_snapshot_from``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     snapshot: AnySnapshot
     ledger_read: LedgerRead
@@ -80,7 +84,7 @@ class EventSync(BaseModel):
       split rows that do not pair): they need an explicit event.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     recorded: tuple[str, ...] = ()
     already_recorded: tuple[str, ...] = ()

@@ -141,7 +141,7 @@ def fee_window(
 class _FillRow(BaseModel):
     """The fields of a FILL activity the fetch needs (others ignored)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     id: str
     activity_type: str

@@ -18,9 +18,10 @@ from ledger_store.checksums import hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.decimals import plain
 from ledger_store.errors import IntegrityError, LedgerValidationError
-from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
+from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotSummary, StoredSnapshot
 from snapshots.builder import payload_for
 from snapshots.cli.ledger import connection_options, print_table, run_with_settings, timestamp_arg
+from snapshots.payload import Period, SnapshotKey, SnapshotPayload
 from snapshots.records import snapshot_from_record
 from snapshots.schema import AnySnapshot, CheckStatus, snapshot_bytes
 
@@ -73,6 +74,11 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive (UTC)")
     listing.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive (UTC)")
     listing.add_argument("--oldest-first", action="store_true")
+    listing.add_argument(
+        "--verify",
+        action="store_true",
+        help="read and verify every body (and show its checks) instead of the metadata only",
+    )
     listing.add_argument("--json", action="store_true", help="JSON Lines, one payload per line")
     listing.set_defaults(func=run_with_settings(_list))
 
@@ -158,19 +164,60 @@ def _print_one(stored: StoredSnapshot, *, as_json: bool) -> int:
 
 
 def _list(args: argparse.Namespace, settings: TableSettings) -> int:
-    found = _repository(settings).range(
-        args.account, args.start, args.end, newest_first=not args.oldest_first
+    """Metadata only (GSI5): one small Query, nothing inflated or verified. ``--verify`` reads
+    every body, verifies it and shows its worst check."""
+    newest_first = not args.oldest_first
+    if args.verify:
+        found = _repository(settings).range(
+            args.account, args.start, args.end, newest_first=newest_first
+        )
+        if args.json:
+            for stored in found:
+                print(payload_for(_loaded(stored)).to_text())
+            return 0
+        print_table(
+            ["period_end", "period_start", "snapshot_id", "correlation_id", "checks", "stored"],
+            (_row(stored) for stored in found),
+            out=sys.stdout,
+        )
+        return 0
+    listed = _repository(settings).summaries(
+        args.account, args.start, args.end, newest_first=newest_first
     )
     if args.json:
-        for stored in found:
-            print(payload_for(_loaded(stored)).to_text())
+        for summary in listed:
+            print(_summary_payload(summary).to_text())
         return 0
     print_table(
-        ["period_end", "period_start", "snapshot_id", "correlation_id", "checks", "stored"],
-        (_row(stored) for stored in found),
+        ["period_end", "period_start", "snapshot_id", "correlation_id", "version", "stored"],
+        (
+            [
+                keys.format_seconds(s.period_end),
+                keys.format_seconds(s.period_start),
+                s.snapshot_id,
+                s.correlation_id,
+                s.snapshot_version,
+                f"{s.body_size:,} B" + (f" in {s.chunk_count} chunks" if s.chunk_count else ""),
+            ]
+            for s in listed
+        ),
         out=sys.stdout,
     )
     return 0
+
+
+def _summary_payload(summary: SnapshotSummary) -> SnapshotPayload:
+    """The Step Functions payload of a listed snapshot (what ``snapshot take --json`` prints)."""
+    return SnapshotPayload(
+        account_id=summary.account_id,
+        period=Period(start=summary.period_start, end=summary.period_end),
+        snapshot_id=summary.snapshot_id,
+        key=SnapshotKey(
+            pk=keys.snapshot_pk(summary.account_id), sk=keys.snapshot_sk(summary.period_end)
+        ),
+        checksum=summary.checksum,
+        checksum_algorithm=summary.checksum_algorithm,
+    )
 
 
 def _row(stored: StoredSnapshot) -> list[str]:

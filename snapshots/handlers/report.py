@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, cast
 
 from pydantic import (
     AfterValidator,
@@ -46,11 +46,15 @@ from ledger_store.checksums import HMAC_KEY_VARIABLE, ChecksumAlgorithm, hmac_ke
 from ledger_store.config import TableSettings
 from ledger_store.dto import AccountId, Frozen, HexDigest, UuidText
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
-from ledger_store.snapshot_store import AccountSnapshotRepository
 from snapshots.payload import SnapshotKey
-from snapshots.records import snapshot_from_record
-from snapshots.report.pdf import RenderedReport, render_report
-from snapshots.schema import AnySnapshot
+
+if TYPE_CHECKING:
+    from snapshots.report.pdf import RenderedReport
+    from snapshots.schema import AnySnapshot
+
+# Cold start: the store (PynamoDB, botocore), the snapshot schema and the renderer (ReportLab)
+# are imported when an event is handled, not when the module loads; parsing the event needs
+# none of them.
 
 LOGGER = logging.getLogger(__name__)
 
@@ -234,6 +238,9 @@ def read_snapshot(
     One GetItem (plus a chunk Query for a chunked body), or one Query for ``latest``. Raises
     ``NotFoundError``, ``IntegrityError`` or its subclass ``SnapshotMismatchError``.
     """
+    from ledger_store.snapshot_store import AccountSnapshotRepository
+    from snapshots.records import snapshot_from_record
+
     store = AccountSnapshotRepository(settings, hmac_key=hmac_key)
     if isinstance(request, LatestReportRequest):
         stored = store.latest(request.account_id)
@@ -268,6 +275,8 @@ def render_stored(
     request: ReportRequest, settings: TableSettings, *, hmac_key: bytes | None
 ) -> tuple[AnySnapshot, RenderedReport]:
     """``read_snapshot`` then ``render_report``: the verified snapshot and its PDF."""
+    from snapshots.report.pdf import render_report
+
     snapshot = read_snapshot(request, settings, hmac_key=hmac_key)
     return snapshot, render_report(snapshot)
 

@@ -21,10 +21,11 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ledger_store.checksums import hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.dto import (
     AccountId,
@@ -35,12 +36,14 @@ from ledger_store.dto import (
     describe_validation_error,
 )
 from ledger_store.errors import LedgerValidationError
-from ledger_store.snapshot_store import AccountSnapshotRepository
-from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.source import AlpacaSource
-from snapshots.builder import SnapshotOutcome, hmac_key_from_env, take_snapshot
 from snapshots.errors import ReportTriggerError
 from snapshots.payload import SnapshotPayload
+
+if TYPE_CHECKING:
+    from snapshots.builder import SnapshotOutcome
+
+# Cold start: the store (PynamoDB, botocore), the Alpaca source and the builder are imported
+# when an event is handled; parsing the event needs none of them.
 
 LOGGER = logging.getLogger(__name__)
 
@@ -141,6 +144,11 @@ def run(
     Returns the outcome and the report execution ARN (``None`` without a state machine).
     ``alpaca`` replaces the ``AlpacaSource`` built from ``APCA_*`` (tests, other brokers).
     """
+    from ledger_store.snapshot_store import AccountSnapshotRepository
+    from ledger_store.trades import TradeLedgerRepository
+    from snapshots.alpaca.source import AlpacaSource
+    from snapshots.builder import take_snapshot
+
     env = os.environ if environ is None else environ
     settings = TableSettings.from_env(environ=env)
     hmac_key = hmac_key_from_env(env)

@@ -416,3 +416,53 @@ def test_a_bad_retention_is_a_configuration_error(
     monkeypatch.setenv("SNAPSHOT_RETENTION_DAYS", value)
     with pytest.raises(ConfigurationError, match="SNAPSHOT_RETENTION_DAYS"):
         AccountSnapshotRepository(TableSettings(table_name="abc", region="us-east-1"))
+
+
+# Listing (GSI5: metadata only) ----------------------------------------------------------------
+
+
+def test_summaries_list_the_metadata_in_range_and_order(settings: TableSettings) -> None:
+    snapshots = store(settings)
+    ends = [END + timedelta(days=n) for n in range(5)]
+    for n, end in enumerate(ends):
+        snapshots.put(record(end, json.dumps({"n": n}).encode(), correlation_id=f"cycle-{n % 2}"))
+    stored = {s.record.period_end: s for s in snapshots.range(ACCOUNT)}
+    listed = list(snapshots.summaries(ACCOUNT, ends[1], ends[4]))
+    assert [s.period_end for s in listed] == [ends[3], ends[2], ends[1]]
+    for summary in listed:
+        full = stored[summary.period_end]
+        assert (summary.snapshot_id, summary.checksum, summary.correlation_id) == (
+            full.record.snapshot_id,
+            full.record.checksum,
+            full.record.correlation_id,
+        )
+        assert (summary.period_start, summary.created_at) == (
+            full.record.period_start,
+            full.created_at,
+        )
+        assert summary.body_size == len(full.record.body)
+    oldest = [s.period_end for s in snapshots.summaries(ACCOUNT, newest_first=False)]
+    assert oldest == ends
+    assert list(snapshots.summaries(ACCOUNT, ends[2], ends[2])) == []
+    assert list(snapshots.summaries("other-account")) == []
+    # Expired ones are left out, as by range(): stored at NOW, they expire 90 days later.
+    assert list(store(settings, now=NOW + timedelta(days=91)).summaries(ACCOUNT)) == []
+
+
+def test_summaries_cost_the_metadata_not_the_bodies(settings: TableSettings) -> None:
+    """Ten snapshots of ~150 KB compressed each: listing them reads a few hundred bytes each."""
+    from ledger_store.metering import DynamoMeter
+
+    snapshots = store(settings)
+    for n in range(10):
+        body = json.dumps({"noise": os.urandom(75_000).hex(), "n": n}).encode()
+        snapshots.put(record(END + timedelta(days=n), body))
+    meter = DynamoMeter.for_settings(settings)
+    with meter.measure() as listing:
+        assert len(list(snapshots.summaries(ACCOUNT))) == 10
+    with meter.measure() as reading:
+        assert len(list(snapshots.range(ACCOUNT))) == 10
+    assert listing.requests == {"Query": 1}
+    if settings.endpoint_url:  # DynamoDB Local reports capacity by DynamoDB's rules
+        assert listing.read_units <= 1.0
+        assert reading.read_units >= 100 * listing.read_units

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ledger_store.bootstrap import create_table, delete_table, describe_table
+from ledger_store.bootstrap import add_missing_indexes, create_table, delete_table, describe_table
 from ledger_store.config import TableSettings
 from ledger_store.errors import StorageUnavailableError
 from ledger_store.events import AccountEventRepository, CashFlow
@@ -173,6 +173,11 @@ OPERATIONS: list[Any] = [
         id="snapshot_range",
     ),
     pytest.param(
+        lambda s: list(AccountSnapshotRepository(s).summaries(ACCOUNT)),
+        ("list snapshots", f"SNAPSHOT#{ACCOUNT}"),
+        id="snapshot_summaries",
+    ),
+    pytest.param(
         lambda s: list(AccountSnapshotRepository(s).verify_range(ACCOUNT)),
         ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
         id="snapshot_verify_range",
@@ -239,6 +244,11 @@ OPERATIONS: list[Any] = [
     ),
     pytest.param(lambda s: create_table(s), ("table", "broken"), id="create_table"),
     pytest.param(lambda s: describe_table(s), ("table", "broken"), id="describe_table"),
+    pytest.param(
+        lambda s: add_missing_indexes(s, sleep=lambda _: None),
+        ("table", "broken"),
+        id="add_missing_indexes",
+    ),
     pytest.param(lambda s: delete_table(s), ("table", "broken"), id="delete_table"),
 ]
 
@@ -272,7 +282,15 @@ COVERED = {
     },
     AccountSnapshotRepository: {
         name: f"snapshot_{name}"
-        for name in ("put", "get", "latest", "range", "verify_range", "by_correlation")
+        for name in (
+            "put",
+            "get",
+            "latest",
+            "range",
+            "summaries",
+            "verify_range",
+            "by_correlation",
+        )
     },
 }
 

@@ -236,3 +236,32 @@ def test_take_says_how_it_read_the_ledger(
     assert said[1].startswith("ledger read: incremental (")
     assert "carried forward from snapshot " in said[1]
     assert said[2].endswith("): a full rebuild was asked for")
+
+
+def test_list_reads_metadata_and_verify_reads_the_bodies(
+    settings: TableSettings,
+    recorded: TradeLedgerRepository,
+    fake: FakeAlpaca,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = take(capsys, settings, "--correlation-id", "cycle-x", "--json")
+    assert code == 0
+    payload = json.loads(out)
+    account = ["--account", DEMO_ACCOUNT_ID, *conn(settings)]
+    code, out, _ = run(capsys, "snapshot", "list", *account)
+    header, row = out.splitlines()[:2]
+    assert header.split() == [
+        "period_end",
+        "period_start",
+        "snapshot_id",
+        "correlation_id",
+        "version",
+        "stored",
+    ]
+    assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", "1.3"]
+    code, out, _ = run(capsys, "snapshot", "list", "--verify", *account)
+    header, row = out.splitlines()[:2]
+    assert header.split()[4] == "checks"
+    assert row.split()[4] in ("pass", "warn", "fail")
+    code, out, _ = run(capsys, "table", "migrate", *conn(settings))
+    assert (code, out.strip()) == (0, f"table {settings.table_name} already matches the models")

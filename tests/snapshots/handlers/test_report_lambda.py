@@ -145,6 +145,25 @@ def test_a_fresh_interpreter_imports_the_handler_without_alpaca_pandas_or_the_bu
     assert json.loads(done.stdout) == []
 
 
+#: What loading the handler module must not load: storage, schema and renderer come with the
+#: first event (``import`` of the module is the cold start's share Lambda's INIT phase pays).
+DEFERRED = ["reportlab", "pynamodb", "botocore", "boto3", "snapshots.schema", "snapshots.report"]
+
+
+def test_loading_the_handler_defers_storage_schema_and_renderer() -> None:
+    code = (
+        "import json, sys\n"
+        "import snapshots.handlers.report\n"
+        f"deferred = {DEFERRED!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        "    if any(m == f or m.startswith(f + '.') for f in deferred))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert json.loads(done.stdout) == []
+
+
 _COLD_START = """
 import json, sys
 import snapshots.handlers.report as report_lambda
