@@ -21,15 +21,16 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
 
-def _in_range(value: Decimal, shown: object) -> Decimal:
+def _in_range(value: Decimal, original: object) -> Decimal:
+    """``value`` if finite and in range; the error shows ``original`` (what was given)."""
     if not value.is_finite():
-        raise LedgerValidationError(f"number must be finite, got {shown!r}")
+        raise LedgerValidationError(f"number must be finite, got {_shown(original)!r}")
     if not value.is_zero() and not (
         MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT
     ):
         raise LedgerValidationError(
-            f"number {shown!r} is out of range: magnitudes from 1E{MIN_ADJUSTED_EXPONENT} "
-            f"to below 1E+{MAX_ADJUSTED_EXPONENT + 1} (or 0)"
+            f"number {_shown(original)!r} is out of range: magnitudes from "
+            f"1E{MIN_ADJUSTED_EXPONENT} to below 1E+{MAX_ADJUSTED_EXPONENT + 1} (or 0)"
         )
     return value
 
@@ -54,7 +55,7 @@ def to_decimal(value: object) -> Decimal:
         result = Decimal(repr(value))
     else:
         raise LedgerValidationError(f"expected a number, got {type(value).__name__}")
-    return _in_range(result, _shown(value))
+    return _in_range(result, value)
 
 
 #: Longest accepted text of a number (38 digits, sign, point, exponent and then some).

@@ -20,6 +20,9 @@ MAX_KEY_PART_LENGTH = 128
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 #: The only invisible ASCII characters (the fast path: ids are almost always ASCII).
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: A key part that needs no further check: 1 to 128 printable ASCII characters without '#',
+#: not starting or ending with a space (ASCII text is its own NFC form).
+_SAFE_ASCII = re.compile(r"[\x21\x22\x24-\x7e](?:[\x20-\x22\x24-\x7e]{0,126}[\x21\x22\x24-\x7e])?")
 
 
 def validate_key_part(value: str, what: str) -> str:
@@ -28,6 +31,8 @@ def validate_key_part(value: str, what: str) -> str:
     Key parts are normalised to NFC (composed characters), on writes and lookups alike, so a
     strategy typed as "e + combining acute" and one typed as "é" are the same strategy.
     """
+    if type(value) is str and _SAFE_ASCII.fullmatch(value):
+        return value  # the usual id: printable ASCII, no '#', no edge spaces, short enough
     if not isinstance(value, str):
         raise LedgerValidationError(f"{what} must be a string, got {type(value).__name__}")
     if not value.isascii():

@@ -79,7 +79,7 @@ import uuid
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -93,7 +93,7 @@ if str(ROOT) not in sys.path:  # running from a checkout without the editable in
 from ledger_store.bootstrap import create_table, delete_table  # noqa: E402
 from ledger_store.config import TableSettings  # noqa: E402
 from ledger_store.errors import LedgerError  # noqa: E402
-from ledger_store.metering import DynamoMeter, DynamoUsage  # noqa: E402
+from ledger_store.metering import READ_OPERATIONS, DynamoMeter, DynamoUsage  # noqa: E402
 from ledger_store.models import _CONNECTIONS  # noqa: E402
 from ledger_store.snapshot_store import (  # noqa: E402
     MAX_COMPRESSED_BYTES,
@@ -110,7 +110,7 @@ from snapshots.demo import history  # noqa: E402
 from snapshots.demo.history import all_fills, raw_client, seed_ledger  # noqa: E402
 
 REGION = "us-east-1"
-DEFAULT_SIZES = (1_000, 10_000, 100_000)
+DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_FILLS_PER_DAY = 40
 #: The last trading day of every benchmark history (a Friday, safely in the past).
 LAST_DAY = date(2025, 6, 27)
@@ -271,6 +271,13 @@ class SizeResult:
     alpaca_requests: dict[str, int]
     readback: dict[str, Any]
     snapshot: dict[str, Any]
+    #: ``incremental`` (carried forward from the previous day's snapshot), ``full`` (forced
+    #: rebuild): wall seconds, DynamoDB usage and how the ledger was read, per path.
+    paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The least a snapshot of the day can read, in raw botocore, measured in the same run.
+    floor: dict[str, Any] = field(default_factory=dict)
+    #: The largest strategy's whole GSI3 partition: the library's read vs raw botocore paging.
+    read_path: dict[str, Any] = field(default_factory=dict)
 
 
 def fake_account_for_period(
@@ -323,11 +330,18 @@ def bench_size(
         ledger = TradeLedgerRepository(settings)
         store = AccountSnapshotRepository(settings)
         correlation_id = cycles[-1].correlation_id
+        # The previous trading day's snapshot: the base the daily snapshot carries forward.
+        base_start: datetime | None = None
+        base_end: datetime | None = None
+        if len(cycles) > 1:
+            base_start, base_end = day_period(cycles[-2].start.date())
         totals: list[float] = []
         phase_runs: list[dict[str, float]] = []
         usage = DynamoUsage()
         alpaca_requests: dict[str, int] = {}
         outcome: Any = None
+        paths: dict[str, dict[str, Any]] = {}
+        incremental_usage = DynamoUsage()
         with running_fake_alpaca(account) as server:
             source = AlpacaSource(
                 api_key=DEFAULT_KEY_ID,
@@ -337,29 +351,74 @@ def bench_size(
                 environ={},
             )
             with source:
-                for run in range(repeat):
-                    if run:
-                        delete_snapshot_items(settings, account_id, end)
-                    server.clear_requests()
-                    timer = PhaseTimer()
-                    with timer.installed(), meter.measure() as usage:
-                        started = time.perf_counter()
-                        outcome = take_snapshot(
-                            account_id=account_id,
-                            period_start=start,
-                            period_end=end,
-                            correlation_id=correlation_id,
-                            alpaca=source,
-                            ledger=ledger,
-                            store=store,
-                            hmac_key=None,
+                if base_start is not None and base_end is not None:
+                    base_account = fake_account_for_period(cycles, account_id, base_start, base_end)
+                    with running_fake_alpaca(base_account) as base_server:
+                        base_source = AlpacaSource(
+                            api_key=DEFAULT_KEY_ID,
+                            secret_key=DEFAULT_SECRET_KEY,
+                            base_url=base_server.base_url,
+                            retry=RetryPolicy(deadline=600.0, request_timeout=120.0),
+                            environ={},
                         )
-                        totals.append(time.perf_counter() - started)
-                    phase_runs.append(_phases(timer, totals[-1]))
-                    alpaca_requests = dict(
-                        sorted(Counter(_alpaca_route(r.path) for r in server.requests()).items())
-                    )
-                    log(f"  run {run + 1}/{repeat}: {totals[-1]:.2f} s ({outcome.status})")
+                        with base_source:
+                            started = time.perf_counter()
+                            take_snapshot(
+                                account_id=account_id,
+                                period_start=base_start,
+                                period_end=base_end,
+                                correlation_id=cycles[-2].correlation_id,
+                                alpaca=base_source,
+                                ledger=ledger,
+                                store=store,
+                                hmac_key=None,
+                            )
+                            log(
+                                f"  base snapshot (previous day, full read): "
+                                f"{time.perf_counter() - started:.2f} s"
+                            )
+                for path in ("incremental", "full"):
+                    runs: list[float] = []
+                    for run in range(repeat):
+                        delete_snapshot_items(settings, account_id, end)
+                        server.clear_requests()
+                        timer = PhaseTimer()
+                        with timer.installed(), meter.measure() as usage:
+                            started = time.perf_counter()
+                            outcome = take_snapshot(
+                                account_id=account_id,
+                                period_start=start,
+                                period_end=end,
+                                correlation_id=correlation_id,
+                                alpaca=source,
+                                ledger=ledger,
+                                store=store,
+                                hmac_key=None,
+                                full_rebuild=path == "full",
+                            )
+                            runs.append(time.perf_counter() - started)
+                        read = outcome.ledger_read
+                        log(
+                            f"  {path} run {run + 1}/{repeat}: {runs[-1]:.2f} s "
+                            f"({read.path}: {read.attributions_read:,} attributions read)"
+                        )
+                        if path == "incremental":
+                            incremental_usage = usage
+                            totals.append(runs[-1])
+                            phase_runs.append(_phases(timer, runs[-1]))
+                            routes = Counter(_alpaca_route(r.path) for r in server.requests())
+                            alpaca_requests = dict(sorted(routes.items()))
+                    paths[path] = {
+                        "seconds": {
+                            "median": statistics.median(runs),
+                            "min": min(runs),
+                            "max": max(runs),
+                        },
+                        "dynamodb": usage.as_dict(),
+                        "ledger_read": read.model_dump(mode="json"),
+                    }
+        floor = measure_floor(settings, account_id, start, end, base_end)
+        read_path = measure_read_path(settings, ledger, account_id)
         snapshot = outcome.snapshot
         with meter.measure() as read_usage:
             started = time.perf_counter()
@@ -392,9 +451,12 @@ def bench_size(
                 "max": max(totals),
             },
             phases=phases,
-            dynamodb=usage.as_dict(),
+            dynamodb=incremental_usage.as_dict(),
             alpaca_requests=alpaca_requests,
             readback={"seconds": read_seconds, **read_usage.as_dict()},
+            paths=paths,
+            floor=floor,
+            read_path=read_path,
             snapshot={
                 "status": outcome.status,
                 "orders": len(snapshot.alpaca_orders),
@@ -420,6 +482,155 @@ def bench_size(
                 ),
             },
         )
+    finally:
+        with contextlib.suppress(Exception):
+            delete_table(settings)
+        _CONNECTIONS.pop(settings, None)
+
+
+def measure_floor(
+    settings: TableSettings,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    base_end: datetime | None,
+    repeat: int = 3,
+) -> dict[str, Any]:
+    """The least any snapshot of ``[start, end)`` must read, in raw botocore: the registry
+    (one Query), the day's attributions of every strategy (one GSI3 Query each, only the
+    attributes the ledger uses) and the previous snapshot's header item (one GetItem).
+    Metered like the library (``DynamoMeter`` on this client), best of ``repeat``."""
+    from ledger_store import keys
+
+    client = raw_client(settings)
+    meter = DynamoMeter(client)
+    table = settings.table_name
+    best: tuple[float, DynamoUsage] | None = None
+    for _ in range(repeat):
+        with meter.measure() as usage:
+            started = time.perf_counter()
+            registry = raw_query(
+                client,
+                TableName=table,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.account_pk(account_id)},
+                    ":s": {"S": "STRATEGY#"},
+                },
+            )
+            for item in registry:
+                strategy = item["strategy"]["S"]
+                raw_query(
+                    client,
+                    TableName=table,
+                    IndexName="GSI3",
+                    KeyConditionExpression="GSI3PK = :pk AND GSI3SK BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":pk": {"S": keys.account_strategy_pk(account_id, strategy)},
+                        ":a": {"S": keys.trade_event_prefix(start)},
+                        ":b": {"S": keys.trade_event_prefix(end)},
+                    },
+                )
+            if base_end is not None:
+                client.get_item(
+                    TableName=table,
+                    Key={
+                        "PK": {"S": keys.snapshot_pk(account_id)},
+                        "SK": {"S": keys.snapshot_sk(base_end)},
+                    },
+                )
+            seconds = time.perf_counter() - started
+        if best is None or seconds < best[0]:
+            best = (seconds, usage)
+    assert best is not None
+    return {"seconds": best[0], "dynamodb": best[1].as_dict()}
+
+
+def raw_query(client: Any, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a Query, following ``LastEvaluatedKey``."""
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("query").paginate(**params):
+        items.extend(page["Items"])
+    return items
+
+
+def measure_read_path(
+    settings: TableSettings, ledger: TradeLedgerRepository, account_id: str, repeat: int = 5
+) -> dict[str, Any]:
+    """The largest strategy's whole GSI3 partition read by ``attributions_by_strategy``
+    against raw botocore paging of the same Query (all attributes, as a plain client
+    returns them, and with the library's projection), interleaved, medians."""
+    from ledger_store import keys
+    from ledger_store.trades import _ATTRIBUTION_READ
+
+    largest = max(ledger.strategies(account_id), key=lambda r: r.trade_count)
+    client = raw_client(settings)
+    base_params: dict[str, Any] = {
+        "TableName": settings.table_name,
+        "IndexName": "GSI3",
+        "KeyConditionExpression": "GSI3PK = :pk",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": keys.account_strategy_pk(account_id, largest.strategy)}
+        },
+    }
+    projected = {
+        **base_params,
+        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(_ATTRIBUTION_READ))),
+        "ExpressionAttributeNames": {f"#a{i}": a for i, a in enumerate(_ATTRIBUTION_READ)},
+    }
+    readers: dict[str, Callable[[], int]] = {
+        "library": lambda: sum(
+            1 for _ in ledger.attributions_by_strategy(account_id, largest.strategy)
+        ),
+        "raw botocore": lambda: len(raw_query(client, **base_params)),
+        "raw botocore, same projection": lambda: len(raw_query(client, **projected)),
+    }
+    for read in readers.values():
+        read()  # warm up connections and caches
+    seconds: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, read in readers.items():
+            started = time.perf_counter()
+            counts[name] = read()
+            seconds[name].append(time.perf_counter() - started)
+    medians = {name: statistics.median(values) for name, values in seconds.items()}
+    return {
+        "strategy": largest.strategy,
+        "items": counts["library"],
+        "seconds": medians,
+        "ratio": medians["library"] / medians["raw botocore"],
+        "ratio_same_projection": medians["library"] / medians["raw botocore, same projection"],
+    }
+
+
+def bench_import(base: TableSettings, fills: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """``record_many`` with the default pool into a fresh table, then the same fills again."""
+    from ledger_store.trades import DEFAULT_WORKERS
+
+    settings = base.with_table(f"bench-import-{uuid.uuid4().hex[:8]}")
+    account_id = history.synthetic_account_id("import")
+    create_table(settings)
+    try:
+        batch = all_fills(synthetic_history(fills, account_id=account_id))
+        ledger = TradeLedgerRepository(settings)
+        meter = DynamoMeter.for_settings(settings)
+        results: dict[str, Any] = {"fills": len(batch), "workers": DEFAULT_WORKERS}
+        for label in ("first import", "re-import"):
+            with meter.measure() as usage:
+                started = time.perf_counter()
+                outcome = ledger.record_many(batch)
+                seconds = time.perf_counter() - started
+            errors = [r for r in outcome if isinstance(r, LedgerError)]
+            if errors:
+                raise RuntimeError(f"{label}: {errors[0]}")
+            results[label] = {
+                "seconds": seconds,
+                "fills_per_second": len(batch) / seconds,
+                **usage.as_dict(),
+            }
+            log(f"  {label}: {len(batch) / seconds:,.0f} fills/s")
+        return results
     finally:
         with contextlib.suppress(Exception):
             delete_table(settings)
@@ -811,7 +1022,7 @@ def format_sizes(results: Sequence[SizeResult], engine: str) -> str:
     row("trading days", [_num(r.trading_days) for r in results])
     row("seeding (not measured), s", [_num(r.seed["seconds"], 1) for r in results])
     row(
-        f"build+write, s (median of {results[0].repeat})",
+        f"(a) build+write, s (median of {results[0].repeat})",
         [_num(r.seconds["median"], 3) for r in results],
     )
     row("  min / max, s", [f"{r.seconds['min']:.3f} / {r.seconds['max']:.3f}" for r in results])
@@ -848,9 +1059,124 @@ def format_sizes(results: Sequence[SizeResult], engine: str) -> str:
         "write units by DynamoDB's rule",
         [_num(s.get("write_units_by_rule", 0.0), 1) for s in snap],
     )
-    title = f"Snapshot benchmark on {engine} (period: last trading day)"
+    title = f"Snapshot benchmark on {engine} (period: last trading day; path (a))"
     note = "\n(moto: capacity figures are not meaningful)" if engine == "moto" else ""
     return f"{title}\n\n{_table(['', *cols], rows)}{note}"
+
+
+def _reads(usage: Mapping[str, Any]) -> int:
+    return sum(n for op, n in usage["requests"].items() if op in READ_OPERATIONS)
+
+
+def format_paths(results: Sequence[SizeResult], engine: str) -> str:
+    """(a) carried forward vs (b) full rebuild vs (c) the floor, side by side, with ratios."""
+    cols = [f"{r.trades:,} trades" for r in results]
+    rows: list[list[str]] = []
+
+    def row(label: str, values: Sequence[str]) -> None:
+        rows.append([label, *values])
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:,.1f}x" if b else "-"
+
+    row("attributions in the ledger", [_num(r.attributions) for r in results])
+    for key, label in (("incremental", "(a) carried forward"), ("full", "(b) full rebuild")):
+        got = [r.paths[key] for r in results]
+        row(f"{label}: wall, s (median)", [_num(p["seconds"]["median"], 3) for p in got])
+        row(
+            "  attributions / events read",
+            [
+                f"{p['ledger_read']['attributions_read']:,} / {p['ledger_read']['events_read']:,}"
+                for p in got
+            ],
+        )
+        row("  read requests", [_num(_reads(p["dynamodb"])) for p in got])
+        row("  read units (RCU)", [_num(p["dynamodb"]["read_units"], 1) for p in got])
+        row(
+            "  write requests / WCU",
+            [
+                f"{p['dynamodb']['total_requests'] - _reads(p['dynamodb'])} / "
+                f"{p['dynamodb']['write_units']:.1f}"
+                for p in got
+            ],
+        )
+    row("(c) floor (raw botocore): wall, s", [_num(r.floor["seconds"], 3) for r in results])
+    row("  read requests", [_num(_reads(r.floor["dynamodb"])) for r in results])
+    row("  read units (RCU)", [_num(r.floor["dynamodb"]["read_units"], 1) for r in results])
+    row(
+        "RCU (b) / (a)",
+        [
+            ratio(
+                r.paths["full"]["dynamodb"]["read_units"],
+                r.paths["incremental"]["dynamodb"]["read_units"],
+            )
+            for r in results
+        ],
+    )
+    row(
+        "read requests (a) / (c)",
+        [
+            ratio(_reads(r.paths["incremental"]["dynamodb"]), _reads(r.floor["dynamodb"]))
+            for r in results
+        ],
+    )
+    row(
+        "RCU (a) / (c)",
+        [
+            ratio(
+                r.paths["incremental"]["dynamodb"]["read_units"], r.floor["dynamodb"]["read_units"]
+            )
+            for r in results
+        ],
+    )
+    row(
+        "wall (b) / (a)",
+        [
+            ratio(r.paths["full"]["seconds"]["median"], r.paths["incremental"]["seconds"]["median"])
+            for r in results
+        ],
+    )
+    row("read path: GSI3 items (largest strategy)", [_num(r.read_path["items"]) for r in results])
+    row("  library, s", [_num(r.read_path["seconds"]["library"], 3) for r in results])
+    row("  raw botocore, s", [_num(r.read_path["seconds"]["raw botocore"], 3) for r in results])
+    row(
+        "  raw, same projection, s",
+        [_num(r.read_path["seconds"]["raw botocore, same projection"], 3) for r in results],
+    )
+    row("  library / raw", [f"{r.read_path['ratio']:.2f}x" for r in results])
+    row(
+        "  library / raw same projection",
+        [f"{r.read_path['ratio_same_projection']:.2f}x" for r in results],
+    )
+    title = (
+        f"Daily snapshot on {engine}: (a) carried forward from the previous day's snapshot, "
+        "(b) forced full rebuild, (c) the floor: the day's attributions + the registry + the "
+        "previous snapshot, read with raw botocore in the same run"
+    )
+    note = "\n(moto: capacity figures are not meaningful)" if engine == "moto" else ""
+    return f"{title}\n\n{_table(['', *cols], rows)}{note}"
+
+
+def format_import(result: Mapping[str, Any], engine: str) -> str:
+    rows = []
+    for label in ("first import", "re-import"):
+        got = result[label]
+        rows.append(
+            [
+                label,
+                _num(got["fills_per_second"]),
+                _num(got["seconds"], 2),
+                " ".join(f"{op}={n}" for op, n in sorted(got["requests"].items())),
+                _num(got["read_units"], 1),
+                _num(got["write_units"], 1),
+            ]
+        )
+    title = (
+        f"Import of {result['fills']:,} fills with record_many on {engine} "
+        f"({result['workers']} workers)"
+    )
+    headers = ["", "fills/s", "wall, s", "requests", "RCU", "WCU"]
+    return f"{title}\n\n{_table(headers, rows)}"
 
 
 def format_max_size(result: MaxSizeResult, engine: str) -> str:
@@ -962,6 +1288,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-size", action="store_true", help="find the largest snapshot that fits"
     )
+    parser.add_argument(
+        "--import-fills",
+        type=int,
+        default=3000,
+        help="fills of the import measurement (0: skip it)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -996,6 +1328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if results:
             output["sizes"] = results
+        if args.import_fills > 0:
+            log(f"import of {args.import_fills:,} fills on {engine}:")
+            output["import"] = bench_import(base, args.import_fills, log)
         if args.max_size:
             log(f"largest snapshot on {engine}:")
             output["max_size"] = find_max_size(base, log=log)
@@ -1003,7 +1338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(output, default=_json_default, indent=2))
         return 0
     if results:
+        print(format_paths(results, engine))
+        print()
         print(format_sizes(results, engine))
+    if "import" in output:
+        print()
+        print(format_import(output["import"], engine))
     if args.max_size:
         if results:
             print()

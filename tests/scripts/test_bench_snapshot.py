@@ -39,6 +39,7 @@ def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings)
     assert result.dynamodb["total_requests"] > 0
     assert result.dynamodb["requests"]["Query"] > 0
     assert result.dynamodb["requests"]["TransactWriteItems"] == 1
+    assert result.dynamodb == result.paths["incremental"]["dynamodb"]
     assert result.readback["total_requests"] > 0
     assert sum(result.alpaca_requests.values()) > 0
     snapshot = result.snapshot
@@ -53,9 +54,23 @@ def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings)
         assert result.dynamodb["write_units"] > 0
         assert result.snapshot["write_units_by_rule"] == result.dynamodb["write_units"]
 
+    # The daily snapshot carried forward from the previous day's, the forced full rebuild
+    # and the raw-botocore floor, measured side by side.
+    incremental, full = result.paths["incremental"], result.paths["full"]
+    assert incremental["ledger_read"]["path"] == "incremental"
+    assert full["ledger_read"]["path"] == "full"
+    assert full["ledger_read"]["attributions_read"] == result.attributions
+    assert incremental["ledger_read"]["attributions_read"] < result.attributions
+    assert result.floor["dynamodb"]["requests"]["Query"] >= 2
+    assert result.read_path["items"] > 0
+    assert result.read_path["ratio"] > 0
+
     report = bench.format_sizes([result], "test")
     assert "50 trades" in report
     assert "compressed (zlib -9), B" in report
+    paths = bench.format_paths([result], "test")
+    assert "RCU (b) / (a)" in paths
+    assert "read requests (a) / (c)" in paths
     assert json.loads(json.dumps({"sizes": [result]}, default=bench._json_default))
 
 
@@ -76,4 +91,13 @@ def test_command_line_defaults(argv: list[str]) -> None:
     args = bench.parse_args(argv)
     assert args.max_size
     assert args.sizes == ([] if argv == ["--max-size"] else [10, 20])
-    assert bench.parse_args([]).sizes == [1_000, 10_000, 100_000]
+    assert bench.parse_args([]).sizes == [10_000, 100_000]
+
+
+def test_import_measures_a_first_import_and_a_re_import(settings: TableSettings) -> None:
+    result = bench.bench_import(settings, 60, lambda _: None)
+    assert result["fills"] == 60
+    assert result["first import"]["requests"]["TransactWriteItems"] >= 1
+    # A re-import reads each fill once, in batches, and writes nothing.
+    assert result["re-import"]["requests"] == {"BatchGetItem": 1}
+    assert "fills/s" in bench.format_import(result, "test")
