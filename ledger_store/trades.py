@@ -180,7 +180,7 @@ class TradeLedgerRepository:
                 for i in chunk:
                     fill = fills[i]
                     recorded = stored.get(fill.order_id)
-                    if recorded == fill.content_sha256():
+                    if recorded is not None and recorded == fill.content_sha256():
                         finish(
                             [(i, RecordResult(order_id=fill.order_id, status="already_recorded"))]
                         )
@@ -216,20 +216,20 @@ class TradeLedgerRepository:
         on its own (``record``)."""
         if len(indexes) == 1:
             return self._record_each(fills, indexes)
-        group = [fills[i] for i in indexes]
+        group = [(fills[i], fills[i].attributions()) for i in indexes]
         registry: dict[tuple[str, str], list[StrategyAttribution]] = {}
-        for fill in group:
-            for attribution in fill.attributions():
+        for fill, shares in group:
+            for attribution in shares:
                 registry.setdefault((fill.account_id, attribution.strategy), []).append(attribution)
-        key = f"{keys.trade_pk(group[0].order_id)} and {len(group) - 1} more"
+        key = f"{keys.trade_pk(group[0][0].order_id)} and {len(group) - 1} more"
         try:
             with storage_call(self._settings, "record trades", key):
                 connection = LedgerItem._get_connection().connection
 
                 def build(tx: TransactWrite) -> None:
-                    for fill in group:
+                    for fill, shares in group:
                         tx.save(_trade_item(fill), condition=LedgerItem.pk.does_not_exist())
-                        for attribution in fill.attributions():
+                        for attribution in shares:
                             tx.save(_attribution_item(attribution))
                     for (account_id, strategy), added in sorted(registry.items()):
                         room = MAX_FILLS_PER_STRATEGY - len(added)

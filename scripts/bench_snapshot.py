@@ -278,6 +278,8 @@ class SizeResult:
     floor: dict[str, Any] = field(default_factory=dict)
     #: The largest strategy's whole GSI3 partition: the library's read vs raw botocore paging.
     read_path: dict[str, Any] = field(default_factory=dict)
+    #: Listing 30 stored snapshots: metadata (GSI5) vs bodies vs raw botocore on GSI5.
+    listing: dict[str, Any] = field(default_factory=dict)
 
 
 def fake_account_for_period(
@@ -432,6 +434,7 @@ def bench_size(
         compressed = zlib.compress(body, 9)
         zlib_seconds = time.perf_counter() - started
         header_size, chunk_sizes = stored_item_sizes(settings, account_id, end)
+        listing = measure_listing(settings, stored.record)
         ledger_view = snapshot.internal_ledger
         checks = Counter(str(c.status) for c in snapshot.integrity_checks)
         phases = {
@@ -457,6 +460,7 @@ def bench_size(
             paths=paths,
             floor=floor,
             read_path=read_path,
+            listing=listing,
             snapshot={
                 "status": outcome.status,
                 "orders": len(snapshot.alpaca_orders),
@@ -544,6 +548,62 @@ def measure_floor(
             best = (seconds, usage)
     assert best is not None
     return {"seconds": best[0], "dynamodb": best[1].as_dict()}
+
+
+def measure_listing(
+    settings: TableSettings, record: SnapshotRecord, count: int = 30, repeat: int = 5
+) -> dict[str, Any]:
+    """``count`` daily snapshots of another account (the day's body under other keys), listed
+    three ways, medians: ``summaries`` (GSI5, metadata), ``range`` (every body read, inflated
+    and checksummed: what ``snapshot list --verify`` reads before parsing) and raw botocore
+    paging of the same GSI5 Query (the floor)."""
+    from ledger_store import keys
+
+    account_id = history.synthetic_account_id("listing")
+    store = AccountSnapshotRepository(settings)
+    for n in range(count):
+        end = record.period_end + timedelta(days=n + 1)
+        store.put(
+            record.model_copy(
+                update={
+                    "account_id": account_id,
+                    "period_start": end - timedelta(days=1),
+                    "period_end": end,
+                    "snapshot_id": str(uuid.uuid5(_NAMESPACE, f"listing|{end.isoformat()}")),
+                }
+            )
+        )
+    client = raw_client(settings)
+    meters = {"library": DynamoMeter.for_settings(settings), "raw": DynamoMeter(client)}
+    readers: dict[str, tuple[str, Callable[[], int]]] = {
+        "summaries (GSI5)": ("library", lambda: len(list(store.summaries(account_id)))),
+        "range (bodies)": ("library", lambda: len(list(store.range(account_id)))),
+        "raw botocore (GSI5)": (
+            "raw",
+            lambda: len(
+                raw_query(
+                    client,
+                    TableName=settings.table_name,
+                    IndexName="GSI5",
+                    KeyConditionExpression="account_id = :a",
+                    ExpressionAttributeValues={":a": {"S": account_id}},
+                    ScanIndexForward=False,
+                )
+            ),
+        ),
+    }
+    results: dict[str, Any] = {"snapshots": count, "pk": keys.snapshot_pk(account_id)}
+    for name, (meter_name, read) in readers.items():
+        read()
+        runs = []
+        for _ in range(repeat):
+            with meters[meter_name].measure() as usage:
+                started = time.perf_counter()
+                if read() != count:
+                    raise RuntimeError(f"{name} did not list {count} snapshots")
+                runs.append(time.perf_counter() - started)
+        results[name] = {"seconds": statistics.median(runs), **usage.as_dict()}
+    return results
 
 
 def raw_query(client: Any, **params: Any) -> list[dict[str, Any]]:
@@ -1148,6 +1208,16 @@ def format_paths(results: Sequence[SizeResult], engine: str) -> str:
         "  library / raw same projection",
         [f"{r.read_path['ratio_same_projection']:.2f}x" for r in results],
     )
+    for name in ("summaries (GSI5)", "range (bodies)", "raw botocore (GSI5)"):
+        row(
+            f"list {results[0].listing['snapshots']} snapshots: {name}",
+            [
+                f"{r.listing[name]['seconds'] * 1000:,.0f} ms, "
+                f"{r.listing[name]['total_requests']} req, "
+                f"{r.listing[name]['read_units']:.1f} RCU"
+                for r in results
+            ],
+        )
     title = (
         f"Daily snapshot on {engine}: (a) carried forward from the previous day's snapshot, "
         "(b) forced full rebuild, (c) the floor: the day's attributions + the registry + the "

@@ -64,6 +64,10 @@ def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings)
     assert result.floor["dynamodb"]["requests"]["Query"] >= 2
     assert result.read_path["items"] > 0
     assert result.read_path["ratio"] > 0
+    listing = result.listing
+    assert listing["summaries (GSI5)"]["requests"] == {"Query": 1}
+    assert listing["raw botocore (GSI5)"]["requests"] == {"Query": 1}
+    assert listing["range (bodies)"]["total_requests"] >= 1
 
     report = bench.format_sizes([result], "test")
     assert "50 trades" in report
