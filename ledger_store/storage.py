@@ -161,6 +161,22 @@ def _stream(
     start_query: Callable[[], ResultIterator[M]],
     tolerate: bool,
 ) -> Iterator[Any]:
+    for raw in _raw_items(settings, operation, key, start_query):
+        try:
+            yield deserialize(raw, operation)
+        except IntegrityError as exc:
+            if not tolerate:
+                raise
+            yield exc
+
+
+def _raw_items(
+    settings: TableSettings,
+    operation: str,
+    key: str,
+    start_query: Callable[[], ResultIterator[M]],
+) -> Iterator[dict[str, Any]]:
+    """The raw items of a PynamoDB query, page by page, each request bound and translated."""
     with storage_call(settings, operation, key):
         pages = start_query().page_iter  # created while bound: it captures the connection
     for number in itertools.count():
@@ -172,13 +188,7 @@ def _stream(
                 page = next(pages)
             except StopIteration:
                 return
-        for raw in page.get("Items", ()):
-            try:
-                yield deserialize(raw, operation)
-            except IntegrityError as exc:
-                if not tolerate:
-                    raise
-                yield exc
+        yield from page.get("Items", ())
 
 
 def stream_converted(
@@ -194,24 +204,13 @@ def stream_converted(
     item costs more than the request. What ``convert`` raises for an item that does not fit
     (``ValueError``, ``TypeError``, ``KeyError``, ``LedgerError``) is an ``IntegrityError``
     naming the item (by its keys, or by ``describe`` when the read projects them away)."""
-    with storage_call(settings, operation, key):
-        pages = start_query().page_iter
-    for number in itertools.count():
-        with (
-            storage_call(settings, operation, key),
-            subsegment("ledger.query", operation=operation, key=key, page=number),
-        ):
-            try:
-                page = next(pages)
-            except StopIteration:
-                return
-        for raw in page.get("Items", ()):
-            try:
-                converted = convert(raw)
-            except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
-                raise _corrupt(raw, operation, exc, describe) from exc
-            if converted is not None:
-                yield converted
+    for raw in _raw_items(settings, operation, key, start_query):
+        try:
+            converted = convert(raw)
+        except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
+            raise _corrupt(raw, operation, exc, describe) from exc
+        if converted is not None:
+            yield converted
 
 
 def deserialize(raw: dict[str, Any], operation: str) -> LedgerItem:

@@ -311,7 +311,6 @@ def bench_size(
     log: Callable[[str], None] = lambda _: None,
 ) -> SizeResult:
     """Seed a fresh table with ``trades`` fills and measure ``take_snapshot`` of the last day."""
-    from snapshots.alpaca.source import AlpacaSource, RetryPolicy
     from snapshots.builder import take_snapshot
     from snapshots.records import snapshot_from_record
     from snapshots.schema import body_bytes
@@ -344,81 +343,68 @@ def bench_size(
         outcome: Any = None
         paths: dict[str, dict[str, Any]] = {}
         incremental_usage = DynamoUsage()
-        with running_fake_alpaca(account) as server:
-            source = AlpacaSource(
-                api_key=DEFAULT_KEY_ID,
-                secret_key=DEFAULT_SECRET_KEY,
-                base_url=server.base_url,
-                retry=RetryPolicy(deadline=600.0, request_timeout=120.0),
-                environ={},
-            )
-            with source:
-                if base_start is not None and base_end is not None:
-                    base_account = fake_account_for_period(cycles, account_id, base_start, base_end)
-                    with running_fake_alpaca(base_account) as base_server:
-                        base_source = AlpacaSource(
-                            api_key=DEFAULT_KEY_ID,
-                            secret_key=DEFAULT_SECRET_KEY,
-                            base_url=base_server.base_url,
-                            retry=RetryPolicy(deadline=600.0, request_timeout=120.0),
-                            environ={},
+        with running_fake_alpaca(account) as server, fake_source(server.base_url) as source:
+            if base_start is not None and base_end is not None:
+                base_account = fake_account_for_period(cycles, account_id, base_start, base_end)
+                with (
+                    running_fake_alpaca(base_account) as base_server,
+                    fake_source(base_server.base_url) as base_source,
+                ):
+                    started = time.perf_counter()
+                    take_snapshot(
+                        account_id=account_id,
+                        period_start=base_start,
+                        period_end=base_end,
+                        correlation_id=cycles[-2].correlation_id,
+                        alpaca=base_source,
+                        ledger=ledger,
+                        store=store,
+                        hmac_key=None,
+                    )
+                    log(
+                        f"  base snapshot (previous day, full read): "
+                        f"{time.perf_counter() - started:.2f} s"
+                    )
+            for path in ("incremental", "full"):
+                runs: list[float] = []
+                for run in range(repeat):
+                    delete_snapshot_items(settings, account_id, end)
+                    server.clear_requests()
+                    timer = PhaseTimer()
+                    with timer.installed(), meter.measure() as usage:
+                        started = time.perf_counter()
+                        outcome = take_snapshot(
+                            account_id=account_id,
+                            period_start=start,
+                            period_end=end,
+                            correlation_id=correlation_id,
+                            alpaca=source,
+                            ledger=ledger,
+                            store=store,
+                            hmac_key=None,
+                            full_rebuild=path == "full",
                         )
-                        with base_source:
-                            started = time.perf_counter()
-                            take_snapshot(
-                                account_id=account_id,
-                                period_start=base_start,
-                                period_end=base_end,
-                                correlation_id=cycles[-2].correlation_id,
-                                alpaca=base_source,
-                                ledger=ledger,
-                                store=store,
-                                hmac_key=None,
-                            )
-                            log(
-                                f"  base snapshot (previous day, full read): "
-                                f"{time.perf_counter() - started:.2f} s"
-                            )
-                for path in ("incremental", "full"):
-                    runs: list[float] = []
-                    for run in range(repeat):
-                        delete_snapshot_items(settings, account_id, end)
-                        server.clear_requests()
-                        timer = PhaseTimer()
-                        with timer.installed(), meter.measure() as usage:
-                            started = time.perf_counter()
-                            outcome = take_snapshot(
-                                account_id=account_id,
-                                period_start=start,
-                                period_end=end,
-                                correlation_id=correlation_id,
-                                alpaca=source,
-                                ledger=ledger,
-                                store=store,
-                                hmac_key=None,
-                                full_rebuild=path == "full",
-                            )
-                            runs.append(time.perf_counter() - started)
-                        read = outcome.ledger_read
-                        log(
-                            f"  {path} run {run + 1}/{repeat}: {runs[-1]:.2f} s "
-                            f"({read.path}: {read.attributions_read:,} attributions read)"
-                        )
-                        if path == "incremental":
-                            incremental_usage = usage
-                            totals.append(runs[-1])
-                            phase_runs.append(_phases(timer, runs[-1]))
-                            routes = Counter(_alpaca_route(r.path) for r in server.requests())
-                            alpaca_requests = dict(sorted(routes.items()))
-                    paths[path] = {
-                        "seconds": {
-                            "median": statistics.median(runs),
-                            "min": min(runs),
-                            "max": max(runs),
-                        },
-                        "dynamodb": usage.as_dict(),
-                        "ledger_read": read.model_dump(mode="json"),
-                    }
+                        runs.append(time.perf_counter() - started)
+                    read = outcome.ledger_read
+                    log(
+                        f"  {path} run {run + 1}/{repeat}: {runs[-1]:.2f} s "
+                        f"({read.path}: {read.attributions_read:,} attributions read)"
+                    )
+                    if path == "incremental":
+                        incremental_usage = usage
+                        totals.append(runs[-1])
+                        phase_runs.append(_phases(timer, runs[-1]))
+                        routes = Counter(_alpaca_route(r.path) for r in server.requests())
+                        alpaca_requests = dict(sorted(routes.items()))
+                paths[path] = {
+                    "seconds": {
+                        "median": statistics.median(runs),
+                        "min": min(runs),
+                        "max": max(runs),
+                    },
+                    "dynamodb": usage.as_dict(),
+                    "ledger_read": read.model_dump(mode="json"),
+                }
         floor = measure_floor(settings, account_id, start, end, base_end)
         read_path = measure_read_path(settings, ledger, account_id)
         snapshot = outcome.snapshot
@@ -490,6 +476,19 @@ def bench_size(
         with contextlib.suppress(Exception):
             delete_table(settings)
         _CONNECTIONS.pop(settings, None)
+
+
+def fake_source(base_url: str) -> Any:
+    """The real ``AlpacaSource`` (alpaca-py) on the fake server, with generous time limits."""
+    from snapshots.alpaca.source import AlpacaSource, RetryPolicy
+
+    return AlpacaSource(
+        api_key=DEFAULT_KEY_ID,
+        secret_key=DEFAULT_SECRET_KEY,
+        base_url=base_url,
+        retry=RetryPolicy(deadline=600.0, request_timeout=120.0),
+        environ={},
+    )
 
 
 def measure_floor(

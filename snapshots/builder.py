@@ -31,7 +31,7 @@ from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import AccountActivity, AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
 from snapshots.ledger.summary import LedgerBase, LedgerRead, read_account
-from snapshots.payload import Period, SnapshotKey, SnapshotPayload
+from snapshots.payload import SnapshotPayload
 from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import AccountSnapshotV13, AnySnapshot, compose_snapshot, seal
 
@@ -270,13 +270,11 @@ def build_snapshot_from(
 
 def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     """The Step Functions payload naming ``snapshot``."""
-    return SnapshotPayload(
+    return SnapshotPayload.naming(
         account_id=snapshot.account_id,
-        period=Period(start=snapshot.period_start, end=snapshot.period_end),
+        period_start=snapshot.period_start,
+        period_end=snapshot.period_end,
         snapshot_id=snapshot.snapshot_id,
-        key=SnapshotKey(
-            pk=keys.snapshot_pk(snapshot.account_id), sk=keys.snapshot_sk(snapshot.period_end)
-        ),
         checksum=snapshot.checksum,
         checksum_algorithm=snapshot.checksum_algorithm,
     )

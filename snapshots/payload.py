@@ -46,6 +46,27 @@ class SnapshotPayload(Frozen):
     checksum: str
     checksum_algorithm: str
 
+    @classmethod
+    def naming(
+        cls,
+        *,
+        account_id: str,
+        period_start: datetime,
+        period_end: datetime,
+        snapshot_id: str,
+        checksum: str,
+        checksum_algorithm: str,
+    ) -> SnapshotPayload:
+        """The payload naming a stored snapshot (its key follows from account and period end)."""
+        return cls(
+            account_id=account_id,
+            period=Period(start=period_start, end=period_end),
+            snapshot_id=snapshot_id,
+            key=SnapshotKey(pk=keys.snapshot_pk(account_id), sk=keys.snapshot_sk(period_end)),
+            checksum=checksum,
+            checksum_algorithm=checksum_algorithm,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The payload as JSON-ready data (what Step Functions receives)."""
         data: dict[str, Any] = self.model_dump(mode="json")

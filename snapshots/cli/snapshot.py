@@ -21,7 +21,7 @@ from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotSummary, StoredSnapshot
 from snapshots.builder import payload_for
 from snapshots.cli.ledger import connection_options, print_table, run_with_settings, timestamp_arg
-from snapshots.payload import Period, SnapshotKey, SnapshotPayload
+from snapshots.payload import SnapshotPayload
 from snapshots.records import snapshot_from_record
 from snapshots.schema import AnySnapshot, CheckStatus, snapshot_bytes
 
@@ -208,13 +208,11 @@ def _list(args: argparse.Namespace, settings: TableSettings) -> int:
 
 def _summary_payload(summary: SnapshotSummary) -> SnapshotPayload:
     """The Step Functions payload of a listed snapshot (what ``snapshot take --json`` prints)."""
-    return SnapshotPayload(
+    return SnapshotPayload.naming(
         account_id=summary.account_id,
-        period=Period(start=summary.period_start, end=summary.period_end),
+        period_start=summary.period_start,
+        period_end=summary.period_end,
         snapshot_id=summary.snapshot_id,
-        key=SnapshotKey(
-            pk=keys.snapshot_pk(summary.account_id), sk=keys.snapshot_sk(summary.period_end)
-        ),
         checksum=summary.checksum,
         checksum_algorithm=summary.checksum_algorithm,
     )

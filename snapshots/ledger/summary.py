@@ -164,14 +164,7 @@ def read_account(
     by_strategy: dict[str, int] = {}
     for registration in registrations:
         name = registration.strategy
-        entries = list(ledger.attributions_by_strategy(account_id, name, since, until))
-        for attribution in entries:
-            if (attribution.account_id, attribution.strategy) != (account_id, name):
-                raise IntegrityError(
-                    f"GSI3 of account {account_id}, strategy {name} returned order "
-                    f"{attribution.order_id} of account {attribution.account_id}, "
-                    f"strategy {attribution.strategy}"
-                )
+        entries = _strategy_entries(ledger, account_id, name, since, until)
         by_strategy[name] = digest_sum(entries)
         attributions.extend(entries)
     history = list(events.history(account_id, since, until))
@@ -276,16 +269,28 @@ def _read_before(
 ) -> tuple[list[StrategyAttribution], list[RecordedEvent]]:
     older: list[StrategyAttribution] = []
     for registration in registrations:
-        name = registration.strategy
-        for attribution in ledger.attributions_by_strategy(account_id, name, None, until):
-            if (attribution.account_id, attribution.strategy) != (account_id, name):
-                raise IntegrityError(
-                    f"GSI3 of account {account_id}, strategy {name} returned order "
-                    f"{attribution.order_id} of account {attribution.account_id}, "
-                    f"strategy {attribution.strategy}"
-                )
-            older.append(attribution)
+        older.extend(_strategy_entries(ledger, account_id, registration.strategy, None, until))
     return older, list(events.history(account_id, None, until))
+
+
+def _strategy_entries(
+    ledger: TradeLedgerRepository,
+    account_id: str,
+    strategy: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[StrategyAttribution]:
+    """The strategy's attributions in ``[since, until)``, each checked to be of this account
+    and strategy (GSI3 returning another's would corrupt the ledger silently)."""
+    entries = list(ledger.attributions_by_strategy(account_id, strategy, since, until))
+    for attribution in entries:
+        if (attribution.account_id, attribution.strategy) != (account_id, strategy):
+            raise IntegrityError(
+                f"GSI3 of account {account_id}, strategy {strategy} returned order "
+                f"{attribution.order_id} of account {attribution.account_id}, "
+                f"strategy {attribution.strategy}"
+            )
+    return entries
 
 
 def summarize_account(
