@@ -601,3 +601,38 @@ def test_item_metadata_edited_apart_from_the_body_is_rejected(
     put_raw(settings, {**item, "correlation_id": {"S": "cycle-forged"}})
     with pytest.raises(IntegrityError, match="GSI4PK is 'CORR#cycle-2026-08-07'"):
         repository(settings, None).get(ACCOUNT_ID, PERIOD_END)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
+    settings: TableSettings, version: str
+) -> None:
+    """Only 1.3 snapshots carry their ledger's digests: an older newest snapshot means a
+    full read of the ledger, with the reason."""
+    from snapshots.builder import ledger_base
+
+    (released,) = (v for v in VERSIONS if v.version == version)
+    for item in load_items(released.sha256_item):
+        put_raw(settings, item)
+    base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)
+    assert base is None
+    assert reason.endswith(
+        f"is snapshot_version {version}, which does not carry its ledger's digests"
+    )
+
+
+def test_the_1_3_fixture_is_a_base(settings: TableSettings) -> None:
+    from snapshots.builder import ledger_base
+
+    (released,) = (v for v in VERSIONS if v.version == "1.3")
+    for item in load_items(released.sha256_item):
+        put_raw(settings, item)
+    base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)
+    assert reason == ""
+    assert base is not None
+    assert base.period_end == PERIOD_END
+    assert set(base.ledger.strategy_performance) == {
+        "mean_reversion",
+        "momentum",
+        "trend_following",
+    }
