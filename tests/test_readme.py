@@ -35,8 +35,9 @@ def blocks(language: str) -> list[str]:
 
 
 def test_the_readme_has_the_blocks_this_test_runs() -> None:
-    assert len(blocks("python")) == 4
-    assert "from snapshots.canonical import canonical_bytes" in blocks("python")[3]
+    assert len(blocks("python")) == 5
+    assert "ledger.record_many" in blocks("python")[1]
+    assert "from snapshots.canonical import canonical_bytes" in blocks("python")[4]
 
 
 @pytest.fixture
@@ -77,10 +78,13 @@ def _readme_fill() -> object:
 @pytest.mark.usefixtures("readme_environment")
 def test_the_python_walk_through_runs_in_order(capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, object] = {"__name__": "readme"}
-    library, snapshot, lambda_example, worked = blocks("python")
+    library, bulk, snapshot, lambda_example, worked = blocks("python")
 
     exec(library, namespace)
     assert capsys.readouterr().out == "momentum 6 226.4\n"
+
+    exec(bulk, namespace)
+    assert capsys.readouterr().out == "['already_recorded']\n"
 
     exec(snapshot, namespace)
     status, payload = capsys.readouterr().out.splitlines()
