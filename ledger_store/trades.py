@@ -169,6 +169,18 @@ class TradeLedgerRepository:
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             in_flight: set[Future[list[tuple[int, RecordResult | LedgerError]]]] = set()
+            # Order ids handed to the pool since it was last drained: a repeated order id
+            # waits until its earlier lines are written, so the first line wins, as in a
+            # one-by-one import (a later line with other content is the conflict).
+            submitted: set[str] = set()
+
+            def drain() -> None:
+                nonlocal in_flight
+                for future in as_completed(in_flight):
+                    finish(future.result())
+                in_flight = set()
+                submitted.clear()
+
             for first in range(0, len(fills), BATCH_GET_SIZE):
                 chunk = range(first, min(first + BATCH_GET_SIZE, len(fills)))
                 try:
@@ -177,8 +189,13 @@ class TradeLedgerRepository:
                     finish((i, exc) for i in chunk)
                     continue
                 fresh: list[int] = []
+                repeated: list[int] = []
                 for i in chunk:
                     fill = fills[i]
+                    if fill.order_id in submitted:
+                        repeated.append(i)
+                        continue
+                    submitted.add(fill.order_id)
                     recorded = stored.get(fill.order_id)
                     if recorded is not None and recorded == fill.content_sha256():
                         finish(
@@ -190,12 +207,14 @@ class TradeLedgerRepository:
                         in_flight.add(pool.submit(self._record_each, fills, [i]))
                 for group in _groups(fills, fresh):
                     in_flight.add(pool.submit(self._record_group, fills, group))
+                if repeated:
+                    drain()
+                    finish(self._record_each(fills, repeated))
                 while len(in_flight) > 2 * workers:
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in finished:
                         finish(future.result())
-            for future in as_completed(in_flight):
-                finish(future.result())
+            drain()
         return [r for r in results if r is not None]
 
     def _record_each(
@@ -704,18 +723,12 @@ def _correction_dto(item: CorrectionItem) -> Correction:
 
 
 def _groups(fills: Sequence[TradeFill], indexes: Sequence[int]) -> Iterator[list[int]]:
-    """The fills at ``indexes`` in transaction-sized groups of distinct order ids (a repeated
-    order id goes on alone, after its first occurrence is written)."""
+    """The fills at ``indexes`` (distinct order ids) in transaction-sized groups."""
     group: list[int] = []
-    seen: set[str] = set()
     strategies: set[tuple[str, str]] = set()
     actions = 0
-    later: list[int] = []
     for i in indexes:
         fill = fills[i]
-        if fill.order_id in seen:
-            later.append(i)
-            continue
         names = {(fill.account_id, s) for s in fill.strategy_allocation}
         cost = 1 + len(names) + len(names - strategies)
         if group and (len(group) >= GROUP_FILLS or actions + cost > GROUP_ACTIONS):
@@ -723,13 +736,10 @@ def _groups(fills: Sequence[TradeFill], indexes: Sequence[int]) -> Iterator[list
             group, strategies, actions = [], set(), 0
             cost = 1 + 2 * len(names)
         group.append(i)
-        seen.add(fill.order_id)
         strategies |= names
         actions += cost
     if group:
         yield group
-    for i in later:
-        yield [i]
 
 
 def _failed_conditions(exc: TransactWriteError) -> set[int]:

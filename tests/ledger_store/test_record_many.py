@@ -246,3 +246,21 @@ def test_a_group_that_would_overfill_a_strategy_writes_up_to_the_limit(
         "LedgerValidationError",
     ]
     assert "already holds 1,000,000,000" in str(results[2])
+
+
+def test_the_first_line_of_an_order_wins_as_in_a_one_by_one_import(
+    ledger: TradeLedgerRepository,
+) -> None:
+    """A repeated order id waits for its earlier lines: the first is recorded, a later one
+    with other content is the conflict — never the other way round, however the pool runs."""
+    originals = fills(40, "dup")
+    changed = [f.model_copy(update={"qty": f.qty + 1}) for f in originals[0:20:2]]
+    batch = [*originals[:20], *changed, *originals[20:], *changed]
+    results = ledger.record_many(batch, workers=8)
+    statuses = [r.status if isinstance(r, RecordResult) else type(r) for r in results]
+    assert statuses[:20] == ["recorded"] * 20
+    assert statuses[20:30] == [ConflictError] * 10
+    assert statuses[30:50] == ["recorded"] * 20
+    assert statuses[50:] == [ConflictError] * 10
+    for fill in originals:
+        assert ledger.get_trade(fill.order_id).fill == fill
