@@ -531,13 +531,18 @@ def _recorded(item: AccountEventItem) -> RecordedEvent:
     event = _event_dto(item)
     if item.voided_at is None:
         return RecordedEvent(event=event, status="active")
-    return RecordedEvent(
-        event=event,
-        status="voided",
-        voided_at=item.voided_at,
-        void_reason=item.void_reason,
-        void_actor=item.void_actor,
-    )
+    try:
+        return RecordedEvent(
+            event=event,
+            status="voided",
+            voided_at=item.voided_at,
+            void_reason=item.void_reason,
+            void_actor=item.void_actor,
+        )
+    except ValidationError as exc:
+        raise IntegrityError(
+            f"event item {item.pk} / {item.sk}: its void does not match its model: {exc}"
+        ) from exc
 
 
 def _event_dto(item: AccountEventItem) -> Event:

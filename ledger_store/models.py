@@ -276,7 +276,7 @@ class StrategyRegistryItem(LedgerItem, discriminator="STRATEGY"):
     #: Writes that changed the strategy's entries (record, void, amend); only grows.
     revision = NumberAttribute(null=True)
     #: The sum of the digests of the strategy's current attributions (``digests``); absent on
-    #: rows written before digests were kept (``TradeLedgerRepository.repair_registry``).
+    #: rows written before digests were kept (a snapshot then reads the whole history).
     entries_digest = NumberAttribute(null=True)
 
 

@@ -531,12 +531,17 @@ class TradeLedgerRepository:
                 corrections.append(_correction_dto(item))
         if trade is None:
             raise NotFoundError(f"no trade recorded for order {order_id!r}")
-        return RecordedTrade(
-            fill=_fill_dto(trade),
-            attributions=tuple(attributions),
-            status="voided" if trade.status == "voided" else "active",
-            corrections=tuple(sorted(corrections, key=lambda c: c.revision)),
-        )
+        try:
+            return RecordedTrade(
+                fill=_fill_dto(trade),
+                attributions=tuple(attributions),
+                status="voided" if trade.status == "voided" else "active",
+                corrections=tuple(sorted(corrections, key=lambda c: c.revision)),
+            )
+        except ValidationError as exc:
+            raise IntegrityError(
+                f"trade {key}: its items disagree: {describe_validation_error(exc)}"
+            ) from exc
 
     def trades_by_correlation(
         self,
@@ -806,21 +811,25 @@ def _attribution_item(a: StrategyAttribution) -> StrategyTradeItem:
 
 
 def _fill_dto(item: TradeItem) -> TradeFill:
-    return TradeFill(
-        order_id=item.order_id,
-        account_id=item.account_id,
-        correlation_id=item.correlation_id,
-        symbol=item.symbol,
-        side=item.side,
-        qty=item.qty,
-        price=item.price,
-        filled_at=item.filled_at,
-        order_type=item.order_type,
-        fees=item.fees,
-        strategy_allocation=item.strategy_allocation,
-        bid_at_fill=item.bid_at_fill,
-        ask_at_fill=item.ask_at_fill,
-    )
+    """Validate a stored trade into its DTO; one that does not fit is an ``IntegrityError``."""
+    try:
+        return TradeFill(
+            order_id=item.order_id,
+            account_id=item.account_id,
+            correlation_id=item.correlation_id,
+            symbol=item.symbol,
+            side=item.side,
+            qty=item.qty,
+            price=item.price,
+            filled_at=item.filled_at,
+            order_type=item.order_type,
+            fees=item.fees,
+            strategy_allocation=item.strategy_allocation,
+            bid_at_fill=item.bid_at_fill,
+            ask_at_fill=item.ask_at_fill,
+        )
+    except ValidationError as exc:
+        raise _corrupt_item(item, exc) from exc
 
 
 _ATTRIBUTION_FIELDS = tuple(StrategyAttribution.model_fields)
@@ -867,13 +876,19 @@ def _attribution_key(raw: dict[str, Any]) -> str:
 
 
 def _attribution_dto(item: StrategyTradeItem) -> StrategyAttribution:
-    """Validate a stored attribution into its DTO (a corrupt item raises ``ValidationError``).
-
-    The fields are read from the item's attribute values in one pass (what PynamoDB's
-    attribute descriptors return, a missing attribute being ``None``) instead of one descriptor
-    call each; the hot path of ``attributions_by_strategy`` maps every item of the account.
-    """
+    """Validate a stored attribution model (``get_trade``) into its DTO; one that does not fit
+    is an ``IntegrityError`` (``_attribution_from_raw`` is the GSI3 twin, without a model)."""
     values = item.attribute_values
-    return StrategyAttribution.model_validate(
-        {name: values.get(name) for name in _ATTRIBUTION_FIELDS}
+    try:
+        return StrategyAttribution.model_validate(
+            {name: values.get(name) for name in _ATTRIBUTION_FIELDS}
+        )
+    except ValidationError as exc:
+        raise _corrupt_item(item, exc) from exc
+
+
+def _corrupt_item(item: LedgerItem, exc: ValidationError) -> IntegrityError:
+    return IntegrityError(
+        f"stored item {item.pk} / {item.sk} does not match its model: "
+        f"{describe_validation_error(exc)}"
     )

@@ -7,7 +7,6 @@ gate and the idempotent write and returns the Step Functions payload. The tradin
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -30,12 +29,10 @@ from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import AccountActivity, AlpacaData
 from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integrity_checks
-from snapshots.ledger.summary import LedgerBase, LedgerRead, read_account
+from snapshots.ledger.summary import NO_BASE, LedgerBase, LedgerRead, read_account
 from snapshots.payload import SnapshotPayload
 from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import AccountSnapshotV13, AnySnapshot, compose_snapshot, seal
-
-_log = logging.getLogger(__name__)
 
 
 class AlpacaFetcher(Protocol):
@@ -197,7 +194,7 @@ def ledger_base(
         newest = store.range(account_id, None, period_start + _SECOND, page_size=1)
         stored = next(iter(newest), None)
         if stored is None:
-            return None, "no earlier snapshot to start from"
+            return None, NO_BASE
         snapshot = snapshot_from_record(stored.record, hmac_key)
     except IntegrityError as exc:
         return None, f"the newest earlier snapshot cannot be carried forward: {exc}"
@@ -227,12 +224,14 @@ def build_snapshot_from(
     ledger_id: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
     base: LedgerBase | None = None,
+    why_no_base: str = NO_BASE,
 ) -> BuiltSnapshot:
     """Read Alpaca and the ledger for the period, run the integrity checks and seal.
 
     With ``base`` (the ledger of an earlier snapshot, ``ledger_base``) the ledger is read from
     its ``period_end`` on when its digests prove nothing older changed, else in full; the
-    snapshot is the same either way, byte for byte.
+    snapshot is the same either way, byte for byte. ``why_no_base`` is the reason reported
+    for a full read without a base.
 
     The only writes are the period's account events: Alpaca's non-trade activities that map to
     events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
@@ -252,7 +251,15 @@ def build_snapshot_from(
     prices = {p.symbol: p.current_price for p in data.positions if p.current_price is not None}
     with subsegment("snapshot.ledger_aggregation", account_id=account_id):
         read = read_account(
-            ledger, events, account_id, start, end, prices=prices, ledger_id=ledger_id, base=base
+            ledger,
+            events,
+            account_id,
+            start,
+            end,
+            prices=prices,
+            ledger_id=ledger_id,
+            base=base,
+            why_no_base=why_no_base,
         )
     view = read.view
     checks = run_integrity_checks(data, view, tolerances)
@@ -333,8 +340,6 @@ def take_snapshot(
     else:
         with subsegment("snapshot.ledger_base", account_id=account_id):
             base, why_not = ledger_base(store, account_id, start, hmac_key)
-    if base is None:
-        _log.info("snapshot of %s at %s: full ledger read: %s", account_id, end, why_not)
     built = build_snapshot_from(
         account_id=account_id,
         period_start=period_start,
@@ -347,11 +352,9 @@ def take_snapshot(
         ledger_id=ledger_id,
         clock=clock,
         base=base,
+        why_no_base=why_not,
     )
     snapshot = built.snapshot
-    read = built.ledger_read
-    if base is None:
-        read = read.model_copy(update={"reason": why_not})
     if strict:
         enforce_strict(snapshot.integrity_checks, describe=snapshot.describe())
     result = store.put(snapshot_record(snapshot), replace_checksum=replace_checksum)
@@ -360,7 +363,7 @@ def take_snapshot(
         snapshot=snapshot,
         stored=result.snapshot,
         payload=payload_for(snapshot),
-        ledger_read=read,
+        ledger_read=built.ledger_read,
     )
 
 

@@ -67,6 +67,9 @@ from snapshots.ledger.models import AccountLedgerV13, StrategyLedgerV13
 
 _log = logging.getLogger(__name__)
 
+#: The reason of a full read when there is no earlier snapshot to start from.
+NO_BASE: Final = "no earlier snapshot to start from"
+
 _ZERO: Final = Decimal(0)
 
 
@@ -137,8 +140,11 @@ def read_account(
     prices: Mapping[str, Decimal],
     ledger_id: str | None = None,
     base: LedgerBase | None = None,
+    why_no_base: str = NO_BASE,
 ) -> AccountRead:
     """Read the account's attributions (GSI3) and events and fold them into its ledger.
+
+    ``why_no_base`` is the reason reported for a full read when the caller has no base.
 
     Without ``base`` (or when it cannot be used) everything dated before ``period_end`` is
     read. With one, only what is dated from the base's ``period_end`` on: the registry's and
@@ -155,7 +161,7 @@ def read_account(
     ledger_name = ledger_id or ledger.settings.table_name
     registrations = ledger.strategies(account_id)
     totals = events.event_totals(account_id)
-    reason = "no earlier snapshot to start from"
+    reason = why_no_base
     if base is not None:
         reason = _base_unusable(base, start, ledger_name, registrations, totals.events_digest)
     since = None if reason else base.period_end if base is not None else None
@@ -173,14 +179,13 @@ def read_account(
         reason = _digests_differ(base, registrations, by_strategy, totals.events_digest, active)
         if reason:
             # Something dated before the base changed: read the rest of the history too.
-            _log.info("snapshot of %s: full rebuild: %s", account_id, reason)
             older = _read_before(ledger, events, account_id, registrations, since)
             attributions.extend(older[0])
             history = [*older[1], *history]
             active = [r.event for r in history if r.status == "active"]
-    elif base is not None:
-        _log.info("snapshot of %s: full rebuild: %s", account_id, reason)
     usable = base if base is not None and not reason else None
+    if usable is None:
+        _log.info("ledger of %s through %s: full read: %s", account_id, end.isoformat(), reason)
     view = summarize_account(
         attributions,
         active,
@@ -541,6 +546,7 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
 
 
 __all__ = [
+    "NO_BASE",
     "AccountRead",
     "AccountView",
     "LedgerBase",

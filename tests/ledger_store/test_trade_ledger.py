@@ -491,3 +491,33 @@ def test_a_corrupt_attribution_is_an_integrity_error_on_the_strategy_path(
     put_raw(settings, item)
     with pytest.raises(IntegrityError, match=f"TRADE#{fill.order_id} / STRATEGY#alpha"):
         list(ledger.attributions_by_strategy(ACCOUNT, "alpha"))
+
+
+@pytest.mark.parametrize(
+    ("sk", "damage"),
+    [
+        ("METADATA", {"qty": {"N": "-1"}}),
+        ("METADATA", {"side": {"S": "HOLD"}}),
+        ("STRATEGY#alpha", {"qty": {"N": "-1"}}),
+        ("STRATEGY#alpha", {"price": {"N": "0"}}),
+    ],
+    ids=["trade-negative-qty", "trade-bad-side", "share-negative-qty", "share-zero-price"],
+)
+def test_a_corrupt_trade_or_share_is_an_integrity_error_on_every_trade_read(
+    settings: TableSettings, ledger: TradeLedgerRepository, sk: str, damage: dict[str, Any]
+) -> None:
+    """Values the model's types accept but the DTO refuses: a typed ``IntegrityError`` naming
+    the item from ``get_trade`` and the index reads, never pydantic's ``ValidationError``."""
+    fill = make_fill(strategy_allocation={"alpha": "1"})
+    ledger.record(fill)
+    item = raw_item(settings, f"TRADE#{fill.order_id}", sk)
+    assert item is not None
+    put_raw(settings, {**item, **damage})
+    named = f"TRADE#{fill.order_id} / {sk}"
+    with pytest.raises(IntegrityError, match=named):
+        ledger.get_trade(fill.order_id)
+    if sk == "METADATA":
+        with pytest.raises(IntegrityError, match=named):
+            list(ledger.trades_by_correlation(CORRELATION))
+        with pytest.raises(IntegrityError, match=named):
+            list(ledger.trades_by_symbol(fill.symbol))

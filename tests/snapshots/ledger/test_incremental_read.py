@@ -192,7 +192,7 @@ def test_a_late_fill_dated_before_the_base_rebuilds(
     with caplog.at_level(logging.INFO, logger="snapshots.ledger.summary"):
         carried = assert_rebuilt(settings_, base, "fills dated before")
     assert "strategies alpha" in carried.read.reason
-    assert "full rebuild" in caplog.text
+    assert "full read: fills dated before" in caplog.text
     assert "snapshot week-1" in caplog.text
     assert carried.read.attributions_read == 4
 

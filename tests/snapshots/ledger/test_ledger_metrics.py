@@ -408,9 +408,12 @@ def test_a_corrupt_stored_attribution_is_rejected_as_before(name: str, value: An
     setattr(item, name, value)
     with pytest.raises(ValidationError) as expected:
         StrategyAttribution(**{f: getattr(item, f) for f in StrategyAttribution.model_fields})
-    with pytest.raises(ValidationError) as actual:
+    # The library's own error, naming the item, with the DTO's very refusal as its cause.
+    with pytest.raises(IntegrityError, match="TRADE#o1 / STRATEGY#alpha") as actual:
         _attribution_dto(item)
-    assert str(actual.value) == str(expected.value)
+    cause = actual.value.__cause__
+    assert isinstance(cause, ValidationError)
+    assert str(cause) == str(expected.value)
     assert name in str(actual.value)
 
 
