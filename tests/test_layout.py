@@ -29,6 +29,7 @@ SCHEMA_PARTS = frozenset(
         "snapshots.alpaca.models",
         "snapshots.ledger.models",
         "snapshots.ledger.fifo",
+        "snapshots.ledger.lots",
     }
 )
 #: Third-party packages a package must never import.

@@ -29,12 +29,7 @@ from pydantic import ValidationError
 
 from ledger_store.dto import Frozen
 from ledger_store.events import CashFlow, Dividend, Event, Split
-from snapshots.alpaca.models import AccountActivity
-
-CASH_TYPES = frozenset({"CSD", "CSW", "JNLC"})
-DIVIDEND_TYPES = frozenset(
-    {"DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX"}
-)
+from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, AccountActivity
 
 
 class ActivityEvents(Frozen):

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -262,6 +262,14 @@ class FeeActivity(Frozen):
     def from_api(cls, raw: Mapping[str, Any]) -> FeeActivity:
         """Parse a raw row; without ``created_at`` the time comes from the id prefix."""
         return cls.model_validate(_activity_fields(cls, raw))
+
+
+#: Non-trade activity types that move cash in or out of the account (deposits, withdrawals,
+#: cash journals), and those that credit or withhold dividends.
+CASH_TYPES: Final = frozenset({"CSD", "CSW", "JNLC"})
+DIVIDEND_TYPES: Final = frozenset(
+    {"DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX"}
+)
 
 
 class AccountActivity(Frozen):

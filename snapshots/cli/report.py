@@ -21,6 +21,7 @@ from snapshots.cli.ledger import connection_options, run_with_settings, timestam
 
 if TYPE_CHECKING:
     from snapshots.handlers.report import ReportRequest
+    from snapshots.report.metrics import ReportOptions
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +41,48 @@ def register(subparsers: Any) -> None:
         "-o", "--output", required=True, type=Path, help="PDF file to write (replaced atomically)"
     )
     render.add_argument("--json", action="store_true", help="print a JSON object")
+    _report_options(render)
     render.set_defaults(func=run_with_settings(_render))
+
+    metrics = commands.add_parser(
+        "metrics",
+        parents=[connection_options()],
+        help="print every figure of a stored snapshot's report (returns, risk, strategies, ...)",
+    )
+    metrics.add_argument("--account", required=True, help="ledger account id")
+    which = metrics.add_mutually_exclusive_group(required=True)
+    which.add_argument("--at", type=timestamp_arg, help="period end of the snapshot (UTC)")
+    which.add_argument("--latest", action="store_true", help="the newest snapshot")
+    metrics.add_argument(
+        "--json", action="store_true", help="print every figure as one JSON object"
+    )
+    _report_options(metrics)
+    metrics.set_defaults(func=run_with_settings(_metrics))
+
+
+def _report_options(parser: Any) -> None:
+    parser.add_argument(
+        "--risk-free-rate",
+        metavar="RATE",
+        help="annual risk-free rate for Sharpe and Sortino as a fraction, e.g. 0.04 "
+        "(default: REPORT_RISK_FREE_RATE, else 0)",
+    )
+    parser.add_argument(
+        "--reveal-ids",
+        action="store_true",
+        help="print account ids in full (default: masked like the account number)",
+    )
+
+
+def _options(args: argparse.Namespace) -> ReportOptions:
+    """The report options: the environment's (as the Lambda reads them), then the flags."""
+    from snapshots.report.metrics import ReportOptions, options_from_env, parse_risk_free_rate
+
+    base = options_from_env(os.environ)
+    rate = base.risk_free_rate
+    if args.risk_free_rate is not None:
+        rate = parse_risk_free_rate(args.risk_free_rate)
+    return ReportOptions(risk_free_rate=rate, reveal_ids=base.reveal_ids or args.reveal_ids)
 
 
 def _request(args: argparse.Namespace) -> ReportRequest:
@@ -89,7 +131,10 @@ def _render(args: argparse.Namespace, settings: TableSettings) -> int:
     request = _request(args)
     path: Path = args.output
     _check_output(path)
-    snapshot, rendered = render_stored(request, settings, hmac_key=hmac_key_from_env())
+    options = _options(args)
+    snapshot, rendered = render_stored(
+        request, settings, hmac_key=hmac_key_from_env(), options=options
+    )
     write_atomically(path, rendered.pdf)
     summary = {
         "path": str(path),
@@ -113,6 +158,42 @@ def _render(args: argparse.Namespace, settings: TableSettings) -> int:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _metrics(args: argparse.Namespace, settings: TableSettings) -> int:
+    from snapshots.handlers.report import hmac_key_from_env, read_snapshot
+    from snapshots.report.metrics import metrics_dict, metrics_json, report_metrics
+
+    request = _request(args)
+    options = _options(args)
+    snapshot = read_snapshot(request, settings, hmac_key=hmac_key_from_env())
+    metrics = report_metrics(snapshot, options)
+    if args.json:
+        print(metrics_json(metrics))
+        return 0
+    figures = metrics_dict(metrics)
+    p = figures["performance"]
+    episode = p["max_drawdown"] or {}
+    rows = [
+        ("snapshot", f"{snapshot.snapshot_id} (version {snapshot.snapshot_version})"),
+        ("daily returns", f"{p['returns']} ({p['first_day']} .. {p['last_day']})"),
+        ("time-weighted return", p["twr"]),
+        ("net P&L (flow-adjusted)", p["pnl"]),
+        ("annualised return", p["annualised_return"]),
+        ("volatility", p["volatility"]),
+        (f"sharpe (risk-free {p['risk_free_rate']})", p["sharpe"]),
+        ("sortino", p["sortino"]),
+        ("calmar", p["calmar"]),
+        ("max drawdown", episode.get("depth")),
+        ("max drawdown peak/trough", f"{episode.get('peak')} / {episode.get('trough')}"),
+        ("round trips", (figures["round_trips"] or {}).get("round_trips")),
+        ("win rate", (figures["round_trips"] or {}).get("win_rate")),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {'-' if value is None else value}")
+    print("(--json prints every figure)")
     return 0
 
 

@@ -49,6 +49,7 @@ from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationErr
 from snapshots.payload import SnapshotKey
 
 if TYPE_CHECKING:
+    from snapshots.report.metrics import ReportOptions
     from snapshots.report.pdf import RenderedReport
     from snapshots.schema import AnySnapshot
 
@@ -272,13 +273,17 @@ def _check_payload(request: PayloadReportRequest, snapshot: AnySnapshot) -> None
 
 
 def render_stored(
-    request: ReportRequest, settings: TableSettings, *, hmac_key: bytes | None
+    request: ReportRequest,
+    settings: TableSettings,
+    *,
+    hmac_key: bytes | None,
+    options: ReportOptions | None = None,
 ) -> tuple[AnySnapshot, RenderedReport]:
     """``read_snapshot`` then ``render_report``: the verified snapshot and its PDF."""
     from snapshots.report.pdf import render_report
 
     snapshot = read_snapshot(request, settings, hmac_key=hmac_key)
-    return snapshot, render_report(snapshot)
+    return snapshot, render_report(snapshot, options)
 
 
 # S3 ---------------------------------------------------------------------------------------
@@ -360,7 +365,12 @@ def run(
     """
     env = os.environ if environ is None else environ
     table = settings if settings is not None else TableSettings.from_env(environ=env)
-    snapshot, rendered = render_stored(request, table, hmac_key=hmac_key_from_env(env))
+    from snapshots.report.metrics import options_from_env
+
+    options = options_from_env(env)
+    snapshot, rendered = render_stored(
+        request, table, hmac_key=hmac_key_from_env(env), options=options
+    )
     bucket = env.get(BUCKET_VARIABLE) or None
     uri = None
     if bucket is not None:

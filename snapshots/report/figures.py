@@ -7,16 +7,14 @@ thread's current context, which a caller may have changed), no floats, no locale
 Definitions (``ReportFigures``):
 
 * Balances (equity, cash, buying power, long/short market value) are Alpaca's account values.
-* Period P/L and return compare the first and the last sample of ``equity_series``:
-  ``period_pnl = last - first``, ``period_return = period_pnl / first``. Both are ``None`` with
-  fewer than two samples (and the return also when the first equity is not positive).
-* Max drawdown walks the equity series with a running peak: ``max_drawdown`` is the largest
-  ``peak - equity`` (a positive amount, 0 when equity never fell) and ``max_drawdown_fraction``
-  the largest ``(peak - equity) / peak`` over positive peaks. ``None`` with fewer than two samples.
+* Returns, risk and drawdowns are in ``snapshots.report.performance`` (flow-adjusted, from the
+  daily equity); ``equity_samples`` counts the period's valued portfolio-history samples.
 * ``alpaca_fees`` is the period's fee total as a positive amount (``-sum(net_amount)`` of the FEE
   activities; a rebate lowers it); ``ledger_fees`` is the internal ledger's ``total_fees``.
-* ``filled_orders`` counts the orders whose status is ``filled`` (legs of multi-leg orders are
-  not counted: they are part of their parent order).
+* An order is filled when its whole quantity was (``filled_qty >= qty``, or status ``filled``
+  when Alpaca sent no quantity), whatever status text Alpaca gave it; ``partially_filled_orders``
+  filled some but not all of it. Legs of multi-leg orders are not counted: they are part of
+  their parent order.
 * A position's exposure is its market value (Alpaca's, else ``qty * current_price``), negative
   for shorts, and its fraction of equity (``None`` when equity is not positive).
 """
@@ -29,7 +27,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
 from ledger_store.dto import Frozen
-from snapshots.alpaca.models import AlpacaPosition, EquityPoint
+from snapshots.alpaca.models import AlpacaOrder, AlpacaPosition, EquityPoint
 from snapshots.schema import AnySnapshot, CheckStatus
 
 #: Sums and products: wide enough that two 38-digit numbers combine exactly.
@@ -74,17 +72,12 @@ class ReportFigures(Frozen):
     gross_exposure: Decimal
     net_exposure: Decimal
     equity_samples: int
-    start_equity: Decimal | None
-    end_equity: Decimal | None
-    period_pnl: Decimal | None
-    period_return: Decimal | None
-    max_drawdown: Decimal | None
-    max_drawdown_fraction: Decimal | None
     alpaca_fees: Decimal
     alpaca_fees_by_sub_type: tuple[FeeTotal, ...]
     ledger_fees: Decimal
     orders: int
     filled_orders: int
+    partially_filled_orders: int
     order_legs: int
     ledger_trades: int
     ledger_buy_value: Decimal
@@ -121,43 +114,22 @@ def valued(series: Iterable[EquityPoint]) -> tuple[EquityPoint, ...]:
     return tuple(point for point in series if point.equity is not None)
 
 
-def drawdown(series: Iterable[EquityPoint]) -> tuple[Decimal, Decimal]:
-    """``(max_drawdown, max_drawdown_fraction)`` of an equity series (both 0 if it never fell).
-
-    Samples without an equity value are skipped.
-    """
-    peak: Decimal | None = None
-    worst = _ZERO
-    worst_fraction = _ZERO
-    for point in series:
-        equity = point.equity
-        if equity is None:
-            continue
-        if peak is None or equity > peak:
-            peak = equity
-            continue
-        fall = _EXACT.subtract(peak, equity)
-        worst = max(worst, fall)
-        if peak > 0:
-            worst_fraction = max(worst_fraction, _fraction(fall, peak))
-    return worst, worst_fraction
+def fill_state(order: AlpacaOrder) -> str:
+    """``filled``, ``partial`` or ``none``: by the quantities, so an unknown status still counts."""
+    filled, qty = order.filled_qty, order.qty
+    if filled is not None and filled > 0:
+        if qty is None or filled >= qty:
+            return "filled"
+        return "partial"
+    if order.status == "filled":
+        return "filled"
+    return "partial" if order.status == "partially_filled" else "none"
 
 
 def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
     """Every figure the report prints, computed from ``snapshot`` alone."""
     account = snapshot.alpaca_account
     series = valued(snapshot.equity_series)
-    start = series[0].equity if series else None
-    end = series[-1].equity if series else None
-    pnl: Decimal | None = None
-    period_return: Decimal | None = None
-    max_dd: Decimal | None = None
-    max_dd_fraction: Decimal | None = None
-    if start is not None and end is not None and len(series) >= 2:
-        pnl = _EXACT.subtract(end, start)
-        period_return = _fraction(pnl, start) if start > 0 else None
-        max_dd, max_dd_fraction = drawdown(series)
-
     exposures = tuple(_exposure(position, account.equity) for position in snapshot.alpaca_positions)
     values = [e.market_value for e in exposures if e.market_value is not None]
 
@@ -169,6 +141,7 @@ def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
         for sub_type, amounts in sorted(by_type.items(), key=lambda item: item[0] or "")
     )
     statuses = [check.status for check in snapshot.integrity_checks]
+    fills = [fill_state(order) for order in snapshot.alpaca_orders]
     ledger = snapshot.internal_ledger
     return ReportFigures(
         currency=account.currency,
@@ -180,17 +153,12 @@ def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
         gross_exposure=_sum(abs(v) for v in values),
         net_exposure=_sum(values),
         equity_samples=len(series),
-        start_equity=start,
-        end_equity=end,
-        period_pnl=pnl,
-        period_return=period_return,
-        max_drawdown=max_dd,
-        max_drawdown_fraction=max_dd_fraction,
         alpaca_fees=-_sum(fee.net_amount for fee in snapshot.alpaca_fees),
         alpaca_fees_by_sub_type=fee_totals,
         ledger_fees=ledger.total_fees,
         orders=len(snapshot.alpaca_orders),
-        filled_orders=sum(1 for order in snapshot.alpaca_orders if order.status == "filled"),
+        filled_orders=fills.count("filled"),
+        partially_filled_orders=fills.count("partial"),
         order_legs=sum(len(order.legs) for order in snapshot.alpaca_orders),
         ledger_trades=ledger.total_trades,
         ledger_buy_value=ledger.total_buy_value,
@@ -303,7 +271,7 @@ __all__ = [
     "PositionExposure",
     "ReportFigures",
     "compute_figures",
-    "drawdown",
+    "fill_state",
     "fmt_date",
     "fmt_datetime",
     "fmt_money",

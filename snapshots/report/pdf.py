@@ -63,6 +63,7 @@ from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
     Frame,
+    KeepTogether,
     LongTable,
     PageTemplate,
     Paragraph,
@@ -90,6 +91,7 @@ from snapshots.report.figures import (
     mask_account_number,
     valued,
 )
+from snapshots.report.metrics import ReportMetrics, ReportOptions, report_metrics
 from snapshots.schema import (
     AccountSnapshotV12,
     AnySnapshot,
@@ -99,7 +101,7 @@ from snapshots.schema import (
 )
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
-REPORT_LAYOUT_VERSION: Final = "1"
+REPORT_LAYOUT_VERSION: Final = "2"
 
 # Fonts ---------------------------------------------------------------------------------------
 
@@ -167,6 +169,8 @@ SHORT = colors.HexColor("#C4704F")
 POSITIVE = colors.HexColor("#1E7A4C")
 NEGATIVE = colors.HexColor("#B3261E")
 WARNING = colors.HexColor("#A15C00")
+LONG_LIGHT = colors.HexColor("#9DB7D5")
+UNDERWATER = colors.HexColor("#F2C9C4")
 STATUS_COLOURS: Final = {
     CheckStatus.PASS: (POSITIVE, colors.HexColor("#E3F2EA")),
     CheckStatus.WARN: (WARNING, colors.HexColor("#FBF0DC")),
@@ -204,8 +208,10 @@ HEADING = _style(
     spaceAfter=5,
     keepWithNext=1,
 )
+HEADING_FLOWING = ParagraphStyle("heading-flowing", parent=HEADING, keepWithNext=0)
 NOTE = _style("note", fontSize=7.5, leading=10, textColor=MUTED, spaceBefore=3)
 CELL = _style("cell", fontSize=TABLE_FONT_SIZE, leading=9.2)
+METHOD = _style("method", fontSize=7.8, leading=10.4, spaceAfter=4)
 CELL_MUTED = _style("cell-muted", fontSize=6.8, leading=8.6, textColor=MUTED)
 CELL_LEFT_BOLD = _style(
     "cell-bold", fontName=FONT_BOLD, fontSize=TABLE_FONT_SIZE, leading=9.2, alignment=TA_LEFT
@@ -368,6 +374,15 @@ def _heading(text: str) -> Any:
     return Paragraph(escape(text), HEADING)
 
 
+def _long_heading(text: str) -> list[Any]:
+    """The heading of a table that may run over pages: it starts where the last one ended.
+
+    A kept-with-next heading would move a long table to a fresh page whole, leaving the page
+    before it nearly empty; this one only needs room for itself and a few rows.
+    """
+    return [CondPageBreak(96), Paragraph(escape(text), HEADING_FLOWING)]
+
+
 def _note(text: str) -> Any:
     return Paragraph(escape(clean_text(text)), NOTE)
 
@@ -493,16 +508,22 @@ class RenderedReport:
     sha256: str
 
 
-def render_report(snapshot: AnySnapshot) -> RenderedReport:
-    """Render ``snapshot`` to PDF; the same snapshot always gives the same bytes."""
-    figures = compute_figures(snapshot)
+def render_report(snapshot: AnySnapshot, options: ReportOptions | None = None) -> RenderedReport:
+    """Render ``snapshot`` to PDF; the same snapshot and options always give the same bytes.
+
+    ``options`` (``ReportOptions``): the risk-free rate and whether account ids are printed in
+    full; by default they are masked like the account number, on the pages and in the metadata.
+    """
+    options = options or ReportOptions()
+    metrics = report_metrics(snapshot, options)
+    account = _account_label(snapshot.account_id, options)
     buffer = BytesIO()
     with _RENDER_LOCK, _reproducible(snapshot.period_end):
         _covered()
         period = _period_text(snapshot)
         decor = _Decor(
             running_title=_fit(
-                f"Account report \u00b7 {snapshot.account_id}",
+                f"Account report \u00b7 {account}",
                 CONTENT_WIDTH - pdfmetrics.stringWidth(period, FONT, 7.5) - 24,
                 FONT_BOLD,
                 7.5,
@@ -520,11 +541,11 @@ def render_report(snapshot: AnySnapshot) -> RenderedReport:
             rightMargin=MARGIN_X,
             topMargin=MARGIN_TOP,
             bottomMargin=MARGIN_BOTTOM,
-            title=f"Account report {snapshot.account_id} {period}",
+            title=f"Account report {account} {period}",
             author="trade-ledger",
             subject=f"snapshot {snapshot.snapshot_id} (version {snapshot.snapshot_version})",
             keywords=(
-                f"account {snapshot.account_id}; snapshot {snapshot.snapshot_id}; "
+                f"account {account}; snapshot {snapshot.snapshot_id}; "
                 f"{snapshot.checksum_algorithm} {snapshot.checksum}"
             ),
             creator=f"trade-ledger account report, layout {REPORT_LAYOUT_VERSION}",
@@ -546,7 +567,9 @@ def render_report(snapshot: AnySnapshot) -> RenderedReport:
             id="content",
         )
         doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
-        doc.build(_story(snapshot, figures), canvasmaker=partial(_ReportCanvas, decor=decor))
+        doc.build(
+            _story(snapshot, metrics, options), canvasmaker=partial(_ReportCanvas, decor=decor)
+        )
     pdf = buffer.getvalue()
     return RenderedReport(pdf=pdf, pages=decor.pages, sha256=hashlib.sha256(pdf).hexdigest())
 
@@ -560,21 +583,31 @@ def _period_text(snapshot: AnySnapshot) -> str:
     return f"{start} \u2013 {end} UTC"
 
 
-def _story(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
+def _account_label(account_id: str, options: ReportOptions) -> str:
+    return account_id if options.reveal_ids else mask_account_number(account_id)
+
+
+def _story(snapshot: AnySnapshot, metrics: ReportMetrics, options: ReportOptions) -> list[Any]:
+    figures = metrics.figures
     story: list[Any] = []
-    story += _title_block(snapshot)
-    story += _key_figures(figures)
-    story += _charts(snapshot, figures)
+    story += _title_block(snapshot, options)
+    story += _key_figures(metrics)
+    story += _charts(snapshot, metrics)
+    story += _returns_and_risk(metrics)
+    story += _period_returns(metrics)
+    story += _reconciliation(metrics)
+    story += _strategies(metrics)
     story += _integrity_checks(snapshot)
     story += _positions(figures)
     story += _strategy_performance(snapshot)
     story += _lots_and_oversells(snapshot)
     story += _fees(snapshot, figures)
     story += _orders(snapshot, figures)
+    story += _methodology(metrics, snapshot)
     return story
 
 
-def _title_block(snapshot: AnySnapshot) -> list[Any]:
+def _title_block(snapshot: AnySnapshot, options: ReportOptions) -> list[Any]:
     account = snapshot.alpaca_account
     label = _style("meta-label", fontSize=7, leading=9, textColor=MUTED)
     value = _style("meta-value", fontSize=8, leading=10)
@@ -589,8 +622,9 @@ def _title_block(snapshot: AnySnapshot) -> list[Any]:
     )
     rows = [
         pair("Account", account_text) + pair("Period (UTC)", _period_text(snapshot)[:-4]),
-        pair("Account id", snapshot.account_id) + pair("Snapshot id", snapshot.snapshot_id, mono),
-        pair("Alpaca account", account.id, mono)
+        pair("Account id", _account_label(snapshot.account_id, options))
+        + pair("Snapshot id", snapshot.snapshot_id, mono),
+        pair("Alpaca account", _account_label(account.id, options), mono)
         + pair("Snapshot version", snapshot.snapshot_version),
         pair("Correlation id", snapshot.correlation_id)
         + pair("Ledger", snapshot.internal_ledger.ledger_id),
@@ -621,49 +655,61 @@ def _title_block(snapshot: AnySnapshot) -> list[Any]:
     ]
 
 
-def _key_figures(f: ReportFigures) -> list[Any]:
+def _key_figures(m: ReportMetrics) -> list[Any]:
+    f, p = m.figures, m.performance
     ccy = clean_text(f.currency)
-    drawdown_value = NONE_TEXT if f.max_drawdown is None else fmt_money(-f.max_drawdown)
+    episode = p.max_drawdown
+    rate = fmt_percent(p.risk_free_rate)
+    trips = m.round_trips
     cards: list[tuple[str, str, str, Any]] = [
-        ("Equity", fmt_money(f.equity), ccy, INK),
-        ("Cash", fmt_money(f.cash), ccy, INK),
-        ("Buying power", fmt_money(f.buying_power), ccy, INK),
+        ("Equity", fmt_money(f.equity), f"{ccy}, live at the snapshot", INK),
         (
-            "Period P/L",
-            fmt_money(f.period_pnl, signed=True),
-            _equity_span(f),
-            _signed_colour(f.period_pnl),
+            "Net P&L (period)",
+            fmt_money(p.pnl, signed=True),
+            f"{ccy}, deposits excluded" if p.pnl is not None else "needs two daily values",
+            _signed_colour(p.pnl),
         ),
-        ("Long market value", fmt_money(f.long_market_value), ccy, INK),
-        ("Short market value", fmt_money(f.short_market_value), ccy, INK),
         (
-            "Period return",
-            fmt_percent(f.period_return, signed=True),
-            f"{f.equity_samples} equity samples",
-            _signed_colour(f.period_return),
+            "Time-weighted return",
+            fmt_percent(p.twr, signed=True),
+            f"{p.returns} daily returns, flow-adjusted",
+            _signed_colour(p.twr),
         ),
         (
             "Max drawdown",
-            fmt_percent(None if f.max_drawdown_fraction is None else -f.max_drawdown_fraction),
-            f"{drawdown_value} {ccy} from peak" if f.max_drawdown is not None else "n/a",
-            NEGATIVE if f.max_drawdown else INK,
+            fmt_percent(None if episode is None else episode.depth),
+            (
+                f"{fmt_money(-episode.amount)} {ccy}, {fmt_date(episode.peak)[5:]} \u2192 "
+                f"{fmt_date(episode.trough)[5:]}"
+                if episode is not None
+                else ("no fall" if p.returns else "needs two daily values")
+            ),
+            NEGATIVE if episode is not None else INK,
         ),
-        (
-            "Fees (Alpaca)",
-            fmt_money(f.alpaca_fees),
-            f"{sum(t.count for t in f.alpaca_fees_by_sub_type)} fee activities",
-            INK,
-        ),
+        ("Cash", fmt_money(f.cash), ccy, INK),
+        ("Buying power", fmt_money(f.buying_power), ccy, INK),
+        ("Long market value", fmt_money(f.long_market_value), ccy, INK),
+        ("Short market value", fmt_money(f.short_market_value), ccy, INK),
+        ("Volatility", fmt_percent(p.volatility), "annualised (252 days)", INK),
+        ("Sharpe", _ratio_text(p.sharpe), f"risk-free {rate}", _signed_colour(p.sharpe)),
+        ("Sortino", _ratio_text(p.sortino), f"risk-free {rate}", _signed_colour(p.sortino)),
+        ("Calmar", _ratio_text(p.calmar), "annualised return / max DD", _signed_colour(p.calmar)),
         (
             "Fees (ledger)",
             fmt_money(f.ledger_fees),
-            f"{f.ledger_trades} ledger trades in period",
+            f"Alpaca {fmt_money(f.alpaca_fees)} in its fee window",
             INK,
         ),
         (
-            "Orders",
+            "Win rate",
+            fmt_percent(None if trips is None else trips.win_rate, places=1),
+            NONE_TEXT if trips is None else f"{_count(trips.round_trips, 'round trip')}",
+            INK,
+        ),
+        (
+            "Orders filled",
             f"{f.filled_orders} / {f.orders}",
-            "filled / total" + (f" \u00b7 {_count(f.order_legs, 'leg')}" if f.order_legs else ""),
+            _orders_detail(f),
             INK,
         ),
         (
@@ -688,17 +734,17 @@ def _key_figures(f: ReportFigures) -> list[Any]:
         row = len(data)
         data.append([c[0].upper() for c in group])
         data.append([c[1] for c in group])
-        data.append([c[2] for c in group])
+        data.append([_fit(c[2], CONTENT_WIDTH / per_row - 14, size=6.8) for c in group])
         style += [
             ("FONT", (0, row), (-1, row), FONT_BOLD, 6.3),
             ("TEXTCOLOR", (0, row), (-1, row), MUTED),
-            ("TOPPADDING", (0, row), (-1, row), 6),
+            ("TOPPADDING", (0, row), (-1, row), 5),
             ("FONT", (0, row + 1), (-1, row + 1), FONT_BOLD, 12.5),
-            ("TOPPADDING", (0, row + 1), (-1, row + 1), 3),
-            ("BOTTOMPADDING", (0, row + 1), (-1, row + 1), 3),
+            ("TOPPADDING", (0, row + 1), (-1, row + 1), 2),
+            ("BOTTOMPADDING", (0, row + 1), (-1, row + 1), 2),
             ("FONT", (0, row + 2), (-1, row + 2), FONT, 6.8),
             ("TEXTCOLOR", (0, row + 2), (-1, row + 2), MUTED),
-            ("BOTTOMPADDING", (0, row + 2), (-1, row + 2), 6),
+            ("BOTTOMPADDING", (0, row + 2), (-1, row + 2), 5),
         ]
         for column, card in enumerate(group):
             cell = (column, row + 1)
@@ -713,18 +759,21 @@ def _key_figures(f: ReportFigures) -> list[Any]:
     return [_heading("Key figures"), table]
 
 
+def _orders_detail(f: ReportFigures) -> str:
+    parts = []
+    if f.partially_filled_orders:
+        parts.append(f"{f.partially_filled_orders} partially")
+    if f.order_legs:
+        parts.append(_count(f.order_legs, "leg"))
+    return " \u00b7 ".join(parts) if parts else "filled / total, by quantity"
+
+
 def _checks_headline(f: ReportFigures) -> str:
     if f.checks_failed:
         return f"{f.checks_failed} failed"
     if f.checks_warned:
         return _count(f.checks_warned, "warning")
     return "all passed" if f.checks_passed else "none run"
-
-
-def _equity_span(f: ReportFigures) -> str:
-    if f.start_equity is None or f.end_equity is None or f.equity_samples < 2:
-        return "needs two equity samples"
-    return f"{fmt_money(f.start_equity)} \u2192 {fmt_money(f.end_equity)}"
 
 
 # Charts -------------------------------------------------------------------------------------
@@ -851,6 +900,9 @@ def _equity_chart(snapshot: AnySnapshot) -> Any:
 
 
 TOP_POSITIONS: Final = 10
+#: The daily-returns table: rows per column and columns (the last days when there are more).
+DAILY_ROWS: Final = 12
+DAILY_COLUMNS: Final = 3
 
 
 def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
@@ -901,21 +953,92 @@ def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
     return drawing, f"Exposure by position ({shown}, market value)"
 
 
-def _charts(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
+def _charts(snapshot: AnySnapshot, m: ReportMetrics) -> list[Any]:
     caption = _style("chart-caption", fontName=FONT_BOLD, fontSize=8, leading=10, textColor=INK)
-    exposure, exposure_title = _exposure_chart(figures)
-    ccy = clean_text(figures.currency)
-    table = Table(
-        [
+    exposure, exposure_title = _exposure_chart(m.figures)
+    ccy = clean_text(m.figures.currency)
+
+    def pair(titles: tuple[str, str], drawings: tuple[Any, Any]) -> Any:
+        table = Table(
             [
-                Paragraph(escape(f"Equity ({ccy})"), caption),
-                "",
-                Paragraph(escape(clean_text(f"{exposure_title}, {figures.currency}")), caption),
+                [
+                    Paragraph(escape(clean_text(titles[0])), caption),
+                    "",
+                    Paragraph(escape(clean_text(titles[1])), caption),
+                ],
+                [drawings[0], "", drawings[1]],
             ],
-            [_equity_chart(snapshot), "", exposure],
-        ],
-        colWidths=[CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH],
+            colWidths=[CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH],
+        )
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), FONT, 8),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                    ("TOPPADDING", (0, 0), (-1, -1), 0),
+                    ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return table
+
+    return [
+        _heading("Equity and drawdown"),
+        pair(
+            (f"Equity ({ccy})", "Underwater: drawdown from the running peak"),
+            (_equity_chart(snapshot), _underwater_chart(m)),
+        ),
+        _heading("P&L by strategy and exposure"),
+        pair(
+            (f"P&L by strategy ({ccy})", f"{exposure_title}, {ccy}"),
+            (_strategy_chart(m), exposure),
+        ),
+    ]
+
+
+# Performance, reconciliation, strategies, methodology ------------------------------------------
+
+
+def _duration(seconds: Decimal | None) -> str:
+    """``3 d 4 h``, ``5 h 12 m`` or ``42 m`` (whole minutes, rounded down)."""
+    if seconds is None:
+        return NONE_TEXT
+    minutes = int(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} m" if hours else f"{minutes} m"
+
+
+def _ratio_text(value: Decimal | None) -> str:
+    return NONE_TEXT if value is None else fmt_money(value, places=2, signed=True)
+
+
+def _kv_table(rows: Sequence[tuple[str, str, Any]], width: float, title: str) -> Any:
+    """A two-column table of label and value, the value right-aligned (and coloured)."""
+    data: list[list[Any]] = [[title, ""]]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, (label, value, colour) in enumerate(rows, start=1):
+        data.append([label, value])
+        if colour is not None:
+            colours[(1, row)] = colour
+    return _grid_table(
+        data,
+        [width * 0.62, width * 0.38],
+        right=(1,),
+        colours=colours,
+        commands=[("SPAN", (0, 0), (1, 0))],
+        long=False,
+        h_align="LEFT",
     )
+
+
+def _side_by_side(left: Any, right: Any) -> Any:
+    gap = CONTENT_WIDTH - 2 * CHART_WIDTH
+    table = Table([[left, "", right]], colWidths=[CHART_WIDTH, gap, CHART_WIDTH])
     table.setStyle(
         TableStyle(
             [
@@ -923,12 +1046,532 @@ def _charts(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                 ("TOPPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
         )
     )
-    return [_heading("Equity and exposure"), table]
+    return table
+
+
+def _returns_and_risk(m: ReportMetrics) -> list[Any]:
+    p = m.performance
+    ccy = clean_text(m.figures.currency)
+    window = (
+        f"{fmt_date(p.first_day)} \u2013 {fmt_date(p.last_day)}, {p.returns} daily returns"
+        if p.first_day is not None
+        else "no daily equity"
+    )
+    returns: list[tuple[str, str, Any]] = [
+        ("Time-weighted return", fmt_percent(p.twr, signed=True), _signed_colour(p.twr)),
+        (
+            f"Net P&L (flow-adjusted), {ccy}",
+            fmt_money(p.pnl, signed=True),
+            _signed_colour(p.pnl),
+        ),
+        (f"Net deposits and withdrawals, {ccy}", fmt_money(p.net_flows, signed=True), None),
+    ]
+    for window_return in p.windows:
+        returns.append(
+            (
+                f"{window_return.label} (from {fmt_date(window_return.first_day)})",
+                fmt_percent(window_return.ret, signed=True),
+                _signed_colour(window_return.ret),
+            )
+        )
+    returns.append(
+        (
+            "Annualised return (CAGR)",
+            fmt_percent(p.annualised_return, signed=True),
+            _signed_colour(p.annualised_return),
+        )
+    )
+    b = p.benchmark
+    if b is not None:
+        returns += [
+            (
+                f"Benchmark {clean_text(b.symbol)}, same days",
+                fmt_percent(b.total_return, signed=True),
+                _signed_colour(b.total_return),
+            ),
+            (
+                "Excess return over the benchmark",
+                fmt_percent(b.excess_return, signed=True),
+                _signed_colour(b.excess_return),
+            ),
+            ("Beta to the benchmark", _ratio_text(b.beta), None),
+            ("Correlation with the benchmark", _ratio_text(b.correlation), None),
+        ]
+    episode, current = p.max_drawdown, p.current_drawdown
+    rate = fmt_percent(p.risk_free_rate)
+    risk: list[tuple[str, str, Any]] = [
+        ("Volatility (annualised)", fmt_percent(p.volatility), None),
+        (f"Sharpe ratio (risk-free {rate})", _ratio_text(p.sharpe), _signed_colour(p.sharpe)),
+        (f"Sortino ratio (risk-free {rate})", _ratio_text(p.sortino), _signed_colour(p.sortino)),
+        ("Calmar ratio", _ratio_text(p.calmar), _signed_colour(p.calmar)),
+    ]
+    if episode is None:
+        risk.append(("Max drawdown", "none" if p.returns else NONE_TEXT, None))
+    else:
+        recovered = fmt_date(episode.recovered) if episode.recovered else "not yet"
+        risk += [
+            ("Max drawdown", fmt_percent(episode.depth), NEGATIVE),
+            (f"\u2003lost, {ccy}", fmt_money(-episode.amount, signed=True), NEGATIVE),
+            (
+                "\u2003peak \u2192 trough",
+                f"{fmt_date(episode.peak)} \u2192 {fmt_date(episode.trough)}",
+                None,
+            ),
+            ("\u2003recovered", recovered, None),
+            ("\u2003duration", _count(episode.duration_days, "day"), None),
+        ]
+    if current is not None:
+        risk.append(
+            (
+                f"Current drawdown (peak {fmt_date(current.peak)})",
+                fmt_percent(current.depth),
+                NEGATIVE if current.depth < 0 else None,
+            )
+        )
+    table = _side_by_side(
+        _kv_table(returns, CHART_WIDTH, "Returns"), _kv_table(risk, CHART_WIDTH, "Risk")
+    )
+    return [
+        _heading("Returns and risk"),
+        table,
+        _note(
+            f"Over {window}. Returns are time-weighted: deposits and withdrawals are not profit. "
+            "Ratios annualise with 252 trading days; see the methodology at the end."
+        ),
+    ]
+
+
+def _period_returns(m: ReportMetrics) -> list[Any]:
+    """Monthly returns, then the daily returns in columns."""
+    p = m.performance
+    days = [d for d in p.days if d.ret is not None]
+    if not days:
+        return []
+    story: list[Any] = [_heading("Returns by month and by day")]
+    months = [["Month", "Return", "Days"]] + [
+        [w.label, fmt_percent(w.ret, signed=True), str(w.days)] for w in p.months
+    ]
+    month_colours = {(1, row): _signed_colour(w.ret) for row, w in enumerate(p.months, start=1)}
+    month_table = _grid_table(
+        months, [70, 70, 40], right=(1, 2), colours=month_colours, long=False, h_align="LEFT"
+    )
+    shown = days[-DAILY_ROWS * DAILY_COLUMNS :]
+    columns = [shown[i : i + DAILY_ROWS] for i in range(0, len(shown), DAILY_ROWS)]
+    header: list[str] = []
+    for _ in columns:
+        header += ["Day", "Return"]
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row in range(max(len(c) for c in columns)):
+        line: list[str] = []
+        for index, column in enumerate(columns):
+            if row < len(column):
+                day = column[row]
+                line += [fmt_date(day.day), fmt_percent(day.ret, signed=True)]
+                colours[(2 * index + 1, row + 1)] = _signed_colour(day.ret)
+            else:
+                line += ["", ""]
+        data.append(line)
+    width = CONTENT_WIDTH - 196
+    daily = _grid_table(
+        data,
+        [width / (2 * len(columns))] * (2 * len(columns)),
+        right=tuple(range(1, 2 * len(columns), 2)),
+        colours=colours,
+        long=False,
+        font_size=7,
+        pad_y=1.6,
+        h_align="LEFT",
+    )
+    layout = Table([[month_table, "", daily]], colWidths=[180, 16, width])
+    layout.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(layout)
+    if len(shown) < len(days):
+        story.append(_note(f"The last {len(shown)} of {len(days)} daily returns."))
+    return story
+
+
+def _reconciliation(m: ReportMetrics) -> list[Any]:
+    r = m.reconciliation
+    title = _heading("Reconciliation")
+    if r is None:
+        return [title, _note("Two daily equity samples are needed to reconcile the period.")]
+    data: list[list[Any]] = [["", "Source", m.figures.currency]]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, line in enumerate(r.lines, start=1):
+        data.append(
+            [
+                _para(line.label),
+                _para(line.source, CELL_MUTED),
+                fmt_money(line.amount, signed=line.key != "opening_equity"),
+            ]
+        )
+        if line.key != "opening_equity":
+            colours[(2, row)] = _signed_colour(line.amount)
+    data.append(
+        [
+            f"Closing equity (close of {fmt_date(m.performance.last_day)})",
+            "Alpaca portfolio history",
+            fmt_money(r.closing),
+        ]
+    )
+    statement = _grid_table(
+        data,
+        _widths(52, 30, 18),
+        right=(2,),
+        colours=colours,
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    diffs: list[list[Any]] = [["Figure", "Alpaca", "Ledger", "Difference", "Why"]]
+    diff_colours: dict[tuple[int, int], Any] = {}
+    for row, d in enumerate(r.differences, start=1):
+        diffs.append(
+            [
+                _para(d.label),
+                fmt_money(d.alpaca),
+                fmt_money(d.ledger),
+                fmt_money(d.difference, signed=True),
+                _para(d.explanation, CELL_MUTED),
+            ]
+        )
+        if not d.difference.is_zero():
+            diff_colours[(3, row)] = WARNING
+    differences = _grid_table(
+        diffs, _widths(24, 12, 13, 11, 40), right=(1, 2, 3), colours=diff_colours, long=False
+    )
+    return [
+        title,
+        statement,
+        _note(
+            "Opening equity + deposits and withdrawals + realised P&L + dividends \u2212 fees + "
+            "market moves = closing equity. Market moves is what remains: the change in value "
+            "of open positions and anything the ledger does not hold."
+        ),
+        Spacer(1, 6),
+        differences,
+    ]
+
+
+def _strategies(m: ReportMetrics) -> list[Any]:
+    strategies = m.strategies
+    title = _heading(f"Strategies ({len(strategies)})")
+    if not strategies:
+        return [title, _note("The ledger has no strategy with trades before the period end.")]
+    header = [
+        "Strategy",
+        "Trades",
+        "Realised",
+        "Dividends",
+        "Fees",
+        "Net\n(period)",
+        "Unrealised\n(open lots)",
+        "Total P&L\n(inception)",
+    ]
+    widths = _widths(26, 9, 11, 11, 9, 11, 12, 12)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    totals = [Decimal(0)] * 6
+    for row, s in enumerate(strategies, start=1):
+        values = (s.realized_pnl, s.dividends, s.fees, s.net_pnl, s.unrealized_pnl, s.total_pnl)
+        data.append(
+            [
+                _fit(s.strategy, widths[0] - 7),
+                str(s.trades),
+                fmt_money(s.realized_pnl, signed=True),
+                fmt_money(s.dividends, signed=True),
+                fmt_money(s.fees),
+                fmt_money(s.net_pnl, signed=True),
+                fmt_money(s.unrealized_pnl, signed=True),
+                fmt_money(s.total_pnl, signed=True),
+            ]
+        )
+        for column, value in zip((2, 3, 5, 6, 7), (values[0], values[1], *values[3:]), strict=True):
+            colours[(column, row)] = _signed_colour(value)
+        totals = [t + (v or Decimal(0)) for t, v in zip(totals, values, strict=True)]
+    data.append(
+        [
+            "All strategies",
+            str(sum(s.trades for s in strategies)),
+            fmt_money(totals[0], signed=True),
+            fmt_money(totals[1], signed=True),
+            fmt_money(totals[2]),
+            fmt_money(totals[3], signed=True),
+            fmt_money(totals[4], signed=True),
+            fmt_money(totals[5], signed=True),
+        ]
+    )
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 8),
+        colours=colours,
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    story: list[Any] = [
+        title,
+        table,
+        _note(
+            "Period: realised P&L of the round trips closed in the period (FIFO, before fees), "
+            "dividends credited and fees paid in it; net = realised + dividends \u2212 fees. "
+            "Unrealised: open lots at Alpaca's prices at the period end. Total: net realised "
+            "since the strategy's first fill + unrealised. Trades counts a fill shared by "
+            "strategies once for each."
+        ),
+    ]
+    return story + _round_trips(m)
+
+
+def _round_trips(m: ReportMetrics) -> list[Any]:
+    if m.round_trips is None:
+        return [
+            _heading("Round trips"),
+            _note("Snapshots before version 1.2 record no round trips."),
+        ]
+    header = [
+        "Strategy",
+        "Round\ntrips",
+        "Win rate",
+        "Profit\nfactor",
+        "Payoff",
+        "Expectancy",
+        "Largest win",
+        "Largest loss",
+        "Avg holding",
+    ]
+    widths = _widths(22, 8, 9, 9, 8, 11, 11, 11, 11)
+    data: list[list[Any]] = [header]
+    rows = [(s.strategy, s.round_trips) for s in m.strategies if s.round_trips is not None]
+    rows.append(("All strategies", m.round_trips))
+    for name, stats in rows:
+        assert stats is not None
+        data.append(
+            [
+                _fit(name, widths[0] - 7),
+                str(stats.round_trips),
+                fmt_percent(stats.win_rate, places=1),
+                fmt_money(stats.profit_factor),
+                fmt_money(stats.payoff_ratio),
+                fmt_money(stats.expectancy, signed=True),
+                fmt_money(stats.largest_win, signed=True),
+                fmt_money(stats.largest_loss, signed=True),
+                _duration(stats.average_holding_seconds),
+            ]
+        )
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 9),
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    return [
+        _heading("Round trips of the period"),
+        table,
+        _note(
+            "A round trip is a lot slice closed in the period (a partial close counts on its "
+            "own), P&L before fees. Win rate = wins / round trips; profit factor = gross profit / "
+            "gross loss; payoff = average win / average loss; expectancy = P&L per round trip; "
+            "holding time from the opening fill to the closing fill."
+        ),
+    ]
+
+
+def _strategy_chart(m: ReportMetrics) -> Any:
+    """Horizontal bars: each strategy's net P&L of the period and its total since inception."""
+    shown = m.strategies[:TOP_POSITIONS]
+    if not shown:
+        return _chart_note("No strategies")
+    period = [s.net_pnl for s in shown]
+    # Snapshots before 1.2 have no unrealised P&L, so no total: only the period's bars.
+    total = [s.total_pnl for s in shown]
+    with_total = any(t is not None for t in total)
+    totals = [t if t is not None else Decimal(0) for t in total]
+    values = [*period, *(totals if with_total else []), Decimal(0)]
+    ticks = _nice_scale(min(values), max(values))
+    drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 70, 22
+    chart.width, chart.height = CHART_WIDTH - 80, CHART_HEIGHT - 40
+    series = [[float(v) for v in reversed(period)]]
+    if with_total:
+        series.insert(0, [float(v) for v in reversed(totals)])
+    chart.data = series
+    chart.bars.strokeColor = None
+    chart.bars[0].fillColor = NAVY if with_total else LONG_LIGHT
+    chart.bars[1].fillColor = LONG_LIGHT
+    chart.barSpacing = 1
+    chart.groupSpacing = 4
+    chart.categoryAxis.categoryNames = [
+        _fit(s.strategy, 62, size=AXIS_FONT_SIZE) for s in reversed(shown)
+    ]
+    _style_axis(chart.categoryAxis)
+    _style_axis(chart.valueAxis)
+    chart.categoryAxis.visibleTicks = 0
+    chart.categoryAxis.labels.fillColor = INK
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.categoryAxis.labels.dx = -3
+    chart.categoryAxis.joinAxisMode = "left"
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
+    chart.valueAxis.valueSteps = [float(t) for t in ticks]
+    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
+    chart.valueAxis.visibleGrid = 1
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.gridStrokeWidth = 0.4
+    drawing.add(chart)
+    legend = [("Net, period", LONG_LIGHT)]
+    if with_total:
+        legend.append(("Total, inception", NAVY))
+    _legend(drawing, legend)
+    return drawing
+
+
+def _legend(drawing: Any, entries: Sequence[tuple[str, Any]]) -> None:
+    x = CHART_WIDTH
+    y = CHART_HEIGHT - 9
+    for name, colour in reversed(entries):
+        x -= pdfmetrics.stringWidth(name, FONT, AXIS_FONT_SIZE) + 18
+        drawing.add(Rect(x, y, 7, 7, fillColor=colour, strokeColor=None))
+        drawing.add(
+            String(x + 10, y + 1, name, fontName=FONT, fontSize=AXIS_FONT_SIZE, fillColor=MUTED)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _FillTo:
+    """ReportLab's in-fill target: the y value a line plot's area is filled to."""
+
+    yValue: float  # ReportLab's attribute name
+
+
+def _underwater_chart(m: ReportMetrics) -> Any:
+    points = m.performance.underwater
+    if len(points) < 2:
+        return _chart_note("A drawdown needs two daily equity values")
+    origin = points[0].day
+    xs = [float((p.day - origin).days) for p in points]
+    depths = [p.depth * 100 for p in points]
+    low = min([*depths, Decimal(-1)])
+    ticks = _nice_scale(low, Decimal(0))
+    drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
+    plot = LinePlot()
+    plot.x, plot.y = 42, 22
+    plot.width, plot.height = CHART_WIDTH - 54, CHART_HEIGHT - 34
+    plot.data = [list(zip(xs, (float(d) for d in depths), strict=True))]
+    plot.lines[0].strokeColor = NEGATIVE
+    plot.lines[0].strokeWidth = 1.1
+    plot.lines[0].inFill = 1
+    plot.lines[0].fillColor = UNDERWATER
+    plot._inFill = _FillTo(0.0)  # fill up to 0 % (ReportLab's default fills to the x axis)
+    for axis in (plot.xValueAxis, plot.yValueAxis):
+        _style_axis(axis)
+    span = xs[-1] if xs[-1] > 0 else 1.0
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0.0, span
+    plot.xValueAxis.valueSteps = [span * i / 4 for i in range(5)]
+    plot.xValueAxis.labelTextFormat = lambda v: fmt_date(origin + timedelta(days=round(v)))
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(ticks[0]), float(ticks[-1])
+    plot.yValueAxis.valueSteps = [float(t) for t in ticks]
+    label = _axis_label_format(ticks)
+    plot.yValueAxis.labelTextFormat = lambda v: f"{label(v)}%"
+    plot.yValueAxis.visibleGrid = 1
+    plot.yValueAxis.gridStrokeColor = RULE
+    plot.yValueAxis.gridStrokeWidth = 0.4
+    plot.yValueAxis.visibleAxis = 0
+    plot.yValueAxis.visibleTicks = 0
+    drawing.add(plot)
+    return drawing
+
+
+def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
+    p = m.performance
+    rate = fmt_percent(p.risk_free_rate)
+    items = [
+        (
+            "Data",
+            f"Everything in this report is computed from the sealed snapshot "
+            f"{snapshot.snapshot_id} (version {snapshot.snapshot_version}, checksum "
+            f"{snapshot.checksum_algorithm}), as of {fmt_datetime(snapshot.period_end)} UTC: "
+            "Alpaca's account, positions, orders, activities and daily portfolio history as "
+            "the snapshot job read them, and the trade ledger's fills and events.",
+        ),
+        (
+            "Daily equity",
+            "The last portfolio-history sample of each UTC day. The live equity is the "
+            "account's value when the snapshot was taken.",
+        ),
+        (
+            "Returns",
+            "Time-weighted and flow-adjusted: a deposit or withdrawal dated after one daily "
+            "sample and up to the next counts as made at the start of that day, so "
+            "r = equity / (previous equity + flow) \u2212 1. Period, month, MTD, YTD and 1Y "
+            "returns compound the daily returns; MTD, YTD and 1Y are shown only when the "
+            "history reaches back to their start. Annualised: (1 + return)^(252 / days) \u2212 1.",
+        ),
+        (
+            "Risk",
+            f"252 trading days a year. Volatility: sample standard deviation of the daily "
+            f"returns \u00d7 \u221a252. Sharpe: mean daily excess return / its standard "
+            f"deviation \u00d7 \u221a252, with the risk-free rate {rate} a year compounded "
+            "to a daily rate. Sortino: mean excess return \u00d7 252 / (root mean square of "
+            "the negative excess returns \u00d7 \u221a252). Calmar: annualised return / |max "
+            "drawdown|. Benchmark beta: covariance / benchmark variance of the daily returns "
+            "both have; correlation: Pearson.",
+        ),
+        (
+            "Drawdown",
+            "The wealth index starts at 1 on the first daily sample and compounds the daily "
+            "returns; drawdown = index / running peak \u2212 1. The max drawdown is one "
+            "episode: peak, trough, the day the peak was regained, and the money it cost "
+            "(equity at the peak \u2212 equity at the trough + net deposits in between).",
+        ),
+        (
+            "Realised",
+            "P&L of closed round trips matched first in, first out per strategy and symbol "
+            "(longs sold, shorts covered), after splits and symbol changes, plus merger cash "
+            "beyond cost; before fees. Unrealised: open lots at Alpaca's current prices. "
+            "Deposits and withdrawals are capital, never P&L.",
+        ),
+        (
+            "Fees",
+            "The ledger's fees are those recorded on the period's fills; Alpaca's are its FEE "
+            "activities created in the fee window, which can differ because Alpaca posts "
+            "regulatory fees after the trade (see the reconciliation).",
+        ),
+    ]
+    paragraphs = [
+        Paragraph(f"<b>{escape(name)}.</b> {escape(clean_text(text))}", METHOD)
+        for name, text in items
+    ]
+    return [KeepTogether([_heading("Methodology"), *paragraphs])]
 
 
 # Tables -------------------------------------------------------------------------------------
@@ -1053,7 +1696,7 @@ def _strategy_performance(snapshot: AnySnapshot) -> list[Any]:
     if isinstance(snapshot, AccountSnapshotV12):
         return _strategy_ledgers(snapshot)
     performance = snapshot.internal_ledger.strategy_performance
-    title = _heading(f"Strategy performance ({len(performance)})")
+    title = _heading(f"Strategy ledger: cumulative and period ({len(performance)})")
     if not performance:
         return [title, _note("The ledger has no strategy with trades before the period end.")]
     header = [
@@ -1199,7 +1842,7 @@ def _ledger_row(label: str, m: LedgerFigures, unrealized: Any, total: Any) -> li
 def _strategy_ledgers(snapshot: AccountSnapshotV12) -> list[Any]:
     """Snapshot 1.2: per strategy the P/L of the signed-lot ledger, cumulative and period."""
     performance = snapshot.internal_ledger.strategy_performance
-    title = _heading(f"Strategy performance ({len(performance)})")
+    title = _heading(f"Strategy ledger: cumulative and period ({len(performance)})")
     if not performance:
         return [title, _note("The ledger has no strategy with trades before the period end.")]
     header = [
@@ -1461,9 +2104,9 @@ ORDER_HEADER: Final = [
 def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     orders = snapshot.alpaca_orders
     legs = f" + {_count(figures.order_legs, 'leg')}" if figures.order_legs else ""
-    title = _heading(f"Orders ({len(orders)}{legs})")
+    title = _long_heading(f"Orders ({len(orders)}{legs})")
     if not orders:
-        return [CondPageBreak(120), title, _note("No orders in the period.")]
+        return [*title, _note("No orders in the period.")]
     widths = [21.0, 143.0, 72.0, 0.0, 26.0, 44.0, 56.0, 38.0, 38.0, 44.0]
     widths[3] = CONTENT_WIDTH - sum(widths)
     size, pad_x, pad_y = ORDERS_FONT_SIZE, 2.5, 1.6
@@ -1511,7 +2154,7 @@ def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
         "Every order the snapshot holds (submitted or filled in the period), by submission time; "
         "legs of multi-leg orders follow their parent (\u21b3)."
     )
-    return [CondPageBreak(160), title, table, note]
+    return [*title, table, note]
 
 
 def _count(n: int, noun: str) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ledger_store.config import TableSettings
+from snapshots.report.figures import mask_account_number
 from snapshots.report.pdf import render_report
 from snapshots.schema import AccountSnapshot
 from tests.builders import ACCOUNT, put_raw, raw_item
@@ -66,7 +68,9 @@ def test_render_writes_the_verified_report(
     assert f"size      {len(pdf):,} bytes" in out
     assert f"sha256    {hashlib.sha256(pdf).hexdigest()}" in out
     assert f"snapshot  {stored.snapshot_id} (SNAPSHOT#{ACCOUNT} / SNAP#{AT})" in out
-    assert ACCOUNT in PdfReader(output).pages[0].extract_text()
+    first_page = PdfReader(output).pages[0].extract_text()
+    assert ACCOUNT not in first_page  # masked unless asked for
+    assert mask_account_number(ACCOUNT) in first_page
     assert leftovers(tmp_path) == []
 
 
@@ -237,3 +241,29 @@ def test_embedded_backend_has_no_snapshots(
     assert code == 1
     assert "NotFoundError" in err
     assert not output.exists()
+
+
+def test_metrics_prints_every_figure_the_report_computes(
+    settings: TableSettings, stored: AccountSnapshot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from snapshots.report.metrics import ReportOptions, metrics_json, report_metrics
+
+    argv = ("report", "metrics", "--account", ACCOUNT, "--at", AT, *conn(settings))
+    code, out, err = run(capsys, *argv, "--json", "--risk-free-rate", "0.03")
+    assert (code, err) == (0, "")
+    expected = report_metrics(stored, ReportOptions(risk_free_rate=Decimal("0.03")))
+    assert out == metrics_json(expected) + "\n"
+    figures = json.loads(out)
+    assert figures["performance"]["risk_free_rate"] == "0.03"
+    assert figures["figures"]["equity"] == str(stored.alpaca_account.equity)
+    assert {"performance", "strategies", "round_trips", "reconciliation", "figures"} <= set(figures)
+
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert "time-weighted return" in out
+    assert "--json prints every figure" in out
+
+    code, out, err = run(capsys, *argv, "--risk-free-rate", "4%")
+    assert code != 0
+    assert "risk-free rate must be a decimal fraction" in err
+    assert out == ""

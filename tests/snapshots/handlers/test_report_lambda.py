@@ -19,6 +19,7 @@ import subprocess
 import sys
 import zlib
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,8 @@ from snapshots.handlers.report import (
     parse_request,
 )
 from snapshots.records import snapshot_record
+from snapshots.report.figures import mask_account_number
+from snapshots.report.metrics import ReportOptions
 from snapshots.report.pdf import RenderedReport, render_report
 from snapshots.schema import AccountSnapshot, seal, snapshot_bytes, snapshot_id_for
 from tests.builders import ACCOUNT, PERIOD_END, ROOT, put_raw, raw_item, snapshot_body
@@ -316,7 +319,7 @@ def test_round_trip_uploads_the_pdf_with_its_metadata(
         "snapshot-checksum": snapshot.checksum,
         "snapshot-checksum-algorithm": "hmac-sha256",
     }
-    assert ACCOUNT in pdf_text(pdf)
+    assert mask_account_number(ACCOUNT) in pdf_text(pdf)
 
     assert handler(event_for(snapshot), None) == result  # a retried task: same key, same bytes
     assert bucket_keys(bucket) == [key]
@@ -347,14 +350,36 @@ def test_at_and_latest_name_the_stored_snapshots(
 
 def test_the_pdf_text_names_the_account(env: TableSettings, snapshot: AccountSnapshot) -> None:
     store(env, snapshot)
-    _, rendered = report_lambda.render_stored(
-        parse_request({"account_id": ACCOUNT, "latest": True}),
-        env,
-        hmac_key=HMAC_KEY.encode(),
-    )
+    request = parse_request({"account_id": ACCOUNT, "latest": True})
+    _, rendered = report_lambda.render_stored(request, env, hmac_key=HMAC_KEY.encode())
     text = pdf_text(rendered.pdf)
-    assert ACCOUNT in text
+    assert ACCOUNT not in text
+    assert mask_account_number(ACCOUNT) in text
     assert snapshot.snapshot_id in text
+    _, revealed = report_lambda.render_stored(
+        request, env, hmac_key=HMAC_KEY.encode(), options=ReportOptions(reveal_ids=True)
+    )
+    assert ACCOUNT in pdf_text(revealed.pdf)
+
+
+def test_the_report_options_come_from_the_environment(
+    env: TableSettings, snapshot: AccountSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(env, snapshot)
+    plain = handler({"account_id": ACCOUNT, "latest": True}, None)
+    monkeypatch.setenv("REPORT_RISK_FREE_RATE", "0.04")
+    monkeypatch.setenv("REPORT_REVEAL_ACCOUNT_IDS", "true")
+    configured = handler({"account_id": ACCOUNT, "latest": True}, None)
+    expected = render_report(snapshot, ReportOptions(Decimal("0.04"), reveal_ids=True))
+    assert configured["pdf_sha256"] == expected.sha256 != plain["pdf_sha256"]
+    for name, value, message in (
+        ("REPORT_RISK_FREE_RATE", "4%", "risk-free rate must be a decimal fraction"),
+        ("REPORT_REVEAL_ACCOUNT_IDS", "yes", "REPORT_REVEAL_ACCOUNT_IDS must be true or false"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(LedgerValidationError, match=message):
+            handler({"account_id": ACCOUNT, "latest": True}, None)
+        monkeypatch.delenv(name)
 
 
 # Rejections -------------------------------------------------------------------------------

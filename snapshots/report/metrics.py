@@ -1,0 +1,157 @@
+"""Every figure the report computes, in one object: what the PDF lays out and the CLI prints.
+
+``report_metrics(snapshot, options)`` is pure: the same snapshot and options give the same
+figures (and ``metrics_json`` the same bytes). Money and ratios are ``Decimal`` (strings in JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from ledger_store.dto import Frozen
+from ledger_store.errors import LedgerValidationError
+from snapshots.report.figures import ReportFigures, compute_figures
+from snapshots.report.performance import Performance, performance
+from snapshots.report.reconciliation import Reconciliation, reconcile
+from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_trips, strategy_pnl
+from snapshots.schema import AccountSnapshotV12, AnySnapshot
+
+#: The metrics' own format version (``report metrics --json``): bumped when a field changes.
+METRICS_VERSION: Final = "1"
+
+
+#: The report Lambda's settings: the annual risk-free rate (``0.04`` = 4 %) and whether the
+#: account ids are printed in full (``true``/``1``; masked otherwise).
+RISK_FREE_RATE_VARIABLE: Final = "REPORT_RISK_FREE_RATE"
+REVEAL_IDS_VARIABLE: Final = "REPORT_REVEAL_ACCOUNT_IDS"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """How to report a snapshot (not part of it): the annual risk-free rate for Sharpe and
+    Sortino (default 0), and whether ids are printed in full (default: masked)."""
+
+    risk_free_rate: Decimal = Decimal(0)
+    reveal_ids: bool = False
+
+    def __post_init__(self) -> None:
+        rate = self.risk_free_rate
+        if not isinstance(rate, Decimal) or not rate.is_finite() or not -1 < rate < 1:
+            raise LedgerValidationError(
+                "the risk-free rate is an annual fraction above -1 and below 1 (0.05 = 5%), "
+                f"got {rate!r}"
+            )
+
+
+def parse_risk_free_rate(text: str) -> Decimal:
+    """``"0.04"`` -> ``Decimal("0.04")``; anything else is a ``LedgerValidationError``."""
+    try:
+        rate = Decimal(text.strip())
+    except ArithmeticError as exc:
+        raise LedgerValidationError(
+            f"the risk-free rate must be a decimal fraction such as 0.04, got {text!r}"
+        ) from exc
+    return ReportOptions(risk_free_rate=rate).risk_free_rate
+
+
+def options_from_env(environ: Mapping[str, str]) -> ReportOptions:
+    """``ReportOptions`` from ``REPORT_RISK_FREE_RATE`` and ``REPORT_REVEAL_ACCOUNT_IDS``."""
+    rate_text = environ.get(RISK_FREE_RATE_VARIABLE, "").strip()
+    reveal_text = environ.get(REVEAL_IDS_VARIABLE, "").strip().lower()
+    if reveal_text not in {"", "0", "1", "false", "true"}:
+        raise LedgerValidationError(
+            f"{REVEAL_IDS_VARIABLE} must be true or false, got {reveal_text!r}"
+        )
+    return ReportOptions(
+        risk_free_rate=parse_risk_free_rate(rate_text) if rate_text else Decimal(0),
+        reveal_ids=reveal_text in {"1", "true"},
+    )
+
+
+class ReportMetrics(Frozen):
+    """The snapshot's figures, its performance, its strategies and its reconciliation."""
+
+    metrics_version: str
+    account_id: str
+    snapshot_id: str
+    snapshot_version: str
+    period_start: datetime
+    period_end: datetime
+    figures: ReportFigures
+    performance: Performance
+    strategies: tuple[StrategyPnL, ...]
+    round_trips: RoundTripStats | None
+    reconciliation: Reconciliation | None
+
+
+def cash_flows(snapshot: AnySnapshot) -> list[tuple[datetime, Decimal]]:
+    """The deposits and withdrawals the snapshot records (none before version 1.2)."""
+    if isinstance(snapshot, AccountSnapshotV12):
+        return [(c.effective_at, c.amount) for c in snapshot.internal_ledger.cash_flows]
+    return []
+
+
+def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) -> ReportMetrics:
+    """Every figure of the report of ``snapshot``."""
+    options = options or ReportOptions()
+    perf = performance(
+        snapshot.equity_series, cash_flows(snapshot), risk_free_rate=options.risk_free_rate
+    )
+    return ReportMetrics(
+        metrics_version=METRICS_VERSION,
+        account_id=snapshot.account_id,
+        snapshot_id=snapshot.snapshot_id,
+        snapshot_version=snapshot.snapshot_version,
+        period_start=snapshot.period_start,
+        period_end=snapshot.period_end,
+        figures=compute_figures(snapshot),
+        performance=perf,
+        strategies=strategy_pnl(snapshot),
+        round_trips=all_round_trips(snapshot),
+        reconciliation=reconcile(snapshot, perf),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def metrics_dict(metrics: ReportMetrics) -> dict[str, Any]:
+    """The metrics as JSON-ready values: decimals as plain strings, times as ISO 8601 UTC."""
+    result: dict[str, Any] = _plain(metrics.model_dump())
+    return result
+
+
+def metrics_json(metrics: ReportMetrics) -> str:
+    """``metrics_dict`` as sorted, indented JSON."""
+    return json.dumps(metrics_dict(metrics), sort_keys=True, indent=2, ensure_ascii=False)
+
+
+__all__ = [
+    "METRICS_VERSION",
+    "REVEAL_IDS_VARIABLE",
+    "RISK_FREE_RATE_VARIABLE",
+    "ReportMetrics",
+    "ReportOptions",
+    "cash_flows",
+    "metrics_dict",
+    "metrics_json",
+    "options_from_env",
+    "parse_risk_free_rate",
+    "report_metrics",
+]

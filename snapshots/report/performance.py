@@ -1,0 +1,502 @@
+"""Returns, risk and drawdown of an account from its daily equity and cash flows: pure ``Decimal``.
+
+Definitions (the report's methodology appendix prints the same):
+
+* **Daily equity**: the last valued portfolio-history sample of each UTC calendar day. A daily
+  (``1D``) sample is labelled with the start of its day and holds the day's closing equity, as
+  Alpaca's portfolio history does.
+* **Daily return** of day *d* (time-weighted, flow-adjusted): deposits and withdrawals dated on
+  the days after the previous sample up to *d* count as made at the start of day *d*, so
+  ``r[d] = E[d] / (E[d-1] + F[d]) - 1``. A day whose start capital ``E[d-1] + F[d]`` is not
+  positive has no return. A flow dated on or before the first day is in its closing equity.
+* **Time-weighted return** of a window: ``prod(1 + r) - 1`` over its daily returns.
+* **Annualised return** (CAGR): ``(1 + TWR) ** (252 / n) - 1`` over *n* daily returns.
+* **Volatility**: the sample standard deviation (n - 1) of the daily returns times ``sqrt(252)``.
+* **Sharpe**: ``mean(r - rf) / std(r - rf) * sqrt(252)``, ``rf = (1 + rate) ** (1/252) - 1`` the
+  daily equivalent of the annual risk-free ``rate``.
+* **Sortino**: ``mean(r - rf) * 252 / (sqrt(mean(min(r - rf, 0) ** 2)) * sqrt(252))``.
+* **Drawdown**: the wealth index ``W`` starts at 1 on the first sample and is multiplied by
+  ``1 + r`` each day; the drawdown is ``W / max(W so far) - 1``. The **max drawdown** is the
+  deepest such fall as one episode: its peak, its trough, the day it recovered the peak (or
+  none), its length in calendar days, and what it cost in money (equity at the peak minus
+  equity at the trough plus the net flows between them).
+* **Calmar**: annualised return / abs(max drawdown).
+
+These are the definitions of empyrical-reloaded (``annual_volatility``, ``sharpe_ratio``,
+``sortino_ratio``, ``annual_return``, ``calmar_ratio``, ``beta``), against which the tests check
+them; the one difference is that our wealth index includes the starting point, so a fall on the
+first day counts as a drawdown (empyrical's ``max_drawdown`` of the returns with a leading 0).
+Every ratio is computed with 50 significant digits and rounded half-even to 20.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from itertools import pairwise
+from typing import Final
+
+from ledger_store.dto import Frozen
+from snapshots.alpaca.models import EquityPoint
+
+#: Trading days in a year: the annualisation factor.
+PERIODS_PER_YEAR: Final = 252
+#: Working precision of every computation, and the significant digits a ratio is given with.
+_CALC: Final = Context(prec=50, rounding=ROUND_HALF_EVEN)
+_OUT: Final = Context(prec=20, rounding=ROUND_HALF_EVEN)
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
+_YEAR: Final = Decimal(PERIODS_PER_YEAR)
+
+
+def ratio(value: Decimal) -> Decimal:
+    """A computed ratio as reported: 20 significant digits, half-even (never ``-0``)."""
+    rounded = _OUT.plus(value)
+    return abs(rounded) if rounded.is_zero() else rounded
+
+
+class DailyReturn(Frozen):
+    """One day of the account: its closing equity, the flows dated in it and its return."""
+
+    day: date
+    at: datetime
+    equity: Decimal
+    net_flow: Decimal
+    #: ``None`` on the first day (no base) or when the start capital is not positive.
+    ret: Decimal | None
+
+
+class WindowReturn(Frozen):
+    """The time-weighted return of a window of days (a month, MTD, YTD, one year, ...)."""
+
+    label: str
+    first_day: date
+    last_day: date
+    days: int
+    ret: Decimal
+
+
+class DrawdownEpisode(Frozen):
+    """The deepest fall of the wealth index, from its peak to its trough and back.
+
+    ``recovered`` is the first day the index was back at the peak (``None``: not yet);
+    ``duration_days`` counts calendar days from the peak to the recovery (or to the last day).
+    ``amount`` is what the fall cost: equity at the peak - equity at the trough + the net flows
+    of the days after the peak up to the trough.
+    """
+
+    depth: Decimal
+    amount: Decimal
+    peak: date
+    trough: date
+    recovered: date | None
+    duration_days: int
+    peak_equity: Decimal
+    trough_equity: Decimal
+
+
+class CurrentDrawdown(Frozen):
+    """How far the wealth index is below its peak on the last day (0 at a new high)."""
+
+    depth: Decimal
+    peak: date
+    days: int
+
+
+class UnderwaterPoint(Frozen):
+    day: date
+    depth: Decimal
+
+
+class BenchmarkFigures(Frozen):
+    """The account against a benchmark's daily closes over the days both have."""
+
+    symbol: str
+    days: int
+    total_return: Decimal
+    account_return: Decimal
+    excess_return: Decimal
+    beta: Decimal | None
+    correlation: Decimal | None
+
+
+class Performance(Frozen):
+    """Every return and risk figure of a daily series (see the module docstring)."""
+
+    periods_per_year: int
+    risk_free_rate: Decimal
+    days: tuple[DailyReturn, ...]
+    returns: int
+    first_day: date | None
+    last_day: date | None
+    start_equity: Decimal | None
+    end_equity: Decimal | None
+    net_flows: Decimal
+    flows_after_last_sample: Decimal
+    pnl: Decimal | None
+    twr: Decimal | None
+    annualised_return: Decimal | None
+    volatility: Decimal | None
+    sharpe: Decimal | None
+    sortino: Decimal | None
+    calmar: Decimal | None
+    max_drawdown: DrawdownEpisode | None
+    current_drawdown: CurrentDrawdown | None
+    underwater: tuple[UnderwaterPoint, ...]
+    months: tuple[WindowReturn, ...]
+    windows: tuple[WindowReturn, ...]
+    benchmark: BenchmarkFigures | None
+
+
+def daily_equity(points: Iterable[EquityPoint]) -> list[tuple[date, datetime, Decimal]]:
+    """``(day, time, equity)`` of the last valued sample of each UTC day, by day."""
+    last: dict[date, tuple[datetime, Decimal]] = {}
+    for point in points:
+        if point.equity is None:
+            continue
+        at = point.timestamp.astimezone(UTC)
+        known = last.get(at.date())
+        if known is None or at >= known[0]:
+            last[at.date()] = (at, point.equity)
+    return [(day, at, equity) for day, (at, equity) in sorted(last.items())]
+
+
+def daily_returns(
+    points: Iterable[EquityPoint], flows: Iterable[tuple[datetime, Decimal]]
+) -> tuple[list[DailyReturn], Decimal]:
+    """The daily returns (see the module docstring) and the flows after the last day."""
+    days = daily_equity(points)
+    pending = sorted(((at.astimezone(UTC).date(), amount) for at, amount in flows))
+    if not days:
+        return [], _ZERO
+    result: list[DailyReturn] = []
+    index = 0
+    # Flows on or before the first day are in its closing equity: the opening of the series.
+    while index < len(pending) and pending[index][0] <= days[0][0]:
+        index += 1
+    previous: Decimal | None = None
+    for day, at, equity in days:
+        flow = _ZERO
+        while previous is not None and index < len(pending) and pending[index][0] <= day:
+            flow = _CALC.add(flow, pending[index][1])
+            index += 1
+        ret: Decimal | None = None
+        if previous is not None:
+            capital = _CALC.add(previous, flow)
+            if capital > 0:
+                ret = ratio(_CALC.subtract(_CALC.divide(equity, capital), _ONE))
+        result.append(DailyReturn(day=day, at=at, equity=equity, net_flow=flow, ret=ret))
+        previous = equity
+    after = _ZERO
+    for _, amount in pending[index:]:
+        after = _CALC.add(after, amount)
+    return result, after
+
+
+def compound(returns: Iterable[Decimal]) -> Decimal:
+    """``prod(1 + r) - 1``."""
+    growth = _ONE
+    for r in returns:
+        growth = _CALC.multiply(growth, _CALC.add(_ONE, r))
+    return _CALC.subtract(growth, _ONE)
+
+
+def _mean(values: Sequence[Decimal]) -> Decimal:
+    total = _ZERO
+    for v in values:
+        total = _CALC.add(total, v)
+    return _CALC.divide(total, Decimal(len(values)))
+
+
+def _sample_std(values: Sequence[Decimal]) -> Decimal | None:
+    if len(values) < 2:
+        return None
+    mean = _mean(values)
+    total = _ZERO
+    for v in values:
+        d = _CALC.subtract(v, mean)
+        total = _CALC.add(total, _CALC.multiply(d, d))
+    return _CALC.sqrt(_CALC.divide(total, Decimal(len(values) - 1)))
+
+
+def daily_risk_free(rate: Decimal) -> Decimal:
+    """The daily rate that compounds to the annual ``rate`` over 252 days."""
+    if rate <= -1:
+        raise ValueError(f"a risk-free rate must be above -100%, got {rate}")
+    if rate.is_zero():
+        return _ZERO
+    return _CALC.subtract(_CALC.power(_CALC.add(_ONE, rate), _CALC.divide(_ONE, _YEAR)), _ONE)
+
+
+def annualised(total_return: Decimal, n: int) -> Decimal | None:
+    """``(1 + total) ** (252 / n) - 1``; ``None`` without returns or after a total loss."""
+    growth = _CALC.add(_ONE, total_return)
+    if n == 0 or growth <= 0:
+        return None
+    return _CALC.subtract(_CALC.power(growth, _CALC.divide(_YEAR, Decimal(n))), _ONE)
+
+
+def volatility(returns: Sequence[Decimal]) -> Decimal | None:
+    std = _sample_std(returns)
+    return None if std is None else _CALC.multiply(std, _CALC.sqrt(_YEAR))
+
+
+def sharpe(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
+    excess = [_CALC.subtract(r, rf_daily) for r in returns]
+    std = _sample_std(excess)
+    if std is None or std.is_zero():
+        return None
+    return _CALC.multiply(_CALC.divide(_mean(excess), std), _CALC.sqrt(_YEAR))
+
+
+def sortino(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
+    if not returns:
+        return None
+    excess = [_CALC.subtract(r, rf_daily) for r in returns]
+    downside = _mean([_CALC.multiply(min(e, _ZERO), min(e, _ZERO)) for e in excess])
+    if downside.is_zero():
+        return None
+    risk = _CALC.multiply(_CALC.sqrt(downside), _CALC.sqrt(_YEAR))
+    return _CALC.divide(_CALC.multiply(_mean(excess), _YEAR), risk)
+
+
+def _wealth(days: Sequence[DailyReturn]) -> list[Decimal]:
+    """The wealth index: 1 on the first day, times ``1 + r`` on each day with a return."""
+    index: list[Decimal] = []
+    level = _ONE
+    for day in days:
+        if day.ret is not None:
+            level = _CALC.multiply(level, _CALC.add(_ONE, day.ret))
+        index.append(level)
+    return index
+
+
+def drawdowns(
+    days: Sequence[DailyReturn],
+) -> tuple[DrawdownEpisode | None, CurrentDrawdown | None, tuple[UnderwaterPoint, ...]]:
+    """The max drawdown episode, the current drawdown and the underwater series."""
+    if len(days) < 2:
+        return None, None, ()
+    wealth = _wealth(days)
+    peak_at = 0
+    worst: tuple[Decimal, int, int] | None = None  # (depth, peak index, trough index)
+    underwater: list[UnderwaterPoint] = []
+    for i, level in enumerate(wealth):
+        if level >= wealth[peak_at]:
+            peak_at = i
+        depth = _CALC.subtract(_CALC.divide(level, wealth[peak_at]), _ONE)
+        underwater.append(UnderwaterPoint(day=days[i].day, depth=ratio(depth)))
+        if depth < 0 and (worst is None or depth < worst[0]):
+            worst = (depth, peak_at, i)
+    current = CurrentDrawdown(
+        depth=underwater[-1].depth,
+        peak=days[peak_at].day,
+        days=(days[-1].day - days[peak_at].day).days,
+    )
+    if worst is None:
+        return None, current, tuple(underwater)
+    depth, peak, trough = worst
+    recovered = next((i for i in range(trough + 1, len(days)) if wealth[i] >= wealth[peak]), None)
+    end_day = days[recovered].day if recovered is not None else days[-1].day
+    flows = _ZERO
+    for day in days[peak + 1 : trough + 1]:
+        flows = _CALC.add(flows, day.net_flow)
+    amount = _CALC.add(_CALC.subtract(days[peak].equity, days[trough].equity), flows)
+    episode = DrawdownEpisode(
+        depth=ratio(depth),
+        amount=amount,
+        peak=days[peak].day,
+        trough=days[trough].day,
+        recovered=None if recovered is None else days[recovered].day,
+        duration_days=(end_day - days[peak].day).days,
+        peak_equity=days[peak].equity,
+        trough_equity=days[trough].equity,
+    )
+    return episode, current, tuple(underwater)
+
+
+def _window(label: str, days: Sequence[DailyReturn]) -> WindowReturn | None:
+    rets = [d.ret for d in days if d.ret is not None]
+    if not days or not rets:
+        return None
+    return WindowReturn(
+        label=label,
+        first_day=days[0].day,
+        last_day=days[-1].day,
+        days=len(rets),
+        ret=ratio(compound(rets)),
+    )
+
+
+def monthly_returns(days: Sequence[DailyReturn]) -> tuple[WindowReturn, ...]:
+    """The time-weighted return of each calendar month with at least one daily return."""
+    by_month: dict[str, list[DailyReturn]] = {}
+    for day in days:
+        by_month.setdefault(f"{day.day.year:04d}-{day.day.month:02d}", []).append(day)
+    months = (_window(label, month) for label, month in sorted(by_month.items()))
+    return tuple(m for m in months if m is not None)
+
+
+def trailing_windows(days: Sequence[DailyReturn]) -> tuple[WindowReturn, ...]:
+    """MTD, YTD and 1Y returns, each only when the series reaches back to its start.
+
+    MTD needs a sample before the last day's month, YTD one before its year, 1Y one at least
+    365 days before the last day: otherwise the window is not covered and is left out.
+    """
+    if len(days) < 2:
+        return ()
+    last = days[-1].day
+    first = days[0].day
+    windows: list[WindowReturn] = []
+    month_start = last.replace(day=1)
+    year_start = last.replace(month=1, day=1)
+    year_ago = last - timedelta(days=365)
+    for label, start, covered in (
+        ("MTD", month_start, first < month_start),
+        ("YTD", year_start, first < year_start),
+        ("1Y", year_ago + timedelta(days=1), first <= year_ago),
+    ):
+        if not covered:
+            continue
+        window = _window(label, [d for d in days if d.day >= start])
+        if window is not None:
+            windows.append(window)
+    return tuple(windows)
+
+
+def _pearson(xs: Sequence[Decimal], ys: Sequence[Decimal]) -> Decimal | None:
+    mx, my = _mean(xs), _mean(ys)
+    sxy = sxx = syy = _ZERO
+    for x, y in zip(xs, ys, strict=True):
+        dx, dy = _CALC.subtract(x, mx), _CALC.subtract(y, my)
+        sxy = _CALC.add(sxy, _CALC.multiply(dx, dy))
+        sxx = _CALC.add(sxx, _CALC.multiply(dx, dx))
+        syy = _CALC.add(syy, _CALC.multiply(dy, dy))
+    if sxx.is_zero() or syy.is_zero():
+        return None
+    return _CALC.divide(sxy, _CALC.sqrt(_CALC.multiply(sxx, syy)))
+
+
+def benchmark_figures(
+    symbol: str, days: Sequence[DailyReturn], closes: Iterable[tuple[date, Decimal]]
+) -> BenchmarkFigures | None:
+    """The account's daily returns against the benchmark's close-to-close returns.
+
+    Only the days on which both have a return count, and the benchmark's return of a day is
+    from its previous close in the series; beta is ``cov(a, b) / var(b)`` (empyrical's),
+    correlation Pearson's. ``None`` when fewer than two days are shared.
+    """
+    ordered = sorted(closes)
+    bench: dict[date, Decimal] = {}
+    for (_, before), (day, close) in pairwise(ordered):
+        if before > 0:
+            bench[day] = _CALC.subtract(_CALC.divide(close, before), _ONE)
+    pairs = [(d.ret, bench[d.day]) for d in days if d.ret is not None and d.day in bench]
+    if len(pairs) < 2:
+        return None
+    account = [a for a, _ in pairs]
+    market = [b for _, b in pairs]
+    mb = _mean(market)
+    var = cov = _ZERO
+    for a, b in pairs:
+        residual = _CALC.subtract(b, mb)
+        var = _CALC.add(var, _CALC.multiply(residual, residual))
+        cov = _CALC.add(cov, _CALC.multiply(residual, a))
+    account_return = compound(account)
+    market_return = compound(market)
+    correlation = _pearson(account, market)
+    return BenchmarkFigures(
+        symbol=symbol,
+        days=len(pairs),
+        total_return=ratio(market_return),
+        account_return=ratio(account_return),
+        excess_return=ratio(_CALC.subtract(account_return, market_return)),
+        beta=None if var.is_zero() else ratio(_CALC.divide(cov, var)),
+        correlation=None if correlation is None else ratio(correlation),
+    )
+
+
+def performance(
+    points: Iterable[EquityPoint],
+    flows: Iterable[tuple[datetime, Decimal]],
+    *,
+    risk_free_rate: Decimal = _ZERO,
+    benchmark: tuple[str, Iterable[tuple[date, Decimal]]] | None = None,
+) -> Performance:
+    """Every figure of the module docstring for a portfolio history and its cash flows."""
+    rf_daily = daily_risk_free(risk_free_rate)
+    days, after = daily_returns(points, flows)
+    rets = [d.ret for d in days if d.ret is not None]
+    first = days[0] if days else None
+    last = days[-1] if days else None
+    net_flows = _ZERO
+    for d in days:
+        net_flows = _CALC.add(net_flows, d.net_flow)
+    pnl: Decimal | None = None
+    if first is not None and last is not None and len(days) >= 2:
+        pnl = _CALC.subtract(_CALC.subtract(last.equity, first.equity), net_flows)
+    twr = compound(rets) if rets else None
+    annual = None if twr is None else annualised(twr, len(rets))
+    episode, current, underwater = drawdowns(days)
+    calmar: Decimal | None = None
+    if annual is not None and episode is not None and not episode.depth.is_zero():
+        calmar = _CALC.divide(annual, abs(episode.depth))
+    vol, sharpe_ratio, sortino_ratio = (
+        volatility(rets),
+        sharpe(rets, rf_daily),
+        sortino(rets, rf_daily),
+    )
+    return Performance(
+        periods_per_year=PERIODS_PER_YEAR,
+        risk_free_rate=risk_free_rate,
+        days=tuple(days),
+        returns=len(rets),
+        first_day=None if first is None else first.day,
+        last_day=None if last is None else last.day,
+        start_equity=None if first is None else first.equity,
+        end_equity=None if last is None else last.equity,
+        net_flows=net_flows,
+        flows_after_last_sample=after,
+        pnl=pnl,
+        twr=None if twr is None else ratio(twr),
+        annualised_return=None if annual is None else ratio(annual),
+        volatility=None if vol is None else ratio(vol),
+        sharpe=None if sharpe_ratio is None else ratio(sharpe_ratio),
+        sortino=None if sortino_ratio is None else ratio(sortino_ratio),
+        calmar=None if calmar is None else ratio(calmar),
+        max_drawdown=episode,
+        current_drawdown=current,
+        underwater=underwater,
+        months=monthly_returns(days),
+        windows=trailing_windows(days),
+        benchmark=None
+        if benchmark is None
+        else benchmark_figures(benchmark[0], days, benchmark[1]),
+    )
+
+
+__all__ = [
+    "PERIODS_PER_YEAR",
+    "BenchmarkFigures",
+    "CurrentDrawdown",
+    "DailyReturn",
+    "DrawdownEpisode",
+    "Performance",
+    "UnderwaterPoint",
+    "WindowReturn",
+    "annualised",
+    "benchmark_figures",
+    "compound",
+    "daily_equity",
+    "daily_returns",
+    "daily_risk_free",
+    "drawdowns",
+    "monthly_returns",
+    "performance",
+    "ratio",
+    "sharpe",
+    "sortino",
+    "trailing_windows",
+    "volatility",
+]
