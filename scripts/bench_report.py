@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark of the PDF report: render a large synthetic snapshot N times and print the figures.
 
-The snapshot (300 positions, 2,000 orders, fees, a month of equity samples, four strategies) is
-built deterministically from a seeded generator and sealed, so every run renders the same PDF.
+The snapshot (version 1.4: 300 positions, 2,000 orders, fees, a month of equity samples after a
+year of daily history, a benchmark, four strategies) is built deterministically from a seeded
+generator and sealed, so every run renders the same PDF.
 This is a benchmark, not a test: it prints median render time, size, pages and the SHA-256.
 
     .venv/bin/python scripts/bench_report.py [--runs 5] [--orders 2000] [-o report.pdf]
@@ -28,12 +29,14 @@ from snapshots.alpaca.models import (
     AlpacaData,
     AlpacaOrder,
     AlpacaPosition,
+    Benchmark,
+    DailyClose,
     EquityPoint,
     FeeActivity,
 )
-from snapshots.ledger.metrics import summarize_ledger
+from snapshots.ledger.summary import summarize_account
 from snapshots.schema import (
-    AccountSnapshot,
+    AnySnapshot,
     CheckStatus,
     IntegrityCheck,
     compose_snapshot,
@@ -54,7 +57,7 @@ def _cents(rng: random.Random, lo: int, hi: int) -> Decimal:
     return Decimal(rng.randint(lo * 100, hi * 100)) / 100
 
 
-def synthetic_snapshot(positions: int = 300, orders: int = 2000, seed: int = 7) -> AccountSnapshot:
+def synthetic_snapshot(positions: int = 300, orders: int = 2000, seed: int = 7) -> AnySnapshot:
     """A valid sealed snapshot of the given size; the same arguments give the same snapshot."""
     rng = random.Random(seed)
     symbols = [f"S{i:03d}" for i in range(max(positions, 40))]
@@ -176,6 +179,24 @@ def synthetic_snapshot(positions: int = 300, orders: int = 2000, seed: int = 7) 
                 profit_loss=level - equity,
             )
         )
+    # A year of daily history before the period and a benchmark over both (snapshot 1.4).
+    history_start = PERIOD_START - timedelta(days=365)
+    history = []
+    past = equity - Decimal("40000")
+    for day in range(365):
+        moment = history_start + timedelta(days=day)
+        if moment.weekday() < 5:
+            past += Decimal(rng.randint(-700000, 800000)) / 100
+            history.append(EquityPoint(timestamp=moment, equity=past, profit_loss=past - equity))
+    close = Decimal("400")
+    closes = []
+    for day in range(365 + 31):
+        moment = history_start + timedelta(days=day)
+        if moment.weekday() < 5:
+            close = (close * (1 + Decimal(rng.randint(-150, 160)) / 10000)).quantize(
+                Decimal("0.01")
+            )
+            closes.append(DailyClose(day=moment.date(), close=close))
     alpaca = AlpacaData(
         period_start=PERIOD_START,
         period_end=PERIOD_END,
@@ -187,13 +208,20 @@ def synthetic_snapshot(positions: int = 300, orders: int = 2000, seed: int = 7) 
         fees=tuple(fees),
         filled_order_ids=tuple(f.order_id for f in fills),
         equity=tuple(equity_points),
+        history_start=history_start,
+        history=tuple(history),
+        benchmark=Benchmark(symbol="SPY", closes=tuple(closes)),
     )
-    ledger = summarize_ledger(
+    ledger = summarize_account(
         [a for fill in fills for a in fill.attributions()],
+        [],
         account_id=ACCOUNT,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         ledger_id="alchemiser-trade-ledger-bench",
+        prices={p.symbol: p.current_price for p in position_rows if p.current_price},
+        revisions={},
+        event_count=0,
     ).internal_ledger
     checks = [
         IntegrityCheck(name="equity_matches_positions", status=CheckStatus.PASS, message="ok"),

@@ -230,6 +230,22 @@ def account_events() -> list[Any]:
     return [*mapped.events, withdrawal]
 
 
+def history_events() -> list[Any]:
+    """Since 1.4: a deposit in the lookback before the period (``history_cash_flows``)."""
+    from ledger_store.events import CashFlow
+
+    return [
+        CashFlow(
+            event_id="20260727140000000::history-deposit",
+            account_id=ACCOUNT_ID,
+            effective_at=datetime(2026, 7, 27, 14, 0, tzinfo=UTC),
+            amount=Decimal("500"),
+            source="CSD",
+            description="ACH deposit",
+        )
+    ]
+
+
 #: Registry revisions: one per recorded fill, and one more for mean_reversion, whose NVDA sell
 #: was amended (its fee corrected).
 REVISIONS = {"mean_reversion": 4, "momentum": 7, "trend_following": 5}
@@ -239,16 +255,17 @@ def account_view() -> Any:
     from snapshots.ledger.summary import summarize_account
 
     attributions = [a for fill in ledger_fills() for a in fill.attributions()]
+    events = [*history_events(), *account_events()]
     return summarize_account(
         attributions,
-        account_events(),
+        events,
         account_id=ACCOUNT_ID,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         ledger_id=LEDGER_ID,
         prices={symbol: Decimal(p[2]) for symbol, p in POSITIONS.items()},
         revisions=REVISIONS,
-        event_count=len(account_events()),
+        event_count=len(events),
     )
 
 
@@ -567,6 +584,68 @@ def equity_series() -> list[Any]:
     return points
 
 
+#: Since 1.4: the lookback before the period, its daily equity and the benchmark's closes.
+LOOKBACK_DAYS = 14
+
+
+def equity_history() -> list[Any]:
+    """Weekday samples of 20-31 July (after the 27 July deposit of 500 the equity jumps)."""
+    from snapshots.alpaca.models import EquityPoint
+
+    base = Decimal("9500")
+    values = {
+        20: "8950.2",
+        21: "8991.75",
+        22: "8964.1",
+        23: "9012.8",
+        24: "9020.05",
+        27: "9533.4",
+        28: "9498.65",
+        29: "9541.3",
+        30: "9470.9",
+        31: "9493.15",
+    }
+    return [
+        EquityPoint(
+            timestamp=datetime(2026, 7, day, tzinfo=UTC),
+            equity=Decimal(value),
+            profit_loss=Decimal(value) - base,
+            profit_loss_pct=Decimal(_ratio(Decimal(value) - base, base)),
+        )
+        for day, value in values.items()
+    ]
+
+
+def benchmark() -> Any:
+    """SPY's daily closes (split-adjusted) over the lookback and the period."""
+    from snapshots.alpaca.models import Benchmark, DailyClose
+
+    closes = {
+        (7, 20): "275.1",
+        (7, 21): "276.42",
+        (7, 22): "275.8",
+        (7, 23): "277.35",
+        (7, 24): "277.9",
+        (7, 27): "278.6",
+        (7, 28): "277.45",
+        (7, 29): "279.1",
+        (7, 30): "276.8",
+        (7, 31): "277.6",
+        (8, 3): "278.95",
+        (8, 4): "279.4",
+        (8, 5): "280.05",
+        (8, 6): "280.9",
+        (8, 7): "280.525",
+    }
+    return Benchmark(
+        symbol="SPY",
+        closes=tuple(
+            DailyClose(day=datetime(2026, m, d, tzinfo=UTC).date(), close=Decimal(c))
+            for (m, d), c in closes.items()
+        ),
+    )
+
+
 def fixture_body() -> Any:
     """The unsealed snapshot of the fixtures, its integrity checks computed from its data."""
     from snapshots.alpaca.models import AlpacaData
@@ -585,6 +664,9 @@ def fixture_body() -> Any:
         filled_order_ids=tuple(_uuid(n) for n in (11, 12, 13, 14)),
         equity=tuple(equity_series()),
         activities=tuple(account_activities()),
+        history_start=PERIOD_START - timedelta(days=LOOKBACK_DAYS),
+        history=tuple(equity_history()),
+        benchmark=benchmark(),
     )
     view = account_view()
     return compose_snapshot(
@@ -595,6 +677,7 @@ def fixture_body() -> Any:
         alpaca=alpaca,
         internal_ledger=view.internal_ledger,
         integrity_checks=run_integrity_checks(alpaca, view),
+        history_cash_flows=history_events(),
     )
 
 

@@ -22,7 +22,7 @@ from ledger_store.errors import (
     LedgerValidationError,
     NotFoundError,
 )
-from ledger_store.events import AccountEventRepository, Split
+from ledger_store.events import AccountEventRepository, CashFlow, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
@@ -263,6 +263,15 @@ def build_snapshot_from(
         )
     view = read.view
     checks = run_integrity_checks(data, view, tolerances)
+    history_flows: list[CashFlow] = []
+    if data.history_start is not None and data.history_start < start:
+        # The deposits and withdrawals of the lookback: one Query of the account's events.
+        with subsegment("snapshot.history_cash_flows", account_id=account_id):
+            history_flows = [
+                e
+                for e in events.events(account_id, data.history_start, start)
+                if isinstance(e, CashFlow)
+            ]
     body = compose_snapshot(
         account_id=account_id,
         period_start=start,
@@ -271,6 +280,7 @@ def build_snapshot_from(
         alpaca=data,
         internal_ledger=view.internal_ledger,
         integrity_checks=checks,
+        history_cash_flows=history_flows,
     )
     return BuiltSnapshot(snapshot=seal(body, hmac_key), ledger_read=read.read)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar, overload
 
@@ -52,11 +52,14 @@ from ledger_store.dto import (
     unique_keys,
 )
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
+from ledger_store.events import CashFlow
 from snapshots import canonical
 from snapshots.alpaca.models import (
+    MAX_LOOKBACK_DAYS,
     Activities,
     AlpacaAccount,
     AlpacaData,
+    Benchmark,
     EquitySeries,
     Fees,
     Orders,
@@ -72,9 +75,9 @@ from snapshots.ledger.models import (
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.3"
+SNAPSHOT_VERSION: Final = "1.4"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -336,16 +339,82 @@ class AccountSnapshotV13(SnapshotBodyV13, AccountSnapshotV12):
     """A sealed snapshot of ``snapshot_version`` 1.3 (checksum as in ``AccountSnapshot``)."""
 
 
+class SnapshotBodyV14(SnapshotBodyV13):
+    """Everything a ``snapshot_version`` 1.4 snapshot's checksum covers.
+
+    1.3 with what the report's longer windows and its benchmark need:
+
+    * ``equity_lookback_days`` (0 to ``MAX_LOOKBACK_DAYS``) and ``history_start =
+      period_start - equity_lookback_days``: the window of the history before the period;
+    * ``equity_history``: Alpaca's daily portfolio history of ``[history_start,
+      period_start)`` (the period's own samples stay in ``equity_series``);
+    * ``history_cash_flows``: the ledger's deposits and withdrawals of ``[history_start,
+      period_start)`` (the period's are in ``internal_ledger.cash_flows``), by
+      ``(effective_at, event_id)``, so returns over the whole window are flow-adjusted;
+    * ``benchmark``: a configured symbol's daily closes over ``[history_start, period_end)``
+      from Alpaca's market data, or ``None`` when no benchmark was configured.
+    """
+
+    snapshot_version: Literal["1.4"] = "1.4"  # type: ignore[assignment]
+    equity_lookback_days: int = Field(ge=0, le=MAX_LOOKBACK_DAYS)
+    history_start: PeriodBoundary
+    equity_history: EquitySeries = ()
+    history_cash_flows: tuple[CashFlow, ...] = ()
+    benchmark: Benchmark | None = None
+
+    @model_validator(mode="after")
+    def _history(self) -> SnapshotBodyV14:
+        expected = self.period_start - timedelta(days=self.equity_lookback_days)
+        if self.history_start != expected:
+            raise ValueError(
+                f"history_start must be period_start - {self.equity_lookback_days} days "
+                f"({keys.format_seconds(expected)})"
+            )
+        start, end = self.history_start, self.period_start
+        early = [p.timestamp for p in self.equity_history if not start <= p.timestamp < end]
+        if early:
+            raise ValueError(
+                f"equity_history samples outside [history_start, period_start): "
+                f"{keys.format_seconds(early[0])}"
+            )
+        flows = self.history_cash_flows
+        if [(c.effective_at, c.event_id) for c in flows] != sorted(
+            {(c.effective_at, c.event_id) for c in flows}
+        ):
+            raise ValueError("history_cash_flows must be ordered by (effective_at, event_id)")
+        outside = [c.event_id for c in flows if not start <= c.effective_at < end]
+        if outside:
+            raise ValueError(f"history_cash_flows outside the history: {', '.join(outside)}")
+        foreign = [c.event_id for c in flows if c.account_id != self.account_id]
+        if foreign:
+            raise ValueError(f"history_cash_flows of another account: {', '.join(foreign)}")
+        if self.benchmark is not None:
+            late = [
+                c.day
+                for c in self.benchmark.closes
+                if not start.date() <= c.day <= self.period_end.date()
+            ]
+            if late:
+                raise ValueError(f"benchmark closes outside the history and period: {late[0]}")
+        return self
+
+
+class AccountSnapshotV14(SnapshotBodyV14, AccountSnapshotV13):
+    """A sealed snapshot of ``snapshot_version`` 1.4 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
-AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13
-AnySnapshot = AccountSnapshot | AccountSnapshotV12 | AccountSnapshotV13
+AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13 | SnapshotBodyV14
+AnySnapshot = AccountSnapshot | AccountSnapshotV12 | AccountSnapshotV13 | AccountSnapshotV14
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
     SnapshotBodyV12: AccountSnapshotV12,
     SnapshotBodyV13: AccountSnapshotV13,
+    SnapshotBodyV14: AccountSnapshotV14,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
     AccountSnapshotV13: AccountSnapshotV13,
+    AccountSnapshotV14: AccountSnapshotV14,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -369,13 +438,16 @@ def compose_snapshot(
     alpaca: AlpacaData,
     internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13,
     integrity_checks: Iterable[IntegrityCheck] = (),
+    history_cash_flows: Iterable[CashFlow] = (),
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.3,
-    with Alpaca's non-trade activities), an ``AccountLedger`` a 1.2 snapshot and an
+    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.4,
+    with Alpaca's non-trade activities, the history before the period and the benchmark of
+    ``alpaca``, and ``history_cash_flows``), an ``AccountLedger`` a 1.2 snapshot and an
     ``InternalLedger`` a 1.1 snapshot (what readers of old snapshots and their tests build).
-    ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``).
+    ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``);
+    without a history it makes a lookback of 0 days.
     Raises ``LedgerValidationError`` when the parts do not make a valid snapshot.
     """
     if (alpaca.period_start, alpaca.period_end) != (period_start, period_end):
@@ -386,8 +458,18 @@ def compose_snapshot(
     fields: dict[str, Any] = {}
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
     if isinstance(internal_ledger, AccountLedgerV13):
-        model = SnapshotBodyV13
-        fields["alpaca_activities"] = alpaca.activities
+        model = SnapshotBodyV14
+        history_start = alpaca.history_start or period_start
+        fields.update(
+            alpaca_activities=alpaca.activities,
+            equity_lookback_days=(period_start - history_start).days,
+            history_start=history_start,
+            equity_history=alpaca.history,
+            history_cash_flows=tuple(
+                sorted(history_cash_flows, key=lambda c: (c.effective_at, c.event_id))
+            ),
+            benchmark=alpaca.benchmark,
+        )
     elif isinstance(internal_ledger, AccountLedger):
         model = SnapshotBodyV12
         fields["alpaca_activities"] = alpaca.activities
@@ -428,6 +510,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV14, key: bytes | None) -> AccountSnapshotV14: ...
 
 
 @overload
@@ -505,9 +591,11 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         )
     # 1.1 relaxed types of 1.0 (its own fields, same names): one model reads both, and
     # SnapshotBody holds a 1.0 body to what 1.0 required. 1.2 has its own ledger.
-    model: Any = {"1.2": AccountSnapshotV12, "1.3": AccountSnapshotV13}.get(
-        str(version), AccountSnapshot
-    )
+    model: Any = {
+        "1.2": AccountSnapshotV12,
+        "1.3": AccountSnapshotV13,
+        "1.4": AccountSnapshotV14,
+    }.get(str(version), AccountSnapshot)
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed
 

@@ -9,12 +9,14 @@ cash after fees, one order per fill plus unfilled ones, REG/TAF fee rows, and eq
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from ledger_store.decimals import normalize, plain
@@ -344,6 +346,8 @@ class FakeAccount:
     #: Non-trade activities: cash movements, dividends, corporate actions.
     other_activities: tuple[FakeActivity, ...] = ()
     equity_series: tuple[EquitySample, ...] = ()
+    #: Daily closes the market-data route serves, by symbol: ``((symbol, ((day, close), ...)),)``.
+    benchmark_bars: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...] = ()
     base_value: Decimal = Decimal(0)
     last_equity: Decimal | None = None
     status: str = "ACTIVE"
@@ -421,6 +425,8 @@ class FakeAccount:
         starting_cash: Decimal = Decimal(100_000),
         include_unfilled: bool = True,
         events: Sequence[Event] = (),
+        history_days: int = 0,
+        benchmark: str | None = None,
     ) -> FakeAccount:
         """The account that ``cycles`` (``generate_history()`` output) leave behind.
 
@@ -434,6 +440,13 @@ class FakeAccount:
         the first cycle that starts after them, as Alpaca books them: cash moves, positions
         are reshaped, and each leaves the non-trade activity rows Alpaca would show (a split
         as two ``SSP`` rows, the old shares out and the new ones in).
+
+        ``history_days``: a synthetic, reproducible daily history of the account before the
+        first cycle (weekdays of that many calendar days, a random walk that ends at
+        ``starting_cash``), as an account that traded before its ledger began would have.
+        ``benchmark``: that symbol's daily closes over the history and the cycles, moving
+        partly with the account (so beta and correlation mean something), for the market-data
+        route.
         """
         ordered = sorted(cycles, key=lambda c: (c.start, c.correlation_id))
         fills = [
@@ -514,7 +527,21 @@ class FakeAccount:
         if include_unfilled and fills:
             orders.extend(_unfilled_orders(account_id, ordered, fills))
         last_equity = Decimal(str(series[-1].equity)) if series else None
+        if history_days and series:
+            series[:0] = _prior_history(
+                account_id, series[0].timestamp, history_days, starting_cash
+            )
+        bars: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...] = ()
+        if benchmark is not None:
+            flows: dict[date, Decimal] = {}
+            for event in events:
+                if isinstance(event, CashFlow):
+                    day = event.effective_at.date()
+                    flows[day] = flows.get(day, Decimal(0)) + event.amount
+            bars = ((benchmark, _benchmark_closes(benchmark, series, flows)),)
         created = ordered[0].start - timedelta(days=30) if ordered else _DEFAULT_CREATED_AT
+        if history_days and series:
+            created = min(created, series[0].timestamp - timedelta(days=1))
         return cls(
             account_id=account_id,
             account_number=account_number,
@@ -528,7 +555,54 @@ class FakeAccount:
             base_value=starting_cash,
             last_equity=last_equity,
             created_at=created,
+            benchmark_bars=bars,
         )
+
+
+def _prior_history(
+    account_id: str, first: datetime, days: int, starting_cash: Decimal
+) -> list[EquitySample]:
+    """Weekday samples of the ``days`` calendar days before ``first``: a seeded random walk
+    (about 9 % a year, 14 % volatility) that arrives at ``starting_cash`` the day before."""
+    rng = random.Random(f"history:{account_id}")
+    stamps = [first - timedelta(days=k) for k in range(days, 0, -1)]
+    stamps = [t for t in stamps if t.weekday() < 5]
+    equity = starting_cash
+    values: list[Decimal] = []
+    for _ in stamps:  # walk backwards from the starting cash
+        values.append(equity)
+        move = Decimal(str(round(rng.gauss(0.00035, 0.0088), 6)))
+        equity = (equity / (1 + move)).quantize(CENT)
+    values.reverse()
+    return [
+        EquitySample(
+            timestamp=t,
+            equity=v,
+            profit_loss=normalize(v - starting_cash),
+            profit_loss_pct=_ratio(v - starting_cash, starting_cash),
+        )
+        for t, v in zip(stamps, values, strict=True)
+    ]
+
+
+def _benchmark_closes(
+    symbol: str, series: Sequence[EquitySample], flows: Mapping[date, Decimal]
+) -> tuple[tuple[date, Decimal], ...]:
+    """Daily closes that move with the account's daily returns (0.6 of them, deposits and
+    withdrawals taken out) plus noise."""
+    rng = random.Random(f"benchmark:{symbol}")
+    close = Decimal(500)
+    closes = [(series[0].timestamp.date(), close)] if series else []
+    for before, after in pairwise(series):
+        previous = Decimal(str(before.equity))
+        day = after.timestamp.date()
+        flow = sum((a for d, a in flows.items() if before.timestamp.date() < d <= day), Decimal(0))
+        start = previous + flow
+        account = Decimal(str(after.equity)) / start - 1 if start > 0 else Decimal(0)
+        noise = Decimal(str(round(rng.gauss(0.0001, 0.006), 6)))
+        close = (close * (1 + account * Decimal("0.6") + noise)).quantize(CENT)
+        closes.append((after.timestamp.date(), close))
+    return tuple(closes)
 
 
 def _book_event(

@@ -13,7 +13,11 @@ contract in ``shared/reference/alpaca-rest-contract.md``:
   desc), ``page_size`` (default and maximum 100) and ``page_token`` (the id of the last row
   seen; ids look like ``<yyyymmddhhmmssmmm>::<uuid>`` and rows are ordered by id);
 * ``GET /v2/account/portfolio/history`` with ``period``, ``timeframe`` (``1D`` only),
-  ``start``, ``end``: parallel arrays of JSON numbers, as Alpaca sends them.
+  ``start``, ``end``: parallel arrays of JSON numbers, as Alpaca sends them;
+* the market-data route ``GET /v2/stocks/bars`` (``APCA_API_DATA_URL`` points alpaca-py's
+  ``StockHistoricalDataClient`` here) with ``symbols``, ``timeframe`` (``1Day`` only),
+  ``start``, ``end``, ``limit`` (default 1000, at most 10,000) and ``page_token``:
+  ``{"bars": {symbol: [{"t", "o", "h", "l", "c", "v", "n", "vw"}]}, "next_page_token"}``.
 
 Money and quantities are JSON strings (numbers only in portfolio history), timestamps carry 9
 fractional digits, errors are ``{"code": int, "message": str}``, every response carries
@@ -428,6 +432,8 @@ class FakeAlpaca:
             return _activities(account, {name}, query)
         if route == "/account/portfolio/history":
             return _portfolio_history(account, query)
+        if route == "/stocks/bars":
+            return _stock_bars(account, query)
         raise _Failure(404, f"endpoint not found: {path}")
 
 
@@ -565,6 +571,57 @@ def _portfolio_history(account: FakeAccount, query: Mapping[str, str]) -> dict[s
         "base_value_asof": points[0].timestamp.date().isoformat() if points else None,
         "timeframe": timeframe,
     }
+
+
+#: ``GET /v2/stocks/bars``: default and largest page (Alpaca's), and a daily bar's time of day.
+BARS_DEFAULT_LIMIT = 1000
+BARS_MAX_LIMIT = 10_000
+_BAR_HOUR = 4  # 00:00 New York time (EDT) in UTC: Alpaca labels a daily bar with its start
+
+
+def _stock_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any]:
+    """Daily bars of the requested symbols within ``[start, end]``, paged in symbol order."""
+    if not query.get("symbols"):
+        raise _Failure(422, "symbols is required")
+    symbols = sorted({s.strip().upper() for s in query["symbols"].split(",") if s.strip()})
+    timeframe = query.get("timeframe") or ""
+    if timeframe not in ("1Day", "1D"):
+        raise _Failure(422, f"the fake serves timeframe 1Day only, got {timeframe!r}")
+    start, end = _bound(query, "start"), _bound(query, "end")
+    limit = min(_int(query, "limit", BARS_DEFAULT_LIMIT), BARS_MAX_LIMIT)
+    if limit < 1:
+        raise _Failure(422, f"limit must be positive, got {limit}")
+    offset = _int(query, "page_token", 0) if query.get("page_token") else 0
+    known = dict(account.benchmark_bars)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for symbol in symbols:
+        for day, close in known.get(symbol, ()):
+            at = datetime(day.year, day.month, day.day, _BAR_HOUR, tzinfo=UTC)
+            moment = epoch_ns(at)
+            if (start is not None and moment < start) or (end is not None and moment > end):
+                continue
+            price = float(close)
+            rows.append(
+                (
+                    symbol,
+                    {
+                        "t": at.isoformat().replace("+00:00", "Z"),
+                        "o": price,
+                        "h": price,
+                        "l": price,
+                        "c": price,
+                        "v": 1_000_000,
+                        "n": 10_000,
+                        "vw": price,
+                    },
+                )
+            )
+    page = rows[offset : offset + limit]
+    bars: dict[str, list[dict[str, Any]]] = {}
+    for symbol, bar in page:
+        bars.setdefault(symbol, []).append(bar)
+    more = offset + limit < len(rows)
+    return {"bars": bars, "next_page_token": str(offset + limit) if more else None}
 
 
 @contextmanager

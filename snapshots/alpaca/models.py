@@ -30,6 +30,7 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, normalize, to_decimal
@@ -425,6 +426,62 @@ EquitySeries = Annotated[
 ]
 
 
+#: The longest equity lookback a snapshot keeps (ten years of calendar days).
+MAX_LOOKBACK_DAYS: Final = 3660
+
+
+class DailyClose(Frozen):
+    """A benchmark's close of one trading day (split- and dividend-adjusted, ``adjustment=all``)."""
+
+    day: date
+    close: Money
+
+    @field_validator("close")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError(f"a close must be positive, got {value}")
+        return value
+
+
+DailyCloses = Annotated[
+    tuple[DailyClose, ...],
+    ordered_unique(lambda c: c.day, lambda c: c.day, "benchmark day"),
+]
+
+
+class Benchmark(Frozen):
+    """A benchmark symbol's daily closes from Alpaca's market data (``GET /v2/stocks/bars``)."""
+
+    symbol: Text
+    closes: DailyCloses = ()
+
+
+def closes_from_api(raw: Mapping[str, Any], symbol: str) -> tuple[DailyClose, ...]:
+    """Daily bars as alpaca-py's raw ``get_stock_bars`` gives them (``{symbol: [{"t", "c",
+    ...}]}``, every page of ``GET /v2/stocks/bars`` joined) as daily closes.
+
+    A bar's day is the UTC date of its time ``t`` (Alpaca labels a daily bar with the start of
+    its day, 04:00 or 05:00 UTC); ``c`` is a JSON number and goes through ``str`` to ``Decimal``.
+    A symbol without bars gives no closes.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+    rows = raw.get(symbol) or []
+    if not isinstance(rows, list):
+        raise ValueError(f"bars of {symbol} must be a list")
+    closes: dict[date, DailyClose] = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or "t" not in row or "c" not in row:
+            raise ValueError(f"a bar of {symbol} lacks its time or close: {row!r}")
+        moment = _UTC_DATETIME.validate_python(row["t"])
+        close = DailyClose(
+            day=moment.date(), close=decimal_from_number(row["c"], HISTORY_MONEY_PLACES)
+        )
+        closes[close.day] = close
+    return tuple(closes[day] for day in sorted(closes))
+
+
 class AlpacaData(Frozen):
     """Everything a snapshot keeps from Alpaca for the period ``[period_start, period_end)``.
 
@@ -438,6 +495,9 @@ class AlpacaData(Frozen):
     * ``equity``: daily portfolio-history samples inside the period.
     * ``activities``: non-trade activities created in the period (cash, dividends, corporate
       actions), by ``(created_at, id)``.
+    * ``history_start``, ``history``: the daily portfolio history of ``[history_start,
+      period_start)``, the lookback before the period (``None``/empty: not fetched);
+      ``benchmark``: a benchmark's daily closes over ``[history_start, period_end)``.
     """
 
     period_start: UTCDateTime
@@ -451,6 +511,9 @@ class AlpacaData(Frozen):
     filled_order_ids: tuple[AlpacaUuid, ...]
     equity: EquitySeries
     activities: Activities = ()
+    history_start: UTCDateTime | None = None
+    history: EquitySeries = ()
+    benchmark: Benchmark | None = None
 
     @field_validator("filled_order_ids")
     @classmethod
@@ -464,3 +527,27 @@ class AlpacaData(Frozen):
         if start is not None and value <= start:
             raise ValueError("period_end must be after period_start")
         return value
+
+    @model_validator(mode="after")
+    def _history_before_the_period(self) -> AlpacaData:
+        start = self.history_start
+        if start is None:
+            if self.history or self.benchmark is not None:
+                raise ValueError("a history or a benchmark needs history_start")
+            return self
+        if start > self.period_start:
+            raise ValueError("history_start must not be after period_start")
+        outside = [
+            p.timestamp for p in self.history if not start <= p.timestamp < self.period_start
+        ]
+        if outside:
+            raise ValueError(f"history samples outside [history_start, period_start): {outside[0]}")
+        if self.benchmark is not None:
+            late = [
+                c.day
+                for c in self.benchmark.closes
+                if not start.date() <= c.day <= self.period_end.date()
+            ]
+            if late:
+                raise ValueError(f"benchmark closes outside the history and the period: {late[0]}")
+        return self

@@ -29,6 +29,7 @@ import functools
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,14 +44,17 @@ from ledger_store.errors import ConfigurationError, LedgerValidationError
 from ledger_store.keys import require_utc
 from ledger_store.tracing import subsegment
 from snapshots.alpaca.models import (
+    MAX_LOOKBACK_DAYS,
     AccountActivity,
     AlpacaAccount,
     AlpacaData,
     AlpacaOrder,
     AlpacaPosition,
     AlpacaUuid,
+    Benchmark,
     EquityPoint,
     FeeActivity,
+    closes_from_api,
     equity_points_from_api,
 )
 from snapshots.errors import (
@@ -61,6 +65,41 @@ from snapshots.errors import (
     AlpacaUnavailableError,
     describe,
 )
+
+#: How many calendar days of daily equity before the period a snapshot keeps by default (a
+#: year: the report's YTD, 1Y and annualised figures need it), and the variable that sets it.
+DEFAULT_LOOKBACK_DAYS = 365
+LOOKBACK_VARIABLE = "SNAPSHOT_EQUITY_LOOKBACK_DAYS"
+#: The benchmark symbol (e.g. ``SPY``; unset: none) and Alpaca's market-data endpoint.
+BENCHMARK_VARIABLE = "SNAPSHOT_BENCHMARK_SYMBOL"
+DATA_URL_VARIABLE = "APCA_API_DATA_URL"
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
+
+
+def _lookback_days(given: int | None, env: Mapping[str, str]) -> int:
+    value: object = given
+    if given is None:
+        text = env.get(LOOKBACK_VARIABLE, "").strip()
+        if not text:
+            return DEFAULT_LOOKBACK_DAYS
+        value = int(text) if text.isdigit() else text
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOOKBACK_DAYS:
+        raise ConfigurationError(
+            f"the equity lookback ({LOOKBACK_VARIABLE}) is a whole number of days from 0 to "
+            f"{MAX_LOOKBACK_DAYS}, got {value!r}"
+        )
+    return value
+
+
+def _benchmark_symbol(given: str | None, env: Mapping[str, str]) -> str | None:
+    symbol = given if given is not None else (env.get(BENCHMARK_VARIABLE, "").strip() or None)
+    if symbol is not None and not _SYMBOL.fullmatch(symbol):
+        raise ConfigurationError(
+            f"the benchmark ({BENCHMARK_VARIABLE}) must be a stock symbol such as SPY, "
+            f"got {symbol!r}"
+        )
+    return symbol
+
 
 #: ``GET /v2/orders`` returns at most this many orders per request.
 ORDERS_PAGE_LIMIT = 500
@@ -178,7 +217,15 @@ class AlpacaSource:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         environ: Mapping[str, str] | None = None,
+        equity_lookback_days: int | None = None,
+        benchmark_symbol: str | None = None,
+        data_url: str | None = None,
     ) -> None:
+        env = os.environ if environ is None else environ
+        self.equity_lookback_days = _lookback_days(equity_lookback_days, env)
+        self.benchmark_symbol = _benchmark_symbol(benchmark_symbol, env)
+        self._data_url = _normalise_base_url(data_url or env.get(DATA_URL_VARIABLE) or None)
+        self._data_client: Any = None
         self.retry = retry or RetryPolicy()
         self.fee_posting_lag = fee_posting_lag
         self._sleep = sleep
@@ -188,7 +235,6 @@ class AlpacaSource:
         if client is not None:
             self._client: Any = _reading_client_of(client)
         else:
-            env = os.environ if environ is None else environ
             api_key = api_key or env.get("APCA_API_KEY_ID") or None
             secret_key = secret_key or env.get("APCA_API_SECRET_KEY") or None
             if not api_key or not secret_key:
@@ -214,8 +260,29 @@ class AlpacaSource:
         return str(getattr(self._client._base_url, "value", self._client._base_url))
 
     def close(self) -> None:
-        """Close the HTTP connections of the client."""
+        """Close the HTTP connections of the clients."""
         self._client._session.close()
+        if self._data_client is not None:
+            self._data_client._session.close()
+
+    def _market_data(self) -> Any:
+        """The ``StockHistoricalDataClient`` of the benchmark: the trading client's credentials,
+        ``APCA_API_DATA_URL`` (or Alpaca's data endpoint), the same timeouts and deadline."""
+        if self._data_client is None:
+            from alpaca.data.historical.stock import StockHistoricalDataClient
+
+            trading = self._client
+            self._data_client = StockHistoricalDataClient(
+                api_key=trading._api_key,
+                secret_key=trading._secret_key,
+                oauth_token=trading._oauth_token,
+                raw_data=True,
+                url_override=self._data_url,
+            )
+            _disable_sdk_retries_and_bound_requests(
+                self._data_client, lambda: self._timeout, lambda: self._deadline, self._clock
+            )
+        return self._data_client
 
     def __enter__(self) -> AlpacaSource:
         return self
@@ -237,7 +304,11 @@ class AlpacaSource:
         * the FEE activities of ``fee_window(period_start, period_end, fee_posting_lag)``
           (by default those created in the period), paged by ``page_token``;
         * the non-trade activities created in the period (``fetch_activities``);
-        * the daily portfolio history inside the period.
+        * the daily portfolio history from ``equity_lookback_days`` before the period to its
+          end, in one request: the samples before ``period_start`` are the history, the others
+          the period's;
+        * with a benchmark symbol, its daily bars over the same window (``GET /v2/stocks/bars``
+          through alpaca-py's ``StockHistoricalDataClient``, split- and dividend-adjusted).
 
         Raises ``AlpacaUnavailableError`` (transient failures outlasted the retries or the
         deadline), ``AlpacaAuthError``/``AlpacaRequestError`` (rejected request),
@@ -277,7 +348,11 @@ class AlpacaSource:
         fees_start, fees_end = fee_window(start, end, self.fee_posting_lag)
         fees = self._fees(fees_start, fees_end, deadline)
         activities = self._non_trade(start, end, deadline)
-        equity = self._equity(start, end, deadline)
+        history_start = start - timedelta(days=self.equity_lookback_days)
+        samples = self._equity(history_start, end, deadline)
+        benchmark = None
+        if self.benchmark_symbol is not None:
+            benchmark = self._benchmark(self.benchmark_symbol, history_start, end, deadline)
         try:
             return AlpacaData(
                 period_start=start,
@@ -289,8 +364,11 @@ class AlpacaSource:
                 orders=tuple(orders.values()),
                 fees=tuple(fees),
                 filled_order_ids=tuple(filled_ids),
-                equity=equity,
+                equity=tuple(p for p in samples if start <= p.timestamp),
                 activities=activities,
+                history_start=history_start,
+                history=tuple(p for p in samples if p.timestamp < start),
+                benchmark=benchmark,
             )
         except ValidationError as exc:
             raise AlpacaResponseError("fetch", describe_validation_error(exc)) from exc
@@ -470,6 +548,29 @@ class AlpacaSource:
         )
         points = _parse("get_portfolio_history", equity_points_from_api, raw)
         return tuple(p for p in points if start <= p.timestamp < end)
+
+    def _benchmark(self, symbol: str, start: datetime, end: datetime, deadline: float) -> Benchmark:
+        from alpaca.data.enums import Adjustment
+        from alpaca.data.requests import StockBarsRequest
+        from alpaca.data.timeframe import TimeFrame
+
+        request = StockBarsRequest(
+            symbol_or_symbols=symbol,
+            timeframe=TimeFrame.Day,
+            start=start,
+            end=end,
+            adjustment=Adjustment.ALL,
+        )
+        raw = self._call(
+            "get_stock_bars",
+            functools.partial(self._market_data().get_stock_bars, request),
+            deadline,
+        )
+        closes = _parse("get_stock_bars", lambda r: closes_from_api(r, symbol), raw)
+        return Benchmark(
+            symbol=symbol,
+            closes=tuple(c for c in closes if start.date() <= c.day <= end.date()),
+        )
 
     # Retries ----------------------------------------------------------------------------
 

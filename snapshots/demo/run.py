@@ -45,6 +45,12 @@ from snapshots.payload import SnapshotPayload
 
 #: The demo history starts here, so every run produces the same data (and the same PDF).
 FIRST_DAY = date(2026, 8, 3)
+#: The report's longer windows and its benchmark: a year of daily equity before each period
+#: (the fake account has a synthetic history before the ledger's first fill) and SPY's closes
+#: from the fake market-data route.
+DEMO_LOOKBACK_DAYS = 365
+DEMO_BENCHMARK = "SPY"
+FAKE_MARKET: dict[str, Any] = {"history_days": 330, "benchmark": DEMO_BENCHMARK}
 STATE_MACHINE_NAME = "trade-ledger-account-report"
 REPORT_BUCKET = "trade-ledger-reports"
 
@@ -87,7 +93,9 @@ def run_demo(args: argparse.Namespace) -> int:
         _import_history(ledger, history, workdir, quiet=args.no_progress)
 
         _print_events(demo)
-        account = FakeAccount.from_history(history, events=demo.events_until(history[-1].end))
+        account = FakeAccount.from_history(
+            history, events=demo.events_until(history[-1].end), **FAKE_MARKET
+        )
         fake = stack.enter_context(running_fake_alpaca(account))
         print(f"\nfake Alpaca (real alpaca-py TradingClient) at {fake.base_url}")
         state_machine = _state_machine(settings) if embedded else None
@@ -99,6 +107,9 @@ def run_demo(args: argparse.Namespace) -> int:
                 secret_key=DEFAULT_SECRET_KEY,
                 base_url=fake.base_url,
                 environ={},
+                equity_lookback_days=DEMO_LOOKBACK_DAYS,
+                benchmark_symbol=DEMO_BENCHMARK,
+                data_url=fake.base_url,
             )
         )
 
@@ -108,7 +119,9 @@ def run_demo(args: argparse.Namespace) -> int:
             for fill in cycle.fills:  # what the trading Lambda records during its cycle
                 ledger.record(fill)
             fake.account = FakeAccount.from_history(
-                cycles[: len(history) + index + 1], events=demo.events_until(cycle.end)
+                cycles[: len(history) + index + 1],
+                events=demo.events_until(cycle.end),
+                **FAKE_MARKET,
             )
             start, end = month_to_date(cycle)
             outcome = take_snapshot(

@@ -15,11 +15,12 @@ from typing import Any, Final
 
 from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
+from snapshots.alpaca.models import EquityPoint
 from snapshots.report.figures import ReportFigures, compute_figures
 from snapshots.report.performance import Performance, performance
 from snapshots.report.reconciliation import Reconciliation, reconcile
 from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_trips, strategy_pnl
-from snapshots.schema import AccountSnapshotV12, AnySnapshot
+from snapshots.schema import AccountSnapshotV12, AccountSnapshotV14, AnySnapshot
 
 #: The metrics' own format version (``report metrics --json``): bumped when a field changes.
 METRICS_VERSION: Final = "1"
@@ -83,6 +84,11 @@ class ReportMetrics(Frozen):
     period_start: datetime
     period_end: datetime
     figures: ReportFigures
+    #: The period: its daily returns from the last close before it (when the snapshot holds
+    #: one) to its last close; what the period's return, P&L and reconciliation use.
+    period: Performance
+    #: The whole daily history the snapshot holds (the lookback and the period): risk,
+    #: drawdowns, months, MTD/YTD/1Y and the benchmark.
     performance: Performance
     strategies: tuple[StrategyPnL, ...]
     round_trips: RoundTripStats | None
@@ -90,18 +96,44 @@ class ReportMetrics(Frozen):
 
 
 def cash_flows(snapshot: AnySnapshot) -> list[tuple[datetime, Decimal]]:
-    """The deposits and withdrawals the snapshot records (none before version 1.2)."""
+    """The deposits and withdrawals the snapshot records: of the history (1.4) and of the
+    period (none before version 1.2)."""
+    flows: list[tuple[datetime, Decimal]] = []
+    if isinstance(snapshot, AccountSnapshotV14):
+        flows += [(c.effective_at, c.amount) for c in snapshot.history_cash_flows]
     if isinstance(snapshot, AccountSnapshotV12):
-        return [(c.effective_at, c.amount) for c in snapshot.internal_ledger.cash_flows]
-    return []
+        flows += [(c.effective_at, c.amount) for c in snapshot.internal_ledger.cash_flows]
+    return flows
+
+
+def equity_points(snapshot: AnySnapshot) -> tuple[EquityPoint, ...]:
+    """The daily equity the snapshot holds: the history before the period (1.4), then the
+    period's own samples."""
+    history = snapshot.equity_history if isinstance(snapshot, AccountSnapshotV14) else ()
+    return (*history, *snapshot.equity_series)
 
 
 def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) -> ReportMetrics:
     """Every figure of the report of ``snapshot``."""
     options = options or ReportOptions()
-    perf = performance(
-        snapshot.equity_series, cash_flows(snapshot), risk_free_rate=options.risk_free_rate
-    )
+    rate = options.risk_free_rate
+    points, flows = equity_points(snapshot), cash_flows(snapshot)
+    benchmark = None
+    if isinstance(snapshot, AccountSnapshotV14) and snapshot.benchmark is not None:
+        b = snapshot.benchmark
+        benchmark = (b.symbol, [(c.day, c.close) for c in b.closes])
+    whole = performance(points, flows, risk_free_rate=rate, benchmark=benchmark)
+    perf = whole
+    if isinstance(snapshot, AccountSnapshotV14) and snapshot.equity_history:
+        # The period from the last close before it: that close is the period's opening.
+        before = [p for p in snapshot.equity_history if p.equity is not None]
+        opening = before[-1:] if before else []
+        perf = performance(
+            (*opening, *snapshot.equity_series),
+            flows,
+            risk_free_rate=rate,
+            benchmark=benchmark,
+        )
     return ReportMetrics(
         metrics_version=METRICS_VERSION,
         account_id=snapshot.account_id,
@@ -110,7 +142,8 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
         period_start=snapshot.period_start,
         period_end=snapshot.period_end,
         figures=compute_figures(snapshot),
-        performance=perf,
+        period=perf,
+        performance=whole,
         strategies=strategy_pnl(snapshot),
         round_trips=all_round_trips(snapshot),
         reconciliation=reconcile(snapshot, perf),
@@ -149,6 +182,7 @@ __all__ = [
     "ReportMetrics",
     "ReportOptions",
     "cash_flows",
+    "equity_points",
     "metrics_dict",
     "metrics_json",
     "options_from_env",

@@ -33,9 +33,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from functools import cache, lru_cache, partial
 from io import BytesIO
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 from xml.sax.saxutils import escape
@@ -91,9 +92,11 @@ from snapshots.report.figures import (
     mask_account_number,
     valued,
 )
-from snapshots.report.metrics import ReportMetrics, ReportOptions, report_metrics
+from snapshots.report.metrics import ReportMetrics, ReportOptions, equity_points, report_metrics
+from snapshots.report.performance import Performance
 from snapshots.schema import (
     AccountSnapshotV12,
+    AccountSnapshotV14,
     AnySnapshot,
     CheckStatus,
     StrategyPerformance,
@@ -656,7 +659,7 @@ def _title_block(snapshot: AnySnapshot, options: ReportOptions) -> list[Any]:
 
 
 def _key_figures(m: ReportMetrics) -> list[Any]:
-    f, p = m.figures, m.performance
+    f, p, period = m.figures, m.performance, m.period
     ccy = clean_text(f.currency)
     episode = p.max_drawdown
     rate = fmt_percent(p.risk_free_rate)
@@ -665,15 +668,15 @@ def _key_figures(m: ReportMetrics) -> list[Any]:
         ("Equity", fmt_money(f.equity), f"{ccy}, live at the snapshot", INK),
         (
             "Net P&L (period)",
-            fmt_money(p.pnl, signed=True),
-            f"{ccy}, deposits excluded" if p.pnl is not None else "needs two daily values",
-            _signed_colour(p.pnl),
+            fmt_money(period.pnl, signed=True),
+            f"{ccy}, deposits excluded" if period.pnl is not None else "needs two daily values",
+            _signed_colour(period.pnl),
         ),
         (
-            "Time-weighted return",
-            fmt_percent(p.twr, signed=True),
-            f"{p.returns} daily returns, flow-adjusted",
-            _signed_colour(p.twr),
+            "Return (period)",
+            fmt_percent(period.twr, signed=True),
+            f"time-weighted, {_count(period.returns, 'day')}",
+            _signed_colour(period.twr),
         ),
         (
             "Max drawdown",
@@ -846,8 +849,29 @@ def _chart_note(text: str) -> Any:
     return drawing
 
 
-def _equity_chart(snapshot: AnySnapshot) -> Any:
-    series = valued(snapshot.equity_series)
+def _benchmark_line(
+    snapshot: AnySnapshot, m: ReportMetrics
+) -> tuple[str, list[tuple[datetime, Decimal]]] | None:
+    """What the equity would have been in the benchmark with the same deposits and
+    withdrawals: from the account's equity on the first day both have, each day's flows
+    added and the benchmark's move applied."""
+    if not isinstance(snapshot, AccountSnapshotV14) or snapshot.benchmark is None:
+        return None
+    closes = {c.day: c.close for c in snapshot.benchmark.closes}
+    days = [d for d in m.performance.days if d.day in closes]
+    if len(days) < 2:
+        return None
+    value = days[0].equity
+    line = [(days[0].at, value)]
+    with localcontext(prec=28, rounding=ROUND_HALF_EVEN):  # never the caller's context
+        for before, day in pairwise(days):
+            value = (value + day.net_flow) * closes[day.day] / closes[before.day]
+            line.append((day.at, value))
+    return snapshot.benchmark.symbol, line
+
+
+def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics) -> Any:
+    series = valued(equity_points(snapshot))
     if not series:
         return _chart_note("No equity samples in the period")
     if len(series) == 1:
@@ -859,7 +883,9 @@ def _equity_chart(snapshot: AnySnapshot) -> Any:
     origin = series[0].timestamp
     hours = [(p.timestamp - origin) / timedelta(hours=1) for p in series]
     values = [p.equity for p in series if p.equity is not None]
-    y_ticks = _nice_scale(min(values), max(values))
+    benchmark = _benchmark_line(snapshot, m)
+    bench_values = [v for _, v in benchmark[1]] if benchmark else []
+    y_ticks = _nice_scale(min([*values, *bench_values]), max([*values, *bench_values]))
     span = hours[-1]
     x_ticks = [span * i / 4 for i in range(5)]
     long_period = (series[-1].timestamp - origin) > timedelta(days=3)
@@ -875,13 +901,20 @@ def _equity_chart(snapshot: AnySnapshot) -> Any:
     plot = LinePlot()
     plot.x, plot.y = 42, 22
     plot.width, plot.height = CHART_WIDTH - 54, CHART_HEIGHT - 34
-    plot.data = [list(zip(hours, (float(v) for v in values), strict=True))]
+    data = [list(zip(hours, (float(v) for v in values), strict=True))]
+    if benchmark is not None:
+        data.append([((at - origin) / timedelta(hours=1), float(v)) for at, v in benchmark[1]])
+    plot.data = data
     plot.lines[0].strokeColor = NAVY
     plot.lines[0].strokeWidth = 1.3
     if len(series) <= 60:
         plot.lines[0].symbol = makeMarker(
             "FilledCircle", size=2.6, fillColor=NAVY, strokeColor=NAVY
         )
+    if benchmark is not None:
+        plot.lines[1].strokeColor = SHORT
+        plot.lines[1].strokeWidth = 0.9
+        plot.lines[1].strokeDashArray = [3, 2]
     for axis in (plot.xValueAxis, plot.yValueAxis):
         _style_axis(axis)
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0.0, span
@@ -896,6 +929,14 @@ def _equity_chart(snapshot: AnySnapshot) -> Any:
     plot.yValueAxis.visibleAxis = 0
     plot.yValueAxis.visibleTicks = 0
     drawing.add(plot)
+    if benchmark is not None:
+        _legend(
+            drawing,
+            (
+                ("Account", NAVY),
+                (f"{_fit(benchmark[0], 60, size=AXIS_FONT_SIZE)}, same deposits", SHORT),
+            ),
+        )
     return drawing
 
 
@@ -988,7 +1029,7 @@ def _charts(snapshot: AnySnapshot, m: ReportMetrics) -> list[Any]:
         _heading("Equity and drawdown"),
         pair(
             (f"Equity ({ccy})", "Underwater: drawdown from the running peak"),
-            (_equity_chart(snapshot), _underwater_chart(m)),
+            (_equity_chart(snapshot, m), _underwater_chart(m)),
         ),
         _heading("P&L by strategy and exposure"),
         pair(
@@ -1054,23 +1095,43 @@ def _side_by_side(left: Any, right: Any) -> Any:
     return table
 
 
-def _returns_and_risk(m: ReportMetrics) -> list[Any]:
-    p = m.performance
-    ccy = clean_text(m.figures.currency)
-    window = (
-        f"{fmt_date(p.first_day)} \u2013 {fmt_date(p.last_day)}, {p.returns} daily returns"
-        if p.first_day is not None
-        else "no daily equity"
+def _window_text(p: Performance) -> str:
+    if p.first_day is None:
+        return "no daily equity"
+    return (
+        f"from the close of {fmt_date(p.first_day)} to that of {fmt_date(p.last_day)}, "
+        f"{_count(p.returns, 'daily return')}"
     )
+
+
+def _returns_and_risk(m: ReportMetrics) -> list[Any]:
+    p, period = m.performance, m.period
+    ccy = clean_text(m.figures.currency)
     returns: list[tuple[str, str, Any]] = [
-        ("Time-weighted return", fmt_percent(p.twr, signed=True), _signed_colour(p.twr)),
         (
-            f"Net P&L (flow-adjusted), {ccy}",
-            fmt_money(p.pnl, signed=True),
-            _signed_colour(p.pnl),
+            "Period return (time-weighted)",
+            fmt_percent(period.twr, signed=True),
+            _signed_colour(period.twr),
         ),
-        (f"Net deposits and withdrawals, {ccy}", fmt_money(p.net_flows, signed=True), None),
+        (
+            f"Period net P&L (flow-adjusted), {ccy}",
+            fmt_money(period.pnl, signed=True),
+            _signed_colour(period.pnl),
+        ),
+        (
+            f"Period deposits and withdrawals, {ccy}",
+            fmt_money(period.net_flows, signed=True),
+            None,
+        ),
     ]
+    if p is not period:
+        returns.append(
+            (
+                "Return over the whole history",
+                fmt_percent(p.twr, signed=True),
+                _signed_colour(p.twr),
+            )
+        )
     for window_return in p.windows:
         returns.append(
             (
@@ -1140,8 +1201,9 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
         _heading("Returns and risk"),
         table,
         _note(
-            f"Over {window}. Returns are time-weighted: deposits and withdrawals are not profit. "
-            "Ratios annualise with 252 trading days; see the methodology at the end."
+            f"Period: {_window_text(period)}. Risk, drawdown, MTD/YTD/1Y and the benchmark: "
+            f"{_window_text(p)}. Returns are time-weighted: deposits and withdrawals are not "
+            "profit. Ratios annualise with 252 trading days; see the methodology at the end."
         ),
     ]
 
@@ -1149,7 +1211,7 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
 def _period_returns(m: ReportMetrics) -> list[Any]:
     """Monthly returns, then the daily returns in columns."""
     p = m.performance
-    days = [d for d in p.days if d.ret is not None]
+    days = [d for d in m.period.days if d.ret is not None]
     if not days:
         return []
     story: list[Any] = [_heading("Returns by month and by day")]
@@ -1226,7 +1288,7 @@ def _reconciliation(m: ReportMetrics) -> list[Any]:
             colours[(2, row)] = _signed_colour(line.amount)
     data.append(
         [
-            f"Closing equity (close of {fmt_date(m.performance.last_day)})",
+            f"Closing equity (close of {fmt_date(m.period.last_day)})",
             "Alpaca portfolio history",
             fmt_money(r.closing),
         ]

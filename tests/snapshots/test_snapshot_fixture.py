@@ -42,6 +42,7 @@ from snapshots.schema import (
     AccountSnapshot,
     AccountSnapshotV12,
     AccountSnapshotV13,
+    AccountSnapshotV14,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -101,6 +102,11 @@ VERSIONS = [
         "1.3",
         "d7cfb6c2afc3986aac35f3028e9cd0388f82f4ab532554f3cf6e72ad910ecad7",
         "e8bcbd051464da12631837c5d2a12c8998759ba7a72998b157273c5aa2e93565",
+    ),
+    Version(
+        "1.4",
+        "d42bf8116247443a65ca6e1ba0afd2858282500663e7ac3c8c7d43c30b60b6dc",
+        "c9f0da82dd0f55ce9108dbef086d01477bdbd7aaba7a9f52d4219bebaab185d5",
     ),
 ]
 
@@ -263,10 +269,12 @@ def assert_is_the_fixture_snapshot(
     assert equity[0].profit_loss_pct is None
     assert equity[-1].equity == Decimal("9620.9")
 
-    if version in ("1.2", "1.3"):
-        assert_is_the_v1_2_ledger(snapshot)
-        if version == "1.3":
+    if version in ("1.2", "1.3", "1.4"):
+        assert_is_the_v1_2_ledger(snapshot, version)
+        if version in ("1.3", "1.4"):
             assert_carries_its_digests(snapshot)
+        if version == "1.4":
+            assert_has_its_history(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -324,7 +332,7 @@ def assert_is_without_the_fields_alpaca_dropped(snapshot: AnySnapshot) -> None:
     assert [p.timestamp.day for p in snapshot.equity_series if p.equity is None] == [5]
 
 
-def assert_is_the_v1_2_ledger(snapshot: AnySnapshot) -> None:
+def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     """1.2: the account ledger of signed lots and events, Alpaca's activities, five checks."""
     assert isinstance(snapshot, AccountSnapshotV12)
     assert_is_without_the_fields_alpaca_dropped(snapshot)
@@ -369,10 +377,15 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot) -> None:
         "trend_following": 5,
     }
     assert [c.amount for c in ledger.cash_flows] == [Decimal(1000), Decimal(-250)]
-    assert (ledger.net_deposits, ledger.net_deposits_cumulative) == (Decimal(750), Decimal(750))
+    # 1.4's fixture has a deposit of 500 in the lookback before the period.
+    cumulative = Decimal(1250) if version == "1.4" else Decimal(750)
+    assert (ledger.net_deposits, ledger.net_deposits_cumulative) == (Decimal(750), cumulative)
     assert [(a.kind, a.symbol) for a in ledger.corporate_actions] == [("split", "SPY")]
     assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
-    assert (ledger.unattributed_dividends, ledger.event_count) == ((), 4)
+    assert (ledger.unattributed_dividends, ledger.event_count) == (
+        (),
+        5 if version == "1.4" else 4,
+    )
 
     assert {c.name: c.status for c in snapshot.integrity_checks} == {
         "alpaca_equity_matches_balances": CheckStatus.PASS,
@@ -473,7 +486,25 @@ def assert_carries_its_digests(snapshot: AnySnapshot) -> None:
     for name, strategy in ledger.strategy_performance.items():
         mine = [a for a in attributions if a.strategy == name]
         assert strategy.entries_digest == digest_text(digest_sum(mine))
-    assert ledger.events_digest == digest_text(digest_sum(fixture_script.account_events()))
+    events = fixture_script.account_events()
+    if snapshot.snapshot_version >= "1.4":
+        events = [*fixture_script.history_events(), *events]
+    assert ledger.events_digest == digest_text(digest_sum(events))
+
+
+def assert_has_its_history(snapshot: AnySnapshot) -> None:
+    """1.4: fourteen days of lookback, their daily equity and deposit, and SPY's closes."""
+    assert isinstance(snapshot, AccountSnapshotV14)
+    assert snapshot.equity_lookback_days == 14
+    assert snapshot.history_start == PERIOD_START - timedelta(days=14)
+    assert [p.timestamp.day for p in snapshot.equity_history] == [
+        20, 21, 22, 23, 24, 27, 28, 29, 30, 31
+    ]  # fmt: skip
+    assert [(c.amount, c.source) for c in snapshot.history_cash_flows] == [(Decimal(500), "CSD")]
+    assert snapshot.benchmark is not None
+    assert snapshot.benchmark.symbol == "SPY"
+    assert len(snapshot.benchmark.closes) == 15
+    assert snapshot.benchmark.closes[-1].close == Decimal("280.525")
 
 
 def test_every_version_renders(released: Version) -> None:
@@ -488,10 +519,11 @@ def test_every_version_renders(released: Version) -> None:
 
 #: The PDF of each fixture: a change to the report shows up here, per version, on purpose only.
 RENDERED_SHA256 = {
-    "1.0": "18ea450987c877960bb28e8d92ac1672af7ee9e5f5466ba6ef7e02369de53f94",
-    "1.1": "655dc1d5cfd0b1dcab2ab7fa470547f054e6c6a884462c67267e4db1acb8957c",
-    "1.2": "15b331fc290937ee8644b89c4ea6017626dca43ada3ce9a44615b69d9ada9c56",
-    "1.3": "13491f7ed46128b69568434dc51d7a3d7ac80bdfd1290c3cdb27ff586781d45c",
+    "1.0": "7aef894214c943fa5dfd9acd60d642fdfa712ff7d6c196883c4100cb5dbb2e56",
+    "1.1": "7bd055b67cbba58a7bf31486e41e05c220c687f0a00181611da10b69531a4081",
+    "1.2": "aa8987a00a97d58e4d9f45658b294dc9cc10f2cb714cb9375f0f16dd1ea3ac85",
+    "1.3": "3333153339c48ba4e7903e2d65745d872fb150850c227e3524e25ae1baabd27b",
+    "1.4": "6114e5f4d9d945d24e6efbac4f2667886d62f72b4a9769d4f85051ee192742b2",
 }
 
 
@@ -540,7 +572,7 @@ EDITS_V1_2 = {b'"unmatched_qty":"2"}],"period"': b'"qty":"2","side":"short"'}
 
 
 def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
-    if version in ("1.2", "1.3") and old in EDITS_V1_2:
+    if version >= "1.2" and old in EDITS_V1_2:
         return EDITS_V1_2[old], EDITS_V1_2[old].replace(b'"2"', b'"3"')
     return old, new
 

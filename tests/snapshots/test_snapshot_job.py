@@ -340,3 +340,67 @@ def test_build_snapshot_writes_nothing(
     assert raw_partition(settings, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") == []
     with pytest.raises(NotFoundError):
         AccountSnapshotRepository(settings, clock=clock).latest(DEMO_ACCOUNT_ID)
+
+
+def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
+    settings: TableSettings, recorded: TradeLedgerRepository
+) -> None:
+    from ledger_store.events import AccountEventRepository, CashFlow
+    from snapshots.report.metrics import report_metrics
+    from snapshots.schema import AccountSnapshotV14
+
+    events = AccountEventRepository(settings)
+
+    def deposit(event_id: str, at: datetime, amount: str) -> CashFlow:
+        flow = CashFlow(
+            event_id=event_id, account_id=DEMO_ACCOUNT_ID, effective_at=at, amount=Decimal(amount)
+        )
+        events.record(flow)
+        return flow
+
+    inside = deposit("in-lookback", PERIOD_START - timedelta(days=10), "2000")
+    deposit("before-lookback", PERIOD_START - timedelta(days=40), "3000")
+    account = FakeAccount.from_history(CYCLES, history_days=60, benchmark="SPY")
+    with (
+        running_fake_alpaca(account) as server,
+        AlpacaSource(
+            api_key=DEFAULT_KEY_ID,
+            secret_key=DEFAULT_SECRET_KEY,
+            base_url=server.base_url,
+            retry=FAST,
+            sleep=lambda _: None,
+            environ={"APCA_API_DATA_URL": server.base_url},
+            equity_lookback_days=30,
+            benchmark_symbol="SPY",
+        ) as alpaca,
+    ):
+        outcome = take_snapshot(
+            account_id=DEMO_ACCOUNT_ID,
+            period_start=PERIOD_START,
+            period_end=PERIOD_END,
+            correlation_id=CYCLES[-1].correlation_id,
+            alpaca=alpaca,
+            ledger=recorded,
+            store=AccountSnapshotRepository(settings, clock=clock),
+            hmac_key=None,
+            clock=clock,
+        )
+    snapshot = outcome.snapshot
+    assert isinstance(snapshot, AccountSnapshotV14)
+    assert snapshot.snapshot_version == "1.4"
+    assert (snapshot.equity_lookback_days, snapshot.history_start) == (
+        30,
+        PERIOD_START - timedelta(days=30),
+    )
+    assert snapshot.history_cash_flows == (inside,)
+    assert len(snapshot.equity_history) > 15
+    assert snapshot.benchmark is not None
+    assert len(snapshot.benchmark.closes) == len(snapshot.equity_history) + len(
+        snapshot.equity_series
+    )
+    # The report's longer windows come from it: MTD reaches back to the close of July 31.
+    metrics = report_metrics(snapshot)
+    assert {w.label for w in metrics.performance.windows} == {"MTD"}
+    assert metrics.period.first_day == snapshot.equity_history[-1].timestamp.date()
+    assert metrics.performance.benchmark is not None
+    assert metrics.performance.returns > metrics.period.returns
