@@ -50,7 +50,7 @@ FIRST_DAY = date(2026, 8, 3)
 #: from the fake market-data route.
 DEMO_LOOKBACK_DAYS = 365
 DEMO_BENCHMARK = "SPY"
-FAKE_MARKET: dict[str, Any] = {"history_days": 330, "benchmark": DEMO_BENCHMARK}
+FAKE_MARKET: dict[str, Any] = {"history_days": 400, "benchmark": DEMO_BENCHMARK}
 STATE_MACHINE_NAME = "trade-ledger-account-report"
 REPORT_BUCKET = "trade-ledger-reports"
 

@@ -1149,19 +1149,29 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
     )
     b = p.benchmark
     if b is not None:
+        symbol = _fit(b.symbol, 60)
+        whole = " (whole history)" if p is not period else ""
+        if p is not period and period.benchmark is not None:
+            returns.append(
+                (
+                    f"{symbol} over the period",
+                    fmt_percent(period.benchmark.total_return, signed=True),
+                    _signed_colour(period.benchmark.total_return),
+                )
+            )
         returns += [
             (
-                f"Benchmark {clean_text(b.symbol)}, same days",
+                f"{symbol}{whole}",
                 fmt_percent(b.total_return, signed=True),
                 _signed_colour(b.total_return),
             ),
             (
-                "Excess return over the benchmark",
+                f"Excess return over {symbol}{whole}",
                 fmt_percent(b.excess_return, signed=True),
                 _signed_colour(b.excess_return),
             ),
-            ("Beta to the benchmark", _ratio_text(b.beta), None),
-            ("Correlation with the benchmark", _ratio_text(b.correlation), None),
+            (f"Beta to {symbol}", _ratio_text(b.beta), None),
+            (f"Correlation with {symbol}", _ratio_text(b.correlation), None),
         ]
     episode, current = p.max_drawdown, p.current_drawdown
     rate = fmt_percent(p.risk_free_rate)

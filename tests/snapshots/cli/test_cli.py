@@ -232,9 +232,32 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     assert f"report: {pdf}" in out
     first = pdf.read_bytes()
     assert first.startswith(b"%PDF-")
-    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(first)).pages)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(first)).pages]
+    text = " ".join(pages)
     for shown in ("NVDA 10 for 1", "TLT · 30 sh · 0.31/sh", "ACH deposit", "short"):
         assert shown in text, shown
+    # Every section of the report, with figures from the year of history and the benchmark.
+    for section in (
+        "Key figures",
+        "Underwater",
+        "Returns and risk",
+        "Returns by month and by day",
+        "Reconciliation",
+        "Strategies (4)",
+        "Round trips of the period",
+        "Methodology",
+        "MTD (from",
+        "YTD (from",
+        "1Y (from",
+        "Beta to SPY",
+        "Correlation with SPY",
+        "Sharpe ratio (risk-free 0.00%)",
+    ):
+        assert section in text, section
+    # No near-empty page: each holds at least a dozen lines besides its header and footer.
+    assert all(len(page.splitlines()) >= 14 for page in pages), [
+        len(page.splitlines()) for page in pages
+    ]
 
     code, again, _ = run(
         capsys, "demo", "--days", "8", "--cycles", "2", "--no-progress", "--output", str(tmp_path)

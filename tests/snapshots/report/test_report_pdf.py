@@ -310,12 +310,23 @@ _ENVIRONMENTS = [
 ]
 
 
+def newest_fixture() -> Any:
+    """The committed fixture of the current version: history, benchmark, every section."""
+    from snapshots.records import snapshot_from_record
+    from tests.snapshots.test_snapshot_fixture import VERSIONS, record_of
+
+    return snapshot_from_record(record_of(VERSIONS[-1].sha256_item), None)
+
+
+@pytest.mark.parametrize("which", ["golden", "newest-fixture"])
 def test_same_bytes_across_processes_timezones_locales_hash_seeds_and_clocks(
-    golden: RenderedReport, tmp_path: Path
+    which: str, tmp_path: Path
 ) -> None:
+    snapshot = golden_snapshot() if which == "golden" else newest_fixture()
+    expected = render_report(snapshot)
     path = tmp_path / "snapshot.json"
-    path.write_bytes(snapshot_bytes(golden_snapshot()))
-    assert parse_snapshot(path.read_bytes()) == golden_snapshot()
+    path.write_bytes(snapshot_bytes(snapshot))
+    assert parse_snapshot(path.read_bytes()) == snapshot
     clocks = ["1000000000", "4102444800", "1709500000"]  # 2001, 2100, a day after period_end
     children = []
     for env_overrides, clock in zip(_ENVIRONMENTS, clocks, strict=True):
@@ -336,7 +347,7 @@ def test_same_bytes_across_processes_timezones_locales_hash_seeds_and_clocks(
     for child in children:
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
-        assert out.strip() == golden.sha256
+        assert out.strip() == expected.sha256
 
 
 # Content ---------------------------------------------------------------------------------------
