@@ -389,13 +389,7 @@ class SnapshotBodyV14(SnapshotBodyV13):
         if foreign:
             raise ValueError(f"history_cash_flows of another account: {', '.join(foreign)}")
         if self.benchmark is not None:
-            late = [
-                c.day
-                for c in self.benchmark.closes
-                if not start.date() <= c.day <= self.period_end.date()
-            ]
-            if late:
-                raise ValueError(f"benchmark closes outside the history and period: {late[0]}")
+            self.benchmark.check_within(start, self.period_end)
         return self
 
 

@@ -456,6 +456,12 @@ class Benchmark(Frozen):
     symbol: Text
     closes: DailyCloses = ()
 
+    def check_within(self, start: datetime, end: datetime) -> None:
+        """Raise ``ValueError`` for a close dated outside ``[start's day, end's day]``."""
+        late = [c.day for c in self.closes if not start.date() <= c.day <= end.date()]
+        if late:
+            raise ValueError(f"benchmark closes outside the history and the period: {late[0]}")
+
 
 def closes_from_api(raw: Mapping[str, Any], symbol: str) -> tuple[DailyClose, ...]:
     """Daily bars as alpaca-py's raw ``get_stock_bars`` gives them (``{symbol: [{"t", "c",
@@ -543,11 +549,5 @@ class AlpacaData(Frozen):
         if outside:
             raise ValueError(f"history samples outside [history_start, period_start): {outside[0]}")
         if self.benchmark is not None:
-            late = [
-                c.day
-                for c in self.benchmark.closes
-                if not start.date() <= c.day <= self.period_end.date()
-            ]
-            if late:
-                raise ValueError(f"benchmark closes outside the history and the period: {late[0]}")
+            self.benchmark.check_within(start, self.period_end)
         return self

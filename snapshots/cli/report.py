@@ -33,10 +33,7 @@ def register(subparsers: Any) -> None:
         parents=[connection_options()],
         help="verify a stored snapshot and render its PDF report (never calls Alpaca)",
     )
-    render.add_argument("--account", required=True, help="ledger account id")
-    which = render.add_mutually_exclusive_group(required=True)
-    which.add_argument("--at", type=timestamp_arg, help="period end of the snapshot (UTC)")
-    which.add_argument("--latest", action="store_true", help="the newest snapshot")
+    _which_snapshot(render)
     render.add_argument(
         "-o", "--output", required=True, type=Path, help="PDF file to write (replaced atomically)"
     )
@@ -49,15 +46,19 @@ def register(subparsers: Any) -> None:
         parents=[connection_options()],
         help="print every figure of a stored snapshot's report (returns, risk, strategies, ...)",
     )
-    metrics.add_argument("--account", required=True, help="ledger account id")
-    which = metrics.add_mutually_exclusive_group(required=True)
-    which.add_argument("--at", type=timestamp_arg, help="period end of the snapshot (UTC)")
-    which.add_argument("--latest", action="store_true", help="the newest snapshot")
+    _which_snapshot(metrics)
     metrics.add_argument(
         "--json", action="store_true", help="print every figure as one JSON object"
     )
     _report_options(metrics)
     metrics.set_defaults(func=run_with_settings(_metrics))
+
+
+def _which_snapshot(parser: Any) -> None:
+    parser.add_argument("--account", required=True, help="ledger account id")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--at", type=timestamp_arg, help="period end of the snapshot (UTC)")
+    which.add_argument("--latest", action="store_true", help="the newest snapshot")
 
 
 def _report_options(parser: Any) -> None:

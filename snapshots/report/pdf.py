@@ -830,6 +830,23 @@ def _style_axis(axis: Any) -> None:
         axis.tickLeft = 2
 
 
+def _style_bar_axes(chart: Any, ticks: Sequence[Decimal]) -> None:
+    """The horizontal bar charts' look: names at the left, value grid on ``ticks``."""
+    _style_axis(chart.categoryAxis)
+    _style_axis(chart.valueAxis)
+    chart.categoryAxis.visibleTicks = 0
+    chart.categoryAxis.labels.fillColor = INK
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.categoryAxis.labels.dx = -3
+    chart.categoryAxis.joinAxisMode = "left"
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
+    chart.valueAxis.valueSteps = [float(t) for t in ticks]
+    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
+    chart.valueAxis.visibleGrid = 1
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.gridStrokeWidth = 0.4
+
+
 def _chart_note(text: str) -> Any:
     drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
     drawing.add(
@@ -967,19 +984,7 @@ def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
     for index, exposure in enumerate(top):
         chart.bars[(0, index)].fillColor = SHORT if exposure.side == "short" else LONG
     chart.categoryAxis.categoryNames = [_fit(e.symbol, 50, size=AXIS_FONT_SIZE) for e in top]
-    _style_axis(chart.categoryAxis)
-    _style_axis(chart.valueAxis)
-    chart.categoryAxis.visibleTicks = 0
-    chart.categoryAxis.labels.fillColor = INK
-    chart.categoryAxis.labels.boxAnchor = "e"
-    chart.categoryAxis.labels.dx = -3
-    chart.categoryAxis.joinAxisMode = "left"
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
-    chart.valueAxis.valueSteps = [float(t) for t in ticks]
-    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
-    chart.valueAxis.visibleGrid = 1
-    chart.valueAxis.gridStrokeColor = RULE
-    chart.valueAxis.gridStrokeWidth = 0.4
+    _style_bar_axes(chart, ticks)
     drawing.add(chart)
     legend_y = CHART_HEIGHT - 9
     for offset, (name, colour) in enumerate((("Long", LONG), ("Short", SHORT))):
@@ -1506,19 +1511,7 @@ def _strategy_chart(m: ReportMetrics) -> Any:
     chart.categoryAxis.categoryNames = [
         _fit(s.strategy, 62, size=AXIS_FONT_SIZE) for s in reversed(shown)
     ]
-    _style_axis(chart.categoryAxis)
-    _style_axis(chart.valueAxis)
-    chart.categoryAxis.visibleTicks = 0
-    chart.categoryAxis.labels.fillColor = INK
-    chart.categoryAxis.labels.boxAnchor = "e"
-    chart.categoryAxis.labels.dx = -3
-    chart.categoryAxis.joinAxisMode = "left"
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
-    chart.valueAxis.valueSteps = [float(t) for t in ticks]
-    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
-    chart.valueAxis.visibleGrid = 1
-    chart.valueAxis.gridStrokeColor = RULE
-    chart.valueAxis.gridStrokeWidth = 0.4
+    _style_bar_axes(chart, ticks)
     drawing.add(chart)
     legend = [("Net, period", LONG_LIGHT)]
     if with_total:
