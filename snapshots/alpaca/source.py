@@ -201,6 +201,12 @@ class AlpacaSource:
     without a base URL the paper endpoint is used (``paper=False``: the live one). ``sleep``,
     ``clock`` (monotonic seconds) and ``rng`` are injectable for tests. Not thread-safe: use
     one source per thread.
+
+    ``equity_lookback_days`` (``SNAPSHOT_EQUITY_LOOKBACK_DAYS``, default 365) is how much daily
+    equity before the period a fetch keeps; ``benchmark_symbol`` (``SNAPSHOT_BENCHMARK_SYMBOL``,
+    default none) a symbol whose daily bars it reads from Alpaca's market data at ``data_url``
+    (``APCA_API_DATA_URL``, default Alpaca's), with the same credentials. A bad value is a
+    ``ConfigurationError``.
     """
 
     def __init__(

@@ -11,8 +11,10 @@ In the first form ``key``, ``checksum`` and ``checksum_algorithm`` are optional;
 they must agree with the key computed from account and period end and with the stored snapshot.
 Timestamps are UTC, ``YYYY-MM-DDTHH:MM:SSZ``. The snapshot is read with one GetItem (one Query
 for ``latest``), verified (schema, checksum with ``SNAPSHOT_HMAC_KEY``, stored metadata) and
-compared with the payload, then rendered by ``snapshots.report.pdf``. With ``REPORT_BUCKET`` set
-the PDF goes to ``s3://{bucket}/reports/{account_id}/{period_end}.pdf``.
+compared with the payload, then rendered by ``snapshots.report.pdf`` with the options of the
+environment (``REPORT_RISK_FREE_RATE``, ``REPORT_REVEAL_ACCOUNT_IDS``; see
+``snapshots.report.metrics.options_from_env``). With ``REPORT_BUCKET`` set the PDF goes to
+``s3://{bucket}/reports/{account_id}/{period_end}.pdf``.
 
 Every failure raises a typed ``LedgerError`` (its class name is the Step Functions error name),
 so no report is ever claimed that was not made. Cold-start discipline: this module (and what it

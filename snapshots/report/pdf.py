@@ -1590,13 +1590,14 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
         ),
         (
             "Daily equity",
-            "The last portfolio-history sample of each UTC day. The live equity is the "
-            "account's value when the snapshot was taken.",
+            "The last portfolio-history sample of each UTC day: a daily (1D) sample holds the "
+            "day's closing equity and is labelled with the day's start, as Alpaca's portfolio "
+            "history does. The live equity is the account's value when the snapshot was taken.",
         ),
         (
             "Returns",
-            "Time-weighted and flow-adjusted: a deposit or withdrawal dated after one daily "
-            "sample and up to the next counts as made at the start of that day, so "
+            "Time-weighted and flow-adjusted: a deposit or withdrawal dated on the days after "
+            "one daily close up to the next counts as made at the start of that day, so "
             "r = equity / (previous equity + flow) \u2212 1. Period, month, MTD, YTD and 1Y "
             "returns compound the daily returns; MTD, YTD and 1Y are shown only when the "
             "history reaches back to their start. Annualised: (1 + return)^(252 / days) \u2212 1.",
@@ -1617,6 +1618,14 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "returns; drawdown = index / running peak \u2212 1. The max drawdown is one "
             "episode: peak, trough, the day the peak was regained, and the money it cost "
             "(equity at the peak \u2212 equity at the trough + net deposits in between).",
+        ),
+        (
+            "Benchmark",
+            "When the snapshot holds one: the symbol's daily closes adjusted for splits and "
+            "dividends, from Alpaca's market data. Its return, the excess return, beta and "
+            "correlation use the days both have. On the equity chart it is the equity the "
+            "account would have had in the benchmark from the first common day, with the same "
+            "deposits and withdrawals.",
         ),
         (
             "Realised",

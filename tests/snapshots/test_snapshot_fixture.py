@@ -519,11 +519,11 @@ def test_every_version_renders(released: Version) -> None:
 
 #: The PDF of each fixture: a change to the report shows up here, per version, on purpose only.
 RENDERED_SHA256 = {
-    "1.0": "7aef894214c943fa5dfd9acd60d642fdfa712ff7d6c196883c4100cb5dbb2e56",
-    "1.1": "7bd055b67cbba58a7bf31486e41e05c220c687f0a00181611da10b69531a4081",
-    "1.2": "aa8987a00a97d58e4d9f45658b294dc9cc10f2cb714cb9375f0f16dd1ea3ac85",
-    "1.3": "3333153339c48ba4e7903e2d65745d872fb150850c227e3524e25ae1baabd27b",
-    "1.4": "bb08eb55a98da37846646aba5466c20ea60fb67b6766f8411e68cc8efa3eb767",
+    "1.0": "7d033744abc41c3eda0c372aaf79ae9691aea1a46221382c2fdd8054d6f1246e",
+    "1.1": "ab8aed80da1bc167884daf787e180c549f66918f1cfcfe9c682848eaf7736ba1",
+    "1.2": "3516882d713574434566683dbf9f50c328d20a766dd5d2d66dcdaf2a0793d4d2",
+    "1.3": "79e8af230c3089b04126a3e0603df378204c18e3a19262a56ec208d3b9eb1b94",
+    "1.4": "032e66febc53721bd21382e6fd913bf8f6d07d04266f51657d9bac16c8efb806",
 }
 
 

@@ -55,7 +55,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "4dcb54eb479b3c08bb1650a2593df0df5997e0bcb9c062aad4b5dffa9041128a"
+GOLDEN_SHA256 = "1eb14db9e8f69acea45d11ab38ca2783842013325b340f4c02b9ca3ca221face"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
