@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import empyrical  # the oracle: a dev dependency, so a missing one fails loudly, never skips
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,9 +28,6 @@ from snapshots.report.performance import (
     performance,
     trailing_windows,
 )
-
-empyrical = pytest.importorskip("empyrical")
-np = pytest.importorskip("numpy")
 
 START = datetime(2025, 1, 2, tzinfo=UTC)
 REL = 1e-9
