@@ -119,9 +119,9 @@ def fill_state(order: AlpacaOrder) -> str:
     """``filled``, ``partial`` or ``none``: by the quantities, so an unknown status still counts."""
     filled, qty = order.filled_qty, order.qty
     if filled is not None and filled > 0:
-        if qty is None or filled >= qty:
-            return "filled"
-        return "partial"
+        if qty is None:  # a notional order: only its status tells a partial fill
+            return "partial" if order.status == "partially_filled" else "filled"
+        return "filled" if filled >= qty else "partial"
     if order.status == "filled":
         return "filled"
     return "partial" if order.status == "partially_filled" else "none"

@@ -146,10 +146,20 @@ def test_orders_count_as_filled_by_their_quantities_whatever_the_status_text() -
         alpaca_order(3, status="calculated", qty="5", filled_qty="2"),
         alpaca_order(4, status="canceled", qty="5", filled_qty="0"),
         alpaca_order(5, status="partially_filled", qty="5", filled_qty=None),
+        alpaca_order(6, status="partially_filled", qty=None, filled_qty="2"),
+        alpaca_order(7, status="done_for_day", qty=None, filled_qty="2"),
     )
     f = compute_figures(sealed(alpaca_orders=orders))
-    assert [fill_state(o) for o in orders] == ["filled", "filled", "partial", "none", "partial"]
-    assert (f.orders, f.filled_orders, f.partially_filled_orders) == (5, 2, 2)
+    assert [fill_state(o) for o in orders] == [
+        "filled",
+        "filled",
+        "partial",
+        "none",
+        "partial",
+        "partial",  # a notional order: its status tells
+        "filled",
+    ]
+    assert (f.orders, f.filled_orders, f.partially_filled_orders) == (7, 3, 3)
 
 
 @pytest.mark.parametrize("samples", [0, 1])
