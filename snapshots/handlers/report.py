@@ -10,7 +10,8 @@ Step Functions starts it with the payload the trading Lambda emitted. Three even
 In the first form ``key``, ``checksum`` and ``checksum_algorithm`` are optional; when present
 they must agree with the key computed from account and period end and with the stored snapshot.
 Timestamps are UTC, ``YYYY-MM-DDTHH:MM:SSZ``. The snapshot is read with one GetItem (one Query
-for ``latest``), verified (schema, checksum with ``SNAPSHOT_HMAC_KEY``, stored metadata) and
+for ``latest``), verified (schema, checksum with ``SNAPSHOT_HMAC_KEY``, which may come from the
+``TRADE_LEDGER_SECRET_ARN`` secret, see ``snapshots.handlers.secrets``; stored metadata) and
 compared with the payload, then rendered by ``snapshots.report.pdf`` with the options of the
 environment (``REPORT_RISK_FREE_RATE``, ``REPORT_REVEAL_ACCOUNT_IDS``; see
 ``snapshots.report.metrics.options_from_env``). With ``REPORT_BUCKET`` set the PDF goes to
@@ -28,7 +29,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -365,7 +365,9 @@ def run(
 
     ``settings`` and ``s3_client`` replace what the environment would give (tests, tools).
     """
-    env = os.environ if environ is None else environ
+    from snapshots.handlers.secrets import environment
+
+    env = environment(environ)
     table = settings if settings is not None else TableSettings.from_env(environ=env)
     from snapshots.report.metrics import options_from_env
 

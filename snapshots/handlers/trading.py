@@ -11,14 +11,15 @@ Configuration is the ecosystem's: the table from ``TRADE_LEDGER_TABLE`` or
 ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` / ``APCA_API_BASE_URL`` for Alpaca,
 ``SNAPSHOT_HMAC_KEY`` for HMAC checksums, ``SNAPSHOT_STRICT=true`` to refuse snapshots whose
 integrity checks fail, and ``REPORT_STATE_MACHINE_ARN`` to start the report state machine with
-the payload. The handler returns the payload; any failure raises, so the cycle sees it.
+the payload. With ``TRADE_LEDGER_SECRET_ARN`` the Alpaca keys and the HMAC key come from that
+Secrets Manager secret, read once per cold start (``snapshots.handlers.secrets``). The handler
+returns the payload; any failure raises, so the cycle sees it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -148,8 +149,9 @@ def run(
     from ledger_store.trades import TradeLedgerRepository
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.builder import take_snapshot
+    from snapshots.handlers.secrets import environment
 
-    env = os.environ if environ is None else environ
+    env = environment(environ)
     settings = TableSettings.from_env(environ=env)
     hmac_key = hmac_key_from_env(env)
     strict = request.strict if request.strict is not None else _flag(env.get(STRICT_VARIABLE))

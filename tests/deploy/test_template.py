@@ -1,0 +1,221 @@
+"""The SAM application: cfn-lint on the template and on its state machines, the table's
+definition against the models, and the state machines' Retry/Catch against the library's errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ledger_store import errors as store_errors
+from ledger_store.bootstrap import cloudformation_template
+from snapshots import errors as snapshot_errors
+from snapshots.handlers import report as report_handler
+from tests.builders import ROOT
+
+DEPLOY = ROOT / "deploy"
+TEMPLATE = DEPLOY / "template.yaml"
+MACHINES = {
+    "SnapshotStateMachine": "snapshot.asl.json",
+    "ReportStateMachine": "report.asl.json",
+    "FleetStateMachine": "fleet.asl.json",
+}
+#: The library's errors that a retry can cure (an outage outlasted the library's own retries).
+TRANSIENT = {"StorageUnavailableError", "AlpacaUnavailableError"}
+#: Errors of the Lambda service and of Step Functions itself, worth a retry.
+SERVICE = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "States.Timeout",
+}
+
+
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def machine(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (DEPLOY / "statemachine" / MACHINES[name]).read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(path)],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def library_errors() -> set[str]:
+    """The class names of every typed error the handlers can raise (Step Functions' names)."""
+    found = set()
+    for module in (store_errors, snapshot_errors, report_handler):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, store_errors.LedgerError):
+                found.add(value.__name__)
+    return found
+
+
+def tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Task state, including those inside a Map's item processor."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        if state["Type"] == "Map":
+            yield from tasks(state["ItemProcessor"]["States"])
+
+
+def test_cfn_lint_passes_on_the_template() -> None:
+    result = cfn_lint(TEMPLATE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def asl_template(tmp_path: Path, edit: Any = None) -> Path:
+    """Each state machine as an ``AWS::StepFunctions::StateMachine`` with its definition
+    inline and its substitutions made (as SAM makes them), so cfn-lint validates the ASL."""
+    resources = {}
+    for name, file in MACHINES.items():
+        text = (DEPLOY / "statemachine" / file).read_text(encoding="utf-8")
+        for key in ("SnapshotFunctionArn", "ReportFunctionArn"):
+            text = text.replace(
+                "${" + key + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{key}"
+            )
+        definition = json.loads(text)
+        resources[name] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "RoleArn": "arn:aws:iam::123456789012:role/states",
+                "Definition": edit(name, definition) if edit else definition,
+            },
+        }
+    path = tmp_path / "machines.yaml"
+    document = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_cfn_lint_validates_the_state_machines(tmp_path: Path) -> None:
+    result = cfn_lint(asl_template(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def broken(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+        if name == "FleetStateMachine":
+            definition = copy.deepcopy(definition)
+            inner = definition["States"]["Accounts"]["ItemProcessor"]["States"]
+            inner["Snapshot"]["Retry"][0]["BackoffRate"] = "fast"
+        return definition
+
+    result = cfn_lint(asl_template(tmp_path, broken))
+    assert result.returncode != 0
+    assert "'fast' is not of type 'number'" in result.stdout
+
+
+def transitions(state: dict[str, Any]) -> set[str]:
+    found = {state[k] for k in ("Next", "Default") if k in state}
+    found |= {c["Next"] for c in state.get("Choices", [])}
+    found |= {c["Next"] for c in state.get("Catch", [])}
+    return found
+
+
+def check_graph(definition: dict[str, Any]) -> list[str]:
+    """What cfn-lint's schema does not check: targets exist, every state is reachable, each
+    path ends; recursively into Map item processors."""
+    states = definition["States"]
+    problems = [f"StartAt {definition['StartAt']} is not a state"] * (
+        definition["StartAt"] not in states
+    )
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = transitions(state)
+        problems += [f"{name} -> {t}: no such state" for t in sorted(targets - set(states))]
+        ends = state["Type"] in {"Succeed", "Fail"} or state.get("End") is True
+        if not ends and "Next" not in state and state["Type"] != "Choice":
+            problems.append(f"{name} neither ends nor goes on")
+        if state["Type"] == "Map":
+            problems += check_graph(state["ItemProcessor"])
+        todo += sorted(targets)
+    problems += [f"{name} is unreachable" for name in sorted(set(states) - seen)]
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_every_transition_lands_and_every_state_is_reachable(name: str) -> None:
+    assert check_graph(machine(name)) == []
+    broken = machine(name)
+    first = broken["StartAt"]
+    broken["States"][first]["Next"] = "NoSuchState"
+    assert f"{first} -> NoSuchState: no such state" in check_graph(broken)
+
+
+def test_the_table_is_the_models_table() -> None:
+    generated = cloudformation_template()["Resources"]["TradeLedgerTable"]
+    assert template()["Resources"]["LedgerTable"] == generated
+
+
+def test_every_substitution_is_given() -> None:
+    resources = template()["Resources"]
+    for name, file in MACHINES.items():
+        text = (DEPLOY / "statemachine" / file).read_text(encoding="utf-8")
+        needed = {part.split("}")[0] for part in text.split("${")[1:]}
+        given = set(resources[name]["Properties"]["DefinitionSubstitutions"])
+        assert needed == given, name
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_retries_name_the_library_s_transient_errors_and_catches_fail_with_them(
+    name: str,
+) -> None:
+    known = library_errors()
+    assert known >= TRANSIENT
+    for state_name, state in tasks(machine(name)["States"]):
+        retried = {e for retry in state["Retry"] for e in retry["ErrorEquals"]}
+        # Every name is one the library raises, or a Lambda/Step Functions service error.
+        assert retried <= known | SERVICE, retried - known - SERVICE
+        # The transient ones are retried, with backoff; nothing permanent is.
+        expected = TRANSIENT if state_name == "Snapshot" else {"StorageUnavailableError"}
+        assert retried & known == expected, (name, state_name)
+        for retry in state["Retry"]:
+            assert retry["BackoffRate"] >= 2
+            assert retry["MaxAttempts"] <= 4
+        # Anything else is caught and carried (error type and message) to the failure state.
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        assert catch["ResultPath"] == "$.error"
+
+
+def test_a_failure_carries_the_error_type_and_its_message() -> None:
+    for name in ("SnapshotStateMachine", "ReportStateMachine"):
+        states = machine(name)["States"]
+        failures = [s for s in states.values() if s["Type"] == "Fail"]
+        assert failures
+        for failure in failures:
+            assert (failure["ErrorPath"], failure["CausePath"]) == (
+                "$.error.Error",
+                "$.error.Cause",
+            )
+    fleet = machine("FleetStateMachine")["States"]
+    inner = fleet["Accounts"]["ItemProcessor"]["States"]
+    assert inner["AccountFailed"]["Parameters"]["error.$"] == "$.error"
+    assert fleet["Accounts"]["MaxConcurrency"] == 10

@@ -1,0 +1,89 @@
+"""Secrets from AWS Secrets Manager (moto): read once per process, the environment wins."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ledger_store.errors import ConfigurationError
+from snapshots.handlers import secrets
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    secrets.clear_cache()
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name=REGION)
+    secrets.clear_cache()
+
+
+class Counting:
+    """A secretsmanager client that counts its reads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.reads = inner, 0
+
+    def get_secret_value(self, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.inner.get_secret_value(**kwargs)
+
+
+def secret(client: Any, value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return str(client.create_secret(Name="trade-ledger", SecretString=text)["ARN"])
+
+
+def test_without_an_arn_the_environment_is_unchanged() -> None:
+    env = {"APCA_API_KEY_ID": "k"}
+    assert secrets.environment(env) is env
+
+
+def test_the_secret_is_read_once_and_the_environment_wins(client: Any) -> None:
+    arn = secret(
+        client,
+        {
+            "APCA_API_KEY_ID": "key",
+            "APCA_API_SECRET_KEY": "secret",
+            "SNAPSHOT_HMAC_KEY": "h",
+            "x": 1,
+        },
+    )
+    counting = Counting(client)
+    env = {"TRADE_LEDGER_SECRET_ARN": arn, "APCA_API_KEY_ID": "local-key"}
+    first = secrets.environment(env, client=counting)
+    again = secrets.environment(env, client=counting)
+    assert first == again
+    assert counting.reads == 1  # once per cold start
+    assert first["APCA_API_KEY_ID"] == "local-key"  # a variable set in the environment wins
+    assert (first["APCA_API_SECRET_KEY"], first["SNAPSHOT_HMAC_KEY"]) == ("secret", "h")
+    assert "x" not in first
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not json", "must hold a JSON object"),
+        (["a"], "must hold a JSON object"),
+        ({"other": "x"}, "holds none of"),
+    ],
+)
+def test_a_malformed_secret_is_a_configuration_error(
+    client: Any, value: object, message: str
+) -> None:
+    arn = secret(client, value)
+    with pytest.raises(ConfigurationError, match=message) as failure:
+        secrets.environment({"TRADE_LEDGER_SECRET_ARN": arn}, client=client)
+    assert "not json" not in str(failure.value)  # never the secret's value
+
+
+def test_a_missing_secret_is_a_configuration_error(client: Any) -> None:
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:nope-AbCdEf"
+    with pytest.raises(ConfigurationError, match="cannot read the secret"):
+        secrets.environment({"TRADE_LEDGER_SECRET_ARN": arn, "AWS_REGION": REGION})
