@@ -219,3 +219,60 @@ def test_a_failure_carries_the_error_type_and_its_message() -> None:
     inner = fleet["Accounts"]["ItemProcessor"]["States"]
     assert inner["AccountFailed"]["Parameters"]["error.$"] == "$.error"
     assert fleet["Accounts"]["MaxConcurrency"] == 10
+
+
+def select(template_value: Any, document: Any, context: dict[str, Any]) -> Any:
+    """Step Functions' ``Parameters``/``ItemSelector`` for the paths the machines use."""
+
+    def path(expression: str) -> Any:
+        root, rest = (
+            (context, expression[2:]) if expression.startswith("$$") else (document, expression[1:])
+        )
+        value = root
+        for part in [p for p in rest.split(".") if p]:
+            value = value[part]
+        return value
+
+    if isinstance(template_value, dict):
+        return {
+            (k[:-2] if k.endswith(".$") else k): (
+                path(v) if k.endswith(".$") else select(v, document, context)
+            )
+            for k, v in template_value.items()
+        }
+    return template_value
+
+
+def test_the_handlers_take_exactly_what_the_machines_pass() -> None:
+    from snapshots.handlers.report import parse_request as parse_report
+    from snapshots.handlers.trading import parse_request as parse_snapshot
+
+    fleet = machine("FleetStateMachine")["States"]["Accounts"]
+    run_input = {
+        "accounts": ["acct-a", "acct-b"],
+        "period_start": "2026-10-01T00:00:00Z",
+        "period_end": "2026-10-24T00:00:00Z",
+        "correlation_id": "close-2026-10-23",
+    }
+    for account in run_input["accounts"]:
+        item = select(fleet["ItemSelector"], run_input, {"Map": {"Item": {"Value": account}}})
+        request = parse_snapshot(item)  # extra="forbid": exactly the handler's fields
+        assert (request.account_id, request.correlation_id) == (account, "close-2026-10-23")
+    for name in ("SnapshotStateMachine", "FleetStateMachine"):
+        states = machine(name)["States"]
+        states = (
+            states["Accounts"]["ItemProcessor"]["States"] if name == "FleetStateMachine" else states
+        )
+        # Each task hands its input to the function whole, and passes on the function's result.
+        for task in ("Snapshot", "Report"):
+            assert states[task]["Parameters"]["Payload.$"] == "$"
+            assert states[task]["OutputPath"] == "$.Payload"
+    payload = {
+        "account_id": "acct-a",
+        "period": {"start": "2026-10-01T00:00:00Z", "end": "2026-10-24T00:00:00Z"},
+        "snapshot_id": "026dc75f-e936-567a-a1bc-8fe2aca213ea",
+        "key": {"pk": "SNAPSHOT#acct-a", "sk": "SNAP#2026-10-24T00:00:00Z"},
+        "checksum": "a" * 64,
+        "checksum_algorithm": "sha256",
+    }
+    assert parse_report(payload).account_id == "acct-a"  # the snapshot step's output
