@@ -1082,9 +1082,11 @@ def _kv_table(rows: Sequence[tuple[str, str, Any]], width: float, title: str) ->
     )
 
 
-def _side_by_side(left: Any, right: Any) -> Any:
-    gap = CONTENT_WIDTH - 2 * CHART_WIDTH
-    table = Table([[left, "", right]], colWidths=[CHART_WIDTH, gap, CHART_WIDTH])
+def _side_by_side(left: Any, right: Any, widths: tuple[float, float, float] | None = None) -> Any:
+    """Two flowables in one row (default: the two chart columns and the gap between)."""
+    if widths is None:
+        widths = (CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH)
+    table = Table([[left, "", right]], colWidths=list(widths))
     table.setStyle(
         TableStyle(
             [
@@ -1265,19 +1267,7 @@ def _period_returns(m: ReportMetrics) -> list[Any]:
         pad_y=1.6,
         h_align="LEFT",
     )
-    layout = Table([[month_table, "", daily]], colWidths=[180, 16, width])
-    layout.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, 8),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
+    layout = _side_by_side(month_table, daily, (180, 16, width))
     story.append(layout)
     if len(shown) < len(days):
         story.append(_note(f"The last {len(shown)} of {len(days)} daily returns."))
