@@ -405,6 +405,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         json.dumps(
             {
                 "message": "report rendered",
+                "correlation_id": snapshot.correlation_id,
                 "snapshot_id": result.snapshot_id,
                 "key": snapshot_key(snapshot),
                 "pdf_sha256": result.pdf_sha256,

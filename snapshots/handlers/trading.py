@@ -188,6 +188,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         json.dumps(
             {
                 "message": "snapshot stored",
+                "correlation_id": request.correlation_id,
                 "status": outcome.status,
                 "snapshot_id": outcome.snapshot.snapshot_id,
                 "key": f"{outcome.payload.key.pk} / {outcome.payload.key.sk}",

@@ -281,6 +281,7 @@ def test_round_trip_returns_the_digest_of_the_rendered_pdf(
     logged = json.loads(lines[0])
     assert logged == {
         "message": "report rendered",
+        "correlation_id": snapshot.correlation_id,
         "snapshot_id": snapshot.snapshot_id,
         "key": f"SNAPSHOT#{ACCOUNT} / SNAP#{keys.format_seconds(PERIOD_END)}",
         "pdf_sha256": expected.sha256,

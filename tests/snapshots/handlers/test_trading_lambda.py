@@ -224,3 +224,19 @@ def test_hmac_key_from_the_environment_seals_the_snapshot(
     monkeypatch.setenv("SNAPSHOT_HMAC_KEY", "trading-secret")
     payload = trading_lambda.handler(dict(EVENT), None)
     assert payload["checksum_algorithm"] == "hmac-sha256"
+
+
+def test_the_handler_logs_one_json_line_with_the_cycle_s_correlation_id(
+    environment: TableSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="snapshots.handlers.trading")
+    payload = trading_lambda.handler(dict(EVENT), None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "snapshots.handlers.trading"]
+    assert len(lines) == 1
+    logged = json.loads(lines[0])
+    assert logged["message"] == "snapshot stored"
+    assert logged["correlation_id"] == EVENT["correlation_id"]
+    assert logged["snapshot_id"] == payload["snapshot_id"]
+    assert DEFAULT_SECRET_KEY not in caplog.text
