@@ -5,6 +5,10 @@ Event (JSON)::
     {"account_id": "...", "period_start": "2026-08-03T00:00:00Z",
      "period_end": "2026-08-04T00:00:00Z", "correlation_id": "cycle-2026-08-03",
      "strict": false, "replace_checksum": null}
+    {"account_id": "...", "as_of": "2026-08-04T00:15:00Z", "period": "previous_day"}
+    {"account_id": "...", "request": {...either of the above without account_id...}}
+
+The second form is a schedule's (``SnapshotRequest``); the third the fleet state machine's.
 
 Configuration is the ecosystem's: the table from ``TRADE_LEDGER_TABLE`` or
 ``TRADE_LEDGER_STAGE``, ``AWS_REGION`` and ``AWS_ENDPOINT_URL_DYNAMODB`` for DynamoDB,
@@ -22,10 +26,12 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError, model_validator
 
+from ledger_store import keys
 from ledger_store.checksums import hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.dto import (
@@ -54,10 +60,41 @@ STATE_MACHINE_VARIABLE = "REPORT_STATE_MACHINE_ARN"
 STRICT_VARIABLE = "SNAPSHOT_STRICT"
 
 _NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+_UTC: TypeAdapter[datetime] = TypeAdapter(UTCDateTime)
+
+
+#: The periods a scheduled request may name (``{"as_of": T, "period": P}``).
+SCHEDULED_PERIODS: Final = ("previous_day", "month_to_date")
+
+
+def scheduled_period(as_of: datetime, period: str) -> tuple[datetime, datetime]:
+    """The period a schedule firing at ``as_of`` means, ending at the UTC midnight before it.
+
+    ``previous_day``: the UTC day that ended; ``month_to_date``: from the first of that day's
+    month. A schedule after the US close (e.g. 00:15 UTC, Tuesday to Saturday) so snapshots the
+    trading day that just ended, and consecutive daily periods tile without gaps.
+    """
+    moment = keys.require_utc(as_of, "as_of")
+    end = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    last_day = end - timedelta(days=1)
+    if period == "previous_day":
+        return last_day, end
+    if period == "month_to_date":
+        return datetime(last_day.year, last_day.month, 1, tzinfo=UTC), end
+    raise LedgerValidationError(
+        f"period must be one of {', '.join(SCHEDULED_PERIODS)}, got {period!r}"
+    )
 
 
 class SnapshotRequest(Frozen):
-    """The handler's event."""
+    """The handler's event.
+
+    Either the period itself (``period_start``, ``period_end``, ``correlation_id``), or — for a
+    schedule — ``as_of`` (the schedule's time, e.g. EventBridge Scheduler's
+    ``<aws.scheduler.scheduled-time>``) and ``period`` (``SCHEDULED_PERIODS``); the correlation
+    id then defaults to ``scheduled-{YYYY-MM-DD}`` of the day that ended. The fleet state
+    machine passes the shared fields under ``request`` beside each ``account_id``.
+    """
 
     account_id: AccountId
     period_start: UTCDateTime
@@ -65,6 +102,31 @@ class SnapshotRequest(Frozen):
     correlation_id: CorrelationId
     strict: bool | None = None
     replace_checksum: HexDigest | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheduled(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        fields = dict(data)
+        shared = fields.pop("request", None)
+        if shared is not None:
+            if not isinstance(shared, Mapping):
+                raise ValueError("request must be an object of the request's fields")
+            overlap = sorted(set(shared) & set(fields))
+            if overlap:
+                raise ValueError(f"fields given twice, in and beside request: {overlap}")
+            fields.update(shared)
+        if "as_of" not in fields and "period" not in fields:
+            return fields
+        if "period_start" in fields or "period_end" in fields:
+            raise ValueError("give either as_of and period, or period_start and period_end")
+        as_of = _UTC.validate_python(fields.pop("as_of", None))
+        start, end = scheduled_period(as_of, str(fields.pop("period", "")))
+        fields.update(period_start=start, period_end=end)
+        ended = (end - timedelta(days=1)).date()
+        fields.setdefault("correlation_id", f"scheduled-{ended.isoformat()}")
+        return fields
 
 
 def parse_request(event: Any) -> SnapshotRequest:
@@ -207,10 +269,12 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "SCHEDULED_PERIODS",
     "SnapshotRequest",
     "execution_name",
     "handler",
     "parse_request",
     "run",
+    "scheduled_period",
     "start_report",
 ]

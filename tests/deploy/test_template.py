@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from ledger_store import errors as store_errors
+from ledger_store import keys
 from ledger_store.bootstrap import cloudformation_template
 from snapshots import errors as snapshot_errors
 from snapshots.handlers import report as report_handler
@@ -248,16 +249,25 @@ def test_the_handlers_take_exactly_what_the_machines_pass() -> None:
     from snapshots.handlers.trading import parse_request as parse_snapshot
 
     fleet = machine("FleetStateMachine")["States"]["Accounts"]
-    run_input = {
-        "accounts": ["acct-a", "acct-b"],
+    explicit = {
         "period_start": "2026-10-01T00:00:00Z",
         "period_end": "2026-10-24T00:00:00Z",
         "correlation_id": "close-2026-10-23",
     }
-    for account in run_input["accounts"]:
-        item = select(fleet["ItemSelector"], run_input, {"Map": {"Item": {"Value": account}}})
-        request = parse_snapshot(item)  # extra="forbid": exactly the handler's fields
-        assert (request.account_id, request.correlation_id) == (account, "close-2026-10-23")
+    # What the schedule sends: Scheduler's time of the run and the period it means.
+    scheduled = {"as_of": "2026-10-24T00:15:00Z", "period": "month_to_date"}
+    for shared, correlation in (
+        (explicit, "close-2026-10-23"),
+        (scheduled, "scheduled-2026-10-23"),
+    ):
+        run_input = {"accounts": ["acct-a", "acct-b"], "request": shared}
+        for account in run_input["accounts"]:
+            context = {"Map": {"Item": {"Value": account}}}
+            item = select(fleet["ItemSelector"], run_input, context)
+            request = parse_snapshot(item)  # extra="forbid": exactly the handler's fields
+            assert (request.account_id, request.correlation_id) == (account, correlation)
+            assert keys.format_seconds(request.period_start) == "2026-10-01T00:00:00Z"
+            assert keys.format_seconds(request.period_end) == "2026-10-24T00:00:00Z"
     for name in ("SnapshotStateMachine", "FleetStateMachine"):
         states = machine(name)["States"]
         states = (
@@ -276,3 +286,28 @@ def test_the_handlers_take_exactly_what_the_machines_pass() -> None:
         "checksum_algorithm": "sha256",
     }
     assert parse_report(payload).account_id == "acct-a"  # the snapshot step's output
+
+
+def test_the_schedule_starts_the_fleet_with_requests_the_handler_takes() -> None:
+    from snapshots.handlers.trading import parse_request as parse_snapshot
+
+    fleet = template()["Resources"]["FleetStateMachine"]["Properties"]
+    schedule = fleet["Events"]["AfterTheClose"]["Properties"]
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    text, variables = schedule["Input"]["Fn::Sub"]
+    separator, _ = variables["Accounts"]["Fn::Join"]
+    accounts = ["acct-a", "acct-b"]
+    rendered = (
+        text.replace("${Accounts}", separator.join(accounts))
+        .replace("${SchedulePeriod}", "previous_day")
+        .replace("<aws.scheduler.scheduled-time>", "2026-10-24T00:15:00Z")
+    )
+    run_input = json.loads(rendered)
+    assert run_input["accounts"] == accounts
+    selector = machine("FleetStateMachine")["States"]["Accounts"]["ItemSelector"]
+    for account in accounts:
+        item = select(selector, run_input, {"Map": {"Item": {"Value": account}}})
+        request = parse_snapshot(item)
+        assert keys.format_seconds(request.period_start) == "2026-10-23T00:00:00Z"
+        assert keys.format_seconds(request.period_end) == "2026-10-24T00:00:00Z"
+        assert request.correlation_id == "scheduled-2026-10-23"

@@ -240,3 +240,16 @@ def test_the_handler_logs_one_json_line_with_the_cycle_s_correlation_id(
     assert logged["correlation_id"] == EVENT["correlation_id"]
     assert logged["snapshot_id"] == payload["snapshot_id"]
     assert DEFAULT_SECRET_KEY not in caplog.text
+
+
+def test_a_scheduled_run_takes_the_snapshot_of_the_day_that_ended(
+    environment: TableSettings,
+) -> None:
+    payload = trading_lambda.handler(
+        {
+            "request": {"as_of": "2026-08-11T00:15:00Z", "period": "month_to_date"},
+            "account_id": DEMO_ACCOUNT_ID,
+        },
+        None,
+    )
+    assert payload["period"] == {"start": "2026-08-01T00:00:00Z", "end": "2026-08-11T00:00:00Z"}
