@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from snapshots.cli.ledger import connection_options, run_with_settings, timestam
 
 if TYPE_CHECKING:
     from snapshots.handlers.report import ReportRequest
-    from snapshots.report.metrics import ReportOptions
+    from snapshots.report.metrics import ReportMetrics, ReportOptions
 
 
 def register(subparsers: Any) -> None:
@@ -164,7 +165,7 @@ def _render(args: argparse.Namespace, settings: TableSettings) -> int:
 
 def _metrics(args: argparse.Namespace, settings: TableSettings) -> int:
     from snapshots.handlers.report import hmac_key_from_env, read_snapshot
-    from snapshots.report.metrics import metrics_dict, metrics_json, report_metrics
+    from snapshots.report.metrics import metrics_json, report_metrics
 
     request = _request(args)
     options = _options(args)
@@ -173,29 +174,72 @@ def _metrics(args: argparse.Namespace, settings: TableSettings) -> int:
     if args.json:
         print(metrics_json(metrics))
         return 0
-    figures = metrics_dict(metrics)
-    p = figures["performance"]
-    episode = p["max_drawdown"] or {}
-    rows = [
-        ("snapshot", f"{snapshot.snapshot_id} (version {snapshot.snapshot_version})"),
-        ("daily returns", f"{p['returns']} ({p['first_day']} .. {p['last_day']})"),
-        ("time-weighted return", p["twr"]),
-        ("net P&L (flow-adjusted)", p["pnl"]),
-        ("annualised return", p["annualised_return"]),
-        ("volatility", p["volatility"]),
-        (f"sharpe (risk-free {p['risk_free_rate']})", p["sharpe"]),
-        ("sortino", p["sortino"]),
-        ("calmar", p["calmar"]),
-        ("max drawdown", episode.get("depth")),
-        ("max drawdown peak/trough", f"{episode.get('peak')} / {episode.get('trough')}"),
-        ("round trips", (figures["round_trips"] or {}).get("round_trips")),
-        ("win rate", (figures["round_trips"] or {}).get("win_rate")),
-    ]
+    rows = _metrics_rows(metrics)
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
-        print(f"{label:<{width}}  {'-' if value is None else value}")
+        print(f"{label:<{width}}  {value}")
     print("(--json prints every figure)")
     return 0
+
+
+def _metrics_rows(metrics: ReportMetrics) -> list[tuple[str, str]]:
+    """The headline figures as the PDF's key figures print them (``--json`` has them all)."""
+    from snapshots.report.figures import fmt_date, fmt_money, fmt_percent
+
+    period, whole = metrics.period, metrics.performance
+    ccy = metrics.figures.currency
+    rate = fmt_percent(whole.risk_free_rate)
+
+    def ratio(value: Decimal | None) -> str:
+        return fmt_money(value, signed=True)
+
+    rows = [
+        ("snapshot", f"{metrics.snapshot_id} (version {metrics.snapshot_version})"),
+        (
+            "return (period)",
+            f"{fmt_percent(period.twr, signed=True)} time-weighted, {period.returns} daily returns",
+        ),
+        ("net P&L (period)", f"{fmt_money(period.pnl, signed=True)} {ccy}, deposits excluded"),
+        (
+            "history",
+            f"{whole.returns} daily returns, {fmt_date(whole.first_day)} .. "
+            f"{fmt_date(whole.last_day)}",
+        ),
+        ("return (history)", fmt_percent(whole.twr, signed=True)),
+        *((f"{w.label} return", fmt_percent(w.ret, signed=True)) for w in whole.windows),
+        ("annualised return", fmt_percent(whole.annualised_return, signed=True)),
+        ("volatility", fmt_percent(whole.volatility)),
+        (f"sharpe (risk-free {rate})", ratio(whole.sharpe)),
+        (f"sortino (risk-free {rate})", ratio(whole.sortino)),
+        ("calmar", ratio(whole.calmar)),
+    ]
+    episode = whole.max_drawdown
+    if episode is not None:
+        rows.append(
+            (
+                "max drawdown",
+                f"{fmt_percent(episode.depth)} ({fmt_money(-episode.amount)} {ccy}), "
+                f"{fmt_date(episode.peak)} -> {fmt_date(episode.trough)}",
+            )
+        )
+    if whole.benchmark is not None:
+        b = whole.benchmark
+        rows.append(
+            (
+                f"vs {b.symbol}",
+                f"excess {fmt_percent(b.excess_return, signed=True)}, beta {ratio(b.beta)}, "
+                f"correlation {ratio(b.correlation)}",
+            )
+        )
+    trips = metrics.round_trips
+    if trips is not None:
+        rows.append(
+            (
+                "round trips",
+                f"{trips.round_trips}, win rate {fmt_percent(trips.win_rate, places=1)}",
+            )
+        )
+    return rows
 
 
 __all__ = ["register", "write_atomically"]

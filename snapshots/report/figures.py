@@ -31,8 +31,9 @@ from ledger_store.dto import Frozen
 from snapshots.alpaca.models import AlpacaOrder, AlpacaPosition, EquityPoint
 from snapshots.schema import AnySnapshot, CheckStatus
 
-#: Sums and products: wide enough that two 38-digit numbers combine exactly.
-_EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
+#: Sums and products: wide enough that two 38-digit numbers combine exactly (the report's
+#: other modules use it too).
+EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
 #: Ratios (returns, drawdowns, weights) are kept to this many decimal places.
 FRACTION_PLACES: Final = 10
 _FRACTION_QUANTUM: Final = Decimal(1).scaleb(-FRACTION_PLACES)
@@ -89,16 +90,17 @@ class ReportFigures(Frozen):
     exposures: tuple[PositionExposure, ...]
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The exact sum of ``values`` (0 for none), in ``EXACT``, never the thread's context."""
     total = _ZERO
     for value in values:
-        total = _EXACT.add(total, value)
+        total = EXACT.add(total, value)
     return total
 
 
 def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal:
     """``numerator / denominator`` rounded half-even to ``FRACTION_PLACES``."""
-    return _EXACT.divide(numerator, denominator).quantize(_FRACTION_QUANTUM, context=_EXACT)
+    return EXACT.divide(numerator, denominator).quantize(_FRACTION_QUANTUM, context=EXACT)
 
 
 def position_value(position: AlpacaPosition) -> Decimal | None:
@@ -106,7 +108,7 @@ def position_value(position: AlpacaPosition) -> Decimal | None:
     if position.market_value is not None:
         return position.market_value
     if position.current_price is not None:
-        return _EXACT.multiply(position.qty, position.current_price)
+        return EXACT.multiply(position.qty, position.current_price)
     return None
 
 
@@ -138,7 +140,7 @@ def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
     for fee in snapshot.alpaca_fees:
         by_type.setdefault(fee.activity_sub_type, []).append(fee.net_amount)
     fee_totals = tuple(
-        FeeTotal(sub_type=sub_type, count=len(amounts), amount=-_sum(amounts))
+        FeeTotal(sub_type=sub_type, count=len(amounts), amount=-exact_sum(amounts))
         for sub_type, amounts in sorted(by_type.items(), key=lambda item: item[0] or "")
     )
     statuses = [check.status for check in snapshot.integrity_checks]
@@ -151,10 +153,10 @@ def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
         buying_power=account.buying_power,
         long_market_value=account.long_market_value,
         short_market_value=account.short_market_value,
-        gross_exposure=_sum(abs(v) for v in values),
-        net_exposure=_sum(values),
+        gross_exposure=exact_sum(abs(v) for v in values),
+        net_exposure=exact_sum(values),
         equity_samples=len(series),
-        alpaca_fees=-_sum(fee.net_amount for fee in snapshot.alpaca_fees),
+        alpaca_fees=-exact_sum(fee.net_amount for fee in snapshot.alpaca_fees),
         alpaca_fees_by_sub_type=fee_totals,
         ledger_fees=ledger.total_fees,
         orders=len(snapshot.alpaca_orders),
@@ -193,7 +195,7 @@ NONE_TEXT: Final = "\u2014"
 
 
 def _quantized(value: Decimal, places: int) -> Decimal:
-    result = value.quantize(Decimal(1).scaleb(-places), context=_EXACT)
+    result = value.quantize(Decimal(1).scaleb(-places), context=EXACT)
     return abs(result) if result.is_zero() else result  # never "-0.00"
 
 
@@ -221,10 +223,10 @@ def fmt_qty(value: Decimal | None) -> str:
     """A quantity as given, with thousands separators: ``1500`` -> ``1,500``, ``0.5`` -> ``0.5``."""
     if value is None:
         return NONE_TEXT
-    reduced = value.normalize(_EXACT)
+    reduced = value.normalize(EXACT)
     exponent = reduced.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
-        reduced = reduced.quantize(Decimal(1), context=_EXACT)
+        reduced = reduced.quantize(Decimal(1), context=EXACT)
     return format(abs(reduced) if reduced.is_zero() else reduced, ",f")
 
 
@@ -232,7 +234,7 @@ def fmt_percent(fraction: Decimal | None, *, places: int = 2, signed: bool = Fal
     """A fraction as a percentage: ``0.012345`` -> ``1.23%`` (``+1.23%`` when ``signed``)."""
     if fraction is None:
         return NONE_TEXT
-    percent = _quantized(_EXACT.multiply(fraction, Decimal(100)), places)
+    percent = _quantized(EXACT.multiply(fraction, Decimal(100)), places)
     return format(percent, "+,f" if signed and percent > 0 else ",f") + "%"
 
 
@@ -270,12 +272,14 @@ def mask_account_number(number: str | None) -> str:
 
 
 __all__ = [
+    "EXACT",
     "FRACTION_PLACES",
     "NONE_TEXT",
     "FeeTotal",
     "PositionExposure",
     "ReportFigures",
     "compute_figures",
+    "exact_sum",
     "fill_state",
     "fmt_date",
     "fmt_datetime",

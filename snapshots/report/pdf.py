@@ -1016,18 +1016,7 @@ def _charts(snapshot: AnySnapshot, m: ReportMetrics) -> list[Any]:
             ],
             colWidths=[CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH],
         )
-        table.setStyle(
-            TableStyle(
-                [
-                    ("FONT", (0, 0), (-1, -1), FONT, 8),
-                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                    ("TOPPADDING", (0, 0), (-1, -1), 0),
-                    ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
+        table.setStyle(_bare_style(("BOTTOMPADDING", (0, 0), (-1, 0), 4)))
         return table
 
     return [
@@ -1082,23 +1071,27 @@ def _kv_table(rows: Sequence[tuple[str, str, Any]], width: float, title: str) ->
     )
 
 
+def _bare_style(*extra: tuple[Any, ...]) -> Any:
+    """A layout table's style: our font (an empty cell must not name Helvetica), no side or
+    top padding, cells aligned at the top; ``extra`` sets the bottom padding."""
+    return TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), FONT, 8),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            *extra,
+        ]
+    )
+
+
 def _side_by_side(left: Any, right: Any, widths: tuple[float, float, float] | None = None) -> Any:
     """Two flowables in one row (default: the two chart columns and the gap between)."""
     if widths is None:
         widths = (CHART_WIDTH, CONTENT_WIDTH - 2 * CHART_WIDTH, CHART_WIDTH)
     table = Table([[left, "", right]], colWidths=list(widths))
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, 8),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
+    table.setStyle(_bare_style(("BOTTOMPADDING", (0, 0), (-1, -1), 0)))
     return table
 
 

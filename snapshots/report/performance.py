@@ -37,7 +37,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import pairwise
 from typing import Final
 
-from ledger_store.dto import Frozen
+from ledger_store.dto import Frozen, UTCDateTime
+from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
 
 #: Trading days in a year: the annualisation factor.
@@ -60,7 +61,7 @@ class DailyReturn(Frozen):
     """One day of the account: its closing equity, the flows dated in it and its return."""
 
     day: date
-    at: datetime
+    at: UTCDateTime
     equity: Decimal
     net_flow: Decimal
     #: ``None`` on the first day (no base) or when the start capital is not positive.
@@ -223,7 +224,7 @@ def _sample_std(values: Sequence[Decimal]) -> Decimal | None:
 def daily_risk_free(rate: Decimal) -> Decimal:
     """The daily rate that compounds to the annual ``rate`` over 252 days."""
     if rate <= -1:
-        raise ValueError(f"a risk-free rate must be above -100%, got {rate}")
+        raise LedgerValidationError(f"a risk-free rate must be above -100%, got {rate}")
     if rate.is_zero():
         return _ZERO
     return _CALC.subtract(_CALC.power(_CALC.add(_ONE, rate), _CALC.divide(_ONE, _YEAR)), _ONE)

@@ -14,18 +14,16 @@ dividends Alpaca reported that the ledger has not recorded (or the reverse).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from typing import Final
 
 from ledger_store.dto import Frozen
 from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES
-from snapshots.report.figures import fmt_date, fmt_datetime
+from snapshots.report.figures import EXACT, exact_sum, fmt_date, fmt_datetime
 from snapshots.report.performance import Performance
 from snapshots.schema import AccountSnapshotV12, AnySnapshot
 
-_EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
 _ZERO: Final = Decimal(0)
 
 
@@ -57,13 +55,6 @@ class Reconciliation(Frozen):
     differences: tuple[Difference, ...]
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    total = _ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
-
-
 def _stamp(value: datetime) -> str:
     return fmt_datetime(value, seconds=False)
 
@@ -74,16 +65,16 @@ def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None
         return None
     ledger = snapshot.internal_ledger
     strategies = ledger.strategy_performance.values()
-    realized = _sum(p.period.realized_pnl for p in strategies)
+    realized = exact_sum(p.period.realized_pnl for p in strategies)
     is_v12 = isinstance(snapshot, AccountSnapshotV12)
     dividends = _ZERO
     if isinstance(snapshot, AccountSnapshotV12):
-        dividends = _sum(d.amount for d in snapshot.internal_ledger.dividends)
+        dividends = exact_sum(d.amount for d in snapshot.internal_ledger.dividends)
     fees = ledger.total_fees
     first = perf.days[0]
-    moves = _EXACT.subtract(
+    moves = EXACT.subtract(
         perf.end_equity,
-        _sum([perf.start_equity, perf.net_flows, realized, dividends, -fees]),
+        exact_sum([perf.start_equity, perf.net_flows, realized, dividends, -fees]),
     )
     lines = [
         StatementLine(
@@ -131,7 +122,7 @@ def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None
 def _live_equity(snapshot: AnySnapshot, perf: Performance) -> Difference:
     live = snapshot.alpaca_account.equity
     last = perf.days[-1]
-    gap = _EXACT.subtract(live, last.equity)
+    gap = EXACT.subtract(live, last.equity)
     explanation = (
         "equal"
         if gap.is_zero()
@@ -154,9 +145,9 @@ def _live_equity(snapshot: AnySnapshot, perf: Performance) -> Difference:
 
 
 def _fees(snapshot: AnySnapshot) -> Difference:
-    alpaca = -_sum(f.net_amount for f in snapshot.alpaca_fees)
+    alpaca = -exact_sum(f.net_amount for f in snapshot.alpaca_fees)
     ledger = snapshot.internal_ledger.total_fees
-    gap = _EXACT.subtract(alpaca, ledger)
+    gap = EXACT.subtract(alpaca, ledger)
     window = f"{_stamp(snapshot.fee_window_start)} \u2013 {_stamp(snapshot.fee_window_end)}"
     period = f"{_stamp(snapshot.period_start)} \u2013 {_stamp(snapshot.period_end)}"
     if gap.is_zero():
@@ -191,12 +182,12 @@ def _activities(snapshot: AccountSnapshotV12) -> list[Difference]:
             "dividends",
             "Dividends",
             DIVIDEND_TYPES,
-            _sum(d.amount for d in ledger.dividends),
+            exact_sum(d.amount for d in ledger.dividends),
         ),
     ):
         rows = [a for a in snapshot.alpaca_activities if a.activity_type in types and a.net_amount]
-        alpaca = _sum(a.net_amount for a in rows if a.net_amount is not None)
-        gap = _EXACT.subtract(alpaca, ledger_total)
+        alpaca = exact_sum(a.net_amount for a in rows if a.net_amount is not None)
+        gap = EXACT.subtract(alpaca, ledger_total)
         if gap.is_zero():
             explanation = "equal"
         elif gap > 0:

@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Final
 
 from ledger_store.dto import Frozen
@@ -27,10 +27,10 @@ from snapshots.ledger.models import (
     StrategyPerformance,
     TradeMetrics,
 )
+from snapshots.report.figures import EXACT, exact_sum
 from snapshots.report.performance import ratio
 from snapshots.schema import AnySnapshot
 
-_EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
 _ZERO: Final = Decimal(0)
 
 
@@ -66,40 +66,33 @@ class StrategyPnL(Frozen):
     round_trips: RoundTripStats | None
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    total = _ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
-
-
 def round_trip_stats(matches: Sequence[Match]) -> RoundTripStats:
     """``RoundTripStats`` of ``matches``."""
     pnls = [m.realized_pnl for m in matches]
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
-    gross_profit, gross_loss, total = _sum(wins), _sum(losses), _sum(pnls)
+    gross_profit, gross_loss, total = exact_sum(wins), exact_sum(losses), exact_sum(pnls)
     n = len(pnls)
     payoff: Decimal | None = None
     if wins and losses:
-        average_win = _EXACT.divide(gross_profit, Decimal(len(wins)))
-        average_loss = _EXACT.divide(gross_loss, Decimal(len(losses)))
-        payoff = ratio(_EXACT.divide(average_win, abs(average_loss)))
-    held = _sum(Decimal((m.closed_at - m.opened_at).total_seconds()) for m in matches)
+        average_win = EXACT.divide(gross_profit, Decimal(len(wins)))
+        average_loss = EXACT.divide(gross_loss, Decimal(len(losses)))
+        payoff = ratio(EXACT.divide(average_win, abs(average_loss)))
+    held = exact_sum(Decimal((m.closed_at - m.opened_at).total_seconds()) for m in matches)
     return RoundTripStats(
         round_trips=n,
         wins=len(wins),
         losses=len(losses),
-        win_rate=ratio(_EXACT.divide(Decimal(len(wins)), Decimal(n))) if n else None,
+        win_rate=ratio(EXACT.divide(Decimal(len(wins)), Decimal(n))) if n else None,
         gross_profit=gross_profit,
         gross_loss=gross_loss,
         realized_pnl=total,
-        profit_factor=ratio(_EXACT.divide(gross_profit, abs(gross_loss))) if losses else None,
+        profit_factor=ratio(EXACT.divide(gross_profit, abs(gross_loss))) if losses else None,
         payoff_ratio=payoff,
-        expectancy=ratio(_EXACT.divide(total, Decimal(n))) if n else None,
+        expectancy=ratio(EXACT.divide(total, Decimal(n))) if n else None,
         largest_win=max(wins) if wins else None,
         largest_loss=min(losses) if losses else None,
-        average_holding_seconds=ratio(_EXACT.divide(held, Decimal(n))) if n else None,
+        average_holding_seconds=ratio(EXACT.divide(held, Decimal(n))) if n else None,
     )
 
 

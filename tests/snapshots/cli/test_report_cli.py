@@ -260,7 +260,12 @@ def test_metrics_prints_every_figure_the_report_computes(
 
     code, out, err = run(capsys, *argv)
     assert (code, err) == (0, "")
-    assert "time-weighted return" in out
+    # The headline figures, formatted as the PDF's key figures print them.
+    from snapshots.report.figures import fmt_money, fmt_percent
+
+    plain = report_metrics(stored)
+    assert f"return (period)            {fmt_percent(plain.period.twr, signed=True)}" in out
+    assert f"net P&L (period)           {fmt_money(plain.period.pnl, signed=True)} USD" in out
     assert "--json prints every figure" in out
 
     code, out, err = run(capsys, *argv, "--risk-free-rate", "4%")

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
 from snapshots.report.performance import (
     DailyReturn,
@@ -269,5 +270,5 @@ def test_fewer_than_two_days_give_no_figures() -> None:
 
 
 def test_a_risk_free_rate_must_be_above_minus_one() -> None:
-    with pytest.raises(ValueError, match="above -100%"):
+    with pytest.raises(LedgerValidationError, match="above -100%"):
         performance(series(["1", "2"]), [], risk_free_rate=Decimal(-1))
