@@ -69,7 +69,11 @@ EventId = Annotated[str, key_part("event_id")]
 Ratio = Annotated[PositiveDecimal, max_places(QTY_PLACES), Field(le=MAX_RATIO)]
 Amount = Annotated[Money, max_places(FEE_PLACES), Field(ge=-MAX_NOTIONAL, le=MAX_NOTIONAL)]
 PerShare = Annotated[Money, max_places(FEE_PLACES), Field(ge=-MAX_PRICE, le=MAX_PRICE)]
-EventQty = Annotated[Money, max_places(QTY_PLACES), Field(ge=-MAX_QTY, le=MAX_QTY)]
+#: The shares that earned a dividend, as Alpaca states them: informational (the ledger shares a
+#: dividend by its own holdings), kept to 18 places since Alpaca writes fractional holdings
+#: with more than the 9 places of a trade (``"201.9617035750071243"``).
+DIVIDEND_QTY_PLACES = 18
+EventQty = Annotated[Money, max_places(DIVIDEND_QTY_PLACES), Field(ge=-MAX_QTY, le=MAX_QTY)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
 Source = Annotated[NonEmptyText, Field(max_length=16)]
 
@@ -390,6 +394,142 @@ class AccountEventRepository:
                 ) from exc
         return EventVoidResult(event_id=event_id, status="voided")
 
+    def revisions(self, account_id: str, event_id: str) -> tuple[RecordedEvent, ...]:
+        """The event recorded under ``event_id`` and every revision of it (``revision_id``),
+        active or voided, in the order they were recorded (one Query of the id guards, then a
+        GetItem each). Empty when nothing was recorded under that id."""
+        pk = keys.account_pk(account_id)
+        prefix = keys.event_id_sk(event_id)
+        found: list[tuple[int, RecordedEvent]] = []
+        guards = list(
+            stream(
+                self._settings,
+                "query event revisions",
+                f"{pk} / {prefix}",
+                lambda: LedgerItem.query(pk, range_key_condition=LedgerItem.sk.startswith(prefix)),
+            )
+        )
+        for guard in guards:
+            if not isinstance(guard, EventIdItem):
+                continue
+            number = revision_number(event_id, guard.sk.removeprefix("EVENTID#"))
+            if number is None:
+                continue  # another id that merely starts with this one
+            with storage_call(self._settings, "get event", f"{pk} / {guard.event_sk}"):
+                try:
+                    item = AccountEventItem.get(pk, guard.event_sk, consistent_read=True)
+                except AccountEventItem.DoesNotExist:
+                    raise IntegrityError(
+                        f"event guard {guard.sk} names {guard.event_sk}, which does not exist"
+                    ) from None
+            found.append((number, _recorded(item)))
+        return tuple(recorded for _, recorded in sorted(found, key=lambda pair: pair[0]))
+
+    def supersede(self, event: Event, *, reason: str, actor: str) -> EventRecordResult:
+        """Record ``event`` in place of the active revisions of its id, append-only.
+
+        For a source that re-sends an event under the same id with other content (Alpaca's
+        corrected activity): every active revision of ``event.event_id`` whose content differs
+        is voided with ``reason`` and ``event`` is recorded under the next revision id
+        (``revision_id``), in one transaction with one update of the event counter. When an
+        active revision already holds the same content (a re-run), nothing is written and the
+        result is ``already_recorded`` with that revision's id. Raises ``ConflictError`` when
+        another writer changed the revisions meanwhile.
+        """
+        reason_text = _void_text(reason, "reason", 500)
+        actor_text = _void_text(actor, "actor", 128)
+        base = event.event_id
+        revisions = self.revisions(event.account_id, base)
+        for recorded in revisions:
+            if recorded.status == "active" and _same_content(recorded.event, event):
+                return EventRecordResult(
+                    event_id=recorded.event.event_id, status="already_recorded"
+                )
+        if not revisions:
+            return self.record(event)
+        active = [r.event for r in revisions if r.status == "active"]
+        replacement = event.model_copy(update={"event_id": revision_id(base, len(revisions))})
+        replacement = _EVENT.validate_python(replacement.model_dump())
+        digest = replacement.content_sha256()
+        item = _event_item(replacement, digest)
+        pk = keys.account_pk(event.account_id)
+        with (
+            storage_call(self._settings, "supersede event", f"{pk} / {item.sk}"),
+            subsegment("ledger.supersede_event", event_id=replacement.event_id),
+        ):
+            connection = LedgerItem._get_connection().connection
+
+            def build(tx: TransactWrite) -> None:
+                freed: dict[str, str] = {}
+                for old in active:
+                    old_sk = keys.event_sk(old.effective_at, old.event_id)
+                    tx.update(
+                        AccountEventItem(pk, old_sk),
+                        actions=[
+                            AccountEventItem.voided_at.set(self._clock()),
+                            AccountEventItem.void_reason.set(reason_text),
+                            AccountEventItem.void_actor.set(actor_text),
+                        ],
+                        condition=AccountEventItem.voided_at.does_not_exist()
+                        & (AccountEventItem.content_sha256 == old.content_sha256()),
+                    )
+                    action = _action_sk(old)
+                    if action is not None:
+                        freed[action] = old_sk
+                tx.save(
+                    EventIdItem(
+                        pk,
+                        keys.event_id_sk(replacement.event_id),
+                        event_sk=item.sk,
+                        content_sha256=digest,
+                    ),
+                    condition=LedgerItem.pk.does_not_exist(),
+                )
+                tx.save(item)
+                action = _action_sk(replacement)
+                if action is not None:
+                    # The day's guard moves to the replacement (one action per item).
+                    tx.save(
+                        EventIdItem(pk, action, event_sk=item.sk, content_sha256=digest),
+                        condition=(
+                            (EventIdItem.event_sk == freed[action])
+                            if action in freed
+                            else LedgerItem.pk.does_not_exist()
+                        ),
+                    )
+                for freed_action, old_sk in freed.items():
+                    if freed_action != action:
+                        tx.delete(
+                            EventIdItem(pk, freed_action), condition=EventIdItem.event_sk == old_sk
+                        )
+                tx.update(
+                    EventCounterItem(pk, keys.EVENT_COUNTER_SK),
+                    actions=[
+                        LedgerItem.entity_type.set(EventCounterItem),
+                        EventCounterItem.account_id.set(event.account_id),
+                        EventCounterItem.event_count.add(1 + len(active)),
+                        EventCounterItem.events_digest.add(
+                            entry_digest(replacement) - sum(entry_digest(old) for old in active)
+                        ),
+                    ],
+                )
+
+            try:
+                transact(connection, build)
+            except TransactWriteError as exc:
+                for recorded in self.revisions(event.account_id, base):
+                    if recorded.status == "active" and _same_content(recorded.event, event):
+                        return EventRecordResult(
+                            event_id=recorded.event.event_id, status="already_recorded"
+                        )
+                raise ConflictError(
+                    f"event {base}: its revisions changed while it was being superseded, or "
+                    "another corporate action of its symbol and day is recorded; nothing was "
+                    "written",
+                    key=f"{pk} / {keys.event_id_sk(base)}",
+                ) from exc
+        return EventRecordResult(event_id=replacement.event_id, status="recorded")
+
     def get(self, account_id: str, event_id: str) -> Event:
         """One event by id, active or voided (see ``recorded`` for which)."""
         return self.recorded(account_id, event_id).event
@@ -476,6 +616,38 @@ class AccountEventRepository:
             event_count=int(counter.event_count),
             events_digest=None if digest is None else int(digest),
         )
+
+
+#: Separates an event id from its revision number (``revision_id``).
+REVISION_SEPARATOR = "~"
+
+
+def revision_id(event_id: str, number: int) -> str:
+    """The id of revision ``number`` of ``event_id``: the id itself for 0, else ``id~number``."""
+    return event_id if number == 0 else f"{event_id}{REVISION_SEPARATOR}{number}"
+
+
+def revision_number(event_id: str, candidate: str) -> int | None:
+    """Which revision of ``event_id`` the id ``candidate`` is, or ``None`` for another id."""
+    if candidate == event_id:
+        return 0
+    rest = candidate.removeprefix(event_id + REVISION_SEPARATOR)
+    if rest == candidate or not rest.isdigit() or rest.startswith("0"):
+        return None
+    return int(rest)
+
+
+def revised_id(event_id: str) -> str:
+    """The id an event was revised from (``id~2`` -> ``id``); an unrevised id is its own."""
+    base, separator, number = event_id.rpartition(REVISION_SEPARATOR)
+    if separator and number.isdigit() and not number.startswith("0"):
+        return base
+    return event_id
+
+
+def _same_content(stored: Event, given: Event) -> bool:
+    """Equal apart from the id (a revision holds its source's content under its own id)."""
+    return stored.model_dump(exclude={"event_id"}) == given.model_dump(exclude={"event_id"})
 
 
 # Mapping between DTOs and models -------------------------------------------------------------

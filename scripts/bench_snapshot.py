@@ -101,13 +101,13 @@ from ledger_store.snapshot_store import (  # noqa: E402
     SnapshotRecord,
 )
 from ledger_store.trades import TradeLedgerRepository  # noqa: E402
-from snapshots.alpaca.fake_broker import (  # noqa: E402
+from snapshots.demo import history  # noqa: E402
+from snapshots.demo.history import all_fills, raw_client, seed_ledger  # noqa: E402
+from snapshots.fake_alpaca.broker import (  # noqa: E402
     FakeAccount,
     TradingCycle,
 )
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca  # noqa: E402
-from snapshots.demo import history  # noqa: E402
-from snapshots.demo.history import all_fills, raw_client, seed_ledger  # noqa: E402
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca  # noqa: E402
 
 REGION = "us-east-1"
 DEFAULT_SIZES = (10_000, 100_000)

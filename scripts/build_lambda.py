@@ -7,6 +7,9 @@
   dependencies without alpaca-py (and so without pandas and numpy) and without tqdm (the CLI's).
 * ``build/lambda/snapshot``: the snapshot function — every runtime dependency.
 
+Neither carries the fake Alpaca (``snapshots/fake_alpaca``) or the demo: the build removes
+them and fails if a file of theirs is left.
+
 boto3 and botocore are left out of both: the Lambda Python runtime provides them (and they are
 large). Wheels are for ``manylinux2014_aarch64``/``manylinux_2_28_aarch64``, binary only, so
 the packages run on Graviton whatever machine builds them. Each package is zipped the way SAM
@@ -72,6 +75,10 @@ def pip_install(python: str, target: Path, requirements: list[str]) -> None:
     )
 
 
+#: Parts of the project no function runs: the test double of Alpaca and the demo that drives it.
+NOT_SHIPPED = ("snapshots/fake_alpaca", "snapshots/demo")
+
+
 def copy_project(target: Path) -> None:
     for package in ("ledger_store", "snapshots"):
         shutil.copytree(
@@ -79,6 +86,20 @@ def copy_project(target: Path) -> None:
             target / package,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
+    for folder in NOT_SHIPPED:
+        shutil.rmtree(target / folder)
+
+
+def check_not_shipped(target: Path) -> None:
+    """Fail when a package carries the fake Alpaca or the demo (a file of theirs, anywhere)."""
+    shipped = [str(p.relative_to(target)) for folder in NOT_SHIPPED for p in target.glob(folder)]
+    fakes = [
+        str(p.relative_to(target))
+        for package in ("snapshots", "ledger_store")
+        for p in (target / package).rglob("fake*")
+    ]
+    if shipped or fakes:
+        raise SystemExit(f"the {target.name} package ships test doubles: {shipped + fakes}")
 
 
 def prune(target: Path) -> None:
@@ -117,6 +138,7 @@ def build(python: str, out: Path) -> list[tuple[str, int, int]]:
         pip_install(python, target, requirements)
         copy_project(target)
         prune(target)
+        check_not_shipped(target)
         if name == "report":
             present = {p.name.lower() for p in target.iterdir()}
             leaked = {"alpaca", "pandas", "numpy"} & present

@@ -22,7 +22,7 @@ from ledger_store.errors import (
     LedgerValidationError,
     NotFoundError,
 )
-from ledger_store.events import AccountEventRepository, CashFlow, Split
+from ledger_store.events import AccountEventRepository, CashFlow, Split, revised_id
 from ledger_store.snapshot_store import AccountSnapshotRepository, StoredSnapshot
 from ledger_store.tracing import subsegment
 from ledger_store.trades import TradeLedgerRepository
@@ -75,6 +75,10 @@ class EventSync(BaseModel):
     """What recording the events of Alpaca's activities did (``record_activity_events``).
 
     * ``recorded`` / ``already_recorded``: event ids written now / found written before;
+    * ``revised``: events Alpaca re-sent under the same id with other content (a correction):
+      the recorded revision was voided and the new content recorded as the next revision
+      (``id~1``, ``id~2``, ...), append-only; listed by the new revision's id;
+    * ``voided``: events of activities Alpaca has since canceled, voided now;
     * ``superseded``: splits derived from ``SSP`` rows that the ledger already holds another
       corporate action of that symbol and day for (an explicit event wins, none applies twice);
     * ``unmapped``: the activities no event can be derived from (``SC``, ``MA``, ``REORG``,
@@ -85,29 +89,66 @@ class EventSync(BaseModel):
 
     recorded: tuple[str, ...] = ()
     already_recorded: tuple[str, ...] = ()
+    revised: tuple[str, ...] = ()
+    voided: tuple[str, ...] = ()
     superseded: tuple[str, ...] = ()
     unmapped: tuple[AccountActivity, ...] = ()
+
+
+#: Who the ledger names for the voids and revisions Alpaca's activities cause.
+ACTIVITY_ACTOR = "alpaca-activities"
 
 
 def record_activity_events(
     events: AccountEventRepository, account_id: str, activities: Iterable[AccountActivity]
 ) -> EventSync:
-    """Record, idempotently by activity id, the events Alpaca's activities describe."""
+    """Record, idempotently by activity id, the events Alpaca's activities describe.
+
+    A row re-sent with other content (Alpaca corrected it) replaces the recorded event,
+    append-only (``AccountEventRepository.supersede``); a canceled row voids the event of its
+    id, if one was recorded. Both say why, naming the activity.
+    """
     mapped = events_from_activities(account_id, activities)
     recorded: list[str] = []
     already: list[str] = []
+    revised: list[str] = []
+    voided: list[str] = []
     superseded: list[str] = []
     for event in mapped.events:
         if isinstance(event, Split):
             explicit = events.corporate_action(account_id, event.symbol, event.effective_at.date())
-            if explicit is not None and explicit.event_id != event.event_id:
+            if explicit is not None and revised_id(explicit.event_id) != event.event_id:
                 superseded.append(event.event_id)
                 continue
-        result = events.record(event)
-        (recorded if result.status == "recorded" else already).append(event.event_id)
+        try:
+            result = events.record(event)
+        except ConflictError:
+            result = events.supersede(
+                event,
+                reason=f"Alpaca re-sent activity {event.event_id} with other content "
+                "(a correction); superseded by its new content",
+                actor=ACTIVITY_ACTOR,
+            )
+            if result.status == "recorded":
+                revised.append(result.event_id)
+                continue
+        (recorded if result.status == "recorded" else already).append(result.event_id)
+    for row in mapped.canceled:
+        for revision in events.revisions(account_id, row.id):
+            if revision.status != "active":
+                continue
+            events.void(
+                account_id,
+                revision.event.event_id,
+                reason=f"Alpaca canceled activity {row.id} ({row.activity_type})",
+                actor=ACTIVITY_ACTOR,
+            )
+            voided.append(revision.event.event_id)
     return EventSync(
         recorded=tuple(recorded),
         already_recorded=tuple(already),
+        revised=tuple(revised),
+        voided=tuple(voided),
         superseded=tuple(superseded),
         unmapped=mapped.unmapped,
     )

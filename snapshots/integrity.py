@@ -35,9 +35,10 @@ from typing import Any, Final
 from ledger_store.decimals import plain
 from ledger_store.dto import Frozen, NonNegativeDecimal
 from ledger_store.errors import IntegrityError, LedgerValidationError
-from ledger_store.events import Merger, Split, SymbolChange
+from ledger_store.events import Merger, Split, SymbolChange, revised_id
 from snapshots import canonical
-from snapshots.alpaca.models import AlpacaData, AlpacaOrder
+from snapshots.alpaca.activities import is_canceled
+from snapshots.alpaca.models import AlpacaData, AlpacaOrder, is_combination
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
 from snapshots.ledger.metrics import LedgerFill, LedgerView
 from snapshots.ledger.summary import AccountView
@@ -162,6 +163,8 @@ def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     An order (or leg) counts when it had a FILL activity in the period (``filled_order_ids``)
     or its ``filled_at`` lies in ``[period_start, period_end)``, unless its ``filled_qty`` is 0.
     (An order whose ``filled_qty`` Alpaca did not send counts: the fills check then says so.)
+    The parent of a multi-leg order (``order_class`` ``mleg``) never counts: it is the
+    combination, its quantity the number of combos; its legs are the fills.
     """
     filled_ids = set(alpaca.filled_order_ids)
     found: dict[str, AlpacaOrder] = {}
@@ -169,7 +172,8 @@ def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     def visit(order: AlpacaOrder) -> None:
         filled_at = order.filled_at
         in_period = filled_at is not None and alpaca.period_start <= filled_at < alpaca.period_end
-        if order.filled_qty != 0 and (order.id in filled_ids or in_period):
+        filled = order.filled_qty != 0 and (order.id in filled_ids or in_period)
+        if filled and not is_combination(order):
             found.setdefault(order.id, order)
         for leg in order.legs:
             visit(leg)
@@ -425,8 +429,8 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     differently).
     """
     events = ledger.period_events
-    voided = set(ledger.voided_event_ids)
-    ids = {e.event_id for e in events}
+    voided = {revised_id(event_id) for event_id in ledger.voided_event_ids}
+    ids = {revised_id(e.event_id) for e in events}
     actions = {
         (e.symbol, e.effective_at.date())
         for e in events
@@ -436,7 +440,17 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     voided_rows: list[str] = []
     matched_ids: set[str] = set()
     matched_actions: set[tuple[str, Any]] = set()
+    canceled_rows: list[str] = []
+    booked_canceled: list[str] = []
     for activity in alpaca.activities:
+        if is_canceled(activity):
+            # Alpaca took it back: accounted for when the ledger books nothing for it.
+            if activity.id in ids:
+                matched_ids.add(activity.id)
+                booked_canceled.append(activity.id)
+            else:
+                canceled_rows.append(activity.id)
+            continue
         if activity.id in ids:
             matched_ids.add(activity.id)
             continue
@@ -451,19 +465,23 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     unreported = [
         e.event_id
         for e in events
-        if e.event_id not in matched_ids
+        if revised_id(e.event_id) not in matched_ids
         and not (
             isinstance(e, Split | SymbolChange | Merger)
             and (e.symbol, e.effective_at.date()) in matched_actions
         )
     ]
-    status = _status(fail=bool(missing), warn=bool(unreported or voided_rows))
+    status = _status(fail=bool(missing or booked_canceled), warn=bool(unreported or voided_rows))
     details: dict[str, Detail] = {
         "alpaca_activities": len(alpaca.activities),
         "ledger_events": len(events),
         "missing_from_ledger": len(missing),
         "not_reported_by_alpaca": len(unreported),
     }
+    if canceled_rows:
+        details["canceled_at_alpaca"] = len(canceled_rows)
+    if booked_canceled:
+        details["canceled_but_booked"] = _id_list(booked_canceled)
     if voided_rows:
         details["voided_in_ledger"] = len(voided_rows)
         details["voided_activities"] = _id_list(voided_rows)
@@ -481,6 +499,12 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
             else "none missing"
         )
         + (f", {len(unreported)} not reported by Alpaca" if unreported else "")
+        + (
+            f", {len(booked_canceled)} canceled by Alpaca but still booked in the ledger"
+            if booked_canceled
+            else ""
+        )
+        + (f", {len(canceled_rows)} canceled by Alpaca and not booked" if canceled_rows else "")
         + (f", {len(voided_rows)} voided in the ledger" if voided_rows else "")
         + "."
     )

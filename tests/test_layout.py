@@ -85,7 +85,7 @@ def allowed(importer: str, imported: str) -> bool:
         return True
     if _within(imported, "snapshots.errors"):
         return True
-    for wing in ("snapshots.alpaca", "snapshots.ledger"):
+    for wing in ("snapshots.alpaca", "snapshots.ledger", "snapshots.fake_alpaca"):
         if _within(importer, wing):
             return _within(imported, wing)
     if importer in CORE:
@@ -103,12 +103,7 @@ def allowed(importer: str, imported: str) -> bool:
     if _within(importer, "snapshots.handlers"):
         return not any(
             _within(imported, face)
-            for face in (
-                "snapshots.cli",
-                "snapshots.demo",
-                "snapshots.alpaca.fake_server",
-                "snapshots.alpaca.fake_broker",
-            )
+            for face in ("snapshots.cli", "snapshots.demo", "snapshots.fake_alpaca")
         )
     # cli and demo: the faces may use everything.
     return _within(importer, "snapshots.cli") or _within(importer, "snapshots.demo")
@@ -154,7 +149,15 @@ def test_the_core_is_small_and_every_wing_says_what_it_may_import() -> None:
     top = sorted(p.stem for p in (ROOT / "snapshots").glob("*.py") if p.stem != "__init__")
     assert len(top) <= 8, top
     wings = [p for p in (ROOT / "snapshots").iterdir() if (p / "__init__.py").exists()]
-    assert {w.name for w in wings} >= {"alpaca", "ledger", "report", "handlers", "cli", "demo"}
+    assert {w.name for w in wings} >= {
+        "alpaca",
+        "ledger",
+        "report",
+        "handlers",
+        "cli",
+        "demo",
+        "fake_alpaca",
+    }
     for wing in [*wings, ROOT / "snapshots", ROOT / "ledger_store"]:
         docstring = ast.get_docstring(ast.parse((wing / "__init__.py").read_text()))
         assert docstring, f"{wing.name}/__init__.py has no docstring"
@@ -175,6 +178,9 @@ def test_the_rules_catch_a_wrong_import() -> None:
     assert not allowed("snapshots.report.pdf", "snapshots.builder")
     assert not allowed("snapshots.report.pdf", "snapshots.alpaca.source")
     assert not allowed("snapshots.handlers.trading", "snapshots.cli.ledger")
+    assert not allowed("snapshots.handlers.trading", "snapshots.fake_alpaca.server")
+    assert not allowed("snapshots.builder", "snapshots.fake_alpaca.broker")
+    assert not allowed("snapshots.alpaca.source", "snapshots.fake_alpaca.server")
     assert allowed("snapshots.cli.main", "snapshots.demo.run")
     assert allowed("snapshots.builder", "snapshots.ledger.metrics")
     assert allowed("snapshots.report.figures", "snapshots.schema")

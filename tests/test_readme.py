@@ -21,9 +21,9 @@ from ledger_store.bootstrap import create_table
 from ledger_store.config import TableSettings
 from ledger_store.embedded import embedded_aws
 from ledger_store.models import _CONNECTIONS
-from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.canonical import canonical_bytes
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from tests.builders import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

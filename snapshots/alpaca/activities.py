@@ -1,20 +1,28 @@
 """Alpaca's non-trade activities as account events (``ledger_store.events``), where they allow.
 
+* Only a row Alpaca has carried out becomes an event: ``status`` ``executed`` or ``correct``
+  (or no status, as older rows have). A ``canceled`` row is listed apart (``canceled``): the
+  snapshot job voids the event an earlier, executed version of it recorded.
 * ``CSD`` / ``CSW`` / ``JNLC`` with a ``net_amount``: a ``cash_flow`` of that amount;
 * ``DIV`` and its family (``DIVCGL``, ``DIVNRA``, ``DIVTW``, ...) with a ``symbol`` and a
-  ``net_amount``: a ``dividend`` (negative for withholdings and fees);
+  ``net_amount``: a ``dividend`` (negative for withholdings and fees). Its ``qty`` (the shares
+  that earned it) is kept as Alpaca writes it, up to 18 places; a row whose ``qty`` an event
+  cannot hold still books its amount, without the quantity;
 * ``SSP`` (split): Alpaca moves the old shares out and the new ones in and may not state a
   ratio. The rows of one symbol and day that are exactly one share movement out (``qty < 0``)
-  and one in (``qty > 0``) give the split ``new : old`` (whole counts in lowest terms: 200
-  out and 2,000 in make 10 : 1); anything else (reversed and re-posted rows, a cash
-  remainder without its pair) is left for an explicit split event;
+  and one in (``qty > 0``) give the split ``new : old``: the simplest fraction (smallest
+  denominator) that turns the shares out into the shares in as Alpaca rounds them, to 9
+  places half-up (``split_ratio``): 200 out and 2,000 in make 10 : 1; 7 out and
+  1.166666667 in make 1 : 6. Anything else (reversed and re-posted rows, a cash remainder
+  without its pair) is left for an explicit split event;
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
 
 Every event takes the activity's id as ``event_id`` (for a split: the id of its incoming row),
-its creation time as ``effective_at`` and its type as ``source``, so recording is idempotent
-and a re-run of the same period finds the events it recorded.
+its time (``activity_time``: ``transaction_time``/``created_at``, else the New York time of its
+id) as ``effective_at`` and its type as ``source``, so recording is idempotent and a re-run of
+the same period finds the events it recorded.
 """
 
 from __future__ import annotations
@@ -24,19 +32,38 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
+from typing import Final
 
 from pydantic import ValidationError
 
 from ledger_store.dto import Frozen
-from ledger_store.events import CashFlow, Dividend, Event, Split
+from ledger_store.events import MAX_RATIO, CashFlow, Dividend, Event, Split
 from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, AccountActivity
+
+#: Statuses of a row Alpaca carried out (``ActivityStatus``); ``canceled`` is the third.
+BOOKED_STATUSES: Final = frozenset({"executed", "correct"})
+CANCELED: Final = "canceled"
+#: Alpaca rounds a split's fractional result to this many places.
+SPLIT_RESULT_PLACES: Final = 9
 
 
 class ActivityEvents(Frozen):
-    """The events the activities describe, and the activities that need an explicit event."""
+    """The events the activities describe, the activities that need an explicit event, and
+    the canceled activities (whose events, if any were recorded, must be voided)."""
 
     events: tuple[Event, ...] = ()
     unmapped: tuple[AccountActivity, ...] = ()
+    canceled: tuple[AccountActivity, ...] = ()
+
+
+def is_booked(row: AccountActivity) -> bool:
+    """Whether Alpaca carried the row out: ``executed``, ``correct`` or no status at all."""
+    return row.status is None or row.status.lower() in BOOKED_STATUSES
+
+
+def is_canceled(row: AccountActivity) -> bool:
+    return row.status is not None and row.status.lower() == CANCELED
 
 
 def events_from_activities(
@@ -45,22 +72,28 @@ def events_from_activities(
     """Map Alpaca's non-trade activities to account events (see the module docstring)."""
     events: list[Event] = []
     unmapped: list[AccountActivity] = []
+    canceled: list[AccountActivity] = []
     splits: dict[tuple[str, date], list[AccountActivity]] = defaultdict(list)
     for row in activities:
+        if is_canceled(row):
+            canceled.append(row)
+            continue
+        if not is_booked(row):
+            unmapped.append(row)  # a status Alpaca may add later: not booked, named
+            continue
         kind = row.activity_type
         event: Event | None = None
         if kind in CASH_TYPES and row.net_amount:
             event = _event(CashFlow, row, account_id, amount=row.net_amount)
         elif kind in DIVIDEND_TYPES and row.symbol and row.net_amount:
-            event = _event(
-                Dividend,
-                row,
-                account_id,
-                symbol=row.symbol,
-                amount=row.net_amount,
-                per_share_amount=row.per_share_amount,
-                qty=row.qty,
-            )
+            fields = {
+                "symbol": row.symbol,
+                "amount": row.net_amount,
+                "per_share_amount": row.per_share_amount,
+            }
+            event = _event(Dividend, row, account_id, **fields, qty=row.qty)
+            if event is None and row.qty is not None:
+                event = _event(Dividend, row, account_id, **fields)  # the amount is what counts
         elif kind == "SSP" and row.symbol:
             splits[(row.symbol, row.date)].append(row)
             continue
@@ -73,9 +106,17 @@ def events_from_activities(
         into = [r.qty for r in rows if r.qty is not None and r.qty > 0]
         split = None
         if len(out) == 1 and len(into) == 1 and len(rows) == 2:
-            old, new = _lowest_terms(-out[0], into[0])
-            incoming = next(r for r in rows if r.qty is not None and r.qty > 0)
-            split = _event(Split, incoming, account_id, symbol=symbol, ratio_new=new, ratio_old=old)
+            ratio = split_ratio(-out[0], into[0])
+            if ratio is not None:
+                incoming = next(r for r in rows if r.qty is not None and r.qty > 0)
+                split = _event(
+                    Split,
+                    incoming,
+                    account_id,
+                    symbol=symbol,
+                    ratio_new=Decimal(ratio.numerator),
+                    ratio_old=Decimal(ratio.denominator),
+                )
         if split is None:
             unmapped.extend(rows)
         else:
@@ -83,15 +124,48 @@ def events_from_activities(
     return ActivityEvents(
         events=tuple(sorted(events, key=lambda e: (e.effective_at, e.event_id))),
         unmapped=tuple(sorted(unmapped, key=lambda a: (a.created_at, a.id))),
+        canceled=tuple(sorted(canceled, key=lambda a: (a.created_at, a.id))),
     )
 
 
-def _lowest_terms(old: Decimal, new: Decimal) -> tuple[Decimal, Decimal]:
-    """Whole share counts as the ratio in lowest terms (200 out, 2,000 in: 1 for 10)."""
-    if old == old.to_integral_value() and new == new.to_integral_value():
-        divisor = math.gcd(int(old), int(new))
-        return Decimal(int(old) // divisor), Decimal(int(new) // divisor)
-    return old, new
+def split_ratio(shares_out: Decimal, shares_in: Decimal) -> Fraction | None:
+    """``new / old`` of a split that turned ``shares_out`` into ``shares_in``, exactly.
+
+    Alpaca writes the result rounded half-up to 9 places, so the ratio is any fraction ``r``
+    with ``round(shares_out * r, 9) == shares_in``: the simplest one (smallest denominator,
+    then numerator) is the split's (a 1 : 6 reverse split of 7 shares writes 1.166666667;
+    ``1.166666667 / 7`` is no split ratio, ``1/6`` is). ``None`` when no ratio of at most
+    ``MAX_RATIO`` on either side fits.
+    """
+    if shares_out <= 0 or shares_in <= 0:
+        return None
+    half = Fraction(1, 2 * 10**SPLIT_RESULT_PLACES)
+    low = (Fraction(shares_in) - half) / Fraction(shares_out)
+    high = (Fraction(shares_in) + half) / Fraction(shares_out)
+    ratio = simplest_fraction_between(max(low, Fraction(0)), high)
+    if ratio <= 0 or ratio.numerator > MAX_RATIO or ratio.denominator > MAX_RATIO:
+        return None
+    # The interval is half-open at its top, as half-up rounding is.
+    scale = 10**SPLIT_RESULT_PLACES
+    rounded = math.floor(Fraction(shares_out) * ratio * scale + Fraction(1, 2))
+    return ratio if Fraction(rounded, scale) == Fraction(shares_in) else None
+
+
+def simplest_fraction_between(low: Fraction, high: Fraction) -> Fraction:
+    """The fraction of smallest denominator in ``[low, high]`` (``0 <= low <= high``).
+
+    The classic continued-fraction walk (the Stern-Brocot tree's first node in the interval).
+    """
+    if low > high or low < 0:
+        raise ValueError(f"not an interval of non-negative numbers: [{low}, {high}]")
+    floor = low.numerator // low.denominator
+    if Fraction(floor) == low:
+        return Fraction(floor)
+    if floor + 1 <= high:
+        return Fraction(floor + 1)
+    # low and high share the whole part: recurse on the reciprocals of the fractional parts.
+    inner = simplest_fraction_between(1 / (high - floor), 1 / (low - floor))
+    return floor + 1 / inner
 
 
 def _event(

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from functools import cache
 from typing import Annotated, Any, Final, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -144,7 +146,7 @@ class AlpacaPosition(Frozen):
     """
 
     symbol: Text
-    asset_id: AlpacaUuid | None = None
+    asset_id: OptionalUuid = None
     asset_class: OptionalLowerText = None
     exchange: OptionalText = None
     side: OptionalLowerText = None
@@ -178,7 +180,8 @@ class AlpacaOrder(Frozen):
     id: AlpacaUuid
     client_order_id: OptionalNonEmpty = None
     symbol: OptionalText = None
-    asset_id: AlpacaUuid | None = None
+    #: ``""`` on the parent of a multi-leg (``mleg``) order: read as absent.
+    asset_id: OptionalUuid = None
     asset_class: OptionalLowerText = None
     side: OptionalLowerText = None
     type: OptionalLowerText = None
@@ -200,8 +203,8 @@ class AlpacaOrder(Frozen):
     expired_at: OptionalDateTime = None
     failed_at: OptionalDateTime = None
     replaced_at: OptionalDateTime = None
-    replaced_by: AlpacaUuid | None = None
-    replaces: AlpacaUuid | None = None
+    replaced_by: OptionalUuid = None
+    replaces: OptionalUuid = None
     legs: tuple[AlpacaOrder, ...] = ()
 
     @field_validator("legs", mode="before")
@@ -225,20 +228,48 @@ class AlpacaOrder(Frozen):
         return cls.model_validate(fields)
 
 
+#: ``order_class`` of a multi-leg options order: the parent is the combination (``asset_id``,
+#: ``symbol`` and ``side`` empty, its quantity in combos); the legs carry the fills.
+MULTI_LEG: Final = "mleg"
+
+
+def is_combination(order: AlpacaOrder) -> bool:
+    """Whether ``order`` is the parent of a multi-leg order: ``mleg`` with legs (or without a
+    symbol of its own). Its legs, also ``mleg``, each carry one contract's fills."""
+    return order.order_class == MULTI_LEG and (bool(order.legs) or order.symbol is None)
+
+
 def order_sort_key(order: AlpacaOrder) -> tuple[datetime, str]:
     return (order.submitted_at, order.id)
 
 
+#: The time zone of the timestamp in an activity id: Alpaca writes New York local time there
+#: (``20220304095318500::…`` is ``2022-03-04T14:53:18.5Z``, EST; ``20230608113858838::…`` is
+#: ``15:38:58.838Z``, EDT), as every public row carrying both an id and a timestamp shows.
+ACTIVITY_ID_ZONE: Final = "America/New_York"
+
+
+@cache
+def _activity_id_zone() -> ZoneInfo:
+    return ZoneInfo(ACTIVITY_ID_ZONE)
+
+
 def activity_created_at(activity_id: str) -> datetime:
-    """Creation time encoded in an activity id ``<yyyymmddhhmmssmmm>::<uuid>`` (read as UTC)."""
+    """The UTC time encoded in an activity id ``<yyyymmddhhmmssmmm>::<uuid>``.
+
+    The digits are New York local time (``ACTIVITY_ID_ZONE``), converted with the daylight
+    saving rules of their date; a wall time that occurs twice (the November hour) is read as
+    its first occurrence (EDT).
+    """
     stamp, sep, _ = activity_id.partition("::")
     if not sep or len(stamp) != 17 or not stamp.isdigit():
         raise ValueError(f"activity id {activity_id!r} is not '<yyyymmddhhmmssmmm>::<uuid>'")
     try:
-        parsed = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        local = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S")  # noqa: DTZ007 (zone set below)
     except ValueError as exc:
         raise ValueError(f"activity id {activity_id!r} has no valid timestamp") from exc
-    return parsed.replace(microsecond=int(stamp[14:]) * 1000)
+    moment = local.replace(microsecond=int(stamp[14:]) * 1000, tzinfo=_activity_id_zone())
+    return moment.astimezone(UTC)
 
 
 _UTC_DATETIME: TypeAdapter[datetime] = TypeAdapter(UTCDateTime)
@@ -297,16 +328,39 @@ class AccountActivity(Frozen):
         return cls.model_validate(_activity_fields(cls, raw))
 
 
+def activity_time(raw: Mapping[str, Any]) -> datetime:
+    """When an activity happened, in UTC: its ``transaction_time`` (trade and some non-trade
+    rows) or ``created_at`` when Alpaca sent one, else the New York time in its id when that
+    agrees with the row's ``date``, else the start of its ``date`` in New York (an id whose
+    time is unreadable or anonymised, ``11111111111111111::…``)."""
+    for name in ("transaction_time", "created_at"):
+        value = _blank_to_none(raw.get(name))
+        if value is not None:
+            return _UTC_DATETIME.validate_python(value)
+    day_text = _blank_to_none(raw.get("date"))
+    try:
+        from_id = activity_created_at(str(raw.get("id", "")))
+    except ValueError:
+        if day_text is None:
+            raise
+        from_id = None
+    if day_text is None:
+        assert from_id is not None
+        return from_id
+    day = date.fromisoformat(str(day_text)[:10])
+    if from_id is not None and from_id.astimezone(_activity_id_zone()).date() == day:
+        return from_id
+    start = datetime.combine(day, datetime.min.time(), tzinfo=_activity_id_zone())
+    return start.astimezone(UTC)
+
+
 def _activity_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """An activity row's known fields, ``created_at`` and ``date`` filled in from the id."""
+    """An activity row's known fields, ``created_at`` (``activity_time``) and ``date`` set."""
     fields = _known_fields(model, raw)
-    if fields.get("created_at"):
-        created = _UTC_DATETIME.validate_python(fields["created_at"])
-    else:
-        created = activity_created_at(str(raw.get("id", "")))
+    created = activity_time(raw)
     fields["created_at"] = created
     if not fields.get("date"):
-        fields["date"] = created.date()
+        fields["date"] = created.astimezone(_activity_id_zone()).date()
     return fields
 
 
@@ -349,15 +403,38 @@ def _optional_number(value: object, places: int) -> Decimal | None:
     return None if value is None else decimal_from_number(value, places)
 
 
+#: Epoch values from this on are milliseconds: in seconds they would lie after the year 5138.
+_MILLISECONDS_FROM: Final = 10**11
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _history_in_milliseconds(stamps: Sequence[int]) -> bool:
+    """Whether a history's epoch timestamps are milliseconds (Alpaca's documented example) or
+    seconds (what the API sends); one unit for the whole answer, never mixed."""
+    units = {abs(stamp) >= _MILLISECONDS_FROM for stamp in stamps}
+    if len(units) > 1:
+        raise ValueError("portfolio history timestamps mix seconds and milliseconds")
+    return units == {True}
+
+
+def _history_time(stamp: int, in_millis: bool, index: int) -> datetime:
+    try:
+        return _EPOCH + (timedelta(milliseconds=stamp) if in_millis else timedelta(seconds=stamp))
+    except OverflowError as exc:
+        raise ValueError(f"timestamp[{index}] {stamp} is out of range") from exc
+
+
 def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
     """``GET /v2/account/portfolio/history`` (parallel arrays) as sorted ``EquityPoint``s."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
     columns: dict[str, Sequence[Any]] = {}
+    stamps = raw.get("timestamp")
+    count = len(stamps) if isinstance(stamps, list) else 0
     for name in ("timestamp", "equity", "profit_loss", "profit_loss_pct"):
         column = raw.get(name)
-        if column is None:
-            column = []
+        if column is None:  # a figure Alpaca left out: missing on every sample
+            column = [] if name == "timestamp" else [None] * count
         if not isinstance(column, list):
             raise ValueError(f"{name} must be an array, got {type(column).__name__}")
         columns[name] = column
@@ -365,15 +442,18 @@ def equity_points_from_api(raw: Mapping[str, Any]) -> tuple[EquityPoint, ...]:
     if len(set(lengths.values())) != 1:
         raise ValueError(f"portfolio history arrays differ in length: {lengths}")
     points = []
-    for index, stamp in enumerate(columns["timestamp"]):
+    stamps = columns["timestamp"]
+    for index, stamp in enumerate(stamps):
         if isinstance(stamp, bool) or not isinstance(stamp, int):
             raise ValueError(f"timestamp[{index}] must be an integer, got {stamp!r}")
+    in_millis = _history_in_milliseconds(stamps)
+    for index, stamp in enumerate(stamps):
         equity = columns["equity"][index]
         profit_loss = columns["profit_loss"][index]
         pct = columns["profit_loss_pct"][index]
         points.append(
             EquityPoint(
-                timestamp=datetime.fromtimestamp(stamp, UTC),
+                timestamp=_history_time(stamp, in_millis, index),
                 equity=_optional_number(equity, HISTORY_MONEY_PLACES),
                 profit_loss=_optional_number(profit_loss, HISTORY_MONEY_PLACES),
                 profit_loss_pct=_optional_number(pct, HISTORY_PCT_PLACES),

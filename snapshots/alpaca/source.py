@@ -125,6 +125,13 @@ NON_TRADE_TYPES: tuple[str, ...] = (
     "MA",
     "REORG",
 )
+#: How far beyond the period the activity queries reach. Alpaca filters ``after``/``until`` by
+#: its own dating of a row (New York dates, fee rows by trade date), while a row belongs to the
+#: period holding its UTC time (``activity_time``): a deposit at 21:30 New York on the last day
+#: of a period is dated that day but happens after the UTC midnight. The queries ask for a few
+#: days more on both sides (a long weekend), then keep the rows whose time is in the period, so
+#: no row falls between two periods.
+ACTIVITY_QUERY_SLACK = timedelta(days=5)
 #: Default shift of the fee window: none, the FEE rows *posted* in the period (see ``fee_window``).
 FEE_POSTING_LAG = timedelta(0)
 
@@ -256,6 +263,7 @@ class AlpacaSource:
                 api_key=api_key, secret_key=secret_key, paper=paper, raw_data=True, url_override=url
             )
         self._deadline: float | None = None
+        self._abandon_on_close: set[threading.Event] = set()
         _disable_sdk_retries_and_bound_requests(
             self._client, lambda: self._timeout, lambda: self._deadline, self._clock
         )
@@ -266,7 +274,9 @@ class AlpacaSource:
         return str(getattr(self._client._base_url, "value", self._client._base_url))
 
     def close(self) -> None:
-        """Close the HTTP connections of the clients."""
+        """Close the HTTP connections of the clients; a request still running is abandoned."""
+        for abandoned in list(self._abandon_on_close):
+            abandoned.set()
         self._client._session.close()
         if self._data_client is not None:
             self._data_client._session.close()
@@ -449,7 +459,7 @@ class AlpacaSource:
 
     def _fees(self, start: datetime, end: datetime, deadline: float) -> list[FeeActivity]:
         fees = []
-        for row in self._activities("FEE", deadline, start, end):
+        for row in self._activities("FEE", deadline, start, end, slack=ACTIVITY_QUERY_SLACK):
             fee = _parse("get_activities", FeeActivity.from_api, row)
             if start <= fee.created_at < end:
                 fees.append(fee)
@@ -461,12 +471,16 @@ class AlpacaSource:
         deadline: float,
         start: datetime,
         end: datetime,
+        slack: timedelta = timedelta(0),
     ) -> list[Mapping[str, Any]]:
-        """Rows of the activity type(s) created in ``[start, end)`` (plus bound slack), by id."""
+        """Rows of the activity type(s) Alpaca dates in ``[start - slack, end + slack)``, by id.
+
+        The caller keeps the rows whose own time lies in ``[start, end)``.
+        """
         types = [activity_type] if isinstance(activity_type, str) else list(activity_type)
         params: dict[str, Any] = {
-            "after": _rfc3339(start - _MICROSECOND),
-            "until": _rfc3339(end),
+            "after": _rfc3339(start - slack - _MICROSECOND),
+            "until": _rfc3339(end + slack),
             "direction": "asc",
             "page_size": ACTIVITIES_PAGE_SIZE,
         }
@@ -534,7 +548,7 @@ class AlpacaSource:
     def _non_trade(
         self, start: datetime, end: datetime, deadline: float
     ) -> tuple[AccountActivity, ...]:
-        rows = self._activities(NON_TRADE_TYPES, deadline, start, end)
+        rows = self._activities(NON_TRADE_TYPES, deadline, start, end, slack=ACTIVITY_QUERY_SLACK)
         activities = [_parse("get_activities", AccountActivity.from_api, row) for row in rows]
         return tuple(
             sorted(
@@ -614,7 +628,11 @@ class AlpacaSource:
                     if permanent is not None:
                         raise permanent from exc
                     if not _is_transient(exc):
-                        raise
+                        # alpaca-py failing on an answer it cannot walk ({}, [], null,
+                        # {"bars": null}...): the answer is wrong, not the library's caller.
+                        raise AlpacaResponseError(
+                            call, f"alpaca-py could not read the answer: {describe(exc)}"
+                        ) from exc
                     last_error = exc
                 if attempts >= policy.max_attempts:
                     raise AlpacaUnavailableError(
@@ -639,8 +657,11 @@ class AlpacaSource:
         """
         outcome: list[Any] = []
         done = threading.Event()
+        abandoned = threading.Event()
+        self._abandon_on_close.add(abandoned)
 
         def work() -> None:
+            _WORKER.abandoned = abandoned
             try:
                 outcome.append((True, operation()))
             except BaseException as exc:
@@ -649,9 +670,15 @@ class AlpacaSource:
                 done.set()
 
         threading.Thread(target=work, name="alpaca-request", daemon=True).start()
-        if not done.wait(max(seconds, 0.0)):
-            self._client._session.close()
-            raise _DeadlinePassed
+        try:
+            if not done.wait(max(seconds, 0.0)):
+                # No request may leave the worker from now on (a paging loop inside alpaca-py
+                # would go on forever, and in Lambda resume on the next invocation).
+                abandoned.set()
+                self._client._session.close()
+                raise _DeadlinePassed
+        finally:
+            self._abandon_on_close.discard(abandoned)
         ok, value = outcome[0]
         if not ok:
             raise value
@@ -727,6 +754,9 @@ def _disable_sdk_retries_and_bound_requests(
     send = session.request
 
     def bounded_request(method: str, url: str, **kwargs: Any) -> Any:
+        abandoned = getattr(_WORKER, "abandoned", None)
+        if abandoned is not None and abandoned.is_set():
+            raise _Abandoned(f"{method} {url}: the call was abandoned at its deadline")
         kwargs.setdefault("timeout", timeout())
         kwargs["stream"] = True
         response = send(method, url, **kwargs)
@@ -746,6 +776,14 @@ _READ_SIZE = 64 * 1024
 
 class _DeadlinePassed(Exception):
     """The watchdog gave up on a request at the fetch's deadline."""
+
+
+class _Abandoned(Exception):
+    """Raised in an abandoned worker at its next request, so that it ends there."""
+
+
+#: The worker thread's ``abandoned`` event (``AlpacaSource._within``).
+_WORKER = threading.local()
 
 
 class ResponseTooLarge(Exception):

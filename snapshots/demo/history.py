@@ -4,7 +4,7 @@ One module for everything that needs a ledger without a trading bot: the demo
 (``generate_history``), the benchmark (``synthetic_history`` of any size), the tests and the
 fixture scripts. Same arguments, same fills, byte for byte: prices follow a seeded random walk,
 each symbol is traded by a fixed strategy mix, sells only reduce what is held, and sells pay
-Alpaca-style regulatory fees (``snapshots.alpaca.fake_broker.regulatory_fees``).
+Alpaca-style regulatory fees (``snapshots.fake_alpaca.broker.regulatory_fees``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ledger_store.dto import OrderType, Side, TradeFill
 from ledger_store.events import CashFlow, Dividend, Event, Split
 from ledger_store.models import StrategyRegistryItem
 from ledger_store.trades import fill_items
-from snapshots.alpaca.fake_broker import CENT, TradingCycle, regulatory_fees
+from snapshots.fake_alpaca.broker import CENT, TradingCycle, regulatory_fees
 
 DEMO_ACCOUNT_ID = "6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10"
 _NAMESPACE = uuid.UUID("0d7e7a4c-3b61-4b0c-9a55-4f2d1d5e8a21")

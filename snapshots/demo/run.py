@@ -34,12 +34,12 @@ from ledger_store.events import event_detail
 from ledger_store.keys import format_seconds
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import SnapshotOutcome, hmac_key_from_env, take_snapshot
 from snapshots.cli.ledger import resolve_settings
 from snapshots.demo.history import DEMO_ACCOUNT_ID, DemoHistory, demo_history, trading_days
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.ledger.importer import import_fills
 from snapshots.payload import SnapshotPayload
 

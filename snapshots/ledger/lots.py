@@ -16,9 +16,11 @@ corporate action takes effect as the day starts; a dividend goes to the holders 
 its record time):
 
 * ``split`` of ``symbol`` by ``ratio_new : ratio_old``: every lot's quantity becomes
-  ``qty * new / old`` truncated to 9 places and its price ``cost / new qty`` (``cost`` = old
-  qty times old price) rounded half-even to 18 places, so the cost basis is unchanged to far
-  below a cent (a lot left with less than 1e-9 shares is gone);
+  ``qty * new / old`` truncated to 9 places, and the shares that truncation leaves short of
+  the position Alpaca rounds once (half-up to 9 places) go to the lots that lost the most
+  (``_reshaped_quantities``); its price is ``cost / new qty`` (``cost`` = old qty times old
+  price) rounded half-even to 18 places, so the cost basis is unchanged to far below a cent
+  (a lot left with less than 1e-9 shares is gone);
 * ``symbol_change``: the lots of ``symbol`` continue as ``new_symbol`` (same quantities,
   prices, opening orders and times), joining any lots the strategy already held in it in
   acquisition order ``(opened_at, order_id)`` (lots on the other side close against them
@@ -38,11 +40,12 @@ Order within an instant: events by ``event_id``, then fills by ``(order_id, stra
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from typing import Final, Literal
 
@@ -320,13 +323,14 @@ def _reshape(
 ) -> None:
     """Split, rename or merge every strategy's lots of ``symbol`` into ``new_symbol``."""
     ratio = Fraction(ratio_new) / Fraction(ratio_old)
+    quantities = _reshaped_quantities(state, symbol, ratio)
     for strategy, held in sorted(state.books.items()):
         strategy_name, book_symbol = strategy
         if book_symbol != symbol or not held:
             continue
         reshaped: deque[_Lot] = deque()
-        for lot in held:
-            qty = _fraction_to(Fraction(lot.qty) * ratio, _QTY, ROUND_DOWN)
+        for index, lot in enumerate(held):
+            qty = quantities[(strategy_name, index)]
             if qty == 0:
                 continue  # a sliver below 1e-9 shares: nothing left to hold
             cost = Fraction(lot.qty) * Fraction(lot.price)
@@ -359,6 +363,40 @@ def _reshape(
         ordered = sorted(target, key=lambda lot: (lot.opened_at, lot.order_id))
         target.clear()
         target.extend(ordered)
+
+
+def _reshaped_quantities(
+    state: _State, symbol: str, ratio: Fraction
+) -> dict[tuple[str, int], Decimal]:
+    """Every lot's quantity after ``symbol``'s shares become ``ratio`` times as many.
+
+    Alpaca rounds the account's position once, half-up to 9 places (``7 * 1/6`` shares become
+    1.166666667), not each lot: each lot's exact quantity is truncated to 9 places and the
+    units that brings the signed total short of Alpaca's rounded position go one each to the
+    lots that lost the most (ties by strategy, then acquisition order) on the side that moves
+    the total toward it. The lots then add up to Alpaca's position exactly.
+    """
+    exact: dict[tuple[str, int], Fraction] = {}
+    sides: dict[tuple[str, int], int] = {}
+    for (strategy, book_symbol), held in sorted(state.books.items()):
+        if book_symbol != symbol:
+            continue
+        for index, lot in enumerate(held):
+            exact[(strategy, index)] = Fraction(lot.qty) * ratio
+            sides[(strategy, index)] = 1 if lot.side == "long" else -1
+    scale = 10**_QTY_PLACES
+    units = {key: math.floor(value * scale) for key, value in exact.items()}
+    signed_exact = sum((sides[k] * exact[k] * scale for k in exact), Fraction(0))
+    target = math.floor(abs(signed_exact) + Fraction(1, 2)) * (1 if signed_exact >= 0 else -1)
+    residual = target - sum(sides[k] * units[k] for k in units)
+    side = 1 if residual > 0 else -1
+    lost = sorted(
+        (k for k in units if sides[k] == side and exact[k] * scale > units[k]),
+        key=lambda k: (-(exact[k] * scale - units[k]), k),
+    )
+    for key in lost[: abs(residual)]:
+        units[key] += 1
+    return {key: normalize(Decimal(count).scaleb(-_QTY_PLACES)) for key, count in units.items()}
 
 
 def _net(

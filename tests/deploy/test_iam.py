@@ -29,9 +29,9 @@ import pytest
 from ledger_store import keys, snapshot_store
 from ledger_store.config import TableSettings
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.demo.history import DEMO_ACCOUNT_ID, demo_history
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.handlers import report as report_lambda
 from snapshots.handlers import secrets
 from snapshots.handlers import trading as trading_lambda

@@ -218,6 +218,16 @@ OPERATIONS: list[Any] = [
         id="event_void",
     ),
     pytest.param(
+        lambda s: AccountEventRepository(s).revisions(ACCOUNT, "e-1"),
+        ("event revisions", "EVENTID#e-1"),
+        id="event_revisions",
+    ),
+    pytest.param(
+        lambda s: AccountEventRepository(s).supersede(_event(), reason="r", actor="a"),
+        ("event revisions", "EVENTID#e-1"),
+        id="event_supersede",
+    ),
+    pytest.param(
         lambda s: list(AccountEventRepository(s).events(ACCOUNT)),
         ("events", f"ACCOUNT#{ACCOUNT}"),
         id="event_events",
@@ -273,6 +283,8 @@ COVERED = {
             "get",
             "recorded",
             "void",
+            "revisions",
+            "supersede",
             "events",
             "history",
             "event_count",

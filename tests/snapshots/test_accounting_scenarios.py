@@ -21,10 +21,10 @@ from ledger_store.dto import TradeFill, parse_fill
 from ledger_store.events import AccountEventRepository, CashFlow, Dividend, Event, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.alpaca.source import AlpacaSource, RetryPolicy
 from snapshots.builder import build_snapshot, take_snapshot
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.ledger.models import StrategyLedger
 from snapshots.records import snapshot_from_record
 from snapshots.schema import AccountSnapshotV12, CheckStatus

@@ -20,10 +20,10 @@ from ledger_store.dto import TradeFill
 from ledger_store.events import CashFlow, Event, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import SnapshotOutcome, build_snapshot, ledger_base, take_snapshot
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.schema import AccountSnapshotV13, CheckStatus, body_bytes
 from tests.builders import client
 from tests.snapshots.test_accounting_scenarios import (

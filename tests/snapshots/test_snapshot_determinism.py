@@ -45,11 +45,11 @@ def build_digests() -> dict[str, Any]:
     from ledger_store.config import TableSettings
     from ledger_store.embedded import embedded_aws
     from ledger_store.trades import TradeLedgerRepository
-    from snapshots.alpaca.fake_broker import FakeAccount
-    from snapshots.alpaca.fake_server import running_fake_alpaca
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.builder import build_snapshot
     from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
+    from snapshots.fake_alpaca.broker import FakeAccount
+    from snapshots.fake_alpaca.server import running_fake_alpaca
     from snapshots.schema import body_bytes, snapshot_bytes
 
     cycles = generate_history(first_day=date(2026, 8, 3), days=HISTORY_DAYS)

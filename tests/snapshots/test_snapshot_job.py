@@ -24,17 +24,17 @@ from ledger_store.errors import (
 )
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
-from snapshots.alpaca.fake_server import (
+from snapshots.alpaca.source import AlpacaSource, RetryPolicy
+from snapshots.builder import SnapshotOutcome, build_snapshot, hmac_key_from_env, take_snapshot
+from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
+from snapshots.errors import AlpacaUnavailableError
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.alpaca.source import AlpacaSource, RetryPolicy
-from snapshots.builder import SnapshotOutcome, build_snapshot, hmac_key_from_env, take_snapshot
-from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
-from snapshots.errors import AlpacaUnavailableError
 from snapshots.integrity import IntegrityCheckFailed
 from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import CheckStatus, snapshot_id_for

@@ -18,16 +18,16 @@ import pytest
 
 from ledger_store.events import CashFlow, Dividend, Event, Split, parse_event
 from snapshots.alpaca.activities import events_from_activities
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import (
+from snapshots.alpaca.models import AccountActivity
+from snapshots.alpaca.source import AlpacaSource, RetryPolicy
+from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.alpaca.models import AccountActivity
-from snapshots.alpaca.source import AlpacaSource, RetryPolicy
-from snapshots.demo.history import DEMO_ACCOUNT_ID, generate_history
 
 CYCLES = generate_history(days=10)
 START = datetime(2026, 8, 3, tzinfo=UTC)

@@ -25,21 +25,6 @@ import requests
 
 from ledger_store.errors import ConfigurationError, LedgerError, LedgerValidationError
 from snapshots.alpaca import source as alpaca_source
-from snapshots.alpaca.fake_broker import (
-    EquitySample,
-    FakeAccount,
-    FakeOrder,
-    FakePosition,
-    bulk_fee_activities,
-    bulk_orders,
-    fill_activity,
-)
-from snapshots.alpaca.fake_server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
-    FakeAlpaca,
-    running_fake_alpaca,
-)
 from snapshots.alpaca.models import (
     AlpacaAccount,
     AlpacaData,
@@ -56,6 +41,21 @@ from snapshots.errors import (
     AlpacaRequestError,
     AlpacaResponseError,
     AlpacaUnavailableError,
+)
+from snapshots.fake_alpaca.broker import (
+    EquitySample,
+    FakeAccount,
+    FakeOrder,
+    FakePosition,
+    bulk_fee_activities,
+    bulk_orders,
+    fill_activity,
+)
+from snapshots.fake_alpaca.server import (
+    DEFAULT_KEY_ID,
+    DEFAULT_SECRET_KEY,
+    FakeAlpaca,
+    running_fake_alpaca,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from ledger_store.dto import Side
-from snapshots.alpaca.fake_broker import (
+from snapshots.demo.history import generate_history
+from snapshots.fake_alpaca.broker import (
     FakeAccount,
     TradingCycle,
     bulk_fee_activities,
@@ -30,14 +31,13 @@ from snapshots.alpaca.fake_broker import (
     format_ns,
     next_business_day,
 )
-from snapshots.alpaca.fake_server import (
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     parse_query_time,
     running_fake_alpaca,
 )
-from snapshots.demo.history import generate_history
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 

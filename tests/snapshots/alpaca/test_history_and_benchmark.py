@@ -12,17 +12,17 @@ from decimal import Decimal
 import pytest
 
 from ledger_store.errors import ConfigurationError
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import (
+from snapshots.alpaca.models import closes_from_api
+from snapshots.alpaca.source import AlpacaSource
+from snapshots.demo.history import generate_history
+from snapshots.errors import AlpacaRequestError
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.alpaca.models import closes_from_api
-from snapshots.alpaca.source import AlpacaSource
-from snapshots.demo.history import generate_history
-from snapshots.errors import AlpacaRequestError
 from tests.snapshots.alpaca.test_alpaca_source import FAST, Sleeps
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")

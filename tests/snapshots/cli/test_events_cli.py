@@ -13,8 +13,8 @@ from ledger_store.config import TableSettings
 from ledger_store.dto import parse_fill
 from ledger_store.events import AccountEventRepository, CashFlow, Split, SymbolChange
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount, TradingCycle
-from snapshots.alpaca.fake_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from tests.builders import ACCOUNT, fill_data
 from tests.snapshots.cli.test_cli import conn, run
 

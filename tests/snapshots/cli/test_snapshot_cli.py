@@ -10,14 +10,14 @@ import pytest
 from ledger_store import keys
 from ledger_store.config import TableSettings
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import (
+from snapshots.demo.history import DEMO_ACCOUNT_ID
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.demo.history import DEMO_ACCOUNT_ID
 from snapshots.schema import parse_snapshot, snapshot_id_for
 from tests.builders import put_raw, raw_item, record_all
 from tests.snapshots.cli.test_cli import conn, run

@@ -57,7 +57,7 @@ FORBIDDEN = (
     "snapshots.builder",
     "snapshots.ledger.metrics",
     "snapshots.integrity",
-    "snapshots.alpaca.fake_server",
+    "snapshots.fake_alpaca.server",
 )
 S3_ONLY_ON_MOTO = pytest.mark.parametrize("engine", ["moto"], indirect=True)
 

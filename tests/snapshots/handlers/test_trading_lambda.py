@@ -16,15 +16,15 @@ from ledger_store import keys
 from ledger_store.config import TableSettings
 from ledger_store.errors import ConfigurationError, ConflictError, LedgerValidationError
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.fake_broker import FakeAccount
-from snapshots.alpaca.fake_server import (
+from snapshots.demo.history import DEMO_ACCOUNT_ID
+from snapshots.errors import ReportTriggerError
+from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.demo.history import DEMO_ACCOUNT_ID
-from snapshots.errors import ReportTriggerError
 from snapshots.handlers import trading as trading_lambda
 from snapshots.integrity import IntegrityCheckFailed
 from tests.builders import raw_partition, record_all

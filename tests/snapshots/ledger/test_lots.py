@@ -87,8 +87,39 @@ def test_a_reverse_split_keeps_the_cost_basis_to_far_below_a_cent() -> None:
         event("split", 1, 60, symbol="AAPL", ratio_new="1", ratio_old="6"),
     )
     (lot,) = ledger.lots
-    assert lot.qty == Decimal("1.666666666")  # truncated to 9 places
+    assert lot.qty == Decimal("1.666666667")  # 10/6 rounded once, half-up, as Alpaca does
     assert abs(lot.qty * lot.price - 100) < Decimal("1E-8")
+
+
+def test_a_fractional_split_rounds_the_position_once_as_alpaca_does() -> None:
+    """7 shares in three lots of two strategies, 1:6: Alpaca writes 1.166666667 for the
+    position; truncating each lot would leave the ledger 2-3 billionths short forever."""
+    ledger = run(
+        strategy_fill("b1", "BUY", "3", "10"),
+        strategy_fill("b2", "BUY", "2", "11", seconds=1),
+        strategy_fill("b3", "BUY", "2", "12", seconds=2, allocation={"beta": "1"}),
+        event("split", 1, 60, symbol="AAPL", ratio_new="1", ratio_old="6"),
+    )
+    quantities = {(lot.strategy, lot.order_id): lot.qty for lot in ledger.lots}
+    assert sum(quantities.values()) == Decimal("1.166666667")
+    # 0.5 exactly, then 0.333333333|3 twice: the one unit missing goes to the first of the
+    # two equal remainders (strategy alpha before beta).
+    assert quantities == {
+        ("alpha", "b1"): Decimal("0.5"),
+        ("alpha", "b2"): Decimal("0.333333334"),
+        ("beta", "b3"): Decimal("0.333333333"),
+    }
+
+
+def test_a_fractional_split_of_a_net_short_position_rounds_toward_alpacas_total() -> None:
+    ledger = run(
+        strategy_fill("s1", "SELL", "7", "10"),
+        strategy_fill("b1", "BUY", "2", "10", allocation={"beta": "1"}),
+        event("split", 1, 60, symbol="AAPL", ratio_new="1", ratio_old="3"),
+    )
+    signed = sum(lot.qty if lot.side == "long" else -lot.qty for lot in ledger.lots)
+    # -7/3 + 2/3 = -5/3 = -1.666666666|7 -> Alpaca's position -1.666666667
+    assert signed == Decimal("-1.666666667")
 
 
 def test_a_split_applies_before_a_fill_of_the_same_instant() -> None:
@@ -270,12 +301,35 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
                 getattr(entry, "ratio_old", 1)
             )
             cash_per_share = Fraction(getattr(entry, "cash_per_share", 0))
+            # The position is rounded once, half-up, as Alpaca does: lots truncate and the
+            # missing units go to the largest remainders on the side that moves the total.
+            keyed = [
+                ((s, i), lot, 1 if lot.side == "long" else -1)
+                for (s, sym), book in sorted(books.items())
+                if sym == old
+                for i, lot in enumerate(book)
+            ]
+            new_qty = {key: truncate(lot.qty * ratio, UNIT) for key, lot, _ in keyed}
+            total = sum(sign * lot.qty * ratio for _, lot, sign in keyed)
+            rounded = (1 if total >= 0 else -1) * truncate(abs(total) + UNIT / 2, UNIT)
+            spare = round((rounded - sum(sign * new_qty[key] for key, _, sign in keyed)) / UNIT)
+            direction = 1 if spare > 0 else -1
+            lots_by_key = {key: lot for key, lot, _ in keyed}
+            candidates = sorted(
+                (key for key, lot, sign in keyed if sign == direction),
+                key=lambda key: (
+                    -(lots_by_key[key].qty * ratio - new_qty[key]),
+                    key,
+                ),
+            )
+            for key in candidates[: abs(spare)]:
+                new_qty[key] += UNIT
             for s, sym in sorted(books):
                 if sym != old or not books[(s, sym)]:
                     continue
                 moved = []
-                for lot in books[(s, sym)]:
-                    qty = truncate(lot.qty * ratio, UNIT)
+                for i, lot in enumerate(books[(s, sym)]):
+                    qty = new_qty[(s, i)]
                     if not qty:
                         continue
                     cost = lot.qty * lot.price - lot.qty * cash_per_share

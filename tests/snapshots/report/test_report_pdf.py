@@ -488,7 +488,7 @@ def test_importing_the_renderer_pulls_in_no_alpaca_pandas_or_builder() -> None:
         "import sys, snapshots.report.pdf; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('alpaca', 'pandas', 'numpy')"
         " or m in ('snapshots.alpaca.source', 'snapshots.ledger.metrics', 'snapshots.demo.run',"
-        " 'snapshots.alpaca.fake_server', 'tests.builders')); "
+        " 'snapshots.fake_alpaca.server', 'tests.builders')); "
         "print(','.join(bad))"
     )
     result = subprocess.run(

@@ -1,6 +1,6 @@
 """The fake broker's state: a simulated Alpaca account and how Alpaca writes it as JSON.
 
-``FakeAccount`` holds what ``snapshots.alpaca.fake_server`` serves: balances, positions, orders,
+``FakeAccount`` holds what ``snapshots.fake_alpaca.server`` serves: balances, positions, orders,
 fee and fill activities and a daily equity series, each with its Alpaca JSON form (money as
 strings, 9-digit timestamps). ``FakeAccount.from_history`` replays ``TradingCycle``s (the fills
 of each run of a trading bot) into the account a broker would show afterwards: FIFO positions,
@@ -15,9 +15,10 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ledger_store.decimals import normalize, plain
 from ledger_store.dto import OrderType, Side, TradeFill
@@ -33,6 +34,8 @@ NS_PER_SECOND = 1_000_000_000
 _DEFAULT_CREATED_AT = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 _ID_NAMESPACE = uuid.UUID("6b0f3e0a-2f7d-4a53-8d8e-1c4b5a6f7e80")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Alpaca writes an activity id's time, and dates its rows, in New York local time.
+NEW_YORK = ZoneInfo("America/New_York")
 _RATIO_PLACES = Decimal("1E-10")
 _NINE_PLACES = Decimal("1E-9")
 _EXCHANGES = {"SPY": "ARCA", "XLE": "ARCA", "GLD": "ARCA", "TLT": "NASDAQ", "QQQ": "NASDAQ"}
@@ -255,9 +258,19 @@ class FakeActivity:
 
     @property
     def id(self) -> str:
-        utc = self.created_at.astimezone(UTC)
-        stamp = utc.strftime("%Y%m%d%H%M%S") + f"{utc.microsecond // 1000:03d}"
+        """``<yyyymmddhhmmssmmm>::<uuid>``: the time in New York local time, as Alpaca writes it."""
+        local = self.created_at.astimezone(NEW_YORK)
+        stamp = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
         return f"{stamp}::{_fake_uuid('activity', self.key)}"
+
+    @property
+    def dated_ns(self) -> int:
+        """The time Alpaca's ``after``/``until`` filters compare: a fill's transaction time, a
+        non-trade row's New York wall time (its id and ``date``) as if it were UTC."""
+        if self.activity_type == "FILL":
+            return self.created_ns
+        wall = self.created_at.astimezone(NEW_YORK).replace(tzinfo=UTC)
+        return epoch_ns(wall, self.created_nanos)
 
     def to_json(self, account_id: str) -> dict[str, Any]:
         return {
@@ -287,7 +300,8 @@ def fee_activity(
         key=key or f"fee:{sub_type}:{symbol}:{created_at.isoformat()}:{amount}",
         fields={
             "activity_sub_type": sub_type,
-            "date": created_at.astimezone(UTC).date().isoformat(),
+            # Alpaca dates a day's fee row by the trade date (New York) its id carries.
+            "date": created_at.astimezone(NEW_YORK).date().isoformat(),
             "created_at": format_ns(epoch_ns(created_at)),
             "net_amount": _text(-amount),
             "symbol": symbol,
@@ -613,7 +627,11 @@ def _book_event(
 ) -> Decimal:
     """Apply one account event to the fake account; return the cash it moved."""
     at = event.effective_at
-    base = {"date": at.date().isoformat(), "description": event.description or event.kind.value}
+    base = {
+        "date": at.astimezone(NEW_YORK).date().isoformat(),
+        "description": event.description or event.kind.value,
+        "status": "executed",
+    }
     if isinstance(event, CashFlow):
         kind = event.source or ("CSD" if event.amount > 0 else "CSW")
         rows.append(
@@ -633,9 +651,14 @@ def _book_event(
     new, old = (event.ratio_new, event.ratio_old) if isinstance(event, Split | Merger) else (1, 1)
     ratio = Decimal(new) / Decimal(old)
     target = event.symbol if isinstance(event, Split) else event.new_symbol
-    for lot in held:  # fractional remainders as the ledger keeps them: 9 places, truncated
+    # Alpaca rounds the position's new quantity once, half-up to 9 places; the lots here
+    # (the fake's own average price) carry the exact shares, the last one the rounding.
+    total = normalize((old_qty * new / old).quantize(_NINE_PLACES, ROUND_HALF_UP))
+    for lot in held:
         lot[0] = normalize((lot[0] * new / old).quantize(_NINE_PLACES, ROUND_DOWN))
         lot[1] = normalize((lot[1] * old / new).quantize(_RATIO_PLACES))
+    if held:
+        held[-1][0] += total - sum((lot[0] for lot in held), Decimal(0))
     lots.setdefault(target, deque()).extend(held)
     if event.symbol in marks:
         mark = marks.pop(event.symbol)

@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from snapshots.alpaca.fake_broker import (
+from snapshots.fake_alpaca.broker import (
     NS_PER_SECOND,
     OPEN_STATUSES,
     FakeAccount,
@@ -521,9 +521,9 @@ def _activities(
             *account.other_activities,
         )
         if (types is None or activity.activity_type in types)
-        and (after is None or activity.created_ns > after)
-        and (until is None or activity.created_ns < until)
-        and (day_bounds is None or day_bounds[0] <= activity.created_ns < day_bounds[1])
+        and (after is None or activity.dated_ns > after)
+        and (until is None or activity.dated_ns < until)
+        and (day_bounds is None or day_bounds[0] <= activity.dated_ns < day_bounds[1])
     ]
     descending = direction == "desc"
     rows.sort(key=lambda a: a.id, reverse=descending)
