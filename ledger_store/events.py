@@ -359,16 +359,7 @@ class AccountEventRepository:
             try:
 
                 def build(tx: TransactWrite) -> None:
-                    tx.update(
-                        AccountEventItem(pk, sk),
-                        actions=[
-                            AccountEventItem.voided_at.set(self._clock()),
-                            AccountEventItem.void_reason.set(reason_text),
-                            AccountEventItem.void_actor.set(actor_text),
-                        ],
-                        condition=AccountEventItem.voided_at.does_not_exist()
-                        & (AccountEventItem.content_sha256 == event.content_sha256()),
-                    )
+                    self._mark_voided(tx, pk, event, reason_text, actor_text)
                     action_sk = _action_sk(event)
                     if action_sk is not None:
                         tx.delete(
@@ -393,6 +384,24 @@ class AccountEventRepository:
                     key=f"{pk} / {sk}",
                 ) from exc
         return EventVoidResult(event_id=event_id, status="voided")
+
+    def _mark_voided(
+        self, tx: TransactWrite, pk: str, event: Event, reason: str, actor: str
+    ) -> str:
+        """Add to ``tx`` the void of ``event`` (who, when, why), conditioned on it being the
+        active event that was read; return its sort key."""
+        sk = keys.event_sk(event.effective_at, event.event_id)
+        tx.update(
+            AccountEventItem(pk, sk),
+            actions=[
+                AccountEventItem.voided_at.set(self._clock()),
+                AccountEventItem.void_reason.set(reason),
+                AccountEventItem.void_actor.set(actor),
+            ],
+            condition=AccountEventItem.voided_at.does_not_exist()
+            & (AccountEventItem.content_sha256 == event.content_sha256()),
+        )
+        return sk
 
     def revisions(self, account_id: str, event_id: str) -> tuple[RecordedEvent, ...]:
         """The event recorded under ``event_id`` and every revision of it (``revision_id``),
@@ -462,17 +471,7 @@ class AccountEventRepository:
             def build(tx: TransactWrite) -> None:
                 freed: dict[str, str] = {}
                 for old in active:
-                    old_sk = keys.event_sk(old.effective_at, old.event_id)
-                    tx.update(
-                        AccountEventItem(pk, old_sk),
-                        actions=[
-                            AccountEventItem.voided_at.set(self._clock()),
-                            AccountEventItem.void_reason.set(reason_text),
-                            AccountEventItem.void_actor.set(actor_text),
-                        ],
-                        condition=AccountEventItem.voided_at.does_not_exist()
-                        & (AccountEventItem.content_sha256 == old.content_sha256()),
-                    )
+                    old_sk = self._mark_voided(tx, pk, old, reason_text, actor_text)
                     action = _action_sk(old)
                     if action is not None:
                         freed[action] = old_sk

@@ -196,8 +196,36 @@ def test_an_activities_body_parses(path: Path) -> None:
 # Real account state through a whole snapshot ---------------------------------------------------
 
 
-def _serve(fake: FakeAlpaca, route: str, body: Any) -> None:
-    fake.inject(route, body=json.dumps(body), times=1_000)
+def _replayed_snapshot(
+    replay: FakeAlpaca,
+    ledger: TradeLedgerRepository,
+    start: datetime,
+    end: datetime,
+    routes: Mapping[str, Any],
+) -> Any:
+    """Serve each route's real body verbatim (longest route first) and take the period's
+    snapshot through alpaca-py and the builder."""
+    for route in sorted(routes, key=len, reverse=True):
+        replay.inject(route, body=json.dumps(routes[route]), times=1_000)
+    with AlpacaSource(
+        api_key=DEFAULT_KEY_ID,
+        secret_key=DEFAULT_SECRET_KEY,
+        base_url=replay.base_url,
+        retry=FAST,
+        sleep=Sleeps(),
+        environ={},
+        equity_lookback_days=0,
+    ) as alpaca:
+        return build_snapshot(
+            account_id=routes["/v2/account"]["id"],
+            period_start=start,
+            period_end=end,
+            correlation_id="contract",
+            alpaca=alpaca,
+            ledger=ledger,
+            hmac_key=None,
+            clock=lambda: datetime(2030, 1, 1, tzinfo=UTC),
+        )
 
 
 @pytest.fixture
@@ -222,32 +250,17 @@ def test_real_account_state_makes_a_sealed_snapshot_whose_checks_say_why(
     of unrelated examples (an account the ledger never traded: positions untracked)."""
     account = load(ACCOUNT_FIXTURE)["body"]
     history = load(HISTORY_FIXTURE)["body"]
-    _serve(replay, "/v2/account/portfolio/history", history)
-    _serve(replay, "/v2/account/activities", [])
-    _serve(replay, "/v2/orders", [load(ORDERS_FIXTURE)["body"]])
-    _serve(replay, "/v2/positions", load(POSITIONS_FIXTURE)["body"])
-    _serve(replay, "/v2/account", account)
     first = datetime.fromtimestamp(history["timestamp"][0], UTC)
     last = datetime.fromtimestamp(history["timestamp"][-1], UTC)
-    with AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=replay.base_url,
-        retry=FAST,
-        sleep=Sleeps(),
-        environ={},
-        equity_lookback_days=0,
-    ) as alpaca:
-        snapshot = build_snapshot(
-            account_id=account["id"],
-            period_start=first,
-            period_end=last.replace(hour=23, minute=59, second=59),
-            correlation_id="contract",
-            alpaca=alpaca,
-            ledger=TradeLedgerRepository(settings),
-            hmac_key=None,
-            clock=lambda: datetime(2030, 1, 1, tzinfo=UTC),
-        )
+    routes = {
+        "/v2/account/portfolio/history": history,
+        "/v2/account/activities": [],
+        "/v2/orders": [load(ORDERS_FIXTURE)["body"]],
+        "/v2/positions": load(POSITIONS_FIXTURE)["body"],
+        "/v2/account": account,
+    }
+    end = last.replace(hour=23, minute=59, second=59)
+    snapshot = _replayed_snapshot(replay, TradeLedgerRepository(settings), first, end, routes)
     verify(snapshot, None)
     checks = {check.name: check for check in snapshot.integrity_checks}
     assert snapshot.alpaca_account.id == account["id"]
@@ -281,31 +294,16 @@ def test_a_real_filled_order_recorded_by_the_bot_passes_the_fills_check(
             strategy_allocation={"core": "1"},
         )
     )
-    _serve(replay, "/v2/account/portfolio/history", {"timestamp": [], "equity": []})
-    _serve(replay, "/v2/account/activities", [])
-    _serve(replay, "/v2/orders", [order])
-    _serve(replay, "/v2/positions", [])
-    _serve(replay, "/v2/account", account)
     start = filled_at.replace(hour=0, minute=0, second=0, microsecond=0)
-    with AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=replay.base_url,
-        retry=FAST,
-        sleep=Sleeps(),
-        environ={},
-        equity_lookback_days=0,
-    ) as alpaca:
-        snapshot = build_snapshot(
-            account_id=account["id"],
-            period_start=start,
-            period_end=start.replace(hour=23, minute=59, second=59),
-            correlation_id="contract",
-            alpaca=alpaca,
-            ledger=ledger,
-            hmac_key=None,
-            clock=lambda: datetime(2030, 1, 1, tzinfo=UTC),
-        )
+    routes = {
+        "/v2/account/portfolio/history": {"timestamp": [], "equity": []},
+        "/v2/account/activities": [],
+        "/v2/orders": [order],
+        "/v2/positions": [],
+        "/v2/account": account,
+    }
+    end = start.replace(hour=23, minute=59, second=59)
+    snapshot = _replayed_snapshot(replay, ledger, start, end, routes)
     checks = {check.name: check for check in snapshot.integrity_checks}
     assert checks[FILLS_CHECK].status is CheckStatus.PASS, checks[FILLS_CHECK].message
     # The ledger holds the bought shares; Alpaca's answer (served here) holds none.
