@@ -396,7 +396,10 @@ def _reshaped_quantities(
     )
     for key in lost[: abs(residual)]:
         units[key] += 1
-    return {key: normalize(Decimal(count).scaleb(-_QTY_PLACES)) for key, count in units.items()}
+    return {
+        key: normalize(Decimal(count).scaleb(-_QTY_PLACES, context=_EXACT))
+        for key, count in units.items()
+    }
 
 
 def _net(

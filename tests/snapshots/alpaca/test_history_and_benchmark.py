@@ -13,7 +13,7 @@ import pytest
 
 from ledger_store.errors import ConfigurationError
 from snapshots.alpaca.models import closes_from_api
-from snapshots.alpaca.source import AlpacaSource
+from snapshots.alpaca.source import AlpacaSource, RetryPolicy
 from snapshots.demo.history import generate_history
 from snapshots.errors import AlpacaRequestError
 from snapshots.fake_alpaca.broker import FakeAccount
@@ -40,12 +40,13 @@ def fake(account: FakeAccount) -> Iterator[FakeAlpaca]:
         assert server.handler_errors == []
 
 
-def source(fake: FakeAlpaca, **options: object) -> AlpacaSource:
+def source(fake: FakeAlpaca, retry: RetryPolicy = FAST, **options: object) -> AlpacaSource:
+    """A source reading ``fake`` for trading and market data, without real sleeps."""
     return AlpacaSource(
         api_key=DEFAULT_KEY_ID,
         secret_key=DEFAULT_SECRET_KEY,
         base_url=fake.base_url,
-        retry=FAST,
+        retry=retry,
         sleep=Sleeps(),
         environ={"APCA_API_DATA_URL": fake.base_url},
         **options,  # type: ignore[arg-type]

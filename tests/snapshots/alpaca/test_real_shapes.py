@@ -17,25 +17,23 @@ from ledger_store.events import AccountEventRepository, CashFlow, Dividend, Spli
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import (
     AccountActivity,
-    AlpacaAccount,
     AlpacaData,
     AlpacaOrder,
     activity_created_at,
     equity_points_from_api,
 )
-from snapshots.alpaca.source import AlpacaSource, RetryPolicy
+from snapshots.alpaca.source import RetryPolicy
 from snapshots.builder import record_activity_events
 from snapshots.errors import AlpacaResponseError, AlpacaUnavailableError
 from snapshots.fake_alpaca.broker import FakeAccount, FakeActivity
 from snapshots.fake_alpaca.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
 from snapshots.integrity import check_events, filled_in_period
 from snapshots.ledger.summary import read_account
-from tests.snapshots.alpaca.test_alpaca_source import FAST, Sleeps
+from tests.builders import alpaca_data
+from tests.snapshots.alpaca.test_history_and_benchmark import source
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 
@@ -94,18 +92,6 @@ def fake() -> Iterator[FakeAlpaca]:
     with running_fake_alpaca(_late_deposit_account()) as server:
         yield server
         assert server.handler_errors == []
-
-
-def source(fake: FakeAlpaca, retry: RetryPolicy = FAST, **options: Any) -> AlpacaSource:
-    return AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=fake.base_url,
-        retry=retry,
-        sleep=Sleeps(),
-        environ={"APCA_API_DATA_URL": fake.base_url},
-        **options,
-    )
 
 
 def test_a_row_posted_in_the_new_york_evening_belongs_to_the_next_utc_day(
@@ -218,28 +204,12 @@ def test_the_events_check_accepts_a_revision_and_a_canceled_row(settings: TableS
 
 
 def _data(start: datetime, end: datetime, **fields: Any) -> AlpacaData:
-    account = AlpacaAccount.from_api(
-        {
-            "id": ACCOUNT,
-            "cash": "0",
-            "equity": "0",
-            "long_market_value": "0",
-            "short_market_value": "0",
-        }
-    )
-    return AlpacaData(
-        period_start=start,
-        period_end=end,
-        fee_window_start=start,
-        fee_window_end=end,
-        account=account,
-        positions=(),
-        orders=fields.pop("orders", ()),
-        fees=(),
-        filled_order_ids=(),
-        equity=(),
-        **fields,
-    )
+    """The period's Alpaca data with nothing but ``fields`` (orders, activities)."""
+    empty = {"positions": (), "orders": (), "fees": (), "filled_order_ids": (), "equity": ()}
+    window = {"period_start": start, "period_end": end}
+    bounds = {"fee_window_start": start, "fee_window_end": end}
+    data: AlpacaData = alpaca_data(**window, **bounds, **{**empty, **fields})
+    return data
 
 
 # Quantities ----------------------------------------------------------------------------------
@@ -360,7 +330,7 @@ def test_an_endless_page_token_stops_at_the_deadline_with_its_worker(fake: FakeA
     endless = '{"bars": {"SPY": []}, "next_page_token": "again"}'
     fake.inject("/v2/stocks/bars", body=endless, times=1_000_000)
     retry = RetryPolicy(max_attempts=1, request_timeout=2.0, deadline=1.5)
-    alpaca = source(fake, retry, equity_lookback_days=0, benchmark_symbol="SPY")
+    alpaca = source(fake, retry=retry, equity_lookback_days=0, benchmark_symbol="SPY")
     with pytest.raises(AlpacaUnavailableError, match="get_stock_bars"):
         alpaca.fetch(start, start + timedelta(days=1))
     during = len(fake.requests("/v2/stocks/bars"))
