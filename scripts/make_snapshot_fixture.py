@@ -25,7 +25,8 @@ What it does, deterministically (no clock, no randomness, no network):
    ledger lacks (the events check fails),
    registry revisions, and since 1.3 the digests of each strategy's entries and of the
    account's events (what a later snapshot carries the ledger forward with), and the checks
-   are computed by ``run_integrity_checks``;
+   are computed by ``run_integrity_checks``; since 1.5 activity ids carry New York time, a
+   cash journal is timed by its id alone and a withdrawal Alpaca canceled is not booked;
 2. seals it with SHA-256 (``snapshot_v{version}_item.json``) and, with the HMAC key
    ``b"fixture-key"``, with HMAC-SHA-256 (``snapshot_v{version}_item_hmac.json``);
 3. stores each through ``AccountSnapshotRepository`` on embedded moto with the fixed clock
@@ -52,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -148,23 +150,31 @@ def ledger_fills() -> list[Any]:
 #: The account's events: (n, kind, effective_at, fields); event ids of events recorded from
 #: Alpaca's activities are the activities' ids (``activity_id(n, at)``).
 SPLIT_AT = _at(4, 8, 0, 0, 1_000)
+#: Since 1.5: when the cash journal happened (its id says 21:40 New York on 5 August).
+JOURNAL_AT = _at(6, 1, 40)
 
 
-def activity_id(n: int, at: datetime) -> str:
-    return at.strftime("%Y%m%d%H%M%S") + f"{at.microsecond // 1000:03d}::{_uuid(700 + n)}"
+def activity_id(n: int, at: datetime, version: str = SNAPSHOT_VERSION) -> str:
+    """Alpaca's ``<yyyymmddhhmmssmmm>::<uuid>``: the time in New York since 1.5 (the earlier
+    fixtures wrote it in UTC, as the fake Alpaca then did)."""
+    local = at.astimezone(ZoneInfo("America/New_York") if version >= "1.5" else UTC)
+    return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}::{_uuid(700 + n)}"
 
 
-def account_activities() -> list[Any]:
+def account_activities(version: str = SNAPSHOT_VERSION) -> list[Any]:
     """Alpaca's non-trade activities of the period: a deposit, SPY's split, AAPL's dividend
-    and a reorganisation notice."""
+    and a reorganisation notice; since 1.5 a cash journal timed by its id alone (New York
+    time: posted 21:40 on 5 August there, 01:40 UTC on the 6th) and a withdrawal Alpaca
+    canceled (not booked)."""
     from snapshots.alpaca.models import AccountActivity
 
     deposit_at = _at(3, 13, 2, 11, 88_000)
     dividend_at = _at(6, 11, 30, 0, 250_000)
     reorg_at = _at(7, 9, 15)
+    canceled_at = _at(4, 15, 45)
     rows: list[dict[str, Any]] = [
         {
-            "id": activity_id(1, deposit_at),
+            "id": activity_id(1, deposit_at, version),
             "activity_type": "CSD",
             "created_at": deposit_at,
             "net_amount": "1000",
@@ -172,21 +182,21 @@ def account_activities() -> list[Any]:
         },
         # A split moves the old shares out and the new ones in; the ratio is not stated.
         {
-            "id": activity_id(2, SPLIT_AT),
+            "id": activity_id(2, SPLIT_AT, version),
             "activity_type": "SSP",
             "created_at": SPLIT_AT,
             "symbol": "SPY",
             "qty": "-20",
         },
         {
-            "id": activity_id(3, SPLIT_AT),
+            "id": activity_id(3, SPLIT_AT, version),
             "activity_type": "SSP",
             "created_at": SPLIT_AT,
             "symbol": "SPY",
             "qty": "40",
         },
         {
-            "id": activity_id(4, dividend_at),
+            "id": activity_id(4, dividend_at, version),
             "activity_type": "DIV",
             "created_at": dividend_at,
             "symbol": "AAPL",
@@ -199,7 +209,7 @@ def account_activities() -> list[Any]:
         # A reorganisation the rows do not describe: left for an explicit event, which the
         # ledger lacks (the events check fails).
         {
-            "id": activity_id(5, reorg_at),
+            "id": activity_id(5, reorg_at, version),
             "activity_type": "REORG",
             "created_at": reorg_at,
             "symbol": "GLD",
@@ -207,17 +217,39 @@ def account_activities() -> list[Any]:
             "description": "Mandatory reorganisation notice",
         },
     ]
+    if version >= "1.5":
+        rows += [
+            {
+                "id": activity_id(6, JOURNAL_AT, version),
+                "activity_type": "JNLC",
+                "date": "2026-08-05",
+                "net_amount": "75",
+                "description": "cash journal",
+                "status": "executed",
+            },
+            {
+                "id": activity_id(7, canceled_at, version),
+                "activity_type": "CSW",
+                "created_at": canceled_at,
+                "net_amount": "-300",
+                "description": "ACH withdrawal",
+                "status": "canceled",
+            },
+        ]
     return [
-        AccountActivity.model_validate({"date": row["created_at"].date(), **row}) for row in rows
+        AccountActivity.from_api(
+            {**row, "created_at": row["created_at"].isoformat()} if "created_at" in row else row
+        )
+        for row in rows
     ]
 
 
-def account_events() -> list[Any]:
+def account_events(version: str = SNAPSHOT_VERSION) -> list[Any]:
     """The ledger's events: those of the activities plus a withdrawal entered by hand."""
     from ledger_store.events import CashFlow
     from snapshots.alpaca.activities import events_from_activities
 
-    mapped = events_from_activities(ACCOUNT_ID, account_activities())
+    mapped = events_from_activities(ACCOUNT_ID, account_activities(version))
     assert [row.activity_type for row in mapped.unmapped] == ["REORG"], mapped.unmapped
     withdrawal = CashFlow(
         event_id="wire-out-2026-08-07",

@@ -32,7 +32,14 @@ from snapshots.integrity import IntegrityTolerances, enforce_strict, run_integri
 from snapshots.ledger.summary import NO_BASE, LedgerBase, LedgerRead, read_account
 from snapshots.payload import SnapshotPayload
 from snapshots.records import snapshot_from_record, snapshot_record
-from snapshots.schema import AccountSnapshotV13, AnySnapshot, compose_snapshot, seal
+from snapshots.schema import (
+    SNAPSHOT_VERSION,
+    AccountSnapshotV13,
+    AccountSnapshotV15,
+    AnySnapshot,
+    compose_snapshot,
+    seal,
+)
 
 
 class AlpacaFetcher(Protocol):
@@ -243,6 +250,13 @@ def ledger_base(
         return None, (
             f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             "which does not carry its ledger's digests"
+        )
+    if not isinstance(snapshot, AccountSnapshotV15):
+        # Its ledger was kept by other rules (activity times, split rounding): continuing it
+        # would differ from a full read of the same history.
+        return None, (
+            f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
+            f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"
         )
     base = LedgerBase(
         snapshot_id=snapshot.snapshot_id,

@@ -37,8 +37,7 @@ from ledger_store.dto import Frozen, NonNegativeDecimal
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import Merger, Split, SymbolChange, revised_id
 from snapshots import canonical
-from snapshots.alpaca.activities import is_canceled
-from snapshots.alpaca.models import AlpacaData, AlpacaOrder, is_combination
+from snapshots.alpaca.models import AlpacaData, AlpacaOrder, is_canceled, is_combination
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
 from snapshots.ledger.metrics import LedgerFill, LedgerView
 from snapshots.ledger.summary import AccountView

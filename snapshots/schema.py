@@ -75,9 +75,9 @@ from snapshots.ledger.models import (
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.4"
+SNAPSHOT_VERSION: Final = "1.5"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -397,18 +397,53 @@ class AccountSnapshotV14(SnapshotBodyV14, AccountSnapshotV13):
     """A sealed snapshot of ``snapshot_version`` 1.4 (checksum as in ``AccountSnapshot``)."""
 
 
+class SnapshotBodyV15(SnapshotBodyV14):
+    """Everything a ``snapshot_version`` 1.5 snapshot's checksum covers.
+
+    The members of 1.4; what changed is what some of them mean, read from Alpaca as it really
+    is (``snapshots.alpaca``; the README's *What the adapter accepts from Alpaca*):
+
+    * an activity's ``created_at`` is its ``transaction_time`` or ``created_at``, else the
+      time in its id read as New York local time (1.2-1.4 read the id as UTC), else the start
+      of its ``date`` in New York; the period's activities are those whose time lies in it;
+    * the ledger books only ``executed`` and ``correct`` activities; a ``canceled`` one voids
+      its event, a corrected one supersedes it (revision ids ``<id>~<n>``), and the events
+      check counts both as accounted for;
+    * a split rounds each position once, half-up to 9 places, as Alpaca does (1.2-1.4
+      truncated each lot); a split ratio derived from ``SSP`` rows is exact;
+    * a dividend's ``qty`` has up to 18 places;
+    * the fills check counts a multi-leg order by its legs, never its parent.
+
+    A 1.3 or 1.4 snapshot is therefore no base to carry a 1.5 ledger forward from.
+    """
+
+    snapshot_version: Literal["1.5"] = "1.5"  # type: ignore[assignment]
+
+
+class AccountSnapshotV15(SnapshotBodyV15, AccountSnapshotV14):
+    """A sealed snapshot of ``snapshot_version`` 1.5 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
-AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13 | SnapshotBodyV14
-AnySnapshot = AccountSnapshot | AccountSnapshotV12 | AccountSnapshotV13 | AccountSnapshotV14
+AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13 | SnapshotBodyV14 | SnapshotBodyV15
+AnySnapshot = (
+    AccountSnapshot
+    | AccountSnapshotV12
+    | AccountSnapshotV13
+    | AccountSnapshotV14
+    | AccountSnapshotV15
+)
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
     SnapshotBodyV12: AccountSnapshotV12,
     SnapshotBodyV13: AccountSnapshotV13,
     SnapshotBodyV14: AccountSnapshotV14,
+    SnapshotBodyV15: AccountSnapshotV15,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
     AccountSnapshotV13: AccountSnapshotV13,
     AccountSnapshotV14: AccountSnapshotV14,
+    AccountSnapshotV15: AccountSnapshotV15,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -436,7 +471,7 @@ def compose_snapshot(
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.4,
+    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.5,
     with Alpaca's non-trade activities, the history before the period and the benchmark of
     ``alpaca``, and ``history_cash_flows``), an ``AccountLedger`` a 1.2 snapshot and an
     ``InternalLedger`` a 1.1 snapshot (what readers of old snapshots and their tests build).
@@ -452,7 +487,7 @@ def compose_snapshot(
     fields: dict[str, Any] = {}
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
     if isinstance(internal_ledger, AccountLedgerV13):
-        model = SnapshotBodyV14
+        model = SnapshotBodyV15
         history_start = alpaca.history_start or period_start
         fields.update(
             alpaca_activities=alpaca.activities,
@@ -504,6 +539,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV15, key: bytes | None) -> AccountSnapshotV15: ...
 
 
 @overload
@@ -589,6 +628,7 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         "1.2": AccountSnapshotV12,
         "1.3": AccountSnapshotV13,
         "1.4": AccountSnapshotV14,
+        "1.5": AccountSnapshotV15,
     }.get(str(version), AccountSnapshot)
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed

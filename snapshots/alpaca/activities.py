@@ -39,11 +39,14 @@ from pydantic import ValidationError
 
 from ledger_store.dto import Frozen
 from ledger_store.events import MAX_RATIO, CashFlow, Dividend, Event, Split
-from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, AccountActivity
+from snapshots.alpaca.models import (
+    CASH_TYPES,
+    DIVIDEND_TYPES,
+    AccountActivity,
+    is_booked,
+    is_canceled,
+)
 
-#: Statuses of a row Alpaca carried out (``ActivityStatus``); ``canceled`` is the third.
-BOOKED_STATUSES: Final = frozenset({"executed", "correct"})
-CANCELED: Final = "canceled"
 #: Alpaca rounds a split's fractional result to this many places.
 SPLIT_RESULT_PLACES: Final = 9
 
@@ -55,15 +58,6 @@ class ActivityEvents(Frozen):
     events: tuple[Event, ...] = ()
     unmapped: tuple[AccountActivity, ...] = ()
     canceled: tuple[AccountActivity, ...] = ()
-
-
-def is_booked(row: AccountActivity) -> bool:
-    """Whether Alpaca carried the row out: ``executed``, ``correct`` or no status at all."""
-    return row.status is None or row.status.lower() in BOOKED_STATUSES
-
-
-def is_canceled(row: AccountActivity) -> bool:
-    return row.status is not None and row.status.lower() == CANCELED
 
 
 def events_from_activities(

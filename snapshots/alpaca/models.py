@@ -354,6 +354,22 @@ def activity_time(raw: Mapping[str, Any]) -> datetime:
     return start.astimezone(UTC)
 
 
+#: Statuses of a row Alpaca carried out (its ``ActivityStatus``); ``canceled`` is the third.
+BOOKED_STATUSES: Final = frozenset({"executed", "correct"})
+CANCELED: Final = "canceled"
+
+
+def is_booked(row: AccountActivity) -> bool:
+    """Whether Alpaca carried the row out: ``executed``, ``correct`` or no status at all (as
+    older rows have). Only such rows move cash or shares."""
+    return row.status is None or row.status.lower() in BOOKED_STATUSES
+
+
+def is_canceled(row: AccountActivity) -> bool:
+    """Whether Alpaca took the row back (``canceled``)."""
+    return row.status is not None and row.status.lower() == CANCELED
+
+
 def _activity_fields(model: type[_Model], raw: Mapping[str, Any]) -> dict[str, Any]:
     """An activity row's known fields, ``created_at`` (``activity_time``) and ``date`` set."""
     fields = _known_fields(model, raw)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Final
 
 from ledger_store.dto import Frozen
-from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES
+from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, is_booked
 from snapshots.report.figures import EXACT, exact_sum, fmt_date, fmt_datetime
 from snapshots.report.performance import Performance
 from snapshots.schema import AccountSnapshotV12, AnySnapshot
@@ -185,7 +185,11 @@ def _activities(snapshot: AccountSnapshotV12) -> list[Difference]:
             exact_sum(d.amount for d in ledger.dividends),
         ),
     ):
-        rows = [a for a in snapshot.alpaca_activities if a.activity_type in types and a.net_amount]
+        rows = [
+            a
+            for a in snapshot.alpaca_activities
+            if a.activity_type in types and a.net_amount and is_booked(a)
+        ]
         alpaca = exact_sum(a.net_amount for a in rows if a.net_amount is not None)
         gap = EXACT.subtract(alpaca, ledger_total)
         if gap.is_zero():

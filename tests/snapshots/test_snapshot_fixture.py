@@ -43,6 +43,7 @@ from snapshots.schema import (
     AccountSnapshotV12,
     AccountSnapshotV13,
     AccountSnapshotV14,
+    AccountSnapshotV15,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -107,6 +108,11 @@ VERSIONS = [
         "1.4",
         "d42bf8116247443a65ca6e1ba0afd2858282500663e7ac3c8c7d43c30b60b6dc",
         "c9f0da82dd0f55ce9108dbef086d01477bdbd7aaba7a9f52d4219bebaab185d5",
+    ),
+    Version(
+        "1.5",
+        "4d46ccd34a4e82088016d1e015090958aaf1dcf74c651ddfc6c4acbfe51031c5",
+        "7b284f1319583a6481a1f91fcc33152c364184e27e28f1f202996bcd4d0bbf21",
     ),
 ]
 
@@ -269,12 +275,14 @@ def assert_is_the_fixture_snapshot(
     assert equity[0].profit_loss_pct is None
     assert equity[-1].equity == Decimal("9620.9")
 
-    if version in ("1.2", "1.3", "1.4"):
+    if version >= "1.2":
         assert_is_the_v1_2_ledger(snapshot, version)
-        if version in ("1.3", "1.4"):
+        if version >= "1.3":
             assert_carries_its_digests(snapshot)
-        if version == "1.4":
+        if version >= "1.4":
             assert_has_its_history(snapshot)
+        if version >= "1.5":
+            assert_reads_alpaca_as_it_is(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -338,10 +346,12 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert_is_without_the_fields_alpaca_dropped(snapshot)
     spy = next(p for p in snapshot.alpaca_positions if p.symbol == "SPY")
     assert (spy.qty, spy.current_price) == (Decimal(40), Decimal("280.525"))  # split 2-for-1
+    since_1_5 = ["CSW", "JNLC"] if version >= "1.5" else []
     assert [a.activity_type for a in snapshot.alpaca_activities] == [
         "CSD",
         "SSP",
         "SSP",
+        *since_1_5,
         "DIV",
         "REORG",
     ]
@@ -376,15 +386,18 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
         "momentum": 7,
         "trend_following": 5,
     }
-    assert [c.amount for c in ledger.cash_flows] == [Decimal(1000), Decimal(-250)]
-    # 1.4's fixture has a deposit of 500 in the lookback before the period.
-    cumulative = Decimal(1250) if version == "1.4" else Decimal(750)
-    assert (ledger.net_deposits, ledger.net_deposits_cumulative) == (Decimal(750), cumulative)
+    # 1.5's fixture has a cash journal of 75 timed by its (New York) id.
+    journal = [Decimal(75)] if version >= "1.5" else []
+    assert [c.amount for c in ledger.cash_flows] == [Decimal(1000), *journal, Decimal(-250)]
+    # From 1.4 on the fixture has a deposit of 500 in the lookback before the period.
+    period = Decimal(750) + sum(journal, Decimal(0))
+    cumulative = period + (Decimal(500) if version >= "1.4" else 0)
+    assert (ledger.net_deposits, ledger.net_deposits_cumulative) == (period, cumulative)
     assert [(a.kind, a.symbol) for a in ledger.corporate_actions] == [("split", "SPY")]
     assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
     assert (ledger.unattributed_dividends, ledger.event_count) == (
         (),
-        5 if version == "1.4" else 4,
+        {"1.4": 5, "1.5": 6}.get(version, 4),
     )
 
     assert {c.name: c.status for c in snapshot.integrity_checks} == {
@@ -486,7 +499,7 @@ def assert_carries_its_digests(snapshot: AnySnapshot) -> None:
     for name, strategy in ledger.strategy_performance.items():
         mine = [a for a in attributions if a.strategy == name]
         assert strategy.entries_digest == digest_text(digest_sum(mine))
-    events = fixture_script.account_events()
+    events = fixture_script.account_events(snapshot.snapshot_version)
     if snapshot.snapshot_version >= "1.4":
         events = [*fixture_script.history_events(), *events]
     assert ledger.events_digest == digest_text(digest_sum(events))
@@ -507,6 +520,25 @@ def assert_has_its_history(snapshot: AnySnapshot) -> None:
     assert snapshot.benchmark.closes[-1].close == Decimal("280.525")
 
 
+def assert_reads_alpaca_as_it_is(snapshot: AnySnapshot) -> None:
+    """1.5: an activity timed by its id alone is read in New York time, and a withdrawal
+    Alpaca canceled is not booked; the events check says so."""
+    assert isinstance(snapshot, AccountSnapshotV15)
+    rows = {a.activity_type: a for a in snapshot.alpaca_activities}
+    journal, canceled = rows["JNLC"], rows["CSW"]
+    assert journal.id.startswith("20260805214000000::")  # 21:40 in New York ...
+    assert journal.created_at == datetime(2026, 8, 6, 1, 40, tzinfo=UTC)  # ... 01:40 UTC
+    assert journal.date.isoformat() == "2026-08-05"
+    assert canceled.status == "canceled"
+    ledger = snapshot.internal_ledger
+    assert canceled.id not in {c.event_id for c in ledger.cash_flows}
+    events_check = next(
+        c for c in snapshot.integrity_checks if c.name == "ledger_events_match_alpaca_activities"
+    )
+    assert events_check.details["canceled_at_alpaca"] == 1
+    assert "1 canceled by Alpaca and not booked" in events_check.message
+
+
 def test_every_version_renders(released: Version) -> None:
     """The report reads every released version (the PDF bytes are pinned per version)."""
     snapshot = snapshot_from_record(record_of(released.sha256_item), None)
@@ -524,6 +556,7 @@ RENDERED_SHA256 = {
     "1.2": "3516882d713574434566683dbf9f50c328d20a766dd5d2d66dcdaf2a0793d4d2",
     "1.3": "79e8af230c3089b04126a3e0603df378204c18e3a19262a56ec208d3b9eb1b94",
     "1.4": "032e66febc53721bd21382e6fd913bf8f6d07d04266f51657d9bac16c8efb806",
+    "1.5": "b8be5fce71c2f0caa762f24dd795ad7bcf123498ddc3d54342031527f17cb153",
 }
 
 
@@ -636,12 +669,22 @@ def test_item_metadata_edited_apart_from_the_body_is_rejected(
         repository(settings, None).get(ACCOUNT_ID, PERIOD_END)
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+@pytest.mark.parametrize(
+    ("version", "why"),
+    [
+        ("1.0", "which does not carry its ledger's digests"),
+        ("1.1", "which does not carry its ledger's digests"),
+        ("1.2", "which does not carry its ledger's digests"),
+        ("1.3", "whose ledger follows other rules than 1.5's"),
+        ("1.4", "whose ledger follows other rules than 1.5's"),
+    ],
+)
 def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
-    settings: TableSettings, version: str
+    settings: TableSettings, version: str, why: str
 ) -> None:
-    """Only 1.3 snapshots carry their ledger's digests: an older newest snapshot means a
-    full read of the ledger, with the reason."""
+    """Only snapshots of the current rules carry a ledger forward: 1.0-1.2 have no digests,
+    1.3-1.4 kept their ledger by other rules (activity times, split rounding). An older
+    newest snapshot means a full read of the ledger, with the reason."""
     from snapshots.builder import ledger_base
 
     (released,) = (v for v in VERSIONS if v.version == version)
@@ -649,15 +692,13 @@ def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
         put_raw(settings, item)
     base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)
     assert base is None
-    assert reason.endswith(
-        f"is snapshot_version {version}, which does not carry its ledger's digests"
-    )
+    assert reason.endswith(f"is snapshot_version {version}, {why}")
 
 
-def test_the_1_3_fixture_is_a_base(settings: TableSettings) -> None:
+def test_the_1_5_fixture_is_a_base(settings: TableSettings) -> None:
     from snapshots.builder import ledger_base
 
-    (released,) = (v for v in VERSIONS if v.version == "1.3")
+    (released,) = (v for v in VERSIONS if v.version == "1.5")
     for item in load_items(released.sha256_item):
         put_raw(settings, item)
     base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)

@@ -347,7 +347,7 @@ def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
 ) -> None:
     from ledger_store.events import AccountEventRepository, CashFlow
     from snapshots.report.metrics import report_metrics
-    from snapshots.schema import AccountSnapshotV14
+    from snapshots.schema import AccountSnapshotV15
 
     events = AccountEventRepository(settings)
 
@@ -386,8 +386,8 @@ def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
             clock=clock,
         )
     snapshot = outcome.snapshot
-    assert isinstance(snapshot, AccountSnapshotV14)
-    assert snapshot.snapshot_version == "1.4"
+    assert isinstance(snapshot, AccountSnapshotV15)
+    assert snapshot.snapshot_version == "1.5"
     assert (snapshot.equity_lookback_days, snapshot.history_start) == (
         30,
         PERIOD_START - timedelta(days=30),
