@@ -4,6 +4,7 @@ answers of every shape and a paging loop that must not outlive its deadline."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -32,12 +33,15 @@ from snapshots.fake_alpaca.server import (
 )
 from snapshots.integrity import check_events, filled_in_period
 from snapshots.ledger.summary import read_account
-from tests.builders import alpaca_data
+from tests.builders import ROOT, alpaca_data
 from tests.snapshots.alpaca.test_history_and_benchmark import source
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 
 ACCOUNT = "7a1c5e2f-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
+MULTI_LEG_FIXTURE = (
+    ROOT / "tests/contract/alpaca/payloads/orders/docs_get_all_orders_mleg_filled_empty_parent.json"
+)
 UUID = "5f596936-6f23-4cef-bdf1-3806aae57dbf"
 
 
@@ -250,50 +254,18 @@ def test_a_fractional_reverse_split_is_recovered_exactly() -> None:
 
 
 def test_a_multi_leg_parent_is_counted_by_its_legs_only() -> None:
-    start = datetime(2024, 12, 10, tzinfo=UTC)
-    leg = {
-        "submitted_at": "2024-12-10T16:15:53.684952901Z",
-        "filled_at": "2024-12-10T16:15:53.694Z",
-        "status": "filled",
-        "asset_class": "us_option",
-        "order_class": "mleg",
-        "type": "",
-    }
-    parent = AlpacaOrder.from_api(
-        {
-            **leg,
-            "id": "83f37e9f-6b1f-49ed-8fc6-3e6af716323f",
-            "asset_id": "",
-            "symbol": "",
-            "side": "",
-            "asset_class": "",
-            "qty": "1",
-            "filled_qty": "1",
-            "filled_avg_price": "1.28",
-            "legs": [
-                {
-                    **leg,
-                    "id": "df4ff24a-c58a-4e37-8b9f-ef32b83a11f2",
-                    "symbol": "AAPL241213C00250000",
-                    "side": "buy",
-                    "qty": "3",
-                    "filled_qty": "3",
-                },
-                {
-                    **leg,
-                    "id": "1f8c2a7e-52a5-4a05-9d4a-6c1e5b0b3c11",
-                    "symbol": "AAPL241213C00260000",
-                    "side": "sell",
-                    "qty": 1,  # Alpaca sends some quantities as JSON numbers
-                    "filled_qty": 1,
-                },
-            ],
-        }
-    )
-    assert parent.asset_id is None
-    assert parent.symbol is None
+    """Alpaca's documented filled multi-leg order (a contract fixture, verbatim): the parent's
+    ``""`` asset id reads as absent, and the fills check counts its two legs, not the parent
+    (whose quantity is one combination)."""
+    raw = json.loads(MULTI_LEG_FIXTURE.read_text(encoding="utf-8"))["body"]
+    assert (raw["asset_id"], raw["order_class"], len(raw["legs"])) == ("", "mleg", 2)
+    parent = AlpacaOrder.from_api(raw)
+    assert (parent.asset_id, parent.symbol, parent.side) == (None, None, None)
+    assert all(leg.order_class == "mleg" for leg in parent.legs)
+    start = parent.submitted_at.replace(hour=0, minute=0, second=0, microsecond=0)
     filled = filled_in_period(_data(start, start + timedelta(days=1), orders=(parent,)))
     assert sorted(filled) == sorted(leg.id for leg in parent.legs)
+    assert parent.id not in filled
 
 
 def test_a_portfolio_history_in_milliseconds_reads_as_in_seconds() -> None:
