@@ -268,36 +268,8 @@ class AccountEventRepository:
             try:
 
                 def build(tx: TransactWrite) -> None:
-                    tx.save(
-                        EventIdItem(
-                            keys.account_pk(event.account_id),
-                            keys.event_id_sk(event.event_id),
-                            event_sk=item.sk,
-                            content_sha256=digest,
-                        ),
-                        condition=LedgerItem.pk.does_not_exist(),
-                    )
-                    tx.save(item)
-                    action_sk = _action_sk(event)
-                    if action_sk is not None:
-                        tx.save(
-                            EventIdItem(
-                                keys.account_pk(event.account_id),
-                                action_sk,
-                                event_sk=item.sk,
-                                content_sha256=digest,
-                            ),
-                            condition=LedgerItem.pk.does_not_exist(),
-                        )
-                    tx.update(
-                        EventCounterItem(keys.account_pk(event.account_id), keys.EVENT_COUNTER_SK),
-                        actions=[
-                            LedgerItem.entity_type.set(EventCounterItem),
-                            EventCounterItem.account_id.set(event.account_id),
-                            EventCounterItem.event_count.add(1),
-                            EventCounterItem.events_digest.add(entry_digest(event)),
-                        ],
-                    )
+                    _save_event(tx, event, item, LedgerItem.pk.does_not_exist())
+                    _count_writes(tx, event.account_id, 1, entry_digest(event))
 
                 transact(connection, build)
             except TransactWriteError as exc:
@@ -475,42 +447,26 @@ class AccountEventRepository:
                     action = _action_sk(old)
                     if action is not None:
                         freed[action] = old_sk
-                tx.save(
-                    EventIdItem(
-                        pk,
-                        keys.event_id_sk(replacement.event_id),
-                        event_sk=item.sk,
-                        content_sha256=digest,
-                    ),
-                    condition=LedgerItem.pk.does_not_exist(),
-                )
-                tx.save(item)
                 action = _action_sk(replacement)
-                if action is not None:
-                    # The day's guard moves to the replacement (one action per item).
-                    tx.save(
-                        EventIdItem(pk, action, event_sk=item.sk, content_sha256=digest),
-                        condition=(
-                            (EventIdItem.event_sk == freed[action])
-                            if action in freed
-                            else LedgerItem.pk.does_not_exist()
-                        ),
-                    )
+                # The day's guard moves to the replacement (one action per item).
+                _save_event(
+                    tx,
+                    replacement,
+                    item,
+                    (EventIdItem.event_sk == freed[action])
+                    if action is not None and action in freed
+                    else LedgerItem.pk.does_not_exist(),
+                )
                 for freed_action, old_sk in freed.items():
                     if freed_action != action:
                         tx.delete(
                             EventIdItem(pk, freed_action), condition=EventIdItem.event_sk == old_sk
                         )
-                tx.update(
-                    EventCounterItem(pk, keys.EVENT_COUNTER_SK),
-                    actions=[
-                        LedgerItem.entity_type.set(EventCounterItem),
-                        EventCounterItem.account_id.set(event.account_id),
-                        EventCounterItem.event_count.add(1 + len(active)),
-                        EventCounterItem.events_digest.add(
-                            entry_digest(replacement) - sum(entry_digest(old) for old in active)
-                        ),
-                    ],
+                _count_writes(
+                    tx,
+                    event.account_id,
+                    1 + len(active),
+                    entry_digest(replacement) - sum(entry_digest(old) for old in active),
                 )
 
             try:
@@ -689,6 +645,40 @@ def _event_item(event: Event, digest: str) -> AccountEventItem:
     for name in _OPTIONAL:
         setattr(item, name, getattr(event, name, None))
     return item
+
+
+def _save_event(
+    tx: TransactWrite, event: Event, item: AccountEventItem, action_condition: Any
+) -> None:
+    """Add to ``tx`` the event's id guard (conditioned on the id being new), its item and, for a
+    corporate action, its symbol-and-day guard under ``action_condition``, in that order (a
+    refusal is told apart by its position)."""
+    pk = keys.account_pk(event.account_id)
+    digest = item.content_sha256
+    tx.save(
+        EventIdItem(pk, keys.event_id_sk(event.event_id), event_sk=item.sk, content_sha256=digest),
+        condition=LedgerItem.pk.does_not_exist(),
+    )
+    tx.save(item)
+    action_sk = _action_sk(event)
+    if action_sk is not None:
+        tx.save(
+            EventIdItem(pk, action_sk, event_sk=item.sk, content_sha256=digest),
+            condition=action_condition,
+        )
+
+
+def _count_writes(tx: TransactWrite, account_id: str, writes: int, digest_change: int) -> None:
+    """Add to ``tx`` the account's event counter: ``writes`` more, its digest sum changed."""
+    tx.update(
+        EventCounterItem(keys.account_pk(account_id), keys.EVENT_COUNTER_SK),
+        actions=[
+            LedgerItem.entity_type.set(EventCounterItem),
+            EventCounterItem.account_id.set(account_id),
+            EventCounterItem.event_count.add(writes),
+            EventCounterItem.events_digest.add(digest_change),
+        ],
+    )
 
 
 def _void_text(value: str, what: str, limit: int) -> str:
