@@ -9,7 +9,10 @@ An event changes positions or cash without a trade, on a date (``effective_at``)
   ``new_symbol`` plus ``cash_per_share`` in cash (stock-for-stock, cash-and-stock);
 * ``dividend`` — ``amount`` of cash for the holders of ``symbol`` at ``effective_at`` (the
   record date); negative for withholdings (``DIVNRA``, ``DIVTW``, ``DIVFEE``);
-* ``cash_flow`` — ``amount`` deposited (> 0) or withdrawn (< 0): not profit, not loss.
+* ``cash_flow`` — ``amount`` deposited (> 0) or withdrawn (< 0): not profit, not loss;
+* ``asset_fee`` — ``qty`` of ``symbol`` taken as a fee (Alpaca's ``CFEE``: a crypto trading fee
+  taken in the coin received): the holding shrinks, its cost stays; ``price`` is Alpaca's
+  dollar price of the coin when it was taken (the fee's value, for the report).
 
 ``event_id`` is Alpaca's activity id for events fetched from Alpaca, any key part for events
 imported from a file. Recording is idempotent by id: the same event again changes nothing; the
@@ -49,6 +52,7 @@ from .dto import (
     Money,
     NonEmptyText,
     PositiveDecimal,
+    Quantity,
     Symbol,
     UTCDateTime,
     describe_validation_error,
@@ -84,6 +88,7 @@ class EventKind(StrEnum):
     MERGER = "merger"
     DIVIDEND = "dividend"
     CASH_FLOW = "cash_flow"
+    ASSET_FEE = "asset_fee"
 
 
 def _not_in_the_future(value: datetime) -> datetime:
@@ -180,8 +185,19 @@ class CashFlow(_Event):
         return self
 
 
+class AssetFee(_Event):
+    """``qty`` of ``symbol`` taken as a fee in the asset itself (Alpaca ``CFEE``, Non USD): the
+    ledger's holding of it shrinks by ``qty`` at the same cost; ``price`` (Alpaca's dollar price
+    of the asset then) values the fee."""
+
+    kind: Literal[EventKind.ASSET_FEE] = EventKind.ASSET_FEE
+    symbol: Symbol
+    qty: Quantity
+    price: Annotated[PerShare, Field(ge=0)] | None = None
+
+
 #: Any event (a union of the kinds, told apart by ``kind``).
-Event = Split | SymbolChange | Merger | Dividend | CashFlow
+Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee
 AccountEvent = Annotated[Event, Field(discriminator="kind")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
 
@@ -195,6 +211,8 @@ def event_detail(event: Event) -> str:
     if isinstance(event, Merger):
         cash = f" + {plain(event.cash_per_share)} cash" if event.cash_per_share else ""
         return f"-> {plain(event.ratio_new)}:{plain(event.ratio_old)} {event.new_symbol}{cash}"
+    if isinstance(event, AssetFee):
+        return f"-{plain(event.qty)} {event.symbol}"
     return plain(event.amount)
 
 
@@ -627,6 +645,7 @@ _OPTIONAL = (
     "amount",
     "per_share_amount",
     "qty",
+    "price",
 )
 
 

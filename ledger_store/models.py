@@ -296,6 +296,7 @@ class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):
     amount = DecimalAttribute(null=True)
     per_share_amount = DecimalAttribute(null=True)
     qty = DecimalAttribute(null=True)
+    price = DecimalAttribute(null=True)
     source = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     content_sha256 = UnicodeAttribute()

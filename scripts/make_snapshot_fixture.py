@@ -117,13 +117,25 @@ FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, str]], .
     (13, "MSFT", "SELL", "7", "418.2", _at(5, 15, 10), "0.1", {"momentum": "1"}),
     (14, "NVDA", "SELL", "30", "121", _at(7, 19, 55, 0, 1), "0.12", _MOMENTUM_REVERSION),
 )
+#: Since 1.6: a crypto round trip. Alpaca takes the buy's fee in the coin (a ``CFEE`` row of
+#: -0.000195 ETH, stamped with the fill's own time) and the sell's in dollars.
+CRYPTO_FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, str]], ...] = (
+    (15, "ETH/USD", "BUY", "0.1", "1884.5", _at(6, 15, 0, 12, 345_000), "0", {"momentum": "1"}),
+    (16, "ETH/USD", "SELL", "0.05", "1902.25", _at(7, 16, 20), "0.24", {"momentum": "1"}),
+)
+COIN_FEE = "0.000195"
 
 
-def ledger_fills() -> list[Any]:
+def fills_of(version: str = SNAPSHOT_VERSION) -> tuple[Any, ...]:
+    """The fills the bot recorded, as the fixture of ``version`` holds them."""
+    return FILLS + (CRYPTO_FILLS if version >= "1.6" else ())
+
+
+def ledger_fills(version: str = SNAPSHOT_VERSION) -> list[Any]:
     from ledger_store.dto import parse_fill
 
     fills = []
-    for n, symbol, side, qty, price, filled_at, fees, allocation in FILLS:
+    for n, symbol, side, qty, price, filled_at, fees, allocation in fills_of(version):
         cent = Decimal("0.01")
         fills.append(
             parse_fill(
@@ -165,8 +177,9 @@ def account_activities(version: str = SNAPSHOT_VERSION) -> list[Any]:
     """Alpaca's non-trade activities of the period: a deposit, SPY's split, AAPL's dividend
     and a reorganisation notice; since 1.5 a cash journal timed by its id alone (New York
     time: posted 21:40 on 5 August there, 01:40 UTC on the 6th) and a withdrawal Alpaca
-    canceled (not booked)."""
-    from snapshots.alpaca.models import AccountActivity
+    canceled (not booked); since 1.6 the coin fee of the ETH buy (a date-only id, as Alpaca
+    writes them, and the fill's own time)."""
+    from snapshots.alpaca.models import AccountActivity, AccountActivityV16
 
     deposit_at = _at(3, 13, 2, 11, 88_000)
     dividend_at = _at(6, 11, 30, 0, 250_000)
@@ -236,8 +249,26 @@ def account_activities(version: str = SNAPSHOT_VERSION) -> list[Any]:
                 "status": "canceled",
             },
         ]
+    if version >= "1.6":
+        bought_at = CRYPTO_FILLS[0][5]
+        rows.append(
+            {
+                "id": f"20260806000000000::{_uuid(708)}",
+                "activity_type": "CFEE",
+                "date": "2026-08-06",
+                "created_at": bought_at,
+                "net_amount": "0",
+                "description": "Coin Pair Transaction Fee (Non USD)",
+                "status": "executed",
+                "currency": "USD",
+                "symbol": "ETHUSD",
+                "qty": f"-{COIN_FEE}",
+                "price": "1884.5",
+            }
+        )
+    model = AccountActivityV16 if version >= "1.6" else AccountActivity
     return [
-        AccountActivity.from_api(
+        model.from_api(
             {**row, "created_at": row["created_at"].isoformat()} if "created_at" in row else row
         )
         for row in rows
@@ -280,7 +311,7 @@ def history_events() -> list[Any]:
 
 #: Registry revisions: one per recorded fill, and one more for mean_reversion, whose NVDA sell
 #: was amended (its fee corrected).
-REVISIONS = {"mean_reversion": 4, "momentum": 7, "trend_following": 5}
+REVISIONS = {"mean_reversion": 4, "momentum": 9, "trend_following": 5}
 
 
 def account_view() -> Any:
@@ -310,8 +341,12 @@ POSITIONS: dict[str, tuple[str, str, str, str, bool, str]] = {
     "MSFT": ("-2", "-836.4", "417.5", "415.6", False, "NASDAQ"),
     # Split 2-for-1 on 4 Aug (20 at 560.3 became 40 at 280.15); unchanged today: zeros.
     "SPY": ("40", "11206", "280.525", "280.525", False, "ARCA"),
+    # Since 1.6: 0.1 bought, 0.000195 taken as the fee, 0.05 sold (Alpaca's pair, no slash).
+    "ETHUSD": ("0.049805", "94.0409022594", "1910.4", "1895", False, "CRYPTO"),
 }
-CASH = Decimal("-2500.75")
+#: Since 1.6 the cash has paid for the ETH round trip: 188.45 for the buy, 95.1125 from the
+#: sell, 0.24 of dollar fee (Alpaca keeps crypto cash to the fourth place).
+CASH = Decimal("-2594.3275")
 
 
 def alpaca_positions() -> list[Any]:
@@ -328,7 +363,7 @@ def alpaca_positions() -> list[Any]:
             AlpacaPosition(
                 symbol=symbol,
                 asset_id=_uuid(900 + index),
-                asset_class="us_equity",
+                asset_class="crypto" if exchange == "CRYPTO" else "us_equity",
                 exchange=exchange,
                 side="long" if qty > 0 else "short",
                 qty=qty,
@@ -434,7 +469,8 @@ def alpaca_orders() -> list[Any]:
         )
 
     fills = {
-        n: (symbol, side.lower(), qty, price, at) for n, symbol, side, qty, price, at, *_ in FILLS
+        n: (symbol, side.lower(), qty, price, at)
+        for n, symbol, side, qty, price, at, *_ in fills_of()
     }
     oco_submitted = _at(4, 14, 46, 1)
     return [
@@ -548,6 +584,12 @@ def alpaca_orders() -> list[Any]:
             canceled_at=_at(7, 16, 5, 30),
         ),
         filled(14, *fills[14]),
+        # Since 1.6: the crypto round trip (Alpaca's pair spelling, good-till-canceled).
+        *(
+            filled(n, *fills[n], asset_class="crypto", time_in_force="gtc")
+            for n in sorted(fills)
+            if n >= 15
+        ),
     ]
 
 
@@ -585,7 +627,23 @@ def fee_activities() -> list[Any]:
                     status="executed",
                 )
             )
-    return rows
+    # Since 1.6: the ETH sell's fee, in dollars (a CFEE row: no sub type, symbol or qty).
+    sold_at = CRYPTO_FILLS[1][5]
+    rows.append(
+        FeeActivity.from_api(
+            {
+                "id": f"20260807000000000::{_uuid(560)}",
+                "activity_type": "CFEE",
+                "date": "2026-08-07",
+                "created_at": sold_at.isoformat(),
+                "net_amount": "-0.24",
+                "description": "Coin Pair Transaction Fee (USD)",
+                "status": "executed",
+                "currency": "USD",
+            }
+        )
+    )
+    return sorted(rows, key=lambda f: (f.created_at, f.id))
 
 
 def equity_series() -> list[Any]:
@@ -693,7 +751,7 @@ def fixture_body() -> Any:
         positions=tuple(alpaca_positions()),
         orders=tuple(alpaca_orders()),
         fees=tuple(fee_activities()),
-        filled_order_ids=tuple(_uuid(n) for n in (11, 12, 13, 14)),
+        filled_order_ids=tuple(_uuid(n) for n in (11, 12, 13, 14, 15, 16)),
         equity=tuple(equity_series()),
         activities=tuple(account_activities()),
         history_start=PERIOD_START - timedelta(days=LOOKBACK_DAYS),

@@ -35,7 +35,7 @@ from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import (
     SNAPSHOT_VERSION,
     AccountSnapshotV13,
-    AccountSnapshotV15,
+    AccountSnapshotV16,
     AnySnapshot,
     compose_snapshot,
     seal,
@@ -251,9 +251,9 @@ def ledger_base(
             f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             "which does not carry its ledger's digests"
         )
-    if not isinstance(snapshot, AccountSnapshotV15):
-        # Its ledger was kept by other rules (activity times, split rounding): continuing it
-        # would differ from a full read of the same history.
+    if not isinstance(snapshot, AccountSnapshotV16):
+        # Its ledger was kept by other rules (activity times, split rounding, coin fees):
+        # continuing it would differ from a full read of the same history.
         return None, (
             f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"

@@ -57,6 +57,7 @@ from snapshots import canonical
 from snapshots.alpaca.models import (
     MAX_LOOKBACK_DAYS,
     Activities,
+    ActivitiesV16,
     AlpacaAccount,
     AlpacaData,
     Benchmark,
@@ -70,14 +71,15 @@ from snapshots.ledger.fifo import OpenLot, Oversell
 from snapshots.ledger.models import (
     AccountLedger,
     AccountLedgerV13,
+    AccountLedgerV16,
     InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.5"
+SNAPSHOT_VERSION: Final = "1.6"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -424,14 +426,61 @@ class AccountSnapshotV15(SnapshotBodyV15, AccountSnapshotV14):
     """A sealed snapshot of ``snapshot_version`` 1.5 (checksum as in ``AccountSnapshot``)."""
 
 
+class SnapshotBodyV16(SnapshotBodyV15):
+    """Everything a ``snapshot_version`` 1.6 snapshot's checksum covers.
+
+    1.5 with Alpaca's crypto fees (``CFEE``) read:
+
+    * a fee taken in the coin (``Coin Pair Transaction Fee (Non USD)``: a ``symbol``, a negative
+      ``qty``, ``net_amount`` 0) is an ``asset_fee`` event that shrinks the ledger's newest long
+      lots of the coin at the same cost; ``internal_ledger`` is an ``AccountLedgerV16``, whose
+      ``asset_fees`` list the period's (1.5 left them out: the ledger held more coin than
+      Alpaca, and the positions check failed with nothing in the snapshot to explain it);
+    * a fee in dollars (``net_amount`` < 0, no ``qty``) is one of ``alpaca_fees``, beside the
+      ``FEE`` rows;
+    * ``alpaca_activities`` keep each row's ``price`` (``AccountActivityV16``).
+
+    A 1.5 snapshot is therefore no base to carry a 1.6 ledger forward from.
+    """
+
+    snapshot_version: Literal["1.6"] = "1.6"  # type: ignore[assignment]
+    internal_ledger: AccountLedgerV16
+    alpaca_activities: ActivitiesV16 = ()
+
+    @model_validator(mode="after")
+    def _asset_fees_in_period(self) -> SnapshotBodyV16:
+        fees = self.internal_ledger.asset_fees
+        outside = [
+            e.event_id for e in fees if not self.period_start <= e.effective_at < self.period_end
+        ]
+        if outside:
+            raise ValueError(f"ledger asset fees outside the period: {', '.join(outside)}")
+        foreign = [e.event_id for e in fees if e.account_id != self.account_id]
+        if foreign:
+            raise ValueError(f"ledger asset fees of another account: {', '.join(foreign)}")
+        return self
+
+
+class AccountSnapshotV16(SnapshotBodyV16, AccountSnapshotV15):
+    """A sealed snapshot of ``snapshot_version`` 1.6 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
-AnyBody = SnapshotBody | SnapshotBodyV12 | SnapshotBodyV13 | SnapshotBodyV14 | SnapshotBodyV15
+AnyBody = (
+    SnapshotBody
+    | SnapshotBodyV12
+    | SnapshotBodyV13
+    | SnapshotBodyV14
+    | SnapshotBodyV15
+    | SnapshotBodyV16
+)
 AnySnapshot = (
     AccountSnapshot
     | AccountSnapshotV12
     | AccountSnapshotV13
     | AccountSnapshotV14
     | AccountSnapshotV15
+    | AccountSnapshotV16
 )
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
@@ -439,11 +488,13 @@ _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBodyV13: AccountSnapshotV13,
     SnapshotBodyV14: AccountSnapshotV14,
     SnapshotBodyV15: AccountSnapshotV15,
+    SnapshotBodyV16: AccountSnapshotV16,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
     AccountSnapshotV13: AccountSnapshotV13,
     AccountSnapshotV14: AccountSnapshotV14,
     AccountSnapshotV15: AccountSnapshotV15,
+    AccountSnapshotV16: AccountSnapshotV16,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -465,16 +516,17 @@ def compose_snapshot(
     period_end: datetime,
     correlation_id: str,
     alpaca: AlpacaData,
-    internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13,
+    internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13 | AccountLedgerV16,
     integrity_checks: Iterable[IntegrityCheck] = (),
     history_cash_flows: Iterable[CashFlow] = (),
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedgerV13`` makes the current version (1.5,
+    The ledger decides the version: an ``AccountLedgerV16`` makes the current version (1.6,
     with Alpaca's non-trade activities, the history before the period and the benchmark of
-    ``alpaca``, and ``history_cash_flows``), an ``AccountLedger`` a 1.2 snapshot and an
-    ``InternalLedger`` a 1.1 snapshot (what readers of old snapshots and their tests build).
+    ``alpaca``, and ``history_cash_flows``), another ``AccountLedgerV13`` a 1.5 snapshot, an
+    ``AccountLedger`` a 1.2 snapshot and an ``InternalLedger`` a 1.1 snapshot (what readers of
+    old snapshots and their tests build).
     ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``);
     without a history it makes a lookback of 0 days.
     Raises ``LedgerValidationError`` when the parts do not make a valid snapshot.
@@ -487,7 +539,9 @@ def compose_snapshot(
     fields: dict[str, Any] = {}
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
     if isinstance(internal_ledger, AccountLedgerV13):
-        model = SnapshotBodyV15
+        model = (
+            SnapshotBodyV16 if isinstance(internal_ledger, AccountLedgerV16) else SnapshotBodyV15
+        )
         history_start = alpaca.history_start or period_start
         fields.update(
             alpaca_activities=alpaca.activities,
@@ -539,6 +593,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV16, key: bytes | None) -> AccountSnapshotV16: ...
 
 
 @overload
@@ -629,6 +687,7 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         "1.3": AccountSnapshotV13,
         "1.4": AccountSnapshotV14,
         "1.5": AccountSnapshotV15,
+        "1.6": AccountSnapshotV16,
     }.get(str(version), AccountSnapshot)
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed

@@ -15,6 +15,9 @@
   places half-up (``split_ratio``): 200 out and 2,000 in make 10 : 1; 7 out and
   1.166666667 in make 1 : 6. Anything else (reversed and re-posted rows, a cash remainder
   without its pair) is left for an explicit split event;
+* ``CFEE`` taking the fee in the coin (a ``symbol``, a negative ``qty``): an ``asset_fee`` of
+  that quantity of the coin at the row's ``price``; a ``CFEE`` in dollars is a fee, read with
+  the ``FEE`` rows (``AlpacaSource``), and no event;
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
@@ -38,13 +41,15 @@ from typing import Final
 from pydantic import ValidationError
 
 from ledger_store.dto import Frozen
-from ledger_store.events import MAX_RATIO, CashFlow, Dividend, Event, Split
+from ledger_store.events import MAX_RATIO, AssetFee, CashFlow, Dividend, Event, Split
 from snapshots.alpaca.models import (
     CASH_TYPES,
     DIVIDEND_TYPES,
     AccountActivity,
+    AccountActivityV16,
     is_booked,
     is_canceled,
+    is_coin_fee,
 )
 
 #: Alpaca rounds a split's fractional result to this many places.
@@ -88,6 +93,10 @@ def events_from_activities(
             event = _event(Dividend, row, account_id, **fields, qty=row.qty)
             if event is None and row.qty is not None:
                 event = _event(Dividend, row, account_id, **fields)  # the amount is what counts
+        elif is_coin_fee(row) and row.qty is not None:
+            price = row.price if isinstance(row, AccountActivityV16) else None
+            fields = {"symbol": row.symbol, "qty": -row.qty, "price": price}
+            event = _event(AssetFee, row, account_id, **fields)
         elif kind == "SSP" and row.symbol:
             splits[(row.symbol, row.date)].append(row)
             continue
@@ -163,7 +172,7 @@ def simplest_fraction_between(low: Fraction, high: Fraction) -> Fraction:
 
 
 def _event(
-    model: type[CashFlow] | type[Dividend] | type[Split],
+    model: type[CashFlow] | type[Dividend] | type[Split] | type[AssetFee],
     row: AccountActivity,
     account_id: str,
     **fields: object,

@@ -328,6 +328,32 @@ class AccountActivity(Frozen):
         return cls.model_validate(_activity_fields(cls, raw))
 
 
+class AccountActivityV16(AccountActivity):
+    """A non-trade activity as ``snapshot_version`` 1.6 keeps it: with its ``price`` (a crypto
+    fee's coin price in dollars, an option event's strike), which 1.5 did not read."""
+
+    price: OptionalMoney = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> AccountActivityV16:
+        return cls.model_validate(_activity_fields(cls, raw))
+
+
+#: The crypto fee type: a fee in dollars (``net_amount`` < 0, no ``qty``) or in the coin
+#: received (``symbol`` without the pair's slash, a negative ``qty``, ``net_amount`` 0).
+CRYPTO_FEE_TYPE: Final = "CFEE"
+
+
+def is_coin_fee(row: AccountActivity | FeeActivity) -> bool:
+    """A ``CFEE`` row that takes the fee in the coin (``qty`` < 0) rather than in dollars."""
+    return (
+        row.activity_type == CRYPTO_FEE_TYPE
+        and row.symbol is not None
+        and row.qty is not None
+        and row.qty < 0
+    )
+
+
 def activity_time(raw: Mapping[str, Any]) -> datetime:
     """When an activity happened, in UTC: its ``transaction_time`` (trade and some non-trade
     rows) or ``created_at`` when Alpaca sent one, else the New York time in its id when that
@@ -514,6 +540,10 @@ Fees = Annotated[
 ]
 Activities = Annotated[
     tuple[AccountActivity, ...],
+    ordered_unique(lambda a: (a.created_at, a.id), lambda a: a.id, "account activity id"),
+]
+ActivitiesV16 = Annotated[
+    tuple[AccountActivityV16, ...],
     ordered_unique(lambda a: (a.created_at, a.id), lambda a: a.id, "account activity id"),
 ]
 EquitySeries = Annotated[

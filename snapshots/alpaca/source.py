@@ -44,8 +44,10 @@ from ledger_store.errors import ConfigurationError, LedgerValidationError
 from ledger_store.keys import require_utc
 from ledger_store.tracing import subsegment
 from snapshots.alpaca.models import (
+    CRYPTO_FEE_TYPE,
     MAX_LOOKBACK_DAYS,
     AccountActivity,
+    AccountActivityV16,
     AlpacaAccount,
     AlpacaData,
     AlpacaOrder,
@@ -56,6 +58,7 @@ from snapshots.alpaca.models import (
     FeeActivity,
     closes_from_api,
     equity_points_from_api,
+    is_coin_fee,
 )
 from snapshots.errors import (
     AlpacaAuthError,
@@ -106,7 +109,8 @@ ORDERS_PAGE_LIMIT = 500
 #: ``GET /v2/account/activities`` returns at most this many rows per request.
 ACTIVITIES_PAGE_SIZE = 100
 #: The non-trade activity types a snapshot reads (``fetch_activities``): cash movements,
-#: dividends and their withholdings, corporate actions.
+#: dividends and their withholdings, corporate actions, crypto fees taken in the coin (the
+#: dollar ones are fees, read with ``FEE``).
 NON_TRADE_TYPES: tuple[str, ...] = (
     "CSD",
     "CSW",
@@ -124,6 +128,7 @@ NON_TRADE_TYPES: tuple[str, ...] = (
     "SC",
     "MA",
     "REORG",
+    "CFEE",
 )
 #: How far beyond the period the activity queries reach. Alpaca filters ``after``/``until`` by
 #: its own dating of a row (New York dates, fee rows by trade date), while a row belongs to the
@@ -459,9 +464,10 @@ class AlpacaSource:
 
     def _fees(self, start: datetime, end: datetime, deadline: float) -> list[FeeActivity]:
         fees = []
-        for row in self._activities("FEE", deadline, start, end, slack=ACTIVITY_QUERY_SLACK):
+        types = ("FEE", CRYPTO_FEE_TYPE)
+        for row in self._activities(types, deadline, start, end, slack=ACTIVITY_QUERY_SLACK):
             fee = _parse("get_activities", FeeActivity.from_api, row)
-            if start <= fee.created_at < end:
+            if start <= fee.created_at < end and not is_coin_fee(fee):
                 fees.append(fee)
         return fees
 
@@ -549,10 +555,15 @@ class AlpacaSource:
         self, start: datetime, end: datetime, deadline: float
     ) -> tuple[AccountActivity, ...]:
         rows = self._activities(NON_TRADE_TYPES, deadline, start, end, slack=ACTIVITY_QUERY_SLACK)
-        activities = [_parse("get_activities", AccountActivity.from_api, row) for row in rows]
+        activities = [_parse("get_activities", AccountActivityV16.from_api, row) for row in rows]
         return tuple(
             sorted(
-                (a for a in activities if start <= a.created_at < end),
+                (
+                    a
+                    for a in activities
+                    if start <= a.created_at < end
+                    and (a.activity_type != CRYPTO_FEE_TYPE or is_coin_fee(a))
+                ),
                 key=lambda a: (a.created_at, a.id),
             )
         )

@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 
 from ledger_store.decimals import normalize, plain
 from ledger_store.dto import OrderType, Side, TradeFill
-from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange
+from ledger_store.events import (
+    AssetFee,
+    CashFlow,
+    Dividend,
+    Event,
+    Merger,
+    Split,
+    SymbolChange,
+)
 
 #: Regulatory fees on sells, as US brokers pass them on: the SEC fee on notional and FINRA's
 #: trading activity fee per share (capped), each rounded up to the cent.
@@ -251,6 +259,8 @@ class FakeActivity:
     key: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     created_nanos: int = 0
+    #: The id of a row replayed from a real body (``replayed_activity``), kept verbatim.
+    given_id: str | None = None
 
     @property
     def created_ns(self) -> int:
@@ -259,6 +269,8 @@ class FakeActivity:
     @property
     def id(self) -> str:
         """``<yyyymmddhhmmssmmm>::<uuid>``: the time in New York local time, as Alpaca writes it."""
+        if self.given_id is not None:
+            return self.given_id
         local = self.created_at.astimezone(NEW_YORK)
         stamp = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
         return f"{stamp}::{_fake_uuid('activity', self.key)}"
@@ -279,6 +291,23 @@ class FakeActivity:
             "activity_type": self.activity_type,
             **self.fields,
         }
+
+
+def replayed_activity(raw: Mapping[str, Any]) -> FakeActivity:
+    """A real activity row (a contract fixture's) served as it is: its id and fields verbatim,
+    dated by its own timestamp, else by its ``date`` (the start of that day in New York)."""
+    stamp = raw.get("transaction_time") or raw.get("created_at")
+    if stamp:
+        whole, _, rest = str(stamp).rstrip("Z").partition(".")
+        micros = (rest + "000000")[:6] if rest else "0"
+        at = datetime.fromisoformat(whole).replace(tzinfo=UTC) + timedelta(microseconds=int(micros))
+    else:
+        day = date.fromisoformat(str(raw["date"]))
+        at = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).astimezone(UTC)
+    fields = {k: v for k, v in raw.items() if k not in ("id", "activity_type", "account_id")}
+    return FakeActivity(
+        str(raw["activity_type"]), at, str(raw["id"]), fields, given_id=str(raw["id"])
+    )
 
 
 def fee_activity(
@@ -646,6 +675,8 @@ def _book_event(
             fields["per_share_amount"] = _text(event.per_share_amount)
         rows.append(FakeActivity(event.source or "DIV", at, event.event_id, fields))
         return event.amount
+    if isinstance(event, AssetFee):
+        return _book_asset_fee(event, lots, base, rows)
     held = lots.pop(event.symbol, deque())
     old_qty = sum((lot[0] for lot in held), Decimal(0))
     new, old = (event.ratio_new, event.ratio_old) if isinstance(event, Split | Merger) else (1, 1)
@@ -678,6 +709,39 @@ def _book_event(
         fields["net_amount"] = _text(cash)
     rows.append(FakeActivity(kind, at, event.event_id, fields))
     return cash
+
+
+def _book_asset_fee(
+    event: AssetFee,
+    lots: dict[str, deque[list[Decimal]]],
+    base: Mapping[str, str],
+    rows: list[FakeActivity],
+) -> Decimal:
+    """A coin fee as Alpaca posts it (``CFEE``, Non USD): the pair without its slash, the coin
+    taken as a negative ``qty``, no cash; the coin leaves the newest lots first."""
+    pair = event.symbol.replace("/", "")
+    held = next((book for symbol, book in lots.items() if symbol.replace("/", "") == pair), None)
+    left = event.qty
+    for lot in reversed(held or ()):
+        taken = min(left, lot[0])
+        lot[0] -= taken
+        left -= taken
+    if held is not None:
+        kept = [lot for lot in held if lot[0] > 0]
+        held.clear()
+        held.extend(kept)
+    fields = {
+        **base,
+        "description": "Coin Pair Transaction Fee (Non USD)",
+        "symbol": pair,
+        "qty": _text(-event.qty),
+        "net_amount": "0",
+        "currency": "USD",
+    }
+    if event.price is not None:
+        fields["price"] = _text(event.price)
+    rows.append(FakeActivity("CFEE", event.effective_at, event.event_id, fields))
+    return Decimal(0)
 
 
 def _account_uuid(fills: Sequence[TradeFill]) -> str:

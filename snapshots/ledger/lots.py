@@ -33,9 +33,16 @@ its record time):
   pro rata to their quantity (or, when none does, among those holding short lots, pro rata to
   theirs), exactly: each share is truncated to 9 places and the remaining units go to the
   largest remainders (ties by strategy name). Held by no strategy: ``unattributed``;
-* ``cash_flow``: the account's capital, kept apart from every strategy's P&L.
+* ``cash_flow``: the account's capital, kept apart from every strategy's P&L;
+* ``asset_fee`` of ``qty`` (a crypto fee Alpaca took in the coin bought): taken from the
+  newest long lots of the asset first (the buy it was charged on), across strategies, the pair
+  spelt with or without its slash (``ETH/USD`` lots, ``ETHUSD`` fee). A lot keeps its cost
+  (``price = cost / new qty``, as a split does): the fee is part of what the coins cost, and
+  shows in the P&L when they are sold. A lot the fee empties loses its cost as a realised
+  loss (``capital_realizations``). What no long lot covers is ``unattributed_asset_fees``.
 
-Order within an instant: events by ``event_id``, then fills by ``(order_id, strategy)``.
+Order within an instant: events by ``event_id``, then fills by ``(order_id, strategy)``, then
+asset fees (Alpaca stamps a coin fee with its fill's time, or just after).
 """
 
 from __future__ import annotations
@@ -62,7 +69,15 @@ from ledger_store.dto import (
     UTCDateTime,
 )
 from ledger_store.errors import LedgerValidationError
-from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange
+from ledger_store.events import (
+    AssetFee,
+    CashFlow,
+    Dividend,
+    Event,
+    Merger,
+    Split,
+    SymbolChange,
+)
 from snapshots.ledger.fifo import MONEY_PLACES, FifoFill
 
 LotSide = Literal["long", "short"]
@@ -127,7 +142,8 @@ class DividendShare(Frozen):
 
 
 class CapitalRealization(Frozen):
-    """P&L a merger's cash realised beyond a lot's basis (``order_id``: the lot's opener)."""
+    """P&L an event realised on a lot (``order_id``: the lot's opener): a merger's cash beyond
+    the lot's basis, or the cost of a lot an asset fee took entirely."""
 
     strategy: StrategyName
     symbol: Symbol
@@ -151,6 +167,7 @@ class LotLedger(Frozen):
     dividends: tuple[DividendShare, ...] = ()
     unattributed_dividends: tuple[Dividend, ...] = ()
     cash_flows: tuple[CashFlow, ...] = ()
+    unattributed_asset_fees: tuple[AssetFee, ...] = ()
 
     def realized_pnl(self, strategy: str) -> Decimal:
         """Matches plus merger cash beyond basis, fees excluded."""
@@ -187,6 +204,7 @@ class _State:
     dividends: list[DividendShare] = field(default_factory=list)
     unattributed: list[Dividend] = field(default_factory=list)
     cash_flows: list[CashFlow] = field(default_factory=list)
+    unattributed_fees: list[AssetFee] = field(default_factory=list)
 
 
 def run_lots(
@@ -200,7 +218,7 @@ def run_lots(
     before; matches, dividends and cash flows are those of ``fills`` and ``events``.
     """
     timeline: list[tuple[datetime, int, str, str, Event | FifoFill]] = [
-        (e.effective_at, 0, e.event_id, "", e) for e in events
+        (e.effective_at, 2 if isinstance(e, AssetFee) else 0, e.event_id, "", e) for e in events
     ]
     timeline += [(f.filled_at, 1, f.order_id, f.strategy, f) for f in fills]
     timeline.sort(key=lambda entry: entry[:4])
@@ -213,10 +231,10 @@ def run_lots(
             )
         book.append(_Lot(lot.side, lot.order_id, lot.opened_at, lot.qty, lot.price))
     for _, kind, _, _, entry in timeline:
-        if kind == 0:
-            _apply_event(state, entry)  # type: ignore[arg-type]
-        else:
+        if kind == 1:
             _apply_fill(state, entry)  # type: ignore[arg-type]
+        else:
+            _apply_event(state, entry)  # type: ignore[arg-type]
     lots = [
         Lot(
             strategy=strategy,
@@ -250,6 +268,7 @@ def run_lots(
         ),
         unattributed_dividends=tuple(state.unattributed),
         cash_flows=tuple(state.cash_flows),
+        unattributed_asset_fees=tuple(state.unattributed_fees),
     )
 
 
@@ -300,6 +319,8 @@ def _apply_event(state: _State, event: Event) -> None:
         _reshape(state, event, event.symbol, event.symbol, event.ratio_new, event.ratio_old, None)
     elif isinstance(event, SymbolChange):
         _reshape(state, event, event.symbol, event.new_symbol, Decimal(1), Decimal(1), None)
+    elif isinstance(event, AssetFee):
+        _asset_fee(state, event)
     elif isinstance(event, Merger):
         _reshape(
             state,
@@ -439,6 +460,47 @@ def _net(
                 target.popleft()
         if left > 0:
             target.append(_Lot(lot.side, lot.order_id, lot.opened_at, left, lot.price))
+
+
+def _asset_fee(state: _State, event: AssetFee) -> None:
+    """Take ``event.qty`` from the newest long lots of the asset (see the module docstring)."""
+    pair = event.symbol.replace("/", "")
+    held = sorted(
+        (
+            (lot.opened_at, lot.order_id, strategy, symbol, lot)
+            for (strategy, symbol), book in state.books.items()
+            if symbol.replace("/", "") == pair
+            for lot in book
+            if lot.side == "long"
+        ),
+        key=lambda entry: entry[:4],
+        reverse=True,
+    )
+    left = event.qty
+    for _, _, strategy, symbol, lot in held:
+        if left == 0:
+            break
+        taken = min(left, lot.qty)
+        left = normalize(_EXACT.subtract(left, taken))
+        cost = Fraction(lot.qty) * Fraction(lot.price)
+        if taken == lot.qty:
+            book = state.books[(strategy, symbol)]
+            del book[next(i for i, other in enumerate(book) if other is lot)]
+            state.capital.append(
+                CapitalRealization(
+                    strategy=strategy,
+                    symbol=symbol,
+                    event_id=event.event_id,
+                    order_id=lot.order_id,
+                    effective_at=event.effective_at,
+                    realized_pnl=_fraction_to(-cost, _MONEY, ROUND_HALF_EVEN),
+                )
+            )
+            continue
+        lot.qty = normalize(_EXACT.subtract(lot.qty, taken))
+        lot.price = _fraction_to(cost / Fraction(lot.qty), _MONEY, ROUND_HALF_EVEN)
+    if left > 0:
+        state.unattributed_fees.append(event)
 
 
 def _dividend(state: _State, event: Dividend) -> None:

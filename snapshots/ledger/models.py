@@ -23,7 +23,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
 )
-from ledger_store.events import CashFlow, Dividend, Merger, Split, SymbolChange
+from ledger_store.events import AssetFee, CashFlow, Dividend, Merger, Split, SymbolChange
 from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
 from snapshots.ledger.lots import Lot, Match
 
@@ -441,3 +441,29 @@ class AccountLedgerV13(AccountLedger):
 
     strategy_performance: dict[StrategyName, StrategyLedgerV13]  # type: ignore[assignment]
     events_digest: DigestHex
+
+
+class AccountLedgerV16(AccountLedgerV13):
+    """``AccountLedgerV13`` of ``snapshot_version`` 1.6, with the fees taken in an asset.
+
+    * ``asset_fees``: the period's ``asset_fee`` events (Alpaca's crypto fees taken in the coin),
+      as applied to the lots;
+    * ``unattributed_asset_fees``: those of them that no long lot of the asset covered, wholly
+      or in part (the ledger's holding then differs from Alpaca's by what is left).
+    """
+
+    asset_fees: tuple[AssetFee, ...] = ()
+    unattributed_asset_fees: tuple[AssetFee, ...] = ()
+
+    @model_validator(mode="after")
+    def _fees_in_order(self) -> AccountLedgerV16:
+        for events, what in (
+            (self.asset_fees, "asset_fees"),
+            (self.unattributed_asset_fees, "unattributed_asset_fees"),
+        ):
+            keys_ = [(e.effective_at, e.event_id) for e in events]
+            if keys_ != sorted(set(keys_)):
+                raise ValueError(f"{what} must be ordered by (effective_at, event_id), once each")
+        if not set(self.unattributed_asset_fees) <= set(self.asset_fees):
+            raise ValueError("unattributed_asset_fees must be among the period's asset_fees")
+        return self

@@ -1,4 +1,4 @@
-"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV13``.
+"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV16``.
 
 ``summarize_account`` is pure: the account's attributions and events (any order, anything at
 or after ``period_end`` ignored), the current prices of Alpaca's positions (for unrealised P&L),
@@ -44,6 +44,7 @@ from ledger_store.dto import (
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import (
     AccountEventRepository,
+    AssetFee,
     CashFlow,
     Dividend,
     Event,
@@ -63,7 +64,7 @@ from snapshots.ledger.lots import (
     run_lots,
 )
 from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period, period_totals
-from snapshots.ledger.models import AccountLedgerV13, StrategyLedgerV13
+from snapshots.ledger.models import AccountLedgerV16, StrategyLedgerV13
 
 _log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class AccountView(Frozen):
     account_id: str
     period_start: UTCDateTime
     period_end: UTCDateTime
-    internal_ledger: AccountLedgerV13
+    internal_ledger: AccountLedgerV16
     period_fills: dict[OrderId, LedgerFill]
     net_positions: dict[Symbol, Money]
     period_events: tuple[Event, ...] = ()
@@ -106,7 +107,7 @@ class LedgerBase(Frozen):
 
     snapshot_id: str
     period_end: UTCDateTime
-    ledger: AccountLedgerV13
+    ledger: AccountLedgerV16
 
 
 class LedgerRead(Frozen):
@@ -403,6 +404,10 @@ def summarize_account(
                 "dividends": [e for e in period_events if isinstance(e, Dividend)],
                 "unattributed_dividends": [
                     d for d in ledger.unattributed_dividends if in_period(d.effective_at)
+                ],
+                "asset_fees": [e for e in period_events if isinstance(e, AssetFee)],
+                "unattributed_asset_fees": [
+                    e for e in ledger.unattributed_asset_fees if in_period(e.effective_at)
                 ],
                 "event_count": event_count,
                 "events_digest": digest_text(events_digest),

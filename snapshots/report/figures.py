@@ -138,7 +138,9 @@ def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
 
     by_type: dict[str | None, list[Decimal]] = {}
     for fee in snapshot.alpaca_fees:
-        by_type.setdefault(fee.activity_sub_type, []).append(fee.net_amount)
+        # A crypto fee (CFEE) has no sub type: its type names it.
+        label = fee.activity_sub_type or (fee.activity_type if fee.activity_type != "FEE" else None)
+        by_type.setdefault(label, []).append(fee.net_amount)
     fee_totals = tuple(
         FeeTotal(sub_type=sub_type, count=len(amounts), amount=-exact_sum(amounts))
         for sub_type, amounts in sorted(by_type.items(), key=lambda item: item[0] or "")

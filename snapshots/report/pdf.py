@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from functools import cache, lru_cache, partial
 from io import BytesIO
 from itertools import pairwise
@@ -75,9 +75,9 @@ from reportlab.platypus import (
 from reportlab.platypus.tables import CellStyle
 
 from ledger_store.decimals import plain
-from ledger_store.events import Dividend, Merger, Split, SymbolChange
+from ledger_store.events import AssetFee, Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
-from snapshots.ledger.models import LedgerFigures
+from snapshots.ledger.models import AccountLedgerV16, LedgerFigures
 from snapshots.report.figures import (
     NONE_TEXT,
     PositionExposure,
@@ -102,6 +102,9 @@ from snapshots.schema import (
     StrategyPerformance,
     TradeMetrics,
 )
+
+#: Products of money and quantities, exact (no caller's context).
+_EXACT: Final = Context(prec=80)
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
 REPORT_LAYOUT_VERSION: Final = "2"
@@ -2045,10 +2048,28 @@ def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
                 fmt_money(dividend.amount, signed=True),
             ]
         )
+    fees = ledger.asset_fees if isinstance(ledger, AccountLedgerV16) else ()
+    unpaid = set(ledger.unattributed_asset_fees) if isinstance(ledger, AccountLedgerV16) else set()
+    for fee in fees:
+        rows.append(
+            [
+                fmt_datetime(fee.effective_at),
+                "fee in coin",
+                fee.source or NONE_TEXT,
+                _fit(_asset_fee_text(fee, fee in unpaid), 170),
+                "",
+            ]
+        )
     note = _note(
         f"Net deposits: {fmt_money(ledger.net_deposits, signed=True)} in the period, "
         f"{fmt_money(ledger.net_deposits_cumulative, signed=True)} since the ledger began: "
         "capital, never counted as profit."
+        + (
+            " A fee in coin shrinks the newest lots of the coin at the same cost: it shows in "
+            "the P/L when the coin is sold."
+            if fees
+            else ""
+        )
     )
     if not rows:
         return [_heading("Cash flows, dividends and corporate actions"), note]
@@ -2068,6 +2089,14 @@ def _dividend_text(dividend: Dividend, unattributed: bool) -> str:
     if unattributed:
         parts.append("no strategy held it")
     return " \u00b7 ".join(parts)
+
+
+def _asset_fee_text(fee: AssetFee, unattributed: bool) -> str:
+    """``ETHUSD -0.000195 (about 0.37)``: the coin taken and its value then."""
+    text = f"{fee.symbol} -{plain(fee.qty)}"
+    if fee.price is not None:
+        text += f" (about {fmt_money(_EXACT.multiply(fee.qty, fee.price))})"
+    return text + (" \u00b7 no lot held it" if unattributed else "")
 
 
 def _action_text(action: Split | SymbolChange | Merger) -> str:

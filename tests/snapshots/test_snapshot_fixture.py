@@ -44,6 +44,7 @@ from snapshots.schema import (
     AccountSnapshotV13,
     AccountSnapshotV14,
     AccountSnapshotV15,
+    AccountSnapshotV16,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -113,6 +114,11 @@ VERSIONS = [
         "1.5",
         "4d46ccd34a4e82088016d1e015090958aaf1dcf74c651ddfc6c4acbfe51031c5",
         "7b284f1319583a6481a1f91fcc33152c364184e27e28f1f202996bcd4d0bbf21",
+    ),
+    Version(
+        "1.6",
+        "23c7e2c4e8834532630598e85abfa2071778de015611805484883c6682920326",
+        "38504ee52dc50ed8481413c8bce2a868f3431cc54c0de5c9305f4d9962975d88",
     ),
 ]
 
@@ -225,16 +231,19 @@ def assert_is_the_fixture_snapshot(
     assert (snapshot.fee_window_start, snapshot.fee_window_end) == (PERIOD_START, PERIOD_END)
 
     account = snapshot.alpaca_account
-    assert account.cash == Decimal("-2500.75")  # margin: negative cash
-    assert account.equity == Decimal("9620.9")
-    assert account.long_market_value == Decimal("12956.65")
+    crypto = version >= "1.6"  # since 1.6 the account also traded ETH
+    assert account.cash == Decimal("-2594.3275" if crypto else "-2500.75")  # margin: negative
+    assert account.equity == Decimal("9622.469972" if crypto else "9620.9")
+    assert account.long_market_value == Decimal("13051.797472" if crypto else "12956.65")
     assert account.short_market_value == Decimal("-835")
     assert account.accrued_fees == Decimal(0)
     assert account.daytrade_count == 0
     assert account.created_at == datetime(2025, 2, 14, 16, 20, 31, 518734, tzinfo=UTC)
 
     positions = {p.symbol: p for p in snapshot.alpaca_positions}
-    assert list(positions) == ["AAPL", "GLD", "MSFT", "SPY"]
+    assert list(positions) == sorted(
+        ["AAPL", "GLD", "MSFT", "SPY"] + (["ETHUSD"] if crypto else [])
+    )
     assert (positions["MSFT"].side, positions["MSFT"].qty) == ("short", Decimal(-2))
     assert positions["MSFT"].cost_basis == Decimal("-836.4")
     assert positions["AAPL"].qty == Decimal("4.5")
@@ -243,15 +252,12 @@ def assert_is_the_fixture_snapshot(
     assert positions["SPY"].unrealized_intraday_pl == Decimal(0)
 
     orders = snapshot.alpaca_orders
-    assert len(orders) == 9
+    assert len(orders) == (11 if crypto else 9)
     assert [o.submitted_at for o in orders] == sorted(o.submitted_at for o in orders)
     assert sorted(o.status for o in orders) == [
         "canceled",
         "expired",
-        "filled",
-        "filled",
-        "filled",
-        "filled",
+        *["filled"] * (6 if crypto else 4),
         "new",
         "rejected",
         "replaced",
@@ -266,8 +272,9 @@ def assert_is_the_fixture_snapshot(
     )
 
     fees = snapshot.alpaca_fees
-    assert [f.activity_sub_type for f in fees] == ["REG", "TAF"] * 3
-    assert sum((f.net_amount for f in fees), Decimal(0)) == Decimal("-0.2")
+    # Since 1.6 the ETH sell's dollar fee (CFEE, no sub type) is one of them.
+    assert [f.activity_sub_type for f in fees] == ["REG", "TAF"] * 3 + ([None] if crypto else [])
+    assert sum((f.net_amount for f in fees), Decimal(0)) == Decimal("-0.44" if crypto else "-0.2")
     assert fees[1].description == "FINRA trading activity fee \u2014 TAF"
 
     equity = snapshot.equity_series
@@ -283,6 +290,8 @@ def assert_is_the_fixture_snapshot(
             assert_has_its_history(snapshot)
         if version >= "1.5":
             assert_reads_alpaca_as_it_is(snapshot)
+        if version >= "1.6":
+            assert_reads_crypto_fees(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -326,7 +335,8 @@ def assert_is_the_fixture_snapshot(
 def assert_is_without_the_fields_alpaca_dropped(snapshot: AnySnapshot) -> None:
     """Since 1.1: integer counts in check details, Alpaca's optional fields missing."""
     fills_check = next(c for c in snapshot.integrity_checks if "fills" in c.name)
-    assert fills_check.details["alpaca_filled_orders"] == 4  # counts as integers
+    crypto_fills = 2 if snapshot.snapshot_version >= "1.6" else 0
+    assert fills_check.details["alpaca_filled_orders"] == 4 + crypto_fills  # counts as integers
     account = snapshot.alpaca_account
     assert (account.initial_margin, account.maintenance_margin) == (None, None)
     expired = next(o for o in snapshot.alpaca_orders if o.status == "expired")
@@ -347,35 +357,53 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     spy = next(p for p in snapshot.alpaca_positions if p.symbol == "SPY")
     assert (spy.qty, spy.current_price) == (Decimal(40), Decimal("280.525"))  # split 2-for-1
     since_1_5 = ["CSW", "JNLC"] if version >= "1.5" else []
+    since_1_6 = ["CFEE"] if version >= "1.6" else []
     assert [a.activity_type for a in snapshot.alpaca_activities] == [
         "CSD",
         "SSP",
         "SSP",
         *since_1_5,
         "DIV",
+        *since_1_6,
         "REORG",
     ]
     ledger = snapshot.internal_ledger
     assert ledger.ledger_id == "alchemiser-trade-ledger-prod"
-    assert (ledger.total_trades, ledger.total_fees) == (4, Decimal("0.27"))
+    # Since 1.6 the ETH round trip: bought 0.1 at 1,884.50, sold 0.05 at 1,902.25, fee 0.24.
+    crypto = version >= "1.6"
+    eth_price = Decimal("1888.181954811883172186")  # 188.45 / 0.099805, to 18 places
+    places = Decimal("1e-18")  # the ledger rounds P&L to 18 places
+    eth_gain = (Decimal("0.05") * (Decimal("1902.25") - eth_price)).quantize(places)
+    eth_unrealized = (Decimal("0.049805") * (Decimal("1910.4") - eth_price)).quantize(places)
+    assert (ledger.total_trades, ledger.total_fees) == (
+        (6, Decimal("0.51")) if crypto else (4, Decimal("0.27"))
+    )
     assert (ledger.total_buy_value, ledger.total_sell_value) == (
-        Decimal("114.45"),
-        Decimal("7932.3"),
+        Decimal("302.9") if crypto else Decimal("114.45"),
+        Decimal("8027.4125") if crypto else Decimal("7932.3"),
     )
     assert ledger.strategies_active == ("mean_reversion", "momentum", "trend_following")
     momentum = ledger.strategy_performance["momentum"]
+    gain = eth_gain if crypto else Decimal(0)
     assert (momentum.realized_pnl, momentum.period.realized_pnl) == (
-        Decimal("72.4"),
-        Decimal("66.65"),
+        Decimal("72.4") + gain,
+        Decimal("66.65") + gain,
     )
     # The MSFT oversell of 1.0/1.1 is a short lot; the AAPL dividend is shared pro rata.
+    eth = [("ETH/USD", "long", Decimal("0.049805"))] if crypto else []
     assert [(lot.symbol, lot.side, lot.qty) for lot in momentum.open_lots] == [
         ("AAPL", "long", Decimal("2.4")),
+        *eth,
         ("MSFT", "short", Decimal(2)),
     ]
     assert momentum.dividends == Decimal("0.624")
-    assert momentum.net_realized_pnl == Decimal("72.809")  # 72.4 + 0.624 - 0.215
-    assert (momentum.unrealized_pnl, momentum.total_pnl) == (Decimal("10.28"), Decimal("83.089"))
+    fees = Decimal("0.24") if crypto else Decimal(0)
+    assert momentum.net_realized_pnl == Decimal("72.809") + gain - fees  # 72.4 + 0.624 - 0.215
+    unrealized = Decimal("10.28") + (eth_unrealized if crypto else 0)
+    assert (momentum.unrealized_pnl, momentum.total_pnl) == (
+        unrealized,
+        Decimal("72.809") + gain - fees + unrealized,
+    )
     trend = ledger.strategy_performance["trend_following"]
     assert trend.net_cash_flow == Decimal("-11676.09")  # 1.0/1.1's gross_pnl, renamed
     assert trend.dividends == Decimal("0.546")
@@ -383,7 +411,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert (spy_lot.qty, spy_lot.price) == (Decimal(40), Decimal("280.15"))  # cost unchanged
     assert {name: p.revision for name, p in ledger.strategy_performance.items()} == {
         "mean_reversion": 4,
-        "momentum": 7,
+        "momentum": 9 if crypto else 7,
         "trend_following": 5,
     }
     # 1.5's fixture has a cash journal of 75 timed by its (New York) id.
@@ -397,7 +425,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
     assert (ledger.unattributed_dividends, ledger.event_count) == (
         (),
-        {"1.4": 5, "1.5": 6}.get(version, 4),
+        {"1.4": 5, "1.5": 6, "1.6": 7}.get(version, 4),
     )
 
     assert {c.name: c.status for c in snapshot.integrity_checks} == {
@@ -495,7 +523,8 @@ def assert_carries_its_digests(snapshot: AnySnapshot) -> None:
     assert isinstance(snapshot, AccountSnapshotV13)
     ledger = snapshot.internal_ledger
     fixture_script = load_script("make_snapshot_fixture")
-    attributions = [a for fill in fixture_script.ledger_fills() for a in fill.attributions()]
+    fills = fixture_script.ledger_fills(snapshot.snapshot_version)
+    attributions = [a for fill in fills for a in fill.attributions()]
     for name, strategy in ledger.strategy_performance.items():
         mine = [a for a in attributions if a.strategy == name]
         assert strategy.entries_digest == digest_text(digest_sum(mine))
@@ -539,6 +568,29 @@ def assert_reads_alpaca_as_it_is(snapshot: AnySnapshot) -> None:
     assert "1 canceled by Alpaca and not booked" in events_check.message
 
 
+def assert_reads_crypto_fees(snapshot: AnySnapshot) -> None:
+    """1.6: the ETH buy's coin fee (CFEE, stamped with the fill's own time) is an asset fee
+    that leaves the ledger's ETH where Alpaca's is; the sell's dollar fee is a fee."""
+    assert isinstance(snapshot, AccountSnapshotV16)
+    (row,) = (a for a in snapshot.alpaca_activities if a.activity_type == "CFEE")
+    assert (row.symbol, row.qty, row.price) == ("ETHUSD", Decimal("-0.000195"), Decimal("1884.5"))
+    ledger = snapshot.internal_ledger
+    (fee,) = ledger.asset_fees
+    assert (fee.event_id, fee.symbol, fee.qty) == (row.id, "ETHUSD", Decimal("0.000195"))
+    assert ledger.unattributed_asset_fees == ()
+    (lot,) = (
+        lot for lot in ledger.strategy_performance["momentum"].open_lots if "ETH" in lot.symbol
+    )
+    # The 188.45 paid bought 0.099805 once the fee was taken; 0.049805 of them are left.
+    assert lot.qty * lot.price == pytest.approx(Decimal("94.0409022594"), abs=Decimal("1e-10"))
+    positions = next(
+        c for c in snapshot.integrity_checks if c.name == "ledger_positions_match_alpaca_positions"
+    )
+    assert (positions.details["matched"], positions.details["differing"]) == (4, 0)
+    (dollar_fee,) = (f for f in snapshot.alpaca_fees if f.activity_type == "CFEE")
+    assert dollar_fee.net_amount == Decimal("-0.24")
+
+
 def test_every_version_renders(released: Version) -> None:
     """The report reads every released version (the PDF bytes are pinned per version)."""
     snapshot = snapshot_from_record(record_of(released.sha256_item), None)
@@ -557,6 +609,7 @@ RENDERED_SHA256 = {
     "1.3": "79e8af230c3089b04126a3e0603df378204c18e3a19262a56ec208d3b9eb1b94",
     "1.4": "032e66febc53721bd21382e6fd913bf8f6d07d04266f51657d9bac16c8efb806",
     "1.5": "b8be5fce71c2f0caa762f24dd795ad7bcf123498ddc3d54342031527f17cb153",
+    "1.6": "8483beb46fdccd4a79251f3a49759e50670463c5fda45a9fedc05726e3a43856",
 }
 
 
@@ -607,6 +660,12 @@ EDITS_V1_2 = {b'"unmatched_qty":"2"}],"period"': b'"qty":"2","side":"short"'}
 def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
     if version >= "1.2" and old in EDITS_V1_2:
         return EDITS_V1_2[old], EDITS_V1_2[old].replace(b'"2"', b'"3"')
+    if version >= "1.6" and old.startswith(b'"cash":"-2500.75"'):
+        # Since 1.6 the account's cash also paid for ETH: edit its last digit the same way.
+        last = new[len(b'"cash":"-2500.7') : len(b'"cash":"-2500.7') + 1]
+        return old.replace(b"-2500.75", b"-2594.3275"), new.replace(
+            b"-2500.7" + last, b"-2594.327" + last
+        )
     return old, new
 
 
@@ -644,7 +703,10 @@ def test_a_forged_hmac_snapshot_resealed_with_plain_sha256_is_rejected(
 ) -> None:
     """Someone with table write access edits the body and writes its keyless SHA-256."""
     (item,) = load_items(released.hmac_item)
-    forged = tampered(item, b'"cash":"-2500.75","created', b'"cash":"-2500.70","created')
+    old, new = edit_for(
+        released.version, b'"cash":"-2500.75","created', b'"cash":"-2500.70","created'
+    )
+    forged = tampered(item, old, new)
     body = zlib.decompress(forged["body"]["B"])
     forged["checksum"] = {"S": hashlib.sha256(body).hexdigest()}
     forged["checksum_algorithm"] = {"S": "sha256"}
@@ -675,8 +737,9 @@ def test_item_metadata_edited_apart_from_the_body_is_rejected(
         ("1.0", "which does not carry its ledger's digests"),
         ("1.1", "which does not carry its ledger's digests"),
         ("1.2", "which does not carry its ledger's digests"),
-        ("1.3", "whose ledger follows other rules than 1.5's"),
-        ("1.4", "whose ledger follows other rules than 1.5's"),
+        ("1.3", "whose ledger follows other rules than 1.6's"),
+        ("1.4", "whose ledger follows other rules than 1.6's"),
+        ("1.5", "whose ledger follows other rules than 1.6's"),
     ],
 )
 def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
@@ -695,10 +758,10 @@ def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
     assert reason.endswith(f"is snapshot_version {version}, {why}")
 
 
-def test_the_1_5_fixture_is_a_base(settings: TableSettings) -> None:
+def test_the_1_6_fixture_is_a_base(settings: TableSettings) -> None:
     from snapshots.builder import ledger_base
 
-    (released,) = (v for v in VERSIONS if v.version == "1.5")
+    (released,) = (v for v in VERSIONS if v.version == "1.6")
     for item in load_items(released.sha256_item):
         put_raw(settings, item)
     base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)

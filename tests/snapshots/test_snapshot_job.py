@@ -387,7 +387,7 @@ def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
         )
     snapshot = outcome.snapshot
     assert isinstance(snapshot, AccountSnapshotV15)
-    assert snapshot.snapshot_version == "1.5"
+    assert snapshot.snapshot_version == "1.6"
     assert (snapshot.equity_lookback_days, snapshot.history_start) == (
         30,
         PERIOD_START - timedelta(days=30),

@@ -258,7 +258,7 @@ def test_list_reads_metadata_and_verify_reads_the_bodies(
         "version",
         "stored",
     ]
-    assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", "1.5"]
+    assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", "1.6"]
     code, out, _ = run(capsys, "snapshot", "list", "--verify", *account)
     header, row = out.splitlines()[:2]
     assert header.split()[4] == "checks"
