@@ -28,7 +28,8 @@ from ledger_store.dto import OrderType, Side, TradeFill
 from ledger_store.events import CashFlow, Dividend, Event, Split
 from ledger_store.models import StrategyRegistryItem
 from ledger_store.trades import fill_items
-from snapshots.fake_alpaca.broker import CENT, TradingCycle, regulatory_fees
+from snapshots.fake_alpaca.broker import TradingCycle, regulatory_fees
+from snapshots.fake_alpaca.shapes import CENT
 
 DEMO_ACCOUNT_ID = "6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10"
 _NAMESPACE = uuid.UUID("0d7e7a4c-3b61-4b0c-9a55-4f2d1d5e8a21")

@@ -13,12 +13,11 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ledger_store.decimals import normalize, plain
 from ledger_store.dto import OrderType, Side, TradeFill
@@ -31,20 +30,29 @@ from ledger_store.events import (
     Split,
     SymbolChange,
 )
+from snapshots.fake_alpaca.shapes import (
+    CENT,
+    NEW_YORK,
+    RATIO_PLACES,
+    EquitySample,
+    FakeActivity,
+    FakeOrder,
+    FakePosition,
+    epoch_ns,
+    fake_uuid,
+    fee_activity,
+    fill_activity,
+    format_ns,
+    json_text,
+    ratio_of,
+)
 
 #: Regulatory fees on sells, as US brokers pass them on: the SEC fee on notional and FINRA's
 #: trading activity fee per share (capped), each rounded up to the cent.
 SEC_FEE_RATE = Decimal("0.0000278")
 TAF_PER_SHARE = Decimal("0.000166")
 TAF_MAX = Decimal("8.30")
-CENT = Decimal("0.01")
-NS_PER_SECOND = 1_000_000_000
 _DEFAULT_CREATED_AT = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
-_ID_NAMESPACE = uuid.UUID("6b0f3e0a-2f7d-4a53-8d8e-1c4b5a6f7e80")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Alpaca writes an activity id's time, and dates its rows, in New York local time.
-NEW_YORK = ZoneInfo("America/New_York")
-_RATIO_PLACES = Decimal("1E-10")
 _NINE_PLACES = Decimal("1E-9")
 _EXCHANGES = {"SPY": "ARCA", "XLE": "ARCA", "GLD": "ARCA", "TLT": "NASDAQ", "QQQ": "NASDAQ"}
 
@@ -85,294 +93,11 @@ def regulatory_fees(side: Side, qty: Decimal, price: Decimal) -> Decimal:
     return sec + taf
 
 
-# Time and number helpers ---------------------------------------------------------------------
-
-
-def epoch_ns(moment: datetime, nanos: int = 0) -> int:
-    """Nanoseconds since the epoch of an aware datetime plus ``nanos`` (0-999)."""
-    if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}")
-    if not 0 <= nanos < 1000:
-        raise ValueError(f"nanos must be 0-999, got {nanos}")
-    delta = moment - _EPOCH
-    seconds = delta.days * 86_400 + delta.seconds
-    return seconds * NS_PER_SECOND + delta.microseconds * 1000 + nanos
-
-
-def format_ns(stamp: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.fffffffffZ``: Alpaca's 9-fractional-digit UTC form."""
-    seconds, fraction = divmod(stamp, NS_PER_SECOND)
-    moment = _EPOCH + timedelta(seconds=seconds)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"
-
-
-def _text(value: Decimal) -> str:
-    return plain(value)
-
-
-def _optional_text(value: Decimal | None) -> str | None:
-    return None if value is None else plain(value)
-
-
-def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
-    if denominator == 0:
-        return Decimal(0)
-    return normalize((numerator / denominator).quantize(_RATIO_PLACES, ROUND_HALF_EVEN))
-
-
-def _fake_uuid(*parts: object) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, ":".join(str(p) for p in parts)))
-
-
-def asset_id(symbol: str) -> str:
-    """A stable fake asset id for ``symbol``."""
-    return _fake_uuid("asset", symbol)
-
-
 def next_business_day(day: date) -> date:
     current = day + timedelta(days=1)
     while current.weekday() >= 5:
         current += timedelta(days=1)
     return current
-
-
-# Account state -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeOrder:
-    """One order. ``submitted_nanos`` adds sub-microsecond digits to ``submitted_at``."""
-
-    id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    qty: Decimal
-    submitted_at: datetime
-    status: str = "filled"
-    type: str = "market"
-    time_in_force: str = "day"
-    filled_qty: Decimal = Decimal(0)
-    filled_avg_price: Decimal | None = None
-    filled_at: datetime | None = None
-    canceled_at: datetime | None = None
-    limit_price: Decimal | None = None
-    submitted_nanos: int = 0
-
-    @property
-    def submitted_ns(self) -> int:
-        return epoch_ns(self.submitted_at, self.submitted_nanos)
-
-    def to_json(self) -> dict[str, Any]:
-        submitted = format_ns(self.submitted_ns)
-        filled = None if self.filled_at is None else format_ns(epoch_ns(self.filled_at))
-        canceled = None if self.canceled_at is None else format_ns(epoch_ns(self.canceled_at))
-        updated = filled or canceled or submitted
-        return {
-            "id": self.id,
-            "client_order_id": self.client_order_id,
-            "created_at": submitted,
-            "updated_at": updated,
-            "submitted_at": submitted,
-            "filled_at": filled,
-            "expired_at": None,
-            "canceled_at": canceled,
-            "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
-            "asset_id": asset_id(self.symbol),
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": None,
-            "qty": _text(self.qty),
-            "filled_qty": _text(self.filled_qty),
-            "filled_avg_price": _optional_text(self.filled_avg_price),
-            "order_class": "",
-            "order_type": self.type,
-            "type": self.type,
-            "side": self.side,
-            "position_intent": "buy_to_open" if self.side == "buy" else "sell_to_close",
-            "time_in_force": self.time_in_force,
-            "limit_price": _optional_text(self.limit_price),
-            "stop_price": None,
-            "status": self.status,
-            "extended_hours": False,
-            "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
-            "subtag": None,
-            "source": None,
-            "expires_at": None,
-        }
-
-
-@dataclass(frozen=True)
-class FakePosition:
-    """One open position; the derived figures (market value, P/L) are computed from these."""
-
-    symbol: str
-    qty: Decimal
-    avg_entry_price: Decimal
-    cost_basis: Decimal
-    current_price: Decimal
-    lastday_price: Decimal
-    exchange: str = "NASDAQ"
-
-    @property
-    def market_value(self) -> Decimal:
-        return normalize(self.qty * self.current_price)
-
-    def to_json(self) -> dict[str, Any]:
-        unrealized = self.market_value - self.cost_basis
-        intraday = self.qty * (self.current_price - self.lastday_price)
-        change = _ratio(self.current_price - self.lastday_price, self.lastday_price)
-        return {
-            "asset_id": asset_id(self.symbol),
-            "symbol": self.symbol,
-            "exchange": self.exchange,
-            "asset_class": "us_equity",
-            "asset_marginable": True,
-            "qty": _text(self.qty),
-            "qty_available": _text(self.qty),
-            "avg_entry_price": _text(self.avg_entry_price),
-            "side": "long" if self.qty >= 0 else "short",
-            "market_value": _text(self.market_value),
-            "cost_basis": _text(self.cost_basis),
-            "unrealized_pl": _text(unrealized),
-            "unrealized_plpc": _text(_ratio(unrealized, abs(self.cost_basis))),
-            "unrealized_intraday_pl": _text(intraday),
-            "unrealized_intraday_plpc": _text(change if self.qty >= 0 else -change),
-            "current_price": _text(self.current_price),
-            "lastday_price": _text(self.lastday_price),
-            "change_today": _text(change),
-        }
-
-
-@dataclass(frozen=True)
-class FakeActivity:
-    """One account activity. ``fields`` are the type-specific JSON fields (strings)."""
-
-    activity_type: str
-    created_at: datetime
-    key: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    created_nanos: int = 0
-    #: The id of a row replayed from a real body (``replayed_activity``), kept verbatim.
-    given_id: str | None = None
-
-    @property
-    def created_ns(self) -> int:
-        return epoch_ns(self.created_at, self.created_nanos)
-
-    @property
-    def id(self) -> str:
-        """``<yyyymmddhhmmssmmm>::<uuid>``: the time in New York local time, as Alpaca writes it."""
-        if self.given_id is not None:
-            return self.given_id
-        local = self.created_at.astimezone(NEW_YORK)
-        stamp = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
-        return f"{stamp}::{_fake_uuid('activity', self.key)}"
-
-    @property
-    def dated_ns(self) -> int:
-        """The time Alpaca's ``after``/``until`` filters compare: a fill's transaction time, a
-        non-trade row's New York wall time (its id and ``date``) as if it were UTC."""
-        if self.activity_type == "FILL":
-            return self.created_ns
-        wall = self.created_at.astimezone(NEW_YORK).replace(tzinfo=UTC)
-        return epoch_ns(wall, self.created_nanos)
-
-    def to_json(self, account_id: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_id": account_id,
-            "activity_type": self.activity_type,
-            **self.fields,
-        }
-
-
-def replayed_activity(raw: Mapping[str, Any]) -> FakeActivity:
-    """A real activity row (a contract fixture's) served as it is: its id and fields verbatim,
-    dated by its own timestamp, else by its ``date`` (the start of that day in New York)."""
-    stamp = raw.get("transaction_time") or raw.get("created_at")
-    if stamp:
-        whole, _, rest = str(stamp).rstrip("Z").partition(".")
-        micros = (rest + "000000")[:6] if rest else "0"
-        at = datetime.fromisoformat(whole).replace(tzinfo=UTC) + timedelta(microseconds=int(micros))
-    else:
-        day = date.fromisoformat(str(raw["date"]))
-        at = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).astimezone(UTC)
-    fields = {k: v for k, v in raw.items() if k not in ("id", "activity_type", "account_id")}
-    return FakeActivity(
-        str(raw["activity_type"]), at, str(raw["id"]), fields, given_id=str(raw["id"])
-    )
-
-
-def fee_activity(
-    *,
-    sub_type: str,
-    created_at: datetime,
-    amount: Decimal,
-    symbol: str | None = None,
-    qty: Decimal | None = None,
-    description: str | None = None,
-    key: str | None = None,
-) -> FakeActivity:
-    """A FEE activity of ``amount`` (> 0; written as a negative ``net_amount``)."""
-    if amount <= 0:
-        raise ValueError(f"fee amount must be > 0, got {amount}")
-    return FakeActivity(
-        activity_type="FEE",
-        created_at=created_at,
-        key=key or f"fee:{sub_type}:{symbol}:{created_at.isoformat()}:{amount}",
-        fields={
-            "activity_sub_type": sub_type,
-            # Alpaca dates a day's fee row by the trade date (New York) its id carries.
-            "date": created_at.astimezone(NEW_YORK).date().isoformat(),
-            "created_at": format_ns(epoch_ns(created_at)),
-            "net_amount": _text(-amount),
-            "symbol": symbol,
-            "qty": _optional_text(qty),
-            "per_share_amount": None,
-            "description": description or f"{sub_type} fee",
-            "status": "executed",
-        },
-    )
-
-
-def fill_activity(order: FakeOrder) -> FakeActivity:
-    """The FILL activity of a (fully) filled order."""
-    if order.filled_at is None or order.filled_avg_price is None:
-        raise ValueError(f"order {order.id} is not filled")
-    return FakeActivity(
-        activity_type="FILL",
-        created_at=order.filled_at,
-        key=f"fill:{order.id}",
-        fields={
-            "transaction_time": format_ns(epoch_ns(order.filled_at)),
-            "type": "fill",
-            "price": _text(order.filled_avg_price),
-            "qty": _text(order.filled_qty),
-            "side": order.side,
-            "symbol": order.symbol,
-            "leaves_qty": _text(order.qty - order.filled_qty),
-            "order_id": order.id,
-            "cum_qty": _text(order.filled_qty),
-            "order_status": order.status,
-        },
-    )
-
-
-@dataclass(frozen=True)
-class EquitySample:
-    """One portfolio-history point; floats are allowed (the wire carries JSON numbers)."""
-
-    timestamp: datetime
-    equity: Decimal | float
-    profit_loss: Decimal | float
-    profit_loss_pct: Decimal | float | None
 
 
 @dataclass(frozen=True)
@@ -426,31 +151,31 @@ class FakeAccount:
             "status": self.status,
             "crypto_status": "INACTIVE",
             "currency": self.currency,
-            "buying_power": _text(buying_power),
-            "regt_buying_power": _text(buying_power),
-            "non_marginable_buying_power": _text(max(self.cash, Decimal(0))),
-            "options_buying_power": _text(max(self.cash, Decimal(0))),
-            "cash": _text(self.cash),
+            "buying_power": json_text(buying_power),
+            "regt_buying_power": json_text(buying_power),
+            "non_marginable_buying_power": json_text(max(self.cash, Decimal(0))),
+            "options_buying_power": json_text(max(self.cash, Decimal(0))),
+            "cash": json_text(self.cash),
             "accrued_fees": "0",
             "pending_transfer_in": "0",
             "pending_transfer_out": "0",
-            "portfolio_value": _text(equity),
+            "portfolio_value": json_text(equity),
             "pattern_day_trader": False,
             "trading_blocked": False,
             "transfers_blocked": False,
             "account_blocked": False,
             "created_at": format_ns(epoch_ns(self.created_at)),
             "trade_suspended_by_user": False,
-            "multiplier": _text(self.multiplier),
+            "multiplier": json_text(self.multiplier),
             "shorting_enabled": True,
-            "equity": _text(equity),
-            "last_equity": _text(self.last_equity if self.last_equity is not None else equity),
-            "long_market_value": _text(long_value),
-            "short_market_value": _text(short_value),
-            "position_market_value": _text(long_value - short_value),
-            "initial_margin": _text(initial),
-            "maintenance_margin": _text(maintenance),
-            "last_maintenance_margin": _text(maintenance),
+            "equity": json_text(equity),
+            "last_equity": json_text(self.last_equity if self.last_equity is not None else equity),
+            "long_market_value": json_text(long_value),
+            "short_market_value": json_text(short_value),
+            "position_market_value": json_text(long_value - short_value),
+            "initial_margin": json_text(initial),
+            "maintenance_margin": json_text(maintenance),
+            "last_maintenance_margin": json_text(maintenance),
             "sma": "0",
             "daytrade_count": 0,
             "balance_asof": (self.created_at.date()).isoformat(),
@@ -543,7 +268,7 @@ class FakeAccount:
                     timestamp=datetime(day.year, day.month, day.day, tzinfo=UTC),
                     equity=normalize(equity),
                     profit_loss=normalize(profit_loss),
-                    profit_loss_pct=_ratio(profit_loss, starting_cash),
+                    profit_loss_pct=ratio_of(profit_loss, starting_cash),
                 )
             )
         while pending_fees:
@@ -560,7 +285,7 @@ class FakeAccount:
                 FakePosition(
                     symbol=symbol,
                     qty=normalize(qty),
-                    avg_entry_price=normalize((cost / qty).quantize(_RATIO_PLACES)),
+                    avg_entry_price=normalize((cost / qty).quantize(RATIO_PLACES)),
                     cost_basis=normalize(cost),
                     current_price=marks[symbol],
                     lastday_price=previous_marks.get(symbol, marks[symbol]),
@@ -622,7 +347,7 @@ def _prior_history(
             timestamp=t,
             equity=v,
             profit_loss=normalize(v - starting_cash),
-            profit_loss_pct=_ratio(v - starting_cash, starting_cash),
+            profit_loss_pct=ratio_of(v - starting_cash, starting_cash),
         )
         for t, v in zip(stamps, values, strict=True)
     ]
@@ -664,15 +389,17 @@ def _book_event(
     if isinstance(event, CashFlow):
         kind = event.source or ("CSD" if event.amount > 0 else "CSW")
         rows.append(
-            FakeActivity(kind, at, f"{event.event_id}", {**base, "net_amount": _text(event.amount)})
+            FakeActivity(
+                kind, at, f"{event.event_id}", {**base, "net_amount": json_text(event.amount)}
+            )
         )
         return event.amount
     if isinstance(event, Dividend):
-        fields = {**base, "symbol": event.symbol, "net_amount": _text(event.amount)}
+        fields = {**base, "symbol": event.symbol, "net_amount": json_text(event.amount)}
         if event.qty is not None:
-            fields["qty"] = _text(event.qty)
+            fields["qty"] = json_text(event.qty)
         if event.per_share_amount is not None:
-            fields["per_share_amount"] = _text(event.per_share_amount)
+            fields["per_share_amount"] = json_text(event.per_share_amount)
         rows.append(FakeActivity(event.source or "DIV", at, event.event_id, fields))
         return event.amount
     if isinstance(event, AssetFee):
@@ -687,7 +414,7 @@ def _book_event(
     total = normalize((old_qty * new / old).quantize(_NINE_PLACES, ROUND_HALF_UP))
     for lot in held:
         lot[0] = normalize((lot[0] * new / old).quantize(_NINE_PLACES, ROUND_DOWN))
-        lot[1] = normalize((lot[1] * old / new).quantize(_RATIO_PLACES))
+        lot[1] = normalize((lot[1] * old / new).quantize(RATIO_PLACES))
     if held:
         held[-1][0] += total - sum((lot[0] for lot in held), Decimal(0))
     lots.setdefault(target, deque()).extend(held)
@@ -699,14 +426,14 @@ def _book_event(
     new_qty = normalize(sum((lot[0] for lot in held), Decimal(0)))
     if isinstance(event, Split):
         for key, qty in (("out", -old_qty), ("in", new_qty)):
-            fields = {**base, "symbol": event.symbol, "qty": _text(qty)}
+            fields = {**base, "symbol": event.symbol, "qty": json_text(qty)}
             rows.append(FakeActivity("SSP", at, f"{event.event_id}:{key}", fields))
         return Decimal(0)
     cash = normalize(old_qty * event.cash_per_share) if isinstance(event, Merger) else Decimal(0)
     kind = "SC" if isinstance(event, SymbolChange) else "MA"
-    fields = {**base, "symbol": event.symbol, "qty": _text(-old_qty)}
+    fields = {**base, "symbol": event.symbol, "qty": json_text(-old_qty)}
     if cash:
-        fields["net_amount"] = _text(cash)
+        fields["net_amount"] = json_text(cash)
     rows.append(FakeActivity(kind, at, event.event_id, fields))
     return cash
 
@@ -734,12 +461,12 @@ def _book_asset_fee(
         **base,
         "description": "Coin Pair Transaction Fee (Non USD)",
         "symbol": pair,
-        "qty": _text(-event.qty),
+        "qty": json_text(-event.qty),
         "net_amount": "0",
         "currency": "USD",
     }
     if event.price is not None:
-        fields["price"] = _text(event.price)
+        fields["price"] = json_text(event.price)
     rows.append(FakeActivity("CFEE", event.effective_at, event.event_id, fields))
     return Decimal(0)
 
@@ -749,8 +476,8 @@ def _account_uuid(fills: Sequence[TradeFill]) -> str:
         try:
             return str(uuid.UUID(fill.account_id))
         except ValueError:
-            return _fake_uuid("account", fill.account_id)
-    return _fake_uuid("account", "empty")
+            return fake_uuid("account", fill.account_id)
+    return fake_uuid("account", "empty")
 
 
 def _order_of(fill: TradeFill, index: int) -> FakeOrder:
@@ -832,7 +559,7 @@ def _unfilled_orders(
     canceled_submitted = first.start + timedelta(minutes=35, microseconds=123)
     return [
         FakeOrder(
-            id=_fake_uuid(account_id, "canceled"),
+            id=fake_uuid(account_id, "canceled"),
             client_order_id=f"{first.correlation_id}:{symbol}:buy:canceled",
             symbol=symbol,
             side="buy",
@@ -845,7 +572,7 @@ def _unfilled_orders(
             canceled_at=canceled_submitted + timedelta(minutes=30),
         ),
         FakeOrder(
-            id=_fake_uuid(account_id, "open"),
+            id=fake_uuid(account_id, "open"),
             client_order_id=f"{last.correlation_id}:{fills[-1].symbol}:sell:open",
             symbol=fills[-1].symbol,
             side="sell",
@@ -881,7 +608,7 @@ def bulk_orders(
         side = "buy" if index % 2 == 0 else "sell"
         orders.append(
             FakeOrder(
-                id=_fake_uuid("order", key, index),
+                id=fake_uuid("order", key, index),
                 client_order_id=f"{key}-{index:06d}",
                 symbol=symbol,
                 side=side,

@@ -43,12 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from snapshots.fake_alpaca.broker import (
-    NS_PER_SECOND,
-    OPEN_STATUSES,
-    FakeAccount,
-    epoch_ns,
-)
+from snapshots.fake_alpaca.broker import OPEN_STATUSES, FakeAccount
+from snapshots.fake_alpaca.shapes import NS_PER_SECOND, epoch_ns
 
 DEFAULT_KEY_ID = "FAKEALPACAKEYID"
 DEFAULT_SECRET_KEY = "fake-alpaca-secret-key"

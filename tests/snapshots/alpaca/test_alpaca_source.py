@@ -42,21 +42,14 @@ from snapshots.errors import (
     AlpacaResponseError,
     AlpacaUnavailableError,
 )
-from snapshots.fake_alpaca.broker import (
-    EquitySample,
-    FakeAccount,
-    FakeOrder,
-    FakePosition,
-    bulk_fee_activities,
-    bulk_orders,
-    fill_activity,
-)
+from snapshots.fake_alpaca.broker import FakeAccount, bulk_fee_activities, bulk_orders
 from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
     DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
+from snapshots.fake_alpaca.shapes import EquitySample, FakeOrder, FakePosition, fill_activity
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 

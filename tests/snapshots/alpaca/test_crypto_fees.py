@@ -14,8 +14,9 @@ import pytest
 from ledger_store.events import AssetFee, parse_event
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import AccountActivityV16
-from snapshots.fake_alpaca.broker import FakeAccount, replayed_activity
+from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import FakeAlpaca, running_fake_alpaca
+from snapshots.fake_alpaca.shapes import replayed_activity
 from snapshots.integrity import check_positions
 from snapshots.ledger.lots import run_lots
 from snapshots.ledger.summary import summarize_account

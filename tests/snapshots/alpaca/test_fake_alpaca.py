@@ -27,8 +27,6 @@ from snapshots.fake_alpaca.broker import (
     TradingCycle,
     bulk_fee_activities,
     bulk_orders,
-    epoch_ns,
-    format_ns,
     next_business_day,
 )
 from snapshots.fake_alpaca.server import (
@@ -38,6 +36,7 @@ from snapshots.fake_alpaca.server import (
     parse_query_time,
     running_fake_alpaca,
 )
+from snapshots.fake_alpaca.shapes import epoch_ns, format_ns
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 

@@ -26,11 +26,12 @@ from snapshots.alpaca.models import (
 from snapshots.alpaca.source import RetryPolicy
 from snapshots.builder import record_activity_events
 from snapshots.errors import AlpacaResponseError, AlpacaUnavailableError
-from snapshots.fake_alpaca.broker import FakeAccount, FakeActivity
+from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import (
     FakeAlpaca,
     running_fake_alpaca,
 )
+from snapshots.fake_alpaca.shapes import FakeActivity
 from snapshots.integrity import check_events, filled_in_period
 from snapshots.ledger.summary import read_account
 from tests.builders import ROOT, alpaca_data
