@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
@@ -203,6 +204,49 @@ def _non_empty(value: str) -> str:
 
 
 NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
+
+#: Characters a line of text may hold besides the printable ones.
+_TEXT_CONTROLS = frozenset("\t\n\r")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is no free text the ledger takes, or ``None``: the one rule for every
+    description, source, reason and actor written. Refused: control characters but tab, line
+    feed and carriage return (a NUL ends a C string and garbles a log line), the byte-order
+    mark U+FEFF (a file's, never text's: every reader drops it at a file's start) and unpaired
+    surrogates (UTF-8 cannot encode them: DynamoDB and a snapshot's JSON would fail later).
+    Checked where text comes in (a record, a correction, a void), not where it is read back,
+    so what was stored before stays readable."""
+    for char in value:
+        code = ord(char)
+        if (
+            (unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS)
+            or code == 0xFEFF
+            or 0xD800 <= code <= 0xDFFF
+        ):
+            kind = "a surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+            return f"must not contain U+{code:04X} ({unicodedata.name(char, kind)})"
+    return None
+
+
+def clean_text(value: str) -> str:
+    """``value`` with what ``text_problem`` refuses replaced by spaces: for text the ledger
+    keeps from elsewhere (Alpaca's descriptions), which it cannot send back."""
+    if text_problem(value) is None:
+        return value
+    return "".join(" " if text_problem(char) else char for char in value)
+
+
+def free_text(value: object, what: str, limit: int) -> str:
+    """``value`` as free text of 1 to ``limit`` characters, stripped; ``LedgerValidationError``
+    naming ``what`` otherwise."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > limit:
+        raise LedgerValidationError(f"{what} must be 1 to {limit} characters of text")
+    problem = text_problem(text)
+    if problem is not None:
+        raise LedgerValidationError(f"{what} {problem}")
+    return text
 
 
 def _check_symbol(value: str) -> str:

@@ -56,8 +56,10 @@ from .dto import (
     Symbol,
     UTCDateTime,
     describe_validation_error,
+    free_text,
     key_part,
     max_places,
+    text_problem,
 )
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
 from .models import AccountEventItem, EventCounterItem, EventIdItem, LedgerItem
@@ -276,7 +278,7 @@ class AccountEventRepository:
         same id with other content raises ``ConflictError``. Either way nothing is changed.
         """
         guard_key = f"{keys.account_pk(event.account_id)} / {keys.event_id_sk(event.event_id)}"
-        digest = event.content_sha256()
+        digest = _writable(event).content_sha256()
         item = _event_item(event, digest)
         with (
             storage_call(self._settings, "record event", guard_key),
@@ -437,7 +439,7 @@ class AccountEventRepository:
         """
         reason_text = _void_text(reason, "reason", 500)
         actor_text = _void_text(actor, "actor", 128)
-        base = event.event_id
+        base = _writable(event).event_id
         revisions = self.revisions(event.account_id, base)
         for recorded in revisions:
             if recorded.status == "active" and _same_content(recorded.event, event):
@@ -649,6 +651,23 @@ _OPTIONAL = (
 )
 
 
+def _writable(event: Event) -> Event:
+    """``event`` if the ledger may write it: its text by the one rule (``dto.text_problem``),
+    no merger into its own symbol; ``LedgerValidationError`` otherwise (checked first, so a
+    refused event costs nothing and writes nothing)."""
+    for name, text in (("description", event.description), ("source", event.source)):
+        problem = None if text is None else text_problem(text)
+        if problem is not None:
+            raise LedgerValidationError(f"event {event.event_id}: its {name} {problem}")
+    if isinstance(event, Merger) and event.symbol == event.new_symbol:
+        # Shares that stay in their symbol are a split (and cash a dividend): two events.
+        raise LedgerValidationError(
+            f"event {event.event_id}: a merger of {event.symbol} into itself; record a split "
+            "(and the cash as a dividend) instead"
+        )
+    return event
+
+
 def _event_item(event: Event, digest: str) -> AccountEventItem:
     item = AccountEventItem(
         keys.account_pk(event.account_id),
@@ -701,10 +720,7 @@ def _count_writes(tx: TransactWrite, account_id: str, writes: int, digest_change
 
 
 def _void_text(value: str, what: str, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or len(text) > limit:
-        raise LedgerValidationError(f"a void needs a {what} of 1 to {limit} characters")
-    return text
+    return free_text(value, f"a void's {what}", limit)
 
 
 def _recorded(item: AccountEventItem) -> RecordedEvent:

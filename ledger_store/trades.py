@@ -27,6 +27,7 @@ from .dto import (
     StrategyRegistration,
     TradeFill,
     describe_validation_error,
+    free_text,
     parse_fill,
 )
 from .errors import (
@@ -348,6 +349,7 @@ class TradeLedgerRepository:
         strategies' registry counts. Conditioned on the trade being what was read; voiding a
         voided fill again is ``unchanged``.
         """
+        reason, actor = _correction_text(reason, actor)  # refused before anything is read
         current = self.get_trade(order_id)
         revision = len(current.corrections)
         if current.status == "voided":
@@ -406,6 +408,7 @@ class TradeLedgerRepository:
         amending to the content it already has is ``unchanged``. A voided fill cannot be
         amended.
         """
+        reason, actor = _correction_text(reason, actor)  # refused before anything is read
         current = self.get_trade(fill.order_id)
         revision = len(current.corrections)
         if current.status == "voided":
@@ -891,4 +894,11 @@ def _corrupt_item(item: LedgerItem, exc: ValidationError) -> IntegrityError:
     return IntegrityError(
         f"stored item {item.pk} / {item.sk} does not match its model: "
         f"{describe_validation_error(exc)}"
+    )
+
+
+def _correction_text(reason: str, actor: str) -> tuple[str, str]:
+    """A correction's reason and actor by the ledger's one text rule (``dto.text_problem``)."""
+    return free_text(reason, "a correction's reason", 500), free_text(
+        actor, "a correction's actor", 128
     )

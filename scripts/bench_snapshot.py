@@ -787,7 +787,7 @@ def compose_probe_snapshot(fills: int, account_id: str) -> Any:
         positions=tuple(AlpacaPosition.from_api(p.to_json()) for p in fake.positions),
         orders=tuple(AlpacaOrder.from_api(o.to_json()) for o in fake.orders),
         fees=tuple(
-            FeeActivity.from_api(a.to_json(account_id))
+            FeeActivity.from_api(a.to_json())
             for a in fake.fee_activities
             if fee_start <= a.created_at < fee_end
         ),

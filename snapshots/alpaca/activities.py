@@ -40,7 +40,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from ledger_store.dto import Frozen
+from ledger_store.dto import Frozen, clean_text
 from ledger_store.events import MAX_RATIO, AssetFee, CashFlow, Dividend, Event, Split
 from snapshots.alpaca.models import (
     CASH_TYPES,
@@ -185,7 +185,7 @@ def _event(
                 "account_id": account_id,
                 "effective_at": row.created_at,
                 "source": row.activity_type,
-                "description": row.description[:500] if row.description else None,
+                "description": clean_text(row.description)[:500] if row.description else None,
                 **fields,
             }
         )

@@ -326,13 +326,10 @@ def _trades_void(args: argparse.Namespace, settings: TableSettings) -> int:
 
 
 def _trades_amend(args: argparse.Namespace, settings: TableSettings) -> int:
-    from ledger_store.dto import parse_fill, unique_keys
+    from ledger_store.dto import parse_fill
+    from snapshots.ledger.importer import read_json_file
 
-    path: Path = args.file
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise LedgerValidationError(f"{path}: not a readable JSON object ({exc})") from exc
+    data = read_json_file(args.file)  # the rules of an import line: BOM, exact numbers, ...
     result = TradeLedgerRepository(settings).amend(
         parse_fill(data), reason=args.reason, actor=args.actor
     )

@@ -1,10 +1,11 @@
-"""The fake broker's state: a simulated Alpaca account and how Alpaca writes it as JSON.
+"""The fake broker's state: a simulated Alpaca account (its JSON shapes: ``shapes``).
 
 ``FakeAccount`` holds what ``snapshots.fake_alpaca.server`` serves: balances, positions, orders,
-fee and fill activities and a daily equity series, each with its Alpaca JSON form (money as
-strings, 9-digit timestamps). ``FakeAccount.from_history`` replays ``TradingCycle``s (the fills
-of each run of a trading bot) into the account a broker would show afterwards: FIFO positions,
-cash after fees, one order per fill plus unfilled ones, REG/TAF fee rows, and equity samples.
+fee and fill activities and a daily equity series. ``FakeAccount.from_history`` replays
+``TradingCycle``s (the fills of each run of a trading bot) into the account a broker would show
+afterwards: FIFO positions, cash after fees, one order per fill plus unfilled ones of Alpaca's
+other classes and statuses, the day's REG/TAF fee totals, crypto fees (``CFEE``) in the coin or
+in dollars, and equity samples.
 """
 
 from __future__ import annotations
@@ -93,13 +94,6 @@ def regulatory_fees(side: Side, qty: Decimal, price: Decimal) -> Decimal:
     return sec + taf
 
 
-def next_business_day(day: date) -> date:
-    current = day + timedelta(days=1)
-    while current.weekday() >= 5:
-        current += timedelta(days=1)
-    return current
-
-
 @dataclass(frozen=True)
 class FakeAccount:
     """The state one fake server serves."""
@@ -122,6 +116,8 @@ class FakeAccount:
     currency: str = "USD"
     multiplier: Decimal = Decimal(2)
     created_at: datetime = _DEFAULT_CREATED_AT
+    #: Portfolio history timestamps in milliseconds (Alpaca's documented example) for seconds.
+    history_in_milliseconds: bool = False
 
     @property
     def long_market_value(self) -> Decimal:
@@ -195,6 +191,7 @@ class FakeAccount:
         events: Sequence[Event] = (),
         history_days: int = 0,
         benchmark: str | None = None,
+        activity_status: Mapping[str, str] | None = None,
     ) -> FakeAccount:
         """The account that ``cycles`` (``generate_history()`` output) leave behind.
 
@@ -214,7 +211,8 @@ class FakeAccount:
         ``starting_cash``), as an account that traded before its ledger began would have.
         ``benchmark``: that symbol's daily closes over the history and the cycles, moving
         partly with the account (so beta and correlation mean something), for the market-data
-        route.
+        route. ``activity_status``: the ``status`` of an event's row by ``event_id`` (default
+        ``executed``): a ``canceled`` row moves neither cash nor shares, as at Alpaca.
         """
         ordered = sorted(cycles, key=lambda c: (c.start, c.correlation_id))
         fills = [
@@ -229,13 +227,22 @@ class FakeAccount:
             order = _order_of(fill, index)
             orders.append(order)
             fill_rows.append(fill_activity(order))
-            fee_rows.extend(_fee_rows_of(fill, index))
+        fee_rows.extend(daily_fee_rows([f for f in fills if not is_crypto(f.symbol)]))
+        coin_fees: dict[str, FakeActivity] = {}
+        for fill in fills:
+            if is_crypto(fill.symbol):
+                row = crypto_fee_row(fill)
+                if fill.side is Side.BUY:
+                    coin_fees[fill.order_id] = row  # taken from the coins it bought
+                else:
+                    fee_rows.append(row)
 
         cash = starting_cash
         lots: dict[str, deque[list[Decimal]]] = {}
         marks: dict[str, Decimal] = {}
         previous_marks: dict[str, Decimal] = {}
         pending_fees = deque(sorted(fee_rows, key=lambda a: (a.created_ns, a.id)))
+        statuses = dict(activity_status or {})
         pending_events = deque(sorted(events, key=lambda e: (e.effective_at, e.event_id)))
         other_rows: list[FakeActivity] = []
         series: list[EquitySample] = []
@@ -244,7 +251,11 @@ class FakeAccount:
             moved = Decimal(0)
             while pending_events and (until is None or pending_events[0].effective_at < until):
                 event = pending_events.popleft()
-                moved += _book_event(event, lots, marks, other_rows)
+                status = statuses.get(event.event_id, "executed")
+                if status == "canceled":
+                    other_rows.extend(_canceled_rows(event))
+                    continue
+                moved += _book_event(event, lots, marks, other_rows, status)
             return moved
 
         for cycle in ordered:
@@ -257,6 +268,10 @@ class FakeAccount:
             for fill in sorted(cycle.fills, key=lambda f: (f.filled_at, f.order_id)):
                 cash += -fill.notional if fill.side is Side.BUY else fill.notional
                 _apply_fifo(lots.setdefault(fill.symbol, deque()), fill)
+                coin_fee = coin_fees.get(fill.order_id)
+                if coin_fee is not None:
+                    _take_coins(lots[fill.symbol], -Decimal(str(coin_fee.fields["qty"])))
+                    other_rows.append(coin_fee)
                 marks[fill.symbol] = fill.price
             equity = cash + sum(
                 (sum((lot[0] for lot in held), Decimal(0)) * marks[s] for s, held in lots.items()),
@@ -373,18 +388,26 @@ def _benchmark_closes(
     return tuple(closes)
 
 
+def _canceled_rows(event: Event) -> list[FakeActivity]:
+    """The rows of an event Alpaca posted and canceled: what it would write, ``canceled``."""
+    rows: list[FakeActivity] = []
+    _book_event(event, {}, {}, rows, "canceled")
+    return rows
+
+
 def _book_event(
     event: Event,
     lots: dict[str, deque[list[Decimal]]],
     marks: dict[str, Decimal],
     rows: list[FakeActivity],
+    status: str = "executed",
 ) -> Decimal:
     """Apply one account event to the fake account; return the cash it moved."""
     at = event.effective_at
     base = {
         "date": at.astimezone(NEW_YORK).date().isoformat(),
         "description": event.description or event.kind.value,
-        "status": "executed",
+        "status": status,
     }
     if isinstance(event, CashFlow):
         kind = event.source or ("CSD" if event.amount > 0 else "CSW")
@@ -448,15 +471,8 @@ def _book_asset_fee(
     taken as a negative ``qty``, no cash; the coin leaves the newest lots first."""
     pair = event.symbol.replace("/", "")
     held = next((book for symbol, book in lots.items() if symbol.replace("/", "") == pair), None)
-    left = event.qty
-    for lot in reversed(held or ()):
-        taken = min(left, lot[0])
-        lot[0] -= taken
-        left -= taken
     if held is not None:
-        kept = [lot for lot in held if lot[0] > 0]
-        held.clear()
-        held.extend(kept)
+        _take_coins(held, event.qty)
     fields = {
         **base,
         "description": "Coin Pair Transaction Fee (Non USD)",
@@ -503,35 +519,116 @@ def _order_of(fill: TradeFill, index: int) -> FakeOrder:
     )
 
 
-def _fee_rows_of(fill: TradeFill, index: int) -> list[FakeActivity]:
-    """REG (SEC) and TAF rows that add up exactly to ``fill.fees``."""
-    if fill.fees <= 0:
-        return []
-    sec = Decimal(0)
-    if fill.side is Side.SELL:
-        sec = min((fill.notional * SEC_FEE_RATE).quantize(CENT, ROUND_UP), fill.fees)
-    taf = fill.fees - sec  # the fill's own fee is authoritative: the rows add up to it
-    posted = next_business_day(fill.filled_at.astimezone(UTC).date())
-    created = datetime(posted.year, posted.month, posted.day, 8, tzinfo=UTC) + timedelta(
-        milliseconds=index * 2
-    )
-    trade_day = fill.filled_at.astimezone(UTC).date().isoformat()
-    rows = []
-    for sub_type, amount, offset in (("REG", sec, 0), ("TAF", taf, 1)):
-        if amount <= 0:
+#: When Alpaca posts a day's FEE rows: just after the next UTC midnight (CAT at 00:06, REG
+#: and TAF at 00:17 in Alpaca's paper rows), each a daily total, dated and identified by the
+#: trade day.
+_FEE_POSTED_AFTER = {"REG": timedelta(minutes=17, seconds=5, microseconds=448916)}
+_FEE_POSTED_AFTER["TAF"] = _FEE_POSTED_AFTER["REG"]
+
+
+def daily_fee_rows(fills: Sequence[TradeFill]) -> list[FakeActivity]:
+    """Alpaca's FEE rows for equity fills: one REG (SEC, on the sells' proceeds) and one TAF
+    (FINRA, per share sold) row per trade day (New York), without symbol or quantity, each
+    the day's total. A fill's own ``fees`` are authoritative: its SEC part is the SEC fee on
+    its notional (rounded up to the cent, at most its fees), the rest is TAF."""
+    days: dict[date, dict[str, list[Decimal]]] = {}
+    for fill in fills:
+        if fill.fees <= 0:
             continue
-        rows.append(
-            fee_activity(
+        sec = Decimal(0)
+        if fill.side is Side.SELL:
+            sec = min((fill.notional * SEC_FEE_RATE).quantize(CENT, ROUND_UP), fill.fees)
+        day = fill.filled_at.astimezone(NEW_YORK).date()
+        parts = days.setdefault(day, {"REG": [], "TAF": [], "proceeds": [], "shares": []})
+        parts["REG"].append(sec)
+        parts["TAF"].append(fill.fees - sec)
+        if fill.side is Side.SELL:
+            parts["proceeds"].append(fill.notional)
+            parts["shares"].append(fill.qty)
+    rows = []
+    for day, parts in sorted(days.items()):
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        proceeds, shares = sum(parts["proceeds"], Decimal(0)), sum(parts["shares"], Decimal(0))
+        for sub_type, text in (
+            ("REG", f"REG fee for proceed of ${plain(proceeds.quantize(CENT))} on {day}"),
+            (
+                "TAF",
+                f"TAF fee for proceed of {plain(shares)} shares ({len(parts['shares'])} "
+                f"trades) on {day}",
+            ),
+        ):
+            amount = sum(parts[sub_type], Decimal(0))
+            if amount <= 0:
+                continue
+            row = fee_activity(
                 sub_type=sub_type,
-                created_at=created + timedelta(milliseconds=offset),
+                created_at=midnight + _FEE_POSTED_AFTER[sub_type],
                 amount=amount,
-                symbol=fill.symbol,
-                qty=fill.qty,
-                description=f"{sub_type} fee for {plain(fill.qty)} {fill.symbol} sold {trade_day}",
-                key=f"fee:{sub_type}:{fill.order_id}",
+                description=text,
+                key=f"fee:{sub_type}:{day}",
+                trade_day=day,
             )
-        )
+            rows.append(row)
     return rows
+
+
+#: Alpaca's crypto fee (its lowest volume tier, the taker rate): taken in the coin bought, or
+#: in dollars from a sale's proceeds.
+CRYPTO_FEE_RATE = Decimal("0.0025")
+
+
+def is_crypto(symbol: str) -> bool:
+    return "/" in symbol
+
+
+def crypto_fee_row(fill: TradeFill) -> FakeActivity:
+    """The ``CFEE`` row Alpaca posts for a crypto fill: a buy pays in the coin (``qty`` < 0,
+    ``net_amount`` 0, the pair without its slash, a price), a sell in dollars."""
+    day = fill.filled_at.astimezone(NEW_YORK).date()
+    fields: dict[str, Any] = {
+        "date": day.isoformat(),
+        "created_at": format_ns(epoch_ns(fill.filled_at)),
+        "status": "executed",
+        "currency": "USD",
+    }
+    if fill.side is Side.BUY:
+        coins = normalize((fill.qty * CRYPTO_FEE_RATE).quantize(_NINE_PLACES, ROUND_HALF_UP))
+        fields |= {
+            "net_amount": "0",
+            "description": "Coin Pair Transaction Fee (Non USD)",
+            "symbol": fill.symbol.replace("/", ""),
+            "qty": json_text(-coins),
+            "price": json_text(fill.price),
+        }
+    else:
+        dollars = (fill.notional * CRYPTO_FEE_RATE).quantize(CENT, ROUND_HALF_UP)
+        fields |= {
+            "net_amount": json_text(-dollars),
+            "description": "Coin Pair Transaction Fee (USD)",
+        }
+    return FakeActivity(
+        "CFEE",
+        fill.filled_at,
+        f"cfee:{fill.order_id}",
+        fields,
+        given_id=f"{day:%Y%m%d}000000000::{fake_uuid('cfee', fill.order_id)}",
+    )
+
+
+def _take_coins(held: deque[list[Decimal]], coins: Decimal) -> None:
+    """A coin fee leaves the newest lots first (their cost stays with what is left)."""
+    for lot in reversed(held):
+        taken = min(coins, lot[0])
+        if taken <= 0:
+            break
+        cost = lot[0] * lot[1]
+        lot[0] -= taken
+        coins -= taken
+        if lot[0] > 0:
+            lot[1] = normalize((cost / lot[0]).quantize(RATIO_PLACES))
+    kept = [lot for lot in held if lot[0] > 0]
+    held.clear()
+    held.extend(kept)
 
 
 def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
@@ -553,10 +650,63 @@ def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
 def _unfilled_orders(
     account_id: str, cycles: Sequence[TradingCycle], fills: Sequence[TradeFill]
 ) -> list[FakeOrder]:
+    """Orders that filled nothing, of the classes and statuses Alpaca's real bodies show: a
+    canceled limit buy, an open limit sell, a bracket waiting with its two held exits, a
+    limit order replaced by another (``replaced_by``/``replaces``; the replacement written with
+    JSON numbers), a notional buy Alpaca has not routed yet (``pending_new``) and a canceled two-leg
+    option combination (``mleg``: the parent without symbol, side or asset)."""
     first, last = cycles[min(1, len(cycles) - 1)], cycles[-1]
     symbol = fills[0].symbol
     price = fills[-1].price
     canceled_submitted = first.start + timedelta(minutes=35, microseconds=123)
+    late = last.end - timedelta(minutes=5, microseconds=77)
+
+    def order(key: str, **fields: Any) -> FakeOrder:
+        return FakeOrder(
+            id=fake_uuid(account_id, key),
+            client_order_id=f"{last.correlation_id}:{key}",
+            **fields,
+        )
+
+    take_profit, stop_loss = (
+        (price * Decimal("1.1")).quantize(CENT),
+        (price * Decimal("0.9")).quantize(CENT),
+    )
+    exits = tuple(
+        order(
+            f"bracket-{kind}",
+            symbol=symbol,
+            side="sell",
+            qty=Decimal(2),
+            submitted_at=late,
+            status="held",
+            type=kind,
+            time_in_force="gtc",
+            order_class="bracket",
+            limit_price=take_profit if kind == "limit" else None,
+            stop_price=stop_loss if kind == "stop" else None,
+        )
+        for kind in ("limit", "stop")
+    )
+    replacement = fake_uuid(account_id, "replacement")
+    option = fills[0].symbol.split("/")[0][:6]
+    expiry = (last.end + timedelta(days=30)).strftime("%y%m%d")
+    strike = f"{min(int(price * 1000), 99_999_999):08d}"
+    legs = tuple(
+        order(
+            f"combo-{right}",
+            symbol=f"{option}{expiry}{right}{strike}",
+            side=side,
+            qty=Decimal(1),
+            submitted_at=late,
+            status="canceled",
+            type="limit",
+            order_class="mleg",
+            ratio_qty=Decimal(1),
+            canceled_at=late + timedelta(seconds=40),
+        )
+        for right, side in (("C", "buy"), ("P", "buy"))
+    )
     return [
         FakeOrder(
             id=fake_uuid(account_id, "canceled"),
@@ -577,12 +727,73 @@ def _unfilled_orders(
             symbol=fills[-1].symbol,
             side="sell",
             qty=Decimal(5),
-            submitted_at=last.end - timedelta(minutes=5, microseconds=77),
+            submitted_at=late,
             submitted_nanos=500,
             status="new",
             type="limit",
             time_in_force="gtc",
             limit_price=(price * Decimal("1.05")).quantize(CENT),
+        ),
+        order(
+            "bracket",
+            symbol=symbol,
+            side="buy",
+            qty=Decimal(2),
+            submitted_at=late + timedelta(seconds=1),
+            status="new",
+            type="limit",
+            time_in_force="gtc",
+            order_class="bracket",
+            limit_price=(price * Decimal("0.97")).quantize(CENT),
+            legs=exits,
+        ),
+        order(
+            "replaced",
+            symbol=symbol,
+            side="buy",
+            qty=Decimal(3),
+            submitted_at=late + timedelta(seconds=2),
+            status="replaced",
+            type="limit",
+            limit_price=(price * Decimal("0.96")).quantize(CENT),
+            replaced_by=replacement,
+            replaced_at=late + timedelta(seconds=9),
+        ),
+        FakeOrder(
+            id=replacement,
+            client_order_id=f"{last.correlation_id}:replacement",
+            symbol=symbol,
+            side="buy",
+            qty=Decimal(3),
+            submitted_at=late + timedelta(seconds=9),
+            status="accepted",
+            type="limit",
+            limit_price=(price * Decimal("0.965")).quantize(CENT),
+            replaces=fake_uuid(account_id, "replaced"),
+            order_class="simple",
+            numbers=True,
+        ),
+        order(
+            "notional",
+            symbol=symbol,
+            side="buy",
+            qty=None,
+            notional=Decimal(250),
+            submitted_at=late + timedelta(seconds=12),
+            status="pending_new",
+        ),
+        order(
+            "combo",
+            symbol="",
+            side="",
+            qty=Decimal(1),
+            submitted_at=late + timedelta(seconds=15),
+            status="canceled",
+            type="limit",
+            order_class="mleg",
+            limit_price=Decimal("1.25"),
+            canceled_at=late + timedelta(seconds=40),
+            legs=legs,
         ),
     ]
 

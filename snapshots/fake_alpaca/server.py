@@ -7,13 +7,16 @@ contract in ``shared/reference/alpaca-rest-contract.md``:
 * ``GET /v2/account``, ``GET /v2/positions``;
 * ``GET /v2/orders`` with ``status`` (open/closed/all, default open), ``limit`` (default 50,
   capped at 500), ``after``/``until`` (exclusive bounds on ``submitted_at``), ``direction``
-  (default desc), ``nested``, ``symbols``, ``side``; ``GET /v2/orders/{id}``;
+  (default desc), ``nested`` (legs inside their parent, else beside it), ``symbols``,
+  ``side``; ``GET /v2/orders/{id}``;
 * ``GET /v2/account/activities/{TYPE}`` and ``GET /v2/account/activities?activity_types=A,B``
   with ``after``/``until`` (exclusive, on creation time), ``date``, ``direction`` (default
   desc), ``page_size`` (default and maximum 100) and ``page_token`` (the id of the last row
   seen; ids look like ``<yyyymmddhhmmssmmm>::<uuid>`` and rows are ordered by id);
-* ``GET /v2/account/portfolio/history`` with ``period``, ``timeframe`` (``1D`` only),
-  ``start``, ``end``: parallel arrays of JSON numbers, as Alpaca sends them;
+* ``GET /v2/account/portfolio/history`` with ``period``, ``timeframe`` (``1D``, or ``1Min``,
+  ``5Min``, ``15Min``, ``1H`` over the session), ``start``, ``end``: parallel arrays of JSON
+  numbers, as Alpaca sends them, the timestamps in seconds (or in milliseconds, as Alpaca's
+  documented example, with ``FakeAccount.history_in_milliseconds``);
 * the market-data route ``GET /v2/stocks/bars`` (``APCA_API_DATA_URL`` points alpaca-py's
   ``StockHistoricalDataClient`` here) with ``symbols``, ``timeframe`` (``1Day`` only),
   ``start``, ``end``, ``limit`` (default 1000, at most 10,000) and ``page_token``:
@@ -37,7 +40,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -411,11 +414,11 @@ class FakeAlpaca:
         if route == "/orders":
             return _orders(account, query)
         if route.startswith("/orders/"):
-            _flag(query, "nested")
+            nested = _flag(query, "nested")
             order_id = route[len("/orders/") :]
             for order in account.orders:
                 if order.id == order_id:
-                    return order.to_json()
+                    return order.to_json(nested=nested)
             raise _Failure(404, f"order not found for {order_id}")
         if route == "/account/activities":
             names = query.get("activity_types") or query.get("activity_type")
@@ -472,16 +475,22 @@ def _orders(account: FakeAccount, query: Mapping[str, str]) -> list[dict[str, An
     limit = min(_int(query, "limit", ORDERS_DEFAULT_LIMIT), ORDERS_MAX_LIMIT)
     after, until = _bound(query, "after"), _bound(query, "until")
     direction = _choice(query, "direction", ("asc", "desc"), "desc")
-    _flag(query, "nested")  # no multi-leg orders here: nothing to roll up
+    # Nested, an order's legs ride in its ``legs``; otherwise they are orders of their own.
+    nested = _flag(query, "nested")
     side = query.get("side")
     if side is not None and side.lower() not in ("buy", "sell"):
         raise _Failure(422, f"side must be buy or sell, got {side!r}")
     symbols = None
     if query.get("symbols"):
         symbols = {s.strip().upper() for s in query["symbols"].split(",") if s.strip()}
+    every = [
+        order
+        for parent in account.orders
+        for order in ((parent,) if nested else (parent, *parent.legs))
+    ]
     selected = [
         order
-        for order in account.orders
+        for order in every
         if (status == "all" or (status == "open") == (order.status in OPEN_STATUSES))
         and (after is None or order.submitted_ns > after)
         and (until is None or order.submitted_ns < until)
@@ -489,7 +498,7 @@ def _orders(account: FakeAccount, query: Mapping[str, str]) -> list[dict[str, An
         and (side is None or order.side == side.lower())
     ]
     selected.sort(key=lambda o: (o.submitted_ns, o.id), reverse=direction == "desc")
-    return [order.to_json() for order in selected[:limit]]
+    return [order.to_json(nested=nested) for order in selected[:limit]]
 
 
 _ACTIVITY_ID = re.compile(r"^\d{17}::[0-9a-fA-F-]{36}$")
@@ -525,7 +534,7 @@ def _activities(
     rows.sort(key=lambda a: a.id, reverse=descending)
     if token is not None:
         rows = [a for a in rows if (a.id < token if descending else a.id > token)]
-    return [a.to_json(account.account_id) for a in rows[:page_size]]
+    return [a.to_json() for a in rows[:page_size]]
 
 
 _PERIOD = re.compile(r"^(\d+)([DWMA])$")
@@ -539,10 +548,15 @@ def _period(text: str) -> int:
     return int(match[1]) * _PERIOD_DAYS[match[2]] * 86_400 * NS_PER_SECOND
 
 
+#: Intraday timeframes of the history, and the regular session they cover (UTC, summer).
+_INTRADAY = {"1Min": 1, "5Min": 5, "15Min": 15, "1H": 60}
+_SESSION_UTC = (13 * 60 + 30, 20 * 60)
+
+
 def _portfolio_history(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any]:
     timeframe = query.get("timeframe") or "1D"
-    if timeframe != "1D":
-        raise _Failure(422, f"the fake serves timeframe 1D only, got {timeframe!r}")
+    if timeframe != "1D" and timeframe not in _INTRADAY:
+        raise _Failure(422, f"invalid timeframe {timeframe!r}")
     series = sorted(account.equity_series, key=lambda s: s.timestamp)
     start, end = _bound(query, "start"), _bound(query, "end")
     span = _period(query["period"]) if query.get("period") else None
@@ -556,8 +570,18 @@ def _portfolio_history(account: FakeAccount, query: Mapping[str, str]) -> dict[s
         start = end - (span if span is not None else _period("1M"))
     assert end is not None
     points = [s for s in series if start <= epoch_ns(s.timestamp) <= end]
+    if timeframe in _INTRADAY:
+        # The day's value held through its session, one sample per step (Alpaca's intraday
+        # history covers the session).
+        step = _INTRADAY[timeframe]
+        points = [
+            replace(p, timestamp=p.timestamp + timedelta(minutes=minute))
+            for p in points
+            for minute in range(_SESSION_UTC[0], _SESSION_UTC[1], step)
+        ]
+    unit = 1000 if account.history_in_milliseconds else 1
     return {
-        "timestamp": [epoch_ns(p.timestamp) // NS_PER_SECOND for p in points],
+        "timestamp": [epoch_ns(p.timestamp) // NS_PER_SECOND * unit for p in points],
         "equity": [float(p.equity) for p in points],
         "profit_loss": [float(p.profit_loss) for p in points],
         "profit_loss_pct": [

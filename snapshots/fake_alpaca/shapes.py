@@ -8,11 +8,13 @@ carry New York time.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,10 +54,6 @@ def json_text(value: Decimal) -> str:
     return plain(value)
 
 
-def optional_json_text(value: Decimal | None) -> str | None:
-    return None if value is None else plain(value)
-
-
 def ratio_of(numerator: Decimal, denominator: Decimal) -> Decimal:
     if denominator == 0:
         return Decimal(0)
@@ -74,15 +72,46 @@ def asset_id(symbol: str) -> str:
 # Alpaca's bodies -----------------------------------------------------------------------------
 
 
+#: An OCC option symbol: root, expiry YYMMDD, C/P, strike x 1000 in 8 digits.
+_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,6}\d{6}[CP]\d{8}$")
+
+
+def asset_class_of(symbol: str) -> str:
+    """``crypto`` for a pair (``BTC/USD``), ``us_option`` for an OCC symbol, else ``us_equity``."""
+    if "/" in symbol:
+        return "crypto"
+    return "us_option" if _OPTION_SYMBOL.fullmatch(symbol) else "us_equity"
+
+
+def _number_or_text(value: Decimal | None, as_number: bool) -> Any:
+    """A decimal as Alpaca writes it: a string, or (``as_number``) a JSON number when the
+    number's shortest form is the same value (alpaca-py's fixtures show both)."""
+    if value is None:
+        return None
+    if as_number and Decimal(repr(float(value))) == value:
+        return int(value) if value == value.to_integral_value() else float(value)
+    return plain(value)
+
+
 @dataclass(frozen=True)
 class FakeOrder:
-    """One order. ``submitted_nanos`` adds sub-microsecond digits to ``submitted_at``."""
+    """One order, as Alpaca writes it.
+
+    ``submitted_nanos`` adds sub-microsecond digits to ``submitted_at``. ``order_class`` is
+    ``""`` (how Alpaca writes most simple orders), ``simple``, ``oco``, ``oto``, ``bracket`` or
+    ``mleg``; ``legs`` are the child orders (served nested, or beside the parent without
+    ``nested``). An ``mleg`` parent has no symbol, side or asset (Alpaca sends ``""``): its
+    quantity counts combinations, each leg's ``ratio_qty`` the contracts per combination.
+    ``qty`` is ``None`` for a notional order. ``numbers`` writes quantities and prices as JSON
+    numbers (alpaca-py's fixtures show them; its model takes them, but ``notional`` only as
+    text).
+    """
 
     id: str
     client_order_id: str
     symbol: str
     side: str
-    qty: Decimal
+    qty: Decimal | None
     submitted_at: datetime
     status: str = "filled"
     type: str = "market"
@@ -93,17 +122,34 @@ class FakeOrder:
     canceled_at: datetime | None = None
     limit_price: Decimal | None = None
     submitted_nanos: int = 0
+    order_class: str = ""
+    legs: tuple[FakeOrder, ...] = ()
+    notional: Decimal | None = None
+    stop_price: Decimal | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_at: datetime | None = None
+    ratio_qty: Decimal | None = None
+    numbers: bool = False
 
     @property
     def submitted_ns(self) -> int:
         return epoch_ns(self.submitted_at, self.submitted_nanos)
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def is_combination(self) -> bool:
+        return self.order_class == "mleg" and bool(self.legs)
+
+    def to_json(self, *, nested: bool = True) -> dict[str, Any]:
         submitted = format_ns(self.submitted_ns)
         filled = None if self.filled_at is None else format_ns(epoch_ns(self.filled_at))
         canceled = None if self.canceled_at is None else format_ns(epoch_ns(self.canceled_at))
-        updated = filled or canceled or submitted
-        return {
+        replaced = None if self.replaced_at is None else format_ns(epoch_ns(self.replaced_at))
+        updated = filled or canceled or replaced or submitted
+        number = partial(_number_or_text, as_number=self.numbers)
+        combination = self.is_combination
+        asset_class = "" if combination else asset_class_of(self.symbol)
+        body: dict[str, Any] = {
             "id": self.id,
             "client_order_id": self.client_order_id,
             "created_at": submitted,
@@ -113,34 +159,48 @@ class FakeOrder:
             "expired_at": None,
             "canceled_at": canceled,
             "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
-            "asset_id": asset_id(self.symbol),
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": None,
-            "qty": json_text(self.qty),
-            "filled_qty": json_text(self.filled_qty),
-            "filled_avg_price": optional_json_text(self.filled_avg_price),
-            "order_class": "",
+            "replaced_at": replaced,
+            "replaced_by": self.replaced_by,
+            "replaces": self.replaces,
+            "asset_id": "" if combination else asset_id(self.symbol),
+            "symbol": "" if combination else self.symbol,
+            "asset_class": asset_class,
+            "notional": None if self.notional is None else plain(self.notional),  # always text
+            "qty": number(self.qty),
+            "filled_qty": number(self.filled_qty),
+            "filled_avg_price": number(self.filled_avg_price),
+            "order_class": self.order_class,
             "order_type": self.type,
             "type": self.type,
-            "side": self.side,
-            "position_intent": "buy_to_open" if self.side == "buy" else "sell_to_close",
+            "side": "" if combination else self.side,
+            "position_intent": _position_intent(self.side, asset_class),
             "time_in_force": self.time_in_force,
-            "limit_price": optional_json_text(self.limit_price),
-            "stop_price": None,
+            "limit_price": number(self.limit_price),
+            "stop_price": number(self.stop_price),
             "status": self.status,
             "extended_hours": False,
-            "legs": None,
+            "legs": [leg.to_json() for leg in self.legs] if nested and self.legs else None,
             "trail_percent": None,
             "trail_price": None,
             "hwm": None,
             "subtag": None,
             "source": None,
-            "expires_at": None,
         }
+        if self.ratio_qty is not None:
+            body["ratio_qty"] = number(self.ratio_qty)
+        if asset_class == "us_option":
+            # An option order expires with its session (Alpaca's legs carry it).
+            day = self.submitted_at.astimezone(NEW_YORK).date()
+            body["expires_at"] = f"{day.isoformat()}T21:00:00Z"
+        if combination:
+            del body["position_intent"]  # Alpaca's multi-leg parent has none
+        return body
+
+
+def _position_intent(side: str, asset_class: str) -> str | None:
+    if asset_class == "crypto":
+        return None  # Alpaca's crypto orders carry none
+    return "buy_to_open" if side == "buy" else "sell_to_close"
 
 
 @dataclass(frozen=True)
@@ -163,12 +223,14 @@ class FakePosition:
         unrealized = self.market_value - self.cost_basis
         intraday = self.qty * (self.current_price - self.lastday_price)
         change = ratio_of(self.current_price - self.lastday_price, self.lastday_price)
+        crypto = asset_class_of(self.symbol) == "crypto"
         return {
             "asset_id": asset_id(self.symbol),
-            "symbol": self.symbol,
-            "exchange": self.exchange,
-            "asset_class": "us_equity",
-            "asset_marginable": True,
+            # Alpaca names a crypto position by its pair without the slash (BTC/USD: BTCUSD).
+            "symbol": self.symbol.replace("/", ""),
+            "exchange": "CRYPTO" if crypto else self.exchange,
+            "asset_class": asset_class_of(self.symbol),
+            "asset_marginable": not crypto,
             "qty": json_text(self.qty),
             "qty_available": json_text(self.qty),
             "avg_entry_price": json_text(self.avg_entry_price),
@@ -219,13 +281,10 @@ class FakeActivity:
         wall = self.created_at.astimezone(NEW_YORK).replace(tzinfo=UTC)
         return epoch_ns(wall, self.created_nanos)
 
-    def to_json(self, account_id: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_id": account_id,
-            "activity_type": self.activity_type,
-            **self.fields,
-        }
+    def to_json(self) -> dict[str, Any]:
+        """The Trading API's row (the Broker API adds ``account_id``; Alpaca's trading rows
+        carry none)."""
+        return {"id": self.id, "activity_type": self.activity_type, **self.fields}
 
 
 def replayed_activity(raw: Mapping[str, Any]) -> FakeActivity:
@@ -254,27 +313,33 @@ def fee_activity(
     qty: Decimal | None = None,
     description: str | None = None,
     key: str | None = None,
+    trade_day: date | None = None,
 ) -> FakeActivity:
-    """A FEE activity of ``amount`` (> 0; written as a negative ``net_amount``)."""
+    """A FEE activity of ``amount`` (> 0; written as a negative ``net_amount``).
+
+    With ``trade_day`` it is one of Alpaca's daily totals: dated, and identified by a
+    date-only id (``<yyyymmdd>000000000::<uuid>``), by the day of the trades it charges;
+    Alpaca's daily rows carry no ``symbol`` or ``qty`` (a row given them writes them).
+    """
     if amount <= 0:
         raise ValueError(f"fee amount must be > 0, got {amount}")
-    return FakeActivity(
-        activity_type="FEE",
-        created_at=created_at,
-        key=key or f"fee:{sub_type}:{symbol}:{created_at.isoformat()}:{amount}",
-        fields={
-            "activity_sub_type": sub_type,
-            # Alpaca dates a day's fee row by the trade date (New York) its id carries.
-            "date": created_at.astimezone(NEW_YORK).date().isoformat(),
-            "created_at": format_ns(epoch_ns(created_at)),
-            "net_amount": json_text(-amount),
-            "symbol": symbol,
-            "qty": optional_json_text(qty),
-            "per_share_amount": None,
-            "description": description or f"{sub_type} fee",
-            "status": "executed",
-        },
-    )
+    key = key or f"fee:{sub_type}:{symbol}:{created_at.isoformat()}:{amount}"
+    day = trade_day or created_at.astimezone(NEW_YORK).date()
+    fields: dict[str, Any] = {
+        "activity_sub_type": sub_type,
+        "date": day.isoformat(),
+        "created_at": format_ns(epoch_ns(created_at)),
+        "net_amount": json_text(-amount),
+        "description": description or f"{sub_type} fee",
+        "status": "executed",
+        "currency": "USD",
+    }
+    if symbol is not None:
+        fields["symbol"] = symbol
+    if qty is not None:
+        fields["qty"] = json_text(qty)
+    given = None if trade_day is None else f"{day:%Y%m%d}000000000::{fake_uuid('activity', key)}"
+    return FakeActivity("FEE", created_at, key, fields, given_id=given)
 
 
 def fill_activity(order: FakeOrder) -> FakeActivity:
@@ -292,7 +357,7 @@ def fill_activity(order: FakeOrder) -> FakeActivity:
             "qty": json_text(order.filled_qty),
             "side": order.side,
             "symbol": order.symbol,
-            "leaves_qty": json_text(order.qty - order.filled_qty),
+            "leaves_qty": json_text((order.qty or order.filled_qty) - order.filled_qty),
             "order_id": order.id,
             "cum_qty": json_text(order.filled_qty),
             "order_status": order.status,

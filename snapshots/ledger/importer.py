@@ -114,6 +114,27 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str | _Unreadable]]:
                 yield number, _Unreadable(f"not valid UTF-8 (byte {exc.start + 1} of the line)")
 
 
+def read_json_file(path: Path) -> dict[str, Any]:
+    """One JSON object from a file (``trades amend``), read by the rules of an import line: at
+    most ``MAX_LINE_BYTES``, UTF-8 with or without a byte-order mark, numbers as exact
+    decimals, no repeated key, bounded nesting. ``LedgerValidationError`` otherwise."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_LINE_BYTES + 1)
+    except OSError as exc:
+        raise LedgerValidationError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_LINE_BYTES:
+        raise LedgerValidationError(f"{path}: longer than {MAX_LINE_BYTES:,} bytes")
+    try:
+        text = raw.removeprefix(_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LedgerValidationError(f"{path}: not valid UTF-8 (byte {exc.start + 1})") from exc
+    record = _json_record(text)
+    if isinstance(record, str):
+        raise LedgerValidationError(f"{path}: {record}")
+    return record
+
+
 def _json_record(text: str) -> dict[str, Any] | str:
     try:
         data = json.loads(

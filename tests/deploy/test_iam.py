@@ -243,9 +243,7 @@ def run(
         return FakeAccount.from_history(
             cycles[:upto],
             events=history.events_until(cycles[upto - 1].end),
-            history_days=60,
-            benchmark="SPY",
-            **options,
+            **{"history_days": 60, "benchmark": "SPY", **options},
         )
 
     with running_fake_alpaca(account(len(cycles) - 1)) as fake:
@@ -256,7 +254,8 @@ def run(
         fake.account = account(len(cycles))
         payload = trading_lambda.handler(event(day2), None)  # carried forward
         assert trading_lambda.handler(event(day2), None) == payload  # a retried cycle
-        fake.account = account(len(cycles), include_unfilled=False)  # a smaller body
+        # A body smaller by chunks: no unfilled orders, no history before the ledger.
+        fake.account = account(len(cycles), include_unfilled=False, history_days=0)
         replaced = trading_lambda.handler(
             event(day2, correlation_id="cycle-rerun", replace_checksum=payload["checksum"]),
             None,

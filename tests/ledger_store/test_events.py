@@ -261,6 +261,6 @@ def test_voiding_needs_an_event_a_reason_and_an_actor(settings: TableSettings) -
     events.record(event)
     before = raw_table(settings)
     for reason, actor in (("", "ops"), ("why", " "), ("x" * 501, "ops")):
-        with pytest.raises(LedgerValidationError, match="a void needs a"):
+        with pytest.raises(LedgerValidationError, match=r"a void.s (reason|actor) must be 1 to"):
             events.void(ACCOUNT, event.event_id, reason=reason, actor=actor)
     assert raw_table(settings) == before

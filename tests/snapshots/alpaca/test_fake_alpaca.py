@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,6 @@ from snapshots.fake_alpaca.broker import (
     TradingCycle,
     bulk_fee_activities,
     bulk_orders,
-    next_business_day,
 )
 from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
@@ -36,7 +35,7 @@ from snapshots.fake_alpaca.server import (
     parse_query_time,
     running_fake_alpaca,
 )
-from snapshots.fake_alpaca.shapes import epoch_ns, format_ns
+from snapshots.fake_alpaca.shapes import NEW_YORK, epoch_ns, format_ns
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 
@@ -124,30 +123,44 @@ def test_one_filled_order_and_one_fill_activity_per_fill(
 
 def test_unfilled_orders_are_included(history_account: FakeAccount) -> None:
     statuses = Counter(order.status for order in history_account.orders)
-    assert statuses["canceled"] == 1
-    assert statuses["new"] == 1
+    # A canceled limit buy and a canceled option combination; an open limit sell and a
+    # bracket; a replaced order, its accepted replacement; a notional buy not yet routed.
+    assert statuses["canceled"] == 2
+    assert statuses["new"] == 2
+    assert (statuses["replaced"], statuses["accepted"], statuses["pending_new"]) == (1, 1, 1)
+    legs = Counter(leg.status for order in history_account.orders for leg in order.legs)
+    assert legs == {"held": 2, "canceled": 2}
     canceled = next(o for o in history_account.orders if o.status == "canceled")
     assert canceled.filled_qty == 0
     assert canceled.canceled_at is not None
     assert canceled.canceled_at > canceled.submitted_at
 
 
-def test_fee_rows_add_up_to_each_fills_fees_and_post_next_business_day(
+def test_fee_rows_are_alpacas_daily_totals_of_the_fills_fees(
     cycles: list[TradingCycle], history_account: FakeAccount
 ) -> None:
-    for row in history_account.fee_activities:
+    """As Alpaca's paper rows show: one REG and one TAF row per trade day (New York), no
+    symbol or quantity, posted just after the next UTC midnight, dated and identified by the
+    trade day; together they are the day's fills' fees."""
+    fills = [f for c in cycles for f in c.fills if f.fees > 0]
+    assert fills
+    by_day: dict[Any, Decimal] = defaultdict(Decimal)
+    for fill in fills:
+        by_day[fill.filled_at.astimezone(NEW_YORK).date()] += fill.fees
+    rows = history_account.fee_activities
+    for row in rows:
         assert Decimal(row.fields["net_amount"]) < 0
         assert row.fields["activity_sub_type"] in ("REG", "TAF")
-    sells = [f for c in cycles for f in c.fills if f.side is Side.SELL]
-    assert sells
-    assert len(history_account.fee_activities) == 2 * len(sells)
-    for fill in sells:
-        posted = next_business_day(fill.filled_at.date())
-        rows = [r for r in history_account.fee_activities if r.key.endswith(f":{fill.order_id}")]
-        assert {r.fields["activity_sub_type"] for r in rows} == {"REG", "TAF"}
-        assert sum(-Decimal(r.fields["net_amount"]) for r in rows) == fill.fees
-        assert {r.created_at.date() for r in rows} == {posted}
-        assert posted.weekday() < 5
+        assert not {"symbol", "qty"} & set(row.fields)
+        day = date.fromisoformat(row.fields["date"])
+        assert row.id.startswith(f"{day:%Y%m%d}000000000::")
+        assert row.created_at.date() == day + timedelta(days=1)
+        assert row.created_at.time() < time(0, 30)
+    posted: dict[Any, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        posted[date.fromisoformat(row.fields["date"])] -= Decimal(row.fields["net_amount"])
+    assert posted == by_day
+    assert len({(r.fields["date"], r.fields["activity_sub_type"]) for r in rows}) == len(rows)
 
 
 def test_cash_positions_and_equity_are_consistent(
@@ -218,6 +231,13 @@ def test_the_real_sdk_parses_every_endpoint(server: FakeAlpaca) -> None:
         OrderStatus.FILLED,
         OrderStatus.CANCELED,
         OrderStatus.NEW,
+        OrderStatus.REPLACED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PENDING_NEW,
+    }
+    assert {leg.status for o in orders for leg in o.legs or ()} == {
+        OrderStatus.HELD,
+        OrderStatus.CANCELED,
     }
     by_id = client.get_order_by_id(orders[0].id, GetOrderByIdRequest(nested=True))
     assert by_id.id == orders[0].id
@@ -234,7 +254,8 @@ def test_money_is_strings_and_timestamps_have_nine_digits(server: FakeAlpaca) ->
     position = get(server, "/v2/positions").json()[0]
     for name in ("qty", "avg_entry_price", "market_value", "cost_basis", "unrealized_pl"):
         assert isinstance(position[name], str), name
-    order = get(server, "/v2/orders", {"status": "closed", "limit": 1}).json()[0]
+    closed = get(server, "/v2/orders", {"status": "closed", "limit": 500}).json()
+    order = next(o for o in closed if o["status"] == "filled")
     for name in ("qty", "filled_qty", "filled_avg_price"):
         assert isinstance(order[name], str), name
     for name in ("submitted_at", "created_at", "updated_at", "filled_at"):
@@ -292,11 +313,14 @@ def test_orders_limit_defaults_to_50_and_is_capped_at_500(bulk_server: FakeAlpac
 
 
 def test_orders_status_filter_and_default(history_account: FakeAccount, server: FakeAlpaca) -> None:
-    open_orders = get(server, "/v2/orders").json()  # default: open
-    assert [o["status"] for o in open_orders] == ["new"]
+    open_orders = get(server, "/v2/orders").json()  # default: open; legs beside their parent
+    assert sorted(o["status"] for o in open_orders) == [
+        "accepted", "held", "held", "new", "new", "pending_new"
+    ]  # fmt: skip
     closed = get(server, "/v2/orders", {"status": "closed", "limit": 500}).json()
-    assert {o["status"] for o in closed} == {"filled", "canceled"}
-    assert len(closed) == len(history_account.orders) - 1
+    assert {o["status"] for o in closed} == {"filled", "canceled", "replaced"}
+    every = [o for parent in history_account.orders for o in (parent, *parent.legs)]
+    assert len(closed) + len(open_orders) == len(every)
     assert get(server, "/v2/orders", {"status": "bogus"}).status == 422
 
 
@@ -333,7 +357,10 @@ def test_orders_direction_symbols_and_side(
         {"status": "all", "limit": 500, "symbols": "AAPL,MSFT", "side": "sell"},
     ).json()
     expected = [
-        o for o in history_account.orders if o.symbol in ("AAPL", "MSFT") and o.side == "sell"
+        o
+        for parent in history_account.orders
+        for o in (parent, *parent.legs)
+        if o.symbol in ("AAPL", "MSFT") and o.side == "sell"
     ]
     assert only
     assert len(only) == len(expected)
@@ -344,7 +371,7 @@ def test_activities_page_by_token_in_id_order(
     history_account: FakeAccount, server: FakeAlpaca
 ) -> None:
     expected = sorted(a.id for a in history_account.fee_activities)
-    assert len(expected) > 200
+    assert len(expected) > 100
     seen: list[str] = []
     token = None
     while True:
@@ -398,7 +425,7 @@ def test_portfolio_history_is_json_numbers_filtered_by_start_and_end(
     assert len(body["equity"]) == len(body["profit_loss"]) == len(body["profit_loss_pct"]) == 5
     by_day = {s.timestamp.date(): s for s in history_account.equity_series}
     assert Decimal(str(body["equity"][0])) == by_day[date(2026, 8, 10)].equity
-    bad = get(server, "/v2/account/portfolio/history", {"timeframe": "1H"})
+    bad = get(server, "/v2/account/portfolio/history", {"timeframe": "2Q"})
     assert bad.status == 422
 
 

@@ -148,7 +148,7 @@ def test_trades_void_and_amend_from_the_command_line(
         capsys, "trades", "amend", str(tmp_path / "missing.json"), "--reason", "r", *conn(settings)
     )
     assert code == 2
-    assert "not a readable JSON object" in err
+    assert "missing.json: cannot be read" in err
 
 
 def test_events_void_and_list_with_their_status(
