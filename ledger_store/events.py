@@ -10,6 +10,8 @@ An event changes positions or cash without a trade, on a date (``effective_at``)
 * ``dividend`` — ``amount`` of cash for the holders of ``symbol`` at ``effective_at`` (the
   record date); negative for withholdings (``DIVNRA``, ``DIVTW``, ``DIVFEE``);
 * ``cash_flow`` — ``amount`` deposited (> 0) or withdrawn (< 0): not profit, not loss;
+* ``cash_in_lieu`` — ``amount`` paid for the fraction of a share of ``symbol`` a split left
+  (Alpaca's ``SSP`` cash rows, before it kept fractional shares): the fraction is sold;
 * ``asset_fee`` — ``qty`` of ``symbol`` taken as a fee (Alpaca's ``CFEE``: a crypto trading fee
   taken in the coin received): the holding shrinks, its cost stays; ``price`` is Alpaca's
   dollar price of the coin when it was taken (the fee's value, for the report).
@@ -91,6 +93,7 @@ class EventKind(StrEnum):
     DIVIDEND = "dividend"
     CASH_FLOW = "cash_flow"
     ASSET_FEE = "asset_fee"
+    CASH_IN_LIEU = "cash_in_lieu"
 
 
 def _not_in_the_future(value: datetime) -> datetime:
@@ -198,8 +201,18 @@ class AssetFee(_Event):
     price: Annotated[PerShare, Field(ge=0)] | None = None
 
 
+class CashInLieu(_Event):
+    """``amount`` of cash for the fraction of a share of ``symbol`` that a split left (the
+    account's holding less its whole shares): the fraction leaves the newest lots, sold for
+    the cash. Recorded after the split it follows, at the same time or later."""
+
+    kind: Literal[EventKind.CASH_IN_LIEU] = EventKind.CASH_IN_LIEU
+    symbol: Symbol
+    amount: Annotated[Amount, Field(gt=0)]
+
+
 #: Any event (a union of the kinds, told apart by ``kind``).
-Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee
+Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee | CashInLieu
 AccountEvent = Annotated[Event, Field(discriminator="kind")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
 

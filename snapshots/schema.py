@@ -438,6 +438,8 @@ class SnapshotBodyV16(SnapshotBodyV15):
       Alpaca, and the positions check failed with nothing in the snapshot to explain it);
     * a fee in dollars (``net_amount`` < 0, no ``qty``) is one of ``alpaca_fees``, beside the
       ``FEE`` rows;
+    * ``SSP`` rows that pay cash for a fraction of a share (cash in lieu) are a
+      ``cash_in_lieu`` event that sells the fraction (``internal_ledger.cash_in_lieu``);
     * ``alpaca_activities`` keep each row's ``price`` (``AccountActivityV16``).
 
     A 1.5 snapshot is therefore no base to carry a 1.6 ledger forward from.
@@ -449,15 +451,15 @@ class SnapshotBodyV16(SnapshotBodyV15):
 
     @model_validator(mode="after")
     def _asset_fees_in_period(self) -> SnapshotBodyV16:
-        fees = self.internal_ledger.asset_fees
+        fees = [*self.internal_ledger.asset_fees, *self.internal_ledger.cash_in_lieu]
         outside = [
             e.event_id for e in fees if not self.period_start <= e.effective_at < self.period_end
         ]
         if outside:
-            raise ValueError(f"ledger asset fees outside the period: {', '.join(outside)}")
+            raise ValueError(f"ledger events outside the period: {', '.join(outside)}")
         foreign = [e.event_id for e in fees if e.account_id != self.account_id]
         if foreign:
-            raise ValueError(f"ledger asset fees of another account: {', '.join(foreign)}")
+            raise ValueError(f"ledger events of another account: {', '.join(foreign)}")
         return self
 
 

@@ -13,8 +13,12 @@
   and one in (``qty > 0``) give the split ``new : old``: the simplest fraction (smallest
   denominator) that turns the shares out into the shares in as Alpaca rounds them, to 9
   places half-up (``split_ratio``): 200 out and 2,000 in make 10 : 1; 7 out and
-  1.166666667 in make 1 : 6. Anything else (reversed and re-posted rows, a cash remainder
-  without its pair) is left for an explicit split event;
+  1.166666667 in make 1 : 6. Anything else (reversed and re-posted rows) is left for an
+  explicit split event. Rows of the symbol and day that move cash and no shares (cash in lieu
+  of a fraction, as Alpaca paid before it kept fractional shares) make one ``cash_in_lieu``
+  event of their net amount (a posted and reversed pair nets to nothing), under the id of the
+  last of them; the shares then came in whole, so the ratio is not theirs to tell: the share
+  rows are left for an explicit split event;
 * ``CFEE`` taking the fee in the coin (a ``symbol``, a negative ``qty``): an ``asset_fee`` of
   that quantity of the coin at the row's ``price``; a ``CFEE`` in dollars is a fee, read with
   the ``FEE`` rows (``AlpacaSource``), and no event;
@@ -34,14 +38,22 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from fractions import Fraction
 from typing import Final
 
 from pydantic import ValidationError
 
 from ledger_store.dto import Frozen, clean_text
-from ledger_store.events import MAX_RATIO, AssetFee, CashFlow, Dividend, Event, Split
+from ledger_store.events import (
+    MAX_RATIO,
+    AssetFee,
+    CashFlow,
+    CashInLieu,
+    Dividend,
+    Event,
+    Split,
+)
 from snapshots.alpaca.models import (
     CASH_TYPES,
     DIVIDEND_TYPES,
@@ -104,11 +116,19 @@ def events_from_activities(
             unmapped.append(row)
         else:
             events.append(event)
-    for (symbol, _), rows in sorted(splits.items()):
+    for (symbol, _), group in sorted(splits.items()):
+        cash = [r for r in group if not r.qty and r.net_amount]
+        rows = [r for r in group if r not in cash]
+        if cash:
+            lieu = _cash_in_lieu(account_id, symbol, cash)
+            if lieu is None:
+                unmapped.extend(cash)
+            else:
+                events.append(lieu)
         out = [r.qty for r in rows if r.qty is not None and r.qty < 0]
         into = [r.qty for r in rows if r.qty is not None and r.qty > 0]
         split = None
-        if len(out) == 1 and len(into) == 1 and len(rows) == 2:
+        if not cash and len(out) == 1 and len(into) == 1 and len(rows) == 2:
             ratio = split_ratio(-out[0], into[0])
             if ratio is not None:
                 incoming = next(r for r in rows if r.qty is not None and r.qty > 0)
@@ -129,6 +149,18 @@ def events_from_activities(
         unmapped=tuple(sorted(unmapped, key=lambda a: (a.created_at, a.id))),
         canceled=tuple(sorted(canceled, key=lambda a: (a.created_at, a.id))),
     )
+
+
+def _cash_in_lieu(account_id: str, symbol: str, rows: list[AccountActivity]) -> CashInLieu | None:
+    """One event for a symbol's cash-in-lieu rows of a day: their net amount, under the id of
+    the last of them; ``None`` when they net to nothing or less (left for an explicit split)."""
+    with localcontext(Context(prec=60)):
+        net = sum((r.net_amount for r in rows if r.net_amount is not None), Decimal(0))
+    if net <= 0:
+        return None
+    last = max(rows, key=lambda r: (r.created_at, r.id))
+    event = _event(CashInLieu, last, account_id, symbol=symbol, amount=net)
+    return event if isinstance(event, CashInLieu) else None
 
 
 def split_ratio(shares_out: Decimal, shares_in: Decimal) -> Fraction | None:
@@ -172,7 +204,7 @@ def simplest_fraction_between(low: Fraction, high: Fraction) -> Fraction:
 
 
 def _event(
-    model: type[CashFlow] | type[Dividend] | type[Split] | type[AssetFee],
+    model: type[CashFlow] | type[Dividend] | type[Split] | type[AssetFee] | type[CashInLieu],
     row: AccountActivity,
     account_id: str,
     **fields: object,

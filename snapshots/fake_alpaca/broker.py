@@ -25,6 +25,7 @@ from ledger_store.dto import OrderType, Side, TradeFill
 from ledger_store.events import (
     AssetFee,
     CashFlow,
+    CashInLieu,
     Dividend,
     Event,
     Merger,
@@ -427,6 +428,20 @@ def _book_event(
         return event.amount
     if isinstance(event, AssetFee):
         return _book_asset_fee(event, lots, base, rows)
+    if isinstance(event, CashInLieu):
+        # The fraction of a share a split left, sold for the cash (an SSP cash row).
+        held = lots.get(event.symbol, deque())
+        fraction = sum((lot[0] for lot in held), Decimal(0)) % 1
+        for lot in reversed(held):
+            taken = min(fraction, lot[0])
+            lot[0] -= taken
+            fraction -= taken
+        kept = [lot for lot in held if lot[0] > 0]
+        held.clear()
+        held.extend(kept)
+        fields = {**base, "symbol": event.symbol, "net_amount": json_text(event.amount)}
+        rows.append(FakeActivity("SSP", at, event.event_id, fields))
+        return event.amount
     held = lots.pop(event.symbol, deque())
     old_qty = sum((lot[0] for lot in held), Decimal(0))
     new, old = (event.ratio_new, event.ratio_old) if isinstance(event, Split | Merger) else (1, 1)

@@ -34,6 +34,10 @@ its record time):
   theirs), exactly: each share is truncated to 9 places and the remaining units go to the
   largest remainders (ties by strategy name). Held by no strategy: ``unattributed``;
 * ``cash_flow``: the account's capital, kept apart from every strategy's P&L;
+* ``cash_in_lieu`` of ``amount``: the fraction of a share the strategies' long lots of the
+  symbol hold together beyond whole shares (what a split left) is sold for the cash, taken
+  from the newest lots first; each slice realises its share of the cash less its cost
+  (``capital_realizations``). With no fraction held: ``unattributed_cash_in_lieu``;
 * ``asset_fee`` of ``qty`` (a crypto fee Alpaca took in the coin bought): taken from the
   newest long lots of the asset first (the buy it was charged on), across strategies, the pair
   spelt with or without its slash (``ETH/USD`` lots, ``ETHUSD`` fee). A lot keeps its cost
@@ -41,8 +45,9 @@ its record time):
   shows in the P&L when they are sold. A lot the fee empties loses its cost as a realised
   loss (``capital_realizations``). What no long lot covers is ``unattributed_asset_fees``.
 
-Order within an instant: events by ``event_id``, then fills by ``(order_id, strategy)``, then
-asset fees (Alpaca stamps a coin fee with its fill's time, or just after).
+Order within an instant: events by ``event_id``, then cash in lieu (after the split it pays
+for), then fills by ``(order_id, strategy)``, then asset fees (Alpaca stamps a coin fee with
+its fill's time, or just after).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ from ledger_store.errors import LedgerValidationError
 from ledger_store.events import (
     AssetFee,
     CashFlow,
+    CashInLieu,
     Dividend,
     Event,
     Merger,
@@ -168,6 +174,7 @@ class LotLedger(Frozen):
     unattributed_dividends: tuple[Dividend, ...] = ()
     cash_flows: tuple[CashFlow, ...] = ()
     unattributed_asset_fees: tuple[AssetFee, ...] = ()
+    unattributed_cash_in_lieu: tuple[CashInLieu, ...] = ()
 
     def realized_pnl(self, strategy: str) -> Decimal:
         """Matches plus merger cash beyond basis, fees excluded."""
@@ -205,6 +212,7 @@ class _State:
     unattributed: list[Dividend] = field(default_factory=list)
     cash_flows: list[CashFlow] = field(default_factory=list)
     unattributed_fees: list[AssetFee] = field(default_factory=list)
+    unattributed_lieu: list[CashInLieu] = field(default_factory=list)
 
 
 def run_lots(
@@ -218,9 +226,9 @@ def run_lots(
     before; matches, dividends and cash flows are those of ``fills`` and ``events``.
     """
     timeline: list[tuple[datetime, int, str, str, Event | FifoFill]] = [
-        (e.effective_at, 2 if isinstance(e, AssetFee) else 0, e.event_id, "", e) for e in events
+        (e.effective_at, _TIER.get(type(e), 0), e.event_id, "", e) for e in events
     ]
-    timeline += [(f.filled_at, 1, f.order_id, f.strategy, f) for f in fills]
+    timeline += [(f.filled_at, _FILLS, f.order_id, f.strategy, f) for f in fills]
     timeline.sort(key=lambda entry: entry[:4])
     state = _State()
     for lot in sorted(opening, key=lambda x: (x.strategy, x.symbol, x.opened_at, x.order_id)):
@@ -231,7 +239,7 @@ def run_lots(
             )
         book.append(_Lot(lot.side, lot.order_id, lot.opened_at, lot.qty, lot.price))
     for _, kind, _, _, entry in timeline:
-        if kind == 1:
+        if kind == _FILLS:
             _apply_fill(state, entry)  # type: ignore[arg-type]
         else:
             _apply_event(state, entry)  # type: ignore[arg-type]
@@ -269,6 +277,7 @@ def run_lots(
         unattributed_dividends=tuple(state.unattributed),
         cash_flows=tuple(state.cash_flows),
         unattributed_asset_fees=tuple(state.unattributed_fees),
+        unattributed_cash_in_lieu=tuple(state.unattributed_lieu),
     )
 
 
@@ -321,6 +330,8 @@ def _apply_event(state: _State, event: Event) -> None:
         _reshape(state, event, event.symbol, event.new_symbol, Decimal(1), Decimal(1), None)
     elif isinstance(event, AssetFee):
         _asset_fee(state, event)
+    elif isinstance(event, CashInLieu):
+        _cash_in_lieu(state, event)
     elif isinstance(event, Merger):
         _reshape(
             state,
@@ -462,9 +473,14 @@ def _net(
             target.append(_Lot(lot.side, lot.order_id, lot.opened_at, left, lot.price))
 
 
-def _asset_fee(state: _State, event: AssetFee) -> None:
-    """Take ``event.qty`` from the newest long lots of the asset (see the module docstring)."""
-    pair = event.symbol.replace("/", "")
+#: Where an entry falls among those of its instant (see the module docstring).
+_FILLS: Final = 2
+_TIER: Final[dict[type, int]] = {CashInLieu: 1, AssetFee: 3}
+
+
+def _newest_long_lots(state: _State, pair: str) -> list[tuple[str, str, _Lot]]:
+    """``(strategy, symbol, lot)`` of every long lot of ``pair`` (``ETH/USD`` and ``ETHUSD`` are
+    one), newest first: by opening time, order id, strategy, symbol, descending."""
     held = sorted(
         (
             (lot.opened_at, lot.order_id, strategy, symbol, lot)
@@ -476,8 +492,49 @@ def _asset_fee(state: _State, event: AssetFee) -> None:
         key=lambda entry: entry[:4],
         reverse=True,
     )
+    return [(strategy, symbol, lot) for _, _, strategy, symbol, lot in held]
+
+
+def _cash_in_lieu(state: _State, event: CashInLieu) -> None:
+    """Sell the fraction of a share the long lots hold beyond whole shares for the cash."""
+    held = _newest_long_lots(state, event.symbol.replace("/", ""))
+    total = sum((Fraction(lot.qty) for _, _, lot in held), Fraction(0))
+    fraction = total - math.floor(total)
+    if fraction == 0:
+        state.unattributed_lieu.append(event)
+        return
+    cash = Fraction(event.amount)
+    left = fraction
+    for strategy, symbol, lot in held:
+        if left == 0:
+            break
+        taken = min(left, Fraction(lot.qty))
+        left -= taken
+        state.capital.append(
+            CapitalRealization(
+                strategy=strategy,
+                symbol=symbol,
+                event_id=event.event_id,
+                order_id=lot.order_id,
+                effective_at=event.effective_at,
+                realized_pnl=_fraction_to(
+                    cash * taken / fraction - taken * Fraction(lot.price), _MONEY, ROUND_HALF_EVEN
+                ),
+            )
+        )
+        lot.qty = _fraction_to(Fraction(lot.qty) - taken, _QTY, ROUND_HALF_EVEN)
+    for book in state.books.values():
+        if any(lot.qty == 0 for lot in book):
+            kept = [lot for lot in book if lot.qty > 0]
+            book.clear()
+            book.extend(kept)
+
+
+def _asset_fee(state: _State, event: AssetFee) -> None:
+    """Take ``event.qty`` from the newest long lots of the asset (see the module docstring)."""
+    held = _newest_long_lots(state, event.symbol.replace("/", ""))
     left = event.qty
-    for _, _, strategy, symbol, lot in held:
+    for strategy, symbol, lot in held:
         if left == 0:
             break
         taken = min(left, lot.qty)

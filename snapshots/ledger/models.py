@@ -23,7 +23,15 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
 )
-from ledger_store.events import AssetFee, CashFlow, Dividend, Merger, Split, SymbolChange
+from ledger_store.events import (
+    AssetFee,
+    CashFlow,
+    CashInLieu,
+    Dividend,
+    Merger,
+    Split,
+    SymbolChange,
+)
 from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
 from snapshots.ledger.lots import Lot, Match
 
@@ -449,21 +457,30 @@ class AccountLedgerV16(AccountLedgerV13):
     * ``asset_fees``: the period's ``asset_fee`` events (Alpaca's crypto fees taken in the coin),
       as applied to the lots;
     * ``unattributed_asset_fees``: those of them that no long lot of the asset covered, wholly
-      or in part (the ledger's holding then differs from Alpaca's by what is left).
+      or in part (the ledger's holding then differs from Alpaca's by what is left);
+    * ``cash_in_lieu``: the period's cash paid for a fraction of a share a split left, as
+      applied (the fraction sold); ``unattributed_cash_in_lieu`` those of them for which no
+      strategy held a fraction (the cash is in no strategy's figures).
     """
 
     asset_fees: tuple[AssetFee, ...] = ()
     unattributed_asset_fees: tuple[AssetFee, ...] = ()
+    cash_in_lieu: tuple[CashInLieu, ...] = ()
+    unattributed_cash_in_lieu: tuple[CashInLieu, ...] = ()
 
     @model_validator(mode="after")
     def _fees_in_order(self) -> AccountLedgerV16:
         for events, what in (
             (self.asset_fees, "asset_fees"),
             (self.unattributed_asset_fees, "unattributed_asset_fees"),
+            (self.cash_in_lieu, "cash_in_lieu"),
+            (self.unattributed_cash_in_lieu, "unattributed_cash_in_lieu"),
         ):
             keys_ = [(e.effective_at, e.event_id) for e in events]
             if keys_ != sorted(set(keys_)):
                 raise ValueError(f"{what} must be ordered by (effective_at, event_id), once each")
         if not set(self.unattributed_asset_fees) <= set(self.asset_fees):
             raise ValueError("unattributed_asset_fees must be among the period's asset_fees")
+        if not set(self.unattributed_cash_in_lieu) <= set(self.cash_in_lieu):
+            raise ValueError("unattributed_cash_in_lieu must be among the period's cash_in_lieu")
         return self

@@ -46,6 +46,7 @@ from ledger_store.events import (
     AccountEventRepository,
     AssetFee,
     CashFlow,
+    CashInLieu,
     Dividend,
     Event,
     Merger,
@@ -406,6 +407,10 @@ def summarize_account(
                     d for d in ledger.unattributed_dividends if in_period(d.effective_at)
                 ],
                 "asset_fees": [e for e in period_events if isinstance(e, AssetFee)],
+                "cash_in_lieu": [e for e in period_events if isinstance(e, CashInLieu)],
+                "unattributed_cash_in_lieu": [
+                    e for e in ledger.unattributed_cash_in_lieu if in_period(e.effective_at)
+                ],
                 "unattributed_asset_fees": [
                     e for e in ledger.unattributed_asset_fees if in_period(e.effective_at)
                 ],

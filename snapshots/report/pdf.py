@@ -2060,6 +2060,21 @@ def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
                 "",
             ]
         )
+    lieu = ledger.cash_in_lieu if isinstance(ledger, AccountLedgerV16) else ()
+    unsold = (
+        set(ledger.unattributed_cash_in_lieu) if isinstance(ledger, AccountLedgerV16) else set()
+    )
+    for paid in lieu:
+        rows.append(
+            [
+                fmt_datetime(paid.effective_at),
+                "cash in lieu",
+                paid.source or NONE_TEXT,
+                f"{paid.symbol} fraction sold"
+                + (" \u00b7 no fraction held" if paid in unsold else ""),
+                fmt_money(paid.amount, signed=True),
+            ]
+        )
     note = _note(
         f"Net deposits: {fmt_money(ledger.net_deposits, signed=True)} in the period, "
         f"{fmt_money(ledger.net_deposits_cumulative, signed=True)} since the ledger began: "
