@@ -165,6 +165,18 @@ class _Body(Frozen):
             )
         return self
 
+    def _events_of_the_period(self, events: Iterable[Any]) -> None:
+        """Every ledger event listed is the account's and dated in the period."""
+        listed = list(events)
+        outside = [
+            e.event_id for e in listed if not self.period_start <= e.effective_at < self.period_end
+        ]
+        if outside:
+            raise ValueError(f"ledger events outside the period: {', '.join(outside)}")
+        foreign = [e.event_id for e in listed if e.account_id != self.account_id]
+        if foreign:
+            raise ValueError(f"ledger events of another account: {', '.join(foreign)}")
+
     def _strategies_within_period(self, performance: Mapping[str, Any]) -> None:
         for name, p in performance.items():
             if p.last_trade_at is not None and p.last_trade_at >= self.period_end:
@@ -226,15 +238,9 @@ class SnapshotBodyV12(_Body):
     def _consistent(self) -> SnapshotBodyV12:
         self._strategies_within_period(self.internal_ledger.strategy_performance)
         ledger = self.internal_ledger
-        events = [*ledger.cash_flows, *ledger.corporate_actions, *ledger.dividends]
-        outside = [
-            e.event_id for e in events if not self.period_start <= e.effective_at < self.period_end
-        ]
-        if outside:
-            raise ValueError(f"ledger events outside the period: {', '.join(outside)}")
-        foreign = [e.event_id for e in events if e.account_id != self.account_id]
-        if foreign:
-            raise ValueError(f"ledger events of another account: {', '.join(foreign)}")
+        self._events_of_the_period(
+            [*ledger.cash_flows, *ledger.corporate_actions, *ledger.dividends]
+        )
         late = [
             a.id
             for a in self.alpaca_activities
@@ -450,16 +456,10 @@ class SnapshotBodyV16(SnapshotBodyV15):
     alpaca_activities: ActivitiesV16 = ()
 
     @model_validator(mode="after")
-    def _asset_fees_in_period(self) -> SnapshotBodyV16:
-        fees = [*self.internal_ledger.asset_fees, *self.internal_ledger.cash_in_lieu]
-        outside = [
-            e.event_id for e in fees if not self.period_start <= e.effective_at < self.period_end
-        ]
-        if outside:
-            raise ValueError(f"ledger events outside the period: {', '.join(outside)}")
-        foreign = [e.event_id for e in fees if e.account_id != self.account_id]
-        if foreign:
-            raise ValueError(f"ledger events of another account: {', '.join(foreign)}")
+    def _new_events_of_the_period(self) -> SnapshotBodyV16:
+        self._events_of_the_period(
+            [*self.internal_ledger.asset_fees, *self.internal_ledger.cash_in_lieu]
+        )
         return self
 
 

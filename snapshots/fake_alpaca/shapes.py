@@ -224,7 +224,7 @@ class FakePosition:
         intraday = self.qty * (self.current_price - self.lastday_price)
         change = ratio_of(self.current_price - self.lastday_price, self.lastday_price)
         crypto = asset_class_of(self.symbol) == "crypto"
-        return {
+        body: dict[str, Any] = {
             "asset_id": asset_id(self.symbol),
             # Alpaca names a crypto position by its pair without the slash (BTC/USD: BTCUSD).
             "symbol": self.symbol.replace("/", ""),
@@ -245,6 +245,26 @@ class FakePosition:
             "lastday_price": json_text(self.lastday_price),
             "change_today": json_text(change),
         }
+        if crypto:
+            # Alpaca adds the figures in dollars (``usd``), as alpaca-py's fixtures show them:
+            # for a dollar account, the same values.
+            body["usd"] = {name: body[name] for name in _USD_FIGURES}
+        return body
+
+
+#: The figures of a position's ``usd`` block (alpaca-py's ``USDPositionValues``).
+_USD_FIGURES = (
+    "avg_entry_price",
+    "market_value",
+    "cost_basis",
+    "unrealized_pl",
+    "unrealized_plpc",
+    "unrealized_intraday_pl",
+    "unrealized_intraday_plpc",
+    "current_price",
+    "lastday_price",
+    "change_today",
+)
 
 
 @dataclass(frozen=True)

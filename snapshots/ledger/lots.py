@@ -372,16 +372,7 @@ def _reshape(
                 excess = cash - cost
                 cost = max(cost - cash, Fraction(0))
                 if excess > 0:
-                    state.capital.append(
-                        CapitalRealization(
-                            strategy=strategy_name,
-                            symbol=symbol,
-                            event_id=event.event_id,
-                            order_id=lot.order_id,
-                            effective_at=event.effective_at,
-                            realized_pnl=_fraction_to(excess * sign, _MONEY, ROUND_HALF_EVEN),
-                        )
-                    )
+                    _realize(state, strategy_name, symbol, event, lot, excess * sign)
             price = _fraction_to(cost / Fraction(qty), _MONEY, ROUND_HALF_EVEN)
             reshaped.append(_Lot(lot.side, lot.order_id, lot.opened_at, qty, price))
         held.clear()
@@ -478,6 +469,22 @@ _FILLS: Final = 2
 _TIER: Final[dict[type, int]] = {CashInLieu: 1, AssetFee: 3}
 
 
+def _realize(
+    state: _State, strategy: str, symbol: str, event: Event, lot: _Lot, pnl: Fraction
+) -> None:
+    """P&L ``event`` realises on ``lot`` (rounded half-even to 18 places)."""
+    state.capital.append(
+        CapitalRealization(
+            strategy=strategy,
+            symbol=symbol,
+            event_id=event.event_id,
+            order_id=lot.order_id,
+            effective_at=event.effective_at,
+            realized_pnl=_fraction_to(pnl, _MONEY, ROUND_HALF_EVEN),
+        )
+    )
+
+
 def _newest_long_lots(state: _State, pair: str) -> list[tuple[str, str, _Lot]]:
     """``(strategy, symbol, lot)`` of every long lot of ``pair`` (``ETH/USD`` and ``ETHUSD`` are
     one), newest first: by opening time, order id, strategy, symbol, descending."""
@@ -510,17 +517,13 @@ def _cash_in_lieu(state: _State, event: CashInLieu) -> None:
             break
         taken = min(left, Fraction(lot.qty))
         left -= taken
-        state.capital.append(
-            CapitalRealization(
-                strategy=strategy,
-                symbol=symbol,
-                event_id=event.event_id,
-                order_id=lot.order_id,
-                effective_at=event.effective_at,
-                realized_pnl=_fraction_to(
-                    cash * taken / fraction - taken * Fraction(lot.price), _MONEY, ROUND_HALF_EVEN
-                ),
-            )
+        _realize(
+            state,
+            strategy,
+            symbol,
+            event,
+            lot,
+            cash * taken / fraction - taken * Fraction(lot.price),
         )
         lot.qty = _fraction_to(Fraction(lot.qty) - taken, _QTY, ROUND_HALF_EVEN)
     for book in state.books.values():
@@ -543,16 +546,7 @@ def _asset_fee(state: _State, event: AssetFee) -> None:
         if taken == lot.qty:
             book = state.books[(strategy, symbol)]
             del book[next(i for i, other in enumerate(book) if other is lot)]
-            state.capital.append(
-                CapitalRealization(
-                    strategy=strategy,
-                    symbol=symbol,
-                    event_id=event.event_id,
-                    order_id=lot.order_id,
-                    effective_at=event.effective_at,
-                    realized_pnl=_fraction_to(-cost, _MONEY, ROUND_HALF_EVEN),
-                )
-            )
+            _realize(state, strategy, symbol, event, lot, -cost)
             continue
         lot.qty = normalize(_EXACT.subtract(lot.qty, taken))
         lot.price = _fraction_to(cost / Fraction(lot.qty), _MONEY, ROUND_HALF_EVEN)

@@ -230,6 +230,9 @@ def test_crypto_positions_and_fees_are_as_alpaca_posts_them(
 ) -> None:
     (eth,) = (p for p in get(server, "/v2/positions") if p["asset_class"] == "crypto")
     assert eth["symbol"] == "ETHUSD"  # the pair without its slash
+    (real_usd,) = {frozenset(p["usd"]) for p in real("positions") if "usd" in p}
+    assert set(eth["usd"]) == real_usd  # the dollar figures, as alpaca-py's fixtures show them
+    assert eth["usd"]["market_value"] == eth["market_value"]
     # 0.1 bought, 0.00025 taken as the fee (0.25 %), 0.05 sold.
     assert Decimal(eth["qty"]) == Decimal("0.04975")
     fees = get(server, "/v2/account/activities/CFEE", direction="asc")
