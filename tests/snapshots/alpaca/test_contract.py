@@ -23,14 +23,19 @@ import pytest
 from ledger_store.config import TableSettings
 from ledger_store.dto import Side, TradeFill
 from ledger_store.trades import TradeLedgerRepository
+from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.models import (
-    AccountActivity,
+    CASH_TYPES,
+    DIVIDEND_TYPES,
+    AccountActivityV16,
     AlpacaAccount,
     AlpacaOrder,
     AlpacaPosition,
     FeeActivity,
     closes_from_api,
     equity_points_from_api,
+    is_booked,
+    is_coin_fee,
 )
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import build_snapshot
@@ -195,9 +200,24 @@ def test_an_activities_body_parses(path: Path) -> None:
         if kind == "FILL":
             assert raw.get("transaction_time")
             continue
-        parser = FeeActivity.from_api if kind == "FEE" else AccountActivity.from_api
+        parser = FeeActivity.from_api if kind == "FEE" else AccountActivityV16.from_api
         activity = parser(raw)
         assert activity.created_at.tzinfo is not None
+        if isinstance(activity, AccountActivityV16) and _maps_to_an_event(activity):
+            # A row of a type the adapter maps becomes its event, under the row's id.
+            mapped = events_from_activities("contract", [activity])
+            assert [e.event_id for e in mapped.events] == [activity.id], (path.name, raw)
+
+
+def _maps_to_an_event(row: AccountActivityV16) -> bool:
+    """Booked, of a mapped type, with what its event needs (an amount; a dividend's symbol)."""
+    if not is_booked(row):
+        return False
+    if row.activity_type in CASH_TYPES:
+        return bool(row.net_amount)
+    if row.activity_type in DIVIDEND_TYPES:
+        return bool(row.net_amount and row.symbol)
+    return is_coin_fee(row)
 
 
 # Real account state through a whole snapshot ---------------------------------------------------
