@@ -44,6 +44,7 @@ from snapshots.fake_alpaca.shapes import (
     fake_uuid,
     fee_activity,
     fill_activity,
+    format_micros,
     format_ns,
     json_text,
     ratio_of,
@@ -537,15 +538,19 @@ def _order_of(fill: TradeFill, index: int) -> FakeOrder:
 #: When Alpaca posts a day's FEE rows: just after the next UTC midnight (CAT at 00:06, REG
 #: and TAF at 00:17 in Alpaca's paper rows), each a daily total, dated and identified by the
 #: trade day.
-_FEE_POSTED_AFTER = {"REG": timedelta(minutes=17, seconds=5, microseconds=448916)}
-_FEE_POSTED_AFTER["TAF"] = _FEE_POSTED_AFTER["REG"]
+_FEE_POSTED_AFTER = {
+    "CAT": timedelta(minutes=6, seconds=1, microseconds=682153),
+    "REG": timedelta(minutes=17, seconds=5, microseconds=448916),
+    "TAF": timedelta(minutes=17, seconds=5, microseconds=448916),
+}
 
 
 def daily_fee_rows(fills: Sequence[TradeFill]) -> list[FakeActivity]:
-    """Alpaca's FEE rows for equity fills: one REG (SEC, on the sells' proceeds) and one TAF
-    (FINRA, per share sold) row per trade day (New York), without symbol or quantity, each
-    the day's total. A fill's own ``fees`` are authoritative: its SEC part is the SEC fee on
-    its notional (rounded up to the cent, at most its fees), the rest is TAF."""
+    """Alpaca's FEE rows for equity fills: a CAT (consolidated audit trail), a REG (SEC, on the
+    sells' proceeds) and a TAF (FINRA, per share sold) row per trade day (New York), without
+    symbol or quantity, each the day's total. A fill's own ``fees`` are authoritative: its SEC
+    part is the SEC fee on its notional (rounded up to the cent, at most its fees), the rest
+    is TAF, of which a cent goes to CAT on a day whose TAF is at least two."""
     days: dict[date, dict[str, list[Decimal]]] = {}
     for fill in fills:
         if fill.fees <= 0:
@@ -564,7 +569,11 @@ def daily_fee_rows(fills: Sequence[TradeFill]) -> list[FakeActivity]:
     for day, parts in sorted(days.items()):
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         proceeds, shares = sum(parts["proceeds"], Decimal(0)), sum(parts["shares"], Decimal(0))
+        trades = len(parts["REG"])
+        parts["CAT"] = [CENT] if sum(parts["TAF"], Decimal(0)) >= 2 * CENT else []
+        parts["TAF"] += [-c for c in parts["CAT"]]
         for sub_type, text in (
+            ("CAT", f"CAT fee for proceed of {trades} trades on {day}"),
             ("REG", f"REG fee for proceed of ${plain(proceeds.quantize(CENT))} on {day}"),
             (
                 "TAF",
@@ -602,7 +611,7 @@ def crypto_fee_row(fill: TradeFill) -> FakeActivity:
     day = fill.filled_at.astimezone(NEW_YORK).date()
     fields: dict[str, Any] = {
         "date": day.isoformat(),
-        "created_at": format_ns(epoch_ns(fill.filled_at)),
+        "created_at": format_micros(fill.filled_at),
         "status": "executed",
         "currency": "USD",
     }

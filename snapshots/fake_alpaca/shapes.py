@@ -43,6 +43,14 @@ def epoch_ns(moment: datetime, nanos: int = 0) -> int:
     return seconds * NS_PER_SECOND + delta.microseconds * 1000 + nanos
 
 
+def format_micros(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.f…]Z`` with 0 to 6 fractional digits, trailing zeros dropped:
+    how Alpaca writes an activity's ``created_at`` (``2026-09-28T19:17:03.98294Z``)."""
+    utc = moment.astimezone(UTC)
+    fraction = f"{utc.microsecond:06d}".rstrip("0")
+    return f"{utc:%Y-%m-%dT%H:%M:%S}" + (f".{fraction}" if fraction else "") + "Z"
+
+
 def format_ns(stamp: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS.fffffffffZ``: Alpaca's 9-fractional-digit UTC form."""
     seconds, fraction = divmod(stamp, NS_PER_SECOND)
@@ -348,7 +356,7 @@ def fee_activity(
     fields: dict[str, Any] = {
         "activity_sub_type": sub_type,
         "date": day.isoformat(),
-        "created_at": format_ns(epoch_ns(created_at)),
+        "created_at": format_micros(created_at),
         "net_amount": json_text(-amount),
         "description": description or f"{sub_type} fee",
         "status": "executed",

@@ -170,7 +170,7 @@ def test_fetch_returns_the_period_as_typed_exact_data(
     }
     assert {f.id for f in data.fees} == expected_fees
     assert all(f.net_amount < 0 and f.activity_type == "FEE" for f in data.fees)
-    assert {f.activity_sub_type for f in data.fees} == {"REG", "TAF"}
+    assert {f.activity_sub_type for f in data.fees} == {"CAT", "REG", "TAF"}
 
     days = [p.timestamp.date() for p in data.equity]
     assert days == sorted(

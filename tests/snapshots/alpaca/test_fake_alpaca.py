@@ -139,7 +139,7 @@ def test_unfilled_orders_are_included(history_account: FakeAccount) -> None:
 def test_fee_rows_are_alpacas_daily_totals_of_the_fills_fees(
     cycles: list[TradingCycle], history_account: FakeAccount
 ) -> None:
-    """As Alpaca's paper rows show: one REG and one TAF row per trade day (New York), no
+    """As Alpaca's paper rows show: a CAT, a REG and a TAF row per trade day (New York), no
     symbol or quantity, posted just after the next UTC midnight, dated and identified by the
     trade day; together they are the day's fills' fees."""
     fills = [f for c in cycles for f in c.fills if f.fees > 0]
@@ -150,7 +150,7 @@ def test_fee_rows_are_alpacas_daily_totals_of_the_fills_fees(
     rows = history_account.fee_activities
     for row in rows:
         assert Decimal(row.fields["net_amount"]) < 0
-        assert row.fields["activity_sub_type"] in ("REG", "TAF")
+        assert row.fields["activity_sub_type"] in ("CAT", "REG", "TAF")
         assert not {"symbol", "qty"} & set(row.fields)
         day = date.fromisoformat(row.fields["date"])
         assert row.id.startswith(f"{day:%Y%m%d}000000000::")

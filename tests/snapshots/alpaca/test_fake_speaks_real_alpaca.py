@@ -11,6 +11,7 @@ York ids, intraday and millisecond history.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -249,7 +250,9 @@ def test_crypto_positions_and_fees_are_as_alpaca_posts_them(
 
 def test_fee_rows_are_daily_totals_and_activity_statuses_are_alpacas(server: FakeAlpaca) -> None:
     fees = get(server, "/v2/account/activities/FEE", direction="asc")
-    assert fees
+    assert {r["activity_sub_type"] for r in fees} == {"CAT", "REG", "TAF"}
+    # Alpaca writes an activity's time with up to 6 digits, trailing zeros dropped.
+    assert all(re.fullmatch(r".*:\d\d(\.\d{1,6})?Z", r["created_at"]) for r in fees)
     assert all("symbol" not in r and r["id"][8:17] == "000000000" for r in fees)
     assert len({(r["date"], r["activity_sub_type"]) for r in fees}) == len(fees)
     deposits = get(server, "/v2/account/activities/CSD", direction="asc")
