@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Context, Decimal, DecimalException
+import functools
+from collections.abc import Callable, Iterable
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DecimalException,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import ParamSpec, TypeVar
 
 from .errors import LedgerValidationError
 
@@ -16,7 +29,51 @@ MAX_SIGNIFICANT_DIGITS = 38
 MAX_ADJUSTED_EXPONENT = MAX_SIGNIFICANT_DIGITS - 1
 MIN_ADJUSTED_EXPONENT = -MAX_SIGNIFICANT_DIGITS
 
-_EXACT = Context(prec=MAX_SIGNIFICANT_DIGITS * 2)
+#: Python's default exponent range, which every context here spells out.
+_EMAX, _EMIN = 999_999, -999_999
+#: The signals a computation here treats as errors (Python's defaults).
+DEFAULT_TRAPS: tuple[type[DecimalException], ...] = (InvalidOperation, DivisionByZero, Overflow)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def decimal_context(
+    prec: int = 28,
+    rounding: str = ROUND_HALF_EVEN,
+    *,
+    traps: Iterable[type[DecimalException]] = DEFAULT_TRAPS,
+    emax: int = _EMAX,
+    emin: int = _EMIN,
+) -> Context:
+    """A context with every setting given, none inherited: ``decimal.Context(prec=...)`` takes
+    what it is not told from ``decimal.DefaultContext``, which any caller may have changed."""
+    return Context(
+        prec=prec,
+        rounding=rounding,
+        Emin=emin,
+        Emax=emax,
+        capitals=1,
+        clamp=0,
+        flags=[],
+        traps=list(traps),
+    )
+
+
+def explicit_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` in ``decimal_context()`` (Python's defaults, spelt out) rather than in its
+    caller's context: no figure of the ledger or the report depends on the calling process's
+    ``decimal`` settings. The functions it calls inherit it."""
+
+    @functools.wraps(func)
+    def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(decimal_context()):
+            return func(*args, **kwargs)
+
+    return in_context
+
+
+_EXACT = decimal_context(MAX_SIGNIFICANT_DIGITS * 2)
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 

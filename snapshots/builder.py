@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import HEX_DIGEST
 from ledger_store.errors import (
     ConflictError,
@@ -106,6 +107,7 @@ class EventSync(BaseModel):
 ACTIVITY_ACTOR = "alpaca-activities"
 
 
+@explicit_context
 def record_activity_events(
     events: AccountEventRepository, account_id: str, activities: Iterable[AccountActivity]
 ) -> EventSync:
@@ -168,6 +170,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@explicit_context
 def check_period(
     period_start: datetime,
     period_end: datetime,
@@ -198,6 +201,7 @@ def check_period(
     return start, end
 
 
+@explicit_context
 def build_snapshot(
     *,
     account_id: str,
@@ -226,6 +230,7 @@ def build_snapshot(
     ).snapshot
 
 
+@explicit_context
 def ledger_base(
     store: AccountSnapshotRepository,
     account_id: str,
@@ -266,6 +271,7 @@ def ledger_base(
     return base, ""
 
 
+@explicit_context
 def build_snapshot_from(
     *,
     account_id: str,
@@ -340,6 +346,7 @@ def build_snapshot_from(
     return BuiltSnapshot(snapshot=seal(body, hmac_key), ledger_read=read.read)
 
 
+@explicit_context
 def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     """The Step Functions payload naming ``snapshot``."""
     return SnapshotPayload.naming(
@@ -352,6 +359,7 @@ def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     )
 
 
+@explicit_context
 def take_snapshot(
     *,
     account_id: str,

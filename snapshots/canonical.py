@@ -62,7 +62,7 @@ from ledger_store.checksums import (
     checksum,
     checksum_matches,
 )
-from ledger_store.decimals import plain
+from ledger_store.decimals import explicit_context, plain
 from ledger_store.errors import LedgerError, LedgerValidationError
 
 #: What the canonical tree is made of before ``json.dumps`` writes it.
@@ -73,6 +73,7 @@ class CanonicalFormError(LedgerValidationError):
     """A value has no canonical form (a float, a naive datetime, a set, a non-string key...)."""
 
 
+@explicit_context
 def canonical_bytes(obj: object) -> bytes:
     """The canonical UTF-8 JSON bytes of a Pydantic model, mapping, sequence or scalar."""
     tree = to_canonical(obj)
@@ -89,6 +90,7 @@ def canonical_bytes(obj: object) -> bytes:
         raise CanonicalFormError(f"string is not valid Unicode text: {exc.reason}") from exc
 
 
+@explicit_context
 def to_canonical(obj: object, path: str = "$") -> JsonValue:
     """Convert ``obj`` to plain JSON values (dict/list/str/int/bool/None) by the module's rules."""
     # Order matters: bool before int, Enum before str/int, datetime before date.
@@ -128,6 +130,7 @@ def to_canonical(obj: object, path: str = "$") -> JsonValue:
     raise CanonicalFormError(f"{path}: {type(obj).__name__} has no canonical form")
 
 
+@explicit_context
 def format_datetime(value: datetime, path: str = "$") -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` for whole seconds, else ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:

@@ -29,10 +29,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from typing import Any, Final
 
-from ledger_store.decimals import plain
+from ledger_store.decimals import decimal_context, explicit_context, plain
 from ledger_store.dto import Frozen, NonNegativeDecimal
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import Merger, Split, SymbolChange, revised_id
@@ -72,8 +72,8 @@ OPEN_ORDER_STATUSES: Final = frozenset(
 
 _ZERO = Decimal(0)
 #: Relative deviations are shown to 6 significant digits (display only, never compared).
-_DISPLAY = Context(prec=6, rounding=ROUND_HALF_EVEN)
-_RATIO = Context(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN)
+_DISPLAY = decimal_context(6)
+_RATIO = decimal_context(WORKING_DIGITS)
 _SEVERITY: Final = {CheckStatus.PASS: 0, CheckStatus.WARN: 1, CheckStatus.FAIL: 2}
 
 
@@ -105,6 +105,7 @@ class IntegrityCheckFailed(IntegrityError):
         )
 
 
+@explicit_context
 def run_integrity_checks(
     alpaca: AlpacaData,
     ledger: LedgerView | AccountView,
@@ -133,16 +134,19 @@ def run_integrity_checks(
     return tuple(sorted(checks, key=lambda c: c.name))
 
 
+@explicit_context
 def worst_status(checks: Iterable[IntegrityCheck]) -> CheckStatus:
     """``fail`` if any check failed, else ``warn`` if any warned, else ``pass`` (also for none)."""
     return max((c.status for c in checks), key=_SEVERITY.__getitem__, default=CheckStatus.PASS)
 
 
+@explicit_context
 def failed(checks: Iterable[IntegrityCheck]) -> tuple[IntegrityCheck, ...]:
     """The checks whose status is ``fail``, in the order given."""
     return tuple(c for c in checks if c.status is CheckStatus.FAIL)
 
 
+@explicit_context
 def enforce_strict(checks: Iterable[IntegrityCheck], *, describe: str) -> None:
     """Strict mode: raise ``IntegrityCheckFailed`` when any check failed; warnings pass.
 
@@ -156,6 +160,7 @@ def enforce_strict(checks: Iterable[IntegrityCheck], *, describe: str) -> None:
 # Fills -------------------------------------------------------------------------------------
 
 
+@explicit_context
 def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     """Alpaca's orders filled in the period, by id (sorted), legs of multi-leg orders included.
 
@@ -182,6 +187,7 @@ def filled_in_period(alpaca: AlpacaData) -> dict[str, AlpacaOrder]:
     return dict(sorted(found.items()))
 
 
+@explicit_context
 def check_fills(
     alpaca: AlpacaData, ledger: LedgerView | AccountView, tolerances: IntegrityTolerances
 ) -> IntegrityCheck:
@@ -306,6 +312,7 @@ def _compare_fill(
 # Positions ---------------------------------------------------------------------------------
 
 
+@explicit_context
 def check_positions(alpaca: AlpacaData, ledger: LedgerView | AccountView) -> IntegrityCheck:
     """The ledger's net quantity per symbol (through ``period_end``) against Alpaca's positions.
 
@@ -375,6 +382,7 @@ def check_positions(alpaca: AlpacaData, ledger: LedgerView | AccountView) -> Int
 # Equity ------------------------------------------------------------------------------------
 
 
+@explicit_context
 def check_equity(alpaca: AlpacaData, tolerances: IntegrityTolerances) -> IntegrityCheck:
     """Alpaca's ``equity`` against ``cash + long_market_value + short_market_value``.
 
@@ -415,6 +423,7 @@ def check_equity(alpaca: AlpacaData, tolerances: IntegrityTolerances) -> Integri
 # Account events ----------------------------------------------------------------------------
 
 
+@explicit_context
 def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     """Alpaca's non-trade activities of the period against the ledger's account events.
 
@@ -517,6 +526,7 @@ CORPORATE_ACTION_TYPES: Final = frozenset({"SSP", "SC", "MA", "REORG"})
 # Strategy totals ---------------------------------------------------------------------------
 
 
+@explicit_context
 def check_strategy_totals(ledger: LedgerView | AccountView) -> IntegrityCheck:
     """The strategies' period totals against the ledger's totals of the period.
 

@@ -40,6 +40,7 @@ from pydantic import (
 
 from ledger_store import keys
 from ledger_store.checksums import mismatch_reason
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import (
     AccountId,
     CorrelationId,
@@ -86,6 +87,7 @@ SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
 SNAPSHOT_NAMESPACE: Final = uuid.UUID("d37eed43-70a5-5d64-9a4e-85d1d07f7238")
 
 
+@explicit_context
 def snapshot_id_for(account_id: str, period_end: datetime) -> str:
     """``uuid5(SNAPSHOT_NAMESPACE, f"{account_id}|{period_end:%Y-%m-%dT%H:%M:%SZ}")`` (UTC)."""
     name = f"{keys.validate_key_part(account_id, 'account_id')}|{keys.format_seconds(period_end)}"
@@ -501,16 +503,19 @@ _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
 
+@explicit_context
 def body_fields(snapshot: BaseModel) -> tuple[str, ...]:
     """The checksummed members of ``snapshot``'s version: every field but the checksum's."""
     return tuple(name for name in type(snapshot).model_fields if name not in _CHECKSUM_FIELDS)
 
 
+@explicit_context
 def describe_snapshot(snapshot_id: object, account_id: object, period_end: object) -> str:
     end = keys.format_seconds(period_end) if isinstance(period_end, datetime) else period_end
     return f"snapshot {snapshot_id} (account {account_id}, period_end {end})"
 
 
+@explicit_context
 def compose_snapshot(
     *,
     account_id: str,
@@ -581,6 +586,7 @@ def compose_snapshot(
     )
 
 
+@explicit_context
 def body_bytes(snapshot: AnyBody) -> bytes:
     """Canonical bytes of every field except ``checksum`` and ``checksum_algorithm``."""
     return canonical.canonical_bytes(
@@ -588,6 +594,7 @@ def body_bytes(snapshot: AnyBody) -> bytes:
     )
 
 
+@explicit_context
 def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
     """The stored form: canonical bytes of the whole sealed snapshot."""
     return canonical.canonical_bytes(snapshot)
@@ -617,6 +624,7 @@ def seal(unsealed: SnapshotBodyV13, key: bytes | None) -> AccountSnapshotV13: ..
 def seal(unsealed: SnapshotBodyV12, key: bytes | None) -> AccountSnapshotV12: ...
 
 
+@explicit_context
 def seal(unsealed: AnyBody, key: bytes | None) -> AnySnapshot:
     """The snapshot with its checksum (HMAC-SHA-256 with ``key``, SHA-256 without).
 
@@ -633,6 +641,7 @@ def seal(unsealed: AnyBody, key: bytes | None) -> AnySnapshot:
     )
 
 
+@explicit_context
 def verify(snapshot: AnySnapshot, key: bytes | None) -> None:
     """Raise ``IntegrityError`` unless the checksum matches the body (constant-time compare).
 
@@ -646,6 +655,7 @@ def verify(snapshot: AnySnapshot, key: bytes | None) -> None:
     raise IntegrityError(f"{snapshot.describe()} failed verification: {reason}")
 
 
+@explicit_context
 def parse_snapshot(data: bytes | str) -> AnySnapshot:
     """Read a stored snapshot (``snapshot_bytes``) of any supported ``snapshot_version``.
 
@@ -656,6 +666,7 @@ def parse_snapshot(data: bytes | str) -> AnySnapshot:
     return parse_snapshot_object(read_json_object(data))
 
 
+@explicit_context
 def read_json_object(data: bytes | str) -> dict[str, Any]:
     """Strict JSON reading for snapshots: an object, no floats, no duplicate keys."""
     try:
@@ -673,6 +684,7 @@ def read_json_object(data: bytes | str) -> dict[str, Any]:
     return raw
 
 
+@explicit_context
 def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
     """``parse_snapshot`` for already decoded JSON (version dispatch and validation)."""
     version = raw.get("snapshot_version")
@@ -695,6 +707,7 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
     return parsed
 
 
+@explicit_context
 def load_snapshot(data: bytes | str, key: bytes | None) -> AnySnapshot:
     """``parse_snapshot`` then ``verify``: what a reader of stored snapshots should call."""
     snapshot = parse_snapshot(data)

@@ -38,12 +38,13 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Final
 
 from pydantic import ValidationError
 
+from ledger_store.decimals import decimal_context
 from ledger_store.dto import Frozen, clean_text
 from ledger_store.events import (
     MAX_RATIO,
@@ -154,7 +155,7 @@ def events_from_activities(
 def _cash_in_lieu(account_id: str, symbol: str, rows: list[AccountActivity]) -> CashInLieu | None:
     """One event for a symbol's cash-in-lieu rows of a day: their net amount, under the id of
     the last of them; ``None`` when they net to nothing or less (left for an explicit split)."""
-    with localcontext(Context(prec=60)):
+    with localcontext(decimal_context(60)):
         net = sum((r.net_amount for r in rows if r.net_amount is not None), Decimal(0))
     if net <= 0:
         return None

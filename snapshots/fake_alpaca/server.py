@@ -34,6 +34,7 @@ is released at once when the server stops, so stopping never waits for a "hangin
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 import threading
@@ -46,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ledger_store.decimals import decimal_context
 from snapshots.fake_alpaca.broker import OPEN_STATUSES, FakeAccount
 from snapshots.fake_alpaca.shapes import NS_PER_SECOND, epoch_ns
 
@@ -309,7 +311,9 @@ class FakeAlpaca:
         try:
             if fault is not None and fault.status is not None:
                 raise _Failure(fault.status)
-            payload = self._route(handler, path, query, account)
+            # The broker's own arithmetic, whatever the client process set as its default.
+            with decimal.localcontext(decimal_context(60)):
+                payload = self._route(handler, path, query, account)
         except _Failure as failure:
             error = {"code": failure.code, "message": failure.message}
             self._send(handler, failure.status, json.dumps(error).encode("utf-8"))

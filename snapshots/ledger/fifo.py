@@ -37,14 +37,9 @@ from datetime import datetime
 from decimal import (
     MAX_EMAX,
     MIN_EMIN,
-    ROUND_HALF_EVEN,
-    Context,
     Decimal,
     DecimalException,
-    DivisionByZero,
     Inexact,
-    InvalidOperation,
-    Overflow,
     localcontext,
 )
 from operator import attrgetter
@@ -53,9 +48,12 @@ from typing import Final, NamedTuple, Protocol
 from pydantic import model_validator
 
 from ledger_store.decimals import (
+    DEFAULT_TRAPS,
     MAX_ADJUSTED_EXPONENT,
     MAX_SIGNIFICANT_DIGITS,
     MIN_ADJUSTED_EXPONENT,
+    decimal_context,
+    explicit_context,
     normalize,
 )
 from ledger_store.dto import (
@@ -78,9 +76,9 @@ WORKING_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
 
 _ZERO = Decimal(0)
 _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
-_ROUNDING = Context(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN)
+_ROUNDING = decimal_context(WORKING_DIGITS)
 #: Rounding a value to 38 digits is inexact exactly when ``normalize`` would reject it.
-_FITS = Context(prec=MAX_SIGNIFICANT_DIGITS, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+_FITS = decimal_context(MAX_SIGNIFICANT_DIGITS, emax=MAX_EMAX, emin=MIN_EMIN, traps=[Inexact])
 
 
 class FifoFill(Protocol):
@@ -108,11 +106,9 @@ class FifoFill(Protocol):
 def exact_arithmetic() -> Iterator[None]:
     """A 76-digit decimal context in which any rounding raises ``LedgerValidationError``."""
     try:
-        with localcontext(prec=WORKING_DIGITS, rounding=ROUND_HALF_EVEN) as ctx:
-            ctx.traps[Inexact] = True
-            ctx.traps[InvalidOperation] = True
-            ctx.traps[DivisionByZero] = True
-            ctx.traps[Overflow] = True
+        # A context of its own (a copy of the caller's would keep the caller's other traps).
+        exact = decimal_context(WORKING_DIGITS, traps=[Inexact, *DEFAULT_TRAPS])
+        with localcontext(exact):
             yield
     except Inexact as exc:
         raise LedgerValidationError(
@@ -124,6 +120,7 @@ def exact_arithmetic() -> Iterator[None]:
         ) from exc
 
 
+@explicit_context
 def money(value: Decimal) -> Decimal:
     """Round a money amount half-even to ``MONEY_PLACES`` and normalise it."""
     try:
@@ -358,6 +355,7 @@ class BookRecords:
 fifo_order: Final = attrgetter("filled_at", "order_id", "strategy")
 
 
+@explicit_context
 def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
     """Match sells against buys first-in-first-out, per (strategy, symbol). See the module doc.
 
@@ -370,6 +368,7 @@ def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
         return FifoResult(books=tuple(_book_dto(books[name]) for name in sorted(books)))
 
 
+@explicit_context
 def fifo_records(ordered: Iterable[FifoFill]) -> tuple[BookRecords, ...]:
     """``fifo_match`` for validated ``StrategyAttribution`` s already in ``fifo_order``.
 
@@ -523,6 +522,7 @@ def _book_records(book: _Book) -> BookRecords:
     )
 
 
+@explicit_context
 def fits(value: Decimal) -> bool:
     """Whether ``normalize`` accepts a finite ``value`` (cheaper than calling it).
 

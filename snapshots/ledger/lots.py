@@ -57,11 +57,11 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Final, Literal
 
-from ledger_store.decimals import normalize
+from ledger_store.decimals import decimal_context, explicit_context, normalize
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -88,7 +88,7 @@ from snapshots.ledger.fifo import MONEY_PLACES, FifoFill
 
 LotSide = Literal["long", "short"]
 
-_EXACT: Final = Context(prec=200)
+_EXACT: Final = decimal_context(200)
 _MONEY: Final = Decimal(1).scaleb(-MONEY_PLACES)
 _QTY_PLACES: Final = 9
 _QTY: Final = Decimal(1).scaleb(-_QTY_PLACES)
@@ -215,6 +215,7 @@ class _State:
     unattributed_lieu: list[CashInLieu] = field(default_factory=list)
 
 
+@explicit_context
 def run_lots(
     fills: Iterable[FifoFill], events: Iterable[Event], *, opening: Iterable[Lot] = ()
 ) -> LotLedger:
@@ -598,5 +599,6 @@ def _allocate(amount: Decimal, holders: dict[str, Decimal]) -> dict[str, tuple[D
     return {n: (holders[n], _fraction_to(shares[n] * sign, _QTY, ROUND_HALF_EVEN)) for n in names}
 
 
+@explicit_context
 def lots_of(ledger: LotLedger, strategy: str) -> Sequence[Lot]:
     return [lot for lot in ledger.lots if lot.strategy == strategy]

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError, model_validator
 
 from ledger_store import keys
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -110,6 +111,7 @@ class LedgerView(Frozen):
         return self
 
 
+@explicit_context
 def build_internal_ledger(
     repository: TradeLedgerRepository,
     account_id: str,
@@ -124,6 +126,7 @@ def build_internal_ledger(
     ).internal_ledger
 
 
+@explicit_context
 def read_ledger(
     repository: TradeLedgerRepository,
     account_id: str,
@@ -159,6 +162,7 @@ def read_ledger(
     )
 
 
+@explicit_context
 def summarize_ledger(
     attributions: Iterable[StrategyAttribution],
     *,
@@ -261,6 +265,7 @@ def _period(period_start: datetime, period_end: datetime) -> tuple[datetime, dat
     return start, end
 
 
+@explicit_context
 def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
     """The ledger's totals over distinct fills: buy and sell value (before fees) and fees."""
     listed = list(fills)

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import Final
 
+from ledger_store.decimals import decimal_context, explicit_context
 from ledger_store.dto import Frozen
 from snapshots.alpaca.models import AlpacaOrder, AlpacaPosition, EquityPoint
 from snapshots.schema import AnySnapshot, CheckStatus
 
 #: Sums and products: wide enough that two 38-digit numbers combine exactly (the report's
 #: other modules use it too).
-EXACT: Final = Context(prec=80, rounding=ROUND_HALF_EVEN)
+EXACT: Final = decimal_context(80)
 #: Ratios (returns, drawdowns, weights) are kept to this many decimal places.
 FRACTION_PLACES: Final = 10
 _FRACTION_QUANTUM: Final = Decimal(1).scaleb(-FRACTION_PLACES)
@@ -90,6 +91,7 @@ class ReportFigures(Frozen):
     exposures: tuple[PositionExposure, ...]
 
 
+@explicit_context
 def exact_sum(values: Iterable[Decimal]) -> Decimal:
     """The exact sum of ``values`` (0 for none), in ``EXACT``, never the thread's context."""
     total = _ZERO
@@ -103,6 +105,7 @@ def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal:
     return EXACT.divide(numerator, denominator).quantize(_FRACTION_QUANTUM, context=EXACT)
 
 
+@explicit_context
 def position_value(position: AlpacaPosition) -> Decimal | None:
     """Alpaca's market value, else ``qty * current_price``, else ``None`` (never a guess)."""
     if position.market_value is not None:
@@ -112,11 +115,13 @@ def position_value(position: AlpacaPosition) -> Decimal | None:
     return None
 
 
+@explicit_context
 def valued(series: Iterable[EquityPoint]) -> tuple[EquityPoint, ...]:
     """The samples that carry an equity value (Alpaca may send ``null`` for a day)."""
     return tuple(point for point in series if point.equity is not None)
 
 
+@explicit_context
 def fill_state(order: AlpacaOrder) -> str:
     """``filled``, ``partial`` or ``none``: by the quantities, so an unknown status still counts."""
     filled, qty = order.filled_qty, order.qty
@@ -129,6 +134,7 @@ def fill_state(order: AlpacaOrder) -> str:
     return "partial" if order.status == "partially_filled" else "none"
 
 
+@explicit_context
 def compute_figures(snapshot: AnySnapshot) -> ReportFigures:
     """Every figure the report prints, computed from ``snapshot`` alone."""
     account = snapshot.alpaca_account
@@ -201,6 +207,7 @@ def _quantized(value: Decimal, places: int) -> Decimal:
     return abs(result) if result.is_zero() else result  # never "-0.00"
 
 
+@explicit_context
 @lru_cache(maxsize=16384)
 def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
     """``1234.5`` -> ``1,234.50`` (half-even); ``signed`` adds ``+`` to amounts above zero."""
@@ -210,6 +217,7 @@ def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -
     return format(amount, "+,f" if signed and amount > 0 else ",f")
 
 
+@explicit_context
 @lru_cache(maxsize=16384)
 def fmt_price(value: Decimal | None) -> str:
     """A price with 2 to 4 decimals: ``110`` -> ``110.00``, ``101.428571429`` -> ``101.4286``."""
@@ -220,6 +228,7 @@ def fmt_price(value: Decimal | None) -> str:
     return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
+@explicit_context
 @lru_cache(maxsize=16384)
 def fmt_qty(value: Decimal | None) -> str:
     """A quantity as given, with thousands separators: ``1500`` -> ``1,500``, ``0.5`` -> ``0.5``."""
@@ -232,6 +241,7 @@ def fmt_qty(value: Decimal | None) -> str:
     return format(abs(reduced) if reduced.is_zero() else reduced, ",f")
 
 
+@explicit_context
 def fmt_percent(fraction: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
     """A fraction as a percentage: ``0.012345`` -> ``1.23%`` (``+1.23%`` when ``signed``)."""
     if fraction is None:
@@ -240,6 +250,7 @@ def fmt_percent(fraction: Decimal | None, *, places: int = 2, signed: bool = Fal
     return format(percent, "+,f" if signed and percent > 0 else ",f") + "%"
 
 
+@explicit_context
 @lru_cache(maxsize=16384)
 def fmt_datetime(value: datetime | None, *, seconds: bool = True) -> str:
     """``2024-03-02 14:30:05`` in UTC, built from the fields (no ``strftime``, no locale)."""
@@ -250,6 +261,7 @@ def fmt_datetime(value: datetime | None, *, seconds: bool = True) -> str:
     return f"{text}:{v.second:02d}" if seconds else text
 
 
+@explicit_context
 def fmt_date(value: date | datetime | None) -> str:
     """``2024-03-02`` (a datetime is taken in UTC)."""
     if value is None:
@@ -259,6 +271,7 @@ def fmt_date(value: date | datetime | None) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
+@explicit_context
 def mask_account_number(number: str | None) -> str:
     """Keep the first 3 and last 4 characters of a long account number: ``PA3••••EFGH``.
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
@@ -49,6 +50,7 @@ class ReportOptions:
             )
 
 
+@explicit_context
 def parse_risk_free_rate(text: str) -> Decimal:
     """``"0.04"`` -> ``Decimal("0.04")``; anything else is a ``LedgerValidationError``."""
     try:
@@ -60,6 +62,7 @@ def parse_risk_free_rate(text: str) -> Decimal:
     return ReportOptions(risk_free_rate=rate).risk_free_rate
 
 
+@explicit_context
 def options_from_env(environ: Mapping[str, str]) -> ReportOptions:
     """``ReportOptions`` from ``REPORT_RISK_FREE_RATE`` and ``REPORT_REVEAL_ACCOUNT_IDS``."""
     rate_text = environ.get(RISK_FREE_RATE_VARIABLE, "").strip()
@@ -95,6 +98,7 @@ class ReportMetrics(Frozen):
     reconciliation: Reconciliation | None
 
 
+@explicit_context
 def cash_flows(snapshot: AnySnapshot) -> list[tuple[datetime, Decimal]]:
     """The deposits and withdrawals the snapshot records: of the history (1.4) and of the
     period (none before version 1.2)."""
@@ -106,6 +110,7 @@ def cash_flows(snapshot: AnySnapshot) -> list[tuple[datetime, Decimal]]:
     return flows
 
 
+@explicit_context
 def equity_points(snapshot: AnySnapshot) -> tuple[EquityPoint, ...]:
     """The daily equity the snapshot holds: the history before the period (1.4), then the
     period's own samples."""
@@ -113,6 +118,7 @@ def equity_points(snapshot: AnySnapshot) -> tuple[EquityPoint, ...]:
     return (*history, *snapshot.equity_series)
 
 
+@explicit_context
 def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) -> ReportMetrics:
     """Every figure of the report of ``snapshot``."""
     options = options or ReportOptions()
@@ -164,12 +170,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@explicit_context
 def metrics_dict(metrics: ReportMetrics) -> dict[str, Any]:
     """The metrics as JSON-ready values: decimals as plain strings, times as ISO 8601 UTC."""
     result: dict[str, Any] = _plain(metrics.model_dump())
     return result
 
 
+@explicit_context
 def metrics_json(metrics: ReportMetrics) -> str:
     """``metrics_dict`` as sorted, indented JSON."""
     return json.dumps(metrics_dict(metrics), sort_keys=True, indent=2, ensure_ascii=False)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from functools import cache, lru_cache, partial
 from io import BytesIO
 from itertools import pairwise
@@ -74,7 +74,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tables import CellStyle
 
-from ledger_store.decimals import plain
+from ledger_store.decimals import decimal_context, explicit_context, plain
 from ledger_store.events import AssetFee, Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.ledger.models import AccountLedgerV16, LedgerFigures
@@ -104,7 +104,7 @@ from snapshots.schema import (
 )
 
 #: Products of money and quantities, exact (no caller's context).
-_EXACT: Final = Context(prec=80)
+_EXACT: Final = decimal_context(80)
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
 REPORT_LAYOUT_VERSION: Final = "2"
@@ -139,6 +139,7 @@ def _covered() -> frozenset[int]:
     return coverage
 
 
+@explicit_context
 def clean_text(text: str) -> str:
     """Text the fonts can draw: control characters become spaces, unknown characters U+FFFD."""
     if text.isascii() and text.isprintable():
@@ -514,6 +515,7 @@ class RenderedReport:
     sha256: str
 
 
+@explicit_context
 def render_report(snapshot: AnySnapshot, options: ReportOptions | None = None) -> RenderedReport:
     """Render ``snapshot`` to PDF; the same snapshot and options always give the same bytes.
 

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from itertools import pairwise
 from typing import Final
 
+from ledger_store.decimals import decimal_context, explicit_context
 from ledger_store.dto import Frozen, UTCDateTime
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
@@ -44,13 +45,14 @@ from snapshots.alpaca.models import EquityPoint
 #: Trading days in a year: the annualisation factor.
 PERIODS_PER_YEAR: Final = 252
 #: Working precision of every computation, and the significant digits a ratio is given with.
-_CALC: Final = Context(prec=50, rounding=ROUND_HALF_EVEN)
-_OUT: Final = Context(prec=20, rounding=ROUND_HALF_EVEN)
+_CALC: Final = decimal_context(50)
+_OUT: Final = decimal_context(20)
 _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
 _YEAR: Final = Decimal(PERIODS_PER_YEAR)
 
 
+@explicit_context
 def ratio(value: Decimal) -> Decimal:
     """A computed ratio as reported: 20 significant digits, half-even (never ``-0``)."""
     rounded = _OUT.plus(value)
@@ -150,6 +152,7 @@ class Performance(Frozen):
     benchmark: BenchmarkFigures | None
 
 
+@explicit_context
 def daily_equity(points: Iterable[EquityPoint]) -> list[tuple[date, datetime, Decimal]]:
     """``(day, time, equity)`` of the last valued sample of each UTC day, by day."""
     last: dict[date, tuple[datetime, Decimal]] = {}
@@ -163,6 +166,7 @@ def daily_equity(points: Iterable[EquityPoint]) -> list[tuple[date, datetime, De
     return [(day, at, equity) for day, (at, equity) in sorted(last.items())]
 
 
+@explicit_context
 def daily_returns(
     points: Iterable[EquityPoint], flows: Iterable[tuple[datetime, Decimal]]
 ) -> tuple[list[DailyReturn], Decimal]:
@@ -195,6 +199,7 @@ def daily_returns(
     return result, after
 
 
+@explicit_context
 def compound(returns: Iterable[Decimal]) -> Decimal:
     """``prod(1 + r) - 1``."""
     growth = _ONE
@@ -221,6 +226,7 @@ def _sample_std(values: Sequence[Decimal]) -> Decimal | None:
     return _CALC.sqrt(_CALC.divide(total, Decimal(len(values) - 1)))
 
 
+@explicit_context
 def daily_risk_free(rate: Decimal) -> Decimal:
     """The daily rate that compounds to the annual ``rate`` over 252 days."""
     if rate <= -1:
@@ -230,6 +236,7 @@ def daily_risk_free(rate: Decimal) -> Decimal:
     return _CALC.subtract(_CALC.power(_CALC.add(_ONE, rate), _CALC.divide(_ONE, _YEAR)), _ONE)
 
 
+@explicit_context
 def annualised(total_return: Decimal, n: int) -> Decimal | None:
     """``(1 + total) ** (252 / n) - 1``; ``None`` without returns or after a total loss."""
     growth = _CALC.add(_ONE, total_return)
@@ -238,11 +245,13 @@ def annualised(total_return: Decimal, n: int) -> Decimal | None:
     return _CALC.subtract(_CALC.power(growth, _CALC.divide(_YEAR, Decimal(n))), _ONE)
 
 
+@explicit_context
 def volatility(returns: Sequence[Decimal]) -> Decimal | None:
     std = _sample_std(returns)
     return None if std is None else _CALC.multiply(std, _CALC.sqrt(_YEAR))
 
 
+@explicit_context
 def sharpe(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
     excess = [_CALC.subtract(r, rf_daily) for r in returns]
     std = _sample_std(excess)
@@ -251,6 +260,7 @@ def sharpe(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
     return _CALC.multiply(_CALC.divide(_mean(excess), std), _CALC.sqrt(_YEAR))
 
 
+@explicit_context
 def sortino(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
     if not returns:
         return None
@@ -273,6 +283,7 @@ def _wealth(days: Sequence[DailyReturn]) -> list[Decimal]:
     return index
 
 
+@explicit_context
 def drawdowns(
     days: Sequence[DailyReturn],
 ) -> tuple[DrawdownEpisode | None, CurrentDrawdown | None, tuple[UnderwaterPoint, ...]]:
@@ -330,6 +341,7 @@ def _window(label: str, days: Sequence[DailyReturn]) -> WindowReturn | None:
     )
 
 
+@explicit_context
 def monthly_returns(days: Sequence[DailyReturn]) -> tuple[WindowReturn, ...]:
     """The time-weighted return of each calendar month with at least one daily return."""
     by_month: dict[str, list[DailyReturn]] = {}
@@ -339,6 +351,7 @@ def monthly_returns(days: Sequence[DailyReturn]) -> tuple[WindowReturn, ...]:
     return tuple(m for m in months if m is not None)
 
 
+@explicit_context
 def trailing_windows(days: Sequence[DailyReturn]) -> tuple[WindowReturn, ...]:
     """MTD, YTD and 1Y returns, each only when the series reaches back to its start.
 
@@ -379,6 +392,7 @@ def _pearson(xs: Sequence[Decimal], ys: Sequence[Decimal]) -> Decimal | None:
     return _CALC.divide(sxy, _CALC.sqrt(_CALC.multiply(sxx, syy)))
 
 
+@explicit_context
 def benchmark_figures(
     symbol: str, days: Sequence[DailyReturn], closes: Iterable[tuple[date, Decimal]]
 ) -> BenchmarkFigures | None:
@@ -418,6 +432,7 @@ def benchmark_figures(
     )
 
 
+@explicit_context
 def performance(
     points: Iterable[EquityPoint],
     flows: Iterable[tuple[datetime, Decimal]],

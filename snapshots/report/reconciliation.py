@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, is_booked
 from snapshots.report.figures import EXACT, exact_sum, fmt_date, fmt_datetime
@@ -59,6 +60,7 @@ def _stamp(value: datetime) -> str:
     return fmt_datetime(value, seconds=False)
 
 
+@explicit_context
 def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None:
     """The period's reconciliation; ``None`` with fewer than two daily samples."""
     if perf.start_equity is None or perf.end_equity is None or len(perf.days) < 2:

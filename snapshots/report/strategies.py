@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
 
+from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from snapshots.ledger.lots import Match
 from snapshots.ledger.models import (
@@ -66,6 +67,7 @@ class StrategyPnL(Frozen):
     round_trips: RoundTripStats | None
 
 
+@explicit_context
 def round_trip_stats(matches: Sequence[Match]) -> RoundTripStats:
     """``RoundTripStats`` of ``matches``."""
     pnls = [m.realized_pnl for m in matches]
@@ -118,6 +120,7 @@ def _strategy(name: str, p: StrategyLedger | StrategyPerformance) -> StrategyPnL
     )
 
 
+@explicit_context
 def strategy_pnl(snapshot: AnySnapshot) -> tuple[StrategyPnL, ...]:
     """Every strategy of the snapshot's ledger, by name."""
     performance: dict[str, StrategyLedger | StrategyPerformance] = dict(
@@ -126,6 +129,7 @@ def strategy_pnl(snapshot: AnySnapshot) -> tuple[StrategyPnL, ...]:
     return tuple(_strategy(name, p) for name, p in sorted(performance.items()))
 
 
+@explicit_context
 def all_round_trips(snapshot: AnySnapshot) -> RoundTripStats | None:
     """The round trips of every strategy together (``None`` before snapshot 1.2)."""
     if isinstance(snapshot.internal_ledger, InternalLedger):

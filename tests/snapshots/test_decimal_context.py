@@ -8,7 +8,8 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import (
     ROUND_DOWN,
     ROUND_FLOOR,
@@ -16,31 +17,76 @@ from decimal import (
     ROUND_UP,
     Clamped,
     Context,
+    Decimal,
     Inexact,
     Rounded,
     Subnormal,
     Underflow,
 )
+from typing import Any
 
 import pytest
 
 from ledger_store.config import TableSettings
-from ledger_store.events import AccountEventRepository
+from ledger_store.events import AccountEventRepository, Split
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import build_snapshot
 from snapshots.demo.history import DEMO_ACCOUNT_ID, demo_history
-from snapshots.fake_alpaca.broker import FakeAccount
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
 from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.report.pdf import render_report
 from snapshots.schema import snapshot_bytes
-from tests.builders import record_all
+from tests.builders import make_fill, record_all
 from tests.snapshots.test_snapshot_job import FAST
 
-HISTORY = demo_history(days=12)
+DEMO = demo_history(days=12)
 PERIOD_START = datetime(2026, 8, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 8, 19, tzinfo=UTC)
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def _with_long_digits(cycles: list[TradingCycle]) -> tuple[list[TradingCycle], Split]:
+    """The demo's cycles with fills of many digits (quantities, prices, a strategy split) in
+    two of them and a 3:7 split between: figures that a context of fewer digits, or of another
+    rounding, would change."""
+    first, later = cycles[2], cycles[4]
+    rows = (
+        (first, 1, "BUY", "3.333333333", "123.456789", "0.01"),
+        (first, 2, "BUY", "1.777777777", "121.98765432", "0"),
+        (later, 3, "SELL", "2.111111111", "57.123456789", "0.07"),
+    )
+    extra: dict[str, list[Any]] = {first.correlation_id: [], later.correlation_id: []}
+    for cycle, n, side, qty, price, fees in rows:
+        extra[cycle.correlation_id].append(
+            make_fill(
+                order_id=f"7e0c4a1b-3d5f-4c2a-9b8e-0000000009{n:02d}",
+                account_id=DEMO_ACCOUNT_ID,
+                correlation_id=cycle.correlation_id,
+                symbol="XYZ",
+                side=side,
+                qty=qty,
+                price=price,
+                fees=fees,
+                filled_at=cycle.start + timedelta(minutes=n),
+                strategy_allocation={"momentum": "0.333333333", "trend_following": "0.666666667"},
+            )
+        )
+    split = Split(
+        event_id="xyz-3-for-7",
+        account_id=DEMO_ACCOUNT_ID,
+        effective_at=first.end + timedelta(hours=1),
+        symbol="XYZ",
+        ratio_new=Decimal(7),
+        ratio_old=Decimal(3),
+        source="manual",
+    )
+    merged = [replace(c, fills=(*c.fills, *extra.get(c.correlation_id, []))) for c in cycles]
+    return merged, split
+
+
+CYCLES, SPLIT = _with_long_digits(DEMO.cycles)
+EVENTS = sorted([*DEMO.events_until(PERIOD_END), SPLIT], key=lambda e: e.effective_at)
 
 HOSTILE = {
     "6 digits, floor": Context(prec=6, rounding=ROUND_FLOOR),
@@ -75,9 +121,7 @@ def caller_context(context: Context) -> Iterator[None]:
 
 
 def snapshot_and_report(settings: TableSettings, context: Context) -> tuple[bytes, bytes]:
-    account = FakeAccount.from_history(
-        HISTORY.cycles, events=HISTORY.events_until(PERIOD_END), history_days=40, benchmark="SPY"
-    )
+    account = FakeAccount.from_history(CYCLES, events=EVENTS, history_days=40, benchmark="SPY")
     with (
         running_fake_alpaca(account) as fake,
         caller_context(context),
@@ -108,9 +152,9 @@ def snapshot_and_report(settings: TableSettings, context: Context) -> tuple[byte
 
 @pytest.fixture
 def recorded(settings: TableSettings) -> TableSettings:
-    record_all(TradeLedgerRepository(settings), (f for c in HISTORY.cycles for f in c.fills))
+    record_all(TradeLedgerRepository(settings), (f for c in CYCLES for f in c.fills))
     events = AccountEventRepository(settings)
-    for event in HISTORY.events_until(PERIOD_END):
+    for event in EVENTS:
         events.record(event)
     return settings
 
@@ -118,4 +162,5 @@ def recorded(settings: TableSettings) -> TableSettings:
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_caller_context_changes_no_byte(recorded: TableSettings, name: str) -> None:
     baseline = snapshot_and_report(recorded, Context())
+    assert b'"XYZ"' in baseline[0]  # the figures of many digits are in it
     assert snapshot_and_report(recorded, HOSTILE[name]) == baseline
