@@ -60,17 +60,27 @@ def decimal_context(
     )
 
 
-def explicit_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``func`` in ``decimal_context()`` (Python's defaults, spelt out) rather than in its
-    caller's context: no figure of the ledger or the report depends on the calling process's
-    ``decimal`` settings. The functions it calls inherit it."""
+def computed_in(context: Callable[[], Context]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A decorator: run the function in a fresh ``context()`` rather than in its caller's, so
+    no figure depends on the calling process's ``decimal`` settings (the functions it calls
+    inherit the context)."""
 
-    @functools.wraps(func)
-    def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with localcontext(decimal_context()):
-            return func(*args, **kwargs)
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(func)
+        def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with localcontext(context()):
+                return func(*args, **kwargs)
 
-    return in_context
+        return in_context
+
+    return decorate
+
+
+#: Python's defaults, spelt out: the report, the schema, the checks and the builder.
+explicit_context = computed_in(decimal_context)
+#: The ledger's arithmetic: twice the digits a number may have, so that adding, subtracting
+#: or multiplying two of them is exact and a figure is rounded once, where its rule says.
+ledger_arithmetic = computed_in(lambda: decimal_context(MAX_SIGNIFICANT_DIGITS * 2))
 
 
 _EXACT = decimal_context(MAX_SIGNIFICANT_DIGITS * 2)

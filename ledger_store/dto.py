@@ -32,6 +32,7 @@ from pydantic import (
 from . import keys
 from .decimals import (
     MAX_SIGNIFICANT_DIGITS,
+    decimal_context,
     decimal_places,
     normalize,
     normalized,
@@ -64,6 +65,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 #: Working precision for sums and products of DynamoDB numbers (the default context has 28).
 _EXACT_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
+#: A fill's notional, exact (two numbers of 38 digits multiply into at most 76).
+_NOTIONAL = decimal_context(_EXACT_DIGITS)
 
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
 
@@ -289,7 +292,7 @@ class TradeFill(Frozen):
                 f"at most {MAX_STRATEGIES_PER_FILL} strategies per fill, got {len(value)}"
             )
         if sum(map(Fraction, value.values()), Fraction(0)) != 1:  # exact at any precision
-            with localcontext(prec=_EXACT_DIGITS):
+            with localcontext(decimal_context(_EXACT_DIGITS)):
                 total = sum(value.values(), Decimal(0))
             raise ValueError(f"weights must sum exactly to 1, got {format(total, 'f')}")
         return dict(sorted(value.items()))
@@ -310,7 +313,7 @@ class TradeFill(Frozen):
         bid, ask = self.bid_at_fill, self.ask_at_fill
         if bid is not None and ask is not None and bid > ask:
             raise ValueError(f"bid_at_fill {plain(bid)} is above ask_at_fill {plain(ask)}")
-        with localcontext(prec=_EXACT_DIGITS):
+        with localcontext(decimal_context(_EXACT_DIGITS)):
             notional = self.qty * self.price
         if notional > MAX_NOTIONAL:
             raise ValueError(
@@ -320,8 +323,9 @@ class TradeFill(Frozen):
 
     @property
     def notional(self) -> Decimal:
-        """``qty * price``: the fill's value before fees."""
-        return normalize(self.qty * self.price)
+        """``qty * price``: the fill's value before fees (exact, whatever the caller's
+        context)."""
+        return normalize(_NOTIONAL.multiply(self.qty, self.price))
 
     def content_sha256(self) -> str:
         """SHA-256 of the fill's canonical JSON: equal for equal values (``1.50`` == ``1.5``)."""
@@ -360,7 +364,7 @@ def split_exact(total: Decimal, weights: list[Decimal], places: int) -> list[Dec
     Each share is truncated, then the leftover units go to the largest remainders (ties by
     position), so the shares always add up to ``total`` exactly and deterministically.
     """
-    with localcontext(prec=_EXACT_DIGITS):  # 38 x 38 digits: every product is exact
+    with localcontext(decimal_context(_EXACT_DIGITS)):  # 38 x 38 digits: products exact
         unit = Decimal(1).scaleb(-places)
         exact = [total * w for w in weights]
         shares = [quantize_down(e, places) for e in exact]
@@ -388,7 +392,7 @@ class StrategyAttribution(Frozen):
 
     @property
     def notional(self) -> Decimal:
-        return normalize(self.qty * self.price)
+        return normalize(_NOTIONAL.multiply(self.qty, self.price))
 
 
 class Correction(Frozen):

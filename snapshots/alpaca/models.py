@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, normalize, to_decimal
+from ledger_store.decimals import MAX_SIGNIFICANT_DIGITS, decimal_context, normalize, to_decimal
 from ledger_store.dto import Frozen, Money, UTCDateTime
 from ledger_store.errors import LedgerValidationError
 
@@ -433,7 +433,7 @@ def decimal_from_number(value: object, places: int) -> Decimal:
         exact = to_decimal(value)
     except LedgerValidationError as exc:
         raise ValueError(str(exc)) from exc
-    with localcontext(prec=MAX_SIGNIFICANT_DIGITS * 2):
+    with localcontext(decimal_context(MAX_SIGNIFICANT_DIGITS * 2)):
         quantized = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     try:
         return normalize(quantized)

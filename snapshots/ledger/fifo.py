@@ -53,7 +53,7 @@ from ledger_store.decimals import (
     MAX_SIGNIFICANT_DIGITS,
     MIN_ADJUSTED_EXPONENT,
     decimal_context,
-    explicit_context,
+    ledger_arithmetic,
     normalize,
 )
 from ledger_store.dto import (
@@ -120,7 +120,7 @@ def exact_arithmetic() -> Iterator[None]:
         ) from exc
 
 
-@explicit_context
+@ledger_arithmetic
 def money(value: Decimal) -> Decimal:
     """Round a money amount half-even to ``MONEY_PLACES`` and normalise it."""
     try:
@@ -355,7 +355,7 @@ class BookRecords:
 fifo_order: Final = attrgetter("filled_at", "order_id", "strategy")
 
 
-@explicit_context
+@ledger_arithmetic
 def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
     """Match sells against buys first-in-first-out, per (strategy, symbol). See the module doc.
 
@@ -368,7 +368,7 @@ def fifo_match(fills: Iterable[FifoFill]) -> FifoResult:
         return FifoResult(books=tuple(_book_dto(books[name]) for name in sorted(books)))
 
 
-@explicit_context
+@ledger_arithmetic
 def fifo_records(ordered: Iterable[FifoFill]) -> tuple[BookRecords, ...]:
     """``fifo_match`` for validated ``StrategyAttribution`` s already in ``fifo_order``.
 
@@ -522,7 +522,7 @@ def _book_records(book: _Book) -> BookRecords:
     )
 
 
-@explicit_context
+@ledger_arithmetic
 def fits(value: Decimal) -> bool:
     """Whether ``normalize`` accepts a finite ``value`` (cheaper than calling it).
 

@@ -61,7 +61,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Final, Literal
 
-from ledger_store.decimals import decimal_context, explicit_context, normalize
+from ledger_store.decimals import decimal_context, ledger_arithmetic, normalize
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -215,7 +215,7 @@ class _State:
     unattributed_lieu: list[CashInLieu] = field(default_factory=list)
 
 
-@explicit_context
+@ledger_arithmetic
 def run_lots(
     fills: Iterable[FifoFill], events: Iterable[Event], *, opening: Iterable[Lot] = ()
 ) -> LotLedger:
@@ -599,6 +599,6 @@ def _allocate(amount: Decimal, holders: dict[str, Decimal]) -> dict[str, tuple[D
     return {n: (holders[n], _fraction_to(shares[n] * sign, _QTY, ROUND_HALF_EVEN)) for n in names}
 
 
-@explicit_context
+@ledger_arithmetic
 def lots_of(ledger: LotLedger, strategy: str) -> Sequence[Lot]:
     return [lot for lot in ledger.lots if lot.strategy == strategy]

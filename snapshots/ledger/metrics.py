@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError, model_validator
 
 from ledger_store import keys
-from ledger_store.decimals import explicit_context
+from ledger_store.decimals import ledger_arithmetic
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -111,7 +111,7 @@ class LedgerView(Frozen):
         return self
 
 
-@explicit_context
+@ledger_arithmetic
 def build_internal_ledger(
     repository: TradeLedgerRepository,
     account_id: str,
@@ -126,7 +126,7 @@ def build_internal_ledger(
     ).internal_ledger
 
 
-@explicit_context
+@ledger_arithmetic
 def read_ledger(
     repository: TradeLedgerRepository,
     account_id: str,
@@ -162,7 +162,7 @@ def read_ledger(
     )
 
 
-@explicit_context
+@ledger_arithmetic
 def summarize_ledger(
     attributions: Iterable[StrategyAttribution],
     *,
@@ -265,7 +265,7 @@ def _period(period_start: datetime, period_end: datetime) -> tuple[datetime, dat
     return start, end
 
 
-@explicit_context
+@ledger_arithmetic
 def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
     """The ledger's totals over distinct fills: buy and sell value (before fees) and fees."""
     listed = list(fills)

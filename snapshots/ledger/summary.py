@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ledger_store import keys
-from ledger_store.decimals import explicit_context, normalize
+from ledger_store.decimals import ledger_arithmetic, normalize
 from ledger_store.digests import DIGEST_MODULUS, digest_sum, digest_text
 from ledger_store.dto import (
     Frozen,
@@ -132,7 +132,7 @@ class AccountRead(Frozen):
     read: LedgerRead
 
 
-@explicit_context
+@ledger_arithmetic
 def read_account(
     ledger: TradeLedgerRepository,
     events: AccountEventRepository,
@@ -301,7 +301,7 @@ def _strategy_entries(
     return entries
 
 
-@explicit_context
+@ledger_arithmetic
 def summarize_account(
     attributions: Iterable[StrategyAttribution],
     events: Iterable[Event],

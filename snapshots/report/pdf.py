@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from functools import cache, lru_cache, partial
 from io import BytesIO
 from itertools import pairwise
@@ -885,7 +885,7 @@ def _benchmark_line(
         return None
     value = days[0].equity
     line = [(days[0].at, value)]
-    with localcontext(prec=28, rounding=ROUND_HALF_EVEN):  # never the caller's context
+    with localcontext(decimal_context(28)):  # never the caller's context
         for before, day in pairwise(days):
             value = (value + day.net_flow) * closes[day.day] / closes[before.day]
             line.append((day.at, value))

@@ -164,3 +164,19 @@ def test_a_hostile_caller_context_changes_no_byte(recorded: TableSettings, name:
     baseline = snapshot_and_report(recorded, Context())
     assert b'"XYZ"' in baseline[0]  # the figures of many digits are in it
     assert snapshot_and_report(recorded, HOSTILE[name]) == baseline
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_fills_own_figures_ignore_the_callers_context(name: str) -> None:
+    """A fill's notional and its strategy shares, read by a caller in any context."""
+    fill = make_fill(
+        qty="123456.123456789",
+        price="8099.123456789",
+        fees="1.23",
+        strategy_allocation={"a": "0.333333333", "b": "0.333333333", "c": "0.333333334"},
+    )
+    expected = (fill.notional, [(a.qty, a.fees, a.notional) for a in fill.attributions()])
+    with caller_context(HOSTILE[name]):
+        got = (fill.notional, [(a.qty, a.fees, a.notional) for a in fill.attributions()])
+    assert got == expected
+    assert expected[0] == Decimal("123456.123456789") * Decimal("8099.123456789")
