@@ -53,6 +53,7 @@ from .dto import (
     Frozen,
     Money,
     NonEmptyText,
+    NonNegativeDecimal,
     PositiveDecimal,
     Quantity,
     Symbol,
@@ -151,14 +152,21 @@ class SymbolChange(_Event):
 
 class Merger(_Event):
     """Each share of ``symbol`` becomes ``ratio_new / ratio_old`` shares of ``new_symbol`` and
-    ``cash_per_share`` in cash (a reorganisation, Alpaca ``MA``/``REORG``)."""
+    ``cash_per_share`` in cash (a reorganisation, Alpaca ``MA``/``REORG``). ``ratio_new`` 0
+    with cash is a cash-only takeover: the shares go, the cash comes."""
 
     kind: Literal[EventKind.MERGER] = EventKind.MERGER
     symbol: Symbol
     new_symbol: Symbol
-    ratio_new: Ratio
+    ratio_new: Annotated[NonNegativeDecimal, max_places(QTY_PLACES), Field(le=MAX_RATIO)]
     ratio_old: Ratio
     cash_per_share: Annotated[PerShare, Field(ge=0)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _shares_or_cash(self) -> Merger:
+        if self.ratio_new == 0 and self.cash_per_share == 0:
+            raise ValueError("a merger into no shares (ratio_new 0) needs a cash_per_share")
+        return self
 
 
 class Dividend(_Event):

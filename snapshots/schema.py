@@ -448,7 +448,10 @@ class SnapshotBodyV16(SnapshotBodyV15):
       ``FEE`` rows;
     * ``SSP`` rows that pay cash for a fraction of a share (cash in lieu) are a
       ``cash_in_lieu`` event that sells the fraction (``internal_ledger.cash_in_lieu``);
-    * ``alpaca_activities`` keep each row's ``price`` (``AccountActivityV16``).
+    * ``alpaca_activities`` keep each row's ``price`` (``AccountActivityV16``);
+    * a dividend is shared by signed holdings (a short strategy pays its part), a merger pays
+      the cash of a lot it leaves without shares and realises the rest of its basis (a
+      cash-only takeover: ``ratio_new`` 0), and the ledger computes in 76 digits.
 
     A 1.5 snapshot is therefore no base to carry a 1.6 ledger forward from.
     """

@@ -453,13 +453,17 @@ def _book_event(
     total = normalize((old_qty * new / old).quantize(_NINE_PLACES, ROUND_HALF_UP))
     for lot in held:
         lot[0] = normalize((lot[0] * new / old).quantize(_NINE_PLACES, ROUND_DOWN))
-        lot[1] = normalize((lot[1] * old / new).quantize(RATIO_PLACES))
+        # A cash-only takeover (no new shares) leaves nothing to price.
+        lot[1] = normalize((lot[1] * old / new).quantize(RATIO_PLACES)) if new else lot[1]
+    if not new:
+        held = deque()
     if held:
         held[-1][0] += total - sum((lot[0] for lot in held), Decimal(0))
     lots.setdefault(target, deque()).extend(held)
     if event.symbol in marks:
         mark = marks.pop(event.symbol)
-        marks[target] = normalize((mark / ratio).quantize(CENT))
+        if ratio:
+            marks[target] = normalize((mark / ratio).quantize(CENT))
     if not old_qty:
         return Decimal(0)
     new_qty = normalize(sum((lot[0] for lot in held), Decimal(0)))

@@ -28,11 +28,14 @@ its record time):
 * ``merger``: like a split into ``new_symbol``; ``cash_per_share`` times the old quantity is
   returned capital: it lowers the lot's basis (``price = max(cost - cash, 0) / new qty``, the
   cost of a short lot being its proceeds) and what exceeds the basis is realised, a gain for a
-  long lot and a loss for a short one (the short owes the cash);
-* ``dividend`` of ``amount``: shared among the strategies holding *long* lots of ``symbol``,
-  pro rata to their quantity (or, when none does, among those holding short lots, pro rata to
-  theirs), exactly: each share is truncated to 9 places and the remaining units go to the
-  largest remainders (ties by strategy name). Held by no strategy: ``unattributed``;
+  long lot and a loss for a short one (the short owes the cash); a lot left with no shares
+  still gets its cash and realises the rest of its basis (``ratio_new`` 0: a cash-only
+  takeover);
+* ``dividend`` of ``amount``: shared among the strategies holding lots of ``symbol`` by their
+  signed holdings (a short pays its part; Alpaca paid the account's net holding), exactly:
+  each share is truncated toward zero to 9 places and the remaining units (of either sign) go
+  to the largest remainders in their direction (ties by strategy name). Held by no strategy,
+  or netting to zero: ``unattributed``;
 * ``cash_flow``: the account's capital, kept apart from every strategy's P&L;
 * ``cash_in_lieu`` of ``amount``: the fraction of a share the strategies' long lots of the
   symbol hold together beyond whole shares (what a split left) is sold for the cash, taken
@@ -137,13 +140,14 @@ class Match(Frozen):
 
 
 class DividendShare(Frozen):
-    """A strategy's part of a dividend (or of a withholding, negative)."""
+    """A strategy's part of a dividend (or of a withholding, negative); ``qty_held`` is its
+    signed holding (a short pays the dividend: its part has the other sign)."""
 
     strategy: StrategyName
     symbol: Symbol
     event_id: str
     effective_at: UTCDateTime
-    qty_held: PositiveDecimal
+    qty_held: Money
     amount: Money
 
 
@@ -364,8 +368,6 @@ def _reshape(
         reshaped: deque[_Lot] = deque()
         for index, lot in enumerate(held):
             qty = quantities[(strategy_name, index)]
-            if qty == 0:
-                continue  # a sliver below 1e-9 shares: nothing left to hold
             cost = Fraction(lot.qty) * Fraction(lot.price)
             if cash_per_share:
                 cash = Fraction(lot.qty) * Fraction(cash_per_share)
@@ -374,6 +376,13 @@ def _reshape(
                 cost = max(cost - cash, Fraction(0))
                 if excess > 0:
                     _realize(state, strategy_name, symbol, event, lot, excess * sign)
+            if qty == 0:
+                # Nothing left to hold (a sliver below 1e-9 shares, or a cash-only takeover):
+                # what is left of the basis is realised, after the cash above.
+                if cost:
+                    sign = 1 if lot.side == "long" else -1
+                    _realize(state, strategy_name, symbol, event, lot, -cost * sign)
+                continue
             price = _fraction_to(cost / Fraction(qty), _MONEY, ROUND_HALF_EVEN)
             reshaped.append(_Lot(lot.side, lot.order_id, lot.opened_at, qty, price))
         held.clear()
@@ -556,17 +565,18 @@ def _asset_fee(state: _State, event: AssetFee) -> None:
 
 
 def _dividend(state: _State, event: Dividend) -> None:
-    holdings: dict[LotSide, dict[str, Decimal]] = {"long": {}, "short": {}}
+    holdings: dict[str, Decimal] = {}
     for (strategy, symbol), book in state.books.items():
         if symbol != event.symbol or not book:
             continue
-        side = book[0].side
-        holdings[side][strategy] = normalize(sum((lot.qty for lot in book), _ZERO))
-    holders = holdings["long"] or holdings["short"]
-    if not holders:
+        held = sum((lot.qty for lot in book), _ZERO)
+        signed = held if book[0].side == "long" else -held
+        holdings[strategy] = normalize(holdings.get(strategy, _ZERO) + signed)
+    holdings = {name: qty for name, qty in holdings.items() if qty}
+    if not holdings or sum(holdings.values(), _ZERO) == 0:
         state.unattributed.append(event)
         return
-    for strategy, (qty, amount) in _allocate(event.amount, holders).items():
+    for strategy, (qty, amount) in _allocate(event.amount, holdings).items():
         state.dividends.append(
             DividendShare(
                 strategy=strategy,
@@ -580,23 +590,29 @@ def _dividend(state: _State, event: Dividend) -> None:
 
 
 def _allocate(amount: Decimal, holders: dict[str, Decimal]) -> dict[str, tuple[Decimal, Decimal]]:
-    """Split ``amount`` pro rata to the holders' quantities, exactly at 9 places.
+    """Split ``amount`` by the holders' signed quantities, exactly at 9 places.
 
-    Each share is truncated toward zero; the units left over go one each to the largest
-    remainders (ties by strategy name), so the shares add up to ``amount``.
+    Holder ``i`` gets ``amount * q_i / sum(q)`` (a short holding pays its part: the account's
+    net holding earned ``amount``). Each share is truncated toward zero; the units that leaves
+    over (of either sign) go one each, in that direction, to the largest remainders in it
+    (ties by strategy name), so the shares add up to ``amount``.
     """
     names = sorted(holders)
     total_qty = sum((Fraction(holders[n]) for n in names), Fraction(0))
     unit = Fraction(1, 10**_QTY_PLACES)
-    sign = 1 if amount >= 0 else -1
-    magnitude = abs(Fraction(amount))
-    exact = {n: magnitude * Fraction(holders[n]) / total_qty for n in names}
-    shares = {n: (exact[n] // unit) * unit for n in names}
-    left = int((magnitude - sum(shares.values(), Fraction(0))) / unit)
-    order = sorted(names, key=lambda n: (-(exact[n] - shares[n]), n))
-    for name in order[:left]:
-        shares[name] += unit
-    return {n: (holders[n], _fraction_to(shares[n] * sign, _QTY, ROUND_HALF_EVEN)) for n in names}
+    exact = {n: Fraction(amount) * Fraction(holders[n]) / total_qty for n in names}
+    shares = {n: _toward_zero(exact[n], unit) for n in names}
+    left = int((Fraction(amount) - sum(shares.values(), Fraction(0))) / unit)
+    direction = 1 if left > 0 else -1
+    order = sorted(names, key=lambda n: (-direction * (exact[n] - shares[n]), n))
+    for name in order[: abs(left)]:
+        shares[name] += direction * unit
+    return {n: (holders[n], _fraction_to(shares[n], _QTY, ROUND_HALF_EVEN)) for n in names}
+
+
+def _toward_zero(value: Fraction, unit: Fraction) -> Fraction:
+    units = math.floor(abs(value) / unit)
+    return units * unit if value >= 0 else -units * unit
 
 
 @ledger_arithmetic

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ledger_store.errors import LedgerValidationError
 from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange, parse_event
 from snapshots.ledger.lots import LotLedger, run_lots
 from tests.builders import ACCOUNT, attributions_of, strategy_fill
@@ -146,6 +147,66 @@ def test_a_dividend_is_shared_by_the_strategies_holding_the_shares() -> None:
     assert ledger.dividend_income("value") == 0
 
 
+def test_a_short_strategy_pays_its_part_of_a_dividend_the_account_was_paid_net() -> None:
+    """alpha holds 10 long, beta 4 short: the account nets 6 and Alpaca pays 6 x 0.5 = 3. alpha
+    earns 5 on its 10 shares, beta pays 2 on its 4: each by its own signed holding."""
+    ledger = run(
+        strategy_fill("b1", "BUY", "10", "100", allocation={"alpha": "1"}),
+        strategy_fill("s1", "SELL", "4", "100", allocation={"beta": "1"}, seconds=1),
+        event("dividend", 1, 60, symbol="AAPL", amount="3"),
+    )
+    assert [(d.strategy, str(d.qty_held), str(d.amount)) for d in ledger.dividends] == [
+        ("alpha", "10", "5"),
+        ("beta", "-4", "-2"),
+    ]
+    # Long and short cancel out: the account held nothing net, nobody was paid.
+    flat = run(
+        strategy_fill("b1", "BUY", "4", "100", allocation={"alpha": "1"}),
+        strategy_fill("s1", "SELL", "4", "100", allocation={"beta": "1"}, seconds=1),
+        event("dividend", 1, 60, symbol="AAPL", amount="1"),
+    )
+    assert flat.dividends == ()
+    assert len(flat.unattributed_dividends) == 1
+
+
+def test_a_merger_that_leaves_no_shares_still_pays_its_cash() -> None:
+    """A lot merged into less than a billionth of a share keeps its cash: 0.9 shares at 10
+    take 0.999 each, 0.8991 in all, and lose their 9 of basis, realising 0.8991 - 9; a
+    cash-only takeover (no new shares) does the same for every lot."""
+    sliver = run(
+        strategy_fill("b1", "BUY", "0.9", "10", allocation={"alpha": "1"}),
+        event(
+            "merger",
+            1,
+            60,
+            symbol="AAPL",
+            new_symbol="NEWCO",
+            ratio_new="0.000000001",
+            ratio_old="1000",
+            cash_per_share="0.999",
+        ),
+    )
+    assert sliver.lots == ()
+    assert sum(r.realized_pnl for r in sliver.capital_realizations) == Decimal("0.8991") - 9
+    takeover = run(
+        strategy_fill("b1", "BUY", "2", "10", allocation={"alpha": "1"}),
+        strategy_fill("s1", "SELL", "1", "12", allocation={"beta": "1"}, seconds=1),
+        event(
+            "merger",
+            1,
+            60,
+            symbol="AAPL",
+            new_symbol="ACQUIRER",
+            ratio_new="0",
+            ratio_old="1",
+            cash_per_share="15",
+        ),
+    )
+    assert takeover.lots == ()
+    realized = {s: takeover.realized_pnl(s) for s in ("alpha", "beta")}
+    assert realized == {"alpha": Decimal(10), "beta": Decimal(-3)}  # 2 x (15-10), 1 x (12-15)
+
+
 def test_a_dividend_split_three_ways_adds_up_exactly() -> None:
     ledger = run(
         strategy_fill(
@@ -270,31 +331,28 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
         elif isinstance(entry, CashFlow):
             deposits += Fraction(entry.amount)
         elif isinstance(entry, Dividend):
+            # Every holder by its signed holding: a short pays its part.
             holders = {
-                s: sum(x.qty for x in b)
+                s: sum(x.qty for x in b) * (1 if b[0].side == "long" else -1)
                 for (s, sym), b in books.items()
-                if sym == entry.symbol and b and b[0].side == "long"
+                if sym == entry.symbol and b
             }
-            if not holders:
-                holders = {
-                    s: sum(x.qty for x in b)
-                    for (s, sym), b in books.items()
-                    if sym == entry.symbol and b
-                }
-            if not holders:
+            holders = {s: q for s, q in holders.items() if q}
+            total = sum(holders.values())
+            if not holders or total == 0:
                 unattributed += Fraction(entry.amount)
                 continue
-            total = sum(holders.values())
-            magnitude = abs(Fraction(entry.amount))
-            shares = {s: truncate(magnitude * q / total, UNIT) for s, q in holders.items()}
-            spare = round((magnitude - sum(shares.values())) / UNIT)
-            for s in sorted(
-                holders, key=lambda s: (-(magnitude * holders[s] / total - shares[s]), s)
-            )[:spare]:
-                shares[s] += UNIT
-            sign = 1 if entry.amount >= 0 else -1
+            amount = Fraction(entry.amount)
+            exact = {s: amount * q / total for s, q in holders.items()}
+            shares = {s: (1 if e >= 0 else -1) * truncate(abs(e), UNIT) for s, e in exact.items()}
+            spare = round((amount - sum(shares.values())) / UNIT)
+            step = 1 if spare > 0 else -1
+            for s in sorted(holders, key=lambda s: (-step * (exact[s] - shares[s]), s))[
+                : abs(spare)
+            ]:
+                shares[s] += step * UNIT
             for s, share in shares.items():
-                dividends[s] = dividends.get(s, Fraction(0)) + sign * share
+                dividends[s] = dividends.get(s, Fraction(0)) + share
         else:
             old, new = entry.symbol, getattr(entry, "new_symbol", entry.symbol)
             ratio = Fraction(getattr(entry, "ratio_new", 1)) / Fraction(
@@ -330,14 +388,18 @@ def reference(fills: list[Any], events: list[Event]) -> dict[str, Any]:
                 moved = []
                 for i, lot in enumerate(books[(s, sym)]):
                     qty = new_qty[(s, i)]
-                    if not qty:
-                        continue
                     cost = lot.qty * lot.price - lot.qty * cash_per_share
                     if cost < 0:
                         realized[s] = realized.get(s, Fraction(0)) + round_half_even(
                             -cost if lot.side == "long" else cost, MONEY
                         )
                         cost = Fraction(0)
+                    if not qty:  # nothing left to hold: what is left of the basis is realised
+                        if cost:
+                            realized[s] = realized.get(s, Fraction(0)) + round_half_even(
+                                -cost if lot.side == "long" else cost, MONEY
+                            )
+                        continue
                     moved.append(
                         RefLot(
                             lot.side, lot.order, qty, round_half_even(cost / qty, MONEY), lot.opened
@@ -465,3 +527,8 @@ def test_the_engine_agrees_with_the_reference(seed: int) -> None:
         )
         == expected["lots"]
     )
+
+
+def test_a_merger_into_no_shares_needs_cash() -> None:
+    with pytest.raises(LedgerValidationError, match="needs a cash_per_share"):
+        event("merger", 1, 60, symbol="AAPL", new_symbol="X", ratio_new="0", ratio_old="1")
