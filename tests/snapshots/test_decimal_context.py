@@ -30,15 +30,14 @@ import pytest
 from ledger_store.config import TableSettings
 from ledger_store.events import AccountEventRepository, Split
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import build_snapshot
 from snapshots.demo.history import DEMO_ACCOUNT_ID, demo_history
 from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
-from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
+from snapshots.fake_alpaca.server import running_fake_alpaca
 from snapshots.report.pdf import render_report
 from snapshots.schema import snapshot_bytes
 from tests.builders import make_fill, record_all
-from tests.snapshots.test_snapshot_job import FAST
+from tests.snapshots.alpaca.test_history_and_benchmark import source
 
 DEMO = demo_history(days=12)
 PERIOD_START = datetime(2026, 8, 1, tzinfo=UTC)
@@ -125,16 +124,7 @@ def snapshot_and_report(settings: TableSettings, context: Context) -> tuple[byte
     with (
         running_fake_alpaca(account) as fake,
         caller_context(context),
-        AlpacaSource(
-            api_key=DEFAULT_KEY_ID,
-            secret_key=DEFAULT_SECRET_KEY,
-            base_url=fake.base_url,
-            retry=FAST,
-            sleep=lambda _: None,
-            environ={"APCA_API_DATA_URL": fake.base_url},
-            equity_lookback_days=30,
-            benchmark_symbol="SPY",
-        ) as alpaca,
+        source(fake, equity_lookback_days=30, benchmark_symbol="SPY") as alpaca,
     ):
         snapshot = build_snapshot(
             account_id=DEMO_ACCOUNT_ID,
