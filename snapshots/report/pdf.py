@@ -1564,6 +1564,11 @@ def _underwater_chart(m: ReportMetrics) -> Any:
     return drawing
 
 
+def _asset_fees(snapshot: AnySnapshot) -> tuple[AssetFee, ...]:
+    ledger = snapshot.internal_ledger
+    return ledger.asset_fees if isinstance(ledger, AccountLedgerV16) else ()
+
+
 def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
     p = m.performance
     rate = fmt_percent(p.risk_free_rate)
@@ -1626,7 +1631,15 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "Fees",
             "The ledger's fees are those recorded on the period's fills; Alpaca's are its FEE "
             "activities created in the fee window, which can differ because Alpaca posts "
-            "regulatory fees after the trade (see the reconciliation).",
+            "regulatory fees after the trade (see the reconciliation)."
+            + (
+                " Alpaca's crypto fees in dollars (CFEE) count among them; a crypto fee taken "
+                "in the coin is in the cost of the lots it shrank instead, and shows when the "
+                "coin is sold."
+                if any(f.activity_type == "CFEE" for f in snapshot.alpaca_fees)
+                or _asset_fees(snapshot)
+                else ""
+            ),
         ),
     ]
     paragraphs = [
