@@ -93,11 +93,16 @@ def canonical_bytes(obj: object) -> bytes:
 @explicit_context
 def to_canonical(obj: object, path: str = "$") -> JsonValue:
     """Convert ``obj`` to plain JSON values (dict/list/str/int/bool/None) by the module's rules."""
+    return _canonical(obj, path)
+
+
+def _canonical(obj: object, path: str) -> JsonValue:
+    """``to_canonical`` without entering its context again at every level."""
     # Order matters: bool before int, Enum before str/int, datetime before date.
     if obj is None or isinstance(obj, bool):
         return obj
     if isinstance(obj, Enum):
-        return to_canonical(obj.value, path)
+        return _canonical(obj.value, path)
     if isinstance(obj, str):
         return str(obj)
     if isinstance(obj, int):
@@ -116,21 +121,20 @@ def to_canonical(obj: object, path: str = "$") -> JsonValue:
     if isinstance(obj, UUID):
         return str(obj)
     if isinstance(obj, BaseModel):
-        return to_canonical(obj.model_dump(mode="python", by_alias=False), path)
+        return _canonical(obj.model_dump(mode="python", by_alias=False), path)
     if isinstance(obj, Mapping):
         result: dict[str, JsonValue] = {}
         for key, value in obj.items():
             name = _key(key, path)
             if name in result:
                 raise CanonicalFormError(f"{path}: key {name!r} appears twice")
-            result[name] = to_canonical(value, f"{path}.{name}")
+            result[name] = _canonical(value, f"{path}.{name}")
         return result
     if isinstance(obj, list | tuple):
-        return [to_canonical(item, f"{path}[{i}]") for i, item in enumerate(obj)]
+        return [_canonical(item, f"{path}[{i}]") for i, item in enumerate(obj)]
     raise CanonicalFormError(f"{path}: {type(obj).__name__} has no canonical form")
 
 
-@explicit_context
 def format_datetime(value: datetime, path: str = "$") -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` for whole seconds, else ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:

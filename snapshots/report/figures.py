@@ -207,8 +207,8 @@ def _quantized(value: Decimal, places: int) -> Decimal:
     return abs(result) if result.is_zero() else result  # never "-0.00"
 
 
-@explicit_context
 @lru_cache(maxsize=16384)
+@explicit_context
 def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
     """``1234.5`` -> ``1,234.50`` (half-even); ``signed`` adds ``+`` to amounts above zero."""
     if value is None:
@@ -217,8 +217,8 @@ def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -
     return format(amount, "+,f" if signed and amount > 0 else ",f")
 
 
-@explicit_context
 @lru_cache(maxsize=16384)
+@explicit_context
 def fmt_price(value: Decimal | None) -> str:
     """A price with 2 to 4 decimals: ``110`` -> ``110.00``, ``101.428571429`` -> ``101.4286``."""
     if value is None:
@@ -228,8 +228,8 @@ def fmt_price(value: Decimal | None) -> str:
     return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
-@explicit_context
 @lru_cache(maxsize=16384)
+@explicit_context
 def fmt_qty(value: Decimal | None) -> str:
     """A quantity as given, with thousands separators: ``1500`` -> ``1,500``, ``0.5`` -> ``0.5``."""
     if value is None:
@@ -250,8 +250,8 @@ def fmt_percent(fraction: Decimal | None, *, places: int = 2, signed: bool = Fal
     return format(percent, "+,f" if signed and percent > 0 else ",f") + "%"
 
 
-@explicit_context
 @lru_cache(maxsize=16384)
+@explicit_context
 def fmt_datetime(value: datetime | None, *, seconds: bool = True) -> str:
     """``2024-03-02 14:30:05`` in UTC, built from the fields (no ``strftime``, no locale)."""
     if value is None:
