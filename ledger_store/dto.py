@@ -69,6 +69,36 @@ _EXACT_DIGITS = MAX_SIGNIFICANT_DIGITS * 2
 _NOTIONAL = decimal_context(_EXACT_DIGITS)
 
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
+#: An OCC option symbol: root (1-6 letters), expiry YYMMDD, C or P, strike x 1000 in 8 digits
+#: (``AAPL250620C00100000``).
+_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,6}\d{6}[CP]\d{8}$")
+#: Shares per contract of a standard US equity option (the OCC's; Alpaca's ``multiplier``).
+OPTION_MULTIPLIER = Decimal(100)
+
+AssetClass = Literal["us_equity", "crypto", "us_option"]
+
+
+def asset_class_of(symbol: str) -> AssetClass:
+    """Alpaca's asset class of a symbol: ``crypto`` for a pair (``BTC/USD``), ``us_option`` for
+    an OCC option symbol, else ``us_equity``."""
+    if "/" in symbol:
+        return "crypto"
+    return "us_option" if _OPTION_SYMBOL.fullmatch(symbol) else "us_equity"
+
+
+def contract_multiplier(symbol: str) -> Decimal:
+    """What one unit of ``symbol`` is worth per unit of its price: 100 shares for a standard
+    US equity option, 1 otherwise. (Adjusted contracts, whose deliverable differs after a
+    corporate action, are not supported: record their fills in shares of the deliverable.)"""
+    return OPTION_MULTIPLIER if asset_class_of(symbol) == "us_option" else _ONE_UNIT
+
+
+_ONE_UNIT = Decimal(1)
+
+
+def value_of(symbol: str, qty: Decimal, price: Decimal) -> Decimal:
+    """``qty * price * multiplier``: what ``qty`` of ``symbol`` at ``price`` is worth, exact."""
+    return _NOTIONAL.multiply(_NOTIONAL.multiply(qty, price), contract_multiplier(symbol))
 
 
 def _decimal(value: Any) -> Decimal:
@@ -253,10 +283,11 @@ def free_text(value: object, what: str, limit: int) -> str:
 
 
 def _check_symbol(value: str) -> str:
-    if not _SYMBOL.fullmatch(value):
+    if not (_SYMBOL.fullmatch(value) or _OPTION_SYMBOL.fullmatch(value)):
         raise ValueError(
             f"symbol {value!r} is malformed: upper-case letters and digits, optionally one "
-            "'.' or '/' class/pair separator (AAPL, BRK.B, BTC/USD)"
+            "'.' or '/' class/pair separator (AAPL, BRK.B, BTC/USD), or an OCC option symbol "
+            "(AAPL250620C00100000)"
         )
     return value
 
@@ -313,8 +344,9 @@ class TradeFill(Frozen):
         bid, ask = self.bid_at_fill, self.ask_at_fill
         if bid is not None and ask is not None and bid > ask:
             raise ValueError(f"bid_at_fill {plain(bid)} is above ask_at_fill {plain(ask)}")
-        with localcontext(decimal_context(_EXACT_DIGITS)):
-            notional = self.qty * self.price
+        if asset_class_of(self.symbol) == "us_option" and self.qty != self.qty.to_integral_value():
+            raise ValueError(f"an option fill is in whole contracts, got qty {plain(self.qty)}")
+        notional = value_of(self.symbol, self.qty, self.price)
         if notional > MAX_NOTIONAL:
             raise ValueError(
                 f"notional qty x price {plain(notional)} is above the limit {plain(MAX_NOTIONAL)}"
@@ -323,9 +355,9 @@ class TradeFill(Frozen):
 
     @property
     def notional(self) -> Decimal:
-        """``qty * price``: the fill's value before fees (exact, whatever the caller's
-        context)."""
-        return normalize(_NOTIONAL.multiply(self.qty, self.price))
+        """``qty * price`` (times 100 for an option contract): the fill's value before fees,
+        exact whatever the caller's context."""
+        return normalize(value_of(self.symbol, self.qty, self.price))
 
     def content_sha256(self) -> str:
         """SHA-256 of the fill's canonical JSON: equal for equal values (``1.50`` == ``1.5``)."""
@@ -392,7 +424,7 @@ class StrategyAttribution(Frozen):
 
     @property
     def notional(self) -> Decimal:
-        return normalize(_NOTIONAL.multiply(self.qty, self.price))
+        return normalize(value_of(self.symbol, self.qty, self.price))
 
 
 class Correction(Frozen):

@@ -451,7 +451,8 @@ class SnapshotBodyV16(SnapshotBodyV15):
     * ``alpaca_activities`` keep each row's ``price`` (``AccountActivityV16``);
     * a dividend is shared by signed holdings (a short strategy pays its part), a merger pays
       the cash of a lot it leaves without shares and realises the rest of its basis (a
-      cash-only takeover: ``ratio_new`` 0), and the ledger computes in 76 digits.
+      cash-only takeover: ``ratio_new`` 0), and the ledger computes in 76 digits;
+    * option fills (OCC symbols) are valued at their contract multiplier, 100.
 
     A 1.5 snapshot is therefore no base to carry a 1.6 ledger forward from.
     """

@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 from ledger_store.decimals import normalize, plain
-from ledger_store.dto import OrderType, Side, TradeFill
+from ledger_store.dto import OrderType, Side, TradeFill, contract_multiplier
 from ledger_store.events import (
     AssetFee,
     CashFlow,
@@ -276,7 +276,10 @@ class FakeAccount:
                     other_rows.append(coin_fee)
                 marks[fill.symbol] = fill.price
             equity = cash + sum(
-                (sum((lot[0] for lot in held), Decimal(0)) * marks[s] for s, held in lots.items()),
+                (
+                    sum((lot[0] for lot in held), Decimal(0)) * marks[s] * contract_multiplier(s)
+                    for s, held in lots.items()
+                ),
                 Decimal(0),
             )
             profit_loss = equity - starting_cash
@@ -297,13 +300,14 @@ class FakeAccount:
             qty = sum((lot[0] for lot in lots[symbol]), Decimal(0))
             if qty == 0:
                 continue
+            # An option's cost counts its 100 shares a contract; its price stays per share.
             cost = sum((lot[0] * lot[1] for lot in lots[symbol]), Decimal(0))
             positions.append(
                 FakePosition(
                     symbol=symbol,
                     qty=normalize(qty),
                     avg_entry_price=normalize((cost / qty).quantize(RATIO_PLACES)),
-                    cost_basis=normalize(cost),
+                    cost_basis=normalize(cost * contract_multiplier(symbol)),
                     current_price=marks[symbol],
                     lastday_price=previous_marks.get(symbol, marks[symbol]),
                     exchange=_EXCHANGES.get(symbol, "NASDAQ"),

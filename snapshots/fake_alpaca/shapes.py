@@ -8,7 +8,6 @@ carry New York time.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger_store.decimals import normalize, plain
+from ledger_store.dto import asset_class_of, contract_multiplier
 
 CENT = Decimal("0.01")
 NS_PER_SECOND = 1_000_000_000
@@ -78,17 +78,6 @@ def asset_id(symbol: str) -> str:
 
 
 # Alpaca's bodies -----------------------------------------------------------------------------
-
-
-#: An OCC option symbol: root, expiry YYMMDD, C/P, strike x 1000 in 8 digits.
-_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,6}\d{6}[CP]\d{8}$")
-
-
-def asset_class_of(symbol: str) -> str:
-    """``crypto`` for a pair (``BTC/USD``), ``us_option`` for an OCC symbol, else ``us_equity``."""
-    if "/" in symbol:
-        return "crypto"
-    return "us_option" if _OPTION_SYMBOL.fullmatch(symbol) else "us_equity"
 
 
 def _number_or_text(value: Decimal | None, as_number: bool) -> Any:
@@ -225,11 +214,14 @@ class FakePosition:
 
     @property
     def market_value(self) -> Decimal:
-        return normalize(self.qty * self.current_price)
+        """``qty * current_price``, times 100 for an option contract (Alpaca's value)."""
+        return normalize(self.qty * self.current_price * contract_multiplier(self.symbol))
 
     def to_json(self) -> dict[str, Any]:
         unrealized = self.market_value - self.cost_basis
-        intraday = self.qty * (self.current_price - self.lastday_price)
+        intraday = (
+            self.qty * (self.current_price - self.lastday_price) * contract_multiplier(self.symbol)
+        )
         change = ratio_of(self.current_price - self.lastday_price, self.lastday_price)
         crypto = asset_class_of(self.symbol) == "crypto"
         body: dict[str, Any] = {

@@ -8,6 +8,7 @@ short, matched first-in-first-out:
   and bought back at ``b`` realises ``m * (s - b)``; what is left of the buy opens a long lot;
 * a SELL first closes the oldest open *long* lots; each slice of ``m`` bought at ``b`` and sold
   at ``s`` realises ``m * (s - b)``; what is left of the sell opens a short lot at ``s``;
+* an option's slice counts its contract multiplier (100 shares a contract);
 * a slice's P&L is rounded half-even to ``MONEY_PLACES`` (exact for prices and quantities of
   at most 9 places each; split-adjusted prices may carry 18); fees are never part of it.
 
@@ -75,6 +76,7 @@ from ledger_store.dto import (
     StrategyName,
     Symbol,
     UTCDateTime,
+    contract_multiplier,
 )
 from ledger_store.errors import LedgerValidationError
 from ledger_store.events import (
@@ -123,7 +125,8 @@ class Match(Frozen):
     """A round trip: ``qty`` of a lot opened by ``open_order_id`` closed by ``close_order_id``.
 
     ``side`` is the lot's: a long lot closed by a sell, a short lot covered by a buy.
-    ``realized_pnl`` = ``qty * (close - open)`` for a long, ``qty * (open - close)`` for a short.
+    ``realized_pnl`` = ``qty * (close - open)`` for a long, ``qty * (open - close)`` for a short,
+    times the contract multiplier (100 for an option, ``ledger_store.dto.contract_multiplier``).
     """
 
     strategy: StrategyName
@@ -300,6 +303,7 @@ def _apply_fill(state: _State, fill: FifoFill) -> None:
         lot = book[0]
         qty = min(left, lot.qty)
         gain = fill.price - lot.price if closing == "long" else lot.price - fill.price
+        gain *= contract_multiplier(fill.symbol)
         state.matches.append(
             Match(
                 strategy=fill.strategy,
@@ -451,6 +455,7 @@ def _net(
             held = target[0]
             qty = min(left, held.qty)
             gain = lot.price - held.price if held.side == "long" else held.price - lot.price
+            gain *= contract_multiplier(symbol)
             state.matches.append(
                 Match(
                     strategy=strategy,

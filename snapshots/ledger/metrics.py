@@ -41,6 +41,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
     describe_validation_error,
+    value_of,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.trades import TradeLedgerRepository
@@ -84,9 +85,10 @@ class LedgerFill(Frozen):
 
     @property
     def notional(self) -> Decimal:
-        """``qty * price`` (money precision, see ``snapshots.ledger.fifo.money``)."""
+        """``qty * price`` (times 100 for an option contract; money precision, see
+        ``snapshots.ledger.fifo.money``)."""
         with exact_arithmetic():
-            return money(self.qty * self.price)
+            return money(value_of(self.symbol, self.qty, self.price))
 
 
 class LedgerView(Frozen):
@@ -272,10 +274,10 @@ def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
     with exact_arithmetic():
         return {
             "total_buy_value": money(
-                sum((f.qty * f.price for f in listed if f.side is Side.BUY), _ZERO)
+                sum((f.notional for f in listed if f.side is Side.BUY), _ZERO)
             ),
             "total_sell_value": money(
-                sum((f.qty * f.price for f in listed if f.side is Side.SELL), _ZERO)
+                sum((f.notional for f in listed if f.side is Side.SELL), _ZERO)
             ),
             "total_fees": sum((f.fees for f in listed), _ZERO),
         }

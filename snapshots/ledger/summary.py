@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from operator import mul
 from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -39,7 +38,9 @@ from ledger_store.dto import (
     StrategyRegistration,
     Symbol,
     UTCDateTime,
+    contract_multiplier,
     describe_validation_error,
+    value_of,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import (
@@ -518,8 +519,8 @@ def _figures(
     buys = [f for f in fills if f.side is Side.BUY]
     sells = [f for f in fills if f.side is Side.SELL]
     with exact_arithmetic():
-        buy_value = money(sum(map(mul, (f.qty for f in buys), (f.price for f in buys)), _ZERO))
-        sell_value = money(sum(map(mul, (f.qty for f in sells), (f.price for f in sells)), _ZERO))
+        buy_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in buys), _ZERO))
+        sell_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in sells), _ZERO))
         realized = sum((m.realized_pnl for m in matches), _ZERO) + sum(
             (c.realized_pnl for c in capital), _ZERO
         )
@@ -553,7 +554,7 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
             if price is None:
                 return None
             gain = price - lot.price if lot.side == "long" else lot.price - price
-            total += money(lot.qty * gain)
+            total += money(lot.qty * gain * contract_multiplier(lot.symbol))
     return total
 
 

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Final
 
 from ledger_store.decimals import decimal_context, explicit_context
-from ledger_store.dto import Frozen
+from ledger_store.dto import Frozen, value_of
 from snapshots.alpaca.models import AlpacaOrder, AlpacaPosition, EquityPoint
 from snapshots.schema import AnySnapshot, CheckStatus
 
@@ -107,11 +107,12 @@ def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal:
 
 @explicit_context
 def position_value(position: AlpacaPosition) -> Decimal | None:
-    """Alpaca's market value, else ``qty * current_price``, else ``None`` (never a guess)."""
+    """Alpaca's market value, else ``qty * current_price`` (times 100 for an option
+    contract), else ``None`` (never a guess)."""
     if position.market_value is not None:
         return position.market_value
     if position.current_price is not None:
-        return EXACT.multiply(position.qty, position.current_price)
+        return value_of(position.symbol, position.qty, position.current_price)
     return None
 
 

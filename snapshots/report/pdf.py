@@ -75,6 +75,7 @@ from reportlab.platypus import (
 from reportlab.platypus.tables import CellStyle
 
 from ledger_store.decimals import decimal_context, explicit_context, plain
+from ledger_store.dto import value_of
 from ledger_store.events import AssetFee, Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.ledger.models import AccountLedgerV16, LedgerFigures
@@ -1869,7 +1870,7 @@ def _lots_and_oversells(snapshot: AnySnapshot) -> list[Any]:
                     fmt_datetime(lot.opened_at),
                     fmt_qty(lot.qty),
                     fmt_price(lot.price),
-                    fmt_money(lot.qty * lot.price),
+                    fmt_money(value_of(lot.symbol, lot.qty, lot.price)),
                 ]
             )
         table = _grid_table(data, widths, right=range(4, 7), row_height=row_height)
@@ -2013,7 +2014,7 @@ def _signed_lots(snapshot: AccountSnapshotV12) -> list[Any]:
                 fmt_datetime(lot.opened_at),
                 fmt_qty(lot.qty),
                 fmt_price(lot.price),
-                fmt_money(lot.qty * lot.price),
+                fmt_money(value_of(lot.symbol, lot.qty, lot.price)),
             ]
         )
     colours = {(2, row): SHORT for row, lot in enumerate(lots, start=1) if lot.side == "short"}

@@ -1,0 +1,149 @@
+"""Option fills: OCC symbols, whole contracts, and the contract multiplier (100 shares) in every
+value and P&L, long and written, through the ledger and a snapshot against the fake Alpaca."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ledger_store.config import TableSettings
+from ledger_store.dto import asset_class_of, contract_multiplier, parse_fill
+from ledger_store.errors import LedgerValidationError
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.builder import build_snapshot
+from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+from snapshots.fake_alpaca.server import running_fake_alpaca
+from snapshots.ledger.lots import run_lots
+from snapshots.ledger.summary import summarize_account
+from tests.builders import alpaca_uuid, attributions_of, fill_data, record_all
+from tests.builders import strategy_fill as fill
+from tests.snapshots.alpaca.test_history_and_benchmark import source
+
+CALL = "AAPL250620C00100000"
+PUT = "SPY250620P00550000"
+ACCOUNT = "acct-1"
+DAY = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def test_an_occ_symbol_is_an_option_of_100_shares() -> None:
+    assert (asset_class_of(CALL), contract_multiplier(CALL)) == ("us_option", 100)
+    assert (asset_class_of("BTC/USD"), contract_multiplier("BTC/USD")) == ("crypto", 1)
+    assert (asset_class_of("AAPL"), contract_multiplier("AAPL")) == ("us_equity", 1)
+    bought = parse_fill(fill_data(symbol=CALL, qty="2", price="1.5"))
+    assert bought.notional == 300  # 2 contracts x 1.50 x 100 shares
+
+
+def test_an_option_fill_is_in_whole_contracts() -> None:
+    with pytest.raises(LedgerValidationError, match="whole contracts"):
+        parse_fill(fill_data(symbol=CALL, qty="1.5", price="1.5"))
+
+
+def test_an_option_round_trip_realises_qty_times_the_move_times_100() -> None:
+    """A long call bought at 1.50 and sold at 2.10: 2 x 0.60 x 100 = 120, before its 1.30 of
+    fees; a written put sold at 3.00 and bought back at 1.20: 1 x 1.80 x 100 = 180."""
+    fills = [
+        fill(alpaca_uuid(1), "BUY", "2", "1.5", symbol=CALL, fees="0.65"),
+        fill(alpaca_uuid(2), "SELL", "2", "2.1", symbol=CALL, fees="0.65", seconds=60),
+        fill(alpaca_uuid(3), "SELL", "1", "3", symbol=PUT, seconds=120),
+        fill(alpaca_uuid(4), "BUY", "1", "1.2", symbol=PUT, seconds=180),
+    ]
+    ledger = run_lots(attributions_of(fills), [])
+    assert [(m.symbol, m.side, m.realized_pnl) for m in ledger.matches] == [
+        (CALL, "long", Decimal(120)),
+        (PUT, "short", Decimal(180)),
+    ]
+    view = summarize_account(
+        attributions_of(fills),
+        [],
+        account_id=fills[0].account_id,
+        period_start=DAY,
+        period_end=DAY + timedelta(days=1),
+        ledger_id="ledger-test",
+        prices={},
+        revisions={},
+        event_count=0,
+    )
+    alpha = view.internal_ledger.strategy_performance["alpha"]
+    assert (alpha.realized_pnl, alpha.fees, alpha.net_realized_pnl) == (
+        Decimal(300),
+        Decimal("1.3"),
+        Decimal("298.7"),
+    )
+    assert (alpha.total_buy_value, alpha.total_sell_value) == (Decimal(420), Decimal(720))
+
+
+def test_an_open_contract_is_marked_at_100_shares() -> None:
+    opened = fill(alpaca_uuid(1), "BUY", "3", "1.5", symbol=CALL)
+    view = summarize_account(
+        attributions_of([opened]),
+        [],
+        account_id=opened.account_id,
+        period_start=DAY,
+        period_end=DAY + timedelta(days=1),
+        ledger_id="ledger-test",
+        prices={CALL: Decimal("1.75")},
+        revisions={},
+        event_count=0,
+    )
+    assert view.internal_ledger.strategy_performance["alpha"].unrealized_pnl == 75
+
+
+def _option_cycle() -> TradingCycle:
+    at = datetime(2026, 8, 4, 14, 0, tzinfo=UTC)
+    made: list[Any] = []
+    for n, symbol, side, qty, price in (
+        (1, CALL, "BUY", "2", "1.5"),
+        (2, CALL, "SELL", "1", "2.1"),
+        (3, PUT, "SELL", "1", "3"),
+    ):
+        made.append(
+            parse_fill(
+                fill_data(
+                    order_id=alpaca_uuid(10 + n),
+                    account_id="6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10",
+                    correlation_id="cycle-options",
+                    symbol=symbol,
+                    side=side,
+                    qty=qty,
+                    price=price,
+                    filled_at=at + timedelta(minutes=n),
+                )
+            )
+        )
+    return TradingCycle("cycle-options", at, at + timedelta(hours=1), tuple(made))
+
+
+def test_a_snapshot_of_option_trades_agrees_with_alpacas_orders_and_positions(
+    settings: TableSettings,
+) -> None:
+    cycle = _option_cycle()
+    record_all(TradeLedgerRepository(settings), cycle.fills)
+    account = FakeAccount.from_history([cycle], include_unfilled=False)
+    positions = {p.symbol: p for p in account.positions}
+    assert positions[CALL].market_value == Decimal("2.1") * 100  # 1 contract left at 2.10
+    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        snapshot = build_snapshot(
+            account_id=cycle.fills[0].account_id,
+            period_start=datetime(2026, 8, 4, tzinfo=UTC),
+            period_end=datetime(2026, 8, 5, tzinfo=UTC),
+            correlation_id="cycle-options",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            hmac_key=None,
+            clock=lambda: datetime(2026, 12, 1, tzinfo=UTC),
+        )
+    checks = {c.name: c for c in snapshot.integrity_checks}
+    for name in (
+        "ledger_fills_match_alpaca_orders",
+        "ledger_positions_match_alpaca_positions",
+        "strategy_totals_match_ledger_totals",
+    ):
+        assert checks[name].status == "pass", checks[name].message
+    assert {o.asset_class for o in snapshot.alpaca_orders} == {"us_option"}
+    ledger = snapshot.internal_ledger
+    assert (ledger.total_buy_value, ledger.total_sell_value) == (Decimal(300), Decimal(510))
+    # 1 contract of the call closed, 0.60 x 100, shared by the strategies as the fills were.
+    assert sum(p.realized_pnl for p in ledger.strategy_performance.values()) == 60
