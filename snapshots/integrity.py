@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ledger_store.decimals import decimal_context, explicit_context, plain
-from ledger_store.dto import Frozen, NonNegativeDecimal
+from ledger_store.dto import Frozen, NonNegativeDecimal, asset_class_of
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import Merger, Split, SymbolChange, revised_id
 from snapshots import canonical
@@ -195,12 +195,13 @@ def check_fills(
 
     Fails for an order filled at Alpaca but missing from the ledger (only a warning while the
     order is still open at Alpaca, e.g. ``partially_filled``: the bot records an order once it is
-    done), a ledger fill without an Alpaca order filled in the period, and a symbol, side or
-    quantity (``filled_qty``) that differs. The price is compared with ``filled_avg_price``:
-    equal passes, within ``price_relative`` warns, beyond fails. A figure Alpaca did not send
-    (``filled_qty``, ``filled_avg_price``, ``side``, ``symbol``) cannot be compared: the check
-    warns and names it (``incomplete_at_alpaca``). Ids are compared exactly: the ledger must
-    record Alpaca's order id (lower-case UUID text).
+    done), a ledger fill without an Alpaca order filled in the period, and a symbol, side,
+    quantity (``filled_qty``) or asset class (Alpaca's against the one the ledger's symbol
+    names: ``us_equity``, ``crypto``, ``us_option``) that differs. The price is compared with
+    ``filled_avg_price``: equal passes, within ``price_relative`` warns, beyond fails. A figure
+    Alpaca did not send (``filled_qty``, ``filled_avg_price``, ``side``, ``symbol``) cannot be
+    compared: the check warns and names it (``incomplete_at_alpaca``). Ids are compared
+    exactly: the ledger must record Alpaca's order id (lower-case UUID text).
     """
     orders = filled_in_period(alpaca)
     fills = ledger.period_fills
@@ -229,6 +230,7 @@ def check_fills(
         "missing_from_ledger": "missing from the ledger",
         "not_filled_at_alpaca": "not filled at Alpaca in the period",
         "symbol_mismatch": "with another symbol",
+        "asset_class_mismatch": "of another asset class",
         "side_mismatch": "with another side",
         "qty_mismatch": "with another quantity",
         "price_mismatch": "with a price beyond tolerance",
@@ -286,6 +288,11 @@ def _compare_fill(
         )
     if order.symbol is not None and _symbol_key(order.symbol) != _symbol_key(fill.symbol):
         found.append(("symbol_mismatch", f"symbol alpaca {order.symbol}, ledger {fill.symbol}"))
+    derived = asset_class_of(fill.symbol)
+    if order.asset_class and order.asset_class != derived:
+        found.append(
+            ("asset_class_mismatch", f"asset class alpaca {order.asset_class}, ledger {derived}")
+        )
     if order.side is not None and order.side != fill.side.value.lower():
         found.append(("side_mismatch", f"side alpaca {order.side}, ledger {fill.side.value}"))
     if order.filled_qty is not None and order.filled_qty != fill.qty:

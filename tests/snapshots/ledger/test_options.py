@@ -147,3 +147,38 @@ def test_a_snapshot_of_option_trades_agrees_with_alpacas_orders_and_positions(
     assert (ledger.total_buy_value, ledger.total_sell_value) == (Decimal(300), Decimal(510))
     # 1 contract of the call closed, 0.60 x 100, shared by the strategies as the fills were.
     assert sum(p.realized_pnl for p in ledger.strategy_performance.values()) == 60
+
+
+def test_the_fills_check_compares_alpacas_asset_class_with_the_ledgers_symbol() -> None:
+    """An order Alpaca filled as an option, recorded under a share symbol, is another asset."""
+    from snapshots.integrity import IntegrityTolerances, check_fills
+    from snapshots.ledger.summary import summarize_account as summarize
+    from tests.builders import alpaca_data, alpaca_order
+
+    recorded = fill(alpaca_uuid(1), "BUY", "2", "1.5", symbol="AAPL")
+    view = summarize(
+        attributions_of([recorded]),
+        [],
+        account_id=recorded.account_id,
+        period_start=DAY,
+        period_end=DAY + timedelta(days=1),
+        ledger_id="ledger-test",
+        prices={},
+        revisions={},
+        event_count=0,
+    )
+    order = alpaca_order(
+        1,
+        side="buy",
+        symbol="AAPL",
+        filled_qty="2",
+        filled_avg_price="1.5",
+        asset_class="us_option",
+        filled_at=recorded.filled_at,
+    )
+    window = {"period_start": DAY, "period_end": DAY + timedelta(days=1)}
+    data = alpaca_data(**window, orders=(order,), filled_order_ids=(order.id,))
+    check = check_fills(data, view, IntegrityTolerances())
+    assert check.status == "fail", check.message
+    assert "of another asset class" in check.message
+    assert check.details[order.id] == "asset class alpaca us_option, ledger us_equity"
