@@ -28,6 +28,21 @@ ACCOUNT = "acct-1"
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
 
 
+def _view(fills: list[Any], prices: dict[str, Decimal] | None = None) -> Any:
+    """The ledger of ``DAY`` holding ``fills``, marked at ``prices``."""
+    return summarize_account(
+        attributions_of(fills),
+        [],
+        account_id=fills[0].account_id,
+        period_start=DAY,
+        period_end=DAY + timedelta(days=1),
+        ledger_id="ledger-test",
+        prices=prices or {},
+        revisions={},
+        event_count=0,
+    )
+
+
 def test_an_occ_symbol_is_an_option_of_100_shares() -> None:
     assert (asset_class_of(CALL), contract_multiplier(CALL)) == ("us_option", 100)
     assert (asset_class_of("BTC/USD"), contract_multiplier("BTC/USD")) == ("crypto", 1)
@@ -55,17 +70,7 @@ def test_an_option_round_trip_realises_qty_times_the_move_times_100() -> None:
         (CALL, "long", Decimal(120)),
         (PUT, "short", Decimal(180)),
     ]
-    view = summarize_account(
-        attributions_of(fills),
-        [],
-        account_id=fills[0].account_id,
-        period_start=DAY,
-        period_end=DAY + timedelta(days=1),
-        ledger_id="ledger-test",
-        prices={},
-        revisions={},
-        event_count=0,
-    )
+    view = _view(fills)
     alpha = view.internal_ledger.strategy_performance["alpha"]
     assert (alpha.realized_pnl, alpha.fees, alpha.net_realized_pnl) == (
         Decimal(300),
@@ -77,17 +82,7 @@ def test_an_option_round_trip_realises_qty_times_the_move_times_100() -> None:
 
 def test_an_open_contract_is_marked_at_100_shares() -> None:
     opened = fill(alpaca_uuid(1), "BUY", "3", "1.5", symbol=CALL)
-    view = summarize_account(
-        attributions_of([opened]),
-        [],
-        account_id=opened.account_id,
-        period_start=DAY,
-        period_end=DAY + timedelta(days=1),
-        ledger_id="ledger-test",
-        prices={CALL: Decimal("1.75")},
-        revisions={},
-        event_count=0,
-    )
+    view = _view([opened], {CALL: Decimal("1.75")})
     assert view.internal_ledger.strategy_performance["alpha"].unrealized_pnl == 75
 
 
@@ -152,21 +147,10 @@ def test_a_snapshot_of_option_trades_agrees_with_alpacas_orders_and_positions(
 def test_the_fills_check_compares_alpacas_asset_class_with_the_ledgers_symbol() -> None:
     """An order Alpaca filled as an option, recorded under a share symbol, is another asset."""
     from snapshots.integrity import IntegrityTolerances, check_fills
-    from snapshots.ledger.summary import summarize_account as summarize
     from tests.builders import alpaca_data, alpaca_order
 
     recorded = fill(alpaca_uuid(1), "BUY", "2", "1.5", symbol="AAPL")
-    view = summarize(
-        attributions_of([recorded]),
-        [],
-        account_id=recorded.account_id,
-        period_start=DAY,
-        period_end=DAY + timedelta(days=1),
-        ledger_id="ledger-test",
-        prices={},
-        revisions={},
-        event_count=0,
-    )
+    view = _view([recorded])
     order = alpaca_order(
         1,
         side="buy",
