@@ -12,6 +12,9 @@ An event changes positions or cash without a trade, on a date (``effective_at``)
 * ``cash_flow`` — ``amount`` deposited (> 0) or withdrawn (< 0): not profit, not loss;
 * ``cash_in_lieu`` — ``amount`` paid for the fraction of a share of ``symbol`` a split left
   (Alpaca's ``SSP`` cash rows, before it kept fractional shares): the fraction is sold;
+* ``option_expiry`` — the option contract ``symbol`` expired (Alpaca's ``OPEXP``): its lots close
+  at 0, a long one losing its premium, a written one keeping it; ``qty`` is Alpaca's change of
+  the position (-2: two long contracts gone);
 * ``asset_fee`` — ``qty`` of ``symbol`` taken as a fee (Alpaca's ``CFEE``: a crypto trading fee
   taken in the coin received): the holding shrinks, its cost stays; ``price`` is Alpaca's
   dollar price of the coin when it was taken (the fee's value, for the report).
@@ -58,6 +61,7 @@ from .dto import (
     Quantity,
     Symbol,
     UTCDateTime,
+    asset_class_of,
     describe_validation_error,
     free_text,
     key_part,
@@ -95,6 +99,7 @@ class EventKind(StrEnum):
     CASH_FLOW = "cash_flow"
     ASSET_FEE = "asset_fee"
     CASH_IN_LIEU = "cash_in_lieu"
+    OPTION_EXPIRY = "option_expiry"
 
 
 def _not_in_the_future(value: datetime) -> datetime:
@@ -219,8 +224,25 @@ class CashInLieu(_Event):
     amount: Annotated[Amount, Field(gt=0)]
 
 
+class OptionExpiry(_Event):
+    """The option contract ``symbol`` expired: every lot of it closes at 0 (``qty``: Alpaca's
+    signed change of the position, whole contracts, kept as it says)."""
+
+    kind: Literal[EventKind.OPTION_EXPIRY] = EventKind.OPTION_EXPIRY
+    symbol: Symbol
+    qty: Annotated[Money, max_places(0), Field(ge=-MAX_QTY, le=MAX_QTY)]
+
+    @model_validator(mode="after")
+    def _an_option(self) -> OptionExpiry:
+        if asset_class_of(self.symbol) != "us_option":
+            raise ValueError(f"{self.symbol} is no option contract (an OCC symbol)")
+        if self.qty == 0:
+            raise ValueError("an expiry's qty must not be 0")
+        return self
+
+
 #: Any event (a union of the kinds, told apart by ``kind``).
-Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee | CashInLieu
+Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee | CashInLieu | OptionExpiry
 AccountEvent = Annotated[Event, Field(discriminator="kind")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
 
@@ -236,6 +258,8 @@ def event_detail(event: Event) -> str:
         return f"-> {plain(event.ratio_new)}:{plain(event.ratio_old)} {event.new_symbol}{cash}"
     if isinstance(event, AssetFee):
         return f"-{plain(event.qty)} {event.symbol}"
+    if isinstance(event, OptionExpiry):
+        return f"{plain(event.qty)} expired"
     return plain(event.amount)
 
 

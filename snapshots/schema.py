@@ -452,7 +452,8 @@ class SnapshotBodyV16(SnapshotBodyV15):
     * a dividend is shared by signed holdings (a short strategy pays its part), a merger pays
       the cash of a lot it leaves without shares and realises the rest of its basis (a
       cash-only takeover: ``ratio_new`` 0), and the ledger computes in 76 digits;
-    * option fills (OCC symbols) are valued at their contract multiplier, 100.
+    * option fills (OCC symbols) are valued at their contract multiplier, 100, and an
+      ``OPEXP`` row closes the contract's lots at 0 (``internal_ledger.option_expiries``).
 
     A 1.5 snapshot is therefore no base to carry a 1.6 ledger forward from.
     """
@@ -464,7 +465,11 @@ class SnapshotBodyV16(SnapshotBodyV15):
     @model_validator(mode="after")
     def _new_events_of_the_period(self) -> SnapshotBodyV16:
         self._events_of_the_period(
-            [*self.internal_ledger.asset_fees, *self.internal_ledger.cash_in_lieu]
+            [
+                *self.internal_ledger.asset_fees,
+                *self.internal_ledger.cash_in_lieu,
+                *self.internal_ledger.option_expiries,
+            ]
         )
         return self
 

@@ -22,6 +22,8 @@
 * ``CFEE`` taking the fee in the coin (a ``symbol``, a negative ``qty``): an ``asset_fee`` of
   that quantity of the coin at the row's ``price``; a ``CFEE`` in dollars is a fee, read with
   the ``FEE`` rows (``AlpacaSource``), and no event;
+* ``OPEXP`` (an option contract expired): an ``option_expiry`` of the contract, its ``qty``
+  as Alpaca writes it (the position's change);
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
@@ -53,6 +55,7 @@ from ledger_store.events import (
     CashInLieu,
     Dividend,
     Event,
+    OptionExpiry,
     Split,
 )
 from snapshots.alpaca.models import (
@@ -110,6 +113,8 @@ def events_from_activities(
             price = row.price if isinstance(row, AccountActivityV16) else None
             fields = {"symbol": row.symbol, "qty": -row.qty, "price": price}
             event = _event(AssetFee, row, account_id, **fields)
+        elif kind == "OPEXP" and row.symbol and row.qty:
+            event = _event(OptionExpiry, row, account_id, symbol=row.symbol, qty=row.qty)
         elif kind == "SSP" and row.symbol:
             splits[(row.symbol, row.date)].append(row)
             continue
@@ -205,7 +210,12 @@ def simplest_fraction_between(low: Fraction, high: Fraction) -> Fraction:
 
 
 def _event(
-    model: type[CashFlow] | type[Dividend] | type[Split] | type[AssetFee] | type[CashInLieu],
+    model: type[CashFlow]
+    | type[Dividend]
+    | type[Split]
+    | type[AssetFee]
+    | type[CashInLieu]
+    | type[OptionExpiry],
     row: AccountActivity,
     account_id: str,
     **fields: object,

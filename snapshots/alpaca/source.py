@@ -129,6 +129,7 @@ NON_TRADE_TYPES: tuple[str, ...] = (
     "MA",
     "REORG",
     "CFEE",
+    "OPEXP",
 )
 #: How far beyond the period the activity queries reach. Alpaca filters ``after``/``until`` by
 #: its own dating of a row (New York dates, fee rows by trade date), while a row belongs to the

@@ -29,6 +29,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExpiry,
     Split,
     SymbolChange,
 )
@@ -433,6 +434,12 @@ def _book_event(
         return event.amount
     if isinstance(event, AssetFee):
         return _book_asset_fee(event, lots, base, rows)
+    if isinstance(event, OptionExpiry):
+        # The contracts go, worthless (an OPEXP row: the position's change, no cash).
+        gone = sum((lot[0] for lot in lots.pop(event.symbol, deque())), Decimal(0))
+        fields = {**base, "symbol": event.symbol, "qty": json_text(-gone), "net_amount": "0"}
+        rows.append(FakeActivity("OPEXP", at, event.event_id, fields))
+        return Decimal(0)
     if isinstance(event, CashInLieu):
         # The fraction of a share a split left, sold for the cash (an SSP cash row).
         held = lots.get(event.symbol, deque())

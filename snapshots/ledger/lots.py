@@ -42,6 +42,9 @@ its record time):
   symbol hold together beyond whole shares (what a split left) is sold for the cash, taken
   from the newest lots first; each slice realises its share of the cash less its cost
   (``capital_realizations``). With no fraction held: ``unattributed_cash_in_lieu``;
+* ``option_expiry`` of a contract: every lot of it, in every strategy, closes at 0: a long
+  lot realises minus its premium (``qty * price * 100``), a written one keeps it
+  (``capital_realizations``);
 * ``asset_fee`` of ``qty`` (a crypto fee Alpaca took in the coin bought): taken from the
   newest long lots of the asset first (the buy it was charged on), across strategies, the pair
   spelt with or without its slash (``ETH/USD`` lots, ``ETHUSD`` fee). A lot keeps its cost
@@ -86,6 +89,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExpiry,
     Split,
     SymbolChange,
 )
@@ -341,6 +345,8 @@ def _apply_event(state: _State, event: Event) -> None:
         _asset_fee(state, event)
     elif isinstance(event, CashInLieu):
         _cash_in_lieu(state, event)
+    elif isinstance(event, OptionExpiry):
+        _expire(state, event)
     elif isinstance(event, Merger):
         _reshape(
             state,
@@ -515,6 +521,20 @@ def _newest_long_lots(state: _State, pair: str) -> list[tuple[str, str, _Lot]]:
         reverse=True,
     )
     return [(strategy, symbol, lot) for _, _, strategy, symbol, lot in held]
+
+
+def _expire(state: _State, event: OptionExpiry) -> None:
+    """Close every lot of the expired contract at 0 (see the module docstring)."""
+    multiplier = Fraction(contract_multiplier(event.symbol))
+    for (strategy, symbol), book in sorted(state.books.items()):
+        if symbol != event.symbol:
+            continue
+        for lot in book:
+            premium = Fraction(lot.qty) * Fraction(lot.price) * multiplier
+            _realize(
+                state, strategy, symbol, event, lot, -premium if lot.side == "long" else premium
+            )
+        book.clear()
 
 
 def _cash_in_lieu(state: _State, event: CashInLieu) -> None:

@@ -29,6 +29,7 @@ from ledger_store.events import (
     CashInLieu,
     Dividend,
     Merger,
+    OptionExpiry,
     Split,
     SymbolChange,
 )
@@ -460,13 +461,15 @@ class AccountLedgerV16(AccountLedgerV13):
       or in part (the ledger's holding then differs from Alpaca's by what is left);
     * ``cash_in_lieu``: the period's cash paid for a fraction of a share a split left, as
       applied (the fraction sold); ``unattributed_cash_in_lieu`` those of them for which no
-      strategy held a fraction (the cash is in no strategy's figures).
+      strategy held a fraction (the cash is in no strategy's figures);
+    * ``option_expiries``: the period's option contracts that expired (their lots closed at 0).
     """
 
     asset_fees: tuple[AssetFee, ...] = ()
     unattributed_asset_fees: tuple[AssetFee, ...] = ()
     cash_in_lieu: tuple[CashInLieu, ...] = ()
     unattributed_cash_in_lieu: tuple[CashInLieu, ...] = ()
+    option_expiries: tuple[OptionExpiry, ...] = ()
 
     @model_validator(mode="after")
     def _fees_in_order(self) -> AccountLedgerV16:
@@ -475,6 +478,7 @@ class AccountLedgerV16(AccountLedgerV13):
             (self.unattributed_asset_fees, "unattributed_asset_fees"),
             (self.cash_in_lieu, "cash_in_lieu"),
             (self.unattributed_cash_in_lieu, "unattributed_cash_in_lieu"),
+            (self.option_expiries, "option_expiries"),
         ):
             keys_ = [(e.effective_at, e.event_id) for e in events]
             if keys_ != sorted(set(keys_)):

@@ -51,6 +51,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExpiry,
     RecordedEvent,
     Split,
     SymbolChange,
@@ -411,6 +412,7 @@ def summarize_account(
                 ],
                 "asset_fees": [e for e in period_events if isinstance(e, AssetFee)],
                 "cash_in_lieu": [e for e in period_events if isinstance(e, CashInLieu)],
+                "option_expiries": [e for e in period_events if isinstance(e, OptionExpiry)],
                 "unattributed_cash_in_lieu": [
                     e for e in ledger.unattributed_cash_in_lieu if in_period(e.effective_at)
                 ],

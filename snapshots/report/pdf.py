@@ -2076,6 +2076,17 @@ def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
                 "",
             ]
         )
+    expiries = ledger.option_expiries if isinstance(ledger, AccountLedgerV16) else ()
+    for expiry in expiries:
+        rows.append(
+            [
+                fmt_datetime(expiry.effective_at),
+                "option expiry",
+                expiry.source or NONE_TEXT,
+                f"{expiry.symbol} {plain(expiry.qty)}",
+                "",
+            ]
+        )
     lieu = ledger.cash_in_lieu if isinstance(ledger, AccountLedgerV16) else ()
     unsold = (
         set(ledger.unattributed_cash_in_lieu) if isinstance(ledger, AccountLedgerV16) else set()

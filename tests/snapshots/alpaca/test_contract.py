@@ -217,6 +217,8 @@ def _maps_to_an_event(row: AccountActivityV16) -> bool:
         return bool(row.net_amount)
     if row.activity_type in DIVIDEND_TYPES:
         return bool(row.net_amount and row.symbol)
+    if row.activity_type == "OPEXP":
+        return bool(row.symbol and row.qty)
     return is_coin_fee(row)
 
 

@@ -3,6 +3,7 @@ value and P&L, long and written, through the ledger and a snapshot against the f
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,13 +13,17 @@ import pytest
 from ledger_store.config import TableSettings
 from ledger_store.dto import asset_class_of, contract_multiplier, parse_fill
 from ledger_store.errors import LedgerValidationError
+from ledger_store.events import OptionExpiry, parse_event
+from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.builder import build_snapshot
+from snapshots.alpaca.activities import events_from_activities
+from snapshots.alpaca.models import AccountActivityV16
+from snapshots.builder import build_snapshot, take_snapshot
 from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
 from snapshots.fake_alpaca.server import running_fake_alpaca
 from snapshots.ledger.lots import run_lots
 from snapshots.ledger.summary import summarize_account
-from tests.builders import alpaca_uuid, attributions_of, fill_data, record_all
+from tests.builders import ROOT, alpaca_uuid, attributions_of, fill_data, record_all
 from tests.builders import strategy_fill as fill
 from tests.snapshots.alpaca.test_history_and_benchmark import source
 
@@ -166,3 +171,99 @@ def test_the_fills_check_compares_alpacas_asset_class_with_the_ledgers_symbol() 
     assert check.status == "fail", check.message
     assert "of another asset class" in check.message
     assert check.details[order.id] == "asset class alpaca us_option, ledger us_equity"
+
+
+# Expiry ------------------------------------------------------------------------------------
+
+
+def _expiry(symbol: str, qty: str, seconds: int) -> Any:
+    return parse_event(
+        {
+            "kind": "option_expiry",
+            "event_id": f"expiry-{symbol}",
+            "account_id": "acct-1",
+            "effective_at": DAY + timedelta(seconds=seconds),
+            "symbol": symbol,
+            "qty": qty,
+            "source": "OPEXP",
+        }
+    )
+
+
+def test_alpacas_documented_expiry_row_is_an_option_expiry() -> None:
+    """Alpaca's docs: OPEXP of AAPL230721C00150000, qty -2 (two long contracts gone)."""
+    path = (
+        ROOT / "tests/contract/alpaca/payloads/activities/docs_option_events_otm_expiry_opexp.json"
+    )
+    (raw,) = json.loads(path.read_text(encoding="utf-8"))["body"]
+    (event,) = events_from_activities("acct-1", [AccountActivityV16.from_api(raw)]).events
+    assert isinstance(event, OptionExpiry)
+    assert (event.symbol, event.qty, event.event_id) == (
+        "AAPL230721C00150000",
+        Decimal(-2),
+        raw["id"],
+    )
+
+
+def test_an_expired_long_call_loses_its_premium_and_a_written_put_keeps_it() -> None:
+    """2 calls bought at 1.50 expire: -300; 1 put written at 3.00 expires: +300."""
+    fills = [
+        fill(alpaca_uuid(1), "BUY", "2", "1.5", symbol=CALL),
+        fill(alpaca_uuid(2), "SELL", "1", "3", symbol=PUT, allocation={"beta": "1"}),
+    ]
+    ledger = run_lots(
+        attributions_of(fills), [_expiry(CALL, "-2", 72_000), _expiry(PUT, "1", 72_000)]
+    )
+    assert ledger.lots == ()
+    assert {s: ledger.realized_pnl(s) for s in ("alpha", "beta")} == {
+        "alpha": Decimal(-300),
+        "beta": Decimal(300),
+    }
+
+
+def test_an_expiry_must_name_an_option() -> None:
+    with pytest.raises(LedgerValidationError, match="no option contract"):
+        _expiry("AAPL", "-2", 0)
+
+
+def test_an_expiry_alpaca_posts_closes_the_contract_in_the_snapshot(
+    settings: TableSettings,
+) -> None:
+    """The written put expires at the day's end: Alpaca's OPEXP row becomes the ledger's event,
+    the put's lot closes at 0 (its premium, 300, kept) and the positions agree."""
+    cycle = _option_cycle()
+    record_all(TradeLedgerRepository(settings), cycle.fills)
+    expiry = parse_event(
+        {
+            "kind": "option_expiry",
+            "event_id": "put-expiry",
+            "account_id": cycle.fills[0].account_id,
+            "effective_at": datetime(2026, 8, 4, 21, tzinfo=UTC),
+            "symbol": PUT,
+            "qty": "1",
+        }
+    )
+    account = FakeAccount.from_history([cycle], events=[expiry], include_unfilled=False)
+    assert PUT not in {p.symbol for p in account.positions}
+    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        outcome = take_snapshot(
+            account_id=cycle.fills[0].account_id,
+            period_start=datetime(2026, 8, 4, tzinfo=UTC),
+            period_end=datetime(2026, 8, 5, tzinfo=UTC),
+            correlation_id="cycle-options",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+        )
+    snapshot = outcome.snapshot
+    checks = {c.name: c for c in snapshot.integrity_checks}
+    for name in (
+        "ledger_positions_match_alpaca_positions",
+        "ledger_events_match_alpaca_activities",
+    ):
+        assert checks[name].status == "pass", checks[name].message
+    (recorded,) = snapshot.internal_ledger.option_expiries
+    assert (recorded.symbol, recorded.source) == (PUT, "OPEXP")
+    realized = sum(p.realized_pnl for p in snapshot.internal_ledger.strategy_performance.values())
+    assert realized == 60 + 300  # the call's closed contract, and the put's premium kept
