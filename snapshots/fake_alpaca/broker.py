@@ -246,7 +246,13 @@ class FakeAccount:
         previous_marks: dict[str, Decimal] = {}
         pending_fees = deque(sorted(fee_rows, key=lambda a: (a.created_ns, a.id)))
         statuses = dict(activity_status or {})
-        pending_events = deque(sorted(events, key=lambda e: (e.effective_at, e.event_id)))
+        # As the ledger orders an instant: cash in lieu after the split it pays for.
+        pending_events = deque(
+            sorted(
+                events,
+                key=lambda e: (e.effective_at, isinstance(e, CashInLieu), e.event_id),
+            )
+        )
         other_rows: list[FakeActivity] = []
         series: list[EquitySample] = []
 
@@ -273,7 +279,9 @@ class FakeAccount:
                 _apply_fifo(lots.setdefault(fill.symbol, deque()), fill)
                 coin_fee = coin_fees.get(fill.order_id)
                 if coin_fee is not None:
-                    _take_coins(lots[fill.symbol], -Decimal(str(coin_fee.fields["qty"])))
+                    _take_newest(
+                        lots[fill.symbol], -Decimal(str(coin_fee.fields["qty"])), keep_cost=True
+                    )
                     other_rows.append(coin_fee)
                 marks[fill.symbol] = fill.price
             equity = cash + sum(
@@ -396,7 +404,8 @@ def _benchmark_closes(
 
 
 def _canceled_rows(event: Event) -> list[FakeActivity]:
-    """The rows of an event Alpaca posted and canceled: what it would write, ``canceled``."""
+    """The rows of a cash flow or dividend Alpaca posted and canceled, ``canceled`` (a corporate
+    action writes its rows from the shares held, and a canceled one moved none: no rows)."""
     rows: list[FakeActivity] = []
     _book_event(event, {}, {}, rows, "canceled")
     return rows
@@ -443,14 +452,7 @@ def _book_event(
     if isinstance(event, CashInLieu):
         # The fraction of a share a split left, sold for the cash (an SSP cash row).
         held = lots.get(event.symbol, deque())
-        fraction = sum((lot[0] for lot in held), Decimal(0)) % 1
-        for lot in reversed(held):
-            taken = min(fraction, lot[0])
-            lot[0] -= taken
-            fraction -= taken
-        kept = [lot for lot in held if lot[0] > 0]
-        held.clear()
-        held.extend(kept)
+        _take_newest(held, sum((lot[0] for lot in held), Decimal(0)) % 1, keep_cost=False)
         fields = {**base, "symbol": event.symbol, "net_amount": json_text(event.amount)}
         rows.append(FakeActivity("SSP", at, event.event_id, fields))
         return event.amount
@@ -503,7 +505,7 @@ def _book_asset_fee(
     pair = event.symbol.replace("/", "")
     held = next((book for symbol, book in lots.items() if symbol.replace("/", "") == pair), None)
     if held is not None:
-        _take_coins(held, event.qty)
+        _take_newest(held, event.qty, keep_cost=True)
     fields = {
         **base,
         "description": "Coin Pair Transaction Fee (Non USD)",
@@ -654,16 +656,17 @@ def crypto_fee_row(fill: TradeFill) -> FakeActivity:
     )
 
 
-def _take_coins(held: deque[list[Decimal]], coins: Decimal) -> None:
-    """A coin fee leaves the newest lots first (their cost stays with what is left)."""
+def _take_newest(held: deque[list[Decimal]], qty: Decimal, *, keep_cost: bool) -> None:
+    """``qty`` leaves the newest lots first: a coin fee (``keep_cost``: the cost stays with
+    what is left) or a fraction sold for cash in lieu (the price stays)."""
     for lot in reversed(held):
-        taken = min(coins, lot[0])
+        taken = min(qty, lot[0])
         if taken <= 0:
             break
         cost = lot[0] * lot[1]
         lot[0] -= taken
-        coins -= taken
-        if lot[0] > 0:
+        qty -= taken
+        if keep_cost and lot[0] > 0:
             lot[1] = normalize((cost / lot[0]).quantize(RATIO_PLACES))
     kept = [lot for lot in held if lot[0] > 0]
     held.clear()

@@ -537,6 +537,32 @@ def _expire(state: _State, event: OptionExpiry) -> None:
         book.clear()
 
 
+def _slices_of_newest(
+    state: _State, symbol: str, qty: Fraction
+) -> tuple[list[tuple[str, str, _Lot, Fraction]], Fraction]:
+    """The slices ``(strategy, symbol, lot, qty)`` that ``qty`` takes from the newest long lots
+    of ``symbol`` (``_newest_long_lots``), and what no lot covers."""
+    slices: list[tuple[str, str, _Lot, Fraction]] = []
+    left = qty
+    for strategy, held_symbol, lot in _newest_long_lots(state, symbol.replace("/", "")):
+        if left == 0:
+            break
+        taken = min(left, Fraction(lot.qty))
+        left -= taken
+        slices.append((strategy, held_symbol, lot, taken))
+    return slices, left
+
+
+def _take(state: _State, strategy: str, symbol: str, lot: _Lot, qty: Fraction) -> bool:
+    """Take ``qty`` from ``lot``; a lot left empty leaves its book. ``True`` if it did."""
+    lot.qty = _fraction_to(Fraction(lot.qty) - qty, _QTY, ROUND_HALF_EVEN)
+    if lot.qty:
+        return False
+    book = state.books[(strategy, symbol)]
+    del book[next(i for i, other in enumerate(book) if other is lot)]
+    return True
+
+
 def _cash_in_lieu(state: _State, event: CashInLieu) -> None:
     """Sell the fraction of a share the long lots hold beyond whole shares for the cash."""
     held = _newest_long_lots(state, event.symbol.replace("/", ""))
@@ -546,45 +572,21 @@ def _cash_in_lieu(state: _State, event: CashInLieu) -> None:
         state.unattributed_lieu.append(event)
         return
     cash = Fraction(event.amount)
-    left = fraction
-    for strategy, symbol, lot in held:
-        if left == 0:
-            break
-        taken = min(left, Fraction(lot.qty))
-        left -= taken
-        _realize(
-            state,
-            strategy,
-            symbol,
-            event,
-            lot,
-            cash * taken / fraction - taken * Fraction(lot.price),
-        )
-        lot.qty = _fraction_to(Fraction(lot.qty) - taken, _QTY, ROUND_HALF_EVEN)
-    for book in state.books.values():
-        if any(lot.qty == 0 for lot in book):
-            kept = [lot for lot in book if lot.qty > 0]
-            book.clear()
-            book.extend(kept)
+    for strategy, symbol, lot, taken in _slices_of_newest(state, event.symbol, fraction)[0]:
+        sold = cash * taken / fraction - taken * Fraction(lot.price)
+        _realize(state, strategy, symbol, event, lot, sold)
+        _take(state, strategy, symbol, lot, taken)
 
 
 def _asset_fee(state: _State, event: AssetFee) -> None:
     """Take ``event.qty`` from the newest long lots of the asset (see the module docstring)."""
-    held = _newest_long_lots(state, event.symbol.replace("/", ""))
-    left = event.qty
-    for strategy, symbol, lot in held:
-        if left == 0:
-            break
-        taken = min(left, lot.qty)
-        left = normalize(_EXACT.subtract(left, taken))
+    slices, left = _slices_of_newest(state, event.symbol, Fraction(event.qty))
+    for strategy, symbol, lot, taken in slices:
         cost = Fraction(lot.qty) * Fraction(lot.price)
-        if taken == lot.qty:
-            book = state.books[(strategy, symbol)]
-            del book[next(i for i, other in enumerate(book) if other is lot)]
+        if _take(state, strategy, symbol, lot, taken):
             _realize(state, strategy, symbol, event, lot, -cost)
-            continue
-        lot.qty = normalize(_EXACT.subtract(lot.qty, taken))
-        lot.price = _fraction_to(cost / Fraction(lot.qty), _MONEY, ROUND_HALF_EVEN)
+        else:
+            lot.price = _fraction_to(cost / Fraction(lot.qty), _MONEY, ROUND_HALF_EVEN)
     if left > 0:
         state.unattributed_fees.append(event)
 

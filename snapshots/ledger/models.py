@@ -472,7 +472,7 @@ class AccountLedgerV16(AccountLedgerV13):
     option_expiries: tuple[OptionExpiry, ...] = ()
 
     @model_validator(mode="after")
-    def _fees_in_order(self) -> AccountLedgerV16:
+    def _events_in_order(self) -> AccountLedgerV16:
         for events, what in (
             (self.asset_fees, "asset_fees"),
             (self.unattributed_asset_fees, "unattributed_asset_fees"),

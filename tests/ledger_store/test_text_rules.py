@@ -79,11 +79,10 @@ def test_every_door_refuses_the_same_text_and_writes_nothing(
         "event description": lambda: events.record(_parsed(event_id="d-2", description=text)),
         "event source": lambda: events.record(_parsed(event_id="d-3", source=text)),
     }
-    for door, write in doors.items():
+    for write in doors.values():  # each door named by its key above
         # (a lone surrogate is refused by the model before the rule: not a unicode string)
-        with pytest.raises(LedgerValidationError, match=r"U\+|unicode string") as caught:
+        with pytest.raises(LedgerValidationError, match=r"U\+|unicode string"):
             write()
-        assert caught.value is not None, door
     assert ledger.get_trade("o-1").corrections == ()
     assert [e.event_id for e in events.events(ACCOUNT)] == ["deposit-1"]
     assert events.event_count(ACCOUNT) == 1

@@ -126,3 +126,67 @@ def test_the_events_and_positions_checks_pass_with_the_split_imported() -> None:
     assert events.status == "pass", events.message
     positions = check_positions(data, view)
     assert positions.status == "pass", positions.message
+
+
+def test_through_the_fake_the_fraction_leaves_after_its_split(settings: Any) -> None:
+    """A split and its cash in lieu at one instant, the cash's id sorting first: Alpaca (the
+    fake) and the ledger both apply the split first, hold 1 share, and agree."""
+    from ledger_store.dto import parse_fill
+    from ledger_store.events import AccountEventRepository
+    from ledger_store.snapshot_store import AccountSnapshotRepository
+    from ledger_store.trades import TradeLedgerRepository
+    from snapshots.builder import take_snapshot
+    from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
+    from snapshots.fake_alpaca.server import running_fake_alpaca
+    from tests.builders import fill_data, record_all
+    from tests.snapshots.alpaca.test_history_and_benchmark import source
+
+    account_id = "6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10"
+    at = datetime(2026, 8, 4, 14, 30, tzinfo=UTC)
+    bought = parse_fill(
+        fill_data(
+            order_id=alpaca_uuid(1),
+            account_id=account_id,
+            correlation_id="c",
+            symbol="XYZ",
+            side="BUY",
+            qty="7",
+            price="10",
+            filled_at=at,
+        )
+    )
+    cycle = TradingCycle("c", at, at + timedelta(hours=1), (bought,))
+    record_all(TradeLedgerRepository(settings), [bought])
+    split = _split().model_copy(
+        update={"account_id": account_id, "effective_at": at + timedelta(hours=5)}
+    )
+    AccountEventRepository(settings).record(split)  # the explicit split
+    lieu = CashInLieu(
+        event_id="a-lieu",  # sorts before the split's id
+        account_id=account_id,
+        effective_at=split.effective_at,
+        symbol="XYZ",
+        amount=Decimal("1.37"),
+        source="SSP",
+    )
+    fake_account = FakeAccount.from_history([cycle], events=[split, lieu], include_unfilled=False)
+    assert [p.qty for p in fake_account.positions] == [1]
+    with running_fake_alpaca(fake_account) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        outcome = take_snapshot(
+            account_id=account_id,
+            period_start=datetime(2026, 8, 4, tzinfo=UTC),
+            period_end=datetime(2026, 8, 5, tzinfo=UTC),
+            correlation_id="c",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+        )
+    checks = {c.name: c for c in outcome.snapshot.integrity_checks}
+    for name in (
+        "ledger_positions_match_alpaca_positions",
+        "ledger_events_match_alpaca_activities",
+    ):
+        assert checks[name].status == "pass", checks[name].message
+    (recorded,) = outcome.snapshot.internal_ledger.cash_in_lieu
+    assert recorded.amount == Decimal("1.37")
