@@ -11,11 +11,11 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -71,7 +71,7 @@ _NOTIONAL = decimal_context(_EXACT_DIGITS)
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,11}(?:[./][A-Z0-9]{1,11})?$")
 #: An OCC option symbol: root (1-6 letters), expiry YYMMDD, C or P, strike x 1000 in 8 digits
 #: (``AAPL250620C00100000``).
-_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,6}\d{6}[CP]\d{8}$")
+_OPTION_SYMBOL = re.compile(r"^([A-Z]{1,6})(\d{6})([CP])(\d{8})$")
 #: Shares per contract of a standard US equity option (the OCC's; Alpaca's ``multiplier``).
 OPTION_MULTIPLIER = Decimal(100)
 
@@ -94,6 +94,34 @@ def contract_multiplier(symbol: str) -> Decimal:
 
 
 _ONE_UNIT = Decimal(1)
+
+
+class OptionTerms(NamedTuple):
+    """What an OCC symbol says of its contract: ``AAPL250620C00100000`` is a call on ``AAPL``
+    expiring 2025-06-20 at a strike of 100."""
+
+    root: str
+    expiry: date
+    right: Literal["call", "put"]
+    strike: Decimal
+
+
+def option_terms(symbol: str) -> OptionTerms | None:
+    """The terms an OCC option symbol encodes, or ``None`` for any other symbol."""
+    found = _OPTION_SYMBOL.fullmatch(symbol)
+    if found is None:
+        return None
+    root, expiry, right, strike = found.groups()
+    try:
+        expires = date(2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:]))
+    except ValueError:
+        return None
+    return OptionTerms(
+        root,
+        expires,
+        "call" if right == "C" else "put",
+        normalized(Decimal(strike).scaleb(-3, context=_NOTIONAL)),
+    )
 
 
 def value_of(symbol: str, qty: Decimal, price: Decimal) -> Decimal:

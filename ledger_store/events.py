@@ -15,6 +15,11 @@ An event changes positions or cash without a trade, on a date (``effective_at``)
 * ``option_expiry`` — the option contract ``symbol`` expired (Alpaca's ``OPEXP``): its lots close
   at 0, a long one losing its premium, a written one keeping it; ``qty`` is Alpaca's change of
   the position (-2: two long contracts gone);
+* ``option_exercise`` — contracts of the option ``symbol`` exercised (Alpaca's ``OPEXC``: ``qty``
+  < 0, the account's long contracts) or assigned (``OPASN``: ``qty`` > 0, its written ones),
+  delivering ``shares`` of ``underlying`` (bought > 0, sold < 0) at ``price``, the strike
+  (Alpaca's ``OPTRD`` row, whose id is ``trade_activity_id``): the option lots close and the
+  premium joins the shares' cost or proceeds;
 * ``asset_fee`` — ``qty`` of ``symbol`` taken as a fee (Alpaca's ``CFEE``: a crypto trading fee
   taken in the coin received): the holding shrinks, its cost stays; ``price`` is Alpaca's
   dollar price of the coin when it was taken (the fee's value, for the report).
@@ -66,6 +71,7 @@ from .dto import (
     free_text,
     key_part,
     max_places,
+    option_terms,
     text_problem,
 )
 from .errors import ConflictError, IntegrityError, LedgerValidationError, NotFoundError
@@ -100,6 +106,7 @@ class EventKind(StrEnum):
     ASSET_FEE = "asset_fee"
     CASH_IN_LIEU = "cash_in_lieu"
     OPTION_EXPIRY = "option_expiry"
+    OPTION_EXERCISE = "option_exercise"
 
 
 def _not_in_the_future(value: datetime) -> datetime:
@@ -241,8 +248,64 @@ class OptionExpiry(_Event):
         return self
 
 
+Contracts = Annotated[Money, max_places(0), Field(ge=-MAX_QTY, le=MAX_QTY)]
+
+
+class OptionExercise(_Event):
+    """Contracts of the option ``symbol`` exercised or assigned, and the shares they delivered.
+
+    ``qty`` is Alpaca's signed change of the contract position, whole contracts: < 0 the
+    account exercised long contracts (``OPEXC``), > 0 its written contracts were assigned
+    (``OPASN``). ``shares`` of ``underlying`` changed hands at ``price`` (the strike), bought
+    (> 0) or sold (< 0) as the contract's right says: a call exercised or a put assigned buys,
+    a put exercised or a call assigned sells. ``trade_activity_id`` is the id of Alpaca's
+    ``OPTRD`` row of those shares, which this event accounts for.
+    """
+
+    kind: Literal[EventKind.OPTION_EXERCISE] = EventKind.OPTION_EXERCISE
+    symbol: Symbol
+    qty: Contracts
+    underlying: Symbol
+    shares: Annotated[Money, max_places(QTY_PLACES), Field(ge=-MAX_QTY, le=MAX_QTY)]
+    price: Annotated[PerShare, Field(ge=0)]
+    trade_activity_id: EventId | None = None
+
+    @property
+    def exercised(self) -> bool:
+        """``True`` for the account's own exercise, ``False`` for an assignment."""
+        return self.qty < 0
+
+    @model_validator(mode="after")
+    def _a_delivery(self) -> OptionExercise:
+        terms = option_terms(self.symbol)
+        if terms is None:
+            raise ValueError(f"{self.symbol} is no option contract (an OCC symbol)")
+        if asset_class_of(self.underlying) != "us_equity":
+            raise ValueError(f"underlying {self.underlying} is no share symbol")
+        if self.qty == 0 or self.shares == 0:
+            raise ValueError("an exercise's qty and shares must not be 0")
+        buys = (terms.right == "call") == (self.qty < 0)
+        if buys != (self.shares > 0):
+            what = "exercised" if self.qty < 0 else "assigned"
+            raise ValueError(
+                f"a {terms.right} {what} {'buys' if buys else 'sells'} its shares: "
+                f"shares must be {'> 0' if buys else '< 0'}, got {plain(self.shares)}"
+            )
+        return self
+
+
 #: Any event (a union of the kinds, told apart by ``kind``).
-Event = Split | SymbolChange | Merger | Dividend | CashFlow | AssetFee | CashInLieu | OptionExpiry
+Event = (
+    Split
+    | SymbolChange
+    | Merger
+    | Dividend
+    | CashFlow
+    | AssetFee
+    | CashInLieu
+    | OptionExpiry
+    | OptionExercise
+)
 AccountEvent = Annotated[Event, Field(discriminator="kind")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(AccountEvent)
 
@@ -260,6 +323,10 @@ def event_detail(event: Event) -> str:
         return f"-{plain(event.qty)} {event.symbol}"
     if isinstance(event, OptionExpiry):
         return f"{plain(event.qty)} expired"
+    if isinstance(event, OptionExercise):
+        what = "exercised" if event.exercised else "assigned"
+        delivered = f"{plain(event.shares)} {event.underlying} @ {plain(event.price)}"
+        return f"{plain(event.qty)} {what}: {delivered}"
     return plain(event.amount)
 
 
@@ -693,6 +760,9 @@ _OPTIONAL = (
     "per_share_amount",
     "qty",
     "price",
+    "underlying",
+    "shares",
+    "trade_activity_id",
 )
 
 

@@ -297,6 +297,10 @@ class AccountEventItem(LedgerItem, discriminator="ACCOUNT_EVENT"):
     per_share_amount = DecimalAttribute(null=True)
     qty = DecimalAttribute(null=True)
     price = DecimalAttribute(null=True)
+    #: An option exercise's delivery: the shares of ``underlying`` and Alpaca's trade row.
+    underlying = UnicodeAttribute(null=True)
+    shares = DecimalAttribute(null=True)
+    trade_activity_id = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     content_sha256 = UnicodeAttribute()

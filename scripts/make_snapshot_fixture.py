@@ -124,11 +124,21 @@ CRYPTO_FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, s
     (16, "ETH/USD", "SELL", "0.05", "1902.25", _at(7, 16, 20), "0.24", {"momentum": "1"}),
 )
 COIN_FEE = "0.000195"
+#: Since 1.7: a call bought, exercised on its expiry day (Alpaca's ``OPEXC`` and ``OPTRD``
+#: rows): 100 KO at the strike, 60, costing 61.25 a share with the premium folded in.
+OPTION = "KO260807C00060000"
+OPTION_FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, str]], ...] = (
+    (17, OPTION, "BUY", "1", "1.25", _at(3, 15, 5), "0", {"mean_reversion": "1"}),
+)
 
 
 def fills_of(version: str = SNAPSHOT_VERSION) -> tuple[Any, ...]:
     """The fills the bot recorded, as the fixture of ``version`` holds them."""
-    return FILLS + (CRYPTO_FILLS if version >= "1.6" else ())
+    return (
+        FILLS
+        + (CRYPTO_FILLS if version >= "1.6" else ())
+        + (OPTION_FILLS if version >= "1.7" else ())
+    )
 
 
 def ledger_fills(version: str = SNAPSHOT_VERSION) -> list[Any]:
@@ -178,7 +188,8 @@ def account_activities(version: str = SNAPSHOT_VERSION) -> list[Any]:
     and a reorganisation notice; since 1.5 a cash journal timed by its id alone (New York
     time: posted 21:40 on 5 August there, 01:40 UTC on the 6th) and a withdrawal Alpaca
     canceled (not booked); since 1.6 the coin fee of the ETH buy (a date-only id, as Alpaca
-    writes them, and the fill's own time)."""
+    writes them, and the fill's own time); since 1.7 the KO call's exercise and the trade of
+    its shares."""
     from snapshots.alpaca.models import AccountActivity, AccountActivityV16
 
     deposit_at = _at(3, 13, 2, 11, 88_000)
@@ -266,6 +277,31 @@ def account_activities(version: str = SNAPSHOT_VERSION) -> list[Any]:
                 "price": "1884.5",
             }
         )
+    if version >= "1.7":
+        # The call exercised: the contract row, then the shares' trade (date-only ids).
+        rows += [
+            {
+                "id": f"20260807000000000::{_uuid(709)}",
+                "activity_type": "OPEXC",
+                "date": "2026-08-07",
+                "net_amount": "0",
+                "description": "Option Exercise",
+                "symbol": OPTION,
+                "qty": "-1",
+                "status": "executed",
+            },
+            {
+                "id": f"20260807000000000::{_uuid(710)}",
+                "activity_type": "OPTRD",
+                "date": "2026-08-07",
+                "net_amount": "-6000",
+                "description": "Option Trade",
+                "symbol": "KO",
+                "qty": "100",
+                "price": "60",
+                "status": "executed",
+            },
+        ]
     model = AccountActivityV16 if version >= "1.6" else AccountActivity
     return [
         model.from_api(
@@ -311,7 +347,7 @@ def history_events() -> list[Any]:
 
 #: Registry revisions: one per recorded fill, and one more for mean_reversion, whose NVDA sell
 #: was amended (its fee corrected).
-REVISIONS = {"mean_reversion": 4, "momentum": 9, "trend_following": 5}
+REVISIONS = {"mean_reversion": 5, "momentum": 9, "trend_following": 5}
 
 
 def account_view() -> Any:
@@ -343,10 +379,13 @@ POSITIONS: dict[str, tuple[str, str, str, str, bool, str]] = {
     "SPY": ("40", "11206", "280.525", "280.525", False, "ARCA"),
     # Since 1.6: 0.1 bought, 0.000195 taken as the fee, 0.05 sold (Alpaca's pair, no slash).
     "ETHUSD": ("0.049805", "94.0409022594", "1910.4", "1895", False, "CRYPTO"),
+    # Since 1.7: the exercised call's shares, at Alpaca's cost (the strike).
+    "KO": ("100", "6000", "61.6", "61.1", False, "NYSE"),
 }
 #: Since 1.6 the cash has paid for the ETH round trip: 188.45 for the buy, 95.1125 from the
-#: sell, 0.24 of dollar fee (Alpaca keeps crypto cash to the fourth place).
-CASH = Decimal("-2594.3275")
+#: sell, 0.24 of dollar fee (Alpaca keeps crypto cash to the fourth place); since 1.7 for the
+#: call (125) and its exercise (6,000).
+CASH = Decimal("-8719.3275")
 
 
 def alpaca_positions() -> list[Any]:
@@ -588,8 +627,10 @@ def alpaca_orders() -> list[Any]:
         *(
             filled(n, *fills[n], asset_class="crypto", time_in_force="gtc")
             for n in sorted(fills)
-            if n >= 15
+            if n in (15, 16)
         ),
+        # Since 1.7: the call.
+        *(filled(n, *fills[n], asset_class="us_option") for n in sorted(fills) if n == 17),
     ]
 
 

@@ -35,7 +35,7 @@ from typing import Any, Final
 from ledger_store.decimals import decimal_context, explicit_context, plain
 from ledger_store.dto import Frozen, NonNegativeDecimal, asset_class_of
 from ledger_store.errors import IntegrityError, LedgerValidationError
-from ledger_store.events import Merger, Split, SymbolChange, revised_id
+from ledger_store.events import Merger, OptionExercise, Split, SymbolChange, revised_id
 from snapshots import canonical
 from snapshots.alpaca.models import AlpacaData, AlpacaOrder, is_canceled, is_combination
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
@@ -435,7 +435,8 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     """Alpaca's non-trade activities of the period against the ledger's account events.
 
     An activity is accounted for when the ledger holds an event with its id (cash flows,
-    dividends, splits recorded from Alpaca's rows), or for a corporate action row (``SSP``,
+    dividends, splits recorded from Alpaca's rows; an option exercise also holds the id of
+    its ``OPTRD`` share trade), or for a corporate action row (``SSP``,
     ``SC``, ``MA``, ``REORG``) when the ledger holds a corporate action of that symbol that day
     (an explicit event). An activity the ledger lacks fails: its cash or shares are missing
     from the ledger (import an explicit event). An activity whose event the ledger holds
@@ -446,6 +447,12 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
     events = ledger.period_events
     voided = {revised_id(event_id) for event_id in ledger.voided_event_ids}
     ids = {revised_id(e.event_id) for e in events}
+    # An exercise or assignment also accounts for Alpaca's trade row of its shares.
+    deliveries = {
+        revised_id(e.trade_activity_id): revised_id(e.event_id)
+        for e in events
+        if isinstance(e, OptionExercise) and e.trade_activity_id
+    }
     actions = {
         (e.symbol, e.effective_at.date())
         for e in events
@@ -468,6 +475,8 @@ def check_events(alpaca: AlpacaData, ledger: AccountView) -> IntegrityCheck:
             continue
         if activity.id in ids:
             matched_ids.add(activity.id)
+            continue
+        if activity.id in deliveries:
             continue
         day_action = (activity.symbol or "", activity.date)
         if activity.activity_type in CORPORATE_ACTION_TYPES and day_action in actions:

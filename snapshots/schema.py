@@ -73,14 +73,15 @@ from snapshots.ledger.models import (
     AccountLedger,
     AccountLedgerV13,
     AccountLedgerV16,
+    AccountLedgerV17,
     InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.6"
+SNAPSHOT_VERSION: Final = "1.7"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -478,6 +479,31 @@ class AccountSnapshotV16(SnapshotBodyV16, AccountSnapshotV15):
     """A sealed snapshot of ``snapshot_version`` 1.6 (checksum as in ``AccountSnapshot``)."""
 
 
+class SnapshotBodyV17(SnapshotBodyV16):
+    """Everything a ``snapshot_version`` 1.7 snapshot's checksum covers.
+
+    1.6 with options exercised and assigned: Alpaca's ``OPEXC`` and ``OPASN`` rows, each with
+    the ``OPTRD`` row of the shares it delivered, are one ``option_exercise`` event that closes
+    the contract's lots and trades the shares at the strike with the premium folded into their
+    cost or proceeds; ``internal_ledger`` is an ``AccountLedgerV17`` (``option_exercises``,
+    ``unattributed_option_exercises``), and the events check counts the ``OPTRD`` row as the
+    exercise's. Nothing else changed: a 1.6 snapshot carries forward into 1.7 (it could hold
+    no exercise; its rows were unmapped, and its positions check failed).
+    """
+
+    snapshot_version: Literal["1.7"] = "1.7"  # type: ignore[assignment]
+    internal_ledger: AccountLedgerV17
+
+    @model_validator(mode="after")
+    def _exercises_of_the_period(self) -> SnapshotBodyV17:
+        self._events_of_the_period(list(self.internal_ledger.option_exercises))
+        return self
+
+
+class AccountSnapshotV17(SnapshotBodyV17, AccountSnapshotV16):
+    """A sealed snapshot of ``snapshot_version`` 1.7 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
 AnyBody = (
     SnapshotBody
@@ -486,6 +512,7 @@ AnyBody = (
     | SnapshotBodyV14
     | SnapshotBodyV15
     | SnapshotBodyV16
+    | SnapshotBodyV17
 )
 AnySnapshot = (
     AccountSnapshot
@@ -494,6 +521,7 @@ AnySnapshot = (
     | AccountSnapshotV14
     | AccountSnapshotV15
     | AccountSnapshotV16
+    | AccountSnapshotV17
 )
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
@@ -502,12 +530,14 @@ _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBodyV14: AccountSnapshotV14,
     SnapshotBodyV15: AccountSnapshotV15,
     SnapshotBodyV16: AccountSnapshotV16,
+    SnapshotBodyV17: AccountSnapshotV17,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
     AccountSnapshotV13: AccountSnapshotV13,
     AccountSnapshotV14: AccountSnapshotV14,
     AccountSnapshotV15: AccountSnapshotV15,
     AccountSnapshotV16: AccountSnapshotV16,
+    AccountSnapshotV17: AccountSnapshotV17,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -532,15 +562,16 @@ def compose_snapshot(
     period_end: datetime,
     correlation_id: str,
     alpaca: AlpacaData,
-    internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13 | AccountLedgerV16,
+    internal_ledger: InternalLedger | AccountLedger | AccountLedgerV13,
     integrity_checks: Iterable[IntegrityCheck] = (),
     history_cash_flows: Iterable[CashFlow] = (),
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedgerV16`` makes the current version (1.6,
+    The ledger decides the version: an ``AccountLedgerV17`` makes the current version (1.7,
     with Alpaca's non-trade activities, the history before the period and the benchmark of
-    ``alpaca``, and ``history_cash_flows``), another ``AccountLedgerV13`` a 1.5 snapshot, an
+    ``alpaca``, and ``history_cash_flows``), an ``AccountLedgerV16`` a 1.6 snapshot, another
+    ``AccountLedgerV13`` a 1.5 snapshot, an
     ``AccountLedger`` a 1.2 snapshot and an ``InternalLedger`` a 1.1 snapshot (what readers of
     old snapshots and their tests build).
     ``alpaca`` must cover the same period (its fee window may differ, see ``AlpacaData``);
@@ -555,9 +586,11 @@ def compose_snapshot(
     fields: dict[str, Any] = {}
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
     if isinstance(internal_ledger, AccountLedgerV13):
-        model = (
-            SnapshotBodyV16 if isinstance(internal_ledger, AccountLedgerV16) else SnapshotBodyV15
-        )
+        model = SnapshotBodyV15
+        if isinstance(internal_ledger, AccountLedgerV17):
+            model = SnapshotBodyV17
+        elif isinstance(internal_ledger, AccountLedgerV16):
+            model = SnapshotBodyV16
         history_start = alpaca.history_start or period_start
         fields.update(
             alpaca_activities=alpaca.activities,
@@ -611,6 +644,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV17, key: bytes | None) -> AccountSnapshotV17: ...
 
 
 @overload
@@ -711,6 +748,7 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         "1.4": AccountSnapshotV14,
         "1.5": AccountSnapshotV15,
         "1.6": AccountSnapshotV16,
+        "1.7": AccountSnapshotV17,
     }.get(str(version), AccountSnapshot)
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed

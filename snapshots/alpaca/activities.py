@@ -24,6 +24,13 @@
   the ``FEE`` rows (``AlpacaSource``), and no event;
 * ``OPEXP`` (an option contract expired): an ``option_expiry`` of the contract, its ``qty``
   as Alpaca writes it (the position's change);
+* ``OPEXC`` / ``OPASN`` (option contracts exercised or assigned) with the ``OPTRD`` row of the
+  shares they delivered: an ``option_exercise`` of the contract (its ``qty`` as Alpaca writes
+  it: < 0 exercised, > 0 assigned) and the trade's ``symbol``, ``qty`` and ``price``. The pair
+  is the trade row of the same ``date`` whose symbol is the contract's root (``AAPL`` for
+  ``AAPL230721C00150000``) and whose direction the contract's right implies (a call exercised
+  or a put assigned buys); among several, the one of ``qty`` times 100 shares, oldest first.
+  A row left without its pair, and a trade row no contract row claims, is unmapped;
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
@@ -47,7 +54,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from ledger_store.decimals import decimal_context
-from ledger_store.dto import Frozen, clean_text
+from ledger_store.dto import Frozen, clean_text, contract_multiplier, option_terms
 from ledger_store.events import (
     MAX_RATIO,
     AssetFee,
@@ -55,6 +62,7 @@ from ledger_store.events import (
     CashInLieu,
     Dividend,
     Event,
+    OptionExercise,
     OptionExpiry,
     Split,
 )
@@ -89,6 +97,8 @@ def events_from_activities(
     unmapped: list[AccountActivity] = []
     canceled: list[AccountActivity] = []
     splits: dict[tuple[str, date], list[AccountActivity]] = defaultdict(list)
+    exercises: list[AccountActivity] = []
+    trades: list[AccountActivity] = []
     for row in activities:
         if is_canceled(row):
             canceled.append(row)
@@ -117,6 +127,9 @@ def events_from_activities(
             event = _event(OptionExpiry, row, account_id, symbol=row.symbol, qty=row.qty)
         elif kind == "SSP" and row.symbol:
             splits[(row.symbol, row.date)].append(row)
+            continue
+        elif kind in EXERCISE_TYPES or kind == "OPTRD":
+            (trades if kind == "OPTRD" else exercises).append(row)
             continue
         if event is None:
             unmapped.append(row)
@@ -150,6 +163,9 @@ def events_from_activities(
             unmapped.extend(rows)
         else:
             events.append(split)
+    paired, unpaired = _exercises(account_id, exercises, trades)
+    events.extend(paired)
+    unmapped.extend(unpaired)
     return ActivityEvents(
         events=tuple(sorted(events, key=lambda e: (e.effective_at, e.event_id))),
         unmapped=tuple(sorted(unmapped, key=lambda a: (a.created_at, a.id))),
@@ -167,6 +183,57 @@ def _cash_in_lieu(account_id: str, symbol: str, rows: list[AccountActivity]) -> 
     last = max(rows, key=lambda r: (r.created_at, r.id))
     event = _event(CashInLieu, last, account_id, symbol=symbol, amount=net)
     return event if isinstance(event, CashInLieu) else None
+
+
+#: Alpaca's activity types of option contracts exercised (by the account) or assigned (to it).
+EXERCISE_TYPES: Final = frozenset({"OPEXC", "OPASN"})
+
+
+def _exercises(
+    account_id: str, rows: list[AccountActivity], trades: list[AccountActivity]
+) -> tuple[list[Event], list[AccountActivity]]:
+    """Pair each exercise or assignment row with the ``OPTRD`` row of its shares (see the
+    module docstring): the events, and the rows left unmapped."""
+    events: list[Event] = []
+    unmapped: list[AccountActivity] = []
+    free = sorted(trades, key=lambda a: (a.created_at, a.id))
+    for row in sorted(rows, key=lambda a: (a.created_at, a.id)):
+        terms = option_terms(row.symbol or "")
+        trade = None
+        if terms is not None and row.qty:
+            buys = (terms.right == "call") == (row.qty < 0)
+            candidates = [
+                t
+                for t in free
+                if t.symbol == terms.root
+                and t.date == row.date
+                and t.qty
+                and (t.qty > 0) == buys
+                and isinstance(t, AccountActivityV16)
+                and t.price is not None
+            ]
+            shares = abs(row.qty) * contract_multiplier(row.symbol or "")
+            exact = [t for t in candidates if t.qty is not None and abs(t.qty) == shares]
+            trade = next(iter(exact or candidates), None)
+        event = None
+        if trade is not None and isinstance(trade, AccountActivityV16):
+            event = _event(
+                OptionExercise,
+                row,
+                account_id,
+                symbol=row.symbol,
+                qty=row.qty,
+                underlying=trade.symbol,
+                shares=trade.qty,
+                price=trade.price,
+                trade_activity_id=trade.id,
+            )
+        if event is None:
+            unmapped.append(row)
+        else:
+            free.remove(trade)  # type: ignore[arg-type]
+            events.append(event)
+    return events, unmapped + free
 
 
 def split_ratio(shares_out: Decimal, shares_in: Decimal) -> Fraction | None:
@@ -215,7 +282,8 @@ def _event(
     | type[Split]
     | type[AssetFee]
     | type[CashInLieu]
-    | type[OptionExpiry],
+    | type[OptionExpiry]
+    | type[OptionExercise],
     row: AccountActivity,
     account_id: str,
     **fields: object,

@@ -110,7 +110,8 @@ ORDERS_PAGE_LIMIT = 500
 ACTIVITIES_PAGE_SIZE = 100
 #: The non-trade activity types a snapshot reads (``fetch_activities``): cash movements,
 #: dividends and their withholdings, corporate actions, crypto fees taken in the coin (the
-#: dollar ones are fees, read with ``FEE``).
+#: dollar ones are fees, read with ``FEE``), and option events (expiry, exercise, assignment
+#: and the trades of the shares these deliver).
 NON_TRADE_TYPES: tuple[str, ...] = (
     "CSD",
     "CSW",
@@ -130,6 +131,9 @@ NON_TRADE_TYPES: tuple[str, ...] = (
     "REORG",
     "CFEE",
     "OPEXP",
+    "OPEXC",
+    "OPASN",
+    "OPTRD",
 )
 #: How far beyond the period the activity queries reach. Alpaca filters ``after``/``until`` by
 #: its own dating of a row (New York dates, fee rows by trade date), while a row belongs to the

@@ -29,6 +29,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExercise,
     OptionExpiry,
     Split,
     SymbolChange,
@@ -449,6 +450,8 @@ def _book_event(
         fields = {**base, "symbol": event.symbol, "qty": json_text(-gone), "net_amount": "0"}
         rows.append(FakeActivity("OPEXP", at, event.event_id, fields))
         return Decimal(0)
+    if isinstance(event, OptionExercise):
+        return _book_exercise(event, lots, marks, base, rows)
     if isinstance(event, CashInLieu):
         # The fraction of a share a split left, sold for the cash (an SSP cash row).
         held = lots.get(event.symbol, deque())
@@ -491,6 +494,42 @@ def _book_event(
     if cash:
         fields["net_amount"] = json_text(cash)
     rows.append(FakeActivity(kind, at, event.event_id, fields))
+    return cash
+
+
+def _book_exercise(
+    event: OptionExercise,
+    lots: dict[str, deque[list[Decimal]]],
+    marks: dict[str, Decimal],
+    base: Mapping[str, str],
+    rows: list[FakeActivity],
+) -> Decimal:
+    """Contracts exercised or assigned, as Alpaca posts them: the contract row (``OPEXC`` or
+    ``OPASN``: the position's change, no cash) and an ``OPTRD`` row of the shares delivered at
+    the strike (the cash). The shares join the position at the strike; the premium stays out
+    of Alpaca's cost (the ledger folds it in)."""
+    at = event.effective_at
+    contracts = lots.setdefault(event.symbol, deque())
+    _apply_signed(contracts, event.qty, Decimal(0))
+    if not contracts:
+        lots.pop(event.symbol)
+        marks.pop(event.symbol, None)
+    _apply_signed(lots.setdefault(event.underlying, deque()), event.shares, event.price)
+    marks.setdefault(event.underlying, event.price)
+    kind = event.source or ("OPEXC" if event.exercised else "OPASN")
+    fields = {**base, "symbol": event.symbol, "qty": json_text(event.qty), "net_amount": "0"}
+    fields["description"] = "Option Exercise" if event.exercised else "Option Assignment"
+    rows.append(FakeActivity(kind, at, event.event_id, fields))
+    cash = normalize(-event.shares * event.price)
+    trade = {
+        **base,
+        "description": "Option Trade",
+        "symbol": event.underlying,
+        "qty": json_text(event.shares),
+        "price": json_text(event.price),
+        "net_amount": json_text(cash),
+    }
+    rows.append(FakeActivity("OPTRD", at, f"{event.event_id}:shares", trade))
     return cash
 
 
@@ -674,10 +713,15 @@ def _take_newest(held: deque[list[Decimal]], qty: Decimal, *, keep_cost: bool) -
 
 
 def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
-    """Signed FIFO, as Alpaca keeps a position's cost: a fill first closes lots of the other
-    side (oldest first), and what is left opens a lot on its own side (negative: a short)."""
-    sign = 1 if fill.side is Side.BUY else -1
-    remaining = fill.qty
+    """Signed FIFO, as Alpaca keeps a position's cost (``_apply_signed``)."""
+    _apply_signed(held, fill.qty if fill.side is Side.BUY else -fill.qty, fill.price)
+
+
+def _apply_signed(held: deque[list[Decimal]], qty: Decimal, price: Decimal) -> None:
+    """``qty`` (bought > 0, sold < 0) first closes lots of the other side (oldest first), and
+    what is left opens a lot on its own side at ``price`` (negative: a short)."""
+    sign = 1 if qty > 0 else -1
+    remaining = abs(qty)
     while remaining > 0 and held and held[0][0] * sign < 0:
         lot = held[0]
         taken = min(abs(lot[0]), remaining)
@@ -686,7 +730,7 @@ def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
         if lot[0] == 0:
             held.popleft()
     if remaining > 0:
-        held.append([remaining * sign, fill.price])
+        held.append([remaining * sign, price])
 
 
 def _unfilled_orders(

@@ -45,6 +45,18 @@ its record time):
 * ``option_expiry`` of a contract: every lot of it, in every strategy, closes at 0: a long
   lot realises minus its premium (``qty * price * 100``), a written one keeps it
   (``capital_realizations``);
+* ``option_exercise`` of ``qty`` contracts (an exercise closes long contracts, an assignment
+  written ones): the contract's lots on that side close oldest first across strategies, at no
+  P&L, and each strategy that held them trades its share of the delivered ``shares`` of the
+  underlying (``shares / |qty|`` a contract, 9 places) at the strike with the premium folded
+  in, as US brokers report it: a call's premium is added to the price (the shares bought by
+  an exercised call cost more, those sold by an assigned call fetch more), a put's is
+  subtracted (an assigned put's shares cost less, an exercised put's fetch less). The premium
+  is the lots' ``qty * price * 100``; the price per share is ``(strike * shares +/- premium) /
+  shares`` rounded half-even to 18 places. The trade is a fill of the strategy at the event's
+  time under the event's id: it closes lots of the other side FIFO (a covered call's shares)
+  and opens a lot with what is left. Contracts no lot covers are ``unattributed_exercises``
+  (their shares are in no strategy, and the positions check says so);
 * ``asset_fee`` of ``qty`` (a crypto fee Alpaca took in the coin bought): taken from the
   newest long lots of the asset first (the buy it was charged on), across strategies, the pair
   spelt with or without its slash (``ETH/USD`` lots, ``ETHUSD`` fee). A lot keeps its cost
@@ -80,6 +92,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
     contract_multiplier,
+    option_terms,
 )
 from ledger_store.errors import LedgerValidationError
 from ledger_store.events import (
@@ -89,6 +102,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExercise,
     OptionExpiry,
     Split,
     SymbolChange,
@@ -186,6 +200,7 @@ class LotLedger(Frozen):
     cash_flows: tuple[CashFlow, ...] = ()
     unattributed_asset_fees: tuple[AssetFee, ...] = ()
     unattributed_cash_in_lieu: tuple[CashInLieu, ...] = ()
+    unattributed_exercises: tuple[OptionExercise, ...] = ()
 
     def realized_pnl(self, strategy: str) -> Decimal:
         """Matches plus merger cash beyond basis, fees excluded."""
@@ -224,6 +239,7 @@ class _State:
     cash_flows: list[CashFlow] = field(default_factory=list)
     unattributed_fees: list[AssetFee] = field(default_factory=list)
     unattributed_lieu: list[CashInLieu] = field(default_factory=list)
+    unattributed_exercises: list[OptionExercise] = field(default_factory=list)
 
 
 @ledger_arithmetic
@@ -290,6 +306,7 @@ def run_lots(
         cash_flows=tuple(state.cash_flows),
         unattributed_asset_fees=tuple(state.unattributed_fees),
         unattributed_cash_in_lieu=tuple(state.unattributed_lieu),
+        unattributed_exercises=tuple(state.unattributed_exercises),
     )
 
 
@@ -300,36 +317,59 @@ def _match_key(m: Match) -> tuple[str, datetime, str, datetime, str]:
 def _apply_fill(state: _State, fill: FifoFill) -> None:
     if fill.qty <= 0:
         return
-    book = state.books[(fill.strategy, fill.symbol)]
-    closing: LotSide = "short" if fill.side is Side.BUY else "long"
-    left = fill.qty
+    _trade(
+        state,
+        fill.strategy,
+        fill.symbol,
+        fill.side,
+        fill.qty,
+        fill.price,
+        fill.order_id,
+        fill.filled_at,
+    )
+
+
+def _trade(
+    state: _State,
+    strategy: str,
+    symbol: str,
+    side: Side,
+    qty: Decimal,
+    price: Decimal,
+    order_id: str,
+    at: datetime,
+) -> None:
+    """A fill of ``strategy``: close the other side's lots FIFO, open a lot with the rest."""
+    book = state.books[(strategy, symbol)]
+    closing: LotSide = "short" if side is Side.BUY else "long"
+    left = qty
     while left > 0 and book and book[0].side == closing:
         lot = book[0]
-        qty = min(left, lot.qty)
-        gain = fill.price - lot.price if closing == "long" else lot.price - fill.price
-        gain *= contract_multiplier(fill.symbol)
+        taken = min(left, lot.qty)
+        gain = price - lot.price if closing == "long" else lot.price - price
+        gain *= contract_multiplier(symbol)
         state.matches.append(
             Match(
-                strategy=fill.strategy,
-                symbol=fill.symbol,
+                strategy=strategy,
+                symbol=symbol,
                 side=closing,
                 open_order_id=lot.order_id,
-                close_order_id=fill.order_id,
+                close_order_id=order_id,
                 opened_at=lot.opened_at,
-                closed_at=fill.filled_at,
-                qty=qty,
+                closed_at=at,
+                qty=taken,
                 open_price=lot.price,
-                close_price=fill.price,
-                realized_pnl=_money(_EXACT.multiply(qty, gain)),
+                close_price=price,
+                realized_pnl=_money(_EXACT.multiply(taken, gain)),
             )
         )
-        lot.qty = normalize(_EXACT.subtract(lot.qty, qty))
-        left = normalize(_EXACT.subtract(left, qty))
+        lot.qty = normalize(_EXACT.subtract(lot.qty, taken))
+        left = normalize(_EXACT.subtract(left, taken))
         if lot.qty == 0:
             book.popleft()
     if left > 0:
-        side: LotSide = "long" if fill.side is Side.BUY else "short"
-        book.append(_Lot(side, fill.order_id, fill.filled_at, left, fill.price))
+        opened: LotSide = "long" if side is Side.BUY else "short"
+        book.append(_Lot(opened, order_id, at, left, price))
 
 
 def _apply_event(state: _State, event: Event) -> None:
@@ -347,6 +387,8 @@ def _apply_event(state: _State, event: Event) -> None:
         _cash_in_lieu(state, event)
     elif isinstance(event, OptionExpiry):
         _expire(state, event)
+    elif isinstance(event, OptionExercise):
+        _exercise(state, event)
     elif isinstance(event, Merger):
         _reshape(
             state,
@@ -491,15 +533,16 @@ _TIER: Final[dict[type, int]] = {CashInLieu: 1, AssetFee: 3}
 
 
 def _realize(
-    state: _State, strategy: str, symbol: str, event: Event, lot: _Lot, pnl: Fraction
+    state: _State, strategy: str, symbol: str, event: Event, lot: _Lot | str, pnl: Fraction
 ) -> None:
-    """P&L ``event`` realises on ``lot`` (rounded half-even to 18 places)."""
+    """P&L ``event`` realises on ``lot`` (or the order id it stands for), rounded half-even to
+    18 places."""
     state.capital.append(
         CapitalRealization(
             strategy=strategy,
             symbol=symbol,
             event_id=event.event_id,
-            order_id=lot.order_id,
+            order_id=lot if isinstance(lot, str) else lot.order_id,
             effective_at=event.effective_at,
             realized_pnl=_fraction_to(pnl, _MONEY, ROUND_HALF_EVEN),
         )
@@ -535,6 +578,61 @@ def _expire(state: _State, event: OptionExpiry) -> None:
                 state, strategy, symbol, event, lot, -premium if lot.side == "long" else premium
             )
         book.clear()
+
+
+def _exercise(state: _State, event: OptionExercise) -> None:
+    """Close the exercised or assigned contracts and deliver their shares (module docstring)."""
+    closing: LotSide = "long" if event.exercised else "short"
+    held = sorted(
+        (
+            (lot.opened_at, lot.order_id, strategy, lot)
+            for (strategy, symbol), book in state.books.items()
+            if symbol == event.symbol
+            for lot in book
+            if lot.side == closing
+        ),
+        key=lambda entry: entry[:3],
+    )
+    contracts = Fraction(abs(event.qty))
+    multiplier = Fraction(contract_multiplier(event.symbol))
+    left = contracts
+    taken_by: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
+    for _, _, strategy, lot in held:
+        if left == 0:
+            break
+        taken = min(left, Fraction(lot.qty))
+        left -= taken
+        taken_by[strategy][0] += taken
+        taken_by[strategy][1] += taken * Fraction(lot.price) * multiplier
+        _take(state, strategy, event.symbol, lot, taken)
+    terms = option_terms(event.symbol)
+    sign = 1 if terms is not None and terms.right == "call" else -1
+    side = Side.BUY if event.shares > 0 else Side.SELL
+    per_contract = Fraction(abs(event.shares)) / contracts
+    for strategy, (taken, premium) in sorted(taken_by.items()):
+        shares = _fraction_to(per_contract * taken, _QTY, ROUND_HALF_EVEN)
+        if not shares:
+            continue
+        value = Fraction(shares) * Fraction(event.price) + sign * premium
+        if value < 0:
+            # A premium beyond the strike's value (a put's, in theory only): what the price
+            # cannot go below 0 for is realised at once.
+            gain = -value if side is Side.BUY else value
+            _realize(state, strategy, event.underlying, event, event.event_id, gain)
+            value = Fraction(0)
+        price = _fraction_to(value / Fraction(shares), _MONEY, ROUND_HALF_EVEN)
+        _trade(
+            state,
+            strategy,
+            event.underlying,
+            side,
+            shares,
+            price,
+            event.event_id,
+            event.effective_at,
+        )
+    if left > 0:
+        state.unattributed_exercises.append(event)
 
 
 def _slices_of_newest(

@@ -29,6 +29,7 @@ from ledger_store.events import (
     CashInLieu,
     Dividend,
     Merger,
+    OptionExercise,
     OptionExpiry,
     Split,
     SymbolChange,
@@ -487,4 +488,33 @@ class AccountLedgerV16(AccountLedgerV13):
             raise ValueError("unattributed_asset_fees must be among the period's asset_fees")
         if not set(self.unattributed_cash_in_lieu) <= set(self.cash_in_lieu):
             raise ValueError("unattributed_cash_in_lieu must be among the period's cash_in_lieu")
+        return self
+
+
+class AccountLedgerV17(AccountLedgerV16):
+    """``AccountLedgerV16`` of ``snapshot_version`` 1.7, with options exercised and assigned.
+
+    * ``option_exercises``: the period's ``option_exercise`` events (Alpaca's ``OPEXC`` and
+      ``OPASN`` with the ``OPTRD`` row of the shares), as applied: the contracts' lots closed
+      and the shares traded at the strike with the premium folded in;
+    * ``unattributed_option_exercises``: those of them whose contracts no lot covered, wholly
+      or in part (those contracts' shares are in no strategy).
+    """
+
+    option_exercises: tuple[OptionExercise, ...] = ()
+    unattributed_option_exercises: tuple[OptionExercise, ...] = ()
+
+    @model_validator(mode="after")
+    def _exercises_in_order(self) -> AccountLedgerV17:
+        for events, what in (
+            (self.option_exercises, "option_exercises"),
+            (self.unattributed_option_exercises, "unattributed_option_exercises"),
+        ):
+            keys_ = [(e.effective_at, e.event_id) for e in events]
+            if keys_ != sorted(set(keys_)):
+                raise ValueError(f"{what} must be ordered by (effective_at, event_id), once each")
+        if not set(self.unattributed_option_exercises) <= set(self.option_exercises):
+            raise ValueError(
+                "unattributed_option_exercises must be among the period's option_exercises"
+            )
         return self

@@ -1,4 +1,4 @@
-"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV16``.
+"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV17``.
 
 ``summarize_account`` is pure: the account's attributions and events (any order, anything at
 or after ``period_end`` ignored), the current prices of Alpaca's positions (for unrealised P&L),
@@ -51,6 +51,7 @@ from ledger_store.events import (
     Dividend,
     Event,
     Merger,
+    OptionExercise,
     OptionExpiry,
     RecordedEvent,
     Split,
@@ -67,7 +68,7 @@ from snapshots.ledger.lots import (
     run_lots,
 )
 from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period, period_totals
-from snapshots.ledger.models import AccountLedgerV16, StrategyLedgerV13
+from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, StrategyLedgerV13
 
 _log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class AccountView(Frozen):
     account_id: str
     period_start: UTCDateTime
     period_end: UTCDateTime
-    internal_ledger: AccountLedgerV16
+    internal_ledger: AccountLedgerV17
     period_fills: dict[OrderId, LedgerFill]
     net_positions: dict[Symbol, Money]
     period_events: tuple[Event, ...] = ()
@@ -413,6 +414,10 @@ def summarize_account(
                 "asset_fees": [e for e in period_events if isinstance(e, AssetFee)],
                 "cash_in_lieu": [e for e in period_events if isinstance(e, CashInLieu)],
                 "option_expiries": [e for e in period_events if isinstance(e, OptionExpiry)],
+                "option_exercises": [e for e in period_events if isinstance(e, OptionExercise)],
+                "unattributed_option_exercises": [
+                    e for e in ledger.unattributed_exercises if in_period(e.effective_at)
+                ],
                 "unattributed_cash_in_lieu": [
                     e for e in ledger.unattributed_cash_in_lieu if in_period(e.effective_at)
                 ],

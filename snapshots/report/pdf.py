@@ -78,7 +78,7 @@ from ledger_store.decimals import decimal_context, explicit_context, plain
 from ledger_store.dto import value_of
 from ledger_store.events import AssetFee, Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
-from snapshots.ledger.models import AccountLedgerV16, LedgerFigures
+from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, LedgerFigures
 from snapshots.report.figures import (
     NONE_TEXT,
     PositionExposure,
@@ -2087,6 +2087,27 @@ def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
                 "",
             ]
         )
+    exercises = ledger.option_exercises if isinstance(ledger, AccountLedgerV17) else ()
+    uncovered = (
+        set(ledger.unattributed_option_exercises) if isinstance(ledger, AccountLedgerV17) else set()
+    )
+    for exercise in exercises:
+        rows.append(
+            [
+                fmt_datetime(exercise.effective_at),
+                "option exercise" if exercise.exercised else "option assignment",
+                exercise.source or NONE_TEXT,
+                _fit(
+                    f"{exercise.symbol} {plain(exercise.qty)}: {plain(exercise.shares)} "
+                    f"{exercise.underlying} @ {plain(exercise.price)}"
+                    + (" \u00b7 no contract held" if exercise in uncovered else ""),
+                    170,
+                ),
+                fmt_money(
+                    value_of(exercise.underlying, -exercise.shares, exercise.price), signed=True
+                ),
+            ]
+        )
     lieu = ledger.cash_in_lieu if isinstance(ledger, AccountLedgerV16) else ()
     unsold = (
         set(ledger.unattributed_cash_in_lieu) if isinstance(ledger, AccountLedgerV16) else set()
@@ -2110,6 +2131,13 @@ def _cash_and_actions(snapshot: AccountSnapshotV12) -> list[Any]:
             " A fee in coin shrinks the newest lots of the coin at the same cost: it shows in "
             "the P/L when the coin is sold."
             if fees
+            else ""
+        )
+        + (
+            " An option exercised or assigned delivers its shares at the strike, its premium "
+            "folded into their cost or proceeds as US brokers report it (a call's added, a "
+            "put's subtracted): the contract itself realises nothing."
+            if exercises
             else ""
         )
     )

@@ -46,6 +46,18 @@ def event_data(kind: str, **overrides: Any) -> dict[str, Any]:
             "source": "DIV",
         },
         "cash_flow": {"amount": "49000", "source": "CSD", "description": "wire in"},
+        "asset_fee": {"symbol": "ETHUSD", "qty": "0.000195", "price": "1884.5", "source": "CFEE"},
+        "cash_in_lieu": {"symbol": "SPY", "amount": "37.12", "source": "SSP"},
+        "option_expiry": {"symbol": "AAPL230721C00150000", "qty": "-2", "source": "OPEXP"},
+        "option_exercise": {
+            "symbol": "QS240301C00004500",
+            "qty": "1",
+            "underlying": "QS",
+            "shares": "-100",
+            "price": "4.5",
+            "trade_activity_id": "20240301000000000::a88c089f-a8c3-4672-9b68-2f6f2d05e914",
+            "source": "OPASN",
+        },
     }
     return {
         "kind": kind,
@@ -57,7 +69,8 @@ def event_data(kind: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-KINDS = ["split", "symbol_change", "merger", "dividend", "cash_flow"]
+#: Every kind of event the ledger holds.
+KINDS = [kind.value for kind in EventKind]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -74,8 +74,8 @@ def revalidate(model: BaseModel, **changes: Any) -> Any:
 
 
 def test_version() -> None:
-    assert SNAPSHOT_VERSION == "1.6"
-    assert schema.SUPPORTED_VERSIONS == ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
+    assert SNAPSHOT_VERSION == "1.7"
+    assert schema.SUPPORTED_VERSIONS == ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 
 
 def test_snapshot_id_is_deterministic() -> None:

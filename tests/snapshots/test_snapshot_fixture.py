@@ -45,6 +45,7 @@ from snapshots.schema import (
     AccountSnapshotV14,
     AccountSnapshotV15,
     AccountSnapshotV16,
+    AccountSnapshotV17,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -119,6 +120,11 @@ VERSIONS = [
         "1.6",
         "8e1a7154d2dbc4db959c88df332d132d9ae66b0bf5628a8175a81cfbd49961a6",
         "38ef696fdd200e3ee7716f8ddb1e063d9cb6d6cd137e29f33976f48cefe9f8c1",
+    ),
+    Version(
+        "1.7",
+        "04d9efd46f429e309f841ca126d2a61b6dfdd556baa1cd80b8cdb468dd8138d0",
+        "278db4113f39cba2abca1d578b394f582ef69cdd50d233dd23dc25a82d5d927a",
     ),
 ]
 
@@ -232,9 +238,14 @@ def assert_is_the_fixture_snapshot(
 
     account = snapshot.alpaca_account
     crypto = version >= "1.6"  # since 1.6 the account also traded ETH
-    assert account.cash == Decimal("-2594.3275" if crypto else "-2500.75")  # margin: negative
-    assert account.equity == Decimal("9622.469972" if crypto else "9620.9")
-    assert account.long_market_value == Decimal("13051.797472" if crypto else "12956.65")
+    options = version >= "1.7"  # since 1.7 a call, exercised into 100 KO
+    cash, equity_, long_value = {
+        "1.7": ("-8719.3275", "9657.469972", "19211.797472"),
+        "1.6": ("-2594.3275", "9622.469972", "13051.797472"),
+    }.get(version, ("-2500.75", "9620.9", "12956.65"))
+    assert account.cash == Decimal(cash)  # margin: negative
+    assert account.equity == Decimal(equity_)
+    assert account.long_market_value == Decimal(long_value)
     assert account.short_market_value == Decimal("-835")
     assert account.accrued_fees == Decimal(0)
     assert account.daytrade_count == 0
@@ -242,7 +253,9 @@ def assert_is_the_fixture_snapshot(
 
     positions = {p.symbol: p for p in snapshot.alpaca_positions}
     assert list(positions) == sorted(
-        ["AAPL", "GLD", "MSFT", "SPY"] + (["ETHUSD"] if crypto else [])
+        ["AAPL", "GLD", "MSFT", "SPY"]
+        + (["ETHUSD"] if crypto else [])
+        + (["KO"] if options else [])
     )
     assert (positions["MSFT"].side, positions["MSFT"].qty) == ("short", Decimal(-2))
     assert positions["MSFT"].cost_basis == Decimal("-836.4")
@@ -252,12 +265,12 @@ def assert_is_the_fixture_snapshot(
     assert positions["SPY"].unrealized_intraday_pl == Decimal(0)
 
     orders = snapshot.alpaca_orders
-    assert len(orders) == (11 if crypto else 9)
+    assert len(orders) == 9 + (2 if crypto else 0) + (1 if options else 0)
     assert [o.submitted_at for o in orders] == sorted(o.submitted_at for o in orders)
     assert sorted(o.status for o in orders) == [
         "canceled",
         "expired",
-        *["filled"] * (6 if crypto else 4),
+        *["filled"] * (4 + (2 if crypto else 0) + (1 if options else 0)),
         "new",
         "rejected",
         "replaced",
@@ -292,6 +305,8 @@ def assert_is_the_fixture_snapshot(
             assert_reads_alpaca_as_it_is(snapshot)
         if version >= "1.6":
             assert_reads_crypto_fees(snapshot)
+        if version >= "1.7":
+            assert_reads_option_exercises(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -336,7 +351,9 @@ def assert_is_without_the_fields_alpaca_dropped(snapshot: AnySnapshot) -> None:
     """Since 1.1: integer counts in check details, Alpaca's optional fields missing."""
     fills_check = next(c for c in snapshot.integrity_checks if "fills" in c.name)
     crypto_fills = 2 if snapshot.snapshot_version >= "1.6" else 0
-    assert fills_check.details["alpaca_filled_orders"] == 4 + crypto_fills  # counts as integers
+    option_fills = 1 if snapshot.snapshot_version >= "1.7" else 0
+    filled = 4 + crypto_fills + option_fills
+    assert fills_check.details["alpaca_filled_orders"] == filled  # counts as integers
     account = snapshot.alpaca_account
     assert (account.initial_margin, account.maintenance_margin) == (None, None)
     expired = next(o for o in snapshot.alpaca_orders if o.status == "expired")
@@ -358,6 +375,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert (spy.qty, spy.current_price) == (Decimal(40), Decimal("280.525"))  # split 2-for-1
     since_1_5 = ["CSW", "JNLC"] if version >= "1.5" else []
     since_1_6 = ["CFEE"] if version >= "1.6" else []
+    since_1_7 = ["OPEXC", "OPTRD"] if version >= "1.7" else []
     assert [a.activity_type for a in snapshot.alpaca_activities] == [
         "CSD",
         "SSP",
@@ -365,6 +383,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
         *since_1_5,
         "DIV",
         *since_1_6,
+        *since_1_7,
         "REORG",
     ]
     ledger = snapshot.internal_ledger
@@ -375,11 +394,12 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     places = Decimal("1e-18")  # the ledger rounds P&L to 18 places
     eth_gain = (Decimal("0.05") * (Decimal("1902.25") - eth_price)).quantize(places)
     eth_unrealized = (Decimal("0.049805") * (Decimal("1910.4") - eth_price)).quantize(places)
+    options = version >= "1.7"  # the call bought for 125
     assert (ledger.total_trades, ledger.total_fees) == (
-        (6, Decimal("0.51")) if crypto else (4, Decimal("0.27"))
+        (6 + options, Decimal("0.51")) if crypto else (4, Decimal("0.27"))
     )
     assert (ledger.total_buy_value, ledger.total_sell_value) == (
-        Decimal("302.9") if crypto else Decimal("114.45"),
+        Decimal("302.9") + (125 if options else 0) if crypto else Decimal("114.45"),
         Decimal("8027.4125") if crypto else Decimal("7932.3"),
     )
     assert ledger.strategies_active == ("mean_reversion", "momentum", "trend_following")
@@ -410,7 +430,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     spy_lot = next(lot for lot in trend.open_lots if lot.symbol == "SPY")
     assert (spy_lot.qty, spy_lot.price) == (Decimal(40), Decimal("280.15"))  # cost unchanged
     assert {name: p.revision for name, p in ledger.strategy_performance.items()} == {
-        "mean_reversion": 4,
+        "mean_reversion": 5 if options else 4,
         "momentum": 9 if crypto else 7,
         "trend_following": 5,
     }
@@ -425,7 +445,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
     assert (ledger.unattributed_dividends, ledger.event_count) == (
         (),
-        {"1.4": 5, "1.5": 6, "1.6": 7}.get(version, 4),
+        {"1.4": 5, "1.5": 6, "1.6": 7, "1.7": 8}.get(version, 4),
     )
 
     assert {c.name: c.status for c in snapshot.integrity_checks} == {
@@ -586,9 +606,37 @@ def assert_reads_crypto_fees(snapshot: AnySnapshot) -> None:
     positions = next(
         c for c in snapshot.integrity_checks if c.name == "ledger_positions_match_alpaca_positions"
     )
-    assert (positions.details["matched"], positions.details["differing"]) == (4, 0)
+    matched = 5 if snapshot.snapshot_version >= "1.7" else 4  # and KO since 1.7
+    assert (positions.details["matched"], positions.details["differing"]) == (matched, 0)
     (dollar_fee,) = (f for f in snapshot.alpaca_fees if f.activity_type == "CFEE")
     assert dollar_fee.net_amount == Decimal("-0.24")
+
+
+def assert_reads_option_exercises(snapshot: AnySnapshot) -> None:
+    """1.7: the KO call bought at 1.25 and exercised (OPEXC with its OPTRD row) is one
+    option_exercise event; mean_reversion holds 100 KO at 61.25, the strike with the premium
+    folded in, and the positions and events checks count KO and both rows."""
+    assert isinstance(snapshot, AccountSnapshotV17)
+    rows = {a.activity_type: a for a in snapshot.alpaca_activities}
+    ledger = snapshot.internal_ledger
+    (exercise,) = ledger.option_exercises
+    assert (exercise.event_id, exercise.trade_activity_id) == (rows["OPEXC"].id, rows["OPTRD"].id)
+    assert (exercise.symbol, exercise.qty, exercise.underlying, exercise.shares) == (
+        "KO260807C00060000",
+        Decimal(-1),
+        "KO",
+        Decimal(100),
+    )
+    assert ledger.unattributed_option_exercises == ()
+    mean_reversion = ledger.strategy_performance["mean_reversion"]
+    (ko,) = (lot for lot in mean_reversion.open_lots if lot.symbol == "KO")
+    assert (ko.qty, ko.price, ko.order_id) == (Decimal(100), Decimal("61.25"), exercise.event_id)
+    assert "KO260807C00060000" not in {lot.symbol for lot in mean_reversion.open_lots}
+    assert mean_reversion.unrealized_pnl == Decimal(35)  # 100 x (61.60 - 61.25)
+    events = next(
+        c for c in snapshot.integrity_checks if c.name == "ledger_events_match_alpaca_activities"
+    )
+    assert events.details["missing_from_ledger"] == 1  # the REORG row only
 
 
 def test_every_version_renders(released: Version) -> None:
@@ -610,6 +658,7 @@ RENDERED_SHA256 = {
     "1.4": "032e66febc53721bd21382e6fd913bf8f6d07d04266f51657d9bac16c8efb806",
     "1.5": "b8be5fce71c2f0caa762f24dd795ad7bcf123498ddc3d54342031527f17cb153",
     "1.6": "af625afc19230f44f2ba38576ddaecacfbead6f587b2c4317b33d0681bc051b4",
+    "1.7": "7da9a19c939a53114154c512ca94bc3f7f55a84fb582a960d909fc2a2482fe54",
 }
 
 
@@ -661,11 +710,11 @@ def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
     if version >= "1.2" and old in EDITS_V1_2:
         return EDITS_V1_2[old], EDITS_V1_2[old].replace(b'"2"', b'"3"')
     if version >= "1.6" and old.startswith(b'"cash":"-2500.75"'):
-        # Since 1.6 the account's cash also paid for ETH: edit its last digit the same way.
+        # Since 1.6 the account's cash also paid for ETH (and since 1.7 for KO): edit its last
+        # digit the same way.
         last = new[len(b'"cash":"-2500.7') : len(b'"cash":"-2500.7') + 1]
-        return old.replace(b"-2500.75", b"-2594.3275"), new.replace(
-            b"-2500.7" + last, b"-2594.327" + last
-        )
+        cash = b"-8719.327" if version >= "1.7" else b"-2594.327"
+        return old.replace(b"-2500.75", cash + b"5"), new.replace(b"-2500.7" + last, cash + last)
     return old, new
 
 
@@ -737,9 +786,9 @@ def test_item_metadata_edited_apart_from_the_body_is_rejected(
         ("1.0", "which does not carry its ledger's digests"),
         ("1.1", "which does not carry its ledger's digests"),
         ("1.2", "which does not carry its ledger's digests"),
-        ("1.3", "whose ledger follows other rules than 1.6's"),
-        ("1.4", "whose ledger follows other rules than 1.6's"),
-        ("1.5", "whose ledger follows other rules than 1.6's"),
+        ("1.3", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
+        ("1.4", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
+        ("1.5", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
     ],
 )
 def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
@@ -758,10 +807,12 @@ def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
     assert reason.endswith(f"is snapshot_version {version}, {why}")
 
 
-def test_the_1_6_fixture_is_a_base(settings: TableSettings) -> None:
+@pytest.mark.parametrize("version", ["1.6", "1.7"])
+def test_the_1_6_and_later_fixtures_are_bases(settings: TableSettings, version: str) -> None:
+    """1.7 only added option exercises, which a 1.6 ledger could not hold: it carries on."""
     from snapshots.builder import ledger_base
 
-    (released,) = (v for v in VERSIONS if v.version == "1.6")
+    (released,) = (v for v in VERSIONS if v.version == version)
     for item in load_items(released.sha256_item):
         put_raw(settings, item)
     base, reason = ledger_base(repository(settings, None), ACCOUNT_ID, PERIOD_END, None)

@@ -37,7 +37,7 @@ from snapshots.fake_alpaca.server import (
 )
 from snapshots.integrity import IntegrityCheckFailed
 from snapshots.records import snapshot_from_record, snapshot_record
-from snapshots.schema import CheckStatus, snapshot_id_for
+from snapshots.schema import SNAPSHOT_VERSION, CheckStatus, snapshot_id_for
 from tests.builders import raw_partition, record_all
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -387,7 +387,7 @@ def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
         )
     snapshot = outcome.snapshot
     assert isinstance(snapshot, AccountSnapshotV15)
-    assert snapshot.snapshot_version == "1.6"
+    assert snapshot.snapshot_version == SNAPSHOT_VERSION
     assert (snapshot.equity_lookback_days, snapshot.history_start) == (
         30,
         PERIOD_START - timedelta(days=30),

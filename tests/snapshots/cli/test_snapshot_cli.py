@@ -18,7 +18,7 @@ from snapshots.fake_alpaca.server import (
     FakeAlpaca,
     running_fake_alpaca,
 )
-from snapshots.schema import parse_snapshot, snapshot_id_for
+from snapshots.schema import SNAPSHOT_VERSION, parse_snapshot, snapshot_id_for
 from tests.builders import put_raw, raw_item, record_all
 from tests.snapshots.cli.test_cli import conn, run
 from tests.snapshots.test_snapshot_job import CYCLES, PERIOD_END, PERIOD_START, cycle_period
@@ -258,7 +258,7 @@ def test_list_reads_metadata_and_verify_reads_the_bodies(
         "version",
         "stored",
     ]
-    assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", "1.6"]
+    assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", SNAPSHOT_VERSION]
     code, out, _ = run(capsys, "snapshot", "list", "--verify", *account)
     header, row = out.splitlines()[:2]
     assert header.split()[4] == "checks"

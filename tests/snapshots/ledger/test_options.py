@@ -13,7 +13,7 @@ import pytest
 from ledger_store.config import TableSettings
 from ledger_store.dto import asset_class_of, contract_multiplier, parse_fill
 from ledger_store.errors import LedgerValidationError
-from ledger_store.events import OptionExpiry, parse_event
+from ledger_store.events import OptionExercise, OptionExpiry, parse_event
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.alpaca.activities import events_from_activities
@@ -267,3 +267,251 @@ def test_an_expiry_alpaca_posts_closes_the_contract_in_the_snapshot(
     assert (recorded.symbol, recorded.source) == (PUT, "OPEXP")
     realized = sum(p.realized_pnl for p in snapshot.internal_ledger.strategy_performance.values())
     assert realized == 60 + 300  # the call's closed contract, and the put's premium kept
+
+
+# Exercise and assignment -------------------------------------------------------------------
+
+OPTION_EVENTS = ROOT / "tests/contract/alpaca/payloads/activities"
+
+
+def _rows(*names: str) -> list[AccountActivityV16]:
+    """Alpaca's documented rows, from the contract fixtures (one object or an array each)."""
+    rows: list[AccountActivityV16] = []
+    for name in names:
+        body = json.loads((OPTION_EVENTS / name).read_text(encoding="utf-8"))["body"]
+        rows += [
+            AccountActivityV16.from_api(raw) for raw in (body if isinstance(body, list) else [body])
+        ]
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        # Trading API docs: both rows of a pair under one (placeholder) id.
+        (["docs_option_events_assignment_opasn_optrd.json"], ("2", "AAPL", "-200", "150")),
+        # The docs' exercise row says price 90 for a 150 strike: kept as Alpaca wrote it.
+        (["docs_option_events_exercise_opexc_optrd.json"], ("-2", "AAPL", "200", "90")),
+        # Options Trading Overview: two rows with their own ids.
+        (
+            [
+                "docs_broker_options_call_assignment_opasn.json",
+                "docs_broker_options_call_assignment_optrd.json",
+            ],
+            ("1", "QS", "-100", "4.5"),
+        ),
+        (
+            [
+                "docs_broker_options_call_exercise_opexc.json",
+                "docs_broker_options_call_exercise_optrd.json",
+            ],
+            ("-1", "QS", "100", "6.5"),
+        ),
+    ],
+)
+def test_alpacas_documented_exercise_and_assignment_rows_are_one_event(
+    names: list[str], expected: tuple[str, str, str, str]
+) -> None:
+    rows = _rows(*names)
+    contract, trade = rows[0], rows[-1]
+    mapped = events_from_activities("acct-1", rows)
+    assert mapped.unmapped == ()
+    (event,) = mapped.events
+    assert isinstance(event, OptionExercise)
+    assert (event.event_id, event.trade_activity_id, event.symbol) == (
+        contract.id,
+        trade.id,
+        contract.symbol,
+    )
+    assert (event.qty, event.underlying, event.shares, event.price) == tuple(
+        Decimal(v) if i != 1 else v for i, v in enumerate(expected)
+    )
+    assert event.exercised == (contract.activity_type == "OPEXC")
+
+
+def test_a_contract_row_without_its_shares_and_shares_without_a_contract_are_unmapped() -> None:
+    """Apart, neither row says enough: both are left for an explicit event (the events check
+    names them), never booked half. A trade of the wrong direction is no pair either: an
+    assigned call sells its shares."""
+    (alone,) = _rows("docs_broker_options_call_assignment_opasn.json")
+    (other_day,) = _rows("docs_broker_options_call_exercise_optrd.json")
+    mapped = events_from_activities("acct-1", [alone, other_day])
+    assert mapped.events == ()
+    assert {row.id for row in mapped.unmapped} == {alone.id, other_day.id}
+    (sold,) = _rows("docs_broker_options_call_assignment_optrd.json")
+    bought = sold.model_copy(update={"qty": Decimal(100), "net_amount": Decimal(-450)})
+    mapped = events_from_activities("acct-1", [alone, bought])
+    assert (mapped.events, len(mapped.unmapped)) == ((), 2)
+
+
+def _exercise(symbol: str, qty: str, underlying: str, shares: str, price: str, **more: Any) -> Any:
+    return parse_event(
+        {
+            "kind": "option_exercise",
+            "event_id": more.pop("event_id", f"exercise-{symbol}"),
+            "account_id": ACCOUNT,
+            "effective_at": more.pop("at", DAY + timedelta(seconds=72_000)),
+            "symbol": symbol,
+            "qty": qty,
+            "underlying": underlying,
+            "shares": shares,
+            "price": price,
+            "source": "OPEXC" if qty.startswith("-") else "OPASN",
+            **more,
+        }
+    )
+
+
+def test_a_covered_call_assigned_sells_the_shares_at_the_strike_plus_the_premium() -> None:
+    """100 AAPL at 95, a call at 100 written for 2.00, assigned: the shares are sold at 102,
+    realising (102 - 95) x 100 = 700 (500 on the shares, 200 of premium), and nothing is
+    left open."""
+    call = "AAPL240621C00100000"
+    fills = [
+        fill(alpaca_uuid(1), "BUY", "100", "95"),
+        fill(alpaca_uuid(2), "SELL", "1", "2", symbol=call, seconds=60),
+    ]
+    ledger = run_lots(attributions_of(fills), [_exercise(call, "1", "AAPL", "-100", "100")])
+    assert ledger.lots == ()
+    (match,) = ledger.matches
+    assert (match.symbol, match.close_price, match.realized_pnl) == ("AAPL", 102, 700)
+    assert ledger.realized_pnl("alpha") == 700
+
+
+def test_a_long_call_exercised_buys_the_shares_at_the_strike_plus_the_premium() -> None:
+    """2 calls at 1.50 exercised at a strike of 100: 200 shares at 101.50 (20,300 = 20,000 +
+    300 of premium), nothing realised; a later sale at 105 realises 700."""
+    call = "AAPL240621C00100000"
+    fills = [fill(alpaca_uuid(1), "BUY", "2", "1.5", symbol=call)]
+    exercise = _exercise(call, "-2", "AAPL", "200", "100")
+    ledger = run_lots(attributions_of(fills), [exercise])
+    (lot,) = ledger.lots
+    assert (lot.symbol, lot.side, lot.qty, lot.price) == ("AAPL", "long", 200, Decimal("101.5"))
+    assert (lot.order_id, lot.opened_at) == (exercise.event_id, exercise.effective_at)
+    assert ledger.realized_pnl("alpha") == 0
+    sold = fill(alpaca_uuid(2), "SELL", "200", "105", seconds=80_000)
+    assert run_lots(attributions_of([*fills, sold]), [exercise]).realized_pnl("alpha") == 700
+
+
+def test_a_put_exercised_against_shares_sells_at_the_strike_less_the_premium() -> None:
+    """A protective put: 100 shares at 110, a put at 100 bought for 3.00, exercised: the
+    shares go at 97, realising (97 - 110) x 100 = -1,300 (the shares' -1,000, the premium's
+    -300)."""
+    put = "AAPL240621P00100000"
+    fills = [
+        fill(alpaca_uuid(1), "BUY", "100", "110"),
+        fill(alpaca_uuid(2), "BUY", "1", "3", symbol=put, seconds=60),
+    ]
+    ledger = run_lots(attributions_of(fills), [_exercise(put, "-1", "AAPL", "-100", "100")])
+    assert ledger.lots == ()
+    assert ledger.realized_pnl("alpha") == -1300
+
+
+def test_a_written_put_assigned_buys_the_shares_at_the_strike_less_the_premium() -> None:
+    """A put at 50 written for 1.20 and assigned: 100 shares at 48.80, nothing realised."""
+    put = "KO240621P00050000"
+    fills = [fill(alpaca_uuid(1), "SELL", "1", "1.2", symbol=put)]
+    ledger = run_lots(attributions_of(fills), [_exercise(put, "1", "KO", "100", "50")])
+    (lot,) = ledger.lots
+    assert (lot.symbol, lot.side, lot.qty, lot.price) == ("KO", "long", 100, Decimal("48.8"))
+    assert ledger.realized_pnl("alpha") == 0
+
+
+def test_an_assignment_takes_the_oldest_written_contracts_across_strategies() -> None:
+    """alpha wrote 1 call at 2.00, beta 2 at 3.00 later; 2 are assigned: alpha's and one of
+    beta's, each strategy selling its own 100 shares at 100 plus its own premium. beta keeps
+    one written contract; alpha, which held no shares, is short 100 at 102."""
+    call = "AAPL240621C00100000"
+    fills = [
+        fill(alpaca_uuid(1), "SELL", "1", "2", symbol=call),
+        fill(alpaca_uuid(2), "SELL", "2", "3", symbol=call, seconds=60, allocation={"beta": "1"}),
+        fill(alpaca_uuid(3), "BUY", "100", "90", seconds=120, allocation={"beta": "1"}),
+    ]
+    ledger = run_lots(attributions_of(fills), [_exercise(call, "2", "AAPL", "-200", "100")])
+    lots = {(lot.strategy, lot.symbol): (lot.side, lot.qty, lot.price) for lot in ledger.lots}
+    assert lots == {
+        ("alpha", "AAPL"): ("short", 100, Decimal(102)),
+        ("beta", call): ("short", 1, Decimal(3)),
+    }
+    assert ledger.realized_pnl("beta") == (103 - 90) * 100
+    assert ledger.unattributed_exercises == ()
+
+
+def test_contracts_no_lot_holds_are_unattributed_and_deliver_nothing() -> None:
+    """Alpaca assigned 2 contracts, the ledger held 1: its 100 shares move, the other 100
+    are in no strategy (the positions check will say so) and the event is listed."""
+    call = "AAPL240621C00100000"
+    fills = [fill(alpaca_uuid(1), "SELL", "1", "2", symbol=call)]
+    exercise = _exercise(call, "2", "AAPL", "-200", "100")
+    ledger = run_lots(attributions_of(fills), [exercise])
+    (lot,) = ledger.lots
+    assert (lot.symbol, lot.side, lot.qty) == ("AAPL", "short", 100)
+    assert ledger.unattributed_exercises == (exercise,)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "qty", "shares", "message"),
+    [
+        ("AAPL240621C00100000", "1", "100", "a call assigned sells its shares"),
+        ("AAPL240621P00100000", "-1", "100", "a put exercised sells its shares"),
+        ("AAPL", "-1", "100", "no option contract"),
+        ("AAPL240621C00100000", "-1.5", "150", "decimal places"),
+    ],
+)
+def test_an_exercise_that_cannot_be_is_refused(
+    symbol: str, qty: str, shares: str, message: str
+) -> None:
+    with pytest.raises(LedgerValidationError, match=message):
+        _exercise(symbol, qty, "AAPL", shares, "100")
+
+
+def test_an_assignment_alpaca_posts_is_booked_and_agrees_with_its_positions(
+    settings: TableSettings,
+) -> None:
+    """The written put of the option cycle (1 at 3.00, strike 550) is assigned at the day's
+    end: Alpaca's OPASN and OPTRD rows become one event, the strategies that wrote the put
+    buy 100 SPY at 547 (550 less the premium), and the positions and events checks pass."""
+    cycle = _option_cycle()
+    record_all(TradeLedgerRepository(settings), cycle.fills)
+    assignment = _exercise(
+        PUT,
+        "1",
+        "SPY",
+        "100",
+        "550",
+        event_id="put-assignment",
+        account_id=cycle.fills[0].account_id,
+        at=datetime(2026, 8, 4, 21, tzinfo=UTC),
+    )
+    account = FakeAccount.from_history([cycle], events=[assignment], include_unfilled=False)
+    positions = {p.symbol: p.qty for p in account.positions}
+    assert (PUT in positions, positions["SPY"]) == (False, 100)
+    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        outcome = take_snapshot(
+            account_id=cycle.fills[0].account_id,
+            period_start=datetime(2026, 8, 4, tzinfo=UTC),
+            period_end=datetime(2026, 8, 5, tzinfo=UTC),
+            correlation_id="cycle-options",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+        )
+    snapshot = outcome.snapshot
+    checks = {c.name: c for c in snapshot.integrity_checks}
+    for name in (
+        "ledger_positions_match_alpaca_positions",
+        "ledger_events_match_alpaca_activities",
+    ):
+        assert checks[name].status == "pass", checks[name].message
+    (recorded,) = snapshot.internal_ledger.option_exercises
+    rows = {a.activity_type: a.id for a in snapshot.alpaca_activities}
+    assert (recorded.event_id, recorded.trade_activity_id) == (rows["OPASN"], rows["OPTRD"])
+    spy = [
+        (lot.qty, lot.price)
+        for p in snapshot.internal_ledger.strategy_performance.values()
+        for lot in p.open_lots
+        if lot.symbol == "SPY"
+    ]
+    assert sum(q for q, _ in spy) == 100
+    assert {price for _, price in spy} == {Decimal(547)}
