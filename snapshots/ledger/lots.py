@@ -62,7 +62,8 @@ its record time):
   spelt with or without its slash (``ETH/USD`` lots, ``ETHUSD`` fee). A lot keeps its cost
   (``price = cost / new qty``, as a split does): the fee is part of what the coins cost, and
   shows in the P&L when they are sold. A lot the fee empties loses its cost as a realised
-  loss (``capital_realizations``). What no long lot covers is ``unattributed_asset_fees``.
+  loss (``capital_realizations``). What no long lot covers is ``unattributed_asset_fees``;
+  what each strategy's lots gave is its ``asset_fee_shares``.
 
 Order within an instant: events by ``event_id``, then cash in lieu (after the split it pays
 for), then fills by ``(order_id, strategy)``, then asset fees (Alpaca stamps a coin fee with
@@ -172,6 +173,17 @@ class DividendShare(Frozen):
     amount: Money
 
 
+class AssetFeeShare(Frozen):
+    """The part of a coin fee (``asset_fee``) taken from one strategy's lots of ``symbol``:
+    ``qty`` of the coin, which the strategy's lots lost at the same cost."""
+
+    strategy: StrategyName
+    symbol: Symbol
+    event_id: str
+    effective_at: UTCDateTime
+    qty: PositiveDecimal
+
+
 class CapitalRealization(Frozen):
     """P&L an event realised on a lot (``order_id``: the lot's opener): a merger's cash beyond
     the lot's basis, or the cost of a lot an asset fee took entirely."""
@@ -199,6 +211,7 @@ class LotLedger(Frozen):
     unattributed_dividends: tuple[Dividend, ...] = ()
     cash_flows: tuple[CashFlow, ...] = ()
     unattributed_asset_fees: tuple[AssetFee, ...] = ()
+    asset_fee_shares: tuple[AssetFeeShare, ...] = ()
     unattributed_cash_in_lieu: tuple[CashInLieu, ...] = ()
     unattributed_exercises: tuple[OptionExercise, ...] = ()
 
@@ -238,6 +251,7 @@ class _State:
     unattributed: list[Dividend] = field(default_factory=list)
     cash_flows: list[CashFlow] = field(default_factory=list)
     unattributed_fees: list[AssetFee] = field(default_factory=list)
+    fee_shares: dict[tuple[str, str, str, datetime], Fraction] = field(default_factory=dict)
     unattributed_lieu: list[CashInLieu] = field(default_factory=list)
     unattributed_exercises: list[OptionExercise] = field(default_factory=list)
 
@@ -305,6 +319,7 @@ def run_lots(
         unattributed_dividends=tuple(state.unattributed),
         cash_flows=tuple(state.cash_flows),
         unattributed_asset_fees=tuple(state.unattributed_fees),
+        asset_fee_shares=_fee_shares(state),
         unattributed_cash_in_lieu=tuple(state.unattributed_lieu),
         unattributed_exercises=tuple(state.unattributed_exercises),
     )
@@ -680,6 +695,8 @@ def _asset_fee(state: _State, event: AssetFee) -> None:
     """Take ``event.qty`` from the newest long lots of the asset (see the module docstring)."""
     slices, left = _slices_of_newest(state, event.symbol, Fraction(event.qty))
     for strategy, symbol, lot, taken in slices:
+        key = (strategy, symbol, event.event_id, event.effective_at)
+        state.fee_shares[key] = state.fee_shares.get(key, Fraction(0)) + taken
         cost = Fraction(lot.qty) * Fraction(lot.price)
         if _take(state, strategy, symbol, lot, taken):
             _realize(state, strategy, symbol, event, lot, -cost)
@@ -687,6 +704,21 @@ def _asset_fee(state: _State, event: AssetFee) -> None:
             lot.price = _fraction_to(cost / Fraction(lot.qty), _MONEY, ROUND_HALF_EVEN)
     if left > 0:
         state.unattributed_fees.append(event)
+
+
+def _fee_shares(state: _State) -> tuple[AssetFeeShare, ...]:
+    """Each strategy's part of each coin fee, by (strategy, time, event id, symbol)."""
+    shares = [
+        AssetFeeShare(
+            strategy=strategy,
+            symbol=symbol,
+            event_id=event_id,
+            effective_at=effective_at,
+            qty=_fraction_to(qty, _QTY, ROUND_HALF_EVEN),
+        )
+        for (strategy, symbol, event_id, effective_at), qty in state.fee_shares.items()
+    ]
+    return tuple(sorted(shares, key=lambda s: (s.strategy, s.effective_at, s.event_id, s.symbol)))
 
 
 def _dividend(state: _State, event: Dividend) -> None:

@@ -35,7 +35,7 @@ from ledger_store.events import (
     SymbolChange,
 )
 from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
-from snapshots.ledger.lots import Lot, Match
+from snapshots.ledger.lots import AssetFeeShare, Lot, Match
 
 _ZERO_DECIMAL = Decimal(0)
 
@@ -498,11 +498,14 @@ class AccountLedgerV17(AccountLedgerV16):
       ``OPASN`` with the ``OPTRD`` row of the shares), as applied: the contracts' lots closed
       and the shares traded at the strike with the premium folded in;
     * ``unattributed_option_exercises``: those of them whose contracts no lot covered, wholly
-      or in part (those contracts' shares are in no strategy).
+      or in part (those contracts' shares are in no strategy);
+    * ``asset_fee_shares``: the period's coin fees (``asset_fees``) by the strategies whose
+      lots paid them, by (strategy, effective_at, event_id, symbol).
     """
 
     option_exercises: tuple[OptionExercise, ...] = ()
     unattributed_option_exercises: tuple[OptionExercise, ...] = ()
+    asset_fee_shares: tuple[AssetFeeShare, ...] = ()
 
     @model_validator(mode="after")
     def _exercises_in_order(self) -> AccountLedgerV17:
@@ -517,4 +520,14 @@ class AccountLedgerV17(AccountLedgerV16):
             raise ValueError(
                 "unattributed_option_exercises must be among the period's option_exercises"
             )
+        shares = self.asset_fee_shares
+        order = [(s.strategy, s.effective_at, s.event_id, s.symbol) for s in shares]
+        if order != sorted(set(order)):
+            raise ValueError(
+                "asset_fee_shares must be ordered by (strategy, effective_at, event_id, "
+                "symbol), once each"
+            )
+        fees = {fee.event_id for fee in self.asset_fees}
+        if any(share.event_id not in fees for share in shares):
+            raise ValueError("asset_fee_shares must be shares of the period's asset_fees")
         return self

@@ -415,6 +415,9 @@ def summarize_account(
                 "cash_in_lieu": [e for e in period_events if isinstance(e, CashInLieu)],
                 "option_expiries": [e for e in period_events if isinstance(e, OptionExpiry)],
                 "option_exercises": [e for e in period_events if isinstance(e, OptionExercise)],
+                "asset_fee_shares": [
+                    s for s in ledger.asset_fee_shares if in_period(s.effective_at)
+                ],
                 "unattributed_option_exercises": [
                     e for e in ledger.unattributed_exercises if in_period(e.effective_at)
                 ],

@@ -17,6 +17,7 @@ from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
+from snapshots.report.asset_classes import AssetClassFigures, by_asset_class
 from snapshots.report.figures import ReportFigures, compute_figures
 from snapshots.report.performance import Performance, performance
 from snapshots.report.reconciliation import Reconciliation, reconcile
@@ -24,7 +25,8 @@ from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_t
 from snapshots.schema import AccountSnapshotV12, AccountSnapshotV14, AnySnapshot
 
 #: The metrics' own format version (``report metrics --json``): bumped when a field changes.
-METRICS_VERSION: Final = "1"
+#: 2: ``asset_classes`` and each strategy's ``coin_fees``.
+METRICS_VERSION: Final = "2"
 
 
 #: The report Lambda's settings: the annual risk-free rate (``0.04`` = 4 %) and whether the
@@ -94,6 +96,8 @@ class ReportMetrics(Frozen):
     #: drawdowns, months, MTD/YTD/1Y and the benchmark.
     performance: Performance
     strategies: tuple[StrategyPnL, ...]
+    #: The account by asset class (``snapshots.report.asset_classes``).
+    asset_classes: tuple[AssetClassFigures, ...]
     round_trips: RoundTripStats | None
     reconciliation: Reconciliation | None
 
@@ -151,6 +155,7 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
         period=perf,
         performance=whole,
         strategies=strategy_pnl(snapshot),
+        asset_classes=by_asset_class(snapshot),
         round_trips=all_round_trips(snapshot),
         reconciliation=reconcile(snapshot, perf),
     )

@@ -608,6 +608,7 @@ def _story(snapshot: AnySnapshot, metrics: ReportMetrics, options: ReportOptions
     story += _strategies(metrics)
     story += _integrity_checks(snapshot)
     story += _positions(figures)
+    story += _asset_classes(metrics)
     story += _strategy_performance(snapshot)
     story += _lots_and_oversells(snapshot)
     story += _fees(snapshot, figures)
@@ -1732,6 +1733,63 @@ def _positions(figures: ReportFigures) -> list[Any]:
         row_height=_row_height(TABLE_FONT_SIZE, 2.2),
     )
     return [title, table]
+
+
+def _asset_classes(metrics: ReportMetrics) -> list[Any]:
+    """The account by asset class, when it holds or traded more than shares."""
+    classes = metrics.asset_classes
+    if all(c.asset_class == "us_equity" for c in classes):
+        return []
+    coin = {s.strategy: s.coin_fees for s in metrics.strategies if s.coin_fees}
+    header = ["Class", "Positions", "Long value", "Short value", "Unrealised P/L", "Detail"]
+    widths = _widths(11, 8, 12, 12, 12, 51)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, c in enumerate(classes, start=1):
+        detail = ""
+        if c.asset_class == "us_option":
+            detail = (
+                f"notional {fmt_money(c.notional, signed=True)} \u00b7 premium paid "
+                f"{fmt_money(c.premium_paid)} / received {fmt_money(c.premium_received)}"
+            )
+        elif c.asset_class == "crypto" and (c.coin_fees or coin):
+            parts = ", ".join(f"{name} {fmt_money(value)}" for name, value in coin.items())
+            detail = f"coin fees {fmt_money(c.coin_fees)}" + (f" ({parts})" if parts else "")
+        data.append(
+            [
+                c.asset_class,
+                str(c.positions),
+                fmt_money(c.long_value),
+                fmt_money(c.short_value),
+                fmt_money(c.unrealized_pl, signed=True),
+                _fit(detail, widths[5] - 7),
+            ]
+        )
+        colours[(4, row)] = _signed_colour(c.unrealized_pl)
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 5),
+        colours=colours,
+        row_height=_row_height(TABLE_FONT_SIZE, 2.2),
+    )
+    names = {c.asset_class for c in classes}
+    texts = ["Values and unrealised P/L are Alpaca's, each position in its Alpaca asset class."]
+    if "us_option" in names:
+        texts.append(
+            "Option notional is delta-free: contracts \u00d7 strike \u00d7 100, long minus "
+            "short (what the contracts deliver at their strikes, not a delta-adjusted "
+            "exposure). Premium: the period's option fills at Alpaca (multi-leg orders by "
+            "their legs)."
+        )
+    if "crypto" in names:
+        texts.append(
+            "Coin fees: the period's crypto fees taken in the coin, at Alpaca's price then"
+            + (", by the strategies whose lots paid them" if coin else "")
+            + "; they are part of the lots' cost, so the P/L holds them already."
+        )
+    note = _note(" ".join(texts))
+    return [_heading("By asset class"), table, note]
 
 
 def _row_height(font_size: float, pad_y: float) -> float:

@@ -22,12 +22,14 @@ from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from snapshots.ledger.lots import Match
 from snapshots.ledger.models import (
+    AccountLedgerV17,
     InternalLedger,
     LedgerFigures,
     StrategyLedger,
     StrategyPerformance,
     TradeMetrics,
 )
+from snapshots.report.asset_classes import coin_fees_by_strategy
 from snapshots.report.figures import EXACT, exact_sum
 from snapshots.report.performance import ratio
 from snapshots.schema import AnySnapshot
@@ -65,6 +67,9 @@ class StrategyPnL(Frozen):
     unrealized_pnl: Decimal | None
     total_pnl: Decimal | None
     round_trips: RoundTripStats | None
+    #: The period's coin fees the strategy's lots paid, at Alpaca's price: part of the lots'
+    #: cost, so already in the P&L when the coin is sold (``None`` before snapshot 1.7).
+    coin_fees: Decimal | None = None
 
 
 @explicit_context
@@ -98,7 +103,9 @@ def round_trip_stats(matches: Sequence[Match]) -> RoundTripStats:
     )
 
 
-def _strategy(name: str, p: StrategyLedger | StrategyPerformance) -> StrategyPnL:
+def _strategy(
+    name: str, p: StrategyLedger | StrategyPerformance, coin_fees: Decimal | None
+) -> StrategyPnL:
     if isinstance(p, StrategyLedger):
         period: LedgerFigures | TradeMetrics = p.period
         dividends: Decimal | None = p.period.dividends
@@ -117,6 +124,7 @@ def _strategy(name: str, p: StrategyLedger | StrategyPerformance) -> StrategyPnL
         unrealized_pnl=unrealized,
         total_pnl=total,
         round_trips=stats,
+        coin_fees=coin_fees,
     )
 
 
@@ -126,7 +134,12 @@ def strategy_pnl(snapshot: AnySnapshot) -> tuple[StrategyPnL, ...]:
     performance: dict[str, StrategyLedger | StrategyPerformance] = dict(
         snapshot.internal_ledger.strategy_performance
     )
-    return tuple(_strategy(name, p) for name, p in sorted(performance.items()))
+    coin = coin_fees_by_strategy(snapshot)
+    since_1_7 = isinstance(snapshot.internal_ledger, AccountLedgerV17)
+    return tuple(
+        _strategy(name, p, coin.get(name, _ZERO) if since_1_7 else None)
+        for name, p in sorted(performance.items())
+    )
 
 
 @explicit_context

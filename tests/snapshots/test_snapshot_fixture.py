@@ -123,8 +123,8 @@ VERSIONS = [
     ),
     Version(
         "1.7",
-        "04d9efd46f429e309f841ca126d2a61b6dfdd556baa1cd80b8cdb468dd8138d0",
-        "278db4113f39cba2abca1d578b394f582ef69cdd50d233dd23dc25a82d5d927a",
+        "8448646e4bcb00d7d21fd2dad20b4a75a48ea220992cd1f0aabe46ff26ed7603",
+        "5bc69bc0363db0f66867ccbfe756666a4669bf28be92d6a543c176b3f2a58a33",
     ),
 ]
 
@@ -633,6 +633,9 @@ def assert_reads_option_exercises(snapshot: AnySnapshot) -> None:
     assert (ko.qty, ko.price, ko.order_id) == (Decimal(100), Decimal("61.25"), exercise.event_id)
     assert "KO260807C00060000" not in {lot.symbol for lot in mean_reversion.open_lots}
     assert mean_reversion.unrealized_pnl == Decimal(35)  # 100 x (61.60 - 61.25)
+    # The ETH buy's coin fee was taken from momentum's lot.
+    (share,) = ledger.asset_fee_shares
+    assert (share.strategy, share.symbol, share.qty) == ("momentum", "ETH/USD", Decimal("0.000195"))
     events = next(
         c for c in snapshot.integrity_checks if c.name == "ledger_events_match_alpaca_activities"
     )
@@ -657,8 +660,8 @@ RENDERED_SHA256 = {
     "1.3": "79e8af230c3089b04126a3e0603df378204c18e3a19262a56ec208d3b9eb1b94",
     "1.4": "032e66febc53721bd21382e6fd913bf8f6d07d04266f51657d9bac16c8efb806",
     "1.5": "b8be5fce71c2f0caa762f24dd795ad7bcf123498ddc3d54342031527f17cb153",
-    "1.6": "af625afc19230f44f2ba38576ddaecacfbead6f587b2c4317b33d0681bc051b4",
-    "1.7": "7da9a19c939a53114154c512ca94bc3f7f55a84fb582a960d909fc2a2482fe54",
+    "1.6": "e25dd64f516cb71c50a9e0aee8b55e9d81eccabae068a52ae2bbb6e7b7663cd4",
+    "1.7": "d8285de4b98118ed4d249c4b33ba0aaf92bdb317407f616794a7a6f69ea1f254",
 }
 
 

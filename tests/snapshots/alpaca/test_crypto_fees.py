@@ -168,6 +168,11 @@ def test_a_coin_fee_comes_from_the_newest_lots_after_the_fills_of_its_instant() 
     assert (alpha.strategy, alpha.qty) == ("alpha", Decimal("0.8"))
     (loss,) = ledger.capital_realizations
     assert (loss.strategy, loss.realized_pnl) == ("beta", Decimal(-60))
+    # Each strategy's part of the fee is its own (what the report values at Alpaca's price).
+    assert [(s.strategy, s.symbol, s.qty) for s in ledger.asset_fee_shares] == [
+        ("alpha", "BTC/USD", Decimal("0.2")),
+        ("beta", "BTC/USD", Decimal("0.5")),
+    ]
 
     too_much = _fee("fee-3", "2", seconds=120, symbol="BTCUSD")
     ledger = run_lots(attributions_of([old, new]), [too_much])

@@ -206,3 +206,44 @@ def test_the_history_gives_the_hand_computed_table(
     assert figures == TABLE
     for name, (realized, fees, _) in TABLE.items():
         assert ledger.strategy_performance[name].net_realized_pnl == realized - fees
+
+
+def test_the_report_shows_the_history_by_asset_class(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same week by asset class, by hand: the open QQQ puts (3 x 2.00 x 100 = 600, a
+    delta-free notional of 3 x 400 x 100 = 120,000), the premium of the period's option fills
+    (paid 300 + 400 + 600 + 600 + 70 + 400 = 2,370; received 500 + 220 + 250 + 900 = 1,870),
+    the coin left (0.24875 x 62,000) and the coin fee of the buy (0.00125 x 60,000 = 75) that
+    the crypto strategy's lot paid; the shares the exercises moved are all gone again."""
+    from snapshots.report.metrics import metrics_dict, report_metrics
+
+    path = jsonl(tmp_path / "fills.jsonl", list(_fill_records()))
+    assert run(capsys, "trades", "import", str(path), "--no-progress", *conn(settings))[0] == 0
+    with running_fake_alpaca(_account()) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        snapshot = take_snapshot(
+            account_id=ACCOUNT,
+            period_start=MONDAY,
+            period_end=PERIOD_END,
+            correlation_id="week",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+        ).snapshot
+    metrics = report_metrics(snapshot)
+    classes = {c.asset_class: c for c in metrics.asset_classes}
+    assert list(classes) == ["us_option", "crypto"]
+    options, crypto = classes["us_option"], classes["crypto"]
+    assert (options.positions, options.long_value, options.notional) == (1, 600, 120_000)
+    assert (options.premium_paid, options.premium_received) == (2370, 1870)
+    assert (crypto.positions, crypto.long_value) == (1, Decimal("0.24875") * 62000)
+    assert crypto.coin_fees == 75
+    coin = {s.strategy: s.coin_fees for s in metrics.strategies}
+    assert coin["crypto"] == 75
+    assert {name for name, value in coin.items() if value} == {"crypto"}
+    # The JSON the CLI prints carries the same figures.
+    as_json = metrics_dict(metrics)
+    assert as_json["metrics_version"] == "2"
+    (option_json,) = (c for c in as_json["asset_classes"] if c["asset_class"] == "us_option")
+    assert (option_json["premium_paid"], option_json["notional"]) == ("2370", "120000")
