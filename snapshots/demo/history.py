@@ -18,17 +18,17 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ledger_store.binding import bound
 from ledger_store.config import TableSettings
 from ledger_store.digests import entry_digest
 from ledger_store.dto import OrderType, Side, TradeFill
-from ledger_store.events import CashFlow, Dividend, Event, Split
+from ledger_store.events import CashFlow, Dividend, Event, OptionExercise, OptionExpiry, Split
 from ledger_store.models import StrategyRegistryItem
 from ledger_store.trades import fill_items
-from snapshots.fake_alpaca.broker import TradingCycle, regulatory_fees
+from snapshots.fake_alpaca.broker import CRYPTO_FEE_RATE, TradingCycle, regulatory_fees
 from snapshots.fake_alpaca.shapes import CENT
 
 DEMO_ACCOUNT_ID = "6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10"
@@ -146,6 +146,16 @@ DEPOSIT = Decimal(25_000)
 SPLIT_SYMBOL, SPLIT_RATIO = "NVDA", 10
 DIVIDEND_SYMBOL, DIVIDEND_PER_SHARE = "TLT", Decimal("0.31")
 SHORT_SYMBOL, SHORT_BEYOND, SHORT_COVER = "MSFT", Decimal(20), Decimal(8)
+#: The options strategy: 100 KO bought with a call written against them (assigned), a put
+#: written (expires worthless) and SPY puts bought as a hedge (still open); the crypto
+#: strategy buys BTC (Alpaca takes its fee in the coin) and sells part of it.
+OPTIONS_STRATEGY, CRYPTO_STRATEGY = "options_income", "crypto"
+COVERED, COVERED_PRICE = "KO", Decimal("61.2")
+CALL_STRIKE, CALL_PREMIUM = Decimal(62), Decimal("0.85")
+PUT_STRIKE, PUT_PREMIUM = Decimal(58), Decimal("0.6")
+HEDGE_PREMIUM = Decimal("3.1")
+COIN, COIN_BOUGHT, COIN_SOLD = "BTC/USD", Decimal("0.5"), Decimal("0.2")
+COIN_PRICES = (Decimal("62150"), Decimal("63480.5"))
 
 
 def demo_history(
@@ -164,7 +174,9 @@ def demo_history(
     the third (before its open). ``SHORT_SYMBOL`` (one strategy) sells ``SHORT_BEYOND`` shares
     more than it holds on the third-last day and buys ``SHORT_COVER`` back on the last: a short
     covered in part, the rest still open. Quantities and prices after the split are in new
-    shares, as Alpaca reports them.
+    shares, as Alpaca reports them. ``OPTIONS_STRATEGY`` and ``CRYPTO_STRATEGY`` trade on the
+    month's first days (``_derivatives_of_the_day``): a covered call assigned, a written put
+    expired, a hedge left open, a coin bought and partly sold.
     """
     return _generate(seed, first_day, days, account_id, scripted=True)
 
@@ -188,6 +200,7 @@ def _generate(
         opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
         if scripted:
             events.extend(_events_of_the_day(day, event_days, held, prices, scale, account_id))
+            events.extend(_option_events(day, month, account_id))
         # No full close the day before an event on the symbol: the event needs a holder.
         protected = {
             symbol
@@ -241,6 +254,8 @@ def _generate(
                     ask_at_fill=price + CENT,
                 )
             )
+        if scripted:
+            fills += _derivatives_of_the_day(day, month, prices, last, seed, account_id)
         fills.sort(key=lambda f: (f.filled_at, f.order_id))
         cycles.append(_cycle(day, fills))
     return DemoHistory(
@@ -301,6 +316,114 @@ def _events_of_the_day(
                 qty=held[DIVIDEND_SYMBOL],
                 source="DIV",
                 description=f"Cash dividend {DIVIDEND_SYMBOL}",
+            )
+        )
+    return events
+
+
+def _option_symbol(root: str, expiry: date, right: str, strike: Decimal) -> str:
+    """The OCC symbol: root, YYMMDD, C/P, strike x 1000 in 8 digits."""
+    return f"{root}{expiry:%y%m%d}{right}{int(strike * 1000):08d}"
+
+
+def _option_days(month: Sequence[date]) -> tuple[date, date, date, date]:
+    """The days the scripted options and crypto use: open, put expiry, coin sale, assignment
+    (the month's first, third, fourth and fifth trading days, or its last when shorter)."""
+    first, put_expiry, sale, call_expiry = (month[min(i, len(month) - 1)] for i in (0, 2, 3, 4))
+    return first, put_expiry, sale, call_expiry
+
+
+def _derivatives_of_the_day(
+    day: date,
+    month: Sequence[date],
+    prices: Mapping[str, Decimal],
+    last: date,
+    seed: int,
+    account_id: str,
+) -> list[TradeFill]:
+    """The options and crypto strategies' fills of ``day`` (see ``demo_history``)."""
+    first, put_expiry, sale, call_expiry = _option_days(month)
+    opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+    orders: list[tuple[str, str, Side, Decimal, Decimal, Decimal]] = []
+    if day == first:
+        hedge_strike = (prices["SPY"] * Decimal("0.95")).quantize(Decimal(1))
+        hedge = _option_symbol("SPY", last + timedelta(days=28), "P", hedge_strike)
+        orders += [
+            (OPTIONS_STRATEGY, COVERED, Side.BUY, Decimal(100), COVERED_PRICE, Decimal(0)),
+            (
+                OPTIONS_STRATEGY,
+                _option_symbol(COVERED, call_expiry, "C", CALL_STRIKE),
+                Side.SELL,
+                Decimal(1),
+                CALL_PREMIUM,
+                Decimal(0),
+            ),
+            (
+                OPTIONS_STRATEGY,
+                _option_symbol(COVERED, put_expiry, "P", PUT_STRIKE),
+                Side.SELL,
+                Decimal(1),
+                PUT_PREMIUM,
+                Decimal(0),
+            ),
+            (OPTIONS_STRATEGY, hedge, Side.BUY, Decimal(2), HEDGE_PREMIUM, Decimal(0)),
+            (CRYPTO_STRATEGY, COIN, Side.BUY, COIN_BOUGHT, COIN_PRICES[0], Decimal(0)),
+        ]
+    if day == sale:
+        # Alpaca takes a crypto sell's fee in dollars: 0.25 % of the notional, to the cent.
+        fee = (COIN_SOLD * COIN_PRICES[1] * CRYPTO_FEE_RATE).quantize(CENT, ROUND_HALF_UP)
+        orders.append((CRYPTO_STRATEGY, COIN, Side.SELL, COIN_SOLD, COIN_PRICES[1], fee))
+    fills = []
+    for n, (strategy, symbol, side, qty, price, fees) in enumerate(orders, 1):
+        fills.append(
+            TradeFill(
+                order_id=str(uuid.uuid5(_NAMESPACE, f"{seed}:{day.isoformat()}:derivative:{n}")),
+                account_id=account_id,
+                correlation_id=f"cycle-{day.isoformat()}",
+                symbol=symbol,
+                side=side,
+                qty=qty,
+                price=price,
+                filled_at=opened + timedelta(minutes=5 + n, microseconds=n * 211),
+                order_type=OrderType.LIMIT,
+                fees=fees,
+                strategy_allocation={strategy: Decimal(1)},
+            )
+        )
+    return fills
+
+
+def _option_events(day: date, month: Sequence[date], account_id: str) -> list[Event]:
+    """The written put expiring and the covered call assigned, after ``day``'s close."""
+    _, put_expiry, _, call_expiry = _option_days(month)
+    after_close = datetime(day.year, day.month, day.day, 21, 1, tzinfo=UTC)
+    stamp = day.strftime("%Y%m%d")
+    events: list[Event] = []
+    if day == put_expiry:
+        events.append(
+            OptionExpiry(
+                event_id=f"{stamp}170100000::demo-put-expiry",
+                account_id=account_id,
+                effective_at=after_close,
+                symbol=_option_symbol(COVERED, put_expiry, "P", PUT_STRIKE),
+                qty=Decimal(1),
+                source="OPEXP",
+                description="Option Expiry",
+            )
+        )
+    if day == call_expiry:
+        events.append(
+            OptionExercise(
+                event_id=f"{stamp}170200000::demo-call-assignment",
+                account_id=account_id,
+                effective_at=after_close + timedelta(minutes=1),
+                symbol=_option_symbol(COVERED, call_expiry, "C", CALL_STRIKE),
+                qty=Decimal(1),
+                underlying=COVERED,
+                shares=Decimal(-100),
+                price=CALL_STRIKE,
+                source="OPASN",
+                description="Option Assignment",
             )
         )
     return events

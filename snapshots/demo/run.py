@@ -176,9 +176,10 @@ def _import_history(
             for fill in cycle.fills:
                 handle.write(fill.model_dump_json() + "\n")
     total = sum(len(c.fills) for c in history)
+    strategies = {name for c in history for f in c.fills for name in f.strategy_allocation}
     print(
         f"  history: {len(history)} trading cycles from {history[0].start.date()}, "
-        f"{total} fills of 4 strategies -> {fills_file.name}"
+        f"{total} fills of {len(strategies)} strategies -> {fills_file.name}"
     )
     for label in ("import", "re-import"):
         report = _import(ledger, fills_file, total, label, quiet=quiet)

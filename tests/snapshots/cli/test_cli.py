@@ -226,6 +226,10 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     assert "account event: 2026-08-03T13:00:00Z cash_flow 25000" in out
     assert "account event: 2026-08-04T08:00:00Z split NVDA 10:1" in out
     assert "account event: 2026-08-05T12:00:00Z dividend TLT 9.3" in out
+    # The options strategy's written put expires and its covered call is assigned; the crypto
+    # strategy's buy pays its fee in the coin: Alpaca's rows become the ledger's events.
+    assert "option_expiry KO260805P00058000 1 expired" in out
+    assert "option_exercise KO260807C00062000 1 assigned: -100 KO @ 62" in out
     assert out.count("integrity checks: 5 pass") == 2
     assert "snapshot existing" in out
     pdf = tmp_path / "account-report-2026-08-13.pdf"
@@ -234,7 +238,18 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     assert first.startswith(b"%PDF-")
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(first)).pages]
     text = " ".join(pages)
-    for shown in ("NVDA 10 for 1", "TLT · 30 sh · 0.31/sh", "ACH deposit", "short"):
+    for shown in (
+        "NVDA 10 for 1",
+        "TLT · 30 sh · 0.31/sh",
+        "ACH deposit",
+        "short",
+        "option assignment",
+        "option expiry",
+        "fee in coin",
+        "By asset class",
+        "options_income",
+        "us_option",
+    ):
         assert shown in text, shown
     # Every section of the report, with figures from the year of history and the benchmark.
     for section in (
@@ -243,7 +258,7 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
         "Returns and risk",
         "Returns by month and by day",
         "Reconciliation",
-        "Strategies (4)",
+        "Strategies (6)",
         "Round trips of the period",
         "Methodology",
         "MTD (from",
