@@ -310,7 +310,17 @@ def free_text(value: object, what: str, limit: int) -> str:
     return text
 
 
+#: An adjusted contract's OCC symbol: a root with a digit (``AAPL1``) after a corporate action.
+_ADJUSTED_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,5}[0-9]\d{6}[CP]\d{8}$")
+
+
 def _check_symbol(value: str) -> str:
+    if _ADJUSTED_OPTION_SYMBOL.fullmatch(value):
+        raise ValueError(
+            f"symbol {value!r} is an adjusted option contract (its root ends in a digit after a "
+            "corporate action), whose deliverable and multiplier may differ from 100 shares: "
+            "not supported; record the position in shares of its deliverable"
+        )
     if not (_SYMBOL.fullmatch(value) or _OPTION_SYMBOL.fullmatch(value)):
         raise ValueError(
             f"symbol {value!r} is malformed: upper-case letters and digits, optionally one "

@@ -56,6 +56,14 @@ def test_an_occ_symbol_is_an_option_of_100_shares() -> None:
     assert bought.notional == 300  # 2 contracts x 1.50 x 100 shares
 
 
+def test_an_adjusted_contract_is_refused_with_the_reason() -> None:
+    """After a corporate action the OCC gives a contract a root with a digit (AAPL1) and a
+    deliverable (and possibly a multiplier) other than 100 shares: refused, never valued at
+    100 by mistake."""
+    with pytest.raises(LedgerValidationError, match="adjusted option contract"):
+        parse_fill(fill_data(symbol="AAPL1250620C00100000", qty="1", price="1.5"))
+
+
 def test_an_option_fill_is_in_whole_contracts() -> None:
     with pytest.raises(LedgerValidationError, match="whole contracts"):
         parse_fill(fill_data(symbol=CALL, qty="1.5", price="1.5"))
