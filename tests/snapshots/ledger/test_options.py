@@ -234,6 +234,29 @@ def test_an_expiry_must_name_an_option() -> None:
         _expiry("AAPL", "-2", 0)
 
 
+def _checked_snapshot(settings: TableSettings, account: FakeAccount) -> Any:
+    """The option cycle's day (4 August 2026) snapshotted against ``account``, stored; its
+    positions and events checks pass."""
+    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
+        outcome = take_snapshot(
+            account_id=account.account_id,
+            period_start=datetime(2026, 8, 4, tzinfo=UTC),
+            period_end=datetime(2026, 8, 5, tzinfo=UTC),
+            correlation_id="cycle-options",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+        )
+    checks = {c.name: c for c in outcome.snapshot.integrity_checks}
+    for name in (
+        "ledger_positions_match_alpaca_positions",
+        "ledger_events_match_alpaca_activities",
+    ):
+        assert checks[name].status == "pass", checks[name].message
+    return outcome.snapshot
+
+
 def test_an_expiry_alpaca_posts_closes_the_contract_in_the_snapshot(
     settings: TableSettings,
 ) -> None:
@@ -253,24 +276,7 @@ def test_an_expiry_alpaca_posts_closes_the_contract_in_the_snapshot(
     )
     account = FakeAccount.from_history([cycle], events=[expiry], include_unfilled=False)
     assert PUT not in {p.symbol for p in account.positions}
-    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
-        outcome = take_snapshot(
-            account_id=cycle.fills[0].account_id,
-            period_start=datetime(2026, 8, 4, tzinfo=UTC),
-            period_end=datetime(2026, 8, 5, tzinfo=UTC),
-            correlation_id="cycle-options",
-            alpaca=alpaca,
-            ledger=TradeLedgerRepository(settings),
-            store=AccountSnapshotRepository(settings),
-            hmac_key=None,
-        )
-    snapshot = outcome.snapshot
-    checks = {c.name: c for c in snapshot.integrity_checks}
-    for name in (
-        "ledger_positions_match_alpaca_positions",
-        "ledger_events_match_alpaca_activities",
-    ):
-        assert checks[name].status == "pass", checks[name].message
+    snapshot = _checked_snapshot(settings, account)
     (recorded,) = snapshot.internal_ledger.option_expiries
     assert (recorded.symbol, recorded.source) == (PUT, "OPEXP")
     realized = sum(p.realized_pnl for p in snapshot.internal_ledger.strategy_performance.values())
@@ -494,24 +500,7 @@ def test_an_assignment_alpaca_posts_is_booked_and_agrees_with_its_positions(
     account = FakeAccount.from_history([cycle], events=[assignment], include_unfilled=False)
     positions = {p.symbol: p.qty for p in account.positions}
     assert (PUT in positions, positions["SPY"]) == (False, 100)
-    with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
-        outcome = take_snapshot(
-            account_id=cycle.fills[0].account_id,
-            period_start=datetime(2026, 8, 4, tzinfo=UTC),
-            period_end=datetime(2026, 8, 5, tzinfo=UTC),
-            correlation_id="cycle-options",
-            alpaca=alpaca,
-            ledger=TradeLedgerRepository(settings),
-            store=AccountSnapshotRepository(settings),
-            hmac_key=None,
-        )
-    snapshot = outcome.snapshot
-    checks = {c.name: c for c in snapshot.integrity_checks}
-    for name in (
-        "ledger_positions_match_alpaca_positions",
-        "ledger_events_match_alpaca_activities",
-    ):
-        assert checks[name].status == "pass", checks[name].message
+    snapshot = _checked_snapshot(settings, account)
     (recorded,) = snapshot.internal_ledger.option_exercises
     rows = {a.activity_type: a.id for a in snapshot.alpaca_activities}
     assert (recorded.event_id, recorded.trade_activity_id) == (rows["OPASN"], rows["OPTRD"])

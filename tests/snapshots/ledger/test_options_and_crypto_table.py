@@ -157,17 +157,19 @@ def _account() -> FakeAccount:
     return FakeAccount.from_history(cycles, events=events, include_unfilled=False)
 
 
-def test_the_history_gives_the_hand_computed_table(
-    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def _week(
+    settings: TableSettings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    account: FakeAccount,
+) -> Any:
+    """The fills imported from a file (``trades import``), then the week's snapshot taken
+    against ``account`` and stored."""
     path = jsonl(tmp_path / "fills.jsonl", list(_fill_records()))
     code, _, err = run(capsys, "trades", "import", str(path), "--no-progress", *conn(settings))
     assert code == 0, err
-    account = _account()
-    held = {p.symbol: p.qty for p in account.positions}
-    assert held == {QQQ_PUT: 3, "BTC/USD": Decimal("0.24875")}  # nothing else left open
     with running_fake_alpaca(account) as fake, source(fake, equity_lookback_days=0) as alpaca:
-        outcome = take_snapshot(
+        return take_snapshot(
             account_id=ACCOUNT,
             period_start=MONDAY,
             period_end=PERIOD_END,
@@ -176,8 +178,16 @@ def test_the_history_gives_the_hand_computed_table(
             ledger=TradeLedgerRepository(settings),
             store=AccountSnapshotRepository(settings),
             hmac_key=None,
-        )
-    snapshot = outcome.snapshot
+        ).snapshot
+
+
+def test_the_history_gives_the_hand_computed_table(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    account = _account()
+    held = {p.symbol: p.qty for p in account.positions}
+    assert held == {QQQ_PUT: 3, "BTC/USD": Decimal("0.24875")}  # nothing else left open
+    snapshot = _week(settings, capsys, tmp_path, account)
     checks = {c.name: c for c in snapshot.integrity_checks}
     for name in (
         "ledger_fills_match_alpaca_orders",
@@ -218,19 +228,7 @@ def test_the_report_shows_the_history_by_asset_class(
     the crypto strategy's lot paid; the shares the exercises moved are all gone again."""
     from snapshots.report.metrics import metrics_dict, report_metrics
 
-    path = jsonl(tmp_path / "fills.jsonl", list(_fill_records()))
-    assert run(capsys, "trades", "import", str(path), "--no-progress", *conn(settings))[0] == 0
-    with running_fake_alpaca(_account()) as fake, source(fake, equity_lookback_days=0) as alpaca:
-        snapshot = take_snapshot(
-            account_id=ACCOUNT,
-            period_start=MONDAY,
-            period_end=PERIOD_END,
-            correlation_id="week",
-            alpaca=alpaca,
-            ledger=TradeLedgerRepository(settings),
-            store=AccountSnapshotRepository(settings),
-            hmac_key=None,
-        ).snapshot
+    snapshot = _week(settings, capsys, tmp_path, _account())
     metrics = report_metrics(snapshot)
     classes = {c.asset_class: c for c in metrics.asset_classes}
     assert list(classes) == ["us_option", "crypto"]
