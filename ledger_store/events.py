@@ -56,6 +56,7 @@ from .dto import (
     MAX_NOTIONAL,
     MAX_PRICE,
     MAX_QTY,
+    OPTION_MULTIPLIER,
     QTY_PLACES,
     AccountId,
     Frozen,
@@ -256,9 +257,10 @@ class OptionExercise(_Event):
 
     ``qty`` is Alpaca's signed change of the contract position, whole contracts: < 0 the
     account exercised long contracts (``OPEXC``), > 0 its written contracts were assigned
-    (``OPASN``). ``shares`` of ``underlying`` changed hands at ``price`` (the strike), bought
-    (> 0) or sold (< 0) as the contract's right says: a call exercised or a put assigned buys,
-    a put exercised or a call assigned sells. ``trade_activity_id`` is the id of Alpaca's
+    (``OPASN``). ``shares`` of ``underlying`` (the contract's root: 100 a contract) changed
+    hands at ``price`` (Alpaca's, the strike), bought (> 0) or sold (< 0) as the contract's
+    right says: a call exercised or a put assigned buys, a put exercised or a call assigned
+    sells. ``trade_activity_id`` is the id of Alpaca's
     ``OPTRD`` row of those shares, which this event accounts for.
     """
 
@@ -280,10 +282,16 @@ class OptionExercise(_Event):
         terms = option_terms(self.symbol)
         if terms is None:
             raise ValueError(f"{self.symbol} is no option contract (an OCC symbol)")
-        if asset_class_of(self.underlying) != "us_equity":
-            raise ValueError(f"underlying {self.underlying} is no share symbol")
-        if self.qty == 0 or self.shares == 0:
-            raise ValueError("an exercise's qty and shares must not be 0")
+        if self.underlying.replace(".", "") != terms.root:
+            # A standard contract's root is its underlying (BRKB for BRK.B).
+            raise ValueError(f"{self.symbol} delivers {terms.root}, not {self.underlying}")
+        if self.qty == 0:
+            raise ValueError("an exercise's qty must not be 0")
+        if abs(self.shares) != abs(self.qty) * OPTION_MULTIPLIER:
+            raise ValueError(
+                f"{plain(abs(self.qty))} contract(s) deliver "
+                f"{plain(abs(self.qty) * OPTION_MULTIPLIER)} shares, not {plain(abs(self.shares))}"
+            )
         buys = (terms.right == "call") == (self.qty < 0)
         if buys != (self.shares > 0):
             what = "exercised" if self.qty < 0 else "assigned"

@@ -28,9 +28,10 @@
   shares they delivered: an ``option_exercise`` of the contract (its ``qty`` as Alpaca writes
   it: < 0 exercised, > 0 assigned) and the trade's ``symbol``, ``qty`` and ``price``. The pair
   is the trade row of the same ``date`` whose symbol is the contract's root (``AAPL`` for
-  ``AAPL230721C00150000``) and whose direction the contract's right implies (a call exercised
-  or a put assigned buys); among several, the one of ``qty`` times 100 shares, oldest first.
-  A row left without its pair, and a trade row no contract row claims, is unmapped;
+  ``AAPL230721C00150000``), of exactly 100 shares a contract, in the direction the contract's
+  right implies (a call exercised or a put assigned buys); among several, the one at the
+  strike. A row left without its pair (or with several and none at the strike), and a trade
+  row no contract row claims, is unmapped;
 * ``SC``, ``MA``, ``REORG``: the rows do not say reliably what became what; they are left for
   an explicit event (``trade-ledger events import``), as is any row whose values an event
   does not accept (a zero amount, a ratio of 1).
@@ -198,25 +199,9 @@ def _exercises(
     unmapped: list[AccountActivity] = []
     free = sorted(trades, key=lambda a: (a.created_at, a.id))
     for row in sorted(rows, key=lambda a: (a.created_at, a.id)):
-        terms = option_terms(row.symbol or "")
-        trade = None
-        if terms is not None and row.qty:
-            buys = (terms.right == "call") == (row.qty < 0)
-            candidates = [
-                t
-                for t in free
-                if t.symbol == terms.root
-                and t.date == row.date
-                and t.qty
-                and (t.qty > 0) == buys
-                and isinstance(t, AccountActivityV16)
-                and t.price is not None
-            ]
-            shares = abs(row.qty) * contract_multiplier(row.symbol or "")
-            exact = [t for t in candidates if t.qty is not None and abs(t.qty) == shares]
-            trade = next(iter(exact or candidates), None)
+        trade = _delivery(row, free)
         event = None
-        if trade is not None and isinstance(trade, AccountActivityV16):
+        if trade is not None:
             event = _event(
                 OptionExercise,
                 row,
@@ -228,12 +213,40 @@ def _exercises(
                 price=trade.price,
                 trade_activity_id=trade.id,
             )
-        if event is None:
+        if event is None or trade is None:
             unmapped.append(row)
         else:
-            free.remove(trade)  # type: ignore[arg-type]
+            free.remove(trade)
             events.append(event)
     return events, unmapped + free
+
+
+def _delivery(row: AccountActivity, trades: list[AccountActivity]) -> AccountActivityV16 | None:
+    """The ``OPTRD`` row of ``row``'s shares: of its ``date``, of the contract's root, in the
+    direction its right implies and of exactly 100 shares a contract; among several, the one
+    at the strike (two strikes of one underlying the same day must not cross); ``None`` when
+    none, or several and none at the strike (left for an explicit event)."""
+    terms = option_terms(row.symbol or "")
+    if terms is None or not row.qty:
+        return None
+    buys = (terms.right == "call") == (row.qty < 0)
+    shares = abs(row.qty) * contract_multiplier(row.symbol or "")
+    candidates = [
+        t
+        for t in trades
+        if isinstance(t, AccountActivityV16)
+        and t.symbol is not None
+        and t.symbol.replace(".", "") == terms.root
+        and t.date == row.date
+        and t.qty is not None
+        and abs(t.qty) == shares
+        and (t.qty > 0) == buys
+        and t.price is not None
+    ]
+    at_strike = [t for t in candidates if t.price == terms.strike]
+    if at_strike:
+        return at_strike[0]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def split_ratio(shares_out: Decimal, shares_in: Decimal) -> Fraction | None:

@@ -47,8 +47,8 @@ its record time):
   (``capital_realizations``);
 * ``option_exercise`` of ``qty`` contracts (an exercise closes long contracts, an assignment
   written ones): the contract's lots on that side close oldest first across strategies, at no
-  P&L, and each strategy that held them trades its share of the delivered ``shares`` of the
-  underlying (``shares / |qty|`` a contract, 9 places) at the strike with the premium folded
+  P&L, and each strategy that held them trades the shares of its contracts (100 a contract)
+  at the strike with the premium folded
   in, as US brokers report it: a call's premium is added to the price (the shares bought by
   an exercised call cost more, those sold by an assigned call fetch more), a put's is
   subtracted (an assigned put's shares cost less, an exercised put's fetch less). The premium
@@ -623,11 +623,9 @@ def _exercise(state: _State, event: OptionExercise) -> None:
     terms = option_terms(event.symbol)
     sign = 1 if terms is not None and terms.right == "call" else -1
     side = Side.BUY if event.shares > 0 else Side.SELL
-    per_contract = Fraction(abs(event.shares)) / contracts
     for strategy, (taken, premium) in sorted(taken_by.items()):
-        shares = _fraction_to(per_contract * taken, _QTY, ROUND_HALF_EVEN)
-        if not shares:
-            continue
+        # 100 shares a contract (the event holds Alpaca's delivery to exactly that).
+        shares = _fraction_to(taken * multiplier, _QTY, ROUND_HALF_EVEN)
         value = Fraction(shares) * Fraction(event.price) + sign * premium
         if value < 0:
             # A premium beyond the strike's value (a put's, in theory only): what the price

@@ -47,8 +47,10 @@ class AssetClassFigures(Frozen):
     #: Options: premium paid and received in the period (positive amounts).
     premium_paid: Decimal | None = None
     premium_received: Decimal | None = None
-    #: Crypto: the period's coin fees at Alpaca's price (``None`` when a fee has no price).
+    #: Crypto: the period's coin fees at Alpaca's price (``None`` when a fee has no price),
+    #: and (since 1.7) by the strategies whose lots paid them (``coin_fees_by_strategy``).
     coin_fees: Decimal | None = None
+    coin_fees_by_strategy: dict[str, Decimal | None] | None = None
 
 
 def class_of_position(position: AlpacaPosition) -> str:
@@ -66,13 +68,15 @@ def by_asset_class(snapshot: AnySnapshot) -> tuple[AssetClassFigures, ...]:
         snapshot.alpaca_orders, snapshot.period_start, snapshot.period_end
     )
     fees = _coin_fees(snapshot)
-    touched = set(positions)
-    if paid or received:
-        touched.add("us_option")
+    touched = set(positions) | _traded_classes(snapshot)
     if fees:
         touched.add("crypto")
     ordered = [c for c in CLASSES if c in touched] + sorted(touched - set(CLASSES))
-    return tuple(_figures(name, positions.get(name, []), paid, received, fees) for name in ordered)
+    by_strategy = coin_fees_by_strategy(snapshot)
+    return tuple(
+        _figures(name, positions.get(name, []), paid, received, fees, by_strategy)
+        for name in ordered
+    )
 
 
 def _figures(
@@ -81,6 +85,7 @@ def _figures(
     paid: list[Decimal],
     received: list[Decimal],
     fees: list[Decimal | None],
+    by_strategy: dict[str, Decimal | None],
 ) -> AssetClassFigures:
     values = [v for v in (position_value(p) for p in held) if v is not None]
     unrealized = [p.unrealized_pl for p in held]
@@ -102,12 +107,33 @@ def _figures(
     if name == "crypto":
         known = [f for f in fees if f is not None]
         total = _sum(known) if len(known) == len(fees) else None
-        return figures.model_copy(update={"coin_fees": total})
+        return figures.model_copy(
+            update={"coin_fees": total, "coin_fees_by_strategy": by_strategy or None}
+        )
     return figures
 
 
 def _sum(values: Iterable[Decimal]) -> Decimal:
     return normalize(exact_sum(values))
+
+
+def _traded_classes(snapshot: AnySnapshot) -> set[str]:
+    """The asset classes of the orders (or legs) that filled something in the period."""
+    classes: set[str] = set()
+
+    def visit(order: AlpacaOrder) -> None:
+        if is_combination(order):
+            for leg in order.legs:
+                visit(leg)
+            return
+        at = order.filled_at
+        filled = bool(order.symbol and order.filled_qty) and at is not None
+        if filled and at is not None and snapshot.period_start <= at < snapshot.period_end:
+            classes.add(order.asset_class or asset_class_of(order.symbol or ""))
+
+    for order in snapshot.alpaca_orders:
+        visit(order)
+    return classes
 
 
 def _notional(position: AlpacaPosition) -> Decimal:
@@ -160,19 +186,25 @@ def _coin_fees(snapshot: AnySnapshot) -> list[Decimal | None]:
 
 
 @explicit_context
-def coin_fees_by_strategy(snapshot: AnySnapshot) -> dict[str, Decimal]:
+def coin_fees_by_strategy(snapshot: AnySnapshot) -> dict[str, Decimal | None]:
     """Each strategy's part of the period's coin fees at Alpaca's price (since 1.7, whose
-    ledger says which strategies' lots paid them; a fee without a price counts 0)."""
+    ledger says which strategies' lots paid them); ``None`` for a strategy whose part includes
+    a fee without a price (as the class's total is then), never a silent 0."""
     ledger = snapshot.internal_ledger
     if not isinstance(ledger, AccountLedgerV17):
         return {}
     prices = {fee.event_id: fee.price for fee in ledger.asset_fees}
-    totals: dict[str, Decimal] = {}
+    totals: dict[str, Decimal | None] = {}
     for share in ledger.asset_fee_shares:
         price = prices.get(share.event_id)
-        value = EXACT.multiply(share.qty, price) if price is not None else Decimal(0)
-        totals[share.strategy] = EXACT.add(totals.get(share.strategy, Decimal(0)), value)
-    return {name: normalize(value) for name, value in sorted(totals.items())}
+        so_far = totals.get(share.strategy, Decimal(0))
+        if price is None or so_far is None:
+            totals[share.strategy] = None
+        else:
+            totals[share.strategy] = EXACT.add(so_far, EXACT.multiply(share.qty, price))
+    return {
+        name: None if value is None else normalize(value) for name, value in sorted(totals.items())
+    }
 
 
 __all__ = [

@@ -1740,7 +1740,6 @@ def _asset_classes(metrics: ReportMetrics) -> list[Any]:
     classes = metrics.asset_classes
     if all(c.asset_class == "us_equity" for c in classes):
         return []
-    coin = {s.strategy: s.coin_fees for s in metrics.strategies if s.coin_fees}
     header = ["Class", "Positions", "Long value", "Short value", "Unrealised P/L", "Detail"]
     widths = _widths(11, 8, 12, 12, 12, 51)
     data: list[list[Any]] = [header]
@@ -1752,7 +1751,8 @@ def _asset_classes(metrics: ReportMetrics) -> list[Any]:
                 f"notional {fmt_money(c.notional, signed=True)} \u00b7 premium paid "
                 f"{fmt_money(c.premium_paid)} / received {fmt_money(c.premium_received)}"
             )
-        elif c.asset_class == "crypto" and (c.coin_fees or coin):
+        elif c.asset_class == "crypto" and (c.coin_fees or c.coin_fees_by_strategy):
+            coin = c.coin_fees_by_strategy or {}
             parts = ", ".join(f"{name} {fmt_money(value)}" for name, value in coin.items())
             detail = f"coin fees {fmt_money(c.coin_fees)}" + (f" ({parts})" if parts else "")
         data.append(
@@ -1785,7 +1785,11 @@ def _asset_classes(metrics: ReportMetrics) -> list[Any]:
     if "crypto" in names:
         texts.append(
             "Coin fees: the period's crypto fees taken in the coin, at Alpaca's price then"
-            + (", by the strategies whose lots paid them" if coin else "")
+            + (
+                ", by the strategies whose lots paid them"
+                if any(c.coin_fees_by_strategy for c in classes)
+                else ""
+            )
             + "; they are part of the lots' cost, so the P/L holds them already."
         )
     note = _note(" ".join(texts))

@@ -68,7 +68,8 @@ class StrategyPnL(Frozen):
     total_pnl: Decimal | None
     round_trips: RoundTripStats | None
     #: The period's coin fees the strategy's lots paid, at Alpaca's price: part of the lots'
-    #: cost, so already in the P&L when the coin is sold (``None`` before snapshot 1.7).
+    #: cost, so already in the P&L when the coin is sold (``None`` before snapshot 1.7, or when
+    #: a fee it paid has no price).
     coin_fees: Decimal | None = None
 
 

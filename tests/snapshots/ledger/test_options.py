@@ -470,6 +470,8 @@ def test_contracts_no_lot_holds_are_unattributed_and_deliver_nothing() -> None:
         ("AAPL240621P00100000", "-1", "100", "a put exercised sells its shares"),
         ("AAPL", "-1", "100", "no option contract"),
         ("AAPL240621C00100000", "-1.5", "150", "decimal places"),
+        ("AAPL240621C00100000", "-2", "100", "2 contract.s. deliver 200 shares, not 100"),
+        ("MSFT240621C00100000", "-1", "100", "delivers MSFT, not AAPL"),
     ],
 )
 def test_an_exercise_that_cannot_be_is_refused(
@@ -477,6 +479,55 @@ def test_an_exercise_that_cannot_be_is_refused(
 ) -> None:
     with pytest.raises(LedgerValidationError, match=message):
         _exercise(symbol, qty, "AAPL", shares, "100")
+
+
+def test_a_class_share_is_the_underlying_of_its_root() -> None:
+    """BRK.B's contracts have the root BRKB."""
+    event = _exercise("BRKB240621C00400000", "-1", "BRK.B", "100", "400")
+    assert event.underlying == "BRK.B"
+
+
+def _row(kind: str, symbol: str, qty: str, price: str | None = None, n: int = 1) -> Any:
+    """An Alpaca option-event row of 17 June 2024 (date-only id, as Alpaca writes them)."""
+    raw: dict[str, Any] = {
+        "id": f"20240617000000000::{alpaca_uuid(n)}",
+        "activity_type": kind,
+        "date": "2024-06-17",
+        "net_amount": "0",
+        "symbol": symbol,
+        "qty": qty,
+        "status": "executed",
+    }
+    if price is not None:
+        raw |= {"price": price, "net_amount": str(-Decimal(qty) * Decimal(price))}
+    return AccountActivityV16.from_api(raw)
+
+
+def test_two_strikes_of_one_underlying_the_same_day_never_cross() -> None:
+    """Two HOOD calls assigned the same day, 22.5 and 21.5, their share rows the other way
+    round: each contract takes the trade at its own strike (the reviewer's case: crossed, the
+    two strategies' P&L swapped 100 and every check still passed)."""
+    high = _row("OPASN", "HOOD240614C00022500", "1", n=1)
+    low = _row("OPASN", "HOOD240614C00021500", "1", n=2)
+    at_low = _row("OPTRD", "HOOD", "-100", "21.5", n=3)
+    at_high = _row("OPTRD", "HOOD", "-100", "22.5", n=4)
+    mapped = events_from_activities("acct-1", [high, low, at_low, at_high])
+    assert mapped.unmapped == ()
+    paired = {e.symbol: (e.trade_activity_id, e.price) for e in mapped.events}  # type: ignore[union-attr]
+    assert paired == {
+        high.symbol: (at_high.id, Decimal("22.5")),
+        low.symbol: (at_low.id, Decimal("21.5")),
+    }
+
+
+def test_a_trade_row_of_another_size_is_no_pair() -> None:
+    """Assignments of 1 and 2 contracts and one trade of 300 shares: none of them pairs (a
+    wrong pair books a wrong event; an unmapped row is named by the events check)."""
+    one = _row("OPASN", "HOOD240614C00021500", "1", n=1)
+    two = _row("OPASN", "HOOD240614C00021500", "2", n=2)
+    trade = _row("OPTRD", "HOOD", "-300", "21.5", n=3)
+    mapped = events_from_activities("acct-1", [one, two, trade])
+    assert (mapped.events, len(mapped.unmapped)) == ((), 3)
 
 
 def test_an_assignment_alpaca_posts_is_booked_and_agrees_with_its_positions(

@@ -231,12 +231,15 @@ def test_the_report_shows_the_history_by_asset_class(
     snapshot = _week(settings, capsys, tmp_path, _account())
     metrics = report_metrics(snapshot)
     classes = {c.asset_class: c for c in metrics.asset_classes}
-    assert list(classes) == ["us_option", "crypto"]
-    options, crypto = classes["us_option"], classes["crypto"]
+    # Shares were traded (and delivered) in the week, none is left.
+    assert list(classes) == ["us_equity", "us_option", "crypto"]
+    shares, options, crypto = classes["us_equity"], classes["us_option"], classes["crypto"]
+    assert (shares.positions, shares.long_value, shares.short_value) == (0, 0, 0)
     assert (options.positions, options.long_value, options.notional) == (1, 600, 120_000)
     assert (options.premium_paid, options.premium_received) == (2370, 1870)
     assert (crypto.positions, crypto.long_value) == (1, Decimal("0.24875") * 62000)
     assert crypto.coin_fees == 75
+    assert crypto.coin_fees_by_strategy == {"crypto": 75}
     coin = {s.strategy: s.coin_fees for s in metrics.strategies}
     assert coin["crypto"] == 75
     assert {name for name, value in coin.items() if value} == {"crypto"}

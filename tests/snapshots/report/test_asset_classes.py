@@ -26,3 +26,27 @@ def test_a_filled_spread_pays_and_receives_by_its_legs() -> None:
     assert (paid, received) == ([Decimal(129)], [Decimal(1)])
     # Filled outside the window: nothing.
     assert option_premiums((order,), day.replace(day=11), day.replace(day=12)) == ([], [])
+
+
+def test_a_coin_fee_without_a_price_leaves_its_value_unknown_never_zero() -> None:
+    """The 1.7 fixture's ETH fee valued at Alpaca's 1,884.50 (0.000195 ETH: 0.37); without a
+    price the crypto total and momentum's part are unknown, not 0."""
+    from snapshots.records import snapshot_from_record
+    from snapshots.report.asset_classes import by_asset_class
+    from tests.snapshots.test_snapshot_fixture import VERSIONS, record_of
+
+    (released,) = (v for v in VERSIONS if v.version == "1.7")
+    snapshot = snapshot_from_record(record_of(released.sha256_item), None)
+    (crypto,) = (c for c in by_asset_class(snapshot) if c.asset_class == "crypto")
+    assert crypto.coin_fees == Decimal("0.000195") * Decimal("1884.5")
+    assert crypto.coin_fees_by_strategy == {"momentum": crypto.coin_fees}
+
+    ledger = snapshot.internal_ledger
+    (fee,) = ledger.asset_fees
+    unpriced = ledger.model_copy(update={"asset_fees": (fee.model_copy(update={"price": None}),)})
+    (crypto,) = (
+        c
+        for c in by_asset_class(snapshot.model_copy(update={"internal_ledger": unpriced}))
+        if c.asset_class == "crypto"
+    )
+    assert (crypto.coin_fees, crypto.coin_fees_by_strategy) == (None, {"momentum": None})
