@@ -30,6 +30,16 @@ class ConflictError(LedgerError):
         self.differences = tuple(differences)
 
 
+class AccountMismatchError(LedgerError):
+    """The Alpaca account read is not the one the ledger account is bound to (or belongs to
+    another ledger account): its keys are another account's. Nothing was written."""
+
+    def __init__(self, message: str, *, account_id: str, alpaca_account_id: str) -> None:
+        super().__init__(message)
+        self.account_id = account_id
+        self.alpaca_account_id = alpaca_account_id
+
+
 class IntegrityError(LedgerError):
     """A stored item failed its schema or checksum verification."""
 

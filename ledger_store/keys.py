@@ -186,6 +186,17 @@ def event_prefix(at: datetime) -> str:
     return f"EVENT#{format_micros(at)}"
 
 
+#: The sort key of a ledger account's binding to its Alpaca account (``accounts``).
+ALPACA_BINDING_SK = "ALPACA"
+#: The sort key of the guard that gives an Alpaca account to one ledger account only.
+LEDGER_GUARD_SK = "LEDGER"
+
+
+def alpaca_pk(alpaca_account_id: str) -> str:
+    """``ALPACA#{alpaca_account_id}``: the partition of an Alpaca account's guard."""
+    return f"ALPACA#{validate_key_part(alpaca_account_id, 'alpaca_account_id')}"
+
+
 def event_id_sk(event_id: str) -> str:
     """``EVENTID#{event_id}``: the guard that makes recording an event idempotent by id."""
     return f"EVENTID#{validate_key_part(event_id, 'event_id')}"

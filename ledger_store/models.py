@@ -16,6 +16,9 @@ EVENT_ID        ACCOUNT#{account_id}   EVENTID#{event_id}   none: makes an event
                                        ACTION#{symbol}      also one corporate action per
                                        #{date}              symbol and day
 EVENT_COUNTER   ACCOUNT#{account_id}   EVENTS               none: the account's event count
+ALPACA_ACCOUNT  ACCOUNT#{account_id}   ALPACA               none: the Alpaca account it reads
+ALPACA_GUARD    ALPACA#{alpaca_id}     LEDGER               none: the one ledger account of
+                                                            an Alpaca account
 SNAPSHOT        SNAPSHOT#{account_id}  SNAP#{period_end}    GSI4 CORR#{correlation_id} /
                                                             SNAP#{period_end}; GSI5
                                                             {account_id} / {period_end} (its
@@ -324,6 +327,22 @@ class EventCounterItem(LedgerItem, discriminator="EVENT_COUNTER"):
     event_count = NumberAttribute(default=0)
     #: The sum of the digests of the account's active events (``digests``).
     events_digest = NumberAttribute(null=True)
+
+
+class AlpacaAccountItem(LedgerItem, discriminator="ALPACA_ACCOUNT"):
+    """The Alpaca account a ledger account belongs to (``ledger_store.accounts``)."""
+
+    account_id = UnicodeAttribute()
+    alpaca_account_id = UnicodeAttribute()
+    account_number = UnicodeAttribute(null=True)
+    bound_at = UTCTimestampAttribute()
+
+
+class AlpacaGuardItem(LedgerItem, discriminator="ALPACA_GUARD"):
+    """Gives an Alpaca account to one ledger account only: the reverse of its binding."""
+
+    account_id = UnicodeAttribute()
+    alpaca_account_id = UnicodeAttribute()
 
 
 class SnapshotItem(LedgerItem, discriminator="SNAPSHOT"):

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from ledger_store import keys
+from ledger_store.accounts import AccountBindingRepository
 from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.decimals import explicit_context
 from ledger_store.dto import HEX_DIGEST
@@ -294,7 +295,9 @@ def build_snapshot_from(
     snapshot is the same either way, byte for byte. ``why_no_base`` is the reason reported
     for a full read without a base.
 
-    The only writes are the period's account events: Alpaca's non-trade activities that map to
+    First the ledger account is bound to the Alpaca account read (``ledger_store.accounts``):
+    another account's keys raise ``AccountMismatchError`` before any write. The only other
+    writes are the period's account events: Alpaca's non-trade activities that map to
     events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
     in the ledger before it is read, idempotently by activity id, so a re-run sees the same
     ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
@@ -306,6 +309,10 @@ def build_snapshot_from(
     start, end = check_period(period_start, period_end, clock())
     with subsegment("snapshot.alpaca_fetch", account_id=account_id):
         data = alpaca.fetch(start, end)
+    # The keys must be this ledger account's before anything is written into it.
+    AccountBindingRepository(ledger.settings).bind(
+        account_id, data.account.id, data.account.account_number
+    )
     events = AccountEventRepository(ledger.settings)
     with subsegment("snapshot.record_events", account_id=account_id):
         record_activity_events(events, account_id, data.activities)

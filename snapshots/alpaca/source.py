@@ -535,6 +535,19 @@ class AlpacaSource:
                 )
             token = last_id
 
+    def fetch_account(self) -> AlpacaAccount:
+        """The account the keys read (``GET /v2/account``), within the retries and deadline."""
+        deadline = self._clock() + self.retry.deadline
+        self._deadline = deadline
+        try:
+            return _parse(
+                "get_account",
+                AlpacaAccount.from_api,
+                self._call("get_account", self._client.get_account, deadline),
+            )
+        finally:
+            self._deadline = None
+
     def fetch_activities(
         self, period_start: datetime, period_end: datetime
     ) -> tuple[AccountActivity, ...]:

@@ -421,11 +421,15 @@ def _events_void(args: argparse.Namespace, settings: TableSettings) -> int:
 
 
 def _events_sync(args: argparse.Namespace, settings: TableSettings) -> int:
+    from ledger_store.accounts import AccountBindingRepository
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.builder import record_activity_events
 
     with AlpacaSource(base_url=args.alpaca_base_url) as source:
+        account = source.fetch_account()
         activities = source.fetch_activities(args.start, args.end)
+    # The keys must be this ledger account's before anything is written into it.
+    AccountBindingRepository(settings).bind(args.account, account.id, account.account_number)
     sync = record_activity_events(AccountEventRepository(settings), args.account, activities)
     print(
         f"{len(activities)} non-trade activities: {len(sync.recorded)} events recorded, "

@@ -6,6 +6,13 @@ Lambda cold start) — a JSON object with any of ``APCA_API_KEY_ID``, ``APCA_API
 environment itself wins, so plain variables still work locally. Without the ARN the
 environment is returned as it is and boto3 is never imported. Any failure to read or parse the
 secret is a ``ConfigurationError`` naming the secret, never its value.
+
+A fleet keeps one Alpaca key per account: with ``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX`` set (e.g.
+``trade-ledger/prod/alpaca/``), ``account_environment`` reads the secret named the prefix plus
+the account id (``trade-ledger/prod/alpaca/6f1c…``), a JSON object with ``APCA_API_KEY_ID`` and
+``APCA_API_SECRET_KEY`` (and optionally ``APCA_API_BASE_URL``), and those are the only Alpaca
+settings the account's snapshot sees: the environment's and the shared secret's are dropped, so
+a missing account secret is an error, never another account's keys.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from ledger_store.errors import ConfigurationError
 SECRET_VARIABLE: Final = "TRADE_LEDGER_SECRET_ARN"
 #: What the secret may hold: the variables a handler would otherwise read from the environment.
 SECRET_KEYS: Final = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "SNAPSHOT_HMAC_KEY")
+#: The prefix of the per-account secrets' names (a fleet's one key per account).
+ACCOUNT_SECRET_PREFIX_VARIABLE: Final = "TRADE_LEDGER_ACCOUNT_SECRET_PREFIX"
+#: What an account's secret holds, the first two required.
+ACCOUNT_SECRET_KEYS: Final = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "APCA_API_BASE_URL")
+#: Every Alpaca setting an account's secret replaces.
+ALPACA_SETTINGS: Final = (*ACCOUNT_SECRET_KEYS, "APCA_API_OAUTH_TOKEN")
 
 _CACHE: dict[str, dict[str, str]] = {}
 _LOCK = threading.Lock()
@@ -42,13 +55,37 @@ def environment(
     return {**values, **env}
 
 
+def account_environment(
+    env: Mapping[str, str], account_id: str, *, client: Any | None = None
+) -> Mapping[str, str]:
+    """``env`` with the account's own Alpaca keys when the fleet keeps one secret per account
+    (``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX``; see the module docstring), else ``env`` itself."""
+    prefix = (env.get(ACCOUNT_SECRET_PREFIX_VARIABLE) or "").strip()
+    if not prefix:
+        return env
+    name = f"{prefix}{account_id}"
+    with _LOCK:
+        values = _CACHE.get(name)
+        if values is None:
+            values = _read(name, env, client, ACCOUNT_SECRET_KEYS, ACCOUNT_SECRET_KEYS[:2])
+            _CACHE[name] = values
+    kept = {key: value for key, value in env.items() if key not in ALPACA_SETTINGS}
+    return {**kept, **values}
+
+
 def clear_cache() -> None:
     """Forget the secrets read so far (tests; a rotated secret is read on the next cold start)."""
     with _LOCK:
         _CACHE.clear()
 
 
-def _read(arn: str, env: Mapping[str, str], client: Any | None) -> dict[str, str]:
+def _read(
+    arn: str,
+    env: Mapping[str, str],
+    client: Any | None,
+    allowed: tuple[str, ...] = SECRET_KEYS,
+    required: tuple[str, ...] = (),
+) -> dict[str, str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -66,14 +103,25 @@ def _read(arn: str, env: Mapping[str, str], client: Any | None) -> dict[str, str
         document = None
     if not isinstance(document, dict):
         raise ConfigurationError(
-            f"the secret {arn} must hold a JSON object with {', '.join(SECRET_KEYS)}"
+            f"the secret {arn} must hold a JSON object with {', '.join(allowed)}"
         )
     values = {
-        key: value for key in SECRET_KEYS if isinstance(value := document.get(key), str) and value
+        key: value for key in allowed if isinstance(value := document.get(key), str) and value
     }
     if not values:
-        raise ConfigurationError(f"the secret {arn} holds none of {', '.join(SECRET_KEYS)}")
+        raise ConfigurationError(f"the secret {arn} holds none of {', '.join(allowed)}")
+    missing = [key for key in required if key not in values]
+    if missing:
+        raise ConfigurationError(f"the secret {arn} lacks {', '.join(missing)}")
     return values
 
 
-__all__ = ["SECRET_KEYS", "SECRET_VARIABLE", "clear_cache", "environment"]
+__all__ = [
+    "ACCOUNT_SECRET_KEYS",
+    "ACCOUNT_SECRET_PREFIX_VARIABLE",
+    "SECRET_KEYS",
+    "SECRET_VARIABLE",
+    "account_environment",
+    "clear_cache",
+    "environment",
+]

@@ -16,8 +16,11 @@ Configuration is the ecosystem's: the table from ``TRADE_LEDGER_TABLE`` or
 ``SNAPSHOT_HMAC_KEY`` for HMAC checksums, ``SNAPSHOT_STRICT=true`` to refuse snapshots whose
 integrity checks fail, and ``REPORT_STATE_MACHINE_ARN`` to start the report state machine with
 the payload. With ``TRADE_LEDGER_SECRET_ARN`` the Alpaca keys and the HMAC key come from that
-Secrets Manager secret, read once per cold start (``snapshots.handlers.secrets``). The handler
-returns the payload; any failure raises, so the cycle sees it.
+Secrets Manager secret, read once per cold start (``snapshots.handlers.secrets``); with
+``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX`` each account's Alpaca keys come from its own secret (a
+fleet), and only from it. Before anything is written the ledger account is bound to the
+Alpaca account the keys read (``ledger_store.accounts``): another account's keys are refused.
+The handler returns the payload; any failure raises, so the cycle sees it.
 """
 
 from __future__ import annotations
@@ -211,9 +214,9 @@ def run(
     from ledger_store.trades import TradeLedgerRepository
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.builder import take_snapshot
-    from snapshots.handlers.secrets import environment
+    from snapshots.handlers.secrets import account_environment, environment
 
-    env = environment(environ)
+    env = account_environment(environment(environ), request.account_id)
     settings = TableSettings.from_env(environ=env)
     hmac_key = hmac_key_from_env(env)
     strict = request.strict if request.strict is not None else _flag(env.get(STRICT_VARIABLE))

@@ -15,7 +15,7 @@ from ledger_store.events import AccountEventRepository, CashFlow, Split, SymbolC
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
 from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
-from tests.builders import ACCOUNT, fill_data
+from tests.builders import ACCOUNT, fill_data, raw_table
 from tests.snapshots.cli.test_cli import conn, run
 
 EVENTS = [
@@ -281,6 +281,13 @@ def test_events_sync_records_what_alpacas_activities_describe(
         assert "trade-ledger events import" in out
         code, out, _ = run(capsys, *sync, *conn(settings))
         assert "0 events recorded, 2 already recorded" in out
+        # The same keys for another ledger account: refused before anything is written.
+        before = raw_table(settings)
+        other = [*sync[:3], "another-account", *sync[4:]]
+        code, _, err = run(capsys, *other, *conn(settings))
+        assert code != 0
+        assert f"Alpaca account {account_id} belongs to ledger account {account_id}" in err
+        assert raw_table(settings) == before
     recorded = list(AccountEventRepository(settings).events(account_id))
     assert [(e.kind.value, getattr(e, "symbol", None)) for e in recorded] == [
         ("cash_flow", None),

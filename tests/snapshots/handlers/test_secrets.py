@@ -87,3 +87,49 @@ def test_a_missing_secret_is_a_configuration_error(client: Any) -> None:
     arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:nope-AbCdEf"
     with pytest.raises(ConfigurationError, match="cannot read the secret"):
         secrets.environment({"TRADE_LEDGER_SECRET_ARN": arn, "AWS_REGION": REGION})
+
+
+# One key per account ---------------------------------------------------------------------------
+
+PREFIX = "trade-ledger/prod/alpaca/"
+
+
+def test_each_account_reads_its_own_secret_and_only_it(client: Any) -> None:
+    """With the prefix, account A's keys are A's secret's, whatever the environment or the
+    shared secret hold (a fleet never falls back to one key for all)."""
+    for account, key in (("acct-a", "key-a"), ("acct-b", "key-b")):
+        client.create_secret(
+            Name=f"{PREFIX}{account}",
+            SecretString=json.dumps({"APCA_API_KEY_ID": key, "APCA_API_SECRET_KEY": f"s-{key}"}),
+        )
+    env = {
+        "TRADE_LEDGER_ACCOUNT_SECRET_PREFIX": PREFIX,
+        "APCA_API_KEY_ID": "shared-key",
+        "APCA_API_SECRET_KEY": "shared-secret",
+        "APCA_API_BASE_URL": "https://paper-api.alpaca.markets",
+        "SNAPSHOT_HMAC_KEY": "h",
+    }
+    a = secrets.account_environment(env, "acct-a", client=client)
+    b = secrets.account_environment(env, "acct-b", client=client)
+    assert (a["APCA_API_KEY_ID"], a["APCA_API_SECRET_KEY"]) == ("key-a", "s-key-a")
+    assert (b["APCA_API_KEY_ID"], b["APCA_API_SECRET_KEY"]) == ("key-b", "s-key-b")
+    assert "APCA_API_BASE_URL" not in a  # not the environment's: Alpaca's default then
+    assert a["SNAPSHOT_HMAC_KEY"] == "h"  # the rest of the environment stays
+
+
+def test_an_account_without_its_secret_is_refused_not_given_another_key(client: Any) -> None:
+    env = {
+        "TRADE_LEDGER_ACCOUNT_SECRET_PREFIX": PREFIX,
+        "APCA_API_KEY_ID": "shared-key",
+        "AWS_REGION": REGION,
+    }
+    with pytest.raises(ConfigurationError, match=f"cannot read the secret {PREFIX}acct-c"):
+        secrets.account_environment(env, "acct-c")
+    client.create_secret(Name=f"{PREFIX}acct-d", SecretString=json.dumps({"APCA_API_KEY_ID": "k"}))
+    with pytest.raises(ConfigurationError, match="lacks APCA_API_SECRET_KEY"):
+        secrets.account_environment(env, "acct-d", client=client)
+
+
+def test_without_the_prefix_the_environment_is_unchanged() -> None:
+    env = {"APCA_API_KEY_ID": "k"}
+    assert secrets.account_environment(env, "acct-a") is env

@@ -27,7 +27,7 @@ from snapshots.fake_alpaca.server import (
 )
 from snapshots.handlers import trading as trading_lambda
 from snapshots.integrity import IntegrityCheckFailed
-from tests.builders import raw_partition, record_all
+from tests.builders import raw_partition, raw_table, record_all
 from tests.snapshots.test_snapshot_job import CYCLES, PERIOD_END, PERIOD_START
 
 pytestmark = pytest.mark.parametrize("engine", ["moto"], indirect=True)
@@ -253,3 +253,42 @@ def test_a_scheduled_run_takes_the_snapshot_of_the_day_that_ended(
         None,
     )
     assert payload["period"] == {"start": "2026-08-01T00:00:00Z", "end": "2026-08-11T00:00:00Z"}
+
+
+def test_a_fleet_with_a_wrong_key_writes_nothing(
+    environment: TableSettings, fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two accounts, one secret each (``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX``); B's secret was
+    filled in with A's key. A's snapshot is taken; B's is refused with ``AccountMismatchError``
+    before anything is written: no event, no snapshot, no binding (the field report: B's
+    ledger got A's balances and three of A's activities as events, for good)."""
+    from ledger_store.errors import AccountMismatchError
+    from snapshots.handlers import secrets
+
+    other = "b8e6d4c2-1f3a-4b7c-9d0e-2f3a4b5c6d7e"
+    prefix = "trade-ledger/test/alpaca/"
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    for account in (DEMO_ACCOUNT_ID, other):  # B's secret holds A's key (and A's Alpaca)
+        value = {
+            "APCA_API_KEY_ID": DEFAULT_KEY_ID,
+            "APCA_API_SECRET_KEY": DEFAULT_SECRET_KEY,
+            "APCA_API_BASE_URL": fake.base_url,
+        }
+        client.create_secret(Name=f"{prefix}{account}", SecretString=json.dumps(value))
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "APCA_API_BASE_URL"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADE_LEDGER_ACCOUNT_SECRET_PREFIX", prefix)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    secrets.clear_cache()
+    try:
+        trading_lambda.handler(EVENT)
+        before = raw_table(environment)
+        with pytest.raises(
+            AccountMismatchError, match=f"belongs to ledger account {DEMO_ACCOUNT_ID}"
+        ):
+            trading_lambda.handler({**EVENT, "account_id": other})
+    finally:
+        secrets.clear_cache()
+    assert raw_table(environment) == before
+    assert raw_partition(environment, f"ACCOUNT#{other}") == []
+    assert raw_partition(environment, f"SNAPSHOT#{other}") == []
