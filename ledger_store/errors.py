@@ -9,6 +9,12 @@ class LedgerError(Exception):
     """Base class of every error raised by ``ledger_store`` and ``snapshots``."""
 
 
+class TransientError(LedgerError):
+    """A failure that may pass: the same request later can succeed (throttling, an outage, a
+    timeout). Step Functions retries exactly these (every task's ``Retry`` names each
+    subclass, ``transient_error_names``); every other error is permanent and fails at once."""
+
+
 class LedgerValidationError(LedgerError, ValueError):
     """Input was rejected before anything was written."""
 
@@ -54,8 +60,9 @@ class SchemaMismatchError(LedgerError):
         super().__init__(f"table {table_name!r} differs from the ledger layout:\n{listed}")
 
 
-class StorageUnavailableError(LedgerError):
-    """DynamoDB (or the client talking to it) failed; wraps the botocore/PynamoDB error."""
+class StorageUnavailableError(TransientError):
+    """DynamoDB (or the client talking to it) failed in a way that may pass (throttling, a
+    5xx, a timeout, a lost connection); wraps the botocore/PynamoDB error."""
 
     def __init__(self, operation: str, key: str | None, cause: BaseException) -> None:
         self.operation = operation
@@ -63,3 +70,31 @@ class StorageUnavailableError(LedgerError):
         self.cause = cause
         where = f" (key {key})" if key else ""
         super().__init__(f"{operation}{where} failed: {type(cause).__name__}: {cause}")
+
+
+class StorageAccessError(LedgerError):
+    """DynamoDB refused for good: access denied, unknown credentials, or a missing table.
+    Retrying cannot help; the message says what to fix. Wraps the botocore/PynamoDB error."""
+
+    def __init__(self, operation: str, key: str | None, cause: BaseException, hint: str) -> None:
+        self.operation = operation
+        self.key = key
+        self.cause = cause
+        where = f" (key {key})" if key else ""
+        super().__init__(f"{operation}{where} failed: {type(cause).__name__}: {cause}; {hint}")
+
+
+class SecretUnavailableError(TransientError):
+    """Secrets Manager could not answer now (throttling, a 5xx, the network)."""
+
+
+def transient_error_names(*modules: object) -> set[str]:
+    """The class names of every ``TransientError`` defined in ``modules`` (Step Functions
+    matches an error by its exact name, not by its base classes)."""
+    names = set()
+    for module in modules:
+        for value in vars(module).values():
+            transient = isinstance(value, type) and issubclass(value, TransientError)
+            if transient and value is not TransientError:
+                names.add(value.__name__)
+    return names

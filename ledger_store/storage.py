@@ -19,7 +19,13 @@ from pynamodb.transactions import TransactWrite
 
 from .binding import bound
 from .config import TableSettings
-from .errors import IntegrityError, LedgerError, LedgerValidationError, StorageUnavailableError
+from .errors import (
+    IntegrityError,
+    LedgerError,
+    LedgerValidationError,
+    StorageAccessError,
+    StorageUnavailableError,
+)
 from .models import LedgerItem
 from .tracing import subsegment
 
@@ -80,20 +86,29 @@ def transact(
         sleep(random.uniform(0, min(CONFLICT_MAX_DELAY, 0.005 * 2**attempt)))
 
 
+#: DynamoDB's answers that no retry cures, and what to do about each.
+PERMANENT_CODES: Final = {
+    "ResourceNotFoundException": "table not found: run `trade-ledger table create` (or check "
+    "TRADE_LEDGER_TABLE and the region)",
+    "AccessDeniedException": "access denied: the role's policy lacks this action on the table",
+    "UnrecognizedClientException": "the credentials are not valid in this region",
+    "InvalidSignatureException": "the request's signature is wrong (the secret access key)",
+    "MissingAuthenticationTokenException": "no credentials were sent",
+    "IncompleteSignatureException": "the request's signature is incomplete",
+}
+
+
 def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
-    """Map a storage exception to the library's own: bad input vs. unavailable storage."""
+    """Map a storage exception to the library's own: bad input, a refusal no retry cures
+    (``StorageAccessError``), or storage that may come back (``StorageUnavailableError``)."""
     code = error_code(exc)
     if code == "ValidationException":
         error = _client_error(exc)
         message = (error.response or {}).get("Error", {}).get("Message") if error else None
         where = f" (key {key})" if key else ""
         return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message or exc}")
-    if code == "ResourceNotFoundException":
-        return StorageUnavailableError(
-            operation,
-            key,
-            RuntimeError(f"table not found ({exc}); run `trade-ledger table create`"),
-        )
+    if code in PERMANENT_CODES:
+        return StorageAccessError(operation, key, exc, PERMANENT_CODES[code])
     return StorageUnavailableError(operation, key, exc)
 
 

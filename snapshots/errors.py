@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ledger_store.errors import LedgerError
+from typing import Final
+
+from ledger_store.errors import LedgerError, TransientError
 
 
 class AlpacaError(LedgerError):
     """Base class of every failure talking to Alpaca or reading its answers."""
 
 
-class AlpacaUnavailableError(AlpacaError):
+class AlpacaUnavailableError(AlpacaError, TransientError):
     """Alpaca kept failing transiently (429, 5xx, timeouts, connection errors).
 
     Raised once the retry attempts or the overall deadline are used up; ``last_error`` is the
@@ -64,3 +66,47 @@ class ReportTriggerError(LedgerError):
     Re-running the cycle is safe: the snapshot comes back ``existing`` and the start is
     retried under the same execution name.
     """
+
+
+class ReportTriggerUnavailableError(ReportTriggerError, TransientError):
+    """Starting the report state machine failed in a way that may pass (throttling, a 5xx,
+    the network)."""
+
+
+#: AWS error codes that say "not now" rather than "no" (any service; a 5xx is one too).
+TRANSIENT_AWS_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",
+        "InternalServiceErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
+def aws_transient(exc: BaseException) -> bool:
+    """Whether an AWS SDK failure may pass: no answer at all (a timeout, a reset connection),
+    a 5xx, or a throttling or "not now" code; ``False`` for a refusal (access denied, a
+    missing resource, a bad request)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        from botocore.exceptions import BotoCoreError
+
+        return isinstance(exc, BotoCoreError | OSError)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = response.get("Error", {}).get("Code")
+    return (isinstance(status, int) and status >= 500) or code in TRANSIENT_AWS_CODES

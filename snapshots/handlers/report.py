@@ -47,7 +47,8 @@ from ledger_store import keys
 from ledger_store.checksums import HMAC_KEY_VARIABLE, ChecksumAlgorithm, hmac_key_from_env
 from ledger_store.config import TableSettings
 from ledger_store.dto import AccountId, Frozen, HexDigest, UuidText
-from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError
+from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError, TransientError
+from snapshots.errors import aws_transient
 from snapshots.payload import SnapshotKey
 
 if TYPE_CHECKING:
@@ -92,12 +93,17 @@ class SnapshotMismatchError(IntegrityError):
 
 
 class ReportUploadError(LedgerError):
-    """The PDF was rendered but could not be written to S3 (the task must fail and retry)."""
+    """The PDF was rendered but S3 refused it for good (access denied, no such bucket)."""
 
     def __init__(self, uri: str, cause: BaseException) -> None:
         self.uri = uri
         self.cause = cause
         super().__init__(f"uploading the report to {uri} failed: {type(cause).__name__}: {cause}")
+
+
+class ReportUploadUnavailableError(ReportUploadError, TransientError):
+    """The PDF was rendered but S3 could not take it now (``SlowDown``, a 5xx, the network):
+    the task fails and Step Functions retries it; the key is deterministic."""
 
 
 # The event --------------------------------------------------------------------------------
@@ -307,7 +313,8 @@ def upload_report(
     """Put the PDF at its deterministic key; returns the ``s3://`` URI.
 
     The object carries the PDF's SHA-256, the snapshot id and checksum as metadata, and S3
-    checks the upload against the SHA-256. Any failure raises ``ReportUploadError``.
+    checks the upload against the SHA-256. A failure that may pass raises
+    ``ReportUploadUnavailableError``, a refusal ``ReportUploadError``.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -332,7 +339,8 @@ def upload_report(
             },
         )
     except (BotoCoreError, ClientError) as exc:
-        raise ReportUploadError(uri, exc) from exc
+        error = ReportUploadUnavailableError if aws_transient(exc) else ReportUploadError
+        raise error(uri, exc) from exc
     return uri
 
 

@@ -5,7 +5,9 @@ Lambda cold start) — a JSON object with any of ``APCA_API_KEY_ID``, ``APCA_API
 ``SNAPSHOT_HMAC_KEY`` — and returns the environment with them added; a variable set in the
 environment itself wins, so plain variables still work locally. Without the ARN the
 environment is returned as it is and boto3 is never imported. Any failure to read or parse the
-secret is a ``ConfigurationError`` naming the secret, never its value.
+secret is a ``ConfigurationError`` naming the secret, never its value (a
+``SecretUnavailableError`` when Secrets Manager could not answer now: throttling, a 5xx, the
+network, which Step Functions retries).
 
 A fleet keeps one Alpaca key per account: with ``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX`` set (e.g.
 ``trade-ledger/prod/alpaca/``), ``account_environment`` reads the secret named the prefix plus
@@ -23,7 +25,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ledger_store.errors import ConfigurationError
+from ledger_store.errors import ConfigurationError, SecretUnavailableError
+from snapshots.errors import aws_transient
 
 SECRET_VARIABLE: Final = "TRADE_LEDGER_SECRET_ARN"
 #: What the secret may hold: the variables a handler would otherwise read from the environment.
@@ -96,6 +99,8 @@ def _read(
             client = boto3.client("secretsmanager", region_name=region)
         text = client.get_secret_value(SecretId=arn).get("SecretString")
     except (ClientError, BotoCoreError) as exc:
+        if aws_transient(exc):
+            raise SecretUnavailableError(f"the secret {arn} could not be read now: {exc}") from exc
         raise ConfigurationError(f"cannot read the secret {arn}: {exc}") from exc
     try:
         document = json.loads(text) if isinstance(text, str) else None

@@ -46,7 +46,7 @@ from ledger_store.dto import (
     describe_validation_error,
 )
 from ledger_store.errors import LedgerValidationError
-from snapshots.errors import ReportTriggerError
+from snapshots.errors import ReportTriggerError, ReportTriggerUnavailableError, aws_transient
 from snapshots.payload import SnapshotPayload
 
 if TYPE_CHECKING:
@@ -180,15 +180,12 @@ def start_report(
         response = client.start_execution(
             stateMachineArn=state_machine_arn, name=name, input=payload.to_text()
         )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        if code == "ExecutionAlreadyExists":
             return _execution_arn(state_machine_arn, name)
-        raise ReportTriggerError(
-            f"snapshot {payload.snapshot_id} is stored, but starting {state_machine_arn} "
-            f"failed: {exc}"
-        ) from exc
-    except BotoCoreError as exc:
-        raise ReportTriggerError(
+        error = ReportTriggerUnavailableError if aws_transient(exc) else ReportTriggerError
+        raise error(
             f"snapshot {payload.snapshot_id} is stored, but starting {state_machine_arn} "
             f"failed: {exc}"
         ) from exc

@@ -30,7 +30,9 @@ MACHINES = {
     "FleetStateMachine": "fleet.asl.json",
 }
 #: The library's errors that a retry can cure (an outage outlasted the library's own retries).
-TRANSIENT = {"StorageUnavailableError", "AlpacaUnavailableError"}
+#: What Step Functions retries: every ``TransientError`` the library defines, by its name (the
+#: ASL matches an error's exact class name, never its base classes).
+TRANSIENT = store_errors.transient_error_names(store_errors, snapshot_errors, report_handler)
 #: Errors of the Lambda service and of Step Functions itself, worth a retry.
 SERVICE = {
     "Lambda.ServiceException",
@@ -195,8 +197,7 @@ def test_retries_name_the_library_s_transient_errors_and_catches_fail_with_them(
         # Every name is one the library raises, or a Lambda/Step Functions service error.
         assert retried <= known | SERVICE, retried - known - SERVICE
         # The transient ones are retried, with backoff; nothing permanent is.
-        expected = TRANSIENT if state_name == "Snapshot" else {"StorageUnavailableError"}
-        assert retried & known == expected, (name, state_name)
+        assert retried & known == TRANSIENT, (name, state_name)
         for retry in state["Retry"]:
             assert retry["BackoffRate"] >= 2
             assert retry["MaxAttempts"] <= 4
@@ -311,3 +312,25 @@ def test_the_schedule_starts_the_fleet_with_requests_the_handler_takes() -> None
         assert keys.format_seconds(request.period_start) == "2026-10-23T00:00:00Z"
         assert keys.format_seconds(request.period_end) == "2026-10-24T00:00:00Z"
         assert request.correlation_id == "scheduled-2026-10-23"
+
+
+def test_the_library_splits_its_errors_into_transient_and_permanent() -> None:
+    """The split the machines follow: what may pass is retried (storage and Alpaca outages, S3
+    ``SlowDown`` on the upload, a throttled secret read, a throttled report start); a refusal
+    (access denied, a missing table, a bad request, a conflict of meaning) fails at once."""
+    assert {
+        "AlpacaUnavailableError",
+        "ReportTriggerUnavailableError",
+        "ReportUploadUnavailableError",
+        "SecretUnavailableError",
+        "StorageUnavailableError",
+    } == TRANSIENT
+    permanent = library_errors() - TRANSIENT
+    assert {
+        "StorageAccessError",
+        "ReportUploadError",
+        "ConfigurationError",
+        "AccountMismatchError",
+        "ConflictError",
+        "AlpacaAuthError",
+    } <= permanent

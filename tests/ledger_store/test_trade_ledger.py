@@ -17,6 +17,7 @@ from ledger_store.errors import (
     LedgerError,
     LedgerValidationError,
     NotFoundError,
+    StorageAccessError,
     StorageUnavailableError,
 )
 from ledger_store.trades import TradeLedgerRepository
@@ -373,13 +374,16 @@ OPERATIONS: list[Any] = [
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_missing_table_is_storage_unavailable(
+def test_a_missing_table_is_a_refusal_no_retry_cures(
     settings: TableSettings, operation: Operation
 ) -> None:
+    """Not ``StorageUnavailableError`` (transient, retried by Step Functions): the table will
+    not appear by waiting; the message says what to do."""
     missing = TradeLedgerRepository(settings.with_table("missing-table-xyz"))
-    with pytest.raises(StorageUnavailableError) as caught:
+    with pytest.raises(
+        StorageAccessError, match="table not found: run `trade-ledger table create`"
+    ):
         operation(missing)
-    assert "table not found" in str(caught.value.cause)
 
 
 INVALID_KEYS: list[Any] = [
@@ -521,3 +525,30 @@ def test_a_corrupt_trade_or_share_is_an_integrity_error_on_every_trade_read(
             list(ledger.trades_by_correlation(CORRELATION))
         with pytest.raises(IntegrityError, match=named):
             list(ledger.trades_by_symbol(fill.symbol))
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("AccessDeniedException", StorageAccessError),
+        ("UnrecognizedClientException", StorageAccessError),
+        ("ResourceNotFoundException", StorageAccessError),
+        ("ProvisionedThroughputExceededException", StorageUnavailableError),
+        ("ThrottlingException", StorageUnavailableError),
+        ("InternalServerError", StorageUnavailableError),
+        ("TransactionConflictException", StorageUnavailableError),
+    ],
+)
+def test_dynamodbs_refusals_are_permanent_and_its_outages_transient(
+    code: str, expected: type[Exception]
+) -> None:
+    """Step Functions retries ``StorageUnavailableError`` (a ``TransientError``) and nothing
+    else: access denied or a missing table fails the task at once, with what to fix."""
+    from botocore.exceptions import ClientError
+
+    from ledger_store.errors import TransientError
+    from ledger_store.storage import translate
+
+    error = translate("get trade", "TRADE#x", ClientError({"Error": {"Code": code}}, "GetItem"))
+    assert type(error) is expected
+    assert isinstance(error, TransientError) is (expected is StorageUnavailableError)

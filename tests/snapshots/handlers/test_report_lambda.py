@@ -28,7 +28,12 @@ import pytest
 
 from ledger_store import keys
 from ledger_store.config import TableSettings
-from ledger_store.errors import IntegrityError, LedgerValidationError, NotFoundError
+from ledger_store.errors import (
+    IntegrityError,
+    LedgerValidationError,
+    NotFoundError,
+    TransientError,
+)
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from snapshots import builder
 from snapshots.builder import payload_for
@@ -669,6 +674,42 @@ def test_an_s3_failure_is_a_typed_error(
     with pytest.raises(ReportUploadError, match="s3://no-such-bucket-here/reports/acct-1/") as e:
         handler(event_for(snapshot), None)
     assert "NoSuchBucket" in str(e.value)
+    assert not isinstance(e.value, TransientError)  # no bucket: retrying cannot help
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("SlowDown", 503, True),
+        ("InternalError", 500, True),
+        ("AccessDenied", 403, False),
+        ("NoSuchBucket", 404, False),
+    ],
+)
+def test_an_upload_that_may_pass_is_transient_and_a_refusal_is_not(
+    snapshot: AccountSnapshot, code: str, status: int, transient: bool
+) -> None:
+    """S3's ``SlowDown`` and 5xx are retried by Step Functions (the key is deterministic, a
+    retry rewrites the same bytes); access denied and a missing bucket fail at once."""
+    from botocore.exceptions import ClientError
+
+    from snapshots.handlers.report import ReportUploadUnavailableError, upload_report
+    from snapshots.report.pdf import render_report
+
+    class Refusing:
+        def put_object(self, **_: Any) -> None:
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": "no"},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                },
+                "PutObject",
+            )
+
+    with pytest.raises(ReportUploadError) as caught:
+        upload_report(snapshot, render_report(snapshot), "bucket", client=Refusing())
+    assert isinstance(caught.value, ReportUploadUnavailableError) is transient
+    assert isinstance(caught.value, TransientError) is transient
 
 
 # No Alpaca, no network but DynamoDB -------------------------------------------------------

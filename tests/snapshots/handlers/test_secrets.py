@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ledger_store.errors import ConfigurationError
+from ledger_store.errors import ConfigurationError, SecretUnavailableError
 from snapshots.handlers import secrets
 
 REGION = "us-east-1"
@@ -133,3 +133,34 @@ def test_an_account_without_its_secret_is_refused_not_given_another_key(client: 
 def test_without_the_prefix_the_environment_is_unchanged() -> None:
     env = {"APCA_API_KEY_ID": "k"}
     assert secrets.account_environment(env, "acct-a") is env
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("ThrottlingException", 400, SecretUnavailableError),
+        ("InternalServiceError", 500, SecretUnavailableError),
+        ("AccessDeniedException", 400, ConfigurationError),
+        ("ResourceNotFoundException", 400, ConfigurationError),
+    ],
+)
+def test_a_throttled_secret_is_retried_and_a_refused_one_is_not(
+    code: str, status: int, error: type[Exception]
+) -> None:
+    """A secret Secrets Manager could not serve now is a transient ``SecretUnavailableError``
+    (Step Functions retries it); one it refuses stays a ``ConfigurationError``."""
+    from botocore.exceptions import ClientError
+
+    class Refusing:
+        def get_secret_value(self, **_: Any) -> None:
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": "no"},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                },
+                "GetSecretValue",
+            )
+
+    secrets.clear_cache()
+    with pytest.raises(error, match="the secret arn:x"):
+        secrets.environment({"TRADE_LEDGER_SECRET_ARN": "arn:x"}, client=Refusing())

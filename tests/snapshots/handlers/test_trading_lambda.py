@@ -14,10 +14,15 @@ from botocore.exceptions import ClientError
 
 from ledger_store import keys
 from ledger_store.config import TableSettings
-from ledger_store.errors import ConfigurationError, ConflictError, LedgerValidationError
+from ledger_store.errors import (
+    ConfigurationError,
+    ConflictError,
+    LedgerValidationError,
+    TransientError,
+)
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.demo.history import DEMO_ACCOUNT_ID
-from snapshots.errors import ReportTriggerError
+from snapshots.errors import ReportTriggerError, ReportTriggerUnavailableError
 from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import (
     DEFAULT_KEY_ID,
@@ -113,8 +118,9 @@ def test_a_failing_state_machine_start_raises_after_the_snapshot_is_stored(
 ) -> None:
     missing = "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
     monkeypatch.setenv("REPORT_STATE_MACHINE_ARN", missing)
-    with pytest.raises(ReportTriggerError, match="is stored, but starting"):
+    with pytest.raises(ReportTriggerError, match="is stored, but starting") as caught:
         trading_lambda.handler(dict(EVENT), None)
+    assert not isinstance(caught.value, TransientError)  # no such machine: not retried
     assert len(raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")) == 1
 
 
@@ -148,7 +154,8 @@ def test_a_retry_after_a_failed_report_start_finishes_the_cycle(
 
     monkeypatch.setattr(boto3, "client", flaky_client)
 
-    with pytest.raises(ReportTriggerError, match="is stored, but starting"):
+    # Step Functions was unavailable: a transient error, which the state machine retries.
+    with pytest.raises(ReportTriggerUnavailableError, match="is stored, but starting"):
         trading_lambda.handler(dict(EVENT), None)
     stored = raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}")
     assert len(stored) == 1
