@@ -386,12 +386,15 @@ def take_snapshot(
 ) -> SnapshotOutcome:
     """Build, check and store the period's snapshot; return it with its payload.
 
-    The snapshot of ``(account_id, period_end)`` is written once. A retry of the same cycle
-    (same ``correlation_id`` and period) finds it stored and returns it as ``existing``
-    without reading Alpaca or the ledger again: live data has moved since, and a rebuild
-    would conflict. An existing snapshot of another cycle raises ``ConflictError``, unless
-    ``replace_checksum`` names its checksum (then the snapshot is rebuilt and replaced).
-    Two concurrent first takes resolve in the store: ``unchanged`` or ``ConflictError``.
+    The snapshot of ``(account_id, period_end)`` is written once, by whoever asks first. A
+    later request for the same period (a retry of the cycle, or another caller: a schedule and
+    a bot's own run of the same day) finds it stored and returns it as ``existing`` without
+    reading Alpaca or the ledger again: live data has moved since, and a rebuild would
+    conflict. Its payload is the stored snapshot's (with the first caller's correlation id).
+    A stored snapshot of the same ``period_end`` from another ``period_start`` is another
+    request: ``ConflictError``, unless ``replace_checksum`` names its checksum (then the
+    snapshot is rebuilt and replaced). Two concurrent first takes resolve in the store: one
+    writes, the other gets the stored snapshot.
     With ``strict`` a failed integrity check raises ``IntegrityCheckFailed`` and nothing is
     written. The write is one transaction (header and chunks), so a failure leaves nothing.
 
@@ -437,7 +440,22 @@ def take_snapshot(
     snapshot = built.snapshot
     if strict:
         enforce_strict(snapshot.integrity_checks, describe=snapshot.describe())
-    result = store.put(snapshot_record(snapshot), replace_checksum=replace_checksum)
+    try:
+        result = store.put(snapshot_record(snapshot), replace_checksum=replace_checksum)
+    except ConflictError:
+        if replace_checksum is not None:
+            raise
+        # Another caller stored this period first (a concurrent take): theirs stands.
+        existing = _stored_for_cycle(store, account_id, start, end, correlation_id, hmac_key)
+        if existing is None:
+            raise
+        stored_snapshot, stored = existing
+        return SnapshotOutcome(
+            status="existing",
+            snapshot=stored_snapshot,
+            stored=stored,
+            payload=payload_for(stored_snapshot),
+        )
     return SnapshotOutcome(
         status=result.status,
         snapshot=snapshot,
@@ -455,16 +473,17 @@ def _stored_for_cycle(
     correlation_id: str,
     hmac_key: bytes | None,
 ) -> tuple[AnySnapshot, StoredSnapshot] | None:
-    """The stored snapshot of this cycle (verified), ``None`` if there is none yet.
+    """The stored snapshot of this period (verified), ``None`` if there is none yet.
 
-    One GetItem. A snapshot stored for another cycle or period start is a ``ConflictError``.
+    One GetItem. A snapshot stored from another period start is a ``ConflictError``; one of
+    another cycle (``correlation_id``) is the period's snapshot all the same.
     """
     try:
         stored = store.get(account_id, period_end, consistent_read=True)
     except NotFoundError:
         return None
     snapshot = snapshot_from_record(stored.record, hmac_key)
-    if snapshot.correlation_id != correlation_id or snapshot.period_start != period_start:
+    if snapshot.period_start != period_start:
         raise ConflictError(
             f"{snapshot.describe()} is already stored for cycle "
             f"{snapshot.correlation_id!r} from {keys.format_seconds(snapshot.period_start)}; "

@@ -176,19 +176,64 @@ def test_two_builds_of_the_same_data_store_once(
     assert [store.put(snapshot_record(s)).status for s in built] == ["created", "unchanged"]
 
 
-def test_another_cycle_conflicts_unless_the_stored_checksum_is_replaced(
+class _NotYetStored(AccountSnapshotRepository):
+    """A store whose first read of the period misses: the caller looked before another one
+    stored it (two first takes at once)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.missed = False
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.missed:
+            self.missed = True
+            raise NotFoundError("not yet")
+        return super().get(*args, **kwargs)
+
+
+def test_two_first_takes_at_once_both_succeed_with_the_one_stored(
     settings: TableSettings, recorded: TradeLedgerRepository, fake: FakeAlpaca
 ) -> None:
+    """The bot stores the period while the schedule's take (another cycle, Alpaca a cent
+    apart) is building: the schedule's write conflicts in the store and it returns the
+    stored snapshot as ``existing`` instead of failing the fleet run."""
+    first = take(settings, fake)
+    fake.account = replace(fake.account, cash=fake.account.cash + Decimal("0.01"))
+    with source(fake) as alpaca:
+        late = take_snapshot(
+            account_id=DEMO_ACCOUNT_ID,
+            period_start=PERIOD_START,
+            period_end=PERIOD_END,
+            correlation_id="scheduled-2026-08-10",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=_NotYetStored(settings, clock=clock),
+            hmac_key=None,
+            clock=clock,
+        )
+    assert (late.status, late.payload) == ("existing", first.payload)
+
+
+def test_whoever_asks_first_writes_the_period_and_the_other_gets_it(
+    settings: TableSettings, recorded: TradeLedgerRepository, fake: FakeAlpaca
+) -> None:
+    """A schedule and a bot's own run of the same period (other correlation ids): both
+    succeed with the stored snapshot, Alpaca is not read again; another period start for the
+    same end is another request and conflicts unless the stored checksum is replaced."""
     first = take(settings, fake)
     fake.account = replace(fake.account, cash=fake.account.cash + Decimal("12.34"))
 
+    other = take(settings, fake, correlation_id="scheduled-2026-08-10")
+    assert (other.status, other.snapshot, other.payload) == (
+        "existing",
+        first.snapshot,
+        first.payload,
+    )
     with pytest.raises(
         ConflictError, match="already stored for cycle 'cycle-2026-08-10'"
     ) as caught:
-        take(settings, fake, correlation_id="cycle-other")
-    assert caught.value.key == f"SNAPSHOT#{DEMO_ACCOUNT_ID} / SNAP#2026-08-11T00:00:00Z"
-    with pytest.raises(ConflictError, match="already stored for cycle"):
         take(settings, fake, period_start=PERIOD_START - timedelta(days=1))
+    assert caught.value.key == f"SNAPSHOT#{DEMO_ACCOUNT_ID} / SNAP#2026-08-11T00:00:00Z"
     store = AccountSnapshotRepository(settings, clock=clock)
     assert store.get(DEMO_ACCOUNT_ID, PERIOD_END).record.checksum == first.snapshot.checksum
 

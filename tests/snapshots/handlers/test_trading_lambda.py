@@ -176,10 +176,15 @@ def test_a_retry_after_a_failed_report_start_finishes_the_cycle(
     assert len(executions(state_machine)) == 1
 
 
-def test_another_cycle_for_a_stored_period_is_a_conflict(environment: TableSettings) -> None:
-    trading_lambda.handler(dict(EVENT), None)
+def test_a_schedule_and_a_bot_asking_for_one_period_both_succeed(
+    environment: TableSettings,
+) -> None:
+    """The fleet's scheduled run and the bot's own run of the same period: whoever asks first
+    writes the snapshot, the other gets its payload; another period start conflicts."""
+    first = trading_lambda.handler(dict(EVENT), None)
+    assert trading_lambda.handler({**EVENT, "correlation_id": "scheduled-x"}, None) == first
     with pytest.raises(ConflictError, match="already stored for cycle"):
-        trading_lambda.handler({**EVENT, "correlation_id": "cycle-other"}, None)
+        trading_lambda.handler({**EVENT, "period_start": "2026-08-02T00:00:00Z"}, None)
 
 
 @pytest.mark.parametrize(
