@@ -29,6 +29,8 @@ from ledger_store.errors import ConfigurationError, SecretUnavailableError
 from snapshots.errors import aws_transient
 
 SECRET_VARIABLE: Final = "TRADE_LEDGER_SECRET_ARN"
+#: A secret of the HMAC key alone: what the report function may read (never a trading key).
+HMAC_SECRET_VARIABLE: Final = "TRADE_LEDGER_HMAC_SECRET_ARN"
 #: What the secret may hold: the variables a handler would otherwise read from the environment.
 SECRET_KEYS: Final = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "SNAPSHOT_HMAC_KEY")
 #: The prefix of the per-account secrets' names (a fleet's one key per account).
@@ -45,17 +47,29 @@ _LOCK = threading.Lock()
 def environment(
     environ: Mapping[str, str] | None = None, *, client: Any | None = None
 ) -> Mapping[str, str]:
-    """``environ`` (default ``os.environ``) with the secret's values added (see the module)."""
+    """``environ`` (default ``os.environ``) with the secrets' values added (see the module):
+    ``TRADE_LEDGER_SECRET_ARN``'s, and ``TRADE_LEDGER_HMAC_SECRET_ARN``'s (``SNAPSHOT_HMAC_KEY``
+    alone, so a function that only verifies snapshots never holds a trading key)."""
     env = os.environ if environ is None else environ
-    arn = (env.get(SECRET_VARIABLE) or "").strip()
-    if not arn:
+    sources = [
+        (arn, keys)
+        for variable, keys in (
+            (SECRET_VARIABLE, SECRET_KEYS),
+            (HMAC_SECRET_VARIABLE, ("SNAPSHOT_HMAC_KEY",)),
+        )
+        if (arn := (env.get(variable) or "").strip())
+    ]
+    if not sources:
         return env
-    with _LOCK:
-        values = _CACHE.get(arn)
-        if values is None:
-            values = _read(arn, env, client)
-            _CACHE[arn] = values
-    return {**values, **env}
+    merged: dict[str, str] = {}
+    for arn, keys in sources:
+        with _LOCK:
+            values = _CACHE.get(arn)
+            if values is None:
+                values = _read(arn, env, client, keys, keys if len(keys) == 1 else ())
+                _CACHE[arn] = values
+        merged.update(values)
+    return {**merged, **env}
 
 
 def account_environment(
@@ -124,6 +138,7 @@ def _read(
 __all__ = [
     "ACCOUNT_SECRET_KEYS",
     "ACCOUNT_SECRET_PREFIX_VARIABLE",
+    "HMAC_SECRET_VARIABLE",
     "SECRET_KEYS",
     "SECRET_VARIABLE",
     "account_environment",

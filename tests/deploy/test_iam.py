@@ -120,8 +120,19 @@ def record(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Recorder]:
 # The template's policies, resolved for this run ------------------------------------------------
 
 
+#: The template's conditions as this run deploys it: one account's secret, no per-account
+#: secrets, the AWS managed key.
+CONDITIONS = {"HasSecret": True, "HasAccountSecrets": False, "HasKmsKey": False}
+_NO_VALUE = object()
+
+
 def resolve(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, dict):
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if "Fn::If" in value:
+            condition, then, otherwise = value["Fn::If"]
+            return resolve(then if CONDITIONS[condition] else otherwise, names)
         if "Ref" in value:
             return names[value["Ref"]]
         if "Fn::GetAtt" in value:
@@ -133,9 +144,10 @@ def resolve(value: Any, names: dict[str, str]) -> Any:
                 text = text.replace("${" + name + "}", resolved)
             assert "${" not in text, text
             return text
-        return {k: resolve(v, names) for k, v in value.items()}
+        resolved = {k: resolve(v, names) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
     if isinstance(value, list):
-        return [resolve(v, names) for v in value]
+        return [v for v in (resolve(v, names) for v in value) if v is not _NO_VALUE]
     return value
 
 
@@ -208,15 +220,15 @@ def run(
     monkeypatch.setattr(snapshot_store, "CHUNK_SIZE", 1500)
     monkeypatch.setattr(snapshot_store, "MAX_CHUNKS", 40)
     secrets.clear_cache()
-    secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+    manager = boto3.client("secretsmanager", region_name=REGION)
+    secret_arn = manager.create_secret(
         Name="trade-ledger-test",
         SecretString=json.dumps(
-            {
-                "APCA_API_KEY_ID": DEFAULT_KEY_ID,
-                "APCA_API_SECRET_KEY": DEFAULT_SECRET_KEY,
-                "SNAPSHOT_HMAC_KEY": "iam-test-key",
-            }
+            {"APCA_API_KEY_ID": DEFAULT_KEY_ID, "APCA_API_SECRET_KEY": DEFAULT_SECRET_KEY}
         ),
+    )["ARN"]
+    hmac_arn = manager.create_secret(
+        Name="trade-ledger-test-hmac", SecretString=json.dumps({"SNAPSHOT_HMAC_KEY": "iam-key"})
     )["ARN"]
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "SNAPSHOT_HMAC_KEY"):
@@ -224,6 +236,7 @@ def run(
     monkeypatch.delenv("REPORT_STATE_MACHINE_ARN", raising=False)
     monkeypatch.setenv("TRADE_LEDGER_TABLE", settings.table_name)
     monkeypatch.setenv("TRADE_LEDGER_SECRET_ARN", secret_arn)
+    monkeypatch.setenv("TRADE_LEDGER_HMAC_SECRET_ARN", hmac_arn)
     monkeypatch.setenv("SNAPSHOT_EQUITY_LOOKBACK_DAYS", "30")
     monkeypatch.setenv("SNAPSHOT_BENCHMARK_SYMBOL", "SPY")
     day1, day2 = cycles[-2], cycles[-1]
@@ -264,7 +277,10 @@ def run(
 
     monkeypatch.setenv("REPORT_BUCKET", BUCKET)
     monkeypatch.setenv("AWS_REGION", REGION)
-    secrets.clear_cache()  # the report function is another process: its own cold start
+    # The report function is another process (its own cold start) and has the HMAC secret
+    # only: it can never read a trading key.
+    monkeypatch.delenv("TRADE_LEDGER_SECRET_ARN")
+    secrets.clear_cache()
     report = record()
     report_lambda.handler(replaced, None)
     report_lambda.handler({"account_id": DEMO_ACCOUNT_ID, "at": replaced["period"]["end"]}, None)
@@ -276,6 +292,7 @@ def run(
         "ReportBucket": BUCKET,
         "ReportBucket.Arn": f"arn:aws:s3:::{BUCKET}",
         "SecretArn": secret_arn,
+        "HmacSecretArn": hmac_arn,
     }
     return Run(snapshot.calls, report.calls, names)
 

@@ -5,6 +5,7 @@ definition against the models, and the state machines' Retry/Catch against the l
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import subprocess
 import sys
@@ -334,3 +335,83 @@ def test_the_library_splits_its_errors_into_transient_and_permanent() -> None:
         "ConflictError",
         "AlpacaAuthError",
     } <= permanent
+
+
+def test_names_are_stage_scoped_and_invokes_exact() -> None:
+    """Two stages never collide (the schedule's name was not scoped), and each state machine
+    may invoke exactly its functions (SAM's LambdaInvokePolicy grants ``name*``)."""
+    resources = template()["Resources"]
+    schedule = resources["FleetStateMachine"]["Properties"]["Events"]["AfterTheClose"]
+    properties = schedule["Properties"]
+    assert properties["Name"] == {"Fn::Sub": "trade-ledger-fleet-after-close-${Stage}"}
+    assert properties["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert properties["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+    }
+    queue = resources["ScheduleDeadLetterQueue"]["Properties"]
+    assert queue["QueueName"] == {"Fn::Sub": "trade-ledger-schedule-dlq-${Stage}"}
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        for key in ("FunctionName", "Name", "TableName", "LogGroupName", "QueueName"):
+            if key in properties:
+                assert "${Stage}" in json.dumps(properties[key]), (name, key)
+        if resource["Type"] != "AWS::Serverless::StateMachine":
+            continue
+        for policy in properties["Policies"]:
+            assert "LambdaInvokePolicy" not in policy, name
+        invokes = [
+            statement
+            for policy in properties["Policies"]
+            for statement in policy["Statement"]
+            if statement.get("Action") == ["lambda:InvokeFunction"]
+        ]
+        (invoke,) = invokes
+        assert all(set(r) == {"Fn::GetAtt"} for r in invoke["Resource"]), name
+
+
+def test_the_report_function_reads_the_hmac_key_and_no_trading_key() -> None:
+    """The report function's only secret is the HMAC key's; the snapshot function reads it,
+    one account's keys or its fleet's per-account secrets, and a customer-managed key when
+    one is given (kms:Decrypt through Secrets Manager only)."""
+    resources = template()["Resources"]
+    globals_ = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert "TRADE_LEDGER_SECRET_ARN" not in globals_
+    assert globals_["TRADE_LEDGER_HMAC_SECRET_ARN"] == {"Ref": "HmacSecretArn"}
+    report = resources["ReportFunction"]["Properties"]
+    assert "TRADE_LEDGER_SECRET_ARN" not in report["Environment"]["Variables"]
+    statements = report["Policies"][0]["Statement"]
+    secret_reads = [s for s in statements if s.get("Action") == ["secretsmanager:GetSecretValue"]]
+    assert secret_reads == [
+        {
+            "Sid": "HmacSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [{"Ref": "HmacSecretArn"}],
+        }
+    ]
+    snapshot = resources["SnapshotFunction"]["Properties"]
+    (reads,) = [
+        s
+        for s in snapshot["Policies"][0]["Statement"]
+        if s.get("Action") == ["secretsmanager:GetSecretValue"]
+    ]
+    prefix = reads["Resource"][2]["Fn::If"][1]["Fn::Sub"]
+    arn = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:trade-ledger/prod/alpaca/6f1c-AbCdEf"
+    )
+    pattern = (
+        prefix.replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "123456789012")
+        .replace("${AccountSecretPrefix}", "trade-ledger/prod/alpaca/")
+    )
+    assert fnmatch.fnmatchcase(arn, pattern)
+    kms = [s["Fn::If"][1] for s in snapshot["Policies"][0]["Statement"] if "Fn::If" in s] + [
+        s["Fn::If"][1] for s in statements if "Fn::If" in s
+    ]
+    assert len(kms) == 2
+    for statement in kms:
+        assert statement["Action"] == ["kms:Decrypt"]
+        assert statement["Resource"] == [{"Ref": "SecretKmsKeyArn"}]
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+    assert snapshot["ReservedConcurrentExecutions"] == {"Ref": "SnapshotConcurrency"}

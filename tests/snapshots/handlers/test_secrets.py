@@ -164,3 +164,25 @@ def test_a_throttled_secret_is_retried_and_a_refused_one_is_not(
     secrets.clear_cache()
     with pytest.raises(error, match="the secret arn:x"):
         secrets.environment({"TRADE_LEDGER_SECRET_ARN": "arn:x"}, client=Refusing())
+
+
+def test_the_hmac_secret_gives_the_hmac_key_and_nothing_else(client: Any) -> None:
+    """The report function's secret: even if it held trading keys, only the HMAC key is
+    taken; a secret without the key is refused."""
+    arn = str(
+        client.create_secret(
+            Name="trade-ledger-hmac",
+            SecretString=json.dumps({"SNAPSHOT_HMAC_KEY": "h", "APCA_API_KEY_ID": "leaked"}),
+        )["ARN"]
+    )
+    env = secrets.environment({"TRADE_LEDGER_HMAC_SECRET_ARN": arn}, client=client)
+    assert env["SNAPSHOT_HMAC_KEY"] == "h"
+    assert "APCA_API_KEY_ID" not in env
+    empty = str(
+        client.create_secret(
+            Name="trade-ledger-hmac-empty", SecretString=json.dumps({"APCA_API_KEY_ID": "k"})
+        )["ARN"]
+    )
+    secrets.clear_cache()
+    with pytest.raises(ConfigurationError, match="holds none of SNAPSHOT_HMAC_KEY"):
+        secrets.environment({"TRADE_LEDGER_HMAC_SECRET_ARN": empty}, client=client)
