@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -49,6 +48,7 @@ from ledger_store.config import TableSettings
 from ledger_store.dto import AccountId, Frozen, HexDigest, UuidText
 from ledger_store.errors import IntegrityError, LedgerError, LedgerValidationError, TransientError
 from snapshots.errors import aws_transient
+from snapshots.handlers.telemetry import handler_logger
 from snapshots.payload import SnapshotKey
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 # are imported when an event is handled, not when the module loads; parsing the event needs
 # none of them.
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = handler_logger(__name__)
 
 #: Environment variable naming the S3 bucket for the PDFs (optional: no upload without it).
 BUCKET_VARIABLE = "REPORT_BUCKET"

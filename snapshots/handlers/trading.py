@@ -26,7 +26,7 @@ The handler returns the payload; any failure raises, so the cycle sees it.
 from __future__ import annotations
 
 import json
-import logging
+import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -47,6 +47,7 @@ from ledger_store.dto import (
 )
 from ledger_store.errors import LedgerValidationError
 from snapshots.errors import ReportTriggerError, ReportTriggerUnavailableError, aws_transient
+from snapshots.handlers.telemetry import emit_integrity_metrics, handler_logger
 from snapshots.payload import SnapshotPayload
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 # Cold start: the store (PynamoDB, botocore), the Alpaca source and the builder are imported
 # when an event is handled; parsing the event needs none of them.
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = handler_logger(__name__)
 
 #: Environment variable naming the report state machine to start (optional).
 STATE_MACHINE_VARIABLE = "REPORT_STATE_MACHINE_ARN"
@@ -246,6 +247,12 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     request = parse_request(event)
     outcome, execution = run(request)
     worst = sorted({c.status.value for c in outcome.snapshot.integrity_checks})
+    if outcome.status != "existing":  # a stored snapshot's checks were counted when it was
+        emit_integrity_metrics(
+            [(c.name, c.status.value) for c in outcome.snapshot.integrity_checks],
+            stage=os.environ.get("TRADE_LEDGER_STAGE") or "default",
+            at=datetime.now(UTC),  # CloudWatch drops metrics older than two weeks
+        )
     LOGGER.info(
         json.dumps(
             {

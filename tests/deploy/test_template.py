@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +353,15 @@ def test_names_are_stage_scoped_and_invokes_exact() -> None:
     assert queue["QueueName"] == {"Fn::Sub": "trade-ledger-schedule-dlq-${Stage}"}
     for name, resource in resources.items():
         properties = resource.get("Properties", {})
-        for key in ("FunctionName", "Name", "TableName", "LogGroupName", "QueueName"):
+        for key in (
+            "FunctionName",
+            "Name",
+            "TableName",
+            "LogGroupName",
+            "QueueName",
+            "TopicName",
+            "AlarmName",
+        ):
             if key in properties:
                 assert "${Stage}" in json.dumps(properties[key]), (name, key)
         if resource["Type"] != "AWS::Serverless::StateMachine":
@@ -415,3 +424,61 @@ def test_the_report_function_reads_the_hmac_key_and_no_trading_key() -> None:
         assert statement["Resource"] == [{"Ref": "SecretKmsKeyArn"}]
         assert "kms:ViaService" in statement["Condition"]["StringEquals"]
     assert snapshot["ReservedConcurrentExecutions"] == {"Ref": "SnapshotConcurrency"}
+
+
+def test_someone_is_told_when_something_fails() -> None:
+    """Failed executions of every machine reach the alert topic (and an e-mail when given);
+    alarms watch the functions' errors and throttles, the table's throttles and the handler's
+    failed-integrity-check metric (its namespace, name and dimensions are the handler's); the
+    functions write JSON logs at INFO."""
+    from snapshots.handlers import telemetry
+
+    resources = template()["Resources"]
+    rule = resources["FailedExecutionRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    machines = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::StateMachine"]
+    assert rule["EventPattern"]["detail"]["stateMachineArn"] == [{"Ref": m} for m in machines]
+    assert rule["Targets"] == [{"Id": "alert-topic", "Arn": {"Ref": "AlertTopic"}}]
+    (grant,) = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["FailedExecutionRule", "Arn"]
+    }
+    assert resources["AlertEmailSubscription"]["Condition"] == "HasAlertEmail"
+
+    alarms = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in resources.values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {
+        (namespace, metric, tuple(d["Name"] for d in alarm["Dimensions"]))
+        for (namespace, metric), alarm in alarms.items()
+    } | {
+        (
+            "AWS/Lambda",
+            a["Properties"]["MetricName"],
+            a["Properties"]["Dimensions"][0]["Value"]["Ref"],
+        )
+        for a in resources.values()
+        if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["Namespace"] == "AWS/Lambda"
+    }
+    for function in ("SnapshotFunction", "ReportFunction"):
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, function) in watched
+    assert ("AWS/DynamoDB", "ReadThrottleEvents", ("TableName",)) in watched
+    assert ("AWS/DynamoDB", "WriteThrottleEvents", ("TableName",)) in watched
+    integrity = alarms[(telemetry.NAMESPACE, telemetry.METRIC)]
+    dimensions = {d["Name"]: d["Value"] for d in integrity["Dimensions"]}
+    assert dimensions == {"Stage": {"Ref": "Stage"}, "Status": "fail"}
+    emitted = telemetry.integrity_metric(
+        "c", "fail", stage="x", at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert ["Stage", "Status"] in emitted["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    for function in ("SnapshotFunction", "ReportFunction"):
+        logging_config = resources[function]["Properties"]["LoggingConfig"]
+        assert (logging_config["LogFormat"], logging_config["ApplicationLogLevel"]) == (
+            "JSON",
+            "INFO",
+        )

@@ -304,3 +304,54 @@ def test_a_fleet_with_a_wrong_key_writes_nothing(
     assert raw_table(environment) == before
     assert raw_partition(environment, f"ACCOUNT#{other}") == []
     assert raw_partition(environment, f"SNAPSHOT#{other}") == []
+
+
+def test_the_handler_writes_its_info_line_and_one_metric_per_check(
+    environment: TableSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lambda's root logger stays at WARNING unless told otherwise: the handler's own logger
+    is at INFO, so its JSON line reaches the log. Each check of a new snapshot is one EMF line
+    (TradeLedger/IntegrityChecks by Stage+Status and Stage+Check+Status); a stored snapshot
+    returned again is not counted twice."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    keep, level = Keep(), root.level
+    root.addHandler(keep)
+    root.setLevel(logging.WARNING)  # what Lambda's Python runtime leaves it at
+    try:
+        capsys.readouterr()
+        payload = trading_lambda.handler(dict(EVENT), None)
+        first = capsys.readouterr().out.splitlines()
+        trading_lambda.handler(dict(EVENT), None)
+        again = capsys.readouterr().out.splitlines()
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    stored = [json.loads(r.getMessage()) for r in records if "snapshot stored" in r.getMessage()]
+    assert [(s["snapshot_id"], s["status"]) for s in stored] == [
+        (payload["snapshot_id"], "created"),
+        (payload["snapshot_id"], "existing"),
+    ]
+    metrics = [json.loads(line) for line in first if line.startswith('{"Check"')]
+    assert len(metrics) == 5
+    for metric in metrics:
+        (directive,) = metric["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "TradeLedger"
+        assert directive["Metrics"] == [{"Name": "IntegrityChecks", "Unit": "Count"}]
+        assert metric["IntegrityChecks"] == 1
+        assert metric["Status"] in {"pass", "warn", "fail"}
+    assert {m["Check"] for m in metrics} == {
+        "alpaca_equity_matches_balances",
+        "ledger_events_match_alpaca_activities",
+        "ledger_fills_match_alpaca_orders",
+        "ledger_positions_match_alpaca_positions",
+        "strategy_totals_match_ledger_totals",
+    }
+    assert not [line for line in again if line.startswith('{"Check"')]
