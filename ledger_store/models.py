@@ -214,6 +214,15 @@ class LedgerItem(Model):
         if connection is None:
             cls._connection = None
             connection = super()._get_connection()
+            # botocore's "standard" retry mode (PynamoDB's choice) keeps a retry quota per
+            # client: after ~100 retries in an outage it stops retrying altogether, and a
+            # long-lived process (a warm Lambda) then fails every later call at its first
+            # transient error until enough first attempts succeed. "legacy" retries each call
+            # within its own budget, with no quota (tests/ledger_store/test_retries.py).
+            connection.connection._retry_configuration = {
+                "mode": "legacy",
+                "total_max_attempts": 1 + settings.max_retry_attempts,
+            }
             _CONNECTIONS[settings] = connection
         return connection
 
