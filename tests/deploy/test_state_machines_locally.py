@@ -125,10 +125,11 @@ def machines(
             monkeypatch.delenv(name, raising=False)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         created = {}
-        for machine in ("snapshot", "report", "fleet"):
+        for machine in ("snapshot", "report", "fleet", "fleet-distributed"):
             text = (ROOT / "deploy" / "statemachine" / f"{machine}.asl.json").read_text()
             text = text.replace("${SnapshotFunctionArn}", functions["snapshot"])
             text = text.replace("${ReportFunctionArn}", functions["report"])
+            text = text.replace("${ResultsBucketName}", BUCKET)
             created[machine] = sfn.create_state_machine(
                 name=machine, definition=json.dumps(_quick(json.loads(text))), roleArn=role
             )["stateMachineArn"]
@@ -248,3 +249,38 @@ def test_the_report_machine_reports_a_stored_snapshot(
     done = execute(machines["report"], payload)
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"])["snapshot_id"] == payload["snapshot_id"]
+
+
+def test_a_fleet_of_any_size_reads_its_accounts_from_s3(
+    machines: dict[str, str], lambdas: Lambdas, settings: TableSettings
+) -> None:
+    """The distributed fleet: the account list is an object in the bucket (no execution input
+    limit), each account a child execution with the same retries: A is reported, B (another
+    account's key) is refused before any write, and the map run's manifest is written to the
+    bucket. moto's interpreter neither enforces a map run's failure tolerance (Step Functions
+    tolerates none by default; the Catch makes that FleetAccountsFailed) nor writes the
+    SUCCEEDED/FAILED result files: those are Step Functions' own, not executed here."""
+    trading_lambda.handler(dict(EVENT), None)  # A's own snapshot binds it
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="fleets/accounts.json",
+        Body=json.dumps([DEMO_ACCOUNT_ID, OTHER_ACCOUNT]).encode(),
+    )
+    fleet = {
+        "accounts": {"Bucket": BUCKET, "Key": "fleets/accounts.json"},
+        "request": {k: v for k, v in EVENT.items() if k != "account_id"},
+    }
+    done = execute(machines["fleet-distributed"], fleet)
+    assert done["status"] in {"SUCCEEDED", "FAILED"}  # see the docstring
+    snapshots = sorted(account for name, account in lambdas.calls if name == "snapshot")
+    assert snapshots == sorted([DEMO_ACCOUNT_ID, OTHER_ACCOUNT])  # one each: B never retried
+    assert ("report", DEMO_ACCOUNT_ID) in lambdas.calls
+    assert ("report", OTHER_ACCOUNT) not in lambdas.calls
+    assert raw_partition(settings, f"ACCOUNT#{OTHER_ACCOUNT}") == []
+    assert raw_partition(settings, f"SNAPSHOT#{OTHER_ACCOUNT}") == []
+    written = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fleet-results/").get("Contents", [])
+    ]
+    assert any(key.endswith("/manifest.json") for key in written), written
