@@ -490,3 +490,18 @@ def test_someone_is_told_when_something_fails() -> None:
             "JSON",
             "INFO",
         )
+
+
+def test_a_trading_bot_gets_a_policy_to_start_the_snapshot_machine() -> None:
+    resources = template()["Resources"]
+    policy = resources["SnapshotStarterPolicy"]["Properties"]
+    assert policy["ManagedPolicyName"] == {"Fn::Sub": "trade-ledger-start-snapshot-${Stage}"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["states:StartExecution"]
+    assert statement["Resource"] == [
+        {"Ref": "SnapshotStateMachine"},
+        {"Ref": "ReportStateMachine"},
+    ]
+    assert template()["Outputs"]["SnapshotStarterPolicyArn"]["Value"] == {
+        "Ref": "SnapshotStarterPolicy"
+    }
