@@ -42,6 +42,7 @@ pytestmark = pytest.mark.parametrize("engine", ["moto"], indirect=True)
 REGION = "us-east-1"
 BUCKET = "trade-ledger-reports-local"
 OTHER_ACCOUNT = "b8e6d4c2-1f3a-4b7c-9d0e-2f3a4b5c6d7e"
+TOLERATED = "25"  # the stage's FleetToleratedFailurePercentage, as the template substitutes it
 HANDLERS: dict[str, Callable[[Any, Any], Any]] = {
     "snapshot": trading_lambda.handler,
     "report": report_lambda.handler,
@@ -130,6 +131,8 @@ def machines(
             text = text.replace("${SnapshotFunctionArn}", functions["snapshot"])
             text = text.replace("${ReportFunctionArn}", functions["report"])
             text = text.replace("${ResultsBucketName}", BUCKET)
+            text = text.replace("${ToleratedFailurePercentage}", TOLERATED)
+            text = text.replace("${MaxConcurrency}", "10")
             created[machine] = sfn.create_state_machine(
                 name=machine, definition=json.dumps(_quick(json.loads(text))), roleArn=role
             )["stateMachineArn"]
@@ -284,3 +287,13 @@ def test_a_fleet_of_any_size_reads_its_accounts_from_s3(
         for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fleet-results/").get("Contents", [])
     ]
     assert any(key.endswith("/manifest.json") for key in written), written
+    # The stage's tolerance reaches the map run as a number (substituted into the text).
+    history = boto3.client("stepfunctions", region_name=REGION).get_execution_history(
+        executionArn=done["executionArn"]
+    )["events"]
+    settings_out = [
+        json.loads(e["stateExitedEventDetails"]["output"])
+        for e in history
+        if e.get("stateExitedEventDetails", {}).get("name") == "Settings"
+    ]
+    assert [s["tolerated_failure_percentage"] for s in settings_out] == [int(TOLERATED)]

@@ -216,6 +216,24 @@ def test_retries_name_the_library_s_transient_errors_and_catches_fail_with_them(
         assert catch["ResultPath"] == "$.error"
 
 
+def test_the_large_fleet_s_failure_tolerance_is_a_bounded_stage_parameter() -> None:
+    """The tolerance is the stage's (0..100, none tolerated by default), handed to the map run
+    as a number; more failures than it allows end in FleetAccountsFailed."""
+    parameter = template()["Parameters"]["FleetToleratedFailurePercentage"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 0)
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 100)
+    states = machine("FleetDistributedStateMachine")["States"]
+    settings = states["Settings"]["Parameters"]
+    path = states["Accounts"]["ToleratedFailurePercentagePath"]
+    assert path == "$.tolerated_failure_percentage"
+    assert settings["tolerated_failure_percentage.$"] == (
+        "States.StringToJson('${ToleratedFailurePercentage}')"
+    )
+    (catch,) = states["Accounts"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ExceedToleratedFailureThreshold"]
+    assert states[catch["Next"]] == {**states[catch["Next"]], "Error": "FleetAccountsFailed"}
+
+
 def test_a_failure_carries_the_error_type_and_its_message() -> None:
     for name in ("SnapshotStateMachine", "ReportStateMachine"):
         states = machine(name)["States"]
@@ -229,7 +247,25 @@ def test_a_failure_carries_the_error_type_and_its_message() -> None:
     fleet = machine("FleetStateMachine")["States"]
     inner = fleet["Accounts"]["ItemProcessor"]["States"]
     assert inner["AccountFailed"]["Parameters"]["error.$"] == "$.error"
-    assert fleet["Accounts"]["MaxConcurrency"] == 10
+
+
+def test_a_fleet_runs_at_most_as_many_accounts_as_the_snapshot_function_may_serve() -> None:
+    """Both fleets' maps run as many accounts at once as the snapshot function's reserved
+    concurrency (no throttled invocation by design), read from the stage's parameter."""
+    resources = template()["Resources"]
+    assert resources["SnapshotFunction"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Ref": "SnapshotConcurrency"
+    }
+    for name in ("FleetStateMachine", "FleetDistributedStateMachine"):
+        given = resources[name]["Properties"]["DefinitionSubstitutions"]
+        assert given["MaxConcurrency"] == {"Ref": "SnapshotConcurrency"}
+        states = machine(name)["States"]
+        assert states["Settings"]["Parameters"]["max_concurrency.$"] == (
+            "States.StringToJson('${MaxConcurrency}')"
+        )
+        assert "MaxConcurrency" not in states["Accounts"]
+        assert states["Accounts"]["MaxConcurrencyPath"] == "$.max_concurrency"
+        assert machine(name)["StartAt"] == "Settings"
 
 
 def select(template_value: Any, document: Any, context: dict[str, Any]) -> Any:
