@@ -37,7 +37,13 @@ from ledger_store.dto import Frozen, NonNegativeDecimal, asset_class_of
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import Merger, OptionExercise, Split, SymbolChange, revised_id
 from snapshots import canonical
-from snapshots.alpaca.models import AlpacaData, AlpacaOrder, is_canceled, is_combination
+from snapshots.alpaca.models import (
+    OPEN_ORDER_STATUSES,
+    AlpacaData,
+    AlpacaOrder,
+    is_canceled,
+    is_combination,
+)
 from snapshots.ledger.fifo import WORKING_DIGITS, exact_arithmetic
 from snapshots.ledger.metrics import LedgerFill, LedgerView
 from snapshots.ledger.summary import AccountView
@@ -53,23 +59,6 @@ EVENTS_CHECK: Final = "ledger_events_match_alpaca_activities"
 MAX_LISTED: Final = 20
 #: Strategy sums that differ from the ledger totals by at most this much are rounding (``warn``).
 ROUNDING_TOLERANCE: Final = Decimal("1e-9")
-#: Alpaca order statuses in which an order may still fill further (not final yet).
-OPEN_ORDER_STATUSES: Final = frozenset(
-    {
-        "new",
-        "accepted",
-        "pending_new",
-        "accepted_for_bidding",
-        "partially_filled",
-        "pending_cancel",
-        "pending_replace",
-        "done_for_day",
-        "held",
-        "stopped",
-        "suspended",
-    }
-)
-
 _ZERO = Decimal(0)
 #: Relative deviations are shown to 6 significant digits (display only, never compared).
 _DISPLAY = decimal_context(6)

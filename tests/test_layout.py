@@ -18,7 +18,16 @@ from tests.builders import ROOT
 
 CORE = frozenset(
     f"snapshots.{name}"
-    for name in ("schema", "canonical", "builder", "integrity", "payload", "records", "errors")
+    for name in (
+        "schema",
+        "canonical",
+        "builder",
+        "integrity",
+        "payload",
+        "records",
+        "errors",
+        "adopt",
+    )
 )
 #: What the report wing may read: the schema and what the schema is made of.
 SCHEMA_PARTS = frozenset(
@@ -94,6 +103,8 @@ def allowed(importer: str, imported: str) -> bool:
             or _within(imported, "snapshots.alpaca.models")
             # The pure mapping of Alpaca's activity rows to events (no alpaca-py, no I/O).
             or _within(imported, "snapshots.alpaca.activities")
+            # The pure reading of Alpaca's trading history as ledger fills (adoption).
+            or _within(imported, "snapshots.alpaca.fills")
             or _within(imported, "snapshots.ledger")
         )
     if _within(importer, "snapshots.report"):

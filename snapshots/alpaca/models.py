@@ -233,6 +233,24 @@ class AlpacaOrder(Frozen):
 MULTI_LEG: Final = "mleg"
 
 
+#: Alpaca order statuses in which an order may still fill further (not final yet).
+OPEN_ORDER_STATUSES: Final = frozenset(
+    {
+        "new",
+        "accepted",
+        "pending_new",
+        "accepted_for_bidding",
+        "partially_filled",
+        "pending_cancel",
+        "pending_replace",
+        "done_for_day",
+        "held",
+        "stopped",
+        "suspended",
+    }
+)
+
+
 def is_combination(order: AlpacaOrder) -> bool:
     """Whether ``order`` is the parent of a multi-leg order: ``mleg`` with legs (or without a
     symbol of its own). Its legs, also ``mleg``, each carry one contract's fills."""

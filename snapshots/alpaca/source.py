@@ -32,7 +32,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -43,6 +43,7 @@ from ledger_store.dto import UTCDateTime, describe_validation_error
 from ledger_store.errors import ConfigurationError, LedgerValidationError
 from ledger_store.keys import require_utc
 from ledger_store.tracing import subsegment
+from snapshots.alpaca.fills import FillExecution, TradingHistory
 from snapshots.alpaca.models import (
     CRYPTO_FEE_TYPE,
     MAX_LOOKBACK_DAYS,
@@ -400,7 +401,11 @@ class AlpacaSource:
             raise AlpacaResponseError("fetch", describe_validation_error(exc)) from exc
 
     def _orders_submitted(
-        self, start: datetime, end: datetime, deadline: float
+        self,
+        start: datetime,
+        end: datetime,
+        deadline: float | None,
+        on_page: Callable[[int], object] | None = None,
     ) -> dict[str, AlpacaOrder]:
         from alpaca.common.enums import Sort
         from alpaca.trading.enums import QueryOrderStatus
@@ -424,11 +429,13 @@ class AlpacaSource:
                 self._call(
                     "get_orders",
                     functools.partial(self._client.get_orders, request),
-                    deadline,
+                    self._budget(deadline),
                     page=page,
                 ),
             )
             parsed = [_parse("get_orders", AlpacaOrder.from_api, row) for row in rows]
+            if on_page is not None:
+                on_page(len(rows))
             for order in parsed:
                 if start <= order.submitted_at < end:
                     found.setdefault(order.id, order)
@@ -446,7 +453,7 @@ class AlpacaSource:
                 )
             after = next_after
 
-    def _order_by_id(self, order_id: str, deadline: float) -> AlpacaOrder:
+    def _order_by_id(self, order_id: str, deadline: float | None) -> AlpacaOrder:
         from alpaca.trading.requests import GetOrderByIdRequest
 
         raw = self._call(
@@ -454,7 +461,7 @@ class AlpacaSource:
             functools.partial(
                 self._client.get_order_by_id, order_id, GetOrderByIdRequest(nested=True)
             ),
-            deadline,
+            self._budget(deadline),
             order_id=order_id,
         )
         return _parse("get_order_by_id", AlpacaOrder.from_api, raw)
@@ -479,14 +486,16 @@ class AlpacaSource:
     def _activities(
         self,
         activity_type: str | Sequence[str],
-        deadline: float,
+        deadline: float | None,
         start: datetime,
         end: datetime,
         slack: timedelta = timedelta(0),
+        on_page: Callable[[int], object] | None = None,
     ) -> list[Mapping[str, Any]]:
         """Rows of the activity type(s) Alpaca dates in ``[start - slack, end + slack)``, by id.
 
-        The caller keeps the rows whose own time lies in ``[start, end)``.
+        The caller keeps the rows whose own time lies in ``[start, end)``. ``deadline`` None:
+        each page has a budget of its own (a long history); ``on_page(rows)`` after each page.
         """
         types = [activity_type] if isinstance(activity_type, str) else list(activity_type)
         params: dict[str, Any] = {
@@ -511,11 +520,13 @@ class AlpacaSource:
                 self._call(
                     "get_activities",
                     functools.partial(self._client.get, path, query),
-                    deadline,
+                    self._budget(deadline),
                     activity_type=",".join(types),
                     page=page,
                 ),
             )
+            if on_page is not None:
+                on_page(len(batch))
             for row in batch:
                 if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
                     raise AlpacaResponseError("get_activities", f"row without an id: {row!r}")
@@ -568,6 +579,61 @@ class AlpacaSource:
             return self._non_trade(start, end, deadline)
         finally:
             self._deadline = None
+
+    def fetch_trading_history(
+        self,
+        period_start: datetime,
+        period_end: datetime,
+        *,
+        progress: Callable[[str, int], object] | None = None,
+    ) -> TradingHistory:
+        """Every ``FILL`` activity of ``[period_start, period_end)`` and the orders they fill.
+
+        The executions are paged by ``page_token`` (100 a page), the orders submitted in the
+        range by time (500 a page), and an order submitted before the range (a GTC order
+        filled later) by id. A history may take hundreds of requests: each has the retries and
+        deadline of one call (``RetryPolicy``), not the whole read. ``progress(kind, rows)``
+        after each page (``fills`` or ``orders``).
+        """
+        start = require_utc(period_start, "period_start")
+        end = require_utc(period_end, "period_end")
+        if end <= start:
+            raise LedgerValidationError(
+                f"period_end {end.isoformat()} must be after period_start {start.isoformat()}"
+            )
+
+        def counted(kind: str) -> Callable[[int], object] | None:
+            return None if progress is None else functools.partial(progress, kind)
+
+        try:
+            rows = self._activities("FILL", None, start, end, on_page=counted("fills"))
+            executions = [_parse("get_activities", FillExecution.from_api, row) for row in rows]
+            executions = [e for e in executions if start <= e.transaction_time < end]
+            orders = self._orders_submitted(start, end, None, on_page=counted("orders"))
+            known = {leg.id for order in orders.values() for leg in _and_legs(order)}
+            for order_id in sorted({e.order_id for e in executions} - known):
+                order = self._order_by_id(order_id, None)
+                orders[order.id] = order
+                known.update(leg.id for leg in _and_legs(order))
+                if progress is not None:
+                    progress("orders", 1)
+        finally:
+            self._deadline = None
+        try:
+            return TradingHistory(
+                start=start, end=end, executions=tuple(executions), orders=tuple(orders.values())
+            )
+        except ValidationError as exc:
+            raise AlpacaResponseError(
+                "fetch_trading_history", describe_validation_error(exc)
+            ) from exc
+
+    def _budget(self, deadline: float | None) -> float:
+        """``deadline``, or a fresh budget for one request of a long read."""
+        if deadline is not None:
+            return deadline
+        self._deadline = self._clock() + self.retry.deadline
+        return self._deadline
 
     def _non_trade(
         self, start: datetime, end: datetime, deadline: float
@@ -912,6 +978,12 @@ def _parse(call: str, parse: Callable[[Any], _T], raw: Any) -> _T:
         raise AlpacaResponseError(call, describe_validation_error(exc)) from exc
     except (ValueError, TypeError, KeyError) as exc:
         raise AlpacaResponseError(call, describe(exc)) from exc
+
+
+def _and_legs(order: AlpacaOrder) -> Iterator[AlpacaOrder]:
+    yield order
+    for leg in order.legs:
+        yield from _and_legs(leg)
 
 
 def _rows(call: str, raw: Any) -> Sequence[Any]:

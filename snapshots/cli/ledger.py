@@ -120,7 +120,7 @@ def register(subparsers: Any) -> None:
     importer.add_argument("--format", choices=["jsonl", "csv"], help="default: by file suffix")
     importer.add_argument(
         "--workers",
-        type=_workers_arg,
+        type=workers_arg,
         default=DEFAULT_WORKERS,
         help=f"fills recorded at once, 1 to {MAX_WORKERS} (default {DEFAULT_WORKERS})",
     )
@@ -301,7 +301,7 @@ def _trades_import(args: argparse.Namespace, settings: TableSettings) -> int:
     )
 
 
-def _workers_arg(text: str) -> int:
+def workers_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -12,6 +12,7 @@ from ledger_store.errors import (
     LedgerValidationError,
     SchemaMismatchError,
 )
+from snapshots.cli import account as account_cli
 from snapshots.cli import ledger as ledger_cli
 from snapshots.cli import report as report_cli
 from snapshots.cli import snapshot as snapshot_cli
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_cli.register(commands)
     snapshot_cli.register(commands)
     report_cli.register(commands)
+    account_cli.register(commands)
     demo = commands.add_parser(
         "demo",
         parents=[ledger_cli.connection_options()],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
@@ -45,7 +45,7 @@ from snapshots.fake_alpaca.shapes import (
     epoch_ns,
     fake_uuid,
     fee_activity,
-    fill_activity,
+    fill_activities,
     format_micros,
     format_ns,
     json_text,
@@ -196,10 +196,12 @@ class FakeAccount:
         history_days: int = 0,
         benchmark: str | None = None,
         activity_status: Mapping[str, str] | None = None,
+        client_order_id: Callable[[TradeFill], str] | None = None,
     ) -> FakeAccount:
         """The account that ``cycles`` (``generate_history()`` output) leave behind.
 
-        One filled order and one FILL activity per fill; positions are the net quantity per
+        One filled order per fill, filled in one to three executions (``executions_of``: a
+        FILL activity each, ``partial_fill`` then ``fill``); positions are the net quantity per
         symbol with FIFO cost basis, marked at the symbol's last fill price; each fill's fees
         are FEE activities (REG = SEC fee, TAF = FINRA fee) created the next business day;
         cash is ``starting_cash - buys + sells - fees``; one equity sample per trading day
@@ -217,6 +219,8 @@ class FakeAccount:
         partly with the account (so beta and correlation mean something), for the market-data
         route. ``activity_status``: the ``status`` of an event's row by ``event_id`` (default
         ``executed``): a ``canceled`` row moves neither cash nor shares, as at Alpaca.
+        ``client_order_id``: the id the bot gave each fill's order (default
+        ``<correlation id>:<symbol>:<side>``).
         """
         ordered = sorted(cycles, key=lambda c: (c.start, c.correlation_id))
         fills = [
@@ -228,9 +232,9 @@ class FakeAccount:
         fill_rows: list[FakeActivity] = []
         fee_rows: list[FakeActivity] = []
         for index, fill in enumerate(fills):
-            order = _order_of(fill, index)
+            order = _order_of(fill, index, client_order_id)
             orders.append(order)
-            fill_rows.append(fill_activity(order))
+            fill_rows.extend(fill_activities(order, pieces=executions_of(index)))
         fee_rows.extend(daily_fee_rows([f for f in fills if not is_crypto(f.symbol)]))
         coin_fees: dict[str, FakeActivity] = {}
         for fill in fills:
@@ -559,6 +563,12 @@ def _book_asset_fee(
     return Decimal(0)
 
 
+def executions_of(index: int) -> int:
+    """How many executions fill the ``index``-th order of a history: every third in two,
+    every seventh in three (as its quantity allows), the rest in one."""
+    return 3 if index % 7 == 3 else 2 if index % 3 == 1 else 1
+
+
 def _account_uuid(fills: Sequence[TradeFill]) -> str:
     for fill in fills:
         try:
@@ -568,7 +578,9 @@ def _account_uuid(fills: Sequence[TradeFill]) -> str:
     return fake_uuid("account", "empty")
 
 
-def _order_of(fill: TradeFill, index: int) -> FakeOrder:
+def _order_of(
+    fill: TradeFill, index: int, client_order_id: Callable[[TradeFill], str] | None = None
+) -> FakeOrder:
     side = "buy" if fill.side is Side.BUY else "sell"
     limit_price = None
     if fill.order_type is OrderType.LIMIT:
@@ -576,7 +588,11 @@ def _order_of(fill: TradeFill, index: int) -> FakeOrder:
         limit_price = quote if quote is not None else fill.price
     return FakeOrder(
         id=fill.order_id,
-        client_order_id=f"{fill.correlation_id}:{fill.symbol}:{side}",
+        client_order_id=(
+            client_order_id(fill)
+            if client_order_id is not None
+            else f"{fill.correlation_id}:{fill.symbol}:{side}"
+        ),
         symbol=fill.symbol,
         side=side,
         qty=fill.qty,

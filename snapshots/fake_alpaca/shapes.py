@@ -363,26 +363,63 @@ def fee_activity(
 
 
 def fill_activity(order: FakeOrder) -> FakeActivity:
-    """The FILL activity of a (fully) filled order."""
+    """The FILL activity of an order filled in one execution."""
+    (row,) = fill_activities(order, pieces=1)
+    return row
+
+
+#: How far apart the executions of one order are (well inside its submit-to-fill time).
+EXECUTION_SPACING = timedelta(milliseconds=50)
+
+
+def fill_activities(order: FakeOrder, *, pieces: int) -> list[FakeActivity]:
+    """The FILL activities of a filled order in ``pieces`` executions, as Alpaca writes them:
+    ``partial_fill`` rows (``order_status`` ``partially_filled``) then one ``fill``, each with
+    its own ``qty`` and the order's ``cum_qty``/``leaves_qty`` after it, ``EXECUTION_SPACING``
+    apart and ending at ``filled_at``. Every piece is at the average price, so the rows add up
+    to the order's ``filled_qty`` and ``filled_avg_price`` exactly. Fewer pieces when the
+    quantity does not split at its own number of places."""
     if order.filled_at is None or order.filled_avg_price is None:
         raise ValueError(f"order {order.id} is not filled")
-    return FakeActivity(
-        activity_type="FILL",
-        created_at=order.filled_at,
-        key=f"fill:{order.id}",
-        fields={
-            "transaction_time": format_ns(epoch_ns(order.filled_at)),
-            "type": "fill",
-            "price": json_text(order.filled_avg_price),
-            "qty": json_text(order.filled_qty),
-            "side": order.side,
-            "symbol": order.symbol,
-            "leaves_qty": json_text((order.qty or order.filled_qty) - order.filled_qty),
-            "order_id": order.id,
-            "cum_qty": json_text(order.filled_qty),
-            "order_status": order.status,
-        },
-    )
+    quantities = _pieces(order.filled_qty, pieces)
+    ordered = order.qty if order.qty is not None else order.filled_qty
+    rows = []
+    cumulative = Decimal(0)
+    for index, qty in enumerate(quantities):
+        cumulative += qty
+        last = index == len(quantities) - 1
+        at = order.filled_at - EXECUTION_SPACING * (len(quantities) - 1 - index)
+        rows.append(
+            FakeActivity(
+                activity_type="FILL",
+                created_at=at,
+                # The last (often only) execution keeps the key of a single-fill order.
+                key=f"fill:{order.id}" if last else f"fill:{order.id}:{index}",
+                fields={
+                    "transaction_time": format_ns(epoch_ns(at)),
+                    "type": "fill" if last else "partial_fill",
+                    "price": json_text(order.filled_avg_price),
+                    "qty": json_text(qty),
+                    "side": order.side,
+                    "symbol": order.symbol,
+                    "leaves_qty": json_text(ordered - cumulative),
+                    "order_id": order.id,
+                    "cum_qty": json_text(cumulative),
+                    "order_status": order.status if last else "partially_filled",
+                },
+            )
+        )
+    return rows
+
+
+def _pieces(qty: Decimal, pieces: int) -> list[Decimal]:
+    """``qty`` in up to ``pieces`` positive parts at its own places, the first ones equal."""
+    unit = Decimal(1).scaleb(min(qty.normalize().as_tuple().exponent, 0))  # type: ignore[arg-type]
+    units = int(qty / unit)
+    pieces = max(1, min(pieces, units))
+    share = units // pieces
+    parts = [share * unit] * (pieces - 1)
+    return [*parts, qty - sum(parts, Decimal(0))]
 
 
 @dataclass(frozen=True)

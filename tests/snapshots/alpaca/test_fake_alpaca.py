@@ -6,6 +6,7 @@ alpaca-py ``TradingClient`` with its own models, so the fake is held to what alp
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -35,7 +36,7 @@ from snapshots.fake_alpaca.server import (
     parse_query_time,
     running_fake_alpaca,
 )
-from snapshots.fake_alpaca.shapes import NEW_YORK, epoch_ns, format_ns
+from snapshots.fake_alpaca.shapes import NEW_YORK, FakeActivity, epoch_ns, format_ns
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 
@@ -100,7 +101,7 @@ def account_with(**fields: Any) -> FakeAccount:
 # The account derived from a history ----------------------------------------------------------
 
 
-def test_one_filled_order_and_one_fill_activity_per_fill(
+def test_one_filled_order_per_fill_and_fill_activities_that_add_up_to_it(
     cycles: list[TradingCycle], history_account: FakeAccount
 ) -> None:
     fills = {f.order_id: f for c in cycles for f in c.fills}
@@ -117,8 +118,30 @@ def test_one_filled_order_and_one_fill_activity_per_fill(
         assert fill.filled_at - timedelta(seconds=1) < order.submitted_at < fill.filled_at
         assert (order.limit_price is not None) == (fill.order_type.value == "limit")
     fill_rows = history_account.fill_activities
-    assert sorted(row.fields["order_id"] for row in fill_rows) == sorted(fills)
+    assert {row.fields["order_id"] for row in fill_rows} == set(fills)
     assert len({row.id for row in fill_rows}) == len(fill_rows)
+    by_order: dict[str, list[FakeActivity]] = {}
+    for row in sorted(fill_rows, key=lambda r: r.created_ns):
+        by_order.setdefault(str(row.fields["order_id"]), []).append(row)
+    # Partial fills: some orders in two or three executions, each its own row.
+    assert Counter(len(rows) for rows in by_order.values()).keys() >= {1, 2, 3}
+    for order_id, rows in by_order.items():
+        fill = fills[order_id]
+        quantities = [Decimal(r.fields["qty"]) for r in rows]
+        assert sum(quantities) == fill.qty
+        assert all(q > 0 for q in quantities)
+        assert [Decimal(r.fields["cum_qty"]) for r in rows] == list(
+            itertools.accumulate(quantities)
+        )
+        assert Decimal(rows[-1].fields["leaves_qty"]) == 0
+        assert [r.fields["type"] for r in rows] == ["partial_fill"] * (len(rows) - 1) + ["fill"]
+        assert [r.fields["order_status"] for r in rows][:-1] == ["partially_filled"] * (
+            len(rows) - 1
+        )
+        assert rows[-1].created_at == fill.filled_at
+        assert sum(
+            q * Decimal(r.fields["price"]) for q, r in zip(quantities, rows, strict=True)
+        ) == (fill.qty * fill.price)
 
 
 def test_unfilled_orders_are_included(history_account: FakeAccount) -> None:
