@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from .config import TableSettings
+from .config import DEFAULT_RETRY_ATTEMPTS, TableSettings
 from .errors import ConfigurationError
 
 _ACTIVE: ContextVar[TableSettings | None] = ContextVar("ledger_table", default=None)
@@ -104,4 +104,4 @@ class BoundTableMeta(type):
     @property
     def max_retry_attempts(cls) -> int:
         settings = _ACTIVE.get()
-        return settings.max_retry_attempts if settings else 4
+        return settings.max_retry_attempts if settings else DEFAULT_RETRY_ATTEMPTS

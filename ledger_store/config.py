@@ -17,6 +17,12 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
+#: Retries of one DynamoDB call (botocore's own default for DynamoDB: 10 attempts). In legacy
+#: mode the waits are 50 ms doubling, about 25 s in all: a throttling burst, not only a lost
+#: packet, is ridden out before the call fails.
+DEFAULT_RETRY_ATTEMPTS = 9
+
+
 @dataclass(frozen=True)
 class TableSettings:
     """Everything a repository needs to reach the ledger table.
@@ -31,7 +37,7 @@ class TableSettings:
     endpoint_url: str | None = None
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 10.0
-    max_retry_attempts: int = 4
+    max_retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME.match(self.table_name):

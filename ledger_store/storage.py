@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar, overload
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -98,9 +105,42 @@ PERMANENT_CODES: Final = {
 }
 
 
+#: The SDK's own set-up failures: no answer was asked for, and no retry cures them.
+SETUP_FAILURES: Final = {
+    NoCredentialsError: "no AWS credentials were found (the SDK's chain: environment, "
+    "profile, SSO, container or instance role)",
+    PartialCredentialsError: "the AWS credentials are incomplete",
+    NoRegionError: "no AWS region: set AWS_REGION (or the profile's region)",
+}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (PynamoDB's ``cause``, Python's ``__cause__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        wrapped = getattr(current, "cause", None)
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
+
+
 def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
     """Map a storage exception to the library's own: bad input, a refusal no retry cures
     (``StorageAccessError``), or storage that may come back (``StorageUnavailableError``)."""
+    for cause in _chain(exc):
+        for kind, hint in SETUP_FAILURES.items():
+            if isinstance(cause, kind):
+                return StorageAccessError(operation, key, exc, hint)
+        if isinstance(cause, ParamValidationError):
+            return LedgerValidationError(f"{operation} (key {key}) refused by the SDK: {cause}")
+    if isinstance(exc, TransactWriteError):
+        codes = {r.code for r in exc.cancellation_reasons or [] if r is not None and r.code}
+        if "ValidationError" in codes:
+            return LedgerValidationError(
+                f"{operation} (key {key}) rejected by DynamoDB: an item of the transaction is "
+                "invalid (ValidationError)"
+            )
     code = error_code(exc)
     if code == "ValidationException":
         error = _client_error(exc)

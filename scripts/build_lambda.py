@@ -299,6 +299,8 @@ IMPORT_CHECKS = {
         "ledger_store.snapshot_store",
         "reportlab.lib.rl_accel",
         "pydantic_core._pydantic_core",
+        # Imported inside Lambda only (ledger_store.tracing), on the first event.
+        "aws_xray_sdk.core",
     ),
     "snapshot": (
         "snapshots.handlers.trading",
@@ -310,6 +312,7 @@ IMPORT_CHECKS = {
         "pandas",
         "numpy",
         "pydantic_core._pydantic_core",
+        "aws_xray_sdk.core",
     ),
 }
 #: The report twin renders this fixture (the snapshot twin only imports).

@@ -19,6 +19,7 @@ from ledger_store.checksums import HMAC_KEY_VARIABLE, hmac_key_from_env
 from ledger_store.decimals import explicit_context
 from ledger_store.dto import HEX_DIGEST
 from ledger_store.errors import (
+    AccountMismatchError,
     ConflictError,
     IntegrityError,
     LedgerValidationError,
@@ -287,6 +288,7 @@ def build_snapshot_from(
     clock: Callable[[], datetime] = _utc_now,
     base: LedgerBase | None = None,
     why_no_base: str = NO_BASE,
+    expected_alpaca_account_id: str | None = None,
 ) -> BuiltSnapshot:
     """Read Alpaca and the ledger for the period, run the integrity checks and seal.
 
@@ -296,8 +298,10 @@ def build_snapshot_from(
     for a full read without a base.
 
     First the ledger account is bound to the Alpaca account read (``ledger_store.accounts``):
-    another account's keys raise ``AccountMismatchError`` before any write. The only other
-    writes are the period's account events: Alpaca's non-trade activities that map to
+    another account's keys raise ``AccountMismatchError`` before any write, as do keys that
+    read another Alpaca account than ``expected_alpaca_account_id`` (when the caller knows it,
+    e.g. from the account's secret: then not even a first use can bind the wrong account).
+    The only other writes are the period's account events: Alpaca's non-trade activities that map to
     events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
     in the ledger before it is read, idempotently by activity id, so a re-run sees the same
     ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
@@ -309,6 +313,8 @@ def build_snapshot_from(
     start, end = check_period(period_start, period_end, clock())
     with subsegment("snapshot.alpaca_fetch", account_id=account_id):
         data = alpaca.fetch(start, end)
+    if expected_alpaca_account_id is not None:
+        check_expected_account(account_id, data.account.id, expected_alpaca_account_id)
     # The keys must be this ledger account's before anything is written into it.
     AccountBindingRepository(ledger.settings).bind(
         account_id, data.account.id, data.account.account_number
@@ -354,6 +360,17 @@ def build_snapshot_from(
 
 
 @explicit_context
+def check_expected_account(account_id: str, read: str, expected: str) -> None:
+    """Refuse keys that read another Alpaca account than the one the caller expects."""
+    if read.lower() != expected.strip().lower():
+        raise AccountMismatchError(
+            f"the keys used for {account_id} read Alpaca account {read}, not {expected.strip()} "
+            "(the account's expected Alpaca account): nothing was written",
+            account_id=account_id,
+            alpaca_account_id=read,
+        )
+
+
 def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     """The Step Functions payload naming ``snapshot``."""
     return SnapshotPayload.naming(
@@ -383,6 +400,7 @@ def take_snapshot(
     ledger_id: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
     full_rebuild: bool = False,
+    expected_alpaca_account_id: str | None = None,
 ) -> SnapshotOutcome:
     """Build, check and store the period's snapshot; return it with its payload.
 
@@ -436,6 +454,7 @@ def take_snapshot(
         clock=clock,
         base=base,
         why_no_base=why_not,
+        expected_alpaca_account_id=expected_alpaca_account_id,
     )
     snapshot = built.snapshot
     if strict:

@@ -104,9 +104,17 @@ def aws_transient(exc: BaseException) -> bool:
     missing resource, a bad request)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
-        from botocore.exceptions import BotoCoreError
+        from botocore.exceptions import (
+            BotoCoreError,
+            NoCredentialsError,
+            NoRegionError,
+            ParamValidationError,
+            PartialCredentialsError,
+        )
 
-        return isinstance(exc, BotoCoreError | OSError)
+        # The SDK's own set-up (credentials, region, parameters) is not "not now".
+        setup = NoCredentialsError | PartialCredentialsError | NoRegionError | ParamValidationError
+        return isinstance(exc, BotoCoreError | OSError) and not isinstance(exc, setup)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     code = response.get("Error", {}).get("Code")
     return (isinstance(status, int) and status >= 500) or code in TRANSIENT_AWS_CODES

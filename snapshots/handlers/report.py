@@ -244,7 +244,8 @@ def read_snapshot(
 ) -> AnySnapshot:
     """Fetch the requested snapshot, verify it, and check it is the one the payload names.
 
-    One GetItem (plus a chunk Query for a chunked body), or one Query for ``latest``. Raises
+    One strongly consistent GetItem (plus a chunk Query for a chunked body), or one Query for
+    ``latest``. Raises
     ``NotFoundError``, ``IntegrityError`` or its subclass ``SnapshotMismatchError``.
     """
     from ledger_store.snapshot_store import AccountSnapshotRepository
@@ -254,7 +255,8 @@ def read_snapshot(
     if isinstance(request, LatestReportRequest):
         stored = store.latest(request.account_id)
     else:
-        stored = store.get(request.account_id, request.period_end)
+        # The snapshot was committed a moment ago: an eventually consistent read could miss it.
+        stored = store.get(request.account_id, request.period_end, consistent_read=True)
     snapshot = snapshot_from_record(stored.record, hmac_key)
     if isinstance(request, PayloadReportRequest):
         _check_payload(request, snapshot)

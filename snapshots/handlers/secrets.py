@@ -12,9 +12,10 @@ network, which Step Functions retries).
 A fleet keeps one Alpaca key per account: with ``TRADE_LEDGER_ACCOUNT_SECRET_PREFIX`` set (e.g.
 ``trade-ledger/prod/alpaca/``), ``account_environment`` reads the secret named the prefix plus
 the account id (``trade-ledger/prod/alpaca/6f1c…``), a JSON object with ``APCA_API_KEY_ID`` and
-``APCA_API_SECRET_KEY`` (and optionally ``APCA_API_BASE_URL``), and those are the only Alpaca
-settings the account's snapshot sees: the environment's and the shared secret's are dropped, so
-a missing account secret is an error, never another account's keys.
+``APCA_API_SECRET_KEY`` (optionally ``APCA_API_BASE_URL``, else the stage's endpoint, and
+``TRADE_LEDGER_ALPACA_ACCOUNT_ID``, the Alpaca account the keys must read), and those are the
+only credentials the account's snapshot sees: the environment's and the shared secret's are
+dropped, so a missing account secret is an error, never another account's keys.
 """
 
 from __future__ import annotations
@@ -35,10 +36,24 @@ HMAC_SECRET_VARIABLE: Final = "TRADE_LEDGER_HMAC_SECRET_ARN"
 SECRET_KEYS: Final = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "SNAPSHOT_HMAC_KEY")
 #: The prefix of the per-account secrets' names (a fleet's one key per account).
 ACCOUNT_SECRET_PREFIX_VARIABLE: Final = "TRADE_LEDGER_ACCOUNT_SECRET_PREFIX"
+#: The Alpaca account an account's keys must read (optional in its secret): with it, not even
+#: the first snapshot can bind a ledger account to the wrong Alpaca account.
+EXPECTED_ACCOUNT_VARIABLE: Final = "TRADE_LEDGER_ALPACA_ACCOUNT_ID"
 #: What an account's secret holds, the first two required.
-ACCOUNT_SECRET_KEYS: Final = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "APCA_API_BASE_URL")
-#: Every Alpaca setting an account's secret replaces.
-ALPACA_SETTINGS: Final = (*ACCOUNT_SECRET_KEYS, "APCA_API_OAUTH_TOKEN")
+ACCOUNT_SECRET_KEYS: Final = (
+    "APCA_API_KEY_ID",
+    "APCA_API_SECRET_KEY",
+    "APCA_API_BASE_URL",
+    EXPECTED_ACCOUNT_VARIABLE,
+)
+#: The credentials an account's secret replaces: another account's are never kept. The
+#: endpoint is not a credential: the stage's stays unless the secret names one.
+ALPACA_CREDENTIALS: Final = (
+    "APCA_API_KEY_ID",
+    "APCA_API_SECRET_KEY",
+    "APCA_API_OAUTH_TOKEN",
+    EXPECTED_ACCOUNT_VARIABLE,
+)
 
 _CACHE: dict[str, dict[str, str]] = {}
 _LOCK = threading.Lock()
@@ -86,8 +101,20 @@ def account_environment(
         if values is None:
             values = _read(name, env, client, ACCOUNT_SECRET_KEYS, ACCOUNT_SECRET_KEYS[:2])
             _CACHE[name] = values
-    kept = {key: value for key, value in env.items() if key not in ALPACA_SETTINGS}
+    kept = {key: value for key, value in env.items() if key not in ALPACA_CREDENTIALS}
     return {**kept, **values}
+
+
+def forget_account(env: Mapping[str, str], account_id: str) -> None:
+    """Forget an account's cached secret: its keys were refused (rotated), so the next
+    invocation reads the secret again instead of waiting for a cold start."""
+    prefix = (env.get(ACCOUNT_SECRET_PREFIX_VARIABLE) or "").strip()
+    with _LOCK:
+        if prefix:
+            _CACHE.pop(f"{prefix}{account_id}", None)
+        arn = (env.get(SECRET_VARIABLE) or "").strip()
+        if arn:
+            _CACHE.pop(arn, None)
 
 
 def clear_cache() -> None:
@@ -138,10 +165,13 @@ def _read(
 __all__ = [
     "ACCOUNT_SECRET_KEYS",
     "ACCOUNT_SECRET_PREFIX_VARIABLE",
+    "ALPACA_CREDENTIALS",
+    "EXPECTED_ACCOUNT_VARIABLE",
     "HMAC_SECRET_VARIABLE",
     "SECRET_KEYS",
     "SECRET_VARIABLE",
     "account_environment",
     "clear_cache",
     "environment",
+    "forget_account",
 ]

@@ -46,7 +46,12 @@ from ledger_store.dto import (
     describe_validation_error,
 )
 from ledger_store.errors import LedgerValidationError
-from snapshots.errors import ReportTriggerError, ReportTriggerUnavailableError, aws_transient
+from snapshots.errors import (
+    AlpacaAuthError,
+    ReportTriggerError,
+    ReportTriggerUnavailableError,
+    aws_transient,
+)
 from snapshots.handlers.telemetry import emit_integrity_metrics, handler_logger
 from snapshots.payload import SnapshotPayload
 
@@ -158,6 +163,12 @@ def execution_name(payload: SnapshotPayload) -> str:
     return _NAME_UNSAFE.sub("-", name)[:80]
 
 
+#: How many report runs of one snapshot may end without a report before the start gives up.
+MAX_REPORT_RUNS = 5
+#: Statuses of a report run that will not produce its report: a new run is started.
+_ENDED_WITHOUT_REPORT = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
 def start_report(
     state_machine_arn: str,
     payload: SnapshotPayload,
@@ -167,30 +178,52 @@ def start_report(
 ) -> str:
     """Start the report state machine with ``payload``; returns the execution ARN.
 
-    Idempotent: when the execution of this name already exists, its ARN is returned.
-    Other failures raise ``ReportTriggerError``.
+    Idempotent: when the execution of this name already exists and is running or succeeded,
+    its ARN is returned. One that failed, timed out or was aborted made no report, and a
+    Standard execution's name cannot be reused: the next run is started as ``<name>-r1``,
+    ``-r2``… (at most ``MAX_REPORT_RUNS`` runs in all). Other failures raise
+    ``ReportTriggerError`` (``ReportTriggerUnavailableError`` when worth a retry).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     name = execution_name(payload)
-    try:
-        if client is None:
-            import boto3
 
-            client = boto3.client("stepfunctions", region_name=region)
-        response = client.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=payload.to_text()
-        )
-    except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        if code == "ExecutionAlreadyExists":
-            return _execution_arn(state_machine_arn, name)
+    def failed(exc: Exception, what: str) -> ReportTriggerError:
         error = ReportTriggerUnavailableError if aws_transient(exc) else ReportTriggerError
-        raise error(
-            f"snapshot {payload.snapshot_id} is stored, but starting {state_machine_arn} "
+        return error(
+            f"snapshot {payload.snapshot_id} is stored, but {what} {state_machine_arn} "
             f"failed: {exc}"
-        ) from exc
-    return str(response["executionArn"])
+        )
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("stepfunctions", region_name=region)
+    for run in range(MAX_REPORT_RUNS):
+        suffix = f"-r{run}" if run else ""
+        run_name = name[: 80 - len(suffix)] + suffix
+        try:
+            response = client.start_execution(
+                stateMachineArn=state_machine_arn, name=run_name, input=payload.to_text()
+            )
+            return str(response["executionArn"])
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            )
+            if code != "ExecutionAlreadyExists":
+                raise failed(exc, "starting") from exc
+        arn = _execution_arn(state_machine_arn, run_name)
+        try:
+            status = client.describe_execution(executionArn=arn)["status"]
+        except (ClientError, BotoCoreError) as exc:
+            raise failed(exc, f"describing the existing run {run_name} of") from exc
+        if status not in _ENDED_WITHOUT_REPORT:
+            return arn
+    raise ReportTriggerError(
+        f"snapshot {payload.snapshot_id} is stored, but {MAX_REPORT_RUNS} runs of "
+        f"{state_machine_arn} for it ended without a report (see the executions {name}*)"
+    )
 
 
 def _execution_arn(state_machine_arn: str, name: str) -> str:
@@ -212,7 +245,12 @@ def run(
     from ledger_store.trades import TradeLedgerRepository
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.builder import take_snapshot
-    from snapshots.handlers.secrets import account_environment, environment
+    from snapshots.handlers.secrets import (
+        EXPECTED_ACCOUNT_VARIABLE,
+        account_environment,
+        environment,
+        forget_account,
+    )
 
     env = account_environment(environment(environ), request.account_id)
     settings = TableSettings.from_env(environ=env)
@@ -231,7 +269,11 @@ def run(
             hmac_key=hmac_key,
             strict=strict,
             replace_checksum=request.replace_checksum,
+            expected_alpaca_account_id=env.get(EXPECTED_ACCOUNT_VARIABLE) or None,
         )
+    except AlpacaAuthError:
+        forget_account(environ if environ is not None else os.environ, request.account_id)
+        raise
     finally:
         if alpaca is None:
             source.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,8 +37,12 @@ MACHINES = {
 #: What Step Functions retries: every ``TransientError`` the library defines, by its name (the
 #: ASL matches an error's exact class name, never its base classes).
 TRANSIENT = store_errors.transient_error_names(store_errors, snapshot_errors, report_handler)
+#: A throttled invocation (reserved concurrency in use) and the longest snapshot task.
+THROTTLED = "Lambda.TooManyRequestsException"
+TASK_TIMEOUT = 360
 #: Errors of the Lambda service and of Step Functions itself, worth a retry.
 SERVICE = {
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -204,7 +209,23 @@ def test_retries_name_the_library_s_transient_errors_and_catches_fail_with_them(
         assert retried & known == TRANSIENT, (name, state_name)
         for retry in state["Retry"]:
             assert retry["BackoffRate"] >= 2
+            if retry["ErrorEquals"] == [THROTTLED]:
+                continue
             assert retry["MaxAttempts"] <= 4
+            assert THROTTLED not in retry["ErrorEquals"]
+        # A throttled invocation waits for a slot of the reserved concurrency, which a running
+        # snapshot holds for up to its timeout: retried with jittered backoff for minutes.
+        (throttled,) = [r for r in state["Retry"] if THROTTLED in r["ErrorEquals"]]
+        waits = [
+            min(
+                throttled["IntervalSeconds"] * throttled["BackoffRate"] ** n,
+                throttled.get("MaxDelaySeconds", 1e9),
+            )
+            for n in range(throttled["MaxAttempts"])
+        ]
+        # Full jitter waits half the ceilings on average: together more than a task's timeout.
+        assert sum(waits) / 2 >= TASK_TIMEOUT, waits
+        assert throttled["JitterStrategy"] == "FULL"
         if name == "FleetDistributedStateMachine":
             # A child execution per account: its failure fails the child, and the map run
             # counts it (and names it in its results).
@@ -483,10 +504,25 @@ def test_someone_is_told_when_something_fails() -> None:
     watched = rule["EventPattern"]["detail"]["stateMachineArn"]
     assert sorted(r["Ref"] for r in watched) == sorted(machines)
     assert rule["Targets"] == [{"Id": "alert-topic", "Arn": {"Ref": "AlertTopic"}}]
-    (grant,) = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # The topic policy replaces SNS's default one: it admits the rule and the stage's alarms,
+    # and every alarm's name is one the alarms' grant covers.
+    grant, alarm_grant = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
     assert grant["Condition"]["ArnEquals"]["aws:SourceArn"] == {
         "Fn::GetAtt": ["FailedExecutionRule", "Arn"]
     }
+    assert alarm_grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarm_grant["Action"] == "sns:Publish"
+    pattern = alarm_grant["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    alarm_names = [
+        r["Properties"]["AlarmName"]["Fn::Sub"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert alarm_names
+    for name in alarm_names:
+        arn = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:" + name
+        assert fnmatch.fnmatchcase(arn, pattern), name
     assert resources["AlertEmailSubscription"]["Condition"] == "HasAlertEmail"
 
     alarms = {
@@ -511,6 +547,14 @@ def test_someone_is_told_when_something_fails() -> None:
             assert ("AWS/Lambda", metric, function) in watched
     assert ("AWS/DynamoDB", "ReadThrottleEvents", ("TableName",)) in watched
     assert ("AWS/DynamoDB", "WriteThrottleEvents", ("TableName",)) in watched
+    # A scheduled run that could not even start lands in the dead-letter queue: watched too.
+    dead = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "QueueName"]}}
+    ]
+    schedule = resources["FleetStateMachine"]["Properties"]["Events"]
+    (target,) = [e["Properties"] for e in schedule.values()]
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
     integrity = alarms[(telemetry.NAMESPACE, telemetry.METRIC)]
     dimensions = {d["Name"]: d["Value"] for d in integrity["Dimensions"]}
     assert dimensions == {"Stage": {"Ref": "Stage"}, "Status": "fail"}
@@ -528,11 +572,29 @@ def test_someone_is_told_when_something_fails() -> None:
         )
 
 
+def test_no_iam_resource_is_named() -> None:
+    """The stack deploys with CAPABILITY_IAM (what ``sam deploy --guided`` grants by default):
+    a named IAM resource would need CAPABILITY_NAMED_IAM, and IAM names are global."""
+    names = ("RoleName", "ManagedPolicyName", "PolicyName", "UserName", "GroupName")
+    for name, resource in template()["Resources"].items():
+        if resource["Type"].startswith("AWS::IAM::"):
+            assert not set(resource["Properties"]) & set(names), name
+
+
 def test_a_trading_bot_gets_a_policy_to_start_the_snapshot_machine() -> None:
     resources = template()["Resources"]
     policy = resources["SnapshotStarterPolicy"]["Properties"]
-    assert policy["ManagedPolicyName"] == {"Fn::Sub": "trade-ledger-start-snapshot-${Stage}"}
-    (statement,) = policy["PolicyDocument"]["Statement"]
+    statement, describe = policy["PolicyDocument"]["Statement"]
+    # start_report describes a report run of the same name (restarted when it failed).
+    assert describe["Action"] == ["states:DescribeExecution"]
+    assert describe["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+            "execution:trade-ledger-report-${Stage}:*"
+        }
+    ]
+    report_name = resources["ReportStateMachine"]["Properties"]["Name"]
+    assert report_name == {"Fn::Sub": "trade-ledger-report-${Stage}"}
     assert statement["Action"] == ["states:StartExecution"]
     assert statement["Resource"] == [
         {"Ref": "SnapshotStateMachine"},
@@ -541,3 +603,41 @@ def test_a_trading_bot_gets_a_policy_to_start_the_snapshot_machine() -> None:
     assert template()["Outputs"]["SnapshotStarterPolicyArn"]["Value"] == {
         "Ref": "SnapshotStarterPolicy"
     }
+
+
+def test_every_name_fits_its_limit_at_the_longest_stage() -> None:
+    """The Stage pattern admits only what every service's names allow, and its maximum length
+    keeps each name within 64 characters (Lambda, EventBridge, Scheduler); secret ARNs are
+    the full ones IAM can match (with Secrets Manager's suffix)."""
+    parameters = template()["Parameters"]
+    stage = parameters["Stage"]
+    assert re.fullmatch(stage["AllowedPattern"], "prod_eu-1")
+    assert not re.fullmatch(stage["AllowedPattern"], "prod.eu")
+    longest = "x" * stage["MaxLength"]
+    limits = {
+        "AWS::CloudWatch::Alarm": 255,
+        "AWS::DynamoDB::Table": 255,
+        "AWS::SNS::Topic": 256,
+        "AWS::SQS::Queue": 80,
+        "AWS::Serverless::StateMachine": 80,
+        "AWS::Logs::LogGroup": 512,
+    }
+    names = [
+        (value["Fn::Sub"].replace("${Stage}", longest), limits.get(resource["Type"], 64))
+        for resource in template()["Resources"].values()
+        for key, value in resource["Properties"].items()
+        if key.endswith("Name")
+        and isinstance(value, dict)
+        and isinstance(value.get("Fn::Sub"), str)
+    ]
+    assert len(names) > 10
+    too_long = [name for name, limit in names if len(name) > limit]
+    assert too_long == []
+    schedule = template()["Resources"]["FleetStateMachine"]["Properties"]["Events"]
+    (event,) = schedule.values()
+    assert len(event["Properties"]["Name"]["Fn::Sub"].replace("${Stage}", longest)) <= 64
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:trade-ledger/hmac"
+    for name in ("HmacSecretArn", "SecretArn"):
+        pattern = parameters[name]["AllowedPattern"]
+        assert re.fullmatch(pattern, arn + "-AbC123")
+        assert not re.fullmatch(pattern, arn)

@@ -552,3 +552,53 @@ def test_dynamodbs_refusals_are_permanent_and_its_outages_transient(
     error = translate("get trade", "TRADE#x", ClientError({"Error": {"Code": code}}, "GetItem"))
     assert type(error) is expected
     assert isinstance(error, TransientError) is (expected is StorageUnavailableError)
+
+
+def test_the_sdk_s_own_set_up_failures_are_permanent_with_what_to_fix() -> None:
+    """No credentials, no region or a parameter the SDK refuses: no answer was asked for, and a
+    retry (Step Functions' minutes of backoff) would not cure it; the same when PynamoDB wraps
+    it. A transaction cancelled for an invalid item is bad input, not an outage."""
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+    )
+    from pynamodb.exceptions import (
+        CancellationReason,
+        GetError,
+        TransactWriteError,
+        VerboseClientError,
+    )
+
+    from ledger_store.errors import StorageAccessError, TransientError
+    from ledger_store.storage import translate
+    from snapshots.errors import aws_transient
+
+    no_keys = translate("get trade", "TRADE#x", GetError("failed", cause=NoCredentialsError()))
+    assert type(no_keys) is StorageAccessError
+    assert "no AWS credentials were found" in str(no_keys)
+    no_region = translate("get trade", "TRADE#x", NoRegionError())
+    assert type(no_region) is StorageAccessError
+    assert "AWS_REGION" in str(no_region)
+    refused = translate("get trade", "TRADE#x", ParamValidationError(report="bad"))
+    assert type(refused) is LedgerValidationError
+    outage = translate("get trade", "TRADE#x", EndpointConnectionError(endpoint_url="http://x"))
+    assert isinstance(outage, TransientError)
+
+    def cancelled(*codes: str) -> TransactWriteError:
+        cause = VerboseClientError(
+            {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}},
+            "TransactWriteItems",
+            cancellation_reasons=[CancellationReason(code=c) for c in codes],
+        )
+        return TransactWriteError("failed", cause=cause)
+
+    assert type(translate("record", "k", cancelled("None", "ValidationError"))) is (
+        LedgerValidationError
+    )
+    assert isinstance(translate("record", "k", cancelled("ThrottlingError")), TransientError)
+
+    assert not aws_transient(NoCredentialsError())
+    assert not aws_transient(NoRegionError())
+    assert aws_transient(EndpointConnectionError(endpoint_url="http://x"))

@@ -113,8 +113,37 @@ def test_each_account_reads_its_own_secret_and_only_it(client: Any) -> None:
     b = secrets.account_environment(env, "acct-b", client=client)
     assert (a["APCA_API_KEY_ID"], a["APCA_API_SECRET_KEY"]) == ("key-a", "s-key-a")
     assert (b["APCA_API_KEY_ID"], b["APCA_API_SECRET_KEY"]) == ("key-b", "s-key-b")
-    assert "APCA_API_BASE_URL" not in a  # not the environment's: Alpaca's default then
-    assert a["SNAPSHOT_HMAC_KEY"] == "h"  # the rest of the environment stays
+    # The endpoint is the stage's (a live stage stays live), the rest of the environment too.
+    assert a["APCA_API_BASE_URL"] == "https://paper-api.alpaca.markets"
+    assert a["SNAPSHOT_HMAC_KEY"] == "h"
+    assert "TRADE_LEDGER_ALPACA_ACCOUNT_ID" not in a
+
+
+def test_an_account_s_secret_may_name_its_endpoint_and_the_alpaca_account_it_reads(
+    client: Any,
+) -> None:
+    client.create_secret(
+        Name=f"{PREFIX}acct-e",
+        SecretString=json.dumps(
+            {
+                "APCA_API_KEY_ID": "key-e",
+                "APCA_API_SECRET_KEY": "s-e",
+                "APCA_API_BASE_URL": "https://api.alpaca.markets",
+                "TRADE_LEDGER_ALPACA_ACCOUNT_ID": "5d4c3b2a-0000-4000-8000-000000000001",
+            }
+        ),
+    )
+    env = {
+        "TRADE_LEDGER_ACCOUNT_SECRET_PREFIX": PREFIX,
+        "APCA_API_BASE_URL": "https://paper-api.alpaca.markets",
+        # Another account's expectation (a shared secret) never leaks into this one's.
+        "TRADE_LEDGER_ALPACA_ACCOUNT_ID": "ffffffff-0000-4000-8000-000000000009",
+        "APCA_API_OAUTH_TOKEN": "shared-token",
+    }
+    e = secrets.account_environment(env, "acct-e", client=client)
+    assert e["APCA_API_BASE_URL"] == "https://api.alpaca.markets"
+    assert e["TRADE_LEDGER_ALPACA_ACCOUNT_ID"] == "5d4c3b2a-0000-4000-8000-000000000001"
+    assert "APCA_API_OAUTH_TOKEN" not in e
 
 
 def test_an_account_without_its_secret_is_refused_not_given_another_key(client: Any) -> None:
@@ -186,3 +215,21 @@ def test_the_hmac_secret_gives_the_hmac_key_and_nothing_else(client: Any) -> Non
     secrets.clear_cache()
     with pytest.raises(ConfigurationError, match="holds none of SNAPSHOT_HMAC_KEY"):
         secrets.environment({"TRADE_LEDGER_HMAC_SECRET_ARN": empty}, client=client)
+
+
+def test_a_rotated_key_is_read_again_once_forgotten(client: Any) -> None:
+    """A warm container keeps an account's keys; after Alpaca refused them (a rotation), the
+    handler forgets them and the next invocation reads the secret's new value."""
+    name = f"{PREFIX}acct-r"
+    client.create_secret(
+        Name=name, SecretString=json.dumps({"APCA_API_KEY_ID": "old", "APCA_API_SECRET_KEY": "s"})
+    )
+    env = {"TRADE_LEDGER_ACCOUNT_SECRET_PREFIX": PREFIX}
+    assert secrets.account_environment(env, "acct-r", client=client)["APCA_API_KEY_ID"] == "old"
+    client.put_secret_value(
+        SecretId=name,
+        SecretString=json.dumps({"APCA_API_KEY_ID": "new", "APCA_API_SECRET_KEY": "s"}),
+    )
+    assert secrets.account_environment(env, "acct-r", client=client)["APCA_API_KEY_ID"] == "old"
+    secrets.forget_account(env, "acct-r")
+    assert secrets.account_environment(env, "acct-r", client=client)["APCA_API_KEY_ID"] == "new"

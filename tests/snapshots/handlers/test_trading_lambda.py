@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -103,6 +104,50 @@ def test_the_handler_returns_the_payload_and_starts_the_report_once(
     again = trading_lambda.handler(dict(EVENT), None)  # a retried cycle
     assert again == payload
     assert len(executions(state_machine)) == 1
+
+
+def test_a_report_run_that_failed_is_started_again_under_the_next_name(
+    environment: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Standard execution's name cannot be reused: after the first report run failed, the
+    retried cycle starts ``<name>-r1``; a run under way or done is left alone (the runs are
+    executed by moto's interpreter)."""
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = client.create_state_machine(
+        name="failing-report",
+        definition=json.dumps({"StartAt": "No", "States": {"No": {"Type": "Fail"}}}),
+        roleArn="arn:aws:iam::123456789012:role/report-states",
+    )["stateMachineArn"]
+    outcome, _ = trading_lambda.run(trading_lambda.parse_request(dict(EVENT)))
+    first = trading_lambda.start_report(arn, outcome.payload, client=client)
+    wait_until_done(client, first)
+    second = trading_lambda.start_report(arn, outcome.payload, client=client)
+    assert second == first + "-r1"
+    wait_until_done(client, second)
+    names = sorted(e["name"] for e in client.list_executions(stateMachineArn=arn)["executions"])
+    name = trading_lambda.execution_name(outcome.payload)
+    assert names == [name, f"{name}-r1"]
+
+    good = client.create_state_machine(
+        name="good-report",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/report-states",
+    )["stateMachineArn"]
+    done = trading_lambda.start_report(good, outcome.payload, client=client)
+    wait_until_done(client, done)
+    assert trading_lambda.start_report(good, outcome.payload, client=client) == done
+    assert len(client.list_executions(stateMachineArn=good)["executions"]) == 1
+
+
+def wait_until_done(client: Any, arn: str) -> None:
+    for _ in range(200):
+        if client.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{arn} still running")
 
 
 def test_without_a_state_machine_only_the_snapshot_is_written(
@@ -304,6 +349,48 @@ def test_a_fleet_with_a_wrong_key_writes_nothing(
     assert raw_table(environment) == before
     assert raw_partition(environment, f"ACCOUNT#{other}") == []
     assert raw_partition(environment, f"SNAPSHOT#{other}") == []
+
+
+def test_an_account_s_expected_alpaca_account_refuses_a_wrong_key_even_on_first_use(
+    environment: TableSettings, fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B's secret holds A's key but names B's Alpaca account: B's first snapshot (nothing
+    bound yet, so the binding alone could not tell) is refused before any write, and A can
+    still bind its own Alpaca account afterwards."""
+    from ledger_store.errors import AccountMismatchError
+    from snapshots.handlers import secrets
+
+    other = "b8e6d4c2-1f3a-4b7c-9d0e-2f3a4b5c6d7e"
+    prefix = "trade-ledger/test/alpaca/"
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    value = {
+        "APCA_API_KEY_ID": DEFAULT_KEY_ID,
+        "APCA_API_SECRET_KEY": DEFAULT_SECRET_KEY,
+        "TRADE_LEDGER_ALPACA_ACCOUNT_ID": "0b0b0b0b-1111-4222-8333-444444444444",
+    }
+    client.create_secret(Name=f"{prefix}{other}", SecretString=json.dumps(value))
+    client.create_secret(
+        Name=f"{prefix}{DEMO_ACCOUNT_ID}",
+        SecretString=json.dumps(
+            {"APCA_API_KEY_ID": DEFAULT_KEY_ID, "APCA_API_SECRET_KEY": DEFAULT_SECRET_KEY}
+        ),
+    )
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("APCA_API_BASE_URL", fake.base_url)  # the stage's endpoint
+    monkeypatch.setenv("TRADE_LEDGER_ACCOUNT_SECRET_PREFIX", prefix)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    secrets.clear_cache()
+    before = raw_table(environment)
+    try:
+        with pytest.raises(AccountMismatchError, match="not 0b0b0b0b-1111-4222-8333-444444444444"):
+            trading_lambda.handler({**EVENT, "account_id": other})
+        assert raw_table(environment) == before
+        trading_lambda.handler(EVENT)  # A's own keys, at the stage's endpoint
+    finally:
+        secrets.clear_cache()
+    assert raw_partition(environment, f"ACCOUNT#{other}") == []
+    assert raw_partition(environment, f"SNAPSHOT#{DEMO_ACCOUNT_ID}") != []
 
 
 def test_the_handler_writes_its_info_line_and_one_metric_per_check(
