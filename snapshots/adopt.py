@@ -26,7 +26,7 @@ from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import DEFAULT_WORKERS, TradeLedgerRepository
 from snapshots.alpaca.fills import DoneOrder, HistoryProblem, OpenOrder, TradingHistory, done_orders
-from snapshots.alpaca.models import AccountActivity, AlpacaAccount, AlpacaData
+from snapshots.alpaca.models import AccountActivity, AlpacaAccount, AlpacaData, AlpacaOrder
 from snapshots.builder import EventSync, SnapshotOutcome, record_activity_events, take_snapshot
 from snapshots.ledger.rules import AttributionRules
 
@@ -56,6 +56,8 @@ class AdoptionSource(Protocol):
     ) -> tuple[AccountActivity, ...]: ...
 
     def fetch(self, period_start: datetime, period_end: datetime) -> AlpacaData: ...
+
+    def fetch_orders(self, order_ids: Sequence[str]) -> dict[str, AlpacaOrder]: ...
 
 
 class NotRecorded(BaseModel):

@@ -27,6 +27,7 @@ CORE = frozenset(
         "records",
         "errors",
         "adopt",
+        "reconcile",
     )
 )
 #: What the report wing may read: the schema and what the schema is made of.

@@ -32,6 +32,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -627,6 +628,27 @@ class AlpacaSource:
             raise AlpacaResponseError(
                 "fetch_trading_history", describe_validation_error(exc)
             ) from exc
+
+    def fetch_orders(self, order_ids: Sequence[str]) -> dict[str, AlpacaOrder]:
+        """The orders of these ids Alpaca has (``GET /v2/orders/{id}``), by id; an id Alpaca
+        does not know (404, or not a UUID) is left out. Each request has its own budget."""
+        found: dict[str, AlpacaOrder] = {}
+        try:
+            for order_id in sorted(set(order_ids)):
+                try:
+                    uuid.UUID(order_id)
+                except ValueError:
+                    continue  # not an Alpaca order id: Alpaca cannot know it
+                try:
+                    order = self._order_by_id(order_id, None)
+                except AlpacaRequestError as exc:
+                    if isinstance(exc, AlpacaAuthError) or exc.status not in (404, 422):
+                        raise
+                    continue
+                found[order_id] = order
+        finally:
+            self._deadline = None
+        return found
 
     def _budget(self, deadline: float | None) -> float:
         """``deadline``, or a fresh budget for one request of a long read."""

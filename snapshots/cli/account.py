@@ -65,6 +65,34 @@ def register(subparsers: Any) -> None:
     adopt.add_argument("--no-progress", action="store_true")
     adopt.set_defaults(func=run_with_settings(_adopt))
 
+    reconcile = commands.add_parser(
+        "reconcile",
+        parents=[connection_options()],
+        help="compare the ledger with Alpaca for a period; --apply repairs the differences",
+        description=(
+            "Compares the ledger's fills of the period with the orders Alpaca filled in it "
+            "(by order id: symbol, side, quantity, price) and its events with Alpaca's "
+            "non-trade activities, and prints each difference with its repair: record a "
+            "missing fill (attributed by the rules), void a fill Alpaca never made, amend one "
+            "whose figures differ, record a missing event. Without --apply nothing is written; "
+            "exit status 1 when something differs."
+        ),
+    )
+    reconcile.add_argument("--account", required=True, help="ledger account id")
+    reconcile.add_argument(
+        "--period-start", required=True, type=timestamp_arg, help="inclusive, UTC"
+    )
+    reconcile.add_argument("--period-end", required=True, type=timestamp_arg, help="exclusive, UTC")
+    reconcile.add_argument("--rules", help="attribution rules (TOML) for the fills recorded")
+    reconcile.add_argument(
+        "--apply", action="store_true", help="make the repairs (actor 'reconcile')"
+    )
+    reconcile.add_argument(
+        "--alpaca-base-url", help="Alpaca endpoint (default: APCA_API_BASE_URL, then paper)"
+    )
+    reconcile.add_argument("--json", action="store_true", help="the differences as JSON")
+    reconcile.set_defaults(func=run_with_settings(_reconcile))
+
 
 def _adopt(args: argparse.Namespace, settings: TableSettings) -> int:
     from tqdm import tqdm
@@ -157,3 +185,48 @@ def _adopt(args: argparse.Namespace, settings: TableSettings) -> int:
     if not adoption.changed:
         print("nothing changed: the account was adopted already")
     return 1 if adoption.not_recorded or adoption.problems else 0
+
+
+def _reconcile(args: argparse.Namespace, settings: TableSettings) -> int:
+    from snapshots.alpaca.source import AlpacaSource
+    from snapshots.ledger.rules import AttributionRules, load_rules
+    from snapshots.reconcile import reconcile_account
+
+    rules = load_rules(args.rules) if args.rules else AttributionRules()  # before any read
+    with AlpacaSource(base_url=args.alpaca_base_url) as source:
+        result = reconcile_account(
+            account_id=args.account,
+            alpaca=source,
+            ledger=TradeLedgerRepository(settings),
+            events=AccountEventRepository(settings),
+            period_start=args.period_start,
+            period_end=args.period_end,
+            rules=rules,
+            apply=args.apply,
+        )
+    if args.json:
+        print(result.model_dump_json(exclude={"events"}))
+        return 0 if result.clean else 1
+    print(
+        f"{keys.format_seconds(result.period_start)} to {keys.format_seconds(result.period_end)}: "
+        f"Alpaca filled {result.alpaca_orders} order(s), the ledger has {result.ledger_fills} "
+        f"fill(s), {result.matched} agree; {len(result.differences)} difference(s)"
+    )
+    if result.differences:
+        columns = ["difference", "id", "repair", "detail"]
+        if result.applied:
+            columns.append("status")
+        print_table(
+            columns,
+            (
+                [d.kind, d.order_id, d.repair, d.detail]
+                + ([d.status + (f": {d.error}" if d.error else "")] if result.applied else [])
+                for d in result.differences
+            ),
+            out=sys.stdout,
+        )
+    for order in result.open_orders:
+        print(f"still open at Alpaca ({order.status}): {order.order_id} {order.symbol}")
+    if not result.applied and result.differences:
+        print("nothing was changed: --apply makes these repairs")
+    return 0 if result.clean else 1

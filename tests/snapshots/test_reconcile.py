@@ -1,0 +1,184 @@
+"""Reconcile: a ledger that lost fills, holds wrong quantities and fills Alpaca never made is
+listed difference by difference, changed by nothing until ``apply``, and then holds the
+figures of a cleanly adopted ledger."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger_store.bootstrap import create_table, delete_table
+from ledger_store.config import TableSettings
+from ledger_store.dto import TradeFill
+from ledger_store.events import AccountEventRepository
+from ledger_store.snapshot_store import AccountSnapshotRepository
+from ledger_store.trades import TradeLedgerRepository
+from snapshots.adopt import adopt_account, fill_of
+from snapshots.alpaca.source import AlpacaSource
+from snapshots.builder import take_snapshot
+from snapshots.demo.history import DEMO_ACCOUNT_ID
+from snapshots.fake_alpaca.server import (
+    DEFAULT_KEY_ID,
+    DEFAULT_SECRET_KEY,
+    FakeAlpaca,
+    running_fake_alpaca,
+)
+from snapshots.integrity import FILLS_CHECK
+from snapshots.reconcile import Reconciliation, reconcile_account
+from tests.builders import raw_table
+from tests.conftest import new_table_name
+from tests.snapshots.test_adopt import DEMO, FAST, RULES, account, done_orders_of
+
+START = datetime(DEMO.cycles[0].start.year, DEMO.cycles[0].start.month, 1, tzinfo=UTC)
+END = (DEMO.cycles[-1].end + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAlpaca]:
+    with running_fake_alpaca(account()) as server:
+        yield server
+        assert server.handler_errors == []
+
+
+@pytest.fixture
+def other(settings: TableSettings) -> Iterator[TableSettings]:
+    """A second ledger table on the same engine: the ledger that went wrong."""
+    table = dataclasses.replace(settings, table_name=new_table_name())
+    create_table(table)
+    yield table
+    if settings.endpoint_url is not None:
+        delete_table(table)
+
+
+def source(fake: FakeAlpaca) -> AlpacaSource:
+    return AlpacaSource(
+        api_key=DEFAULT_KEY_ID,
+        secret_key=DEFAULT_SECRET_KEY,
+        base_url=fake.base_url,
+        retry=FAST,
+        sleep=lambda _: None,
+        environ={},
+    )
+
+
+def reconcile(settings: TableSettings, fake: FakeAlpaca, **options: Any) -> Reconciliation:
+    with source(fake) as alpaca:
+        return reconcile_account(
+            account_id=DEMO_ACCOUNT_ID,
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            events=AccountEventRepository(settings),
+            period_start=START,
+            period_end=END,
+            rules=RULES,
+            **options,
+        )
+
+
+def snapshot_ledger(settings: TableSettings, fake: FakeAlpaca) -> tuple[dict[str, Any], Any]:
+    with source(fake) as alpaca:
+        outcome = take_snapshot(
+            account_id=DEMO_ACCOUNT_ID,
+            period_start=START,
+            period_end=END,
+            correlation_id="check",
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            hmac_key=None,
+            full_rebuild=True,
+        )
+    return outcome.snapshot.internal_ledger.model_dump(mode="json"), outcome.snapshot
+
+
+def without_corrections(value: Any) -> Any:
+    """A ledger section without what only says how it was written: the table's name and the
+    registry revisions (a correction is one more revision)."""
+    if isinstance(value, dict):
+        return {
+            k: without_corrections(v)
+            for k, v in value.items()
+            if k not in {"ledger_id", "revision", "revisions"}
+        }
+    if isinstance(value, list):
+        return [without_corrections(v) for v in value]
+    return value
+
+
+def test_reconcile_brings_a_broken_ledger_to_the_cleanly_adopted_one(
+    settings: TableSettings, other: TableSettings, fake: FakeAlpaca
+) -> None:
+    # The clean ledger: the account adopted in one call.
+    with source(fake) as alpaca:
+        adopt_account(
+            account_id=DEMO_ACCOUNT_ID,
+            alpaca=alpaca,
+            ledger=TradeLedgerRepository(settings),
+            events=AccountEventRepository(settings),
+            store=AccountSnapshotRepository(settings),
+            rules=RULES,
+            first_snapshot=False,
+        )
+    clean, _ = snapshot_ledger(settings, fake)
+
+    # The broken ledger: 20 fills lost, 5 with a wrong quantity, 2 Alpaca never made, and
+    # none of the account's events.
+    fills = [fill_of(order, DEMO_ACCOUNT_ID, RULES)[1] for order in done_orders_of(fake)]
+    lost, wrong = fills[3:43:2], fills[50:55]
+    kept = [f for f in fills if f not in lost]
+    broken = [f.model_copy(update={"qty": f.qty * 2}) if f in wrong else f for f in kept]
+    never = [
+        TradeFill.model_validate(
+            {
+                **fills[0].model_dump(),
+                "order_id": str(uuid.UUID(int=n)),
+                "filled_at": fills[0].filled_at + timedelta(minutes=n),
+            }
+        )
+        for n in (1, 2)
+    ]
+    ledger = TradeLedgerRepository(other)
+    ledger.record_many([TradeFill.model_validate(f.model_dump()) for f in broken] + never)
+
+    before = raw_table(other)
+    dry = reconcile(other, fake)
+    assert raw_table(other) == before  # without apply nothing is written
+    kinds = Counter((d.kind, d.repair) for d in dry.differences)
+    assert kinds[("missing_from_ledger", "record")] == 20
+    assert kinds[("differs", "amend")] == 5
+    assert kinds[("not_at_alpaca", "void")] == 2
+    assert kinds[("event_missing", "record_event")] >= len(DEMO.events)
+    assert sorted(d.order_id for d in dry.differences if d.repair == "record") == sorted(
+        f.order_id for f in lost
+    )
+    assert sorted(d.order_id for d in dry.differences if d.repair == "void") == sorted(
+        f.order_id for f in never
+    )
+    amended = {d.order_id: d for d in dry.differences if d.repair == "amend"}
+    assert sorted(amended) == sorted(f.order_id for f in wrong)
+    assert all("qty" in d.detail for d in amended.values())
+    assert not dry.clean
+
+    applied = reconcile(other, fake, apply=True)
+    assert {d.status for d in applied.differences} == {"repaired"}
+    trade = ledger.get_trade(wrong[0].order_id)
+    assert trade.fill.qty == wrong[0].qty
+    assert trade.corrections[-1].actor == "reconcile"
+    assert wrong[0].order_id in trade.corrections[-1].reason
+    voided = ledger.get_trade(never[0].order_id)
+    assert voided.status == "voided"
+    assert "Alpaca has no such order" in voided.corrections[-1].reason
+
+    repaired, snapshot = snapshot_ledger(other, fake)
+    assert {c.name: c.status for c in snapshot.integrity_checks}[FILLS_CHECK] == "pass"
+    assert without_corrections(repaired) == without_corrections(clean)
+
+    again = reconcile(other, fake)
+    assert again.differences == ()
+    assert again.clean
