@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -279,11 +279,12 @@ class FakeActivity:
     #: The id of a row replayed from a real body (``replayed_activity``), kept verbatim.
     given_id: str | None = None
 
-    @property
+    # Cached: a long history's every page sorts and filters every row by them.
+    @cached_property
     def created_ns(self) -> int:
         return epoch_ns(self.created_at, self.created_nanos)
 
-    @property
+    @cached_property
     def id(self) -> str:
         """``<yyyymmddhhmmssmmm>::<uuid>``: the time in New York local time, as Alpaca writes it."""
         if self.given_id is not None:
@@ -292,7 +293,7 @@ class FakeActivity:
         stamp = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
         return f"{stamp}::{fake_uuid('activity', self.key)}"
 
-    @property
+    @cached_property
     def dated_ns(self) -> int:
         """The time Alpaca's ``after``/``until`` filters compare: a fill's transaction time, a
         non-trade row's New York wall time (its id and ``date``) as if it were UTC."""
