@@ -8,7 +8,9 @@
    the ledger, stores it, and hands the Step Functions payload to the report state machine
    (a moto state machine on the embedded backend);
 4. run the report step on the latest payload: read the snapshot back from DynamoDB, verify it
-   and render the PDF into the output folder (default: the current one).
+   and render the PDF into the output folder (default: the current one);
+5. adopt a second account whose bot never recorded its history (``snapshots.demo.adoption``),
+   reconcile it after a bot crash and render its report.
 
 Everything is deterministic: a re-run gives the same snapshots, checksums and PDF bytes.
 """
@@ -157,6 +159,11 @@ def run_demo(args: argparse.Namespace) -> int:
 
         path = _report(settings, payloads[-1], output, state_machine)
         print(f"report: {path}")
+
+        from snapshots.demo.adoption import run_adoption_demo
+
+        first = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
+        run_adoption_demo(settings, first, workdir, output)
     return 0
 
 

@@ -234,6 +234,17 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     assert "snapshot existing" in out
     pdf = tmp_path / "account-report-2026-08-13.pdf"
     assert f"report: {pdf}" in out
+    # The second account: adopted from Alpaca (its bots' prefixes and the trader's splits by
+    # symbol attribute the fills), reconciled after the bot lost one fill and mis-recorded
+    # another, and reported.
+    assert "95 executions of 60 orders: 60 fills recorded" in out
+    assert "default (unattributed)      5 fills" in out
+    assert "reconcile: 2 difference(s)" in out
+    assert out.count("-> repaired") == 2
+    assert "month-to-date snapshot after the repairs: 5 pass" in out
+    adopted = tmp_path / "adopted-account-report-2026-08-19.pdf"
+    adopted_first = adopted.read_bytes()
+    assert adopted_first.startswith(b"%PDF-")
     first = pdf.read_bytes()
     assert first.startswith(b"%PDF-")
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(first)).pages]
@@ -279,6 +290,7 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     )
     assert code == 0
     assert pdf.read_bytes() == first  # same history, same snapshots, same PDF bytes
+    assert adopted.read_bytes() == adopted_first
     assert [line for line in again.splitlines() if "payload: " in line] == [
         line for line in out.splitlines() if "payload: " in line
     ]
