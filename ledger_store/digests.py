@@ -37,9 +37,36 @@ def digest_sum(entries: Iterable[BaseModel]) -> int:
     return sum((entry_digest(e) for e in entries), 0)
 
 
+class DigestMemo:
+    """Each entry's digest computed once however often a read sums it (a full read sums every
+    attribution twice: to check the registry, and into the snapshot's strategy digests).
+    Entries are frozen, so an entry's digest cannot change while it is remembered."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[BaseModel, int]] = {}
+
+    def digest(self, entry: BaseModel) -> int:
+        known = self._known.get(id(entry))
+        if known is not None and known[0] is entry:
+            return known[1]
+        value = entry_digest(entry)
+        self._known[id(entry)] = (entry, value)  # the entry is kept: its id stays its own
+        return value
+
+    def sum(self, entries: Iterable[BaseModel]) -> int:
+        return sum((self.digest(e) for e in entries), 0)
+
+
 def digest_text(total: int) -> str:
     """A digest sum as the snapshot keeps it: 32 lower-case hex digits, modulo 2^128."""
     return format(total % DIGEST_MODULUS, "032x")
 
 
-__all__ = ["DIGEST_BITS", "DIGEST_MODULUS", "digest_sum", "digest_text", "entry_digest"]
+__all__ = [
+    "DIGEST_BITS",
+    "DIGEST_MODULUS",
+    "DigestMemo",
+    "digest_sum",
+    "digest_text",
+    "entry_digest",
+]

@@ -1,7 +1,8 @@
 """The architecture, as the folder tree states it: which package may import which.
 
-Dependencies point one way: faces (``cli``, ``demo``, ``handlers``) -> the core (the modules at
-the top of ``snapshots``) -> the wings (``alpaca``, ``ledger``) -> ``ledger_store``. The report
+Dependencies point one way: faces (``cli``, ``demo``, ``handlers``) -> ``adoption`` (library
+functions over the core) -> the core (the modules at the top of ``snapshots``) -> the wings
+(``alpaca``, ``ledger``) -> ``ledger_store``. The report
 wing renders the core's schema and is imported by faces only. Every import counts, including
 those inside functions (lazy imports are still dependencies).
 """
@@ -26,8 +27,6 @@ CORE = frozenset(
         "payload",
         "records",
         "errors",
-        "adopt",
-        "reconcile",
     )
 )
 #: What the report wing may read: the schema and what the schema is made of.
@@ -47,6 +46,7 @@ FORBIDDEN_LIBRARIES = {
     "ledger_store": {"argparse", "tqdm", "reportlab", "alpaca", "pandas", "numpy", "snapshots"},
     "snapshots.report": {"alpaca", "pandas", "numpy", "argparse", "tqdm"},
     "snapshots.handlers": {"argparse", "tqdm"},
+    "snapshots.adoption": {"argparse", "tqdm"},
 }
 
 
@@ -112,6 +112,17 @@ def allowed(importer: str, imported: str) -> bool:
         return _within(imported, "snapshots.report") or any(
             _within(imported, part) for part in SCHEMA_PARTS
         )
+    if _within(importer, "snapshots.adoption"):
+        # Adoption and reconciliation: library functions over the core (the first snapshot).
+        return not any(
+            _within(imported, face)
+            for face in (
+                "snapshots.cli",
+                "snapshots.demo",
+                "snapshots.handlers",
+                "snapshots.fake_alpaca",
+            )
+        )
     if _within(importer, "snapshots.handlers"):
         return not any(
             _within(imported, face)
@@ -169,6 +180,7 @@ def test_the_core_is_small_and_every_wing_says_what_it_may_import() -> None:
         "cli",
         "demo",
         "fake_alpaca",
+        "adoption",
     }
     for wing in [*wings, ROOT / "snapshots", ROOT / "ledger_store"]:
         docstring = ast.get_docstring(ast.parse((wing / "__init__.py").read_text()))

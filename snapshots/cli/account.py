@@ -97,7 +97,7 @@ def register(subparsers: Any) -> None:
 def _adopt(args: argparse.Namespace, settings: TableSettings) -> int:
     from tqdm import tqdm
 
-    from snapshots.adopt import READING, adopt_account
+    from snapshots.adoption.adopt import READING, adopt_account
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.ledger.rules import AttributionRules, load_rules
 
@@ -188,9 +188,9 @@ def _adopt(args: argparse.Namespace, settings: TableSettings) -> int:
 
 
 def _reconcile(args: argparse.Namespace, settings: TableSettings) -> int:
+    from snapshots.adoption.reconcile import reconcile_account
     from snapshots.alpaca.source import AlpacaSource
     from snapshots.ledger.rules import AttributionRules, load_rules
-    from snapshots.reconcile import reconcile_account
 
     rules = load_rules(args.rules) if args.rules else AttributionRules()  # before any read
     with AlpacaSource(base_url=args.alpaca_base_url) as source:

@@ -19,14 +19,14 @@ from ledger_store.dto import TradeFill
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adopt import adopt_account
+from snapshots.adoption.adopt import adopt_account
+from snapshots.adoption.reconcile import reconcile_account
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import take_snapshot
 from snapshots.demo.history import UNIVERSE, generate_history, synthetic_account_id
 from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.ledger.rules import load_rules
-from snapshots.reconcile import reconcile_account
 
 ADOPTED_ACCOUNT_ID = synthetic_account_id("adopted")
 #: The adopted account's bots named their orders by strategy; the orders one bot placed for

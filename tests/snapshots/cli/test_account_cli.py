@@ -18,9 +18,9 @@ from snapshots.fake_alpaca.server import (
     running_fake_alpaca,
 )
 from tests.builders import raw_table
+from tests.snapshots.adoption.test_adopt import FILLS, PREFIXES, account
+from tests.snapshots.adoption.test_reconcile import END, START
 from tests.snapshots.cli.test_cli import conn, run
-from tests.snapshots.test_adopt import FILLS, PREFIXES, account
-from tests.snapshots.test_reconcile import END, START
 
 RULES = "\n".join(
     f'[[rule]]\nname = "{name}"\nclient_order_id_prefix = "{prefix}"\nstrategy = "{name}"\n'

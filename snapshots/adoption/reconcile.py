@@ -38,7 +38,7 @@ from ledger_store.errors import (
 )
 from ledger_store.events import AccountEventRepository, revised_id
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adopt import AdoptionSource, fill_of
+from snapshots.adoption.adopt import AdoptionSource, fill_of
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.fills import DoneOrder, OpenOrder, done_orders, ledger_symbol
 from snapshots.alpaca.models import AlpacaOrder

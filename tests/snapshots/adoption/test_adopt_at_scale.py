@@ -21,7 +21,8 @@ from ledger_store.dto import Side, TradeFill
 from ledger_store.events import AccountEventRepository, Dividend, Split
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adopt import Adoption, adopt_account, fill_of
+from snapshots.adoption.adopt import Adoption, adopt_account, fill_of
+from snapshots.adoption.reconcile import reconcile_account
 from snapshots.alpaca.fills import done_orders
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.demo.history import DEMO_ACCOUNT_ID, WIDE_UNIVERSE, all_fills, synthetic_history
@@ -33,10 +34,9 @@ from snapshots.fake_alpaca.server import (
     running_fake_alpaca,
 )
 from snapshots.ledger.rules import parse_rules
-from snapshots.reconcile import reconcile_account
 from tests.conftest import new_table_name
-from tests.snapshots.test_adopt import FAST
-from tests.snapshots.test_reconcile import without_corrections
+from tests.snapshots.adoption.test_adopt import FAST
+from tests.snapshots.adoption.test_reconcile import without_corrections
 
 TRADES = 5_000
 CYCLES = synthetic_history(

@@ -19,7 +19,8 @@ from ledger_store.dto import TradeFill
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adopt import adopt_account, fill_of
+from snapshots.adoption.adopt import adopt_account, fill_of
+from snapshots.adoption.reconcile import Reconciliation, reconcile_account
 from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import take_snapshot
 from snapshots.demo.history import DEMO_ACCOUNT_ID
@@ -30,10 +31,9 @@ from snapshots.fake_alpaca.server import (
     running_fake_alpaca,
 )
 from snapshots.integrity import FILLS_CHECK
-from snapshots.reconcile import Reconciliation, reconcile_account
 from tests.builders import raw_table
 from tests.conftest import new_table_name
-from tests.snapshots.test_adopt import DEMO, FAST, RULES, account, done_orders_of
+from tests.snapshots.adoption.test_adopt import DEMO, FAST, RULES, account, done_orders_of
 
 START = datetime(DEMO.cycles[0].start.year, DEMO.cycles[0].start.month, 1, tzinfo=UTC)
 END = (DEMO.cycles[-1].end + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -18,7 +18,7 @@ from ledger_store.errors import AccountMismatchError
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adopt import Adoption, adopt_account, fill_of
+from snapshots.adoption.adopt import Adoption, adopt_account, fill_of
 from snapshots.alpaca.fills import DoneOrder, done_orders
 from snapshots.alpaca.source import AlpacaSource, RetryPolicy
 from snapshots.demo.history import DEMO_ACCOUNT_ID, all_fills, demo_history
