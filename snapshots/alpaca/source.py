@@ -26,7 +26,6 @@ What a period's fetch contains: see ``AlpacaData`` and ``AlpacaSource.fetch``.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import random
 import re
@@ -62,9 +61,16 @@ from snapshots.alpaca.models import (
     equity_points_from_api,
     is_coin_fee,
 )
+from snapshots.alpaca.transport import (
+    WORKER,
+    DeadlinePassed,
+    disable_sdk_retries_and_bound_requests,
+    is_transient,
+    permanent_error,
+    reading_client_of,
+)
 from snapshots.errors import (
     AlpacaAuthError,
-    AlpacaError,
     AlpacaRequestError,
     AlpacaResponseError,
     AlpacaUnavailableError,
@@ -148,7 +154,6 @@ ACTIVITY_QUERY_SLACK = timedelta(days=5)
 FEE_POSTING_LAG = timedelta(0)
 
 _MICROSECOND = timedelta(microseconds=1)
-_RETRYABLE_STATUSES = frozenset({408, 429})
 
 _T = TypeVar("_T")
 
@@ -258,7 +263,7 @@ class AlpacaSource:
         self._rng = rng or random.Random()
         self._timeout = self.retry.request_timeout
         if client is not None:
-            self._client: Any = _reading_client_of(client)
+            self._client: Any = reading_client_of(client)
         else:
             api_key = api_key or env.get("APCA_API_KEY_ID") or None
             secret_key = secret_key or env.get("APCA_API_SECRET_KEY") or None
@@ -276,7 +281,7 @@ class AlpacaSource:
             )
         self._deadline: float | None = None
         self._abandon_on_close: set[threading.Event] = set()
-        _disable_sdk_retries_and_bound_requests(
+        disable_sdk_retries_and_bound_requests(
             self._client, lambda: self._timeout, lambda: self._deadline, self._clock
         )
 
@@ -307,7 +312,7 @@ class AlpacaSource:
                 raw_data=True,
                 url_override=self._data_url,
             )
-            _disable_sdk_retries_and_bound_requests(
+            disable_sdk_retries_and_bound_requests(
                 self._data_client, lambda: self._timeout, lambda: self._deadline, self._clock
             )
         return self._data_client
@@ -733,7 +738,7 @@ class AlpacaSource:
                 attempts += 1
                 try:
                     return self._within(operation, remaining)
-                except _DeadlinePassed:
+                except DeadlinePassed:
                     raise AlpacaUnavailableError(
                         call,
                         attempts,
@@ -741,10 +746,10 @@ class AlpacaSource:
                         f"deadline of {policy.deadline:g}s reached during the request",
                     ) from last_error
                 except Exception as exc:
-                    permanent = _permanent_error(call, exc)
+                    permanent = permanent_error(call, exc)
                     if permanent is not None:
                         raise permanent from exc
-                    if not _is_transient(exc):
+                    if not is_transient(exc):
                         # alpaca-py failing on an answer it cannot walk ({}, [], null,
                         # {"bars": null}...): the answer is wrong, not the library's caller.
                         raise AlpacaResponseError(
@@ -766,9 +771,9 @@ class AlpacaSource:
                 self._sleep(delay)
 
     def _within(self, operation: Callable[[], _T], seconds: float) -> _T:
-        """``operation()`` in a worker thread, abandoned after ``seconds`` (``_DeadlinePassed``).
+        """``operation()`` in a worker thread, abandoned after ``seconds`` (``DeadlinePassed``).
 
-        Timeouts bound each receive and ``_read_body`` the body, but only a watchdog bounds
+        Timeouts bound each receive and ``read_body`` the body, but only a watchdog bounds
         the wall time of every phase (a server can trickle its headers too). An abandoned
         worker ends at its next receive: the connections are closed under it.
         """
@@ -778,7 +783,7 @@ class AlpacaSource:
         self._abandon_on_close.add(abandoned)
 
         def work() -> None:
-            _WORKER.abandoned = abandoned
+            WORKER.abandoned = abandoned
             try:
                 outcome.append((True, operation()))
             except BaseException as exc:
@@ -793,7 +798,7 @@ class AlpacaSource:
                 # would go on forever, and in Lambda resume on the next invocation).
                 abandoned.set()
                 self._client._session.close()
-                raise _DeadlinePassed
+                raise DeadlinePassed
         finally:
             self._abandon_on_close.discard(abandoned)
         ok, value = outcome[0]
@@ -804,193 +809,6 @@ class AlpacaSource:
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-
-class _SharedSession:
-    """The bot's ``requests`` session as the source's client sees it: requests go through it
-    (its adapters, proxies, certificates, pooled connections), but the source's request bounds
-    are set on this view, and closing the source leaves the bot's session open."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self.request = session.request
-
-    def close(self) -> None:
-        """The session belongs to the bot: nothing to close."""
-
-
-def _reading_client_of(client: Any) -> Any:
-    """A ``TradingClient`` of the source's own with ``client``'s credentials, URL and session."""
-    from alpaca.trading.client import TradingClient
-
-    if not isinstance(client, TradingClient):
-        raise ConfigurationError(
-            f"client must be alpaca-py's TradingClient, got {type(client).__name__}"
-        )
-    base = getattr(client._base_url, "value", client._base_url)
-    reading = TradingClient(
-        api_key=client._api_key,
-        secret_key=client._secret_key,
-        oauth_token=client._oauth_token,
-        raw_data=True,
-        url_override=str(base),
-    )
-    reading._sandbox = client._sandbox
-    reading._use_basic_auth = client._use_basic_auth
-    reading._session = _SharedSession(client._session)  # type: ignore[assignment]
-    return reading
-
-
-def _disable_sdk_retries_and_bound_requests(
-    client: Any,
-    timeout: Callable[[], float],
-    deadline: Callable[[], float | None],
-    clock: Callable[[], float],
-) -> None:
-    """Turn off alpaca-py's own retry loop; give every request a timeout and a deadline.
-
-    ``RESTClient._request`` loops ``while retry >= 0`` over ``_one_request``, which raises its
-    internal ``RetryException`` (then sleeps ``_retry_wait``) only when the status is in
-    ``_retry_codes`` and ``retry > 0``: with ``_retry = 0`` and no codes every request is sent
-    once. ``_one_request`` calls ``self._session.request(method, url, **opts)`` without a
-    timeout; the wrapper adds one and reads the body itself (``_read_body``), so neither a
-    trickling nor an endless body can outlast the fetch's deadline.
-    """
-    missing = [
-        n for n in ("_retry", "_retry_wait", "_retry_codes", "_session") if not hasattr(client, n)
-    ]
-    if missing:
-        raise ConfigurationError(
-            f"this alpaca-py version has no {', '.join(missing)} on its REST client; "
-            "snapshots.alpaca.source cannot bound its retries and timeouts"
-        )
-    client._retry = 0
-    client._retry_wait = 0
-    client._retry_codes = []
-    session = client._session
-    send = session.request
-
-    def bounded_request(method: str, url: str, **kwargs: Any) -> Any:
-        abandoned = getattr(_WORKER, "abandoned", None)
-        if abandoned is not None and abandoned.is_set():
-            raise _Abandoned(f"{method} {url}: the call was abandoned at its deadline")
-        kwargs.setdefault("timeout", timeout())
-        kwargs["stream"] = True
-        response = send(method, url, **kwargs)
-        try:
-            response._content = _read_body(response, deadline(), clock)
-        finally:
-            response.close()
-        return response
-
-    session.request = bounded_request
-
-
-#: The largest answer read from Alpaca (a page of 500 nested orders is about 1 MB).
-MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_READ_SIZE = 64 * 1024
-
-
-class _DeadlinePassed(Exception):
-    """The watchdog gave up on a request at the fetch's deadline."""
-
-
-class _Abandoned(Exception):
-    """Raised in an abandoned worker at its next request, so that it ends there."""
-
-
-#: The worker thread's ``abandoned`` event (``AlpacaSource._within``).
-_WORKER = threading.local()
-
-
-class ResponseTooLarge(Exception):
-    """Alpaca's answer exceeded ``MAX_RESPONSE_BYTES``."""
-
-
-def _read_body(response: Any, deadline: float | None, clock: Callable[[], float]) -> bytes:
-    """The whole body, read at most one socket receive at a time, within ``deadline``.
-
-    Before each receive the socket's timeout is cut to the time left, so a server that sends
-    a byte now and then (each gap shorter than the request timeout) or never stops sending
-    is cut off at the deadline (``ReadTimeout``) or at ``MAX_RESPONSE_BYTES``.
-    """
-    from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import ReadTimeout
-    from urllib3.exceptions import HTTPError, ReadTimeoutError
-
-    raw = response.raw
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
-    body = bytearray()
-    while True:
-        if deadline is not None:
-            left = deadline - clock()
-            if left <= 0:
-                raise ReadTimeout("the fetch's deadline passed while reading the response body")
-            if sock is not None:
-                sock.settimeout(min(left, sock.gettimeout() or left))
-        try:
-            chunk = raw.read1(_READ_SIZE, decode_content=True)
-        except (OSError, HTTPError) as exc:  # a receive cut short by the timeout above
-            if isinstance(exc, TimeoutError | ReadTimeoutError):
-                raise ReadTimeout(f"reading the response body: {exc}") from exc
-            raise RequestsConnectionError(f"reading the response body: {exc}") from exc
-        if not chunk:
-            return bytes(body)
-        body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise ResponseTooLarge(f"the answer is larger than {MAX_RESPONSE_BYTES:,} bytes")
-
-
-def _is_transient(exc: Exception) -> bool:
-    from alpaca.common.exceptions import APIError
-    from requests import exceptions
-
-    if isinstance(exc, APIError):
-        status = exc.status_code
-        return status is not None and (status in _RETRYABLE_STATUSES or status >= 500)
-    return isinstance(
-        exc, exceptions.Timeout | exceptions.ConnectionError | exceptions.ChunkedEncodingError
-    )
-
-
-def _permanent_error(call: str, exc: Exception) -> AlpacaError | None:
-    """The typed error for a failure that retrying cannot fix; None otherwise."""
-    from alpaca.common.exceptions import APIError
-    from requests import exceptions
-
-    if isinstance(exc, APIError):
-        if _is_transient(exc):
-            return None
-        status = exc.status_code
-        code, message = _api_error_details(str(exc))
-        if status in (401, 403):
-            return AlpacaAuthError(call, status, code, message)
-        return AlpacaRequestError(call, status, code, message)
-    if isinstance(exc, exceptions.JSONDecodeError):
-        return AlpacaResponseError(call, f"the body is not JSON ({exc})")
-    if isinstance(exc, ResponseTooLarge):
-        return AlpacaResponseError(call, str(exc))
-    if _is_transient(exc):
-        return None
-    if isinstance(exc, exceptions.RequestException):
-        return AlpacaRequestError(call, None, None, describe(exc))
-    return None
-
-
-def _api_error_details(text: str) -> tuple[int | None, str]:
-    """``code`` and ``message`` of an Alpaca error body (the body itself if not JSON)."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        code = body.get("code")
-        message = body.get("message")
-        return (
-            code if isinstance(code, int) and not isinstance(code, bool) else None,
-            str(message) if message is not None else text[:500],
-        )
-    return None, " ".join(text.split())[:500] or "(empty body)"
 
 
 def _parse(call: str, parse: Callable[[Any], _T], raw: Any) -> _T:

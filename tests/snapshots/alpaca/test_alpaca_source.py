@@ -460,7 +460,9 @@ def test_the_deadline_bounds_wall_time_whatever_the_server_does(
 def test_an_oversized_answer_is_refused(
     server: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alpaca_source, "MAX_RESPONSE_BYTES", 64 * 1024)
+    from snapshots.alpaca import transport
+
+    monkeypatch.setattr(transport, "MAX_RESPONSE_BYTES", 64 * 1024)
     server.inject("/v2/account", endless=True)
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, request_timeout=5.0, deadline=30.0)
     with pytest.raises(AlpacaResponseError, match="larger than 65,536 bytes"):
