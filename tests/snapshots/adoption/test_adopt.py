@@ -76,20 +76,25 @@ def fake() -> Iterator[FakeAlpaca]:
         assert server.handler_errors == []
 
 
-def adopt(
-    settings: TableSettings, fake: FakeAlpaca, *, rules: AttributionRules = RULES, **options: object
-) -> Adoption:
-    with AlpacaSource(
+def source(fake: FakeAlpaca) -> AlpacaSource:
+    """A source reading the fake with short retries (shared by the adoption tests)."""
+    return AlpacaSource(
         api_key=DEFAULT_KEY_ID,
         secret_key=DEFAULT_SECRET_KEY,
         base_url=fake.base_url,
         retry=FAST,
         sleep=lambda _: None,
         environ={},
-    ) as source:
+    )
+
+
+def adopt(
+    settings: TableSettings, fake: FakeAlpaca, *, rules: AttributionRules = RULES, **options: object
+) -> Adoption:
+    with source(fake) as alpaca:
         return adopt_account(
             account_id=DEMO_ACCOUNT_ID,
-            alpaca=source,
+            alpaca=alpaca,
             ledger=TradeLedgerRepository(settings),
             events=AccountEventRepository(settings),
             store=AccountSnapshotRepository(settings),
@@ -185,15 +190,9 @@ def test_an_interrupted_adoption_resumes_where_it_stopped(
 
 
 def done_orders_of(fake: FakeAlpaca) -> list[DoneOrder]:
-    with AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=fake.base_url,
-        retry=FAST,
-        environ={},
-    ) as source:
+    with source(fake) as alpaca:
         start = datetime(2024, 1, 1, tzinfo=UTC)
-        history = source.fetch_trading_history(start, datetime.now(UTC))
+        history = alpaca.fetch_trading_history(start, datetime.now(UTC))
     return list(done_orders(history).done)
 
 

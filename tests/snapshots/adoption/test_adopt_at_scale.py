@@ -5,7 +5,6 @@ wrong quantities and 2 fills Alpaca never made is reconciled to the same figures
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ledger_store.bootstrap import create_table, delete_table
 from ledger_store.config import TableSettings
 from ledger_store.dto import Side, TradeFill
 from ledger_store.events import AccountEventRepository, Dividend, Split
@@ -24,18 +22,14 @@ from ledger_store.trades import TradeLedgerRepository
 from snapshots.adoption.adopt import Adoption, adopt_account, fill_of
 from snapshots.adoption.reconcile import reconcile_account
 from snapshots.alpaca.fills import done_orders
-from snapshots.alpaca.source import AlpacaSource
 from snapshots.demo.history import DEMO_ACCOUNT_ID, WIDE_UNIVERSE, all_fills, synthetic_history
 from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
 from snapshots.ledger.rules import parse_rules
-from tests.conftest import new_table_name
-from tests.snapshots.adoption.test_adopt import FAST
+from tests.snapshots.adoption.test_adopt import source
 from tests.snapshots.adoption.test_reconcile import without_corrections
 
 TRADES = 5_000
@@ -124,17 +118,6 @@ def fake() -> Iterator[FakeAlpaca]:
         yield server
 
 
-def source(fake: FakeAlpaca) -> AlpacaSource:
-    return AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=fake.base_url,
-        retry=FAST,
-        sleep=lambda _: None,
-        environ={},
-    )
-
-
 def adopt(settings: TableSettings, fake: FakeAlpaca, **options: Any) -> Adoption:
     with source(fake) as alpaca:
         return adopt_account(
@@ -147,15 +130,6 @@ def adopt(settings: TableSettings, fake: FakeAlpaca, **options: Any) -> Adoption
             period_start=START,
             **options,
         )
-
-
-@pytest.fixture
-def other(settings: TableSettings) -> Iterator[TableSettings]:
-    table = dataclasses.replace(settings, table_name=new_table_name())
-    create_table(table)
-    yield table
-    if settings.endpoint_url is not None:
-        delete_table(table)
 
 
 def test_5000_fills_adopted_checked_re_run_and_a_broken_copy_reconciled(

@@ -4,7 +4,6 @@ figures of a cleanly adopted ledger."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from ledger_store.bootstrap import create_table, delete_table
 from ledger_store.config import TableSettings
 from ledger_store.dto import TradeFill
 from ledger_store.events import AccountEventRepository
@@ -21,19 +19,15 @@ from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.adoption.adopt import adopt_account, fill_of
 from snapshots.adoption.reconcile import Reconciliation, reconcile_account
-from snapshots.alpaca.source import AlpacaSource
 from snapshots.builder import take_snapshot
 from snapshots.demo.history import DEMO_ACCOUNT_ID
 from snapshots.fake_alpaca.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
 from snapshots.integrity import FILLS_CHECK
 from tests.builders import raw_table
-from tests.conftest import new_table_name
-from tests.snapshots.adoption.test_adopt import DEMO, FAST, RULES, account, done_orders_of
+from tests.snapshots.adoption.test_adopt import DEMO, RULES, account, done_orders_of, source
 
 START = datetime(DEMO.cycles[0].start.year, DEMO.cycles[0].start.month, 1, tzinfo=UTC)
 END = (DEMO.cycles[-1].end + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -44,27 +38,6 @@ def fake() -> Iterator[FakeAlpaca]:
     with running_fake_alpaca(account()) as server:
         yield server
         assert server.handler_errors == []
-
-
-@pytest.fixture
-def other(settings: TableSettings) -> Iterator[TableSettings]:
-    """A second ledger table on the same engine: the ledger that went wrong."""
-    table = dataclasses.replace(settings, table_name=new_table_name())
-    create_table(table)
-    yield table
-    if settings.endpoint_url is not None:
-        delete_table(table)
-
-
-def source(fake: FakeAlpaca) -> AlpacaSource:
-    return AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=fake.base_url,
-        retry=FAST,
-        sleep=lambda _: None,
-        environ={},
-    )
 
 
 def reconcile(settings: TableSettings, fake: FakeAlpaca, **options: Any) -> Reconciliation:
