@@ -152,15 +152,13 @@ def _actions(table: str, group: Sequence[TradeFill]) -> list[dict[str, Any]]:
     return actions
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_adopt.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--fills", type=int, default=5000)
-    parser.add_argument("--engine", choices=("dynamodb-local", "moto"), default="dynamodb-local")
-    parser.add_argument("--endpoint-url")
-    parser.add_argument("--workers", type=int, default=8)
-    args = parser.parse_args(argv)
+def measure(
+    fills_wanted: int, endpoint: str | None, workers: int = 8
+) -> tuple[dict[str, Any], TableSettings, TableSettings]:
+    """Adopt an account of ``fills_wanted`` orders into one fresh table, write the floor's
+    transactions into another; the figures and both tables."""
     cycles = synthetic_history(
-        args.fills, fills_per_day=20, last_day=date(2026, 10, 30), account_id=DEMO_ACCOUNT_ID
+        fills_wanted, fills_per_day=20, last_day=date(2026, 10, 30), account_id=DEMO_ACCOUNT_ID
     )
     account = FakeAccount.from_history(cycles)
     start = datetime.combine(cycles[0].start.date(), datetime.min.time(), UTC)
@@ -172,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if total is not None and done == total:
                 marks["last"] = time.perf_counter()
 
-    with engine(args.engine, args.endpoint_url) as endpoint, running_fake_alpaca(account) as fake:
-        settings = fresh_table(endpoint)
+    with running_fake_alpaca(account) as fake:
+        adopted = fresh_table(endpoint)
         source = AlpacaSource(
             api_key=DEFAULT_KEY_ID,
             secret_key=DEFAULT_SECRET_KEY,
@@ -186,34 +184,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             adoption = adopt_account(
                 account_id=DEMO_ACCOUNT_ID,
                 alpaca=source,
-                ledger=TradeLedgerRepository(settings),
-                events=AccountEventRepository(settings),
-                store=AccountSnapshotRepository(settings),
+                ledger=TradeLedgerRepository(adopted),
+                events=AccountEventRepository(adopted),
+                store=AccountSnapshotRepository(adopted),
                 period_start=start,
                 first_snapshot=False,
-                workers=args.workers,
+                workers=workers,
                 progress=progress,
             )
-        recorded = marks["last"] - marks["first"]
-        fills = [
-            f
-            for _, f in ledger_fills(
-                done_orders(history).done, DEMO_ACCOUNT_ID, AttributionRules()
-            )[0]
-        ]
-        raw = floor(fresh_table(endpoint), fills, args.workers)
-    rate = len(adoption.recorded) / recorded
+    orders = done_orders(history).done
+    fills = [f for _, f in ledger_fills(orders, DEMO_ACCOUNT_ID, AttributionRules())[0]]
+    raw_table = fresh_table(endpoint)
+    raw = floor(raw_table, fills, workers)
+    seconds = marks["last"] - marks["first"]
+    figures = {
+        "fills": adoption.fills,
+        "executions": adoption.executions,
+        "recorded": len(adoption.recorded),
+        "adopt": {"seconds": seconds, "rate": len(adoption.recorded) / seconds},
+        "floor": raw,
+    }
+    return figures, adopted, raw_table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_adopt.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--fills", type=int, default=5000)
+    parser.add_argument("--engine", choices=("dynamodb-local", "moto"), default="dynamodb-local")
+    parser.add_argument("--endpoint-url")
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args(argv)
+    with engine(args.engine, args.endpoint_url) as endpoint:
+        figures, _, _ = measure(args.fills, endpoint, args.workers)
+    adopt, raw = figures["adopt"], figures["floor"]
     print(
-        f"adoption of {adoption.fills:,} fills ({adoption.executions:,} executions) on "
+        f"adoption of {figures['fills']:,} fills ({figures['executions']:,} executions) on "
         f"{args.engine}, {args.workers} workers"
     )
     print(f"{'':28}{'fills/s':>10}{'wall, s':>10}{'transactions':>14}")
-    print(f"{'adopt (record_many)':28}{rate:>10,.0f}{recorded:>10.2f}{'':>14}")
+    print(f"{'adopt (record_many)':28}{adopt['rate']:>10,.0f}{adopt['seconds']:>10.2f}")
     print(
         f"{'floor (raw TransactWrite)':28}{raw['rate']:>10,.0f}{raw['seconds']:>10.2f}"
         f"{raw['requests']:>14,}"
     )
-    print(f"{'adopt / floor':28}{rate / raw['rate']:>10.2f}")
+    print(f"{'adopt / floor':28}{adopt['rate'] / raw['rate']:>10.2f}")
     return 0
 
 
