@@ -86,6 +86,12 @@ def asset_class_of(symbol: str) -> AssetClass:
     return "us_option" if _OPTION_SYMBOL.fullmatch(symbol) else "us_equity"
 
 
+def symbol_key(symbol: str) -> str:
+    """One spelling of a symbol for comparing: Alpaca writes a crypto pair ``BTC/USD`` in
+    orders and the ledger, ``BTCUSD`` in positions and some activities."""
+    return symbol.replace("/", "")
+
+
 def contract_multiplier(symbol: str) -> Decimal:
     """What one unit of ``symbol`` is worth per unit of its price: 100 shares for a standard
     US equity option, 1 otherwise. (Adjusted contracts, whose deliverable differs after a

@@ -128,24 +128,24 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
     """Map a storage exception to the library's own: bad input, a refusal no retry cures
     (``StorageAccessError``), or storage that may come back (``StorageUnavailableError``)."""
+    where = f" (key {key})" if key else ""
     for cause in _chain(exc):
         for kind, hint in SETUP_FAILURES.items():
             if isinstance(cause, kind):
                 return StorageAccessError(operation, key, exc, hint)
         if isinstance(cause, ParamValidationError):
-            return LedgerValidationError(f"{operation} (key {key}) refused by the SDK: {cause}")
+            return LedgerValidationError(f"{operation}{where} refused by the SDK: {cause}")
     if isinstance(exc, TransactWriteError):
         codes = {r.code for r in exc.cancellation_reasons or [] if r is not None and r.code}
         if "ValidationError" in codes:
             return LedgerValidationError(
-                f"{operation} (key {key}) rejected by DynamoDB: an item of the transaction is "
+                f"{operation}{where} rejected by DynamoDB: an item of the transaction is "
                 "invalid (ValidationError)"
             )
     code = error_code(exc)
     if code == "ValidationException":
         error = _client_error(exc)
         message = (error.response or {}).get("Error", {}).get("Message") if error else None
-        where = f" (key {key})" if key else ""
         return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message or exc}")
     if code in PERMANENT_CODES:
         return StorageAccessError(operation, key, exc, PERMANENT_CODES[code])

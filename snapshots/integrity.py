@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ledger_store.decimals import decimal_context, explicit_context, plain
-from ledger_store.dto import Frozen, NonNegativeDecimal, asset_class_of
+from ledger_store.dto import Frozen, NonNegativeDecimal, asset_class_of, symbol_key
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import Merger, OptionExercise, Split, SymbolChange, revised_id
 from snapshots import canonical
@@ -275,7 +275,7 @@ def _compare_fill(
         found.append(
             ("incomplete_at_alpaca", f"Alpaca did not report {', '.join(missing)} of the order")
         )
-    if order.symbol is not None and _symbol_key(order.symbol) != _symbol_key(fill.symbol):
+    if order.symbol is not None and symbol_key(order.symbol) != symbol_key(fill.symbol):
         found.append(("symbol_mismatch", f"symbol alpaca {order.symbol}, ledger {fill.symbol}"))
     derived = asset_class_of(fill.symbol)
     if order.asset_class and order.asset_class != derived:
@@ -325,12 +325,12 @@ def check_positions(alpaca: AlpacaData, ledger: LedgerView | AccountView) -> Int
     ledger_names: dict[str, str] = {}
     with exact_arithmetic():
         for position in alpaca.positions:
-            key = _symbol_key(position.symbol)
+            key = symbol_key(position.symbol)
             held[key] += -abs(position.qty) if position.side == "short" else position.qty
             # (without a side, the sign of qty says it: Alpaca sends shorts negative)
             alpaca_names.setdefault(key, position.symbol)
         for symbol, qty in sorted(ledger.net_positions.items()):
-            key = _symbol_key(symbol)
+            key = symbol_key(symbol)
             booked[key] += qty
             ledger_names.setdefault(key, symbol)
     names = {**alpaca_names, **ledger_names}  # the ledger's spelling where it has one
@@ -626,11 +626,6 @@ def _id_list(ids: Iterable[str]) -> str:
     shown = ", ".join(ordered[:MAX_LISTED])
     extra = len(ordered) - MAX_LISTED
     return f"{shown} … (+{extra} more)" if extra > 0 else shown
-
-
-def _symbol_key(symbol: str) -> str:
-    """Alpaca spells crypto pairs ``BTC/USD`` in orders but ``BTCUSD`` in positions."""
-    return symbol.replace("/", "")
 
 
 def _relative_text(value: Decimal | None) -> str:

@@ -77,7 +77,7 @@ class Adoption(BaseModel):
     already had one (``first_snapshot_skipped`` says which) or none was asked for.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     account_id: str
     alpaca_account_id: str

@@ -18,7 +18,6 @@ fills check. The ledger fill's time is not compared: a bot records its own clock
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -29,7 +28,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ledger_store import keys
 from ledger_store.accounts import AccountBindingRepository
 from ledger_store.decimals import plain
-from ledger_store.dto import Side, TradeFill, describe_validation_error
+from ledger_store.dto import (
+    Side,
+    StrategyAttribution,
+    TradeFill,
+    describe_validation_error,
+    symbol_key,
+)
 from ledger_store.errors import (
     AccountMismatchError,
     LedgerError,
@@ -40,9 +45,10 @@ from ledger_store.events import AccountEventRepository, revised_id
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.adoption.adopt import AdoptionSource, fill_of
 from snapshots.alpaca.activities import events_from_activities
-from snapshots.alpaca.fills import DoneOrder, OpenOrder, done_orders, ledger_symbol
+from snapshots.alpaca.fills import DoneOrder, OpenOrder, done_orders, ledger_price, ledger_symbol
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.builder import EventSync, record_activity_events
+from snapshots.ledger.metrics import LedgerFill, group_by_order
 from snapshots.ledger.rules import AttributionRules
 
 #: Who the ledger names for reconcile's corrections.
@@ -94,19 +100,6 @@ class Reconciliation(BaseModel):
         return all(d.status in ("repaired", "unchanged") for d in self.differences) and (
             self.applied or not self.differences
         )
-
-
-class _LedgerSide(BaseModel):
-    """A ledger fill of the period, from its attributions (the figures the check compares)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    order_id: str
-    symbol: str
-    side: Side
-    qty: Decimal
-    price: Decimal
-    strategies: tuple[str, ...]
 
 
 def reconcile_account(
@@ -188,8 +181,11 @@ def reconcile_account(
     if apply:
         differences = _apply(ledger, differences, progress)
         sync = record_activity_events(events, account_id, activities)
+        written = {revised_id(e) for e in (*sync.recorded, *sync.revised)}
         differences = [
-            d.model_copy(update={"status": "repaired"}) if d.kind == "event_missing" else d
+            d.model_copy(update={"status": "repaired" if d.order_id in written else "unchanged"})
+            if d.kind == "event_missing"
+            else d
             for d in differences
         ]
     return Reconciliation(
@@ -208,26 +204,15 @@ def reconcile_account(
 
 def _ledger_fills(
     ledger: TradeLedgerRepository, account_id: str, start: datetime, end: datetime
-) -> dict[str, _LedgerSide]:
-    """The ledger's active fills of the period, from every strategy's attributions."""
-    shares: dict[str, list[tuple[str, Decimal, Side, str, Decimal]]] = defaultdict(list)
+) -> dict[str, LedgerFill]:
+    """The ledger's active fills of the period, rebuilt from every strategy's attributions as
+    a snapshot rebuilds them (exact sums; attributions that disagree are an integrity error)."""
+    shares: list[StrategyAttribution] = []
     for registration in ledger.strategies(account_id):
-        for share in ledger.attributions_by_strategy(account_id, registration.strategy, start, end):
-            shares[share.order_id].append(
-                (share.strategy, share.qty, share.side, share.symbol, share.price)
-            )
-    fills = {}
-    for order_id, parts in shares.items():
-        _, _, side, symbol, price = parts[0]
-        fills[order_id] = _LedgerSide(
-            order_id=order_id,
-            symbol=symbol,
-            side=side,
-            qty=sum((qty for _, qty, *_ in parts), Decimal(0)),
-            price=price,
-            strategies=tuple(sorted(strategy for strategy, *_ in parts)),
+        shares.extend(
+            ledger.attributions_by_strategy(account_id, registration.strategy, start, end)
         )
-    return fills
+    return group_by_order(shares, start, end)[2]
 
 
 def _alpaca_text(order: DoneOrder) -> str:
@@ -253,14 +238,15 @@ def _missing(
             repair="none",
         )
     if recorded is not None:  # recorded with a time outside the period
-        fill = _amended(recorded.fill, order)
-        return Difference(
-            kind="differs",
-            order_id=order.order_id,
-            detail=f"{_alpaca_text(order)}; the ledger has it at "
+        return _amend(
+            recorded.fill,
+            f"{_alpaca_text(order)}; the ledger has it at "
             f"{keys.format_micros(recorded.fill.filled_at)}, outside the period",
-            repair="amend",
-            fill=fill.model_copy(update={"filled_at": order.filled_at}),
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=order.price,
+            filled_at=order.filled_at,
         )
     try:
         label, fill = fill_of(order, account_id, rules)
@@ -283,79 +269,100 @@ def _missing(
 
 def _extra(
     ledger: TradeLedgerRepository,
-    side: _LedgerSide,
+    fill: LedgerFill,
     order: AlpacaOrder | None,
     start: datetime,
     end: datetime,
 ) -> Difference:
-    ours = f"the ledger's {side.side.value} {plain(side.qty)} {side.symbol} at {plain(side.price)}"
-    filled = order is not None and bool(order.filled_qty) and order.filled_avg_price is not None
-    if order is not None and filled and order.filled_at is not None:
-        # Alpaca filled it, at a time outside the period: the ledger's time (and figures) move.
-        current = ledger.get_trade(side.order_id).fill
-        done = DoneOrder(
-            order_id=order.id,
-            client_order_id=order.client_order_id,
-            symbol=ledger_symbol(order.symbol or side.symbol, order.asset_class),
-            side="buy" if (order.side or side.side.value.lower()) == "buy" else "sell",
-            qty=order.filled_qty or side.qty,
-            price=order.filled_avg_price or side.price,
-            filled_at=order.filled_at,
-            order_type=current.order_type.value,
-            asset_class=order.asset_class,
-            status=order.status,
-            executions=0,
+    ours = f"the ledger's {fill.side.value} {plain(fill.qty)} {fill.symbol} at {plain(fill.price)}"
+    if order is None or not order.filled_qty or order.filled_avg_price is None:
+        why = "Alpaca has no such order" if order is None else f"Alpaca's order is {order.status}"
+        return Difference(
+            kind="not_at_alpaca",
+            order_id=fill.order_id,
+            detail=f"{ours}; {why}, unfilled",
+            repair="void",
         )
+    alpaca = f"Alpaca filled {plain(order.filled_qty)} at {plain(order.filled_avg_price)}"
+    if order.filled_at is None:  # done without a fill time (canceled after a partial fill)
         return Difference(
             kind="differs",
-            order_id=side.order_id,
-            detail=f"{ours}; Alpaca filled it at {keys.format_micros(order.filled_at)}, outside "
-            f"{keys.format_seconds(start)}..{keys.format_seconds(end)}",
-            repair="amend",
-            fill=_amended(current, done).model_copy(update={"filled_at": order.filled_at}),
+            order_id=fill.order_id,
+            detail=f"{ours}; {alpaca} ({order.status}) but not in the period, and says not "
+            "when: see its FILL activities",
+            repair="none",
         )
-    why = "Alpaca has no such order" if order is None else f"Alpaca's order is {order.status}"
-    return Difference(
-        kind="not_at_alpaca",
-        order_id=side.order_id,
-        detail=f"{ours}; {why}, unfilled",
-        repair="void",
+    # Alpaca filled it at a time outside the period: the ledger's time (and figures) move.
+    price, _ = ledger_price(order.filled_avg_price)
+    return _amend(
+        ledger.get_trade(fill.order_id).fill,
+        f"{ours}; {alpaca}, at {keys.format_micros(order.filled_at)}, outside "
+        f"{keys.format_seconds(start)}..{keys.format_seconds(end)}",
+        symbol=ledger_symbol(order.symbol or fill.symbol, order.asset_class),
+        side=order.side or fill.side.value.lower(),
+        qty=order.filled_qty,
+        price=price,
+        filled_at=order.filled_at,
     )
 
 
 def _compare(
-    ledger: TradeLedgerRepository, side: _LedgerSide, order: DoneOrder
+    ledger: TradeLedgerRepository, fill: LedgerFill, order: DoneOrder
 ) -> Difference | None:
     differs = []
-    if side.symbol.replace("/", "") != order.symbol.replace("/", ""):
-        differs.append(f"symbol {side.symbol} (Alpaca {order.symbol})")
-    if side.side.value.lower() != order.side:
-        differs.append(f"side {side.side.value} (Alpaca {order.side})")
-    if side.qty != order.qty:
-        differs.append(f"qty {plain(side.qty)} (Alpaca {plain(order.qty)})")
-    if side.price != order.price:
-        differs.append(f"price {plain(side.price)} (Alpaca {plain(order.price)})")
+    if symbol_key(fill.symbol) != symbol_key(order.symbol):
+        differs.append(f"symbol {fill.symbol} (Alpaca {order.symbol})")
+    if fill.side.value.lower() != order.side:
+        differs.append(f"side {fill.side.value} (Alpaca {order.side})")
+    if fill.qty != order.qty:
+        differs.append(f"qty {plain(fill.qty)} (Alpaca {plain(order.qty)})")
+    if fill.price != order.price:
+        differs.append(f"price {plain(fill.price)} (Alpaca {plain(order.price)})")
     if not differs:
         return None
-    current = ledger.get_trade(side.order_id).fill
-    return Difference(
-        kind="differs",
-        order_id=side.order_id,
-        detail=f"the ledger's {', '.join(differs)}; {_alpaca_text(order)}",
-        repair="amend",
-        fill=_amended(current, order),
+    return _amend(
+        ledger.get_trade(fill.order_id).fill,
+        f"the ledger's {', '.join(differs)}; {_alpaca_text(order)}",
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        price=order.price,
     )
 
 
-def _amended(current: TradeFill, order: DoneOrder) -> TradeFill:
-    """The recorded fill with Alpaca's symbol, side, quantity and price (the rest kept)."""
-    return current.model_copy(
-        update={
-            "symbol": order.symbol,
-            "side": Side.BUY if order.side == "buy" else Side.SELL,
-            "qty": order.qty,
-            "price": order.price,
-        }
+def _amend(
+    current: TradeFill,
+    detail: str,
+    *,
+    symbol: str,
+    side: str,
+    qty: Decimal,
+    price: Decimal,
+    filled_at: datetime | None = None,
+) -> Difference:
+    """The amend to Alpaca's symbol, side, quantity, price (and time), the rest of the recorded
+    fill kept; a ``none`` repair saying why when the ledger would refuse the amended fill."""
+    changed = {
+        **current.model_dump(),
+        "symbol": symbol,
+        "side": Side.BUY if side == "buy" else Side.SELL,
+        "qty": qty,
+        "price": price,
+    }
+    if filled_at is not None:
+        changed["filled_at"] = filled_at
+    try:
+        amended = TradeFill.model_validate(changed)
+    except ValidationError as exc:
+        return Difference(
+            kind="differs",
+            order_id=current.order_id,
+            detail=f"{detail}; the ledger refuses Alpaca's figures: "
+            f"{describe_validation_error(exc)}",
+            repair="none",
+        )
+    return Difference(
+        kind="differs", order_id=current.order_id, detail=detail, repair="amend", fill=amended
     )
 
 
@@ -392,7 +399,7 @@ def _apply(
                 status = "repaired" if outcome.status == "voided" else "unchanged"
             elif difference.repair == "amend" and difference.fill is not None:
                 outcome = ledger.amend(
-                    TradeFill.model_validate(difference.fill.model_dump()),
+                    difference.fill,
                     reason=f"reconcile: {difference.detail}"[:500],
                     actor=ACTOR,
                 )

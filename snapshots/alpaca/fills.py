@@ -230,9 +230,14 @@ def _price(
         ratio = exact / total
         with localcontext(decimal_context(60)):
             average = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+    return ledger_price(average)
+
+
+def ledger_price(price: Decimal) -> tuple[Decimal, bool]:
+    """Alpaca's price at the ledger's 9 places (half even), and whether that rounded it."""
     with localcontext(decimal_context(60)):
-        rounded = average.quantize(_PRICE, rounding=ROUND_HALF_EVEN)
-    return normalize(rounded), rounded != average
+        rounded = price.quantize(_PRICE, rounding=ROUND_HALF_EVEN)
+    return normalize(rounded), rounded != price
 
 
 def ledger_symbol(symbol: str, asset_class: str | None) -> str:

@@ -27,6 +27,7 @@ from snapshots.demo.history import UNIVERSE, generate_history, synthetic_account
 from snapshots.fake_alpaca.broker import FakeAccount
 from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from snapshots.ledger.rules import load_rules
+from snapshots.schema import AnySnapshot
 
 ADOPTED_ACCOUNT_ID = synthetic_account_id("adopted")
 #: The adopted account's bots named their orders by strategy; the orders one bot placed for
@@ -160,9 +161,8 @@ def run_adoption_demo(
     return _render(settings, outcome.snapshot.period_end, output)
 
 
-def _checks(snapshot: object) -> str:
-    checks = getattr(snapshot, "integrity_checks", ())
-    statuses = [c.status.value for c in checks]
+def _checks(snapshot: AnySnapshot) -> str:
+    statuses = [c.status.value for c in snapshot.integrity_checks]
     return ", ".join(f"{statuses.count(s)} {s}" for s in ("pass", "warn", "fail") if s in statuses)
 
 

@@ -198,7 +198,10 @@ def start_report(
     if client is None:
         import boto3
 
-        client = boto3.client("stepfunctions", region_name=region)
+        try:
+            client = boto3.client("stepfunctions", region_name=region)
+        except BotoCoreError as exc:  # no region, say: raised as the library's own error
+            raise failed(exc, "a client to start") from exc
     for run in range(MAX_REPORT_RUNS):
         suffix = f"-r{run}" if run else ""
         run_name = name[: 80 - len(suffix)] + suffix
@@ -272,7 +275,7 @@ def run(
             expected_alpaca_account_id=env.get(EXPECTED_ACCOUNT_VARIABLE) or None,
         )
     except AlpacaAuthError:
-        forget_account(environ if environ is not None else os.environ, request.account_id)
+        forget_account(env, request.account_id)
         raise
     finally:
         if alpaca is None:

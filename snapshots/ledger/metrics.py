@@ -181,7 +181,7 @@ def summarize_ledger(
 
     The attributions must be validated ``StrategyAttribution`` s (the repository's reads
     are). Intermediate records are not built as models where their invariants hold by
-    construction (see ``_group_by_order`` and ``snapshots.ledger.fifo.fifo_records``); every record
+    construction (see ``group_by_order`` and ``snapshots.ledger.fifo.fifo_records``); every record
     that is part of the result is validated, and so is the ``LedgerView`` itself.
     """
     start, end = _period(period_start, period_end)
@@ -191,7 +191,7 @@ def summarize_ledger(
         raise IntegrityError(
             f"attributions of other accounts in the ledger of {account_id}: {', '.join(foreign)}"
         )
-    symbols, quantities, in_period_fills = _group_by_order(cumulative, start, end)
+    symbols, quantities, in_period_fills = group_by_order(cumulative, start, end)
     try:
         books = fifo_records(cumulative)
     except LedgerValidationError as exc:
@@ -283,7 +283,7 @@ def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
         }
 
 
-def _group_by_order(
+def group_by_order(
     attributions: Sequence[StrategyAttribution], start: datetime, end: datetime
 ) -> tuple[list[str], list[Decimal], dict[str, LedgerFill]]:
     """Rebuild fills from attributions; attributions of one order must agree on the fill.

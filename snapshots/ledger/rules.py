@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
-from ledger_store.dto import MAX_STRATEGIES_PER_FILL, StrategyName, asset_class_of
+from ledger_store.dto import MAX_STRATEGIES_PER_FILL, StrategyName, asset_class_of, symbol_key
 from ledger_store.errors import LedgerValidationError
 
 DEFAULT_STRATEGY: Final = "unattributed"
@@ -75,7 +75,7 @@ class AttributionRule:
             client_order_id is None or self.client_order_id_regex.search(client_order_id) is None
         ):
             return False
-        if self.symbols is not None and _symbol_key(symbol) not in self.symbols:
+        if self.symbols is not None and symbol_key(symbol) not in self.symbols:
             return False
         return self.asset_class is None or asset_class_of(symbol) == self.asset_class
 
@@ -210,7 +210,7 @@ def _rule(
             raise LedgerValidationError(
                 f"{where('symbols')}: symbols is a non-empty list of symbols"
             )
-        symbols = frozenset(_symbol_key(s.upper()) for s in listed)
+        symbols = frozenset(symbol_key(s.upper()) for s in listed)
     asset_class = body.get("asset_class")
     if asset_class is not None and asset_class not in ASSET_CLASSES:
         raise LedgerValidationError(
@@ -270,11 +270,6 @@ def _strategy_name(value: Any, where: str) -> str:
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"] if exc.errors() else "invalid"
         raise LedgerValidationError(f"{where}: not a strategy name ({reason}): {value!r}") from None
-
-
-def _symbol_key(symbol: str) -> str:
-    """Crypto pairs are ``BTC/USD`` in orders and ``BTCUSD`` in positions: one key for both."""
-    return symbol.replace("/", "")
 
 
 def _first_header(lines: Sequence[str]) -> int:

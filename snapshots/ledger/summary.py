@@ -17,6 +17,7 @@ counter's digests prove nothing dated before the base's ``period_end`` changed s
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,7 +69,7 @@ from snapshots.ledger.lots import (
     Match,
     run_lots,
 )
-from snapshots.ledger.metrics import LedgerFill, _group_by_order, _period, period_totals
+from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
 from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, StrategyLedgerV13
 
 _log = logging.getLogger(__name__)
@@ -306,9 +307,21 @@ def _strategies_entries(
     if len(names) <= 1:
         return [_strategy_entries(ledger, account_id, name, since, until) for name in names]
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(names))) as pool:
-        return list(
-            pool.map(lambda name: _strategy_entries(ledger, account_id, name, since, until), names)
-        )
+        # Each read runs in a copy of this thread's context: its decimal context (the ledger's
+        # arithmetic, not the worker's default) and the bound table settings go with it.
+        reads = [
+            pool.submit(
+                contextvars.copy_context().run,
+                _strategy_entries,
+                ledger,
+                account_id,
+                name,
+                since,
+                until,
+            )
+            for name in names
+        ]
+        return [read.result() for read in reads]
 
 
 def _strategy_entries(
@@ -375,7 +388,7 @@ def summarize_account(
         raise IntegrityError(
             f"entries of other accounts in the ledger of {account_id}: {', '.join(foreign)}"
         )
-    symbols, _, in_period_fills = _group_by_order(cumulative, start, end)
+    symbols, _, in_period_fills = group_by_order(cumulative, start, end)
     carried = base.ledger.strategy_performance if base is not None else {}
     opening = [lot for p in carried.values() for lot in p.open_lots]
     try:

@@ -155,3 +155,77 @@ def test_reconcile_brings_a_broken_ledger_to_the_cleanly_adopted_one(
     again = reconcile(other, fake)
     assert again.differences == ()
     assert again.clean
+
+
+def test_a_fill_alpaca_filled_but_does_not_date_is_not_voided() -> None:
+    """An order canceled after a partial fill has a filled quantity and price but no
+    ``filled_at``: the ledger's fill is real, so reconcile reports it instead of voiding it."""
+    from decimal import Decimal
+
+    from snapshots.adoption.reconcile import _extra
+    from snapshots.alpaca.models import AlpacaOrder
+    from snapshots.ledger.metrics import LedgerFill
+
+    fill = LedgerFill(
+        order_id="11111111-2222-4333-8444-555555555555",
+        symbol="AAPL",
+        side="BUY",
+        qty=Decimal(5),
+        price=Decimal(190),
+        fees=Decimal(0),
+        filled_at=START + timedelta(days=3),
+        strategies=("momentum",),
+    )
+    order = AlpacaOrder.from_api(
+        {
+            "id": fill.order_id,
+            "status": "canceled",
+            "submitted_at": "2026-08-03T14:00:00Z",
+            "symbol": "AAPL",
+            "side": "buy",
+            "qty": "10",
+            "filled_qty": "5",
+            "filled_avg_price": "190",
+        }
+    )
+    found = _extra(None, fill, order, START, END)  # type: ignore[arg-type]  # not read
+    assert (found.kind, found.repair) == ("differs", "none")
+    assert "says not when" in found.detail
+    unknown = _extra(None, fill, None, START, END)  # type: ignore[arg-type]
+    assert (unknown.kind, unknown.repair) == ("not_at_alpaca", "void")
+
+
+def test_figures_the_ledger_would_refuse_are_reported_not_raised() -> None:
+    """Alpaca's figures that break the ledger's bounds (a notional above its limit) make a
+    difference without a repair, never a raw validation error out of reconcile."""
+    from decimal import Decimal
+
+    from snapshots.adoption.reconcile import _amend
+    from tests.builders import make_fill
+
+    current = make_fill()
+    found = _amend(
+        current,
+        "qty differs",
+        symbol=current.symbol,
+        side="buy",
+        qty=Decimal(10) ** 9,
+        price=Decimal(10) ** 6,
+    )
+    assert (found.kind, found.repair, found.fill) == ("differs", "none", None)
+    assert "the ledger refuses Alpaca's figures" in found.detail
+    fine = _amend(
+        current,
+        "qty differs",
+        symbol=current.symbol,
+        side="sell",
+        qty=Decimal(3),
+        price=current.price,
+    )
+    assert fine.repair == "amend"
+    assert fine.fill is not None
+    assert (fine.fill.qty, fine.fill.side.value, fine.fill.order_id) == (
+        3,
+        "SELL",
+        current.order_id,
+    )

@@ -142,6 +142,21 @@ def test_a_report_run_that_failed_is_started_again_under_the_next_name(
     assert len(client.list_executions(stateMachineArn=good)["executions"]) == 1
 
 
+def test_starting_a_report_without_a_region_is_the_library_s_error(
+    environment: TableSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 cannot build the client (no region anywhere): a ReportTriggerError saying so,
+    not botocore's NoRegionError, and not one to retry."""
+    outcome, _ = trading_lambda.run(trading_lambda.parse_request(dict(EVENT)))
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:report"
+    with pytest.raises(ReportTriggerError, match="is stored, but a client to start") as caught:
+        trading_lambda.start_report(arn, outcome.payload)
+    assert not isinstance(caught.value, TransientError)
+
+
 def wait_until_done(client: Any, arn: str) -> None:
     for _ in range(200):
         if client.describe_execution(executionArn=arn)["status"] != "RUNNING":
