@@ -301,10 +301,10 @@ def build_snapshot_from(
     another account's keys raise ``AccountMismatchError`` before any write, as do keys that
     read another Alpaca account than ``expected_alpaca_account_id`` (when the caller knows it,
     e.g. from the account's secret: then not even a first use can bind the wrong account).
-    The only other writes are the period's account events: Alpaca's non-trade activities that map to
-    events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are recorded
-    in the ledger before it is read, idempotently by activity id, so a re-run sees the same
-    ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
+    The only other writes are the period's account events: Alpaca's non-trade activities that
+    map to events (deposits, withdrawals, dividends, splits; ``record_activity_events``) are
+    recorded in the ledger before it is read, idempotently by activity id, so a re-run sees the
+    same ledger. Raises ``LedgerValidationError`` for bad input (before any read), the Alpaca
     errors of ``snapshots.errors``, ``StorageUnavailableError`` or ``IntegrityError`` from the
     ledger.
     """
@@ -359,7 +359,6 @@ def build_snapshot_from(
     return BuiltSnapshot(snapshot=seal(body, hmac_key), ledger_read=read.read)
 
 
-@explicit_context
 def check_expected_account(account_id: str, read: str, expected: str) -> None:
     """Refuse keys that read another Alpaca account than the one the caller expects."""
     if read.lower() != expected.strip().lower():
@@ -371,6 +370,7 @@ def check_expected_account(account_id: str, read: str, expected: str) -> None:
         )
 
 
+@explicit_context
 def payload_for(snapshot: AnySnapshot) -> SnapshotPayload:
     """The Step Functions payload naming ``snapshot``."""
     return SnapshotPayload.naming(

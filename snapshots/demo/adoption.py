@@ -31,8 +31,10 @@ from snapshots.schema import AnySnapshot
 
 ADOPTED_ACCOUNT_ID = synthetic_account_id("adopted")
 #: The adopted account's bots named their orders by strategy; the orders one bot placed for
-#: two strategies carry no prefix, and the trader knows their split by symbol (GLD's is not
-#: written down: its orders go to the default strategy).
+#: two strategies carry no prefix, and the trader writes their split down by symbol. The
+#: rules must say what the bots will say when they record fills themselves: a position
+#: adopted into ``unattributed`` and later sold by a bot's own strategy would show as a long
+#: in one and a short in the other.
 PREFIXES = {"momentum": "mom-", "trend_following": "trend-", "dividend_carry": "div-"}
 SHARED = {
     symbol: allocation for symbol, (_, _, allocation) in UNIVERSE.items() if len(allocation) > 1
@@ -49,7 +51,6 @@ RULES = (
         + ", ".join(f'{name} = "{weight}"' for name, weight in sorted(allocation.items()))
         + " }\n"
         for symbol, allocation in sorted(SHARED.items())
-        if symbol != "GLD"
     )
 )
 #: Trading days of the adopted account; the bot records the last two itself.

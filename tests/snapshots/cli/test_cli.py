@@ -238,7 +238,8 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     # symbol attribute the fills), reconciled after the bot lost one fill and mis-recorded
     # another, and reported.
     assert "95 executions of 60 orders: 60 fills recorded" in out
-    assert "default (unattributed)      5 fills" in out
+    assert "GLD split                   5 fills" in out
+    assert "default (unattributed)      0 fills" in out
     assert "reconcile: 2 difference(s)" in out
     assert out.count("-> repaired") == 2
     assert "month-to-date snapshot after the repairs: 5 pass" in out
