@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from decimal import (
     ROUND_DOWN,
@@ -164,6 +165,23 @@ def normalized(value: Decimal) -> Decimal:
     if exponent > 0:
         reduced = reduced.quantize(_ONE, context=_EXACT)
     return reduced
+
+
+#: Number text that is already canonical (``normalized`` would return what it spells): zero
+#: unsigned, no exponent, no leading or trailing zeros; the form DynamoDB returns. At most
+#: ``_SHORT_TEXT`` characters, it has under 20 significant digits and a magnitude in
+#: ``[1E-18, 1E+19)``, so it is in range too.
+_CANONICAL_TEXT = re.compile(r"0|-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])")
+_SHORT_TEXT = 20
+
+
+def canonical_decimal(value: object) -> Decimal:
+    """``normalized(to_decimal(value))``: every DTO number's conversion. Short canonical text
+    (what a read of stored numbers gives) is converted directly, the checks it would pass
+    skipped."""
+    if type(value) is str and len(value) <= _SHORT_TEXT and _CANONICAL_TEXT.fullmatch(value):
+        return Decimal(value)
+    return normalized(to_decimal(value))
 
 
 def plain(value: Decimal) -> str:

@@ -11,11 +11,12 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -32,13 +33,13 @@ from pydantic import (
 from . import keys
 from .decimals import (
     MAX_SIGNIFICANT_DIGITS,
+    canonical_decimal,
     decimal_context,
     decimal_places,
     normalize,
     normalized,
     plain,
     quantize_down,
-    to_decimal,
 )
 from .errors import LedgerValidationError
 
@@ -135,9 +136,36 @@ def value_of(symbol: str, qty: Decimal, price: Decimal) -> Decimal:
     return _NOTIONAL.multiply(_NOTIONAL.multiply(qty, price), contract_multiplier(symbol))
 
 
+_V = TypeVar("_V")
+#: How many accepted texts each ``_once`` validator remembers (it forgets all when full).
+_ACCEPTED_LIMIT = 1 << 16
+
+
+def _once(validate: Callable[[Any], _V]) -> Callable[[Any], _V]:
+    """``validate``, run once per distinct text: a read of the ledger meets the same accounts,
+    strategies, symbols, correlation ids and prices over and over. Only what it accepted is
+    remembered, under the exact ``str`` it was given (a refusal raises again every time)."""
+    accepted: dict[str, _V] = {}
+
+    def once(value: Any) -> _V:
+        if type(value) is str:
+            known = accepted.get(value)
+            if known is not None:
+                return known
+        result = validate(value)
+        if type(value) is str:
+            if len(accepted) >= _ACCEPTED_LIMIT:
+                accepted.clear()
+            accepted[value] = result
+        return result
+
+    return once
+
+
+@_once
 def _decimal(value: Any) -> Decimal:
     try:
-        return normalized(to_decimal(value))
+        return canonical_decimal(value)
     except LedgerValidationError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -145,6 +173,7 @@ def _decimal(value: Any) -> Decimal:
 def key_part(what: str) -> AfterValidator:
     """Validator of a key part (``keys.validate_key_part``): NFC, no ``#``, no invisibles."""
 
+    @_once
     def check(value: str) -> str:
         try:
             return keys.validate_key_part(value, what)
@@ -320,6 +349,7 @@ def free_text(value: object, what: str, limit: int) -> str:
 _ADJUSTED_OPTION_SYMBOL = re.compile(r"^[A-Z]{1,5}[0-9]\d{6}[CP]\d{8}$")
 
 
+@_once
 def _check_symbol(value: str) -> str:
     if _ADJUSTED_OPTION_SYMBOL.fullmatch(value):
         raise ValueError(

@@ -85,16 +85,23 @@ def require_utc(value: datetime, what: str) -> datetime:
     return utc
 
 
+def _utc(value: datetime) -> datetime:
+    """``require_utc`` of a timestamp, without converting one that is UTC already (the usual
+    case, and the hot path of every key and digest)."""
+    if type(value) is datetime and value.tzinfo is UTC and value.year >= EARLIEST.year:
+        return value  # LATEST is the last instant a datetime can hold
+    return require_utc(value, "timestamp")
+
+
 def format_seconds(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): the key form of period boundaries."""
-    utc = require_utc(value, "timestamp")
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
+    # isoformat of a UTC instant ends in "+00:00"; the year has four digits in the range
+    return _utc(value).isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def format_micros(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so string order equals time order."""
-    utc = require_utc(value, "timestamp")
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
+    return _utc(value).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:

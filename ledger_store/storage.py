@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import time
@@ -24,6 +25,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.pagination import ResultIterator
 from pynamodb.transactions import TransactWrite
 
+from . import paging
 from .binding import bound
 from .config import TableSettings
 from .errors import (
@@ -216,7 +218,7 @@ def _stream(
     start_query: Callable[[], ResultIterator[M]],
     tolerate: bool,
 ) -> Iterator[Any]:
-    for raw in _raw_items(settings, operation, key, start_query):
+    for raw in _raw_items(settings, operation, key, start_query, raw_json=False):
         try:
             yield deserialize(raw, operation)
         except IntegrityError as exc:
@@ -230,14 +232,19 @@ def _raw_items(
     operation: str,
     key: str,
     start_query: Callable[[], ResultIterator[M]],
+    *,
+    raw_json: bool,
 ) -> Iterator[dict[str, Any]]:
-    """The raw items of a PynamoDB query, page by page, each request bound and translated."""
+    """The raw items of a PynamoDB query, page by page, each request bound and translated;
+    with ``raw_json`` as DynamoDB sent them (``paging.raw_items``: binary values base64 text)."""
     with storage_call(settings, operation, key):
+        paging.install(LedgerItem._get_connection().connection.client)
         pages = start_query().page_iter  # created while bound: it captures the connection
     for number in itertools.count():
         with (
             storage_call(settings, operation, key),
             subsegment("ledger.query", operation=operation, key=key, page=number),
+            paging.raw_items() if raw_json else contextlib.nullcontext(),
         ):
             try:
                 page = next(pages)
@@ -256,10 +263,12 @@ def stream_converted(
 ) -> Iterator[T]:
     """Like ``stream``, but each raw item goes straight to ``convert`` (``None``: skip it),
     without a PynamoDB model in between: for the hot read paths, where building one model per
-    item costs more than the request. What ``convert`` raises for an item that does not fit
-    (``ValueError``, ``TypeError``, ``KeyError``, ``LedgerError``) is an ``IntegrityError``
-    naming the item (by its keys, or by ``describe`` when the read projects them away)."""
-    for raw in _raw_items(settings, operation, key, start_query):
+    item costs more than the request. Items come as DynamoDB's JSON (``paging.raw_items``), so
+    ``convert`` must read only string and number values. What ``convert`` raises for an item
+    that does not fit (``ValueError``, ``TypeError``, ``KeyError``, ``LedgerError``) is an
+    ``IntegrityError`` naming the item (by its keys, or by ``describe`` when the read projects
+    them away)."""
+    for raw in _raw_items(settings, operation, key, start_query, raw_json=True):
         try:
             converted = convert(raw)
         except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:

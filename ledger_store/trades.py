@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
@@ -860,10 +859,10 @@ def _attribution_from_raw(raw: dict[str, Any]) -> StrategyAttribution | None:
                 "correlation_id": raw["correlation_id"]["S"],
                 "symbol": raw["symbol"]["S"],
                 "side": raw["side"]["S"],
-                "qty": Decimal(raw["qty"]["N"]),
-                "price": Decimal(raw["price"]["N"]),
-                "weight": Decimal(raw["weight"]["N"]),
-                "fees": Decimal(raw["fees"]["N"]),
+                "qty": raw["qty"]["N"],
+                "price": raw["price"]["N"],
+                "weight": raw["weight"]["N"],
+                "fees": raw["fees"]["N"],
                 "filled_at": keys.parse_timestamp(raw["filled_at"]["S"]),
             }
         )

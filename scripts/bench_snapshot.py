@@ -280,6 +280,8 @@ class SizeResult:
     read_path: dict[str, Any] = field(default_factory=dict)
     #: Listing 30 stored snapshots: metadata (GSI5) vs bodies vs raw botocore on GSI5.
     listing: dict[str, Any] = field(default_factory=dict)
+    #: The whole ledger read and folded vs the same pages read raw (``measure_full_read``).
+    full_read: dict[str, Any] = field(default_factory=dict)
 
 
 def fake_account_for_period(
@@ -407,6 +409,12 @@ def bench_size(
                 }
         floor = measure_floor(settings, account_id, start, end, base_end)
         read_path = measure_read_path(settings, ledger, account_id)
+        full_read = measure_full_read(settings, ledger, account_id, start, end, repeat)
+        log(
+            f"  full read: {full_read['library']['seconds']:.2f} s (floors: raw botocore "
+            f"{full_read['raw botocore']['seconds']:.2f} s, raw JSON "
+            f"{full_read['raw JSON']['seconds']:.2f} s)"
+        )
         snapshot = outcome.snapshot
         with meter.measure() as read_usage:
             started = time.perf_counter()
@@ -446,6 +454,7 @@ def bench_size(
             paths=paths,
             floor=floor,
             read_path=read_path,
+            full_read=full_read,
             listing=listing,
             snapshot={
                 "status": outcome.status,
@@ -661,6 +670,99 @@ def measure_read_path(
         "ratio": medians["library"] / medians["raw botocore"],
         "ratio_same_projection": medians["library"] / medians["raw botocore, same projection"],
     }
+
+
+def measure_full_read(
+    settings: TableSettings,
+    ledger: TradeLedgerRepository,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    repeat: int = 3,
+) -> dict[str, Any]:
+    """The whole ledger read and folded (``read_account`` without a base: what adoption and
+    every repair cost) beside what reading the same pages costs with nothing done to them.
+
+    Floors, measured in the same run on a raw client: every strategy's whole GSI3 partition
+    with the library's projection and page size, the strategies read by as many threads as
+    the library uses, (1) parsed by botocore, (2) taken as JSON (``paging.raw_items``: the
+    least any reader over HTTP does). Once, for information: (1) without a page size, which on
+    DynamoDB Local costs more with every page (it evaluates the rest of the partition each
+    time). Medians of ``repeat``; wall and this process's CPU seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledger_store import keys, paging
+    from ledger_store.events import AccountEventRepository
+    from ledger_store.trades import _ATTRIBUTION_READ
+    from snapshots.ledger.summary import READ_THREADS, read_account
+
+    events = AccountEventRepository(settings)
+    strategies = [r.strategy for r in ledger.strategies(account_id)]
+    client = raw_client(settings)
+    meter = DynamoMeter(client)
+    library_meter = DynamoMeter.for_settings(settings)
+
+    def partition(strategy: str, *, sized: bool, raw: bool) -> int:
+        params: dict[str, Any] = {
+            "TableName": settings.table_name,
+            "IndexName": "GSI3",
+            "KeyConditionExpression": "GSI3PK = :pk",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.account_strategy_pk(account_id, strategy)}
+            },
+            "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(_ATTRIBUTION_READ))),
+            "ExpressionAttributeNames": {f"#a{i}": a for i, a in enumerate(_ATTRIBUTION_READ)},
+        }
+        if sized:
+            params["Limit"] = paging.QUERY_PAGE_ITEMS
+        with paging.raw_items() if raw else contextlib.nullcontext():
+            return len(raw_query(client, **params))
+
+    def floor(*, sized: bool = True, raw: bool = False) -> int:
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            return sum(pool.map(lambda s: partition(s, sized=sized, raw=raw), strategies))
+
+    def library() -> int:
+        read = read_account(ledger, events, account_id, start, end, prices={})
+        if read.read.path != "full":
+            raise RuntimeError("read_account without a base did not read everything")
+        return read.read.attributions_read
+
+    paging.install(client)  # raw_items() acts only through the handler
+    readers: dict[str, Callable[[], int]] = {
+        "library": library,
+        "raw botocore": floor,
+        "raw JSON": lambda: floor(raw=True),
+    }
+    results: dict[str, Any] = {}
+    counts = {name: read() for name, read in readers.items()}  # warm up
+    if len(set(counts.values())) != 1:
+        raise RuntimeError(f"the readers read different numbers of attributions: {counts}")
+    for name, read in readers.items():
+        usage_meter = library_meter if name == "library" else meter
+        walls: list[float] = []
+        cpus: list[float] = []
+        for _ in range(repeat):
+            with usage_meter.measure() as usage:
+                started, cpu = time.perf_counter(), time.process_time()
+                read()
+                walls.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+        results[name] = {
+            "seconds": statistics.median(walls),
+            "cpu_seconds": statistics.median(cpus),
+            "read_requests": _reads(usage.as_dict()),
+            "read_units": usage.as_dict()["read_units"],
+        }
+    with meter.measure() as usage:
+        started = time.perf_counter()
+        floor(sized=False)
+        results["raw botocore, no page size"] = {
+            "seconds": time.perf_counter() - started,
+            "read_requests": _reads(usage.as_dict()),
+            "read_units": usage.as_dict()["read_units"],
+        }
+    return {"attributions": counts["library"], "strategies": len(strategies), **results}
 
 
 def bench_import(base: TableSettings, fills: int, log: Callable[[str], None]) -> dict[str, Any]:
@@ -1206,6 +1308,34 @@ def format_paths(results: Sequence[SizeResult], engine: str) -> str:
     row(
         "  library / raw same projection",
         [f"{r.read_path['ratio_same_projection']:.2f}x" for r in results],
+    )
+    full = [r.full_read for r in results]
+    row("full ledger read (read_account, no base)", [_num(f["attributions"]) for f in full])
+    for name, label in (
+        ("library", "  read and folded: wall / CPU, s"),
+        ("raw botocore", "  floor, raw botocore: wall / CPU, s"),
+        ("raw JSON", "  floor, raw JSON: wall / CPU, s"),
+    ):
+        row(label, [f"{f[name]['seconds']:.2f} / {f[name]['cpu_seconds']:.2f}" for f in full])
+    row(
+        "  read requests / RCU (library, floors)",
+        [
+            f"{f['library']['read_requests']:,} / {f['library']['read_units']:,.0f}, "
+            f"{f['raw botocore']['read_requests']:,} / {f['raw botocore']['read_units']:,.0f}"
+            for f in full
+        ],
+    )
+    row(
+        "  library per 1,000 attributions, ms",
+        [_num(f["library"]["seconds"] / f["attributions"] * 1e6) for f in full],
+    )
+    row(
+        "  library / raw botocore",
+        [ratio(f["library"]["seconds"], f["raw botocore"]["seconds"]) for f in full],
+    )
+    row(
+        "  raw botocore without a page size, s",
+        [_num(f["raw botocore, no page size"]["seconds"], 2) for f in full],
     )
     for name in ("summaries (GSI5)", "range (bodies)", "raw botocore (GSI5)"):
         row(

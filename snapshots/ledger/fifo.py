@@ -522,12 +522,12 @@ def _book_records(book: _Book) -> BookRecords:
     )
 
 
-@ledger_arithmetic
 def fits(value: Decimal) -> bool:
     """Whether ``normalize`` accepts a finite ``value`` (cheaper than calling it).
 
     ``normalize`` rejects more than 38 significant digits (rounding to 38 digits is then
-    inexact) and magnitudes outside ``[1E-38, 1E+38)``.
+    inexact) and magnitudes outside ``[1E-38, 1E+38)``. Independent of the caller's context:
+    ``_FITS`` is named, and ``is_zero`` and ``adjusted`` use none.
     """
     if value.is_zero():
         return True

@@ -64,6 +64,17 @@ def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings)
     assert result.floor["dynamodb"]["requests"]["Query"] >= 2
     assert result.read_path["items"] > 0
     assert result.read_path["ratio"] > 0
+    # The full read beside its floors: the same attributions, the same pages.
+    full_read = result.full_read
+    assert full_read["attributions"] == result.attributions
+    assert full_read["strategies"] == result.snapshot["strategies"]
+    for name in ("library", "raw botocore", "raw JSON"):
+        assert full_read[name]["seconds"] > 0
+        assert full_read[name]["cpu_seconds"] > 0
+    # the library's attribution pages are the floor's (plus its registry, events and counter)
+    floor_queries = full_read["raw botocore"]["read_requests"]
+    assert floor_queries >= full_read["strategies"]
+    assert floor_queries < full_read["library"]["read_requests"] <= floor_queries + 3
     listing = result.listing
     assert listing["summaries (GSI5)"]["requests"] == {"Query": 1}
     assert listing["raw botocore (GSI5)"]["requests"] == {"Query": 1}
@@ -75,6 +86,7 @@ def test_bench_size_reports_requests_capacity_and_sizes(settings: TableSettings)
     paths = bench.format_paths([result], "test")
     assert "RCU (b) / (a)" in paths
     assert "read requests (a) / (c)" in paths
+    assert "floor, raw JSON: wall / CPU, s" in paths
     assert json.loads(json.dumps({"sizes": [result]}, default=bench._json_default))
 
 

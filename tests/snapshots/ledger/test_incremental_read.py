@@ -9,6 +9,7 @@ reads everything instead, saying why.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import logging
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from ledger_store.config import TableSettings
 from ledger_store.dto import TradeFill
-from ledger_store.errors import ConflictError
+from ledger_store.errors import ConflictError, LedgerValidationError
 from ledger_store.events import AccountEventRepository, CashFlow, Dividend, Split
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.canonical import canonical_bytes
@@ -285,3 +286,22 @@ def test_a_registry_row_without_digest_rebuilds(
         UpdateExpression="REMOVE entries_digest",
     )
     assert_rebuilt(settings_, base, "no digests")
+
+
+def test_a_read_leaves_the_garbage_collector_as_it_found_it(
+    two_weeks: tuple[TableSettings, LedgerBase],
+) -> None:
+    """The read pauses Python's cyclic collector (its objects all live on); after it, and
+    after a read that fails, the collector is on or off as the caller had it."""
+    settings_, _ = two_weeks
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            read(settings_, ACCOUNT, *WEEK2)
+            assert gc.isenabled() is enabled
+            with pytest.raises(LedgerValidationError):
+                read(settings_, ACCOUNT, WEEK2[1], WEEK2[0])  # an empty period
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -19,7 +19,7 @@ import pytest
 
 from ledger_store.errors import LedgerValidationError
 from ledger_store.events import CashFlow, Dividend, Event, Merger, Split, SymbolChange, parse_event
-from snapshots.ledger.lots import LotLedger, run_lots
+from snapshots.ledger.lots import LotLedger, Match, run_lots
 from tests.builders import ACCOUNT, attributions_of, strategy_fill
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
@@ -521,6 +521,12 @@ def test_the_engine_agrees_with_the_reference(seed: int) -> None:
         == expected["unattributed"]
     )
     assert Fraction(ledger.net_deposits()) == expected["deposits"]
+    for match in ledger.matches:  # built unvalidated: each must be what validation makes of it
+        again = Match.model_validate(match.model_dump())
+        assert again == match
+        assert [str(getattr(again, f)) for f in Match.model_fields] == [
+            str(getattr(match, f)) for f in Match.model_fields
+        ]
     assert (
         sorted(
             (x.strategy, x.symbol, x.side, Fraction(x.qty), Fraction(x.price)) for x in ledger.lots
