@@ -1,0 +1,812 @@
+"""The report's summary sections: key figures, returns and risk, reconciliation, strategies,
+round trips, positions, asset classes, integrity checks and the methodology.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Final
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.platypus import (
+    KeepTogether,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from ledger_store.events import AssetFee
+from snapshots.ledger.models import AccountLedgerV16
+from snapshots.report.figures import (
+    NONE_TEXT,
+    PositionExposure,
+    ReportFigures,
+    fmt_date,
+    fmt_datetime,
+    fmt_money,
+    fmt_percent,
+    fmt_price,
+    fmt_qty,
+)
+from snapshots.report.layout import (
+    CARD_BG,
+    CELL_LEFT_BOLD,
+    CELL_MUTED,
+    CHART_WIDTH,
+    CONTENT_WIDTH,
+    FONT,
+    FONT_BOLD,
+    HEADER_BG,
+    INK,
+    METHOD,
+    MUTED,
+    NAVY,
+    NEGATIVE,
+    POSITIVE,
+    STATUS_COLOURS,
+    TABLE_FONT_SIZE,
+    WARNING,
+    _count,
+    _duration,
+    _fit,
+    _fitting_size,
+    _grid_table,
+    _heading,
+    _kv_table,
+    _note,
+    _para,
+    _ratio_text,
+    _row_height,
+    _side_by_side,
+    _signed_colour,
+    _widths,
+    clean_text,
+)
+from snapshots.report.metrics import ReportMetrics
+from snapshots.report.performance import Performance
+from snapshots.schema import (
+    AnySnapshot,
+)
+
+
+def _key_figures(m: ReportMetrics) -> list[Any]:
+    f, p, period = m.figures, m.performance, m.period
+    ccy = clean_text(f.currency)
+    episode = p.max_drawdown
+    rate = fmt_percent(p.risk_free_rate)
+    trips = m.round_trips
+    cards: list[tuple[str, str, str, Any]] = [
+        ("Equity", fmt_money(f.equity), f"{ccy}, live at the snapshot", INK),
+        (
+            "Net P&L (period)",
+            fmt_money(period.pnl, signed=True),
+            f"{ccy}, deposits excluded" if period.pnl is not None else "needs two daily values",
+            _signed_colour(period.pnl),
+        ),
+        (
+            "Return (period)",
+            fmt_percent(period.twr, signed=True),
+            f"time-weighted, {_count(period.returns, 'day')}",
+            _signed_colour(period.twr),
+        ),
+        (
+            "Max drawdown",
+            fmt_percent(None if episode is None else episode.depth),
+            (
+                f"{fmt_money(-episode.amount)} {ccy}, {fmt_date(episode.peak)[5:]} \u2192 "
+                f"{fmt_date(episode.trough)[5:]}"
+                if episode is not None
+                else ("no fall" if p.returns else "needs two daily values")
+            ),
+            NEGATIVE if episode is not None else INK,
+        ),
+        ("Cash", fmt_money(f.cash), ccy, INK),
+        ("Buying power", fmt_money(f.buying_power), ccy, INK),
+        ("Long market value", fmt_money(f.long_market_value), ccy, INK),
+        ("Short market value", fmt_money(f.short_market_value), ccy, INK),
+        ("Volatility", fmt_percent(p.volatility), "annualised (252 days)", INK),
+        ("Sharpe", _ratio_text(p.sharpe), f"risk-free {rate}", _signed_colour(p.sharpe)),
+        ("Sortino", _ratio_text(p.sortino), f"risk-free {rate}", _signed_colour(p.sortino)),
+        ("Calmar", _ratio_text(p.calmar), "annualised return / max DD", _signed_colour(p.calmar)),
+        (
+            "Fees (ledger)",
+            fmt_money(f.ledger_fees),
+            f"Alpaca {fmt_money(f.alpaca_fees)} in its fee window",
+            INK,
+        ),
+        (
+            "Win rate",
+            fmt_percent(None if trips is None else trips.win_rate, places=1),
+            NONE_TEXT if trips is None else f"{_count(trips.round_trips, 'round trip')}",
+            INK,
+        ),
+        (
+            "Orders filled",
+            f"{f.filled_orders} / {f.orders}",
+            _orders_detail(f),
+            INK,
+        ),
+        (
+            "Integrity checks",
+            _checks_headline(f),
+            f"{f.checks_passed} pass \u00b7 {f.checks_warned} warn \u00b7 {f.checks_failed} fail",
+            NEGATIVE if f.checks_failed else (WARNING if f.checks_warned else POSITIVE),
+        ),
+    ]
+    per_row = 4
+    data: list[list[str]] = []
+    style: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, -1), CARD_BG),
+        ("LINEAFTER", (0, 0), (-2, -1), 4, colors.white),
+        ("LEFTPADDING", (0, 0), (-1, -1), 7),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 7),
+        ("TOPPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+    ]
+    for start in range(0, len(cards), per_row):
+        group = cards[start : start + per_row]
+        row = len(data)
+        data.append([c[0].upper() for c in group])
+        data.append([c[1] for c in group])
+        data.append([_fit(c[2], CONTENT_WIDTH / per_row - 14, size=6.8) for c in group])
+        style += [
+            ("FONT", (0, row), (-1, row), FONT_BOLD, 6.3),
+            ("TEXTCOLOR", (0, row), (-1, row), MUTED),
+            ("TOPPADDING", (0, row), (-1, row), 5),
+            ("FONT", (0, row + 1), (-1, row + 1), FONT_BOLD, 12.5),
+            ("TOPPADDING", (0, row + 1), (-1, row + 1), 2),
+            ("BOTTOMPADDING", (0, row + 1), (-1, row + 1), 2),
+            ("FONT", (0, row + 2), (-1, row + 2), FONT, 6.8),
+            ("TEXTCOLOR", (0, row + 2), (-1, row + 2), MUTED),
+            ("BOTTOMPADDING", (0, row + 2), (-1, row + 2), 5),
+        ]
+        for column, card in enumerate(group):
+            cell = (column, row + 1)
+            style.append(("TEXTCOLOR", cell, cell, card[3]))
+            size = _fitting_size(card[1], CONTENT_WIDTH / per_row - 14, FONT_BOLD, 12.5)
+            if size < 12.5:
+                style.append(("FONT", cell, cell, FONT_BOLD, size, 12.5 * 1.2))
+        if start:
+            style.append(("LINEABOVE", (0, row), (-1, row), 4, colors.white))
+    table = Table(data, colWidths=[CONTENT_WIDTH / per_row] * per_row)
+    table.setStyle(TableStyle(style))
+    return [_heading("Key figures"), table]
+
+
+def _orders_detail(f: ReportFigures) -> str:
+    parts = []
+    if f.partially_filled_orders:
+        parts.append(f"{f.partially_filled_orders} partially")
+    if f.order_legs:
+        parts.append(_count(f.order_legs, "leg"))
+    return " \u00b7 ".join(parts) if parts else "filled / total, by quantity"
+
+
+def _checks_headline(f: ReportFigures) -> str:
+    if f.checks_failed:
+        return f"{f.checks_failed} failed"
+    if f.checks_warned:
+        return _count(f.checks_warned, "warning")
+    return "all passed" if f.checks_passed else "none run"
+
+
+#: The daily-returns table: rows per column and columns (the last days when there are more).
+DAILY_ROWS: Final = 12
+
+
+DAILY_COLUMNS: Final = 3
+
+
+def _window_text(p: Performance) -> str:
+    if p.first_day is None:
+        return "no daily equity"
+    return (
+        f"from the close of {fmt_date(p.first_day)} to that of {fmt_date(p.last_day)}, "
+        f"{_count(p.returns, 'daily return')}"
+    )
+
+
+def _returns_and_risk(m: ReportMetrics) -> list[Any]:
+    p, period = m.performance, m.period
+    ccy = clean_text(m.figures.currency)
+    returns: list[tuple[str, str, Any]] = [
+        (
+            "Period return (time-weighted)",
+            fmt_percent(period.twr, signed=True),
+            _signed_colour(period.twr),
+        ),
+        (
+            f"Period net P&L (flow-adjusted), {ccy}",
+            fmt_money(period.pnl, signed=True),
+            _signed_colour(period.pnl),
+        ),
+        (
+            f"Period deposits and withdrawals, {ccy}",
+            fmt_money(period.net_flows, signed=True),
+            None,
+        ),
+    ]
+    if p is not period:
+        returns.append(
+            (
+                "Return over the whole history",
+                fmt_percent(p.twr, signed=True),
+                _signed_colour(p.twr),
+            )
+        )
+    for window_return in p.windows:
+        returns.append(
+            (
+                f"{window_return.label} (from {fmt_date(window_return.first_day)})",
+                fmt_percent(window_return.ret, signed=True),
+                _signed_colour(window_return.ret),
+            )
+        )
+    returns.append(
+        (
+            "Annualised return (CAGR)",
+            fmt_percent(p.annualised_return, signed=True),
+            _signed_colour(p.annualised_return),
+        )
+    )
+    b = p.benchmark
+    if b is not None:
+        symbol = _fit(b.symbol, 60)
+        whole = " (whole history)" if p is not period else ""
+        if p is not period and period.benchmark is not None:
+            returns.append(
+                (
+                    f"{symbol} over the period",
+                    fmt_percent(period.benchmark.total_return, signed=True),
+                    _signed_colour(period.benchmark.total_return),
+                )
+            )
+        returns += [
+            (
+                f"{symbol}{whole}",
+                fmt_percent(b.total_return, signed=True),
+                _signed_colour(b.total_return),
+            ),
+            (
+                f"Excess return over {symbol}{whole}",
+                fmt_percent(b.excess_return, signed=True),
+                _signed_colour(b.excess_return),
+            ),
+            (f"Beta to {symbol}", _ratio_text(b.beta), None),
+            (f"Correlation with {symbol}", _ratio_text(b.correlation), None),
+        ]
+    episode, current = p.max_drawdown, p.current_drawdown
+    rate = fmt_percent(p.risk_free_rate)
+    risk: list[tuple[str, str, Any]] = [
+        ("Volatility (annualised)", fmt_percent(p.volatility), None),
+        (f"Sharpe ratio (risk-free {rate})", _ratio_text(p.sharpe), _signed_colour(p.sharpe)),
+        (f"Sortino ratio (risk-free {rate})", _ratio_text(p.sortino), _signed_colour(p.sortino)),
+        ("Calmar ratio", _ratio_text(p.calmar), _signed_colour(p.calmar)),
+    ]
+    if episode is None:
+        risk.append(("Max drawdown", "none" if p.returns else NONE_TEXT, None))
+    else:
+        recovered = fmt_date(episode.recovered) if episode.recovered else "not yet"
+        risk += [
+            ("Max drawdown", fmt_percent(episode.depth), NEGATIVE),
+            (f"\u2003lost, {ccy}", fmt_money(-episode.amount, signed=True), NEGATIVE),
+            (
+                "\u2003peak \u2192 trough",
+                f"{fmt_date(episode.peak)} \u2192 {fmt_date(episode.trough)}",
+                None,
+            ),
+            ("\u2003recovered", recovered, None),
+            ("\u2003duration", _count(episode.duration_days, "day"), None),
+        ]
+    if current is not None:
+        risk.append(
+            (
+                f"Current drawdown (peak {fmt_date(current.peak)})",
+                fmt_percent(current.depth),
+                NEGATIVE if current.depth < 0 else None,
+            )
+        )
+    table = _side_by_side(
+        _kv_table(returns, CHART_WIDTH, "Returns"), _kv_table(risk, CHART_WIDTH, "Risk")
+    )
+    return [
+        _heading("Returns and risk"),
+        table,
+        _note(
+            f"Period: {_window_text(period)}. Risk, drawdown, MTD/YTD/1Y and the benchmark: "
+            f"{_window_text(p)}. Returns are time-weighted: deposits and withdrawals are not "
+            "profit. Ratios annualise with 252 trading days; see the methodology at the end."
+        ),
+    ]
+
+
+def _period_returns(m: ReportMetrics) -> list[Any]:
+    """Monthly returns, then the daily returns in columns."""
+    p = m.performance
+    days = [d for d in m.period.days if d.ret is not None]
+    if not days:
+        return []
+    story: list[Any] = [_heading("Returns by month and by day")]
+    months = [["Month", "Return", "Days"]] + [
+        [w.label, fmt_percent(w.ret, signed=True), str(w.days)] for w in p.months
+    ]
+    month_colours = {(1, row): _signed_colour(w.ret) for row, w in enumerate(p.months, start=1)}
+    month_table = _grid_table(
+        months, [70, 70, 40], right=(1, 2), colours=month_colours, long=False, h_align="LEFT"
+    )
+    shown = days[-DAILY_ROWS * DAILY_COLUMNS :]
+    columns = [shown[i : i + DAILY_ROWS] for i in range(0, len(shown), DAILY_ROWS)]
+    header: list[str] = []
+    for _ in columns:
+        header += ["Day", "Return"]
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row in range(max(len(c) for c in columns)):
+        line: list[str] = []
+        for index, column in enumerate(columns):
+            if row < len(column):
+                day = column[row]
+                line += [fmt_date(day.day), fmt_percent(day.ret, signed=True)]
+                colours[(2 * index + 1, row + 1)] = _signed_colour(day.ret)
+            else:
+                line += ["", ""]
+        data.append(line)
+    width = CONTENT_WIDTH - 196
+    daily = _grid_table(
+        data,
+        [width / (2 * len(columns))] * (2 * len(columns)),
+        right=tuple(range(1, 2 * len(columns), 2)),
+        colours=colours,
+        long=False,
+        font_size=7,
+        pad_y=1.6,
+        h_align="LEFT",
+    )
+    layout = _side_by_side(month_table, daily, (180, 16, width))
+    story.append(layout)
+    if len(shown) < len(days):
+        story.append(_note(f"The last {len(shown)} of {len(days)} daily returns."))
+    return story
+
+
+def _reconciliation(m: ReportMetrics) -> list[Any]:
+    r = m.reconciliation
+    title = _heading("Reconciliation")
+    if r is None:
+        return [title, _note("Two daily equity samples are needed to reconcile the period.")]
+    data: list[list[Any]] = [["", "Source", m.figures.currency]]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, line in enumerate(r.lines, start=1):
+        data.append(
+            [
+                _para(line.label),
+                _para(line.source, CELL_MUTED),
+                fmt_money(line.amount, signed=line.key != "opening_equity"),
+            ]
+        )
+        if line.key != "opening_equity":
+            colours[(2, row)] = _signed_colour(line.amount)
+    data.append(
+        [
+            f"Closing equity (close of {fmt_date(m.period.last_day)})",
+            "Alpaca portfolio history",
+            fmt_money(r.closing),
+        ]
+    )
+    statement = _grid_table(
+        data,
+        _widths(52, 30, 18),
+        right=(2,),
+        colours=colours,
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    diffs: list[list[Any]] = [["Figure", "Alpaca", "Ledger", "Difference", "Why"]]
+    diff_colours: dict[tuple[int, int], Any] = {}
+    for row, d in enumerate(r.differences, start=1):
+        diffs.append(
+            [
+                _para(d.label),
+                fmt_money(d.alpaca),
+                fmt_money(d.ledger),
+                fmt_money(d.difference, signed=True),
+                _para(d.explanation, CELL_MUTED),
+            ]
+        )
+        if not d.difference.is_zero():
+            diff_colours[(3, row)] = WARNING
+    differences = _grid_table(
+        diffs, _widths(24, 12, 13, 11, 40), right=(1, 2, 3), colours=diff_colours, long=False
+    )
+    return [
+        title,
+        statement,
+        _note(
+            "Opening equity + deposits and withdrawals + realised P&L + dividends \u2212 fees + "
+            "market moves = closing equity. Market moves is what remains: the change in value "
+            "of open positions and anything the ledger does not hold."
+        ),
+        Spacer(1, 6),
+        differences,
+    ]
+
+
+def _strategies(m: ReportMetrics) -> list[Any]:
+    strategies = m.strategies
+    title = _heading(f"Strategies ({len(strategies)})")
+    if not strategies:
+        return [title, _note("The ledger has no strategy with trades before the period end.")]
+    header = [
+        "Strategy",
+        "Trades",
+        "Realised",
+        "Dividends",
+        "Fees",
+        "Net\n(period)",
+        "Unrealised\n(open lots)",
+        "Total P&L\n(inception)",
+    ]
+    widths = _widths(26, 9, 11, 11, 9, 11, 12, 12)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    totals = [Decimal(0)] * 6
+    for row, s in enumerate(strategies, start=1):
+        values = (s.realized_pnl, s.dividends, s.fees, s.net_pnl, s.unrealized_pnl, s.total_pnl)
+        data.append(
+            [
+                _fit(s.strategy, widths[0] - 7),
+                str(s.trades),
+                fmt_money(s.realized_pnl, signed=True),
+                fmt_money(s.dividends, signed=True),
+                fmt_money(s.fees),
+                fmt_money(s.net_pnl, signed=True),
+                fmt_money(s.unrealized_pnl, signed=True),
+                fmt_money(s.total_pnl, signed=True),
+            ]
+        )
+        for column, value in zip((2, 3, 5, 6, 7), (values[0], values[1], *values[3:]), strict=True):
+            colours[(column, row)] = _signed_colour(value)
+        totals = [t + (v or Decimal(0)) for t, v in zip(totals, values, strict=True)]
+    data.append(
+        [
+            "All strategies",
+            str(sum(s.trades for s in strategies)),
+            fmt_money(totals[0], signed=True),
+            fmt_money(totals[1], signed=True),
+            fmt_money(totals[2]),
+            fmt_money(totals[3], signed=True),
+            fmt_money(totals[4], signed=True),
+            fmt_money(totals[5], signed=True),
+        ]
+    )
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 8),
+        colours=colours,
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    story: list[Any] = [
+        title,
+        table,
+        _note(
+            "Period: realised P&L of the round trips closed in the period (FIFO, before fees), "
+            "dividends credited and fees paid in it; net = realised + dividends \u2212 fees. "
+            "Unrealised: open lots at Alpaca's prices at the period end. Total: net realised "
+            "since the strategy's first fill + unrealised. Trades counts a fill shared by "
+            "strategies once for each."
+        ),
+    ]
+    return story + _round_trips(m)
+
+
+def _round_trips(m: ReportMetrics) -> list[Any]:
+    if m.round_trips is None:
+        return [
+            _heading("Round trips"),
+            _note("Snapshots before version 1.2 record no round trips."),
+        ]
+    header = [
+        "Strategy",
+        "Round\ntrips",
+        "Win rate",
+        "Profit\nfactor",
+        "Payoff",
+        "Expectancy",
+        "Largest win",
+        "Largest loss",
+        "Avg holding",
+    ]
+    widths = _widths(22, 8, 9, 9, 8, 11, 11, 11, 11)
+    data: list[list[Any]] = [header]
+    rows = [(s.strategy, s.round_trips) for s in m.strategies if s.round_trips is not None]
+    rows.append(("All strategies", m.round_trips))
+    for name, stats in rows:
+        assert stats is not None
+        data.append(
+            [
+                _fit(name, widths[0] - 7),
+                str(stats.round_trips),
+                fmt_percent(stats.win_rate, places=1),
+                fmt_money(stats.profit_factor),
+                fmt_money(stats.payoff_ratio),
+                fmt_money(stats.expectancy, signed=True),
+                fmt_money(stats.largest_win, signed=True),
+                fmt_money(stats.largest_loss, signed=True),
+                _duration(stats.average_holding_seconds),
+            ]
+        )
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 9),
+        commands=[
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+        ],
+        long=False,
+    )
+    return [
+        _heading("Round trips of the period"),
+        table,
+        _note(
+            "A round trip is a lot slice closed in the period (a partial close counts on its "
+            "own), P&L before fees. Win rate = wins / round trips; profit factor = gross profit / "
+            "gross loss; payoff = average win / average loss; expectancy = P&L per round trip; "
+            "holding time from the opening fill to the closing fill."
+        ),
+    ]
+
+
+def _asset_fees(snapshot: AnySnapshot) -> tuple[AssetFee, ...]:
+    ledger = snapshot.internal_ledger
+    return ledger.asset_fees if isinstance(ledger, AccountLedgerV16) else ()
+
+
+def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
+    p = m.performance
+    rate = fmt_percent(p.risk_free_rate)
+    items = [
+        (
+            "Data",
+            f"Everything in this report is computed from the sealed snapshot "
+            f"{snapshot.snapshot_id} (version {snapshot.snapshot_version}, checksum "
+            f"{snapshot.checksum_algorithm}), as of {fmt_datetime(snapshot.period_end)} UTC: "
+            "Alpaca's account, positions, orders, activities and daily portfolio history as "
+            "the snapshot job read them, and the trade ledger's fills and events.",
+        ),
+        (
+            "Daily equity",
+            "The last portfolio-history sample of each UTC day: a daily (1D) sample holds the "
+            "day's closing equity and is labelled with the day's start, as Alpaca's portfolio "
+            "history does. The live equity is the account's value when the snapshot was taken.",
+        ),
+        (
+            "Returns",
+            "Time-weighted and flow-adjusted: a deposit or withdrawal dated on the days after "
+            "one daily close up to the next counts as made at the start of that day, so "
+            "r = equity / (previous equity + flow) \u2212 1. Period, month, MTD, YTD and 1Y "
+            "returns compound the daily returns; MTD, YTD and 1Y are shown only when the "
+            "history reaches back to their start. Annualised: (1 + return)^(252 / days) \u2212 1.",
+        ),
+        (
+            "Risk",
+            f"252 trading days a year. Volatility: sample standard deviation of the daily "
+            f"returns \u00d7 \u221a252. Sharpe: mean daily excess return / its standard "
+            f"deviation \u00d7 \u221a252, with the risk-free rate {rate} a year compounded "
+            "to a daily rate. Sortino: mean excess return \u00d7 252 / (root mean square of "
+            "the negative excess returns \u00d7 \u221a252). Calmar: annualised return / |max "
+            "drawdown|. Benchmark beta: covariance / benchmark variance of the daily returns "
+            "both have; correlation: Pearson.",
+        ),
+        (
+            "Drawdown",
+            "The wealth index starts at 1 on the first daily sample and compounds the daily "
+            "returns; drawdown = index / running peak \u2212 1. The max drawdown is one "
+            "episode: peak, trough, the day the peak was regained, and the money it cost "
+            "(equity at the peak \u2212 equity at the trough + net deposits in between).",
+        ),
+        (
+            "Benchmark",
+            "When the snapshot holds one: the symbol's daily closes adjusted for splits and "
+            "dividends, from Alpaca's market data. Its return, the excess return, beta and "
+            "correlation use the days both have. On the equity chart it is the equity the "
+            "account would have had in the benchmark from the first common day, with the same "
+            "deposits and withdrawals.",
+        ),
+        (
+            "Realised",
+            "P&L of closed round trips matched first in, first out per strategy and symbol "
+            "(longs sold, shorts covered), after splits and symbol changes, plus merger cash "
+            "beyond cost; before fees. Unrealised: open lots at Alpaca's current prices. "
+            "Deposits and withdrawals are capital, never P&L.",
+        ),
+        (
+            "Fees",
+            "The ledger's fees are those recorded on the period's fills; Alpaca's are its FEE "
+            "activities created in the fee window, which can differ because Alpaca posts "
+            "regulatory fees after the trade (see the reconciliation)."
+            + (
+                " Alpaca's crypto fees in dollars (CFEE) count among them; a crypto fee taken "
+                "in the coin is in the cost of the lots it shrank instead, and shows when the "
+                "coin is sold."
+                if any(f.activity_type == "CFEE" for f in snapshot.alpaca_fees)
+                or _asset_fees(snapshot)
+                else ""
+            ),
+        ),
+    ]
+    paragraphs = [
+        Paragraph(f"<b>{escape(name)}.</b> {escape(clean_text(text))}", METHOD)
+        for name, text in items
+    ]
+    return [KeepTogether([_heading("Methodology"), *paragraphs])]
+
+
+def _integrity_checks(snapshot: AnySnapshot) -> list[Any]:
+    checks = snapshot.integrity_checks
+    if not checks:
+        return [_heading("Integrity checks"), _note("The snapshot records no integrity checks.")]
+    data: list[list[Any]] = [["Check", "Status", "Message", "Details"]]
+    commands: list[tuple[Any, ...]] = []
+    for row, check in enumerate(checks, start=1):
+        details = " \u00b7 ".join(f"{k} = {v}" for k, v in check.details.items())
+        data.append(
+            [
+                _para(check.name, CELL_LEFT_BOLD),
+                check.status.value.upper(),
+                _para(check.message or NONE_TEXT),
+                _para(details or NONE_TEXT, CELL_MUTED),
+            ]
+        )
+        ink, background = STATUS_COLOURS[check.status]
+        commands += [
+            ("TEXTCOLOR", (1, row), (1, row), ink),
+            ("FONT", (1, row), (1, row), FONT_BOLD, 7),
+            ("BACKGROUND", (1, row), (1, row), background),
+            ("ALIGN", (1, row), (1, row), "CENTER"),
+        ]
+    table = _grid_table(data, _widths(31, 8, 36, 25), commands=commands)
+    return [_heading("Integrity checks"), table]
+
+
+def _positions(figures: ReportFigures) -> list[Any]:
+    title = _heading(f"Positions ({len(figures.exposures)})")
+    if not figures.exposures:
+        return [title, _note("No open positions.")]
+    header = [
+        "Symbol",
+        "Class",
+        "Side",
+        "Qty",
+        "Avg entry",
+        "Price",
+        "Market value",
+        "Unrealised P/L",
+        "% of equity",
+    ]
+    widths = _widths(15, 12, 7, 11, 12, 12, 14, 13, 10)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, e in enumerate(figures.exposures, start=1):
+        data.append(_position_row(e, widths))
+        colours[(7, row)] = _signed_colour(e.unrealized_pl)
+    known = [e.market_value for e in figures.exposures if e.market_value is not None]
+    pls = [e.unrealized_pl for e in figures.exposures if e.unrealized_pl is not None]
+    total_pl = sum(pls, Decimal(0))
+    data.append(
+        [
+            "Total",
+            "",
+            "",
+            "",
+            "",
+            "",
+            fmt_money(sum(known, Decimal(0))),
+            fmt_money(total_pl, signed=True),
+            "",
+        ]
+    )
+    commands = [
+        ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+        ("TEXTCOLOR", (7, -1), (7, -1), _signed_colour(total_pl)),
+        ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
+        ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
+    ]
+    table = _grid_table(
+        data,
+        widths,
+        right=range(3, 9),
+        colours=colours,
+        commands=commands,
+        row_height=_row_height(TABLE_FONT_SIZE, 2.2),
+    )
+    return [title, table]
+
+
+def _asset_classes(metrics: ReportMetrics) -> list[Any]:
+    """The account by asset class, when it holds or traded more than shares."""
+    classes = metrics.asset_classes
+    if all(c.asset_class == "us_equity" for c in classes):
+        return []
+    header = ["Class", "Positions", "Long value", "Short value", "Unrealised P/L", "Detail"]
+    widths = _widths(11, 8, 12, 12, 12, 51)
+    data: list[list[Any]] = [header]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, c in enumerate(classes, start=1):
+        detail = ""
+        if c.asset_class == "us_option":
+            detail = (
+                f"notional {fmt_money(c.notional, signed=True)} \u00b7 premium paid "
+                f"{fmt_money(c.premium_paid)} / received {fmt_money(c.premium_received)}"
+            )
+        elif c.asset_class == "crypto" and (c.coin_fees or c.coin_fees_by_strategy):
+            coin = c.coin_fees_by_strategy or {}
+            parts = ", ".join(f"{name} {fmt_money(value)}" for name, value in coin.items())
+            detail = f"coin fees {fmt_money(c.coin_fees)}" + (f" ({parts})" if parts else "")
+        data.append(
+            [
+                c.asset_class,
+                str(c.positions),
+                fmt_money(c.long_value),
+                fmt_money(c.short_value),
+                fmt_money(c.unrealized_pl, signed=True),
+                _fit(detail, widths[5] - 7),
+            ]
+        )
+        colours[(4, row)] = _signed_colour(c.unrealized_pl)
+    table = _grid_table(
+        data,
+        widths,
+        right=range(1, 5),
+        colours=colours,
+        row_height=_row_height(TABLE_FONT_SIZE, 2.2),
+    )
+    names = {c.asset_class for c in classes}
+    texts = ["Values and unrealised P/L are Alpaca's, each position in its Alpaca asset class."]
+    if "us_option" in names:
+        texts.append(
+            "Option notional is delta-free: contracts \u00d7 strike \u00d7 100, long minus "
+            "short (what the contracts deliver at their strikes, not a delta-adjusted "
+            "exposure). Premium: the period's option fills at Alpaca (multi-leg orders by "
+            "their legs)."
+        )
+    if "crypto" in names:
+        texts.append(
+            "Coin fees: the period's crypto fees taken in the coin, at Alpaca's price then"
+            + (
+                ", by the strategies whose lots paid them"
+                if any(c.coin_fees_by_strategy for c in classes)
+                else ""
+            )
+            + "; they are part of the lots' cost, so the P/L holds them already."
+        )
+    note = _note(" ".join(texts))
+    return [_heading("By asset class"), table, note]
+
+
+def _position_row(e: PositionExposure, widths: Sequence[float]) -> list[str]:
+    return [
+        _fit(e.symbol, widths[0] - 7),
+        _fit(e.asset_class or NONE_TEXT, widths[1] - 7),
+        _fit(e.side, widths[2] - 7),
+        fmt_qty(e.qty),
+        fmt_price(e.avg_entry_price),
+        fmt_price(e.current_price),
+        fmt_money(e.market_value),
+        fmt_money(e.unrealized_pl, signed=True),
+        fmt_percent(e.equity_fraction),
+    ]
