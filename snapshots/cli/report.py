@@ -183,54 +183,70 @@ def _metrics(args: argparse.Namespace, settings: TableSettings) -> int:
 
 
 def _metrics_rows(metrics: ReportMetrics) -> list[tuple[str, str]]:
-    """The headline figures as the PDF's key figures print them (``--json`` has them all)."""
+    """The headline figures as the PDF's key figures print them: the period's first, then
+    those since the history the snapshot holds begins, each labelled (``--json`` has all)."""
     from snapshots.report.figures import fmt_date, fmt_money, fmt_percent
+    from snapshots.report.performance import Performance
 
-    period, whole = metrics.period, metrics.performance
+    period, whole = metrics.period, metrics.inception
     ccy = metrics.figures.currency
     rate = fmt_percent(whole.risk_free_rate)
 
-    def ratio(value: Decimal | None) -> str:
+    def ratio(value: Decimal | None, p: Performance) -> str:
+        if value is None and p.withheld:
+            return f"- ({p.withheld})"
         return fmt_money(value, signed=True)
+
+    def risk(p: Performance, label: str) -> list[tuple[str, str]]:
+        rows = [
+            (
+                f"return ({label})",
+                f"{fmt_percent(p.twr, signed=True)} time-weighted, {p.returns} daily returns",
+            ),
+            (f"annualised return ({label})", ratio(p.annualised_return, p)),
+            (f"volatility ({label})", ratio(p.volatility, p)),
+            (f"sharpe ({label}, risk-free {rate})", ratio(p.sharpe, p)),
+            (f"sortino ({label}, risk-free {rate})", ratio(p.sortino, p)),
+            (f"calmar ({label})", ratio(p.calmar, p)),
+        ]
+        episode = p.max_drawdown
+        if episode is not None:
+            rows.append(
+                (
+                    f"max drawdown ({label})",
+                    f"{fmt_percent(episode.depth)} ({fmt_money(-episode.amount)} {ccy}), "
+                    f"{fmt_date(episode.peak)} -> {fmt_date(episode.trough)}",
+                )
+            )
+        if p.benchmark is not None:
+            b = p.benchmark
+            rows.append(
+                (
+                    f"vs {b.symbol} ({label})",
+                    f"excess {fmt_percent(b.excess_return, signed=True)}, beta "
+                    f"{fmt_money(b.beta, signed=True)}, correlation "
+                    f"{fmt_money(b.correlation, signed=True)}",
+                )
+            )
+        return rows
 
     rows = [
         ("snapshot", f"{metrics.snapshot_id} (version {metrics.snapshot_version})"),
         (
-            "return (period)",
-            f"{fmt_percent(period.twr, signed=True)} time-weighted, {period.returns} daily returns",
+            "period",
+            f"{fmt_date(metrics.period_start)} .. {fmt_date(metrics.period_end)} (UTC, end "
+            "exclusive)",
         ),
         ("net P&L (period)", f"{fmt_money(period.pnl, signed=True)} {ccy}, deposits excluded"),
+        *risk(period, "period"),
         (
-            "history",
+            "inception",
             f"{whole.returns} daily returns, {fmt_date(whole.first_day)} .. "
-            f"{fmt_date(whole.last_day)}",
+            f"{fmt_date(whole.last_day)}: the history the snapshot holds",
         ),
-        ("return (history)", fmt_percent(whole.twr, signed=True)),
+        *risk(whole, "inception"),
         *((f"{w.label} return", fmt_percent(w.ret, signed=True)) for w in whole.windows),
-        ("annualised return", fmt_percent(whole.annualised_return, signed=True)),
-        ("volatility", fmt_percent(whole.volatility)),
-        (f"sharpe (risk-free {rate})", ratio(whole.sharpe)),
-        (f"sortino (risk-free {rate})", ratio(whole.sortino)),
-        ("calmar", ratio(whole.calmar)),
     ]
-    episode = whole.max_drawdown
-    if episode is not None:
-        rows.append(
-            (
-                "max drawdown",
-                f"{fmt_percent(episode.depth)} ({fmt_money(-episode.amount)} {ccy}), "
-                f"{fmt_date(episode.peak)} -> {fmt_date(episode.trough)}",
-            )
-        )
-    if whole.benchmark is not None:
-        b = whole.benchmark
-        rows.append(
-            (
-                f"vs {b.symbol}",
-                f"excess {fmt_percent(b.excess_return, signed=True)}, beta {ratio(b.beta)}, "
-                f"correlation {ratio(b.correlation)}",
-            )
-        )
     trips = metrics.round_trips
     if trips is not None:
         rows.append(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from itertools import pairwise
-from typing import Any
+from typing import Any, Final
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import (
@@ -18,6 +18,7 @@ from reportlab.graphics.charts.barcharts import (
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import (
     Drawing,
+    Line,
     Rect,
     String,
 )
@@ -49,6 +50,7 @@ from snapshots.report.layout import (
     MUTED,
     NAVY,
     NEGATIVE,
+    POSITIVE,
     RULE,
     SHORT,
     TOP_POSITIONS,
@@ -60,7 +62,7 @@ from snapshots.report.layout import (
     _style,
     clean_text,
 )
-from snapshots.report.metrics import ReportMetrics, equity_points
+from snapshots.report.metrics import ReportMetrics, cash_flows, equity_points
 from snapshots.schema import (
     AccountSnapshotV14,
     AnySnapshot,
@@ -156,7 +158,7 @@ def _benchmark_line(
     if not isinstance(snapshot, AccountSnapshotV14) or snapshot.benchmark is None:
         return None
     closes = {c.day: c.close for c in snapshot.benchmark.closes}
-    days = [d for d in m.performance.days if d.day in closes]
+    days = [d for d in m.inception.days if d.day in closes]
     if len(days) < 2:
         return None
     value = days[0].equity
@@ -168,40 +170,71 @@ def _benchmark_line(
     return snapshot.benchmark.symbol, line
 
 
-def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics) -> Any:
+@dataclass(frozen=True, slots=True)
+class _DateAxis:
+    """One x axis of dates for a pair of charts: days since ``origin`` (a UTC midnight), the
+    same ticks for both, every label with its year."""
+
+    origin: datetime
+    span: float
+    intraday: bool
+
+    @classmethod
+    def of(cls, first: datetime, last: datetime) -> _DateAxis:
+        origin = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        span = max((last - origin) / timedelta(days=1), 1e-9)
+        return cls(origin, span, (last - first) <= timedelta(days=3))
+
+    def x(self, moment: datetime) -> float:
+        return (moment - self.origin) / timedelta(days=1)
+
+    def ticks(self) -> list[float]:
+        if self.intraday:
+            return [self.span * i / 4 for i in range(5)]
+        # whole days, so each label is the day its tick stands on
+        days = sorted({round(self.span * i / 4) for i in range(5)})
+        return [float(d) for d in days if d <= self.span] or [0.0]
+
+    def label(self, value: float) -> str:
+        moment = self.origin + timedelta(days=value)
+        return fmt_datetime(moment, seconds=False) if self.intraday else fmt_date(moment)
+
+    def apply(self, axis: Any) -> None:
+        axis.valueMin, axis.valueMax = 0.0, self.span
+        axis.valueSteps = self.ticks()
+        axis.labelTextFormat = self.label
+
+
+def date_axis(snapshot: AnySnapshot) -> _DateAxis | None:
+    """The axis the equity and underwater charts share: the equity samples' first to last."""
+    series = valued(equity_points(snapshot))
+    if len(series) < 2:
+        return None
+    return _DateAxis.of(series[0].timestamp.astimezone(UTC), series[-1].timestamp.astimezone(UTC))
+
+
+def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics, axis: _DateAxis | None) -> Any:
     series = valued(equity_points(snapshot))
     if not series:
         return _chart_note("No equity samples in the period")
-    if len(series) == 1:
+    if len(series) == 1 or axis is None:
         point = series[0]
         return _chart_note(
             f"One equity sample ({fmt_money(point.equity)} at {fmt_datetime(point.timestamp)}):"
             " a curve needs two"
         )
-    origin = series[0].timestamp
-    hours = [(p.timestamp - origin) / timedelta(hours=1) for p in series]
+    xs = [axis.x(p.timestamp.astimezone(UTC)) for p in series]
     values = [p.equity for p in series if p.equity is not None]
     benchmark = _benchmark_line(snapshot, m)
     bench_values = [v for _, v in benchmark[1]] if benchmark else []
     y_ticks = _nice_scale(min([*values, *bench_values]), max([*values, *bench_values]))
-    span = hours[-1]
-    x_ticks = [span * i / 4 for i in range(5)]
-    long_period = (series[-1].timestamp - origin) > timedelta(days=3)
-
-    def x_label(value: float) -> str:
-        moment = origin + timedelta(hours=value)
-        if long_period:
-            return fmt_date(moment)
-        text = fmt_datetime(moment, seconds=False)
-        return text[5:]  # MM-DD HH:MM
-
     drawing = Drawing(CHART_WIDTH, CHART_HEIGHT)
     plot = LinePlot()
     plot.x, plot.y = 42, 22
     plot.width, plot.height = CHART_WIDTH - 54, CHART_HEIGHT - 34
-    data = [list(zip(hours, (float(v) for v in values), strict=True))]
+    data = [list(zip(xs, (float(v) for v in values), strict=True))]
     if benchmark is not None:
-        data.append([((at - origin) / timedelta(hours=1), float(v)) for at, v in benchmark[1]])
+        data.append([(axis.x(at), float(v)) for at, v in benchmark[1]])
     plot.data = data
     plot.lines[0].strokeColor = NAVY
     plot.lines[0].strokeWidth = 1.3
@@ -213,11 +246,9 @@ def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics) -> Any:
         plot.lines[1].strokeColor = SHORT
         plot.lines[1].strokeWidth = 0.9
         plot.lines[1].strokeDashArray = [3, 2]
-    for axis in (plot.xValueAxis, plot.yValueAxis):
-        _style_axis(axis)
-    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0.0, span
-    plot.xValueAxis.valueSteps = x_ticks
-    plot.xValueAxis.labelTextFormat = x_label
+    for each in (plot.xValueAxis, plot.yValueAxis):
+        _style_axis(each)
+    axis.apply(plot.xValueAxis)
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(y_ticks[0]), float(y_ticks[-1])
     plot.yValueAxis.valueSteps = [float(t) for t in y_ticks]
     plot.yValueAxis.labelTextFormat = _axis_label_format(y_ticks)
@@ -227,15 +258,76 @@ def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics) -> Any:
     plot.yValueAxis.visibleAxis = 0
     plot.yValueAxis.visibleTicks = 0
     drawing.add(plot)
+    flows = _flow_marks(
+        drawing, plot, axis, series[0].timestamp, series[-1].timestamp, cash_flows(snapshot)
+    )
+    entries: list[tuple[str, Any]] = [("Account", NAVY)]
     if benchmark is not None:
-        _legend(
-            drawing,
-            (
-                ("Account", NAVY),
-                (f"{_fit(benchmark[0], 60, size=AXIS_FONT_SIZE)}, same deposits", SHORT),
-            ),
-        )
+        entries.append((f"{_fit(benchmark[0], 60, size=AXIS_FONT_SIZE)}, same deposits", SHORT))
+    if flows:
+        entries.append(("cash flow", MUTED))
+    if len(entries) > 1:
+        _legend(drawing, entries)
     return drawing
+
+
+#: Flows labelled with their amount on the equity chart (the largest; the others only marked).
+FLOW_LABELS: Final = 4
+
+
+def _flow_marks(
+    drawing: Any,
+    plot: Any,
+    axis: _DateAxis,
+    first: datetime,
+    last: datetime,
+    cash: Sequence[tuple[datetime, Decimal]],
+) -> int:
+    """A dotted line at each deposit (green) and withdrawal (red) between the first and the
+    last sample, the largest labelled with their amount: the jumps they make in the equity
+    line are not returns. Returns how many were marked."""
+    flows = [
+        (at, amount)
+        for at, amount in sorted(cash)
+        if first < at <= last + timedelta(days=1) and not amount.is_zero()
+    ]
+
+    def x_of(at: datetime) -> float:
+        return float(plot.x + plot.width * min(max(axis.x(at) / axis.span, 0.0), 1.0))
+
+    for at, amount in flows:
+        drawing.add(
+            Line(
+                x_of(at),
+                plot.y,
+                x_of(at),
+                plot.y + plot.height,
+                strokeColor=POSITIVE if amount > 0 else NEGATIVE,
+                strokeWidth=0.7,
+                strokeDashArray=[1, 1.5],
+            )
+        )
+    # the largest first, each on the highest of three rows where it overlaps no other label
+    rows: list[list[tuple[float, float]]] = [[], [], []]
+    for at, amount in sorted(flows, key=lambda f: (-abs(f[1]), f[0]))[:FLOW_LABELS]:
+        text = fmt_money(amount, places=0, signed=True)
+        width = pdfmetrics.stringWidth(text, FONT, AXIS_FONT_SIZE)
+        x = min(x_of(at) + 2, plot.x + plot.width - width)
+        for level, taken in enumerate(rows):
+            if all(x + width + 3 < left or right + 3 < x for left, right in taken):
+                taken.append((x, x + width))
+                drawing.add(
+                    String(
+                        x,
+                        plot.y + plot.height - 8 - 7 * level,
+                        text,
+                        fontName=FONT,
+                        fontSize=AXIS_FONT_SIZE,
+                        fillColor=POSITIVE if amount > 0 else NEGATIVE,
+                    )
+                )
+                break
+    return len(flows)
 
 
 def _exposure_chart(figures: ReportFigures) -> tuple[Any, str]:
@@ -294,11 +386,15 @@ def _charts(snapshot: AnySnapshot, m: ReportMetrics) -> list[Any]:
         table.setStyle(_bare_style(("BOTTOMPADDING", (0, 0), (-1, 0), 4)))
         return table
 
+    axis = date_axis(snapshot)
     return [
         _heading("Equity and drawdown"),
         pair(
-            (f"Equity ({ccy})", "Underwater: drawdown from the running peak"),
-            (_equity_chart(snapshot, m), _underwater_chart(m)),
+            (
+                f"Equity ({ccy}), deposits and withdrawals marked",
+                "Underwater: drawdown of the flow-adjusted wealth index",
+            ),
+            (_equity_chart(snapshot, m, axis), _underwater_chart(m, axis)),
         ),
         _heading("P&L by strategy and exposure"),
         pair(
@@ -363,12 +459,14 @@ class _FillTo:
     yValue: float  # ReportLab's attribute name
 
 
-def _underwater_chart(m: ReportMetrics) -> Any:
-    points = m.performance.underwater
-    if len(points) < 2:
+def _underwater_chart(m: ReportMetrics, axis: _DateAxis | None) -> Any:
+    """Each day's drawdown of the wealth index, which deposits and withdrawals do not move
+    (so a deposit's jump in the equity line is no recovery here), on the equity chart's axis."""
+    points = m.inception.underwater
+    if len(points) < 2 or axis is None:
         return _chart_note("A drawdown needs two daily equity values")
-    origin = points[0].day
-    xs = [float((p.day - origin).days) for p in points]
+    # a daily close is plotted where the equity chart plots its sample: the day's start
+    xs = [axis.x(datetime(p.day.year, p.day.month, p.day.day, tzinfo=UTC)) for p in points]
     depths = [p.depth * 100 for p in points]
     low = min([*depths, Decimal(-1)])
     ticks = _nice_scale(low, Decimal(0))
@@ -382,12 +480,9 @@ def _underwater_chart(m: ReportMetrics) -> Any:
     plot.lines[0].inFill = 1
     plot.lines[0].fillColor = UNDERWATER
     plot._inFill = _FillTo(0.0)  # fill up to 0 % (ReportLab's default fills to the x axis)
-    for axis in (plot.xValueAxis, plot.yValueAxis):
-        _style_axis(axis)
-    span = xs[-1] if xs[-1] > 0 else 1.0
-    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0.0, span
-    plot.xValueAxis.valueSteps = [span * i / 4 for i in range(5)]
-    plot.xValueAxis.labelTextFormat = lambda v: fmt_date(origin + timedelta(days=round(v)))
+    for each in (plot.xValueAxis, plot.yValueAxis):
+        _style_axis(each)
+    axis.apply(plot.xValueAxis)
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(ticks[0]), float(ticks[-1])
     plot.yValueAxis.valueSteps = [float(t) for t in ticks]
     label = _axis_label_format(ticks)

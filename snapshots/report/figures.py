@@ -208,6 +208,12 @@ def _quantized(value: Decimal, places: int) -> Decimal:
     return abs(result) if result.is_zero() else result  # never "-0.00"
 
 
+@explicit_context
+def shown(value: Decimal, places: int = 2) -> Decimal:
+    """``value`` as ``fmt_money`` prints it: rounded half-even to ``places``."""
+    return _quantized(value, places)
+
+
 @lru_cache(maxsize=16384)
 @explicit_context
 def fmt_money(value: Decimal | None, *, places: int = 2, signed: bool = False) -> str:
@@ -305,4 +311,5 @@ __all__ = [
     "fmt_qty",
     "mask_account_number",
     "position_value",
+    "shown",
 ]

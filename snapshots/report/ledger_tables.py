@@ -522,14 +522,15 @@ def _fees(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     )
     window = (
         f"Fee activities created {fmt_datetime(snapshot.fee_window_start)} \u2013 "
-        f"{fmt_datetime(snapshot.fee_window_end)} UTC. Fees are positive amounts (a rebate "
-        "lowers them); activity net amounts below are as Alpaca reports them."
+        f"{fmt_datetime(snapshot.fee_window_end)} UTC. Fees are positive amounts here as "
+        "everywhere in the report (a rebate is negative and lowers them); each activity's fee "
+        "is Alpaca's net amount with the sign turned, to the four places Alpaca gives."
     )
     story: list[Any] = [title, summary_table, _note(window)]
     if snapshot.alpaca_fees:
         widths = _widths(15, 8, 11, 8, 9, 10, 39)
         data: list[list[Any]] = [
-            ["Created (UTC)", "Sub type", "Symbol", "Qty", "Per share", "Net amount", "Description"]
+            ["Created (UTC)", "Sub type", "Symbol", "Qty", "Per share", "Fee", "Description"]
         ]
         for fee in snapshot.alpaca_fees:
             data.append(
@@ -539,7 +540,7 @@ def _fees(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
                     _fit(fee.symbol or NONE_TEXT, widths[2] - 7),
                     fmt_qty(fee.qty),
                     fmt_price(fee.per_share_amount),
-                    fmt_money(fee.net_amount, places=4),
+                    fmt_money(-fee.net_amount, places=4),
                     _fit(fee.description or NONE_TEXT, widths[6] - 7),
                 ]
             )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from ledger_store.decimals import explicit_context
+from ledger_store.decimals import decimal_context, explicit_context
 from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
@@ -25,8 +25,9 @@ from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_t
 from snapshots.schema import AccountSnapshotV12, AccountSnapshotV14, AnySnapshot
 
 #: The metrics' own format version (``report metrics --json``): bumped when a field changes.
-#: 2: ``asset_classes`` and each strategy's ``coin_fees``.
-METRICS_VERSION: Final = "2"
+#: 2: ``asset_classes`` and each strategy's ``coin_fees``. 3: ``performance`` is ``inception``
+#: (beside ``period``), each with ``withheld``; decimals normalised (no trailing zeros).
+METRICS_VERSION: Final = "3"
 
 
 #: The report Lambda's settings: the annual risk-free rate (``0.04`` = 4 %) and whether the
@@ -92,9 +93,10 @@ class ReportMetrics(Frozen):
     #: The period: its daily returns from the last close before it (when the snapshot holds
     #: one) to its last close; what the period's return, P&L and reconciliation use.
     period: Performance
-    #: The whole daily history the snapshot holds (the lookback and the period): risk,
-    #: drawdowns, months, MTD/YTD/1Y and the benchmark.
-    performance: Performance
+    #: The whole daily history the snapshot holds (the lookback and the period: since
+    #: inception, as far as the snapshot reaches): risk, drawdowns, months, MTD/YTD/1Y and
+    #: the benchmark.
+    inception: Performance
     strategies: tuple[StrategyPnL, ...]
     #: The account by asset class (``snapshots.report.asset_classes``).
     asset_classes: tuple[AssetClassFigures, ...]
@@ -153,7 +155,7 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
         period_end=snapshot.period_end,
         figures=compute_figures(snapshot),
         period=perf,
-        performance=whole,
+        inception=whole,
         strategies=strategy_pnl(snapshot),
         asset_classes=by_asset_class(snapshot),
         round_trips=all_round_trips(snapshot),
@@ -161,9 +163,19 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
     )
 
 
+#: Wide enough that normalising a figure never rounds it (ratios have 20 digits, money 38).
+_TEXT: Final = decimal_context(100)
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A figure as the snapshot writes numbers: positional, no trailing zeros, no ``-0``
+    ("3558.05", not "3558.050"; "100", not "1E+2")."""
+    return "0" if value.is_zero() else format(value.normalize(_TEXT), "f")
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return _decimal_text(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):

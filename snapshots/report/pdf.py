@@ -99,7 +99,7 @@ from snapshots.schema import (
 )
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
-REPORT_LAYOUT_VERSION: Final = "2"
+REPORT_LAYOUT_VERSION: Final = "3"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,17 @@ Definitions (the report's methodology appendix prints the same):
 * **Daily equity**: the last valued portfolio-history sample of each UTC calendar day. A daily
   (``1D``) sample is labelled with the start of its day and holds the day's closing equity, as
   Alpaca's portfolio history does.
-* **Daily return** of day *d* (time-weighted, flow-adjusted): deposits and withdrawals dated on
-  the days after the previous sample up to *d* count as made at the start of day *d*, so
-  ``r[d] = E[d] / (E[d-1] + F[d]) - 1``. A day whose start capital ``E[d-1] + F[d]`` is not
-  positive has no return. A flow dated on or before the first day is in its closing equity.
+* **Daily return** of day *d* (flow-adjusted, Modified Dietz within the day): the deposits
+  and withdrawals ``F_i`` dated on the days after the previous sample up to *d* count for the
+  part of the interval they were invested, by their time: the interval runs from the end of
+  the previous sample's UTC day to the end of day *d* (a daily close is valued at the end of
+  its day), and ``w_i`` is the share of it after the flow, so
+  ``r[d] = (E[d] - E[d-1] - sum F_i) / (E[d-1] + sum w_i F_i)``. A flow at the day's start
+  weighs 1 (``E[d] / (E[d-1] + F) - 1``); one late in the day little, so withdrawing
+  all but the day's loss at 20:30Z on a -1 % day is about -1 %, not -100 %. A day has no
+  return, and says why (``note``), when either close is negative (negative equity), when its
+  withdrawals take all of the previous close, or when the capital ``E[d-1] + sum w_i F_i`` is
+  not positive. A flow dated on or before the first day is in its closing equity.
 * **Time-weighted return** of a window: ``prod(1 + r) - 1`` over its daily returns.
 * **Annualised return** (CAGR): ``(1 + TWR) ** (252 / n) - 1`` over *n* daily returns.
 * **Volatility**: the sample standard deviation (n - 1) of the daily returns times ``sqrt(252)``.
@@ -21,6 +28,11 @@ Definitions (the report's methodology appendix prints the same):
   none), its length in calendar days, and what it cost in money (equity at the peak minus
   equity at the trough plus the net flows between them).
 * **Calmar**: annualised return / abs(max drawdown).
+* **Minimum observations**: the annualised figures (annualised return, volatility, Sharpe,
+  Sortino, Calmar) need ``MIN_ANNUALISED_RETURNS`` (20) daily returns; with fewer they are not
+  given, and ``withheld`` says why (a day or two annualised to a year says nothing). Sharpe and
+  Sortino are also not given when the excess returns do not vary (a flat account: the ratio of
+  a constant to itself), nor Sortino without a day below the risk-free rate.
 
 These are the definitions of empyrical-reloaded (``annual_volatility``, ``sharpe_ratio``,
 ``sortino_ratio``, ``annual_return``, ``calmar_ratio``, ``beta``), against which the tests check
@@ -44,6 +56,8 @@ from snapshots.alpaca.models import EquityPoint
 
 #: Trading days in a year: the annualisation factor.
 PERIODS_PER_YEAR: Final = 252
+#: Daily returns the annualised figures need (about a trading month); fewer: not given.
+MIN_ANNUALISED_RETURNS: Final = 20
 #: Working precision of every computation, and the significant digits a ratio is given with.
 _CALC: Final = decimal_context(50)
 _OUT: Final = decimal_context(20)
@@ -66,8 +80,10 @@ class DailyReturn(Frozen):
     at: UTCDateTime
     equity: Decimal
     net_flow: Decimal
-    #: ``None`` on the first day (no base) or when the start capital is not positive.
+    #: ``None`` on the first day (no base) and on a day ``note`` explains.
     ret: Decimal | None
+    #: Why a day after the first has no return (negative equity, flows above its capital).
+    note: str | None = None
 
 
 class WindowReturn(Frozen):
@@ -144,6 +160,8 @@ class Performance(Frozen):
     sharpe: Decimal | None
     sortino: Decimal | None
     calmar: Decimal | None
+    #: Why the annualised figures are not given (too few daily returns); ``None`` when they are.
+    withheld: str | None = None
     max_drawdown: DrawdownEpisode | None
     current_drawdown: CurrentDrawdown | None
     underwater: tuple[UnderwaterPoint, ...]
@@ -172,7 +190,10 @@ def daily_returns(
 ) -> tuple[list[DailyReturn], Decimal]:
     """The daily returns (see the module docstring) and the flows after the last day."""
     days = daily_equity(points)
-    pending = sorted(((at.astimezone(UTC).date(), amount) for at, amount in flows))
+    pending = sorted(
+        (moment.date(), moment, amount)
+        for moment, amount in ((at.astimezone(UTC), amount) for at, amount in flows)
+    )
     if not days:
         return [], _ZERO
     result: list[DailyReturn] = []
@@ -180,23 +201,62 @@ def daily_returns(
     # Flows on or before the first day are in its closing equity: the opening of the series.
     while index < len(pending) and pending[index][0] <= days[0][0]:
         index += 1
-    previous: Decimal | None = None
+    previous: tuple[date, Decimal] | None = None
     for day, at, equity in days:
-        flow = _ZERO
+        dated: list[tuple[datetime, Decimal]] = []
         while previous is not None and index < len(pending) and pending[index][0] <= day:
-            flow = _CALC.add(flow, pending[index][1])
+            dated.append(pending[index][1:])
             index += 1
+        flow = _ZERO
+        for _, amount in dated:
+            flow = _CALC.add(flow, amount)
         ret: Decimal | None = None
+        note: str | None = None
         if previous is not None:
-            capital = _CALC.add(previous, flow)
-            if capital > 0:
-                ret = ratio(_CALC.subtract(_CALC.divide(equity, capital), _ONE))
-        result.append(DailyReturn(day=day, at=at, equity=equity, net_flow=flow, ret=ret))
-        previous = equity
+            ret, note = _day_return(previous, day, equity, dated, flow)
+        result.append(DailyReturn(day=day, at=at, equity=equity, net_flow=flow, ret=ret, note=note))
+        previous = (day, equity)
     after = _ZERO
-    for _, amount in pending[index:]:
+    for _, _, amount in pending[index:]:
         after = _CALC.add(after, amount)
     return result, after
+
+
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def _day_end(day: date) -> datetime:
+    """Where a daily close is valued: the end of its UTC day."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def _day_return(
+    previous: tuple[date, Decimal],
+    day: date,
+    equity: Decimal,
+    flows: Sequence[tuple[datetime, Decimal]],
+    net_flow: Decimal,
+) -> tuple[Decimal | None, str | None]:
+    """Day ``day``'s Modified Dietz return from the previous close (see the module
+    docstring), or ``None`` and why it has none."""
+    before_day, before = previous
+    if before < 0 or equity < 0:
+        return None, "negative equity"
+    withdrawn = _ZERO
+    for _, amount in flows:
+        withdrawn = _CALC.add(withdrawn, min(amount, _ZERO))
+    if flows and _CALC.add(before, withdrawn) <= 0:
+        return None, "withdrawals took all the capital"
+    start, end = _day_end(before_day), _day_end(day)
+    span = Decimal((end - start) // _MICROSECOND)
+    capital = before
+    for at, amount in flows:
+        invested = Decimal((end - min(max(at, start), end)) // _MICROSECOND)
+        capital = _CALC.add(capital, _CALC.multiply(amount, _CALC.divide(invested, span)))
+    if capital <= 0:
+        return None, "no capital"
+    gain = _CALC.subtract(_CALC.subtract(equity, before), net_flow)
+    return ratio(_CALC.divide(gain, capital)), None
 
 
 @explicit_context
@@ -262,9 +322,10 @@ def sharpe(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
 
 @explicit_context
 def sortino(returns: Sequence[Decimal], rf_daily: Decimal) -> Decimal | None:
-    if not returns:
-        return None
     excess = [_CALC.subtract(r, rf_daily) for r in returns]
+    std = _sample_std(excess)
+    if std is None or std.is_zero():
+        return None  # excess returns that do not vary: no ratio (as for Sharpe)
     downside = _mean([_CALC.multiply(min(e, _ZERO), min(e, _ZERO)) for e in excess])
     if downside.is_zero():
         return None
@@ -453,16 +514,21 @@ def performance(
     if first is not None and last is not None and len(days) >= 2:
         pnl = _CALC.subtract(_CALC.subtract(last.equity, first.equity), net_flows)
     twr = compound(rets) if rets else None
-    annual = None if twr is None else annualised(twr, len(rets))
     episode, current, underwater = drawdowns(days)
-    calmar: Decimal | None = None
-    if annual is not None and episode is not None and not episode.depth.is_zero():
-        calmar = _CALC.divide(annual, abs(episode.depth))
-    vol, sharpe_ratio, sortino_ratio = (
-        volatility(rets),
-        sharpe(rets, rf_daily),
-        sortino(rets, rf_daily),
-    )
+    withheld: str | None = None
+    annual = vol = sharpe_ratio = sortino_ratio = calmar = None
+    if len(rets) < MIN_ANNUALISED_RETURNS:
+        if rets:
+            withheld = f"needs {MIN_ANNUALISED_RETURNS} daily returns, has {len(rets)}"
+    else:
+        annual = None if twr is None else annualised(twr, len(rets))
+        if annual is not None and episode is not None and not episode.depth.is_zero():
+            calmar = _CALC.divide(annual, abs(episode.depth))
+        vol, sharpe_ratio, sortino_ratio = (
+            volatility(rets),
+            sharpe(rets, rf_daily),
+            sortino(rets, rf_daily),
+        )
     return Performance(
         periods_per_year=PERIODS_PER_YEAR,
         risk_free_rate=risk_free_rate,
@@ -481,6 +547,7 @@ def performance(
         sharpe=None if sharpe_ratio is None else ratio(sharpe_ratio),
         sortino=None if sortino_ratio is None else ratio(sortino_ratio),
         calmar=None if calmar is None else ratio(calmar),
+        withheld=withheld,
         max_drawdown=episode,
         current_drawdown=current,
         underwater=underwater,
@@ -493,6 +560,7 @@ def performance(
 
 
 __all__ = [
+    "MIN_ANNUALISED_RETURNS",
     "PERIODS_PER_YEAR",
     "BenchmarkFigures",
     "CurrentDrawdown",

@@ -30,6 +30,7 @@ from snapshots.report.figures import (
     fmt_percent,
     fmt_price,
     fmt_qty,
+    shown,
 )
 from snapshots.report.layout import (
     CARD_BG,
@@ -66,18 +67,22 @@ from snapshots.report.layout import (
     clean_text,
 )
 from snapshots.report.metrics import ReportMetrics
-from snapshots.report.performance import Performance
+from snapshots.report.performance import MIN_ANNUALISED_RETURNS, Performance
+from snapshots.report.strategies import StrategyPnL
 from snapshots.schema import (
     AnySnapshot,
 )
 
 
 def _key_figures(m: ReportMetrics) -> list[Any]:
-    f, p, period = m.figures, m.performance, m.period
+    """The first page's cards: the period's figures first (each card says so), then the
+    same figures since the history the snapshot holds begins, labelled with that day, then
+    the account's balances and the ledger's state."""
+    f, period, inception = m.figures, m.period, m.inception
     ccy = clean_text(f.currency)
-    episode = p.max_drawdown
-    rate = fmt_percent(p.risk_free_rate)
+    rate = fmt_percent(inception.risk_free_rate)
     trips = m.round_trips
+    since = f"since {fmt_date(inception.first_day)}"
     cards: list[tuple[str, str, str, Any]] = [
         ("Equity", fmt_money(f.equity), f"{ccy}, live at the snapshot", INK),
         (
@@ -89,28 +94,33 @@ def _key_figures(m: ReportMetrics) -> list[Any]:
         (
             "Return (period)",
             fmt_percent(period.twr, signed=True),
-            f"time-weighted, {_count(period.returns, 'day')}",
+            f"time-weighted, {_count(period.returns, 'daily return')}",
             _signed_colour(period.twr),
         ),
-        (
-            "Max drawdown",
-            fmt_percent(None if episode is None else episode.depth),
-            (
-                f"{fmt_money(-episode.amount)} {ccy}, {fmt_date(episode.peak)[5:]} \u2192 "
-                f"{fmt_date(episode.trough)[5:]}"
-                if episode is not None
-                else ("no fall" if p.returns else "needs two daily values")
-            ),
-            NEGATIVE if episode is not None else INK,
+        _drawdown_card("Max drawdown (period)", period),
+        _ratio_card("Volatility (period)", period, period.volatility, "annualised", percent=True),
+        _ratio_card("Sharpe (period)", period, period.sharpe, f"risk-free {rate}"),
+        _ratio_card(
+            "Sortino (period)",
+            period,
+            period.sortino,
+            f"risk-free {rate}",
+            undefined="no day below the risk-free rate",
         ),
+        _benchmark_card(period),
+        (
+            "Return (inception)",
+            fmt_percent(inception.twr, signed=True),
+            f"{since}, {_count(inception.returns, 'daily return')}",
+            _signed_colour(inception.twr),
+        ),
+        _drawdown_card("Max drawdown (inception)", inception),
+        _ratio_card("Volatility (inception)", inception, inception.volatility, since, percent=True),
+        _ratio_card("Sharpe (inception)", inception, inception.sharpe, since),
         ("Cash", fmt_money(f.cash), ccy, INK),
         ("Buying power", fmt_money(f.buying_power), ccy, INK),
         ("Long market value", fmt_money(f.long_market_value), ccy, INK),
         ("Short market value", fmt_money(f.short_market_value), ccy, INK),
-        ("Volatility", fmt_percent(p.volatility), "annualised (252 days)", INK),
-        ("Sharpe", _ratio_text(p.sharpe), f"risk-free {rate}", _signed_colour(p.sharpe)),
-        ("Sortino", _ratio_text(p.sortino), f"risk-free {rate}", _signed_colour(p.sortino)),
-        ("Calmar", _ratio_text(p.calmar), "annualised return / max DD", _signed_colour(p.calmar)),
         (
             "Fees (ledger)",
             fmt_money(f.ledger_fees),
@@ -176,6 +186,48 @@ def _key_figures(m: ReportMetrics) -> list[Any]:
     return [_heading("Key figures"), table]
 
 
+def _drawdown_card(label: str, p: Performance) -> tuple[str, str, str, Any]:
+    """The deepest fall of ``p``, dated in full (peak to trough)."""
+    episode = p.max_drawdown
+    if episode is None:
+        why = "no fall" if p.returns else "needs two daily values"
+        return (label, fmt_percent(None), why, INK)
+    dates = f"{fmt_date(episode.peak)} \u2192 {fmt_date(episode.trough)}"
+    return (label, fmt_percent(episode.depth), dates, NEGATIVE)
+
+
+def _ratio_card(
+    label: str,
+    p: Performance,
+    value: Decimal | None,
+    detail: str,
+    *,
+    percent: bool = False,
+    undefined: str = "returns do not vary",
+) -> tuple[str, str, str, Any]:
+    """An annualised figure of ``p``, or "—" with the reason it is not given (too few daily
+    returns, or ``undefined``: why the ratio has no value for these returns)."""
+    if value is None:
+        why = p.withheld or ("needs two daily values" if not p.returns else undefined)
+        return (label, NONE_TEXT, why, INK)
+    text = fmt_percent(value) if percent else _ratio_text(value)
+    return (label, text, detail, INK if percent else _signed_colour(value))
+
+
+def _benchmark_card(p: Performance) -> tuple[str, str, str, Any]:
+    """The period's return over the benchmark's, with the account's beta to it."""
+    b = p.benchmark
+    if b is None:
+        return ("Vs benchmark (period)", NONE_TEXT, "no benchmark closes in the period", INK)
+    beta = "beta \u2014" if b.beta is None else f"beta {_ratio_text(b.beta)}"
+    return (
+        f"Vs {clean_text(b.symbol)} (period)",
+        fmt_percent(b.excess_return, signed=True),
+        f"excess return, {beta}, {_count(b.days, 'day')}",
+        _signed_colour(b.excess_return),
+    )
+
+
 def _orders_detail(f: ReportFigures) -> str:
     parts = []
     if f.partially_filled_orders:
@@ -210,7 +262,7 @@ def _window_text(p: Performance) -> str:
 
 
 def _returns_and_risk(m: ReportMetrics) -> list[Any]:
-    p, period = m.performance, m.period
+    p, period = m.inception, m.period
     ccy = clean_text(m.figures.currency)
     returns: list[tuple[str, str, Any]] = [
         (
@@ -325,8 +377,9 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
 
 def _period_returns(m: ReportMetrics) -> list[Any]:
     """Monthly returns, then the daily returns in columns."""
-    p = m.performance
-    days = [d for d in m.period.days if d.ret is not None]
+    p = m.inception
+    # every day after the first: one without a return is listed too, with why it has none
+    days = [d for d in m.period.days if d.ret is not None or d.note is not None]
     if not days:
         return []
     story: list[Any] = [_heading("Returns by month and by day")]
@@ -369,6 +422,15 @@ def _period_returns(m: ReportMetrics) -> list[Any]:
     story.append(layout)
     if len(shown) < len(days):
         story.append(_note(f"The last {len(shown)} of {len(days)} daily returns."))
+    without = [d for d in days if d.ret is None]
+    if without:
+        listed = "; ".join(f"{fmt_date(d.day)}: {d.note}" for d in without)
+        story.append(
+            _note(
+                f"No return on {_count(len(without), 'day')} (shown \u2014, left out of every "
+                f"return and ratio): {listed}."
+            )
+        )
     return story
 
 
@@ -458,7 +520,7 @@ def _strategies(m: ReportMetrics) -> list[Any]:
     colours: dict[tuple[int, int], Any] = {}
     totals = [Decimal(0)] * 6
     for row, s in enumerate(strategies, start=1):
-        values = (s.realized_pnl, s.dividends, s.fees, s.net_pnl, s.unrealized_pnl, s.total_pnl)
+        values = _values_of(s)
         data.append(
             [
                 _fit(s.strategy, widths[0] - 7),
@@ -498,6 +560,13 @@ def _strategies(m: ReportMetrics) -> list[Any]:
         ],
         long=False,
     )
+    columns = [
+        (name, [_values_of(s)[i] for s in strategies], totals[i])
+        for i, name in enumerate(
+            ("Realised", "Dividends", "Fees", "Net (period)", "Unrealised", "Total P&L")
+        )
+    ]
+    rounding = _rounding_note(columns)
     story: list[Any] = [
         title,
         table,
@@ -506,10 +575,32 @@ def _strategies(m: ReportMetrics) -> list[Any]:
             "dividends credited and fees paid in it; net = realised + dividends \u2212 fees. "
             "Unrealised: open lots at Alpaca's prices at the period end. Total: net realised "
             "since the strategy's first fill + unrealised. Trades counts a fill shared by "
-            "strategies once for each."
+            "strategies once for each." + (f" {rounding}" if rounding else "")
         ),
     ]
     return story + _round_trips(m)
+
+
+def _values_of(s: StrategyPnL) -> tuple[Decimal | None, ...]:
+    """A strategy row's money columns, in the table's order."""
+    return (s.realized_pnl, s.dividends, s.fees, s.net_pnl, s.unrealized_pnl, s.total_pnl)
+
+
+def _rounding_note(columns: Sequence[tuple[str, Sequence[Decimal | None], Decimal]]) -> str:
+    """Where the rows of a column, as printed (to the cent), do not add up to its total as
+    printed: a sentence naming each such column and both sums; ``""`` when all add up.
+    Totals are of the exact figures, each row rounded on its own."""
+    differ = []
+    for name, rows, total in columns:
+        printed = sum((shown(v) for v in rows if v is not None), Decimal(0))
+        if printed != shown(total):
+            differ.append(f"{name} {fmt_money(printed)} against {fmt_money(total)}")
+    if not differ:
+        return ""
+    return (
+        "Each figure is rounded to the cent on its own and the totals are of the exact "
+        "figures, so the rows shown add up to a cent or so apart: " + "; ".join(differ) + "."
+    )
 
 
 def _round_trips(m: ReportMetrics) -> list[Any]:
@@ -577,7 +668,7 @@ def _asset_fees(snapshot: AnySnapshot) -> tuple[AssetFee, ...]:
 
 
 def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
-    p = m.performance
+    p = m.inception
     rate = fmt_percent(p.risk_free_rate)
     items = [
         (
@@ -596,9 +687,12 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
         ),
         (
             "Returns",
-            "Time-weighted and flow-adjusted: a deposit or withdrawal dated on the days after "
-            "one daily close up to the next counts as made at the start of that day, so "
-            "r = equity / (previous equity + flow) \u2212 1. Period, month, MTD, YTD and 1Y "
+            "Time-weighted and flow-adjusted (Modified Dietz within the day): a daily close "
+            "is valued at the end of its UTC day, and a deposit or withdrawal F dated after "
+            "the previous close counts for the share w of that interval it was invested, so "
+            "r = (equity \u2212 previous equity \u2212 \u03a3F) / (previous equity + "
+            "\u03a3wF). A day has no return when an equity is negative or its withdrawals "
+            "take all of the previous close; such days are listed. Period, month, MTD, YTD and 1Y "
             "returns compound the daily returns; MTD, YTD and 1Y are shown only when the "
             "history reaches back to their start. Annualised: (1 + return)^(252 / days) \u2212 1.",
         ),
@@ -610,7 +704,12 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "to a daily rate. Sortino: mean excess return \u00d7 252 / (root mean square of "
             "the negative excess returns \u00d7 \u221a252). Calmar: annualised return / |max "
             "drawdown|. Benchmark beta: covariance / benchmark variance of the daily returns "
-            "both have; correlation: Pearson.",
+            "both have; correlation: Pearson. The annualised figures (return, volatility, "
+            f"Sharpe, Sortino, Calmar) need {MIN_ANNUALISED_RETURNS} daily returns: with "
+            "fewer they show \u2014 and say so; Sharpe and Sortino also show \u2014 when the "
+            "excess returns do not vary, Sortino when no day is below the risk-free rate. "
+            "Key figures marked (period) are the period's, from the last close before it; "
+            "(inception) covers all the daily history the snapshot holds.",
         ),
         (
             "Drawdown",

@@ -445,7 +445,7 @@ def test_the_lookback_holds_the_history_its_deposits_and_the_benchmark(
     )
     # The report's longer windows come from it: MTD reaches back to the close of July 31.
     metrics = report_metrics(snapshot)
-    assert {w.label for w in metrics.performance.windows} == {"MTD"}
+    assert {w.label for w in metrics.inception.windows} == {"MTD"}
     assert metrics.period.first_day == snapshot.equity_history[-1].timestamp.date()
-    assert metrics.performance.benchmark is not None
-    assert metrics.performance.returns > metrics.period.returns
+    assert metrics.inception.benchmark is not None
+    assert metrics.inception.returns > metrics.period.returns

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -254,9 +257,16 @@ def test_metrics_prints_every_figure_the_report_computes(
     expected = report_metrics(stored, ReportOptions(risk_free_rate=Decimal("0.03")))
     assert out == metrics_json(expected) + "\n"
     figures = json.loads(out)
-    assert figures["performance"]["risk_free_rate"] == "0.03"
+    assert figures["inception"]["risk_free_rate"] == "0.03"
     assert figures["figures"]["equity"] == str(stored.alpaca_account.equity)
-    assert {"performance", "strategies", "round_trips", "reconciliation", "figures"} <= set(figures)
+    assert {"period", "inception", "strategies", "round_trips", "reconciliation"} <= set(figures)
+    assert "performance" not in figures  # metrics 3: the whole history is "inception"
+    # every decimal is normalised like the snapshot's numbers: no trailing zeros, no exponent
+    texts = list(_strings(figures))
+    decimals = [t for t in texts if re.fullmatch(r"-?\d+\.\d+", t)]
+    assert decimals
+    assert not [t for t in decimals if t.endswith("0")]
+    assert not [t for t in texts if re.fullmatch(r"-?\d+(\.\d+)?E[+-]?\d+", t)]
 
     code, out, err = run(capsys, *argv)
     assert (code, err) == (0, "")
@@ -264,11 +274,27 @@ def test_metrics_prints_every_figure_the_report_computes(
     from snapshots.report.figures import fmt_money, fmt_percent
 
     plain = report_metrics(stored)
-    assert f"return (period)            {fmt_percent(plain.period.twr, signed=True)}" in out
-    assert f"net P&L (period)           {fmt_money(plain.period.pnl, signed=True)} USD" in out
+    period_return = fmt_percent(plain.period.twr, signed=True)
+    assert re.search(rf"return \(period\) +{re.escape(period_return)} time-weighted", out)
+    period_pnl = fmt_money(plain.period.pnl, signed=True)
+    assert re.search(rf"net P&L \(period\) +{re.escape(period_pnl)} USD", out)
+    # the period's figures first, then the history's, each labelled
+    assert out.index("(period)") < out.index("inception") < out.index("(inception)")
     assert "--json prints every figure" in out
 
     code, out, err = run(capsys, *argv, "--risk-free-rate", "4%")
     assert code != 0
     assert "risk-free rate must be a decimal fraction" in err
     assert out == ""
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON document."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

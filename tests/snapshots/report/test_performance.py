@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
 from snapshots.report.performance import (
+    MIN_ANNUALISED_RETURNS,
     DailyReturn,
     daily_returns,
     drawdowns,
@@ -65,7 +66,7 @@ def close(mine: Decimal | None, theirs: float) -> None:
     assert math.isclose(float(mine), theirs, rel_tol=REL, abs_tol=1e-15), (mine, theirs)
 
 
-@pytest.mark.parametrize(("seed", "days", "rate"), [(1, 60, "0"), (2, 300, "0.04"), (3, 20, "0.1")])
+@pytest.mark.parametrize(("seed", "days", "rate"), [(1, 60, "0"), (2, 300, "0.04"), (3, 21, "0.1")])
 def test_ratios_match_empyrical(seed: int, days: int, rate: str) -> None:
     points, flows = random_path(seed, days)
     p = performance(points, flows, risk_free_rate=Decimal(rate))
@@ -135,9 +136,10 @@ def test_the_last_sample_of_a_day_is_its_value() -> None:
 
 
 def test_max_drawdown_is_one_episode_with_dates_and_money() -> None:
-    # 200 -> 150 (-25 %), then a new peak 400 and 320 after a 100 deposit: -40 % of wealth.
+    # 200 -> 150 (-25 %), then a new peak 400 and 320 after a 100 deposit made as day 4
+    # opened (invested all day: weight 1): -38 % of wealth.
     points = series(["200", "150", "400", "420", "320", "540"])
-    deposit = [(START + timedelta(days=4, hours=14), Decimal(100))]
+    deposit = [(START + timedelta(days=4), Decimal(100))]
     p = performance(points, deposit)
     episode = p.max_drawdown
     assert episode is not None
@@ -272,3 +274,74 @@ def test_fewer_than_two_days_give_no_figures() -> None:
 def test_a_risk_free_rate_must_be_above_minus_one() -> None:
     with pytest.raises(LedgerValidationError, match="above -100%"):
         performance(series(["1", "2"]), [], risk_free_rate=Decimal(-1))
+
+
+def test_too_few_daily_returns_give_no_annualised_figure_and_say_why() -> None:
+    """A single -1 % day annualised to a year (CAGR -92 %, Sortino -15.9, Calmar -92 %) says
+    nothing: below ``MIN_ANNUALISED_RETURNS`` every annualised figure is withheld alike."""
+    one_day = performance(series(["100000", "99000"]), [])
+    assert one_day.twr == Decimal("-0.01")
+    assert one_day.max_drawdown is not None  # a fall is a fall, however short
+    withheld = (
+        one_day.annualised_return,
+        one_day.volatility,
+        one_day.sharpe,
+        one_day.sortino,
+        one_day.calmar,
+    )
+    assert withheld == (None,) * 5
+    assert one_day.withheld == f"needs {MIN_ANNUALISED_RETURNS} daily returns, has 1"
+    values = [str(100000 + 37 * (i % 5) - 20 * (i % 3)) for i in range(MIN_ANNUALISED_RETURNS + 1)]
+    short = performance(series(values[:-1]), [])
+    enough = performance(series(values), [])
+    assert short.returns == MIN_ANNUALISED_RETURNS - 1
+    assert short.volatility is None
+    assert short.withheld is not None
+    assert enough.returns == MIN_ANNUALISED_RETURNS
+    assert enough.withheld is None
+    assert None not in (enough.annualised_return, enough.volatility, enough.sharpe)
+    assert enough.sortino is not None
+
+
+def test_flat_equity_has_no_sharpe_or_sortino_whatever_the_risk_free_rate() -> None:
+    """Flat equity at a 4 % rate had Sortino -sqrt(252) for any rate: a constant shortfall
+    divided by itself. Excess returns that do not vary give neither ratio."""
+    flat = ["100000"] * (MIN_ANNUALISED_RETURNS + 5)
+    for rate in ("0", "0.04", "0.1"):
+        p = performance(series(flat), [], risk_free_rate=Decimal(rate))
+        assert (p.sharpe, p.sortino) == (None, None)
+        assert p.volatility == 0
+        assert p.withheld is None
+
+
+def test_a_flow_counts_for_the_part_of_the_day_it_was_invested() -> None:
+    """Withdrawing the rest at 20:30Z on a -1 % day (100,000 -> 99,000, then -99,000) was a
+    -100 % day and a -100 % drawdown for a P&L of -1,000. By Modified Dietz within the day
+    the withdrawal weighs 3.5 / 24 of it: about -1.17 %."""
+    late = START + timedelta(days=1, hours=20, minutes=30)
+    p = performance(series(["100000", "0"]), [(late, Decimal(-99000))])
+    capital = Decimal(100000) - Decimal("3.5") / Decimal(24) * Decimal(99000)
+    assert p.days[1].ret is not None
+    assert abs(p.days[1].ret - Decimal(-1000) / capital) < Decimal("1e-18")
+    assert p.days[1].note is None
+    assert p.pnl == Decimal(-1000)
+    assert p.max_drawdown is not None
+    assert Decimal("-0.0118") < p.max_drawdown.depth < Decimal("-0.0116")
+    # a deposit at the day's start is invested all day: the old start-of-day rule
+    opening = performance(series(["1000", "1650"]), [(START + timedelta(days=1), Decimal(500))])
+    assert opening.days[1].ret == Decimal("0.1")
+
+
+def test_a_day_without_a_return_says_why() -> None:
+    """Negative equity is stated, never a return below -100 %; a day whose withdrawals take
+    all of the previous close has no return and says so (it was dropped silently: withdrawing
+    101,000 on a +1 % day showed 0.00 % against a P&L of +1,000)."""
+    negative = performance(series(["1000", "-200", "100"]), [])
+    assert [d.note for d in negative.days] == [None, "negative equity", "negative equity"]
+    assert [d.ret for d in negative.days] == [None, None, None]
+    assert negative.twr is None
+    late = START + timedelta(days=1, hours=20, minutes=30)
+    emptied = performance(series(["100000", "0"]), [(late, Decimal(-101000))])
+    assert emptied.days[1].ret is None
+    assert emptied.days[1].note == "withdrawals took all the capital"
+    assert emptied.pnl == Decimal(1000)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -55,7 +56,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "1eb14db9e8f69acea45d11ab38ca2783842013325b340f4c02b9ca3ca221face"
+GOLDEN_SHA256 = "413d04d869cf2ddcc52ac472385a6468a8f2eaf9176a4246752f913ee91f34f4"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
@@ -167,7 +168,7 @@ def test_period_figures_need_two_samples(samples: int) -> None:
     series = tuple(equity_point(i) for i in range(samples))
     snapshot = sealed(equity_series=series)
     assert compute_figures(snapshot).equity_samples == samples
-    p = report_metrics(snapshot).performance
+    p = report_metrics(snapshot).inception
     assert (p.twr, p.pnl, p.max_drawdown, p.sharpe) == (None, None, None, None)
     assert report_metrics(snapshot).reconciliation is None
     render_report(snapshot)  # renders with notes instead of figures
@@ -521,10 +522,11 @@ def test_account_ids_are_masked_in_pages_and_metadata_unless_asked_for(
 
 
 def test_the_risk_free_rate_is_stated_and_changes_the_ratios() -> None:
+    # 25 daily closes: enough daily returns (24) for the annualised ratios
+    values = [str(1000 + (37 * i) % 50 + 2 * i) for i in range(25)]
     snapshot = sealed(
         equity_series=tuple(
-            equity_point(24 * i - 96, equity=v)
-            for i, v in enumerate(["1000", "1010", "990", "1030", "1035"])
+            equity_point(24 * (i - len(values) + 1), equity=v) for i, v in enumerate(values)
         )
     )
     plain_rate = render_report(snapshot)
@@ -532,7 +534,7 @@ def test_the_risk_free_rate_is_stated_and_changes_the_ratios() -> None:
     assert "risk-free 0.00%" in "\n".join(pdf_text(plain_rate))
     assert "risk-free 5.00%" in "\n".join(pdf_text(rated))
     sharpe = [
-        report_metrics(snapshot, ReportOptions(risk_free_rate=r)).performance.sharpe
+        report_metrics(snapshot, ReportOptions(risk_free_rate=r)).inception.sharpe
         for r in (Decimal(0), Decimal("0.05"))
     ]
     assert sharpe[0] is not None
@@ -544,3 +546,75 @@ def test_the_risk_free_rate_is_stated_and_changes_the_ratios() -> None:
 def test_a_risk_free_rate_outside_minus_one_to_one_is_refused(rate: Decimal) -> None:
     with pytest.raises(LedgerValidationError, match="risk-free rate"):
         ReportOptions(risk_free_rate=rate)
+
+
+def test_the_first_page_gives_the_period_first_and_labels_the_history() -> None:
+    """The key figures read the period's return, P&L, drawdown (dated with years) and risk
+    first, each card saying "(period)"; figures over the whole history follow, labelled
+    "(inception)"; a ratio from too few daily returns is "—" with the reason, never a number."""
+    first = pdf_text(render_report(newest_fixture()))[0]
+    labels = [
+        "NET P&L (PERIOD)",
+        "RETURN (PERIOD)",
+        "MAX DRAWDOWN (PERIOD)",
+        "VOLATILITY (PERIOD)",
+        "SHARPE (PERIOD)",
+        "SORTINO (PERIOD)",
+        "RETURN (INCEPTION)",
+        "MAX DRAWDOWN (INCEPTION)",
+        "SHARPE (INCEPTION)",
+    ]
+    at = [first.index(label) for label in labels]
+    assert at == sorted(at)
+    # the period's deepest fall, dated in full (the fixture's history holds a deeper one)
+    assert "2026-07-31 \u2192 2026-08-03" in first
+    assert "-10.17%" in first
+    assert "2026-07-29 \u2192 2026-08-03" in first
+    assert "-10.62%" in first
+    # four daily returns in the period, thirteen in the history: no annualised ratio at all
+    assert first.count("needs 20 daily returns, has 4") == 3
+    assert first.count("needs 20 daily returns, has 13") == 2
+    assert "since 2026-07-20, 13 daily returns" in first
+
+
+def test_a_strategy_table_whose_rounded_rows_miss_the_total_says_so() -> None:
+    """Three strategies of 1.005 each print 1.00 (half-even) three times, 3.00 in all, while
+    the exact total 3.015 prints 3.02: the note names the column and both sums."""
+    from snapshots.report.summary_tables import _rounding_note
+
+    rows = [Decimal("1.005")] * 3
+    note = _rounding_note([("Total P&L", rows, sum(rows, Decimal(0)))])
+    assert "Total P&L 3.00 against 3.02" in note
+    assert _rounding_note([("Fees", [Decimal("1.25"), None], Decimal("1.25"))]) == ""
+
+
+def test_the_equity_and_underwater_charts_share_their_dates_and_mark_the_flows() -> None:
+    """A deposit is a jump in the equity line and no recovery in the underwater chart: the
+    equity chart marks each flow (the largest with its amount), the underwater chart says it
+    is of the flow-adjusted index, and both read the same dates, with years."""
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Line, String
+
+    from snapshots.report.charts import _equity_chart, _underwater_chart, date_axis
+    from snapshots.report.metrics import cash_flows
+
+    snapshot = newest_fixture()
+    page = pdf_text(render_report(snapshot))[0]  # (registers the report's fonts)
+    assert "drawdown of the flow-adjusted wealth index" in page
+    assert "deposits and withdrawals marked" in page
+    m = report_metrics(snapshot)
+    axis = date_axis(snapshot)
+    assert axis is not None
+    equity, underwater = _equity_chart(snapshot, m, axis), _underwater_chart(m, axis)
+    plots = [next(c for c in d.contents if isinstance(c, LinePlot)) for d in (equity, underwater)]
+    labels = [[p.xValueAxis.labelTextFormat(v) for v in p.xValueAxis.valueSteps] for p in plots]
+    assert labels[0] == labels[1]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", label) for label in labels[0])
+    first, last = labels[0][0], labels[0][-1]
+    assert (first, last) == (fmt_date(m.inception.first_day), fmt_date(m.inception.last_day))
+    marks = [c for c in equity.contents if isinstance(c, Line) and c.strokeDashArray]
+    flows = [f for f in cash_flows(snapshot) if f[0] > snapshot.equity_history[0].timestamp]
+    assert len(marks) == len(flows) > 0
+    texts = {c.text for c in equity.contents if isinstance(c, String)}
+    largest = max(flows, key=lambda f: abs(f[1]))[1]
+    assert fmt_money(largest, places=0, signed=True) in texts

@@ -80,7 +80,7 @@ def test_the_reconciliation_sums_to_the_closing_equity(released: Version) -> Non
     r = m.reconciliation
     assert r is not None
     assert sum((line.amount for line in r.lines), Decimal(0)) == r.closing
-    assert r.closing == m.performance.end_equity
+    assert r.closing == m.inception.end_equity
     lines = {line.key: line.amount for line in r.lines}
     ledger = snapshot.internal_ledger
     assert lines["fees"] == -ledger.total_fees
