@@ -29,8 +29,9 @@ Definitions (the report's methodology appendix prints the same):
   equity at the trough plus the net flows between them).
 * **Calmar**: annualised return / abs(max drawdown).
 * **Minimum observations**: the annualised figures (annualised return, volatility, Sharpe,
-  Sortino, Calmar) need ``MIN_ANNUALISED_RETURNS`` (20) daily returns; with fewer they are not
-  given, and ``withheld`` says why (a day or two annualised to a year says nothing). Sharpe and
+  Sortino, Calmar), and beta and correlation to the benchmark, need
+  ``MIN_ANNUALISED_RETURNS`` (20) daily returns (shared with the benchmark); with fewer they are
+  not given, and ``withheld`` says why (a day or two annualised to a year says nothing). Sharpe and
   Sortino are also not given when the excess returns do not vary (a flat account: the ratio of
   a constant to itself), nor Sortino without a day below the risk-free rate.
 
@@ -152,6 +153,9 @@ class Performance(Frozen):
     start_equity: Decimal | None
     end_equity: Decimal | None
     net_flows: Decimal
+    #: Flows dated on the first day: already in its closing equity (the opening), so neither
+    #: in ``net_flows`` nor in a return; a statement that opens on that day names them.
+    opening_flows: Decimal = _ZERO
     flows_after_last_sample: Decimal
     pnl: Decimal | None
     twr: Decimal | None
@@ -481,6 +485,7 @@ def benchmark_figures(
         cov = _CALC.add(cov, _CALC.multiply(residual, a))
     account_return = compound(account)
     market_return = compound(market)
+    few = len(pairs) < MIN_ANNUALISED_RETURNS  # a beta of a few days says nothing either
     correlation = _pearson(account, market)
     return BenchmarkFigures(
         symbol=symbol,
@@ -488,8 +493,8 @@ def benchmark_figures(
         total_return=ratio(market_return),
         account_return=ratio(account_return),
         excess_return=ratio(_CALC.subtract(account_return, market_return)),
-        beta=None if var.is_zero() else ratio(_CALC.divide(cov, var)),
-        correlation=None if correlation is None else ratio(correlation),
+        beta=None if var.is_zero() or few else ratio(_CALC.divide(cov, var)),
+        correlation=None if correlation is None or few else ratio(correlation),
     )
 
 
@@ -503,7 +508,13 @@ def performance(
 ) -> Performance:
     """Every figure of the module docstring for a portfolio history and its cash flows."""
     rf_daily = daily_risk_free(risk_free_rate)
+    flows = list(flows)
     days, after = daily_returns(points, flows)
+    opening = _ZERO
+    if days:
+        for at, amount in flows:
+            if at.astimezone(UTC).date() == days[0].day:
+                opening = _CALC.add(opening, amount)
     rets = [d.ret for d in days if d.ret is not None]
     first = days[0] if days else None
     last = days[-1] if days else None
@@ -539,6 +550,7 @@ def performance(
         start_equity=None if first is None else first.equity,
         end_equity=None if last is None else last.equity,
         net_flows=net_flows,
+        opening_flows=opening,
         flows_after_last_sample=after,
         pnl=pnl,
         twr=None if twr is None else ratio(twr),

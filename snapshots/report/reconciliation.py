@@ -78,17 +78,28 @@ def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None
         perf.end_equity,
         exact_sum([perf.start_equity, perf.net_flows, realized, dividends, -fees]),
     )
+    opening_label = f"Opening equity (close of {fmt_date(first.day)})"
+    opening, flows = perf.start_equity, perf.net_flows
+    in_opening = period_opening_flows(snapshot.period_start, perf)
+    if in_opening:
+        # the period opens on a close that already holds that day's flows: show them as
+        # flows of the period (its cash-flow table lists them), the opening without them
+        opening, flows = EXACT.subtract(opening, in_opening), EXACT.add(flows, in_opening)
+        opening_label = (
+            f"Opening equity (close of {fmt_date(first.day)}, less the {in_opening:,f} "
+            "deposited or withdrawn that day)"
+        )
     lines = [
         StatementLine(
             key="opening_equity",
-            label=f"Opening equity (close of {fmt_date(first.day)})",
-            amount=perf.start_equity,
+            label=opening_label,
+            amount=opening,
             source="Alpaca portfolio history",
         ),
         StatementLine(
             key="net_flows",
             label="Deposits and withdrawals",
-            amount=perf.net_flows,
+            amount=flows,
             source="ledger cash flows" if is_v12 else "not recorded before snapshot 1.2",
         ),
         StatementLine(
@@ -119,6 +130,15 @@ def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None
         closing=perf.end_equity,
         differences=tuple(d for d in differences if d is not None),
     )
+
+
+def period_opening_flows(period_start: datetime, perf: Performance) -> Decimal:
+    """The flows a period's opening close already holds when that close is in the period (a
+    first snapshot, without an earlier close): flows of the period all the same. 0 when the
+    period opens on an earlier day's close."""
+    if perf.first_day is None or perf.first_day < period_start.date():
+        return _ZERO
+    return perf.opening_flows
 
 
 def _live_equity(snapshot: AnySnapshot, perf: Performance) -> Difference:
@@ -219,4 +239,10 @@ def _activities(snapshot: AccountSnapshotV12) -> list[Difference]:
     return found
 
 
-__all__ = ["Difference", "Reconciliation", "StatementLine", "reconcile"]
+__all__ = [
+    "Difference",
+    "Reconciliation",
+    "StatementLine",
+    "period_opening_flows",
+    "reconcile",
+]

@@ -24,6 +24,7 @@ from snapshots.report.figures import (
     NONE_TEXT,
     PositionExposure,
     ReportFigures,
+    exact_sum,
     fmt_date,
     fmt_datetime,
     fmt_money,
@@ -68,6 +69,7 @@ from snapshots.report.layout import (
 )
 from snapshots.report.metrics import ReportMetrics
 from snapshots.report.performance import MIN_ANNUALISED_RETURNS, Performance
+from snapshots.report.reconciliation import period_opening_flows
 from snapshots.report.strategies import StrategyPnL
 from snapshots.schema import (
     AnySnapshot,
@@ -277,7 +279,10 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
         ),
         (
             f"Period deposits and withdrawals, {ccy}",
-            fmt_money(period.net_flows, signed=True),
+            fmt_money(
+                exact_sum([period.net_flows, period_opening_flows(m.period_start, period)]),
+                signed=True,
+            ),
             None,
         ),
     ]
@@ -705,7 +710,8 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "the negative excess returns \u00d7 \u221a252). Calmar: annualised return / |max "
             "drawdown|. Benchmark beta: covariance / benchmark variance of the daily returns "
             "both have; correlation: Pearson. The annualised figures (return, volatility, "
-            f"Sharpe, Sortino, Calmar) need {MIN_ANNUALISED_RETURNS} daily returns: with "
+            f"Sharpe, Sortino, Calmar), beta and correlation need {MIN_ANNUALISED_RETURNS} "
+            "daily returns: with "
             "fewer they show \u2014 and say so; Sharpe and Sortino also show \u2014 when the "
             "excess returns do not vary, Sortino when no day is below the risk-free rate. "
             "Key figures marked (period) are the period's, from the last close before it; "

@@ -125,3 +125,33 @@ def test_strategy_pnl_is_the_ledger_s_per_strategy(released: Version) -> None:
         else:
             assert (s.dividends, s.unrealized_pnl, s.total_pnl, s.round_trips) == (None,) * 4
     assert (m.round_trips is None) == (released.version < "1.2")
+
+
+def test_a_first_snapshot_counts_the_deposits_of_its_first_day() -> None:
+    """Without an earlier close, the period opens on its first day's close, which already
+    holds that day's 1,000 deposit: the statement showed the period's deposits without it
+    while the cash-flow table listed it. Now the opening is shown without the day's flows and
+    the deposits with them; the statement still sums to the closing equity."""
+    from snapshots.report.pdf import render_report
+    from tests.snapshots.report.test_report_pdf import newest_fixture, pdf_text
+
+    snapshot = newest_fixture().model_copy(update={"equity_history": ()})
+    m = report_metrics(snapshot)
+    assert m.period.first_day == snapshot.period_start.date()
+    assert m.period.opening_flows == Decimal(1000)
+    r = m.reconciliation
+    assert r is not None
+    lines = {line.key: line for line in r.lines}
+    assert lines["net_flows"].amount == Decimal(1000 + 75 - 250)
+    assert lines["opening_equity"].amount == m.period.start_equity - 1000
+    assert "less the 1,000 deposited or withdrawn that day" in lines["opening_equity"].label
+    assert sum((line.amount for line in r.lines), Decimal(0)) == r.closing
+    text = "\n".join(pdf_text(render_report(snapshot)))
+    assert "Period deposits and withdrawals, USD\n+825.00" in text
+    # with the history before it, the period opens on the previous close: nothing to move
+    full = report_metrics(newest_fixture())
+    assert full.period.first_day is not None
+    assert full.period.first_day < snapshot.period_start.date()
+    assert full.reconciliation is not None
+    flows = {line.key: line.amount for line in full.reconciliation.lines}["net_flows"]
+    assert flows == full.period.net_flows == Decimal(825)
