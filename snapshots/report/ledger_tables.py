@@ -4,6 +4,7 @@ corporate actions, fees and orders.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Final
 from xml.sax.saxutils import escape
 
@@ -40,6 +41,7 @@ from snapshots.report.layout import (
     WARNING,
     ZEBRA,
     _count,
+    _duration,
     _fit,
     _grid_table,
     _heading,
@@ -55,6 +57,7 @@ from snapshots.report.layout import (
 from snapshots.schema import (
     AccountSnapshotV12,
     AnySnapshot,
+    InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
@@ -153,6 +156,68 @@ def _strategy_cell(name: str, p: StrategyPerformance) -> Any:
         f'color="#{muted}">{escape(clean_text(details))}</font>',
         STRATEGY_CELL,
     )
+
+
+#: Round trips listed one by one; beyond, the largest by |P&L| (the snapshot has them all).
+ROUND_TRIP_ROWS: Final = 60
+
+
+def _round_trip_list(snapshot: AnySnapshot) -> list[Any]:
+    """Every round trip closed in the period, by close time, or the largest first when there
+    are more than ``ROUND_TRIP_ROWS``: entry and exit, quantity, P&L and holding time."""
+    if isinstance(snapshot.internal_ledger, InternalLedger):
+        return []  # 1.0/1.1 snapshots keep FIFO lots of their own, without round trips
+    trips = [
+        m
+        for p in snapshot.internal_ledger.strategy_performance.values()
+        for m in getattr(p, "period_round_trips", ())
+    ]
+    if not trips:
+        return []
+    total = len(trips)
+    if total > ROUND_TRIP_ROWS:
+        trips = sorted(trips, key=lambda m: (-abs(m.realized_pnl), m.closed_at, m.close_order_id))
+        trips = trips[:ROUND_TRIP_ROWS]
+    else:
+        trips = sorted(trips, key=lambda m: (m.closed_at, m.strategy, m.close_order_id))
+    widths = _widths(17, 16, 13, 7, 10, 11, 11, 12, 10)
+    data: list[list[Any]] = [
+        ["Closed (UTC)", "Strategy", "Symbol", "Side", "Qty", "Entry", "Exit", "P&L", "Held"]
+    ]
+    colours: dict[tuple[int, int], Any] = {}
+    for row, m in enumerate(trips, start=1):
+        data.append(
+            [
+                fmt_datetime(m.closed_at, seconds=False),
+                _fit(m.strategy, widths[1] - 7),
+                _fit(m.symbol, widths[2] - 7),
+                m.side,
+                fmt_qty(m.qty),
+                fmt_price(m.open_price),
+                fmt_price(m.close_price),
+                fmt_money(m.realized_pnl, signed=True),
+                _duration(Decimal((m.closed_at - m.opened_at).total_seconds())),
+            ]
+        )
+        colours[(7, row)] = _signed_colour(m.realized_pnl)
+    table = _grid_table(
+        data, widths, right=range(4, 9), colours=colours, row_height=_row_height(7.2, 1.8)
+    )
+    shown = (
+        f"the {len(trips)} largest by P&L of {total}, largest first"
+        if total > len(trips)
+        else "by close time"
+    )
+    return [
+        *_long_heading(f"Round trips closed in the period ({total})"),
+        table,
+        _note(
+            f"Each lot slice closed in the period ({shown}): entry and exit prices, P&L "
+            "before fees (\u00d7 100 for an option contract), holding time from the opening "
+            "fill to the closing one. The snapshot holds them all (each strategy's "
+            "period_round_trips)."
+        ),
+    ]
 
 
 def _lots_and_oversells(snapshot: AnySnapshot) -> list[Any]:

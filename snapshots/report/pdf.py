@@ -80,6 +80,7 @@ from snapshots.report.ledger_tables import (
     _fees,
     _lots_and_oversells,
     _orders,
+    _round_trip_list,
     _strategy_performance,
 )
 from snapshots.report.metrics import ReportMetrics, ReportOptions, report_metrics
@@ -198,6 +199,7 @@ def _story(snapshot: AnySnapshot, metrics: ReportMetrics, options: ReportOptions
     story += _period_returns(metrics)
     story += _reconciliation(metrics)
     story += _strategies(metrics)
+    story += _round_trip_list(snapshot)
     story += _integrity_checks(snapshot)
     story += _positions(figures)
     story += _asset_classes(metrics)

@@ -618,3 +618,27 @@ def test_the_equity_and_underwater_charts_share_their_dates_and_mark_the_flows()
     texts = {c.text for c in equity.contents if isinstance(c, String)}
     largest = max(flows, key=lambda f: abs(f[1]))[1]
     assert fmt_money(largest, places=0, signed=True) in texts
+
+
+def test_the_round_trips_of_the_period_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each round trip closed in the period is a row: entry and exit, P&L and holding time;
+    with more than the table's rows, the largest by P&L first, and the note says so."""
+    from snapshots.report import ledger_tables
+
+    snapshot = newest_fixture()
+    trips = [
+        m
+        for p in snapshot.internal_ledger.strategy_performance.values()
+        for m in p.period_round_trips
+    ]
+    assert trips
+    text = "\n".join(pdf_text(render_report(snapshot)))
+    assert f"Round trips closed in the period ({len(trips)})" in text
+    biggest = max(trips, key=lambda m: abs(m.realized_pnl))
+    assert fmt_money(biggest.realized_pnl, signed=True) in text
+    assert "by close time" in text
+    monkeypatch.setattr(ledger_tables, "ROUND_TRIP_ROWS", 1)
+    story = ledger_tables._round_trip_list(snapshot)
+    table = story[-2]
+    assert len(table._cellvalues) == 2  # the header and the largest
+    assert table._cellvalues[1][7] == fmt_money(biggest.realized_pnl, signed=True)
