@@ -85,6 +85,8 @@ class DailyReturn(Frozen):
     ret: Decimal | None
     #: Why a day after the first has no return (negative equity, flows above its capital).
     note: str | None = None
+    #: The day's P&L in money: ``E[d] - E[d-1] - flows`` (``None`` on the first day).
+    pnl: Decimal | None = None
 
 
 class WindowReturn(Frozen):
@@ -216,9 +218,13 @@ def daily_returns(
             flow = _CALC.add(flow, amount)
         ret: Decimal | None = None
         note: str | None = None
+        pnl: Decimal | None = None
         if previous is not None:
             ret, note = _day_return(previous, day, equity, dated, flow)
-        result.append(DailyReturn(day=day, at=at, equity=equity, net_flow=flow, ret=ret, note=note))
+            pnl = _CALC.subtract(_CALC.subtract(equity, previous[1]), flow)
+        result.append(
+            DailyReturn(day=day, at=at, equity=equity, net_flow=flow, ret=ret, note=note, pnl=pnl)
+        )
         previous = (day, equity)
     after = _ZERO
     for _, _, amount in pending[index:]:

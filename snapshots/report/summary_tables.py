@@ -399,7 +399,7 @@ def _period_returns(m: ReportMetrics) -> list[Any]:
     columns = [shown[i : i + DAILY_ROWS] for i in range(0, len(shown), DAILY_ROWS)]
     header: list[str] = []
     for _ in columns:
-        header += ["Day", "Return"]
+        header += ["Day", "Return", f"P&L, {clean_text(m.figures.currency)}"]
     data: list[list[Any]] = [header]
     colours: dict[tuple[int, int], Any] = {}
     for row in range(max(len(c) for c in columns)):
@@ -407,19 +407,25 @@ def _period_returns(m: ReportMetrics) -> list[Any]:
         for index, column in enumerate(columns):
             if row < len(column):
                 day = column[row]
-                line += [fmt_date(day.day), fmt_percent(day.ret, signed=True)]
-                colours[(2 * index + 1, row + 1)] = _signed_colour(day.ret)
+                line += [
+                    fmt_date(day.day),
+                    fmt_percent(day.ret, signed=True),
+                    fmt_money(day.pnl, signed=True),
+                ]
+                colours[(3 * index + 1, row + 1)] = _signed_colour(day.ret)
+                colours[(3 * index + 2, row + 1)] = _signed_colour(day.pnl)
             else:
-                line += ["", ""]
+                line += ["", "", ""]
         data.append(line)
     width = CONTENT_WIDTH - 196
+    fields = (0.36, 0.27, 0.37)  # of each column: the day, its return, its P&L
     daily = _grid_table(
         data,
-        [width / (2 * len(columns))] * (2 * len(columns)),
-        right=tuple(range(1, 2 * len(columns), 2)),
+        [width * f / len(columns) for _ in columns for f in fields],
+        right=tuple(i for i in range(3 * len(columns)) if i % 3),
         colours=colours,
         long=False,
-        font_size=7,
+        font_size=6.4,
         pad_y=1.6,
         h_align="LEFT",
     )

@@ -325,6 +325,7 @@ def test_a_flow_counts_for_the_part_of_the_day_it_was_invested() -> None:
     assert abs(p.days[1].ret - Decimal(-1000) / capital) < Decimal("1e-18")
     assert p.days[1].note is None
     assert p.pnl == Decimal(-1000)
+    assert [d.pnl for d in p.days] == [None, Decimal(-1000)]  # the day's P&L in money
     assert p.max_drawdown is not None
     assert Decimal("-0.0118") < p.max_drawdown.depth < Decimal("-0.0116")
     # a deposit at the day's start is invested all day: the old start-of-day rule

@@ -637,6 +637,10 @@ def test_the_round_trips_of_the_period_are_listed(monkeypatch: pytest.MonkeyPatc
     biggest = max(trips, key=lambda m: abs(m.realized_pnl))
     assert fmt_money(biggest.realized_pnl, signed=True) in text
     assert "by close time" in text
+    # the daily returns come with the day's P&L in money
+    assert "P&L, USD" in text
+    last = report_metrics(snapshot).period.days[-1]
+    assert f"{fmt_percent(last.ret, signed=True)}\n{fmt_money(last.pnl, signed=True)}" in text
     monkeypatch.setattr(ledger_tables, "ROUND_TRIP_ROWS", 1)
     story = ledger_tables._round_trip_list(snapshot)
     table = story[-2]
