@@ -18,8 +18,8 @@ from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
 from snapshots.report.asset_classes import AssetClassFigures, by_asset_class
-from snapshots.report.figures import ReportFigures, compute_figures
-from snapshots.report.performance import Performance, performance
+from snapshots.report.figures import ReportFigures, compute_figures, exact_sum
+from snapshots.report.performance import Performance, performance, ratio
 from snapshots.report.reconciliation import Reconciliation, reconcile
 from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_trips, strategy_pnl
 from snapshots.schema import AccountSnapshotV12, AccountSnapshotV14, AnySnapshot
@@ -102,6 +102,10 @@ class ReportMetrics(Frozen):
     asset_classes: tuple[AssetClassFigures, ...]
     round_trips: RoundTripStats | None
     reconciliation: Reconciliation | None
+    #: The period's turnover: ``(bought + sold) / 2`` (the ledger's distinct fills, before
+    #: fees) over the average of the period's daily closes (its opening close included);
+    #: ``None`` without a positive average.
+    turnover: Decimal | None = None
 
 
 @explicit_context
@@ -160,7 +164,22 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
         asset_classes=by_asset_class(snapshot),
         round_trips=all_round_trips(snapshot),
         reconciliation=reconcile(snapshot, perf),
+        turnover=turnover(snapshot, perf),
     )
+
+
+@explicit_context
+def turnover(snapshot: AnySnapshot, period: Performance) -> Decimal | None:
+    """How much of the account traded in the period (see ``ReportMetrics.turnover``)."""
+    closes = [d.equity for d in period.days]
+    if not closes:
+        return None
+    average = _TEXT.divide(exact_sum(closes), Decimal(len(closes)))
+    if average <= 0:
+        return None
+    ledger = snapshot.internal_ledger
+    traded = exact_sum([ledger.total_buy_value, ledger.total_sell_value])
+    return ratio(_TEXT.divide(_TEXT.divide(traded, Decimal(2)), average))
 
 
 #: Wide enough that normalising a figure never rounds it (ratios have 20 digits, money 38).

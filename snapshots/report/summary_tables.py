@@ -285,6 +285,7 @@ def _returns_and_risk(m: ReportMetrics) -> list[Any]:
             ),
             None,
         ),
+        ("Turnover (period)", fmt_percent(m.turnover), None),
     ]
     if p is not period:
         returns.append(
@@ -720,6 +721,7 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "daily returns: with "
             "fewer they show \u2014 and say so; Sharpe and Sortino also show \u2014 when the "
             "excess returns do not vary, Sortino when no day is below the risk-free rate. "
+            "Turnover: (bought + sold) / 2 over the average daily close of the period. "
             "Key figures marked (period) are the period's, from the last close before it; "
             "(inception) covers all the daily history the snapshot holds.",
         ),

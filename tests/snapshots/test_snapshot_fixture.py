@@ -654,14 +654,14 @@ def test_every_version_renders(released: Version) -> None:
 
 #: The PDF of each fixture: a change to the report shows up here, per version, on purpose only.
 RENDERED_SHA256 = {
-    "1.0": "97ca266fac27d62e5ab4237762da68a639244ba1e2516b25c22efd0959430dad",
-    "1.1": "90a63fc6b6bdeafe4d475f5eae6eb57989ff94e25424f99be0d0b83ccb4e6ef3",
-    "1.2": "873c5d6e4122bb642ecb0a9606cc684df9d432e0d0188244fce6eb4609234df0",
-    "1.3": "c8939dfaa9779368de1977b8fd74ef5eeb5b2f7351d8fa92685b56ec77cafb98",
-    "1.4": "49dd4d668c4da0fb7474f7bcaaf837c8a3c3b2a1349f73f381444f2ff5a95b64",
-    "1.5": "f57ca918dbe24156cf30ca6ecfd52480d17182b6afba43d859f45318a2f7011a",
-    "1.6": "dae4c743ee6478af4ee90f46f63b673d74e5b3b644783430b3497cb0f279ca58",
-    "1.7": "f6722d8e37a5d0cc4733cc8d3b85b8781959a4ec8b1dcfe56feb1ecb9561cf55",
+    "1.0": "91d47a72dbb928a23e50c8f6f412c6a6065cb6edb12649831ff2bd6974255973",
+    "1.1": "5823ea69741f7b68e3508cf46c3d412a2c8bbbd95852b937cd4f50933d9ed3c3",
+    "1.2": "9db633e7d76aca228df7e17fab9721db13cea341de4676eb96a5a99d52aa8c16",
+    "1.3": "ba29a62a1f412f28f56fa325356f8b5e8ebce55dc5d1cda0f1edb0f9c0d72cb5",
+    "1.4": "ddf54d505998dcd3cbb0703f5f3d7d26c104c00f849ffe9f14581a1d3718de5a",
+    "1.5": "50b11422f732d987494d04a9ab6b78b6dd06fb3d198c333b420490f01de93a44",
+    "1.6": "8594e4f9b9883a6dff7bb442ceecdc20c0dec787e0928f184f85dee1ca4ef933",
+    "1.7": "192cdaa92a9940beb9be08fe0af6a90f29d7877429d53bf3e5d024c6848c9139",
 }
 
 

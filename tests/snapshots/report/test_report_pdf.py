@@ -56,7 +56,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "267a6f17484b33f3213e4711a10d71bf8f42da0c17bdd5990cd9e6f2ff66c5ba"
+GOLDEN_SHA256 = "ee94e2080a46cb65318b33770d0af1f08dd7d96b4186ef489fa7c649f1121f7a"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -155,3 +156,17 @@ def test_a_first_snapshot_counts_the_deposits_of_its_first_day() -> None:
     assert full.reconciliation is not None
     flows = {line.key: line.amount for line in full.reconciliation.lines}["net_flows"]
     assert flows == full.period.net_flows == Decimal(825)
+
+
+def test_turnover_is_half_the_traded_value_over_the_average_close() -> None:
+    from tests.snapshots.report.test_report_pdf import newest_fixture
+
+    snapshot = newest_fixture()
+    m = report_metrics(snapshot)
+    closes = [d.equity for d in m.period.days]
+    ledger = snapshot.internal_ledger
+    traded = (ledger.total_buy_value + ledger.total_sell_value) / 2
+    expected = Fraction(traded) / (Fraction(sum(closes, Decimal(0))) / len(closes))
+    assert m.turnover is not None
+    assert abs(Fraction(m.turnover) - expected) < Fraction(1, 10**15)
+    assert m.turnover > 0
