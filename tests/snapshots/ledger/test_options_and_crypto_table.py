@@ -245,6 +245,6 @@ def test_the_report_shows_the_history_by_asset_class(
     assert {name for name, value in coin.items() if value} == {"crypto"}
     # The JSON the CLI prints carries the same figures.
     as_json = metrics_dict(metrics)
-    assert as_json["metrics_version"] == "2"
+    assert as_json["metrics_version"] == "3"
     (option_json,) = (c for c in as_json["asset_classes"] if c["asset_class"] == "us_option")
     assert (option_json["premium_paid"], option_json["notional"]) == ("2370", "120000")
