@@ -54,10 +54,10 @@ from snapshots.report.layout import (
     _widths,
     clean_text,
 )
+from snapshots.report.strategies import period_round_trips
 from snapshots.schema import (
     AccountSnapshotV12,
     AnySnapshot,
-    InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
@@ -165,15 +165,9 @@ ROUND_TRIP_ROWS: Final = 60
 def _round_trip_list(snapshot: AnySnapshot) -> list[Any]:
     """Every round trip closed in the period, by close time, or the largest first when there
     are more than ``ROUND_TRIP_ROWS``: entry and exit, quantity, P&L and holding time."""
-    if isinstance(snapshot.internal_ledger, InternalLedger):
-        return []  # 1.0/1.1 snapshots keep FIFO lots of their own, without round trips
-    trips = [
-        m
-        for p in snapshot.internal_ledger.strategy_performance.values()
-        for m in getattr(p, "period_round_trips", ())
-    ]
+    trips = period_round_trips(snapshot)
     if not trips:
-        return []
+        return []  # none closed, or a 1.0/1.1 snapshot (FIFO lots of its own, no round trips)
     total = len(trips)
     if total > ROUND_TRIP_ROWS:
         trips = sorted(trips, key=lambda m: (-abs(m.realized_pnl), m.closed_at, m.close_order_id))

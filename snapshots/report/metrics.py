@@ -18,7 +18,7 @@ from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
 from snapshots.report.asset_classes import AssetClassFigures, by_asset_class
-from snapshots.report.figures import ReportFigures, compute_figures, exact_sum
+from snapshots.report.figures import EXACT, ReportFigures, compute_figures, exact_sum
 from snapshots.report.performance import Performance, performance, ratio
 from snapshots.report.reconciliation import Reconciliation, reconcile
 from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_trips, strategy_pnl
@@ -174,12 +174,12 @@ def turnover(snapshot: AnySnapshot, period: Performance) -> Decimal | None:
     closes = [d.equity for d in period.days]
     if not closes:
         return None
-    average = _TEXT.divide(exact_sum(closes), Decimal(len(closes)))
+    average = EXACT.divide(exact_sum(closes), Decimal(len(closes)))
     if average <= 0:
         return None
     ledger = snapshot.internal_ledger
     traded = exact_sum([ledger.total_buy_value, ledger.total_sell_value])
-    return ratio(_TEXT.divide(_TEXT.divide(traded, Decimal(2)), average))
+    return ratio(EXACT.divide(EXACT.divide(traded, Decimal(2)), average))
 
 
 #: Wide enough that normalising a figure never rounds it (ratios have 20 digits, money 38).

@@ -21,7 +21,7 @@ from typing import Final
 from ledger_store.decimals import explicit_context
 from ledger_store.dto import Frozen
 from snapshots.alpaca.models import CASH_TYPES, DIVIDEND_TYPES, is_booked
-from snapshots.report.figures import EXACT, exact_sum, fmt_date, fmt_datetime
+from snapshots.report.figures import EXACT, exact_sum, fmt_date, fmt_datetime, fmt_money
 from snapshots.report.performance import Performance
 from snapshots.schema import AccountSnapshotV12, AnySnapshot
 
@@ -86,8 +86,8 @@ def reconcile(snapshot: AnySnapshot, perf: Performance) -> Reconciliation | None
         # flows of the period (its cash-flow table lists them), the opening without them
         opening, flows = EXACT.subtract(opening, in_opening), EXACT.add(flows, in_opening)
         opening_label = (
-            f"Opening equity (close of {fmt_date(first.day)}, less the {in_opening:,f} "
-            "deposited or withdrawn that day)"
+            f"Opening equity (close of {fmt_date(first.day)}, less that day's deposits and "
+            f"withdrawals, {fmt_money(in_opening, signed=True)})"
         )
     lines = [
         StatementLine(

@@ -143,9 +143,9 @@ def strategy_pnl(snapshot: AnySnapshot) -> tuple[StrategyPnL, ...]:
     )
 
 
-@explicit_context
-def all_round_trips(snapshot: AnySnapshot) -> RoundTripStats | None:
-    """The round trips of every strategy together (``None`` before snapshot 1.2)."""
+def period_round_trips(snapshot: AnySnapshot) -> list[Match] | None:
+    """The round trips every strategy closed in the period, strategy by strategy (``None``
+    before snapshot 1.2, whose ledgers keep no round trips)."""
     if isinstance(snapshot.internal_ledger, InternalLedger):
         return None
     matches: list[Match] = []
@@ -153,7 +153,21 @@ def all_round_trips(snapshot: AnySnapshot) -> RoundTripStats | None:
         if not isinstance(p, StrategyLedger):
             return None
         matches.extend(p.period_round_trips)
-    return round_trip_stats(matches)
+    return matches
 
 
-__all__ = ["RoundTripStats", "StrategyPnL", "all_round_trips", "round_trip_stats", "strategy_pnl"]
+@explicit_context
+def all_round_trips(snapshot: AnySnapshot) -> RoundTripStats | None:
+    """The round trips of every strategy together (``None`` before snapshot 1.2)."""
+    matches = period_round_trips(snapshot)
+    return None if matches is None else round_trip_stats(matches)
+
+
+__all__ = [
+    "RoundTripStats",
+    "StrategyPnL",
+    "all_round_trips",
+    "period_round_trips",
+    "round_trip_stats",
+    "strategy_pnl",
+]

@@ -145,7 +145,9 @@ def test_a_first_snapshot_counts_the_deposits_of_its_first_day() -> None:
     lines = {line.key: line for line in r.lines}
     assert lines["net_flows"].amount == Decimal(1000 + 75 - 250)
     assert lines["opening_equity"].amount == m.period.start_equity - 1000
-    assert "less the 1,000 deposited or withdrawn that day" in lines["opening_equity"].label
+    assert lines["opening_equity"].label == (
+        "Opening equity (close of 2026-08-03, less that day's deposits and withdrawals, +1,000.00)"
+    )
     assert sum((line.amount for line in r.lines), Decimal(0)) == r.closing
     text = "\n".join(pdf_text(render_report(snapshot)))
     assert "Period deposits and withdrawals, USD\n+825.00" in text
