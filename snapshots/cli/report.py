@@ -255,6 +255,18 @@ def _metrics_rows(metrics: ReportMetrics) -> list[tuple[str, str]]:
                 f"{trips.round_trips}, win rate {fmt_percent(trips.win_rate, places=1)}",
             )
         )
+    if metrics.turnover is not None:
+        rows.append(("turnover (period)", f"{fmt_money(metrics.turnover)}x average equity"))
+    leverage = [(p.leverage, p.day) for p in metrics.exposure if p.leverage is not None]
+    if leverage:
+        peak = max(leverage, key=lambda item: item[0])
+        rows.append(
+            (
+                "gross leverage (period, at cost)",
+                f"last {fmt_money(leverage[-1][0])}x, peak {fmt_money(peak[0])}x on "
+                f"{fmt_date(peak[1])}",
+            )
+        )
     return rows
 
 

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -138,6 +138,27 @@ class Lot(Frozen):
     opened_at: UTCDateTime
     qty: PositiveDecimal
     price: NonNegativeDecimal
+
+
+def market_price(prices: Mapping[str, Decimal], symbol: str) -> Decimal | None:
+    """``symbol``'s price in ``prices`` (Alpaca's positions by symbol); Alpaca names a crypto
+    position without the pair's slash (BTC/USD: BTCUSD). ``None`` when it has none."""
+    price = prices.get(symbol)
+    return prices.get(symbol.replace("/", "")) if price is None else price
+
+
+def marked_pnl(lot: Lot, price: Decimal) -> Decimal:
+    """The unrealised P&L of ``lot`` at ``price``: the gain per unit on the lot's side, times
+    its qty and contract multiplier, rounded half-even to the cent."""
+    gain = (
+        _EXACT.subtract(price, lot.price)
+        if lot.side == "long"
+        else _EXACT.subtract(lot.price, price)
+    )
+    value = _EXACT.multiply(
+        _EXACT.multiply(lot.qty, gain), Decimal(contract_multiplier(lot.symbol))
+    )
+    return _money(value)
 
 
 class Match(Frozen):

@@ -42,7 +42,6 @@ from ledger_store.dto import (
     StrategyRegistration,
     Symbol,
     UTCDateTime,
-    contract_multiplier,
     describe_validation_error,
     value_of,
 )
@@ -69,6 +68,8 @@ from snapshots.ledger.lots import (
     Lot,
     LotLedger,
     Match,
+    marked_pnl,
+    market_price,
     run_lots,
 )
 from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
@@ -652,12 +653,10 @@ def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal |
     total = _ZERO
     with exact_arithmetic():
         for lot in lots:
-            # Alpaca names a crypto position without the pair's slash (BTC/USD: BTCUSD).
-            price = prices.get(lot.symbol, prices.get(lot.symbol.replace("/", "")))
+            price = market_price(prices, lot.symbol)
             if price is None:
                 return None
-            gain = price - lot.price if lot.side == "long" else lot.price - price
-            total += money(lot.qty * gain * contract_multiplier(lot.symbol))
+            total += marked_pnl(lot, price)
     return total
 
 

@@ -253,6 +253,20 @@ def _fit(text: str, width: float, font: str = FONT, size: float = TABLE_FONT_SIZ
     return text[:lo] + "\u2026"
 
 
+def _id_column(
+    ids: Sequence[str], width: float, font: str = FONT, size: float = TABLE_FONT_SIZE
+) -> list[str]:
+    """A column of ids cut one way: every id in full when all fit ``width``, otherwise each
+    shortened alike to its first 8 and last 4 characters (``91c376a1\u2026b6f0``), so that the
+    ids of one table read the same however wide their letters are."""
+    cleaned = [clean_text(i) for i in ids]
+    if all(pdfmetrics.stringWidth(i, font, size) <= width for i in cleaned):
+        return cleaned
+    return [
+        _fit(i if len(i) <= 13 else f"{i[:8]}\u2026{i[-4:]}", width, font, size) for i in cleaned
+    ]
+
+
 def _fitting_size(text: str, width: float, font: str, size: float) -> float:
     """The largest font size up to ``size`` (in steps of 0.5 pt) at which ``text`` fits."""
     while size > 6 and pdfmetrics.stringWidth(text, font, size) > width:
@@ -376,6 +390,17 @@ def _grid_table(
     )
     table.setStyle(TableStyle(style))
     return table
+
+
+def _total_rows(count: int = 1) -> list[tuple[Any, ...]]:
+    """Table commands that set the last ``count`` rows apart as totals: bold, on the header's
+    band, under a rule."""
+    first = (0, -count)
+    return [
+        ("FONT", first, (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+        ("LINEABOVE", first, (-1, -count), 0.6, NAVY),
+        ("BACKGROUND", first, (-1, -1), HEADER_BG),
+    ]
 
 
 def _widths(*fractions: float) -> list[float]:

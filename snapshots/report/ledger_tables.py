@@ -45,6 +45,7 @@ from snapshots.report.layout import (
     _fit,
     _grid_table,
     _heading,
+    _id_column,
     _long_heading,
     _note,
     _notional,
@@ -227,12 +228,13 @@ def _lots_and_oversells(snapshot: AnySnapshot) -> list[Any]:
         data: list[list[Any]] = [
             ["Strategy", "Symbol", "Order", "Opened (UTC)", "Qty", "Price", "Cost"]
         ]
-        for lot in lots:
+        ids = _id_column([lot.order_id for lot in lots], widths[2] - 7)
+        for lot, order_id in zip(lots, ids, strict=True):
             data.append(
                 [
                     _fit(lot.strategy, widths[0] - 7),
                     _fit(lot.symbol, widths[1] - 7),
-                    _fit(lot.order_id, widths[2] - 7),
+                    order_id,
                     fmt_datetime(lot.opened_at),
                     fmt_qty(lot.qty),
                     fmt_price(lot.price),
@@ -244,12 +246,13 @@ def _lots_and_oversells(snapshot: AnySnapshot) -> list[Any]:
     if oversells:
         widths = _widths(80, 56, 156, 84, 70, 86)
         data = [["Strategy", "Symbol", "Order", "Filled (UTC)", "Sell qty", "Unmatched qty"]]
-        for o in oversells:
+        ids = _id_column([o.order_id for o in oversells], widths[2] - 7)
+        for o, order_id in zip(oversells, ids, strict=True):
             data.append(
                 [
                     _fit(o.strategy, widths[0] - 7),
                     _fit(o.symbol, widths[1] - 7),
-                    _fit(o.order_id, widths[2] - 7),
+                    order_id,
                     fmt_datetime(o.filled_at),
                     fmt_qty(o.sell_qty),
                     fmt_qty(o.unmatched_qty),
@@ -370,13 +373,14 @@ def _signed_lots(snapshot: AccountSnapshotV12) -> list[Any]:
     data: list[list[Any]] = [
         ["Strategy", "Symbol", "Side", "Order", "Opened (UTC)", "Qty", "Price", "Cost"]
     ]
-    for lot in lots:
+    ids = _id_column([lot.order_id for lot in lots], widths[3] - 7)
+    for lot, order_id in zip(lots, ids, strict=True):
         data.append(
             [
                 _fit(lot.strategy, widths[0] - 7),
                 _fit(lot.symbol, widths[1] - 7),
                 lot.side,
-                _fit(lot.order_id, widths[3] - 7),
+                order_id,
                 fmt_datetime(lot.opened_at),
                 fmt_qty(lot.qty),
                 fmt_price(lot.price),
@@ -636,12 +640,15 @@ def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     data: list[list[str]] = [ORDER_HEADER]
     colours: dict[tuple[int, int], Any] = {}
 
+    every = [o.id for order in orders for o in (order, *order.legs)]
+    ids = dict(zip(every, _id_column(every, widths[1] - 2 * pad_x, size=size), strict=True))
+
     def add(order: AlpacaOrder, label: str, leg: bool) -> None:
         row = len(data)
         data.append(
             [
                 label,
-                order.id,
+                ids[order.id],
                 fmt_datetime(order.submitted_at),
                 _fit(order.symbol or NONE_TEXT, widths[3] - 2 * pad_x, size=size),
                 _fit(order.side or NONE_TEXT, widths[4] - 2 * pad_x, size=size),

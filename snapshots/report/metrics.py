@@ -17,17 +17,27 @@ from ledger_store.decimals import decimal_context, explicit_context
 from ledger_store.dto import Frozen
 from ledger_store.errors import LedgerValidationError
 from snapshots.alpaca.models import EquityPoint
+from snapshots.ledger.lots import Match
 from snapshots.report.asset_classes import AssetClassFigures, by_asset_class
+from snapshots.report.exposure import ExposurePoint, exposure_series
 from snapshots.report.figures import EXACT, ReportFigures, compute_figures, exact_sum
 from snapshots.report.performance import Performance, performance, ratio
 from snapshots.report.reconciliation import Reconciliation, reconcile
-from snapshots.report.strategies import RoundTripStats, StrategyPnL, all_round_trips, strategy_pnl
+from snapshots.report.strategies import (
+    RoundTripStats,
+    StrategyPnL,
+    all_round_trips,
+    period_round_trips,
+    strategy_pnl,
+)
+from snapshots.report.symbols import SymbolBreakdown, symbol_pnl
 from snapshots.schema import AccountSnapshotV12, AccountSnapshotV14, AnySnapshot
 
 #: The metrics' own format version (``report metrics --json``): bumped when a field changes.
 #: 2: ``asset_classes`` and each strategy's ``coin_fees``. 3: ``performance`` is ``inception``
 #: (beside ``period``), each with ``withheld``; decimals normalised (no trailing zeros).
-METRICS_VERSION: Final = "3"
+#: 4: ``by_symbol``, ``exposure`` and the list of ``period_round_trips``.
+METRICS_VERSION: Final = "4"
 
 
 #: The report Lambda's settings: the annual risk-free rate (``0.04`` = 4 %) and whether the
@@ -106,6 +116,13 @@ class ReportMetrics(Frozen):
     #: fees) over the average of the period's daily closes (its opening close included);
     #: ``None`` without a positive average.
     turnover: Decimal | None = None
+    #: The period's P&L by symbol (``snapshots.report.symbols``; ``None`` before 1.2).
+    by_symbol: SymbolBreakdown | None = None
+    #: Exposure and leverage at each of the period's closes, at cost
+    #: (``snapshots.report.exposure``; none before 1.2).
+    exposure: tuple[ExposurePoint, ...] = ()
+    #: Every round trip closed in the period, strategy by strategy (``None`` before 1.2).
+    period_round_trips: tuple[Match, ...] | None = None
 
 
 @explicit_context
@@ -150,6 +167,7 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
             risk_free_rate=rate,
             benchmark=benchmark,
         )
+    trips = period_round_trips(snapshot)
     return ReportMetrics(
         metrics_version=METRICS_VERSION,
         account_id=snapshot.account_id,
@@ -165,6 +183,9 @@ def report_metrics(snapshot: AnySnapshot, options: ReportOptions | None = None) 
         round_trips=all_round_trips(snapshot),
         reconciliation=reconcile(snapshot, perf),
         turnover=turnover(snapshot, perf),
+        by_symbol=symbol_pnl(snapshot),
+        exposure=exposure_series(snapshot, perf),
+        period_round_trips=None if trips is None else tuple(trips),
     )
 
 

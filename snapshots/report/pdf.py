@@ -44,6 +44,7 @@ from reportlab.platypus import (
 )
 
 from ledger_store.decimals import explicit_context
+from snapshots.report.breakdown_tables import _by_symbol, _exposure
 from snapshots.report.charts import (
     _charts,
 )
@@ -100,7 +101,7 @@ from snapshots.schema import (
 )
 
 #: Version of the layout; part of the PDF metadata. Bump it when the report changes on purpose.
-REPORT_LAYOUT_VERSION: Final = "3"
+REPORT_LAYOUT_VERSION: Final = "4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +200,12 @@ def _story(snapshot: AnySnapshot, metrics: ReportMetrics, options: ReportOptions
     story += _period_returns(metrics)
     story += _reconciliation(metrics)
     story += _strategies(metrics)
+    story += _by_symbol(metrics)
     story += _round_trip_list(snapshot)
     story += _integrity_checks(snapshot)
     story += _positions(figures)
     story += _asset_classes(metrics)
+    story += _exposure(metrics)
     story += _strategy_performance(snapshot)
     story += _lots_and_oversells(snapshot)
     story += _fees(snapshot, figures)

@@ -235,7 +235,7 @@ def daily_returns(
 _MICROSECOND: Final = timedelta(microseconds=1)
 
 
-def _day_end(day: date) -> datetime:
+def day_end(day: date) -> datetime:
     """Where a daily close is valued: the end of its UTC day."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
@@ -257,7 +257,7 @@ def _day_return(
         withdrawn = _CALC.add(withdrawn, min(amount, _ZERO))
     if flows and _CALC.add(before, withdrawn) <= 0:
         return None, "withdrawals took all the capital"
-    start, end = _day_end(before_day), _day_end(day)
+    start, end = day_end(before_day), day_end(day)
     span = Decimal((end - start) // _MICROSECOND)
     capital = before
     for at, amount in flows:
@@ -593,6 +593,7 @@ __all__ = [
     "daily_equity",
     "daily_returns",
     "daily_risk_free",
+    "day_end",
     "drawdowns",
     "monthly_returns",
     "performance",

@@ -41,11 +41,9 @@ from snapshots.report.layout import (
     CONTENT_WIDTH,
     FONT,
     FONT_BOLD,
-    HEADER_BG,
     INK,
     METHOD,
     MUTED,
-    NAVY,
     NEGATIVE,
     POSITIVE,
     STATUS_COLOURS,
@@ -64,6 +62,7 @@ from snapshots.report.layout import (
     _row_height,
     _side_by_side,
     _signed_colour,
+    _total_rows,
     _widths,
     clean_text,
 )
@@ -475,11 +474,7 @@ def _reconciliation(m: ReportMetrics) -> list[Any]:
         _widths(52, 30, 18),
         right=(2,),
         colours=colours,
-        commands=[
-            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
-            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
-        ],
+        commands=_total_rows(),
         long=False,
     )
     diffs: list[list[Any]] = [["Figure", "Alpaca", "Ledger", "Difference", "Why"]]
@@ -565,11 +560,7 @@ def _strategies(m: ReportMetrics) -> list[Any]:
         widths,
         right=range(1, 8),
         colours=colours,
-        commands=[
-            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
-            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
-        ],
+        commands=_total_rows(),
         long=False,
     )
     columns = [
@@ -655,11 +646,7 @@ def _round_trips(m: ReportMetrics) -> list[Any]:
         data,
         widths,
         right=range(1, 9),
-        commands=[
-            ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
-            ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
-        ],
+        commands=_total_rows(),
         long=False,
     )
     return [
@@ -834,10 +821,8 @@ def _positions(figures: ReportFigures) -> list[Any]:
         ]
     )
     commands = [
-        ("FONT", (0, -1), (-1, -1), FONT_BOLD, TABLE_FONT_SIZE),
+        *_total_rows(),
         ("TEXTCOLOR", (7, -1), (7, -1), _signed_colour(total_pl)),
-        ("LINEABOVE", (0, -1), (-1, -1), 0.6, NAVY),
-        ("BACKGROUND", (0, -1), (-1, -1), HEADER_BG),
     ]
     table = _grid_table(
         data,

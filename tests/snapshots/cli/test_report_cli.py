@@ -260,6 +260,9 @@ def test_metrics_prints_every_figure_the_report_computes(
     assert figures["inception"]["risk_free_rate"] == "0.03"
     assert figures["figures"]["equity"] == str(stored.alpaca_account.equity)
     assert {"period", "inception", "strategies", "round_trips", "reconciliation"} <= set(figures)
+    # metrics 4: P&L by symbol, exposure at each close and the round trips themselves
+    assert {"by_symbol", "exposure", "period_round_trips"} <= set(figures)
+    assert figures["metrics_version"] == "4"
     assert "performance" not in figures  # metrics 3: the whole history is "inception"
     # every decimal is normalised like the snapshot's numbers: no trailing zeros, no exponent
     texts = list(_strings(figures))
@@ -281,6 +284,12 @@ def test_metrics_prints_every_figure_the_report_computes(
     # the period's figures first, then the history's, each labelled
     assert out.index("(period)") < out.index("inception") < out.index("(inception)")
     assert "--json prints every figure" in out
+    if plain.turnover is not None:
+        turnover = re.escape(fmt_money(plain.turnover))
+        assert re.search(rf"turnover \(period\) +{turnover}x average equity", out)
+    if plain.exposure:
+        last = plain.exposure[-1].leverage
+        assert re.search(rf"gross leverage \(period, at cost\) +last {fmt_money(last)}x", out)
 
     code, out, err = run(capsys, *argv, "--risk-free-rate", "4%")
     assert code != 0

@@ -245,6 +245,13 @@ def test_the_report_shows_the_history_by_asset_class(
     assert {name for name, value in coin.items() if value} == {"crypto"}
     # The JSON the CLI prints carries the same figures.
     as_json = metrics_dict(metrics)
-    assert as_json["metrics_version"] == "3"
+    assert as_json["metrics_version"] == "4"
+    # By symbol: the AAPL call expired worthless (-300 of premium) outside any round trip, so
+    # the symbols' rows leave it to the line of what the ledger keeps by strategy.
+    by_symbol = metrics.by_symbol
+    assert by_symbol is not None
+    assert by_symbol.other_realized == -300
+    assert AAPL_CALL not in {r.symbol for r in by_symbol.symbols}
+    assert as_json["by_symbol"]["other_realized"] == "-300"
     (option_json,) = (c for c in as_json["asset_classes"] if c["asset_class"] == "us_option")
     assert (option_json["premium_paid"], option_json["notional"]) == ("2370", "120000")

@@ -56,7 +56,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "ee94e2080a46cb65318b33770d0af1f08dd7d96b4186ef489fa7c649f1121f7a"
+GOLDEN_SHA256 = "3ca9bb6fefdb467ba1ab6ec1ed6c518e6f7bfe92441d7e2bcb5c4df4f49cae8b"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
