@@ -92,12 +92,12 @@ _ONE = Decimal(1)
 def _in_range(value: Decimal, original: object) -> Decimal:
     """``value`` if finite and in range; the error shows ``original`` (what was given)."""
     if not value.is_finite():
-        raise LedgerValidationError(f"number must be finite, got {_shown(original)!r}")
+        raise LedgerValidationError(f"number must be finite, got {_shown(original)}")
     if not value.is_zero() and not (
         MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT
     ):
         raise LedgerValidationError(
-            f"number {_shown(original)!r} is out of range: magnitudes from "
+            f"number {_shown(original)} is out of range: magnitudes from "
             f"1E{MIN_ADJUSTED_EXPONENT} to below 1E+{MAX_ADJUSTED_EXPONENT + 1} (or 0)"
         )
     return value
@@ -130,12 +130,15 @@ def to_decimal(value: object) -> Decimal:
 MAX_NUMBER_TEXT = 100
 
 
-def _shown(value: object) -> object:
-    """``value`` for an error message, cut short if it is huge."""
-    if isinstance(value, int) and value.bit_length() > 256:
+def _shown(value: object) -> str:
+    """``value`` for an error message, as a person reads it: a text in quotes, a number as its
+    digits (never ``Decimal('…')``), cut short if it is huge."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
         return f"an integer of {value.bit_length()} bits"  # str() of it may itself refuse
     text = str(value)
-    return value if len(text) <= 60 else f"{text[:30]}...({len(text)} characters)"
+    if len(text) > 60:
+        text = f"{text[:30]}...({len(text)} characters)"
+    return repr(text) if isinstance(value, str) else text
 
 
 def normalize(value: Decimal) -> Decimal:

@@ -597,6 +597,23 @@ def describe_validation_error(exc: ValidationError, whole: str | None = None) ->
     parts = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(p) for p in error["loc"]) or label
-        message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
+        parts.append(f"{where}: {_error_text(error)}")
     return "; ".join(parts)
+
+
+def _error_text(error: Any) -> str:
+    """Pydantic's message for one problem, with values written as text, never as Python
+    reprs (an enum member as its value, a ``Decimal`` as its digits)."""
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    field = str(ctx.get("discriminator", "kind")).strip("'")
+    if kind == "union_tag_invalid":
+        expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        tags = ", ".join(re.findall(r"<\w+\.\w+: (\w+)>", expected)) or expected
+        return f"{field} must be one of {tags}, got {ctx.get('tag')}"
+    if kind == "union_tag_not_found":
+        return f"{field} is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    # Enum members as pydantic lists them: <EventKind.SPLIT: 'split'> -> split; a bound
+    # written as Decimal('1000000') -> 1000000.
+    message = re.sub(r"<\w+\.\w+: '?([^'>]*)'?>", r"\1", message)
+    return re.sub(r"Decimal\('([^']*)'\)", r"\1", message)

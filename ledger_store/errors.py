@@ -73,8 +73,8 @@ class StorageUnavailableError(TransientError):
 
 
 class StorageAccessError(LedgerError):
-    """DynamoDB refused for good: access denied, unknown credentials, or a missing table.
-    Retrying cannot help; the message says what to fix. Wraps the botocore/PynamoDB error."""
+    """DynamoDB refused for good: access denied, or credentials it does not accept. Retrying
+    cannot help; the message says what to fix. Wraps the botocore/PynamoDB error."""
 
     def __init__(self, operation: str, key: str | None, cause: BaseException, hint: str) -> None:
         self.operation = operation
@@ -82,6 +82,13 @@ class StorageAccessError(LedgerError):
         self.cause = cause
         where = f" (key {key})" if key else ""
         super().__init__(f"{operation}{where} failed: {type(cause).__name__}: {cause}; {hint}")
+
+
+class StorageConfigurationError(StorageAccessError, ConfigurationError):
+    """The call could not be made as configured: no credentials or region, an unknown profile,
+    an expired SSO session, or a table that does not exist under the configured name. Nothing
+    was written; the message says what to set (the CLI exits with 2, as for any configuration
+    error)."""
 
 
 class SecretUnavailableError(TransientError):

@@ -14,10 +14,18 @@ from typing import Any, Final, Literal, TypeVar, overload
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigNotFound,
+    ConfigParseError,
+    InvalidConfigError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
     PartialCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -33,6 +41,7 @@ from .errors import (
     LedgerError,
     LedgerValidationError,
     StorageAccessError,
+    StorageConfigurationError,
     StorageUnavailableError,
 )
 from .models import LedgerItem
@@ -97,14 +106,15 @@ def transact(
 
 #: DynamoDB's answers that no retry cures, and what to do about each.
 PERMANENT_CODES: Final = {
-    "ResourceNotFoundException": "table not found: run `trade-ledger table create` (or check "
-    "TRADE_LEDGER_TABLE and the region)",
     "AccessDeniedException": "access denied: the role's policy lacks this action on the table",
     "UnrecognizedClientException": "the credentials are not valid in this region",
     "InvalidSignatureException": "the request's signature is wrong (the secret access key)",
     "MissingAuthenticationTokenException": "no credentials were sent",
     "IncompleteSignatureException": "the request's signature is incomplete",
 }
+
+#: The answer for a table that does not exist: a configuration error, named with the table.
+MISSING_TABLE: Final = "ResourceNotFoundException"
 
 
 #: The SDK's own set-up failures: no answer was asked for, and no retry cures them.
@@ -113,7 +123,28 @@ SETUP_FAILURES: Final = {
     "profile, SSO, container or instance role)",
     PartialCredentialsError: "the AWS credentials are incomplete",
     NoRegionError: "no AWS region: set AWS_REGION (or the profile's region)",
+    ProfileNotFound: "the AWS profile does not exist: check AWS_PROFILE and ~/.aws/config",
+    ConfigNotFound: "the AWS config file does not exist: check AWS_CONFIG_FILE",
+    ConfigParseError: "the AWS config file cannot be parsed",
+    InvalidConfigError: "the AWS configuration is invalid",
+    InvalidRegionError: "the AWS region is not a valid region name",
+    SSOTokenLoadError: "the SSO session has expired or was never started: run `aws sso login`",
+    UnauthorizedSSOTokenError: "the SSO session has expired: run `aws sso login`",
+    TokenRetrievalError: "the SSO token could not be refreshed: run `aws sso login`",
 }
+
+
+def missing_table_hint(settings: TableSettings | None) -> str:
+    """What to do about a table that does not exist: its name, where it was looked for, and
+    the two ways out."""
+    if settings is None:
+        return "the table does not exist: check its name (TRADE_LEDGER_TABLE) and the region"
+    where = settings.endpoint_url or f"region {settings.region or 'of the SDK chain'}"
+    return (
+        f"table {settings.table_name!r} does not exist at {where}: check the name "
+        "(--table / TRADE_LEDGER_TABLE, --stage), the region and the endpoint, or create it "
+        "with `trade-ledger table create`"
+    )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -127,14 +158,18 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
 
 
-def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
-    """Map a storage exception to the library's own: bad input, a refusal no retry cures
-    (``StorageAccessError``), or storage that may come back (``StorageUnavailableError``)."""
+def translate(
+    operation: str, key: str | None, exc: BaseException, settings: TableSettings | None = None
+) -> Exception:
+    """Map a storage exception to the library's own: bad input, a configuration that cannot
+    work (``StorageConfigurationError``: credentials, region, a missing table), a refusal no
+    retry cures (``StorageAccessError``), or storage that may come back
+    (``StorageUnavailableError``)."""
     where = f" (key {key})" if key else ""
     for cause in _chain(exc):
         for kind, hint in SETUP_FAILURES.items():
             if isinstance(cause, kind):
-                return StorageAccessError(operation, key, exc, hint)
+                return StorageConfigurationError(operation, key, exc, hint)
         if isinstance(cause, ParamValidationError):
             return LedgerValidationError(f"{operation}{where} refused by the SDK: {cause}")
     if isinstance(exc, TransactWriteError):
@@ -149,6 +184,8 @@ def translate(operation: str, key: str | None, exc: BaseException) -> Exception:
         error = _client_error(exc)
         message = (error.response or {}).get("Error", {}).get("Message") if error else None
         return LedgerValidationError(f"{operation}{where} rejected by DynamoDB: {message or exc}")
+    if code == MISSING_TABLE:
+        return StorageConfigurationError(operation, key, exc, missing_table_hint(settings))
     if code in PERMANENT_CODES:
         return StorageAccessError(operation, key, exc, PERMANENT_CODES[code])
     return StorageUnavailableError(operation, key, exc)
@@ -167,7 +204,7 @@ def storage_call(settings: TableSettings, operation: str, key: str | None) -> It
         try:
             yield
         except STORAGE_FAILURES as exc:
-            raise translate(operation, key, exc) from exc
+            raise translate(operation, key, exc, settings) from exc
 
 
 @overload

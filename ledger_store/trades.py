@@ -285,7 +285,7 @@ class TradeLedgerRepository:
         100, unprocessed keys retried by PynamoDB); expired ones count as absent."""
         unique = sorted(set(order_ids))
         now = self._clock()
-        with storage_call(self._settings, "look up trades", f"{len(unique)} trades"):
+        with storage_call(self._settings, f"look up {len(unique)} trades", None):
             items = TradeItem.batch_get(
                 [(keys.trade_pk(o), keys.TRADE_METADATA_SK) for o in unique],
                 consistent_read=True,

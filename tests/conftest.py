@@ -8,6 +8,8 @@ under ``CI=true`` they fail instead, so CI can never pass while silently skippin
 from __future__ import annotations
 
 import os
+import re
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +19,7 @@ from moto import mock_aws
 from ledger_store.bootstrap import create_table, delete_table
 from ledger_store.config import TableSettings
 from ledger_store.embedded import install_fast_transactions
+from ledger_store.errors import LedgerError
 from ledger_store.models import _CONNECTIONS
 from ledger_store.trades import TradeLedgerRepository
 from tests.builders import load_script
@@ -100,3 +103,43 @@ def settings(engine: str, request: pytest.FixtureRequest) -> Iterator[TableSetti
 @pytest.fixture
 def ledger(settings: TableSettings) -> TradeLedgerRepository:
     return TradeLedgerRepository(settings)
+
+
+# Every library error the suite raises reads as text for a person -----------------------------
+
+#: Python's reprs that leak into a message: an enum member, a class or object, a Decimal or a
+#: datetime as Python writes them.
+REPR_IN_MESSAGE = re.compile(
+    r"<[A-Za-z_][\w.]*(?::| at 0x| object)|<class '|Decimal\(|datetime\.(?:datetime|date)\("
+)
+_ERROR_MESSAGES: list[tuple[str, str, str]] = []
+_CURRENT_TEST = ["(collection)"]
+
+
+def _record_message(self: LedgerError, *args: object) -> None:
+    Exception.__init__(self, *args)
+    _ERROR_MESSAGES.append((_CURRENT_TEST[0], type(self).__name__, str(self)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    LedgerError.__init__ = _record_message  # type: ignore[method-assign]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _CURRENT_TEST[0] = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any library error of any test showed a Python repr."""
+    leaks = [(test, kind, m) for test, kind, m in _ERROR_MESSAGES if REPR_IN_MESSAGE.search(m)]
+    if leaks:
+        seen: set[tuple[str, str]] = set()
+        lines = []
+        for test, kind, message in leaks:
+            if (kind, message) not in seen:
+                seen.add((kind, message))
+                lines.append(f"  {test}: {kind}: {message[:300]}")
+        sys.stderr.write(
+            "\nerror messages with Python reprs (write values as text):\n" + "\n".join(lines) + "\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

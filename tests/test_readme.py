@@ -1,7 +1,9 @@
-"""The README's snippets run as written: every Python block, in order, and the shell recipes.
+"""The documentation's snippets run as written: every Python block, in order, and the shell
+recipes (the pages of ``docs/`` in the site's order; the README's own blocks are checked in
+``tests/test_docs.py``).
 
 The Python blocks form one walk-through (the snapshot block uses the fill the library block
-recorded), so they run in order in one namespace, configured only the way the README says:
+recorded), so they run in order in one namespace, configured only the way the pages say:
 ``TRADE_LEDGER_TABLE`` and the AWS variables for DynamoDB (embedded moto here), ``APCA_API_*``
 for Alpaca (the project's fake server here, serving the account that fill leaves behind).
 """
@@ -25,8 +27,9 @@ from snapshots.canonical import canonical_bytes
 from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
 from snapshots.fake_alpaca.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, running_fake_alpaca
 from tests.builders import ROOT
+from tests.docs import docs_text
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = docs_text()
 TABLE = "alchemiser-trade-ledger-readme"
 
 

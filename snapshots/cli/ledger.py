@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -220,8 +221,17 @@ def register(subparsers: Any) -> None:
 
 
 def timestamp_arg(text: str) -> Any:
+    """A command-line time, always UTC: ISO 8601 with ``Z`` or an offset, or without one
+    (read as UTC, as every option's help says), or a date alone (its midnight UTC)."""
+    value = text.strip()
     try:
-        return parse_timestamp(text)
+        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None  # parse_timestamp says what is wrong with it
+    if parsed is not None and parsed.tzinfo is None:
+        value = parsed.replace(tzinfo=UTC).isoformat()
+    try:
+        return parse_timestamp(value)
     except LedgerValidationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -355,6 +365,8 @@ def _import_file(
     from tqdm import tqdm
 
     path: Path = args.file
+    if path.is_dir():
+        raise LedgerValidationError(f"{path} is a folder: name the file to import")
     if not path.is_file():
         raise LedgerValidationError(f"no such file: {path}")
     fmt = args.format or detect_format(path)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from ledger_store.errors import (
     ConfigurationError,
@@ -23,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trade-ledger",
         description="Single-table DynamoDB trade ledger and deterministic account snapshots.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     ledger_cli.register(commands)
     snapshot_cli.register(commands)
@@ -47,20 +51,48 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def package_version() -> str:
+    """The installed distribution's version (``pyproject.toml``; the changelog's newest)."""
+    try:
+        return metadata.version("trade-ledger")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; a reader that stops early (``| head``) ends it quietly."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be ended quietly
+        return code
+    except BrokenPipeError:
+        # The reader is gone: print nothing more (not even at exit) and end as a process
+        # killed by SIGPIPE would, like the tools it is piped with.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except SchemaMismatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (LedgerValidationError, ConfigurationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except LedgerError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        status = exit_code_of(type(exc))
+        named = "" if status in (2, 3) else f"{type(exc).__name__}: "
+        print(f"error: {named}{exc}", file=sys.stderr)
+        return status
     return code
+
+
+def exit_code_of(error: type[LedgerError]) -> int:
+    """The exit code of a command that failed with ``error``: 3 a table that differs from the
+    models, 2 bad input or configuration, 1 anything else (storage, Alpaca, integrity)."""
+    if issubclass(error, SchemaMismatchError):
+        return 3
+    if issubclass(error, LedgerValidationError | ConfigurationError):
+        return 2
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -176,7 +176,15 @@ def _list(args: argparse.Namespace, settings: TableSettings) -> int:
                 print(payload_for(_loaded(stored)).to_text())
             return 0
         print_table(
-            ["period_end", "period_start", "snapshot_id", "correlation_id", "checks", "stored"],
+            [
+                "period_end",
+                "period_start",
+                "snapshot_id",
+                "correlation_id",
+                "checks",
+                "canonical",
+                "stored",
+            ],
             (_row(stored) for stored in found),
             out=sys.stdout,
         )
@@ -189,7 +197,7 @@ def _list(args: argparse.Namespace, settings: TableSettings) -> int:
             print(_summary_payload(summary).to_text())
         return 0
     print_table(
-        ["period_end", "period_start", "snapshot_id", "correlation_id", "version", "stored"],
+        ["period_end", "period_start", "snapshot_id", "correlation_id", "version", "canonical"],
         (
             [
                 keys.format_seconds(s.period_end),
@@ -226,6 +234,7 @@ def _row(stored: StoredSnapshot) -> list[str]:
         snapshot.snapshot_id,
         snapshot.correlation_id,
         _worst(snapshot),
+        f"{len(stored.record.body):,} B",
         _size(stored),
     ]
 
@@ -288,6 +297,7 @@ def _print_verified(snapshot: AnySnapshot, as_json: bool) -> None:
 
 
 def _size(stored: StoredSnapshot) -> str:
+    """What the table holds: the compressed body (``canonical`` is its JSON before)."""
     chunks = f" in {stored.chunk_count} chunks" if stored.chunk_count else ""
     return f"{stored.compressed_size:,} B{chunks}"
 

@@ -118,8 +118,15 @@ def run_demo(args: argparse.Namespace) -> int:
         payloads: list[SnapshotPayload] = []
         outcome: SnapshotOutcome | None = None
         for index, cycle in enumerate(live):
-            for fill in cycle.fills:  # what the trading Lambda records during its cycle
-                ledger.record(fill)
+            print(
+                f"\ncycle {cycle.correlation_id}: recording its {len(cycle.fills)} fills, then "
+                "the month-to-date snapshot (Alpaca, the ledger, the checks) ...",
+                flush=True,
+            )
+            # What the trading Lambda records during its cycle; idempotent, so a second demo
+            # on the same table finds them there.
+            results = [ledger.record(fill) for fill in cycle.fills]
+            recorded = sum(1 for r in results if r.created)
             fake.account = FakeAccount.from_history(
                 cycles[: len(history) + index + 1],
                 events=demo.events_until(cycle.end),
@@ -137,7 +144,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 hmac_key=hmac_key,
             )
             payloads.append(outcome.payload)
-            _print_cycle(cycle, outcome, state_machine, settings)
+            _print_cycle(cycle, recorded, outcome, state_machine, settings)
 
         assert outcome is not None
         again = take_snapshot(
@@ -186,7 +193,8 @@ def _import_history(
     strategies = {name for c in history for f in c.fills for name in f.strategy_allocation}
     print(
         f"  history: {len(history)} trading cycles from {history[0].start.date()}, "
-        f"{total} fills of {len(strategies)} strategies -> {fills_file.name}"
+        f"{total} fills of {len(strategies)} strategies, written as JSON Lines to a temporary "
+        "file and imported"
     )
     for label in ("import", "re-import"):
         report = _import(ledger, fills_file, total, label, quiet=quiet)
@@ -227,6 +235,7 @@ def _state_machine(settings: TableSettings) -> str:
 
 def _print_cycle(
     cycle: TradingCycle,
+    recorded: int,
     outcome: SnapshotOutcome,
     state_machine: str | None,
     settings: TableSettings,
@@ -237,13 +246,16 @@ def _print_cycle(
         f"{statuses.count(s)} {s}" for s in ("pass", "warn", "fail") if s in statuses
     )
     flagged = [f"{c.name}: {c.message}" for c in snapshot.integrity_checks if c.status != "pass"]
+    already = len(cycle.fills) - recorded
     print(
-        f"\ncycle {cycle.correlation_id}: {len(cycle.fills)} fills recorded; snapshot "
-        f"{outcome.status} at {outcome.payload.key.pk} / {outcome.payload.key.sk}"
+        f"  {recorded} fills recorded"
+        + (f", {already} already recorded" if already else "")
+        + f"; snapshot {outcome.status} at {outcome.payload.key.pk} / {outcome.payload.key.sk}"
     )
     print(
         f"  {len(snapshot.alpaca_orders)} orders, {len(snapshot.alpaca_positions)} positions, "
         f"{snapshot.internal_ledger.total_trades} ledger fills month to date; "
+        f"{len(outcome.stored.record.body):,} B canonical, "
         f"{outcome.stored.compressed_size:,} B stored"
     )
     print(f"  integrity checks: {checks}")

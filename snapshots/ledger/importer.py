@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ledger_store.dto import TradeFill, parse_fill, unique_keys
 from ledger_store.errors import ConflictError, LedgerError, LedgerValidationError
@@ -174,6 +174,25 @@ def _depth(value: Any) -> int:
     return 0
 
 
+#: Separators a spreadsheet may export instead of commas, as a message names them.
+_OTHER_SEPARATORS: Final = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+class CsvRecord(dict[str, Any]):
+    """A CSV record's non-empty cells by column; ``empty``: the columns whose cell is empty
+    (an empty cell is an absent field, and a required one is reported as an empty cell)."""
+
+    empty: tuple[str, ...] = ()
+
+
+def explain_empty_cells(message: str, data: dict[str, Any]) -> str:
+    """``price: Field required`` -> ``price: the cell is empty`` for a CSV record whose price
+    column holds nothing."""
+    for name in getattr(data, "empty", ()):
+        message = message.replace(f"{name}: Field required", f"{name}: the cell is empty")
+    return message
+
+
 def _csv_records(
     lines: Iterator[tuple[int, str | _Unreadable]],
 ) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -194,12 +213,24 @@ def _csv_records(
             if repeated:
                 yield number, f"the header repeats {', '.join(repeated)}: nothing read"
                 return
+            separator = next((c for c in _OTHER_SEPARATORS if len(row) == 1 and c in row[0]), None)
+            if separator is not None:
+                yield (
+                    number,
+                    (
+                        f"the header is one column separated by {_OTHER_SEPARATORS[separator]}: "
+                        "an import reads comma-separated values (export the file with commas); "
+                        "nothing read"
+                    ),
+                )
+                return
             header = row
             continue
         if len(row) > len(header):
             yield number, "more columns than the header"
             continue
-        record: dict[str, Any] = {k: v for k, v in zip(header, row, strict=False) if v != ""}
+        record = CsvRecord({k: v for k, v in zip(header, row, strict=False) if v != ""})
+        record.empty = tuple(k for k, v in zip(header, row, strict=False) if v.strip() == "")
         allocation = record.get("strategy_allocation")
         if isinstance(allocation, str):
             try:
@@ -305,7 +336,8 @@ def import_fills(
                 raise LedgerValidationError(data)
             chunk.append((number, parse_fill(data)))
         except LedgerValidationError as exc:
-            report.problems.append(LineProblem(number, str(exc)))
+            reason = str(exc) if isinstance(data, str) else explain_empty_cells(str(exc), data)
+            report.problems.append(LineProblem(number, reason))
             if progress is not None:
                 progress(1)
         if len(chunk) >= IMPORT_CHUNK_LINES:
@@ -349,7 +381,8 @@ def import_records(
                 raise LedgerValidationError(data)
             created = record(data)
         except (LedgerValidationError, ConflictError) as exc:
-            report.problems.append(LineProblem(number, str(exc)))
+            reason = str(exc) if isinstance(data, str) else explain_empty_cells(str(exc), data)
+            report.problems.append(LineProblem(number, reason))
         else:
             if created:
                 report.recorded += 1

@@ -59,7 +59,7 @@ class ReportOptions:
         if not isinstance(rate, Decimal) or not rate.is_finite() or not -1 < rate < 1:
             raise LedgerValidationError(
                 "the risk-free rate is an annual fraction above -1 and below 1 (0.05 = 5%), "
-                f"got {rate!r}"
+                f"got {rate}"
             )
 
 

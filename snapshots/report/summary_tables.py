@@ -11,7 +11,6 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.platypus import (
-    KeepTogether,
     Paragraph,
     Spacer,
     Table,
@@ -56,6 +55,7 @@ from snapshots.report.layout import (
     _grid_table,
     _heading,
     _kv_table,
+    _long_heading,
     _note,
     _para,
     _ratio_text,
@@ -710,7 +710,9 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "excess returns do not vary, Sortino when no day is below the risk-free rate. "
             "Turnover: (bought + sold) / 2 over the average daily close of the period. "
             "Key figures marked (period) are the period's, from the last close before it; "
-            "(inception) covers all the daily history the snapshot holds.",
+            "(inception) covers all the daily history the snapshot holds. The ratios equal "
+            "empyrical-reloaded's on the same (flow-adjusted) daily returns; unlike it, the "
+            "drawdown counts a first-day fall and nothing is annualised below the minimum.",
         ),
         (
             "Drawdown",
@@ -732,7 +734,8 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
             "P&L of closed round trips matched first in, first out per strategy and symbol "
             "(longs sold, shorts covered), after splits and symbol changes, plus merger cash "
             "beyond cost; before fees. Unrealised: open lots at Alpaca's current prices. "
-            "Deposits and withdrawals are capital, never P&L.",
+            "Deposits and withdrawals are capital, never P&L. Exposure: the lots open at each "
+            "close, at cost; at market only at the period end.",
         ),
         (
             "Fees",
@@ -753,7 +756,9 @@ def _methodology(m: ReportMetrics, snapshot: AnySnapshot) -> list[Any]:
         Paragraph(f"<b>{escape(name)}.</b> {escape(clean_text(text))}", METHOD)
         for name, text in items
     ]
-    return [KeepTogether([_heading("Methodology"), *paragraphs])]
+    # It flows on from the last section rather than waiting for a page of its own (a kept
+    # block left most of a page blank before it).
+    return [*_long_heading("Methodology"), *paragraphs]
 
 
 def _integrity_checks(snapshot: AnySnapshot) -> list[Any]:

@@ -85,11 +85,10 @@ def test_an_import_error_in_the_built_tree_fails_the_check(tmp_path: Path) -> No
 
 
 def test_the_readmes_deploy_path_deploys_the_built_packages() -> None:
-    """The README builds with the project's script and deploys the template as it is: no
+    """The deploy guide builds with the project's script and deploys the template as it is: no
     ``sam build`` (it copies code without its compiled extensions when there is no
     requirements file), and each function's ``CodeUri`` is a folder the script writes."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block is not None
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]

@@ -12,12 +12,14 @@ import pytest
 from ledger_store.config import TableSettings
 from ledger_store.dto import MAX_FILLS_PER_STRATEGY, StrategyRegistration, TradeFill
 from ledger_store.errors import (
+    ConfigurationError,
     ConflictError,
     IntegrityError,
     LedgerError,
     LedgerValidationError,
     NotFoundError,
     StorageAccessError,
+    StorageConfigurationError,
     StorageUnavailableError,
 )
 from ledger_store.trades import TradeLedgerRepository
@@ -378,12 +380,16 @@ def test_a_missing_table_is_a_refusal_no_retry_cures(
     settings: TableSettings, operation: Operation
 ) -> None:
     """Not ``StorageUnavailableError`` (transient, retried by Step Functions): the table will
-    not appear by waiting; the message says what to do."""
+    not appear by waiting. It is a configuration error naming the table it looked for, where,
+    and the two ways out (a misspelt name, or a table to create)."""
     missing = TradeLedgerRepository(settings.with_table("missing-table-xyz"))
-    with pytest.raises(
-        StorageAccessError, match="table not found: run `trade-ledger table create`"
-    ):
+    with pytest.raises(StorageConfigurationError) as caught:
         operation(missing)
+    message = str(caught.value)
+    assert "table 'missing-table-xyz' does not exist at " in message
+    assert "check the name (--table / TRADE_LEDGER_TABLE, --stage)" in message
+    assert "`trade-ledger table create`" in message
+    assert isinstance(caught.value, ConfigurationError)
 
 
 INVALID_KEYS: list[Any] = [
@@ -532,7 +538,7 @@ def test_a_corrupt_trade_or_share_is_an_integrity_error_on_every_trade_read(
     [
         ("AccessDeniedException", StorageAccessError),
         ("UnrecognizedClientException", StorageAccessError),
-        ("ResourceNotFoundException", StorageAccessError),
+        ("ResourceNotFoundException", StorageConfigurationError),
         ("ProvisionedThroughputExceededException", StorageUnavailableError),
         ("ThrottlingException", StorageUnavailableError),
         ("InternalServerError", StorageUnavailableError),
@@ -563,6 +569,8 @@ def test_the_sdk_s_own_set_up_failures_are_permanent_with_what_to_fix() -> None:
         NoCredentialsError,
         NoRegionError,
         ParamValidationError,
+        ProfileNotFound,
+        SSOTokenLoadError,
     )
     from pynamodb.exceptions import (
         CancellationReason,
@@ -571,16 +579,22 @@ def test_the_sdk_s_own_set_up_failures_are_permanent_with_what_to_fix() -> None:
         VerboseClientError,
     )
 
-    from ledger_store.errors import StorageAccessError, TransientError
+    from ledger_store.errors import StorageAccessError, StorageConfigurationError, TransientError
     from ledger_store.storage import translate
     from snapshots.errors import aws_transient
 
     no_keys = translate("get trade", "TRADE#x", GetError("failed", cause=NoCredentialsError()))
-    assert type(no_keys) is StorageAccessError
+    assert type(no_keys) is StorageConfigurationError
+    assert isinstance(no_keys, StorageAccessError)  # what callers caught before, still
     assert "no AWS credentials were found" in str(no_keys)
     no_region = translate("get trade", "TRADE#x", NoRegionError())
-    assert type(no_region) is StorageAccessError
+    assert type(no_region) is StorageConfigurationError
     assert "AWS_REGION" in str(no_region)
+    no_profile = translate("get trade", "TRADE#x", ProfileNotFound(profile="nope"))
+    assert type(no_profile) is StorageConfigurationError
+    assert "AWS_PROFILE" in str(no_profile)
+    expired = translate("get trade", "TRADE#x", SSOTokenLoadError(error_msg="expired"))
+    assert "aws sso login" in str(expired)
     refused = translate("get trade", "TRADE#x", ParamValidationError(report="bad"))
     assert type(refused) is LedgerValidationError
     outage = translate("get trade", "TRADE#x", EndpointConnectionError(endpoint_url="http://x"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,11 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
     assert "option_expiry KO260805P00058000 1 expired" in out
     assert "option_exercise KO260807C00062000 1 assigned: -100 KO @ 62" in out
     assert out.count("integrity checks: 5 pass") == 2
+    # each cycle says what it is doing before its quiet seconds, and what it recorded
+    assert out.count("then the month-to-date snapshot (Alpaca, the ledger, the checks) ...") == 2
+    assert re.search(r"cycle \S+: recording its (\d+) fills.*\n  \1 fills recorded;", out)
+    assert "B canonical, " in out
+    assert "written as JSON Lines to a temporary file and imported" in out
     assert "snapshot existing" in out
     pdf = tmp_path / "account-report-2026-08-13.pdf"
     assert f"report: {pdf}" in out
@@ -272,6 +278,8 @@ def test_demo_runs_end_to_end_on_the_embedded_backend(
         "Reconciliation",
         "Strategies (6)",
         "Round trips of the period",
+        "P&L by symbol",
+        "Exposure and leverage over the period",
         "Methodology",
         "MTD (from",
         "YTD (from",

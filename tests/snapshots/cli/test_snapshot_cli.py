@@ -256,12 +256,17 @@ def test_list_reads_metadata_and_verify_reads_the_bodies(
         "snapshot_id",
         "correlation_id",
         "version",
-        "stored",
+        "canonical",
     ]
     assert row.split()[2:5] == [payload["snapshot_id"], "cycle-x", SNAPSHOT_VERSION]
+    canonical = row.split()[5]
     code, out, _ = run(capsys, "snapshot", "list", "--verify", *account)
     header, row = out.splitlines()[:2]
-    assert header.split()[4] == "checks"
+    assert header.split()[4:] == ["checks", "canonical", "stored"]
     assert row.split()[4] in ("pass", "warn", "fail")
+    # the same size under the same name in both lists; the stored (compressed) one is smaller
+    assert row.split()[5] == canonical
+    stored = row.split()[7]
+    assert int(stored.replace(",", "")) < int(canonical.replace(",", ""))
     code, out, _ = run(capsys, "table", "migrate", *conn(settings))
     assert (code, out.strip()) == (0, f"table {settings.table_name} already matches the models")

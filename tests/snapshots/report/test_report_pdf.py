@@ -56,7 +56,7 @@ from tests.builders import (
 #: the builders' default data or ReportLab's output change. To update it deliberately: render,
 #: look at the PDF (``pdftoppm -png -r 80``), then paste the new digest printed by the failing
 #: assertion here and bump ``REPORT_LAYOUT_VERSION`` if the layout changed on purpose.
-GOLDEN_SHA256 = "3ca9bb6fefdb467ba1ab6ec1ed6c518e6f7bfe92441d7e2bcb5c4df4f49cae8b"
+GOLDEN_SHA256 = "e9b1fb1c69eb045595145d922340304ecb8a1689f39ab11c1bcaf626d2990db0"
 
 
 def sealed(**overrides: Any) -> AccountSnapshot:
