@@ -199,7 +199,7 @@ class AccountSnapshotRepository:
                 f"the limit is {MAX_COMPRESSED_BYTES:,}"
             )
         created_at = self._clock().astimezone(UTC).replace(microsecond=0)
-        header, chunks = _items(record, compressed, created_at, self._retention_days)
+        header, chunks = snapshot_items(record, compressed, created_at, self._retention_days)
         try:
             previous = None if replace_checksum is None else self._header(record)
             if previous is not None and previous.checksum == record.checksum:
@@ -622,9 +622,12 @@ def _inflate(compressed: bytes, size: int, key: str) -> bytes:
     return body
 
 
-def _items(
+def snapshot_items(
     record: SnapshotRecord, compressed: bytes, created_at: datetime, retention_days: int
 ) -> tuple[SnapshotItem, list[SnapshotChunkItem]]:
+    """The items ``put`` writes for ``record``: its header and, when the compressed body is
+    over ``INLINE_LIMIT``, its chunks of ``CHUNK_SIZE`` bytes, all expiring ``retention_days``
+    after ``created_at``."""
     expires = created_at + timedelta(days=retention_days)
     inline = len(compressed) <= INLINE_LIMIT
     chunks = (

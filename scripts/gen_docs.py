@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Write the documentation pages generated from the code: the command-line reference, the
-errors and exit codes, and the changelog (``snapshots.cli.reference``). ``--check`` writes
-nothing and exits 1 when a page is out of date (a test runs the same comparison)."""
+"""Write the documentation pages generated from the code (``snapshots.cli.reference``): the
+command-line reference, the errors and exit codes, the snapshot schema of every version and
+the changelog. ``--check`` writes nothing and exits 1 when a page is out of date (a test runs
+the same comparison)."""
 
 from __future__ import annotations
 

@@ -141,6 +141,14 @@ def test_the_tour_on_a_table_of_ones_own_runs_as_written(tmp_path: Path) -> None
                 check=False,
             )
     first, second = outputs
+    # the sizes the snapshots page states, as the demo measures them
+    sizes = re.findall(r"([\d,]+) B canonical, ([\d,]+) B stored", first)
+    assert sizes
+    for canonical, stored in sizes:
+        assert 150_000 <= int(canonical.replace(",", "")) <= 200_000
+        assert 20_000 <= int(stored.replace(",", "")) <= 30_000
+    page = (DOCS / "snapshots.md").read_text(encoding="utf-8")
+    assert "150\u2013200 KB canonical\n  and 20\u201330 KB stored" in page
     assert "created table my-ledger" in first
     assert "momentum" in first  # trades strategies
     assert "canonical" in first  # snapshot list
@@ -148,3 +156,37 @@ def test_the_tour_on_a_table_of_ones_own_runs_as_written(tmp_path: Path) -> None
     # the second demo on the same table: its fills were there, and it says so
     assert "0 recorded" in second
     assert "already recorded" in second
+
+
+def test_the_checksummed_members_are_the_schemas_of_every_version() -> None:
+    """The canonical-form page lists the body's members, and since which version each came:
+    the list a third party verifies against, held to the models."""
+    from snapshots import schema
+
+    text = (DOCS / "canonical.md").read_text(encoding="utf-8")
+    listing = text.split("exactly these members", 1)[1].split("(`tests/test_docs.py`", 1)[0]
+    listing = listing.split(":\n\n", 1)[1]  # after "except `checksum` and …:"
+    first, *later = listing.split("since ")
+    documented = {"1.0": set(re.findall(r"`(\w+)`", first))}
+    for clause in later:
+        version, members = clause.split(" also ", 1)
+        documented[version] = set(re.findall(r"`(\w+)`", members))
+    bodies = {
+        "1.0": schema.SnapshotBody,
+        "1.2": schema.SnapshotBodyV12,
+        "1.3": schema.SnapshotBodyV13,
+        "1.4": schema.SnapshotBodyV14,
+        "1.5": schema.SnapshotBodyV15,
+        "1.6": schema.SnapshotBodyV16,
+        "1.7": schema.SnapshotBodyV17,
+    }
+    seen: set[str] = set()
+    added = {}
+    for version, body in bodies.items():
+        fields = set(body.model_fields)
+        if fields - seen:
+            added[version] = fields - seen
+        seen |= fields
+    assert documented == added
+    newest = max(bodies, key=lambda v: tuple(map(int, v.split("."))))
+    assert newest == schema.SNAPSHOT_VERSION

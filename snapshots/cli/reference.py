@@ -12,6 +12,7 @@ from typing import Final
 
 from snapshots.cli.ledger import connection_options
 from snapshots.cli.main import build_parser
+from snapshots.cli.schema_reference import schema_reference
 
 #: The width the usage lines are wrapped at, whatever the terminal generating them.
 USAGE_COLUMNS: Final = 100
@@ -166,7 +167,7 @@ __all__ = ["GENERATED", "changelog_page", "cli_reference", "errors_reference", "
 
 
 #: The documentation pages written from the code, by path under ``docs/``.
-GENERATED: Final = ("cli-reference.md", "errors.md", "changelog.md")
+GENERATED: Final = ("cli-reference.md", "errors.md", "schema.md", "changelog.md")
 
 
 def generated_pages(root: Path) -> dict[str, str]:
@@ -175,5 +176,6 @@ def generated_pages(root: Path) -> dict[str, str]:
     return {
         "cli-reference.md": cli_reference(),
         "errors.md": errors_reference(),
+        "schema.md": schema_reference(),
         "changelog.md": changelog_page(changelog),
     }

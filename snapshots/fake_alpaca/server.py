@@ -1,8 +1,9 @@
 """A fake Alpaca Trading API server for tests and local runs (stdlib only).
 
 The real alpaca-py ``TradingClient`` is pointed at it (``url_override=server.base_url`` or
-``APCA_API_BASE_URL``). It serves, under ``/v2``, what the snapshot job reads, following the
-contract in ``shared/reference/alpaca-rest-contract.md``:
+``APCA_API_BASE_URL``). It serves, under ``/v2``, what the snapshot job reads, in the shapes of
+the contract fixtures (``tests/contract/alpaca/payloads``, each naming its public source;
+``docs/alpaca.md``):
 
 * ``GET /v2/account``, ``GET /v2/positions``;
 * ``GET /v2/orders`` with ``status`` (open/closed/all, default open), ``limit`` (default 50,
