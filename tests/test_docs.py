@@ -4,12 +4,14 @@ run as written."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,185 @@ def test_the_checksummed_members_are_the_schemas_of_every_version() -> None:
     assert documented == added
     newest = max(bodies, key=lambda v: tuple(map(int, v.split("."))))
     assert newest == schema.SNAPSHOT_VERSION
+
+
+def test_the_check_names_of_every_version_are_the_documented_ones() -> None:
+    """The snapshots page names the checks of 1.2 onwards in its table and the four of 1.0 and
+    1.1 beside their later names: the names the committed fixtures hold."""
+    import json
+
+    page = (DOCS / "snapshots.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^   \| `(\w+)`", page, re.M))
+    old = dict(re.findall(r"`(\w+)`\s+\((?:now )?`(\w+)`\)", page))
+    fixtures = ROOT / "tests" / "fixtures"
+    for path in sorted(fixtures.glob("snapshot_v*_body.json")):
+        names = {c["name"] for c in json.loads(path.read_text())["integrity_checks"]}
+        if path.name.startswith(("snapshot_v1_0_", "snapshot_v1_1_")):
+            assert names == set(old), path.name
+            assert set(old.values()) <= table
+        else:
+            assert names == table, path.name
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    return [str(b) for b in re.findall(rf"^```{language}\n(.*?)^```", text, re.M | re.S)]
+
+
+def test_the_fill_line_of_the_import_guide_is_a_fill() -> None:
+    import json
+
+    from ledger_store.dto import parse_fill
+
+    (line,) = _blocks((DOCS / "import.md").read_text(encoding="utf-8"), "json")
+    fill = parse_fill(json.loads(line))
+    assert fill.strategy_allocation == {
+        "momentum": Decimal("0.6"),
+        "trend_following": Decimal("0.4"),
+    }
+
+
+def test_the_rules_file_of_the_adoption_guide_parses() -> None:
+    from snapshots.ledger.rules import parse_rules
+
+    page = (DOCS / "adopt.md").read_text(encoding="utf-8")
+    (rules,) = _blocks(page, "toml")
+    parsed = parse_rules(rules, source="docs/adopt.md")
+    assert len(parsed.rules) == 3
+    (command,) = _blocks(page, "bash")
+    from snapshots.cli.main import build_parser
+
+    args = build_parser().parse_args(command.split()[1:])
+    assert (args.account, str(args.rules)) == ("A", "rules.toml")
+
+
+def test_the_readmes_first_steps_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--version`` and ``--help`` print, and the Python lines open the table the
+    environment names (here an embedded one)."""
+    from ledger_store.bootstrap import create_table
+    from ledger_store.config import TableSettings
+    from ledger_store.embedded import embedded_aws
+
+    steps = _blocks(README, "bash")[1]
+    venv = Path(sys.executable).parent
+    for line in steps.splitlines():
+        command = line.split("#")[0].strip()
+        if command.startswith("trade-ledger"):
+            completed = subprocess.run(
+                [str(venv / "trade-ledger"), *command.split()[1:]],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert completed.stdout.startswith(("trade-ledger ", "usage: trade-ledger"))
+    (python,) = _blocks(README, "python")
+    with embedded_aws():
+        monkeypatch.setenv("TRADE_LEDGER_TABLE", "readme-front-page")
+        create_table(TableSettings.from_env())
+        namespace: dict[str, object] = {}
+        exec(python, namespace)
+        assert namespace["ledger"].strategies("acct-1") == []  # type: ignore[attr-defined]
+
+
+def test_the_command_synopsis_names_only_commands_and_options_that_exist() -> None:
+    """The command-line page's synopsis, line by line: each command path is one of the
+    parser's, and each option it shows is one that command takes."""
+    from snapshots.cli.main import build_parser
+
+    (synopsis,) = _blocks((DOCS / "cli.md").read_text(encoding="utf-8"), "bash")
+    parser = build_parser()
+    commands = {a.dest: a for a in parser._actions}["command"].choices  # type: ignore[union-attr]
+    seen = 0
+    for line in synopsis.splitlines():
+        words = line.split("#")[0].split()
+        if not words or words[0] != "trade-ledger":
+            continue
+        seen += 1
+        command = commands[words[1]]
+        subparsers = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if subparsers:
+            command = subparsers[0].choices[words[2]]
+        known = {o for a in command._actions for o in a.option_strings}
+        shown = {w.strip("[]()|") for w in words if w.lstrip("[(").startswith("--")}
+        assert {o.split("=")[0] for o in shown} <= known, line
+    assert seen >= 20
+
+
+def test_the_payloads_the_pages_show_are_what_the_handlers_take_and_give() -> None:
+    """The trading handler's event, the payload it returns (the demo's last one, verbatim) and
+    the report handler's three event forms, each parsed by the code that reads them."""
+    import json
+
+    from snapshots.handlers.report import parse_request as report_request
+    from snapshots.handlers.trading import parse_request as snapshot_request
+    from snapshots.payload import SnapshotPayload
+
+    event, payload = _blocks((DOCS / "snapshots.md").read_text(encoding="utf-8"), "json")
+    request = snapshot_request(json.loads(event))
+    assert request.correlation_id == "cycle-2026-10-23"
+    parsed = SnapshotPayload.model_validate(json.loads(payload))
+    assert parsed.key.sk == "SNAP#2026-10-24T00:00:00Z"
+    (forms,) = _blocks((DOCS / "report.md").read_text(encoding="utf-8"), "json")
+    for line in forms.splitlines():
+        report_request(json.loads(line))
+
+
+#: Every code block of the README and the hand-written pages, and the test that runs or reads
+#: it; a new block fails ``test_every_code_block_is_checked`` until it is listed here.
+CHECKED: dict[tuple[str, int], str] = {
+    ("README.md", 0): "the two commands: .ci/run runs scripts/test.sh; the tour runs the demo",
+    ("README.md", 1): "test_the_readmes_first_steps_run",
+    ("README.md", 2): "test_the_tour_on_a_table_of_ones_own_runs_as_written",
+    ("README.md", 3): "test_the_readmes_first_steps_run",
+    ("adopt.md", 0): "test_the_rules_file_of_the_adoption_guide_parses",
+    ("adopt.md", 1): "an output sample: tests/snapshots/adoption test the table's lines",
+    ("adopt.md", 2): "test_the_rules_file_of_the_adoption_guide_parses",
+    ("cli.md", 0): "test_the_command_synopsis_names_only_commands_and_options_that_exist",
+    ("deploy.md", 0): "tests/deploy/test_packages.py::test_the_readmes_deploy_path_...",
+    ("getting-started.md", 0): "the two commands (as README.md 0)",
+    ("getting-started.md", 1): "test_the_tour_on_a_table_of_ones_own_runs_as_written",
+    ("import.md", 0): "test_the_fill_line_of_the_import_guide_is_a_fill",
+    ("library.md", 0): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("library.md", 1): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("report.md", 0): "test_the_payloads_the_pages_show_are_what_the_handlers_take_and_give",
+    ("report.md", 1): "test_the_report_synopses_parse",
+    ("report.md", 2): "test_the_report_synopses_parse",
+    ("snapshots.md", 0): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("snapshots.md", 1): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("snapshots.md", 2): "test_the_payloads_the_pages_show_are_what_the_handlers_take_and_give",
+    ("snapshots.md", 3): "test_the_payloads_the_pages_show_are_what_the_handlers_take_and_give",
+    ("verify.md", 0): "tests/test_readme.py::test_the_aws_cli_recipe_verifies_stored_snapshots",
+    ("verify.md", 1): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("verify.md", 2): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
+    ("verify.md", 3): "tests/test_readme.py::test_the_worked_example_checksums_reproduce_...",
+}
+
+
+def test_every_code_block_is_checked() -> None:
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    found = set()
+    for page in pages:
+        if page.name in GENERATED:
+            continue
+        blocks = re.findall(r"^```\w*\n.*?^```", page.read_text(encoding="utf-8"), re.M | re.S)
+        found |= {(page.name, index) for index in range(len(blocks))}
+    assert found == set(CHECKED)
+
+
+def test_the_report_synopses_parse() -> None:
+    """``report metrics`` and ``report render`` as the report page shows them, the optional
+    arguments included and ``--latest`` for the choice, are what the parser accepts."""
+    from snapshots.cli.main import build_parser
+
+    page = (DOCS / "report.md").read_text(encoding="utf-8")
+    lines = [
+        line.split("#")[0]
+        for block in _blocks(page, "bash")
+        for line in block.splitlines()
+        if line.startswith("trade-ledger")
+    ]
+    assert len(lines) == 2
+    for line in lines:
+        line = re.sub(r"[\[\]]", "", line.replace("(--at T | --latest)", "--latest"))
+        parsed = build_parser().parse_args(line.split()[1:])
+        assert parsed.latest
+        assert parsed.json
