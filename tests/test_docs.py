@@ -374,3 +374,58 @@ def test_the_report_synopses_parse() -> None:
         parsed = build_parser().parse_args(line.split()[1:])
         assert parsed.latest
         assert parsed.json
+
+
+@pytest.mark.dynamodb_local
+@pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java 17+")
+def test_the_demo_can_keep_its_data_for_the_recipes(tmp_path: Path) -> None:
+    """``scripts/demo.sh --keep``: the demo on a DynamoDB Local it leaves running, then the
+    commands it prints, run as printed, find the demo's data; its stop command stops it."""
+    pid_file = tmp_path / "ddb.pid"
+    venv = str(Path(sys.executable).parent)
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "TRADE_LEDGER_"))
+    }
+    environment["TRADE_LEDGER_KEEP_PID_FILE"] = str(pid_file)
+    demo = subprocess.run(
+        [
+            str(ROOT / "scripts" / "demo.sh"),
+            "--keep",
+            "--days",
+            "8",
+            "--cycles",
+            "2",
+            "--no-progress",
+            "--output",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
+        cwd=tmp_path,
+    )
+    try:
+        assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+        printed = demo.stdout.split("In this shell:", 1)[1]
+        commands = [line.strip() for line in printed.splitlines() if line.startswith("  ")]
+        script = "\n".join(commands)
+        tried = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**environment, "PATH": f"{venv}{os.pathsep}{environment['PATH']}"},
+            cwd=tmp_path,
+        )
+        assert tried.returncode == 0, tried.stderr[-2000:]
+        assert "momentum" in tried.stdout
+        assert "canonical" in tried.stdout
+        assert "return (period)" in tried.stdout
+    finally:
+        stop = demo.stdout.rsplit("Stop it with: ", 1)[-1].strip()
+        if stop.startswith("python3"):
+            subprocess.run(stop.split(), check=False, cwd=tmp_path)
+    assert not pid_file.exists()
