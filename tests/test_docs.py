@@ -429,3 +429,13 @@ def test_the_demo_can_keep_its_data_for_the_recipes(tmp_path: Path) -> None:
         if stop.startswith("python3"):
             subprocess.run(stop.split(), check=False, cwd=tmp_path)
     assert not pid_file.exists()
+
+
+def test_the_version_table_has_a_row_for_every_released_version() -> None:
+    """The canonical-form page's table of versions once stopped at 1.3: every version with a
+    committed fixture (every one readers must read) has its row, and no other."""
+    from tests.snapshots.test_snapshot_fixture import VERSIONS
+
+    page = (DOCS / "canonical.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+\.\d+) \|", page, re.M)
+    assert rows == [v.version for v in VERSIONS]
