@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Final, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +85,43 @@ def asset_class_of(symbol: str) -> AssetClass:
     if "/" in symbol:
         return "crypto"
     return "us_option" if _OPTION_SYMBOL.fullmatch(symbol) else "us_equity"
+
+
+#: The currency of every figure of the ledger.
+LEDGER_CURRENCY: Final = "USD"
+
+
+def quote_currency(symbol: str) -> str:
+    """The currency a symbol's price is in: a crypto pair's second half (``BTC/USDT``:
+    ``USDT``), USD for shares and options."""
+    return symbol.split("/", 1)[1] if "/" in symbol else LEDGER_CURRENCY
+
+
+def usd_quote_problem(symbol: str) -> str | None:
+    """Why a fill of ``symbol`` cannot be recorded, or ``None``: a pair quoted in another
+    currency than USD (``ETH/BTC``, ``BTC/USDT``) has its price and fees in that currency, and
+    summing them as dollars would be silently wrong; the ledger refuses it until it can value
+    one unit of the quote currency in USD at the fill's time."""
+    quote = quote_currency(symbol)
+    if quote == LEDGER_CURRENCY:
+        return None
+    base = symbol.split("/", 1)[0]
+    return (
+        f"{symbol} is quoted in {quote}, not USD: its price and fees are {quote}, and the ledger "
+        f"keeps every figure in USD; it cannot yet take the USD value of one {quote} at the "
+        f"fill's time, so the fill is refused (nothing is recorded). Record USD-quoted pairs "
+        f"({base}/USD)"
+    )
+
+
+def require_usd_quote(fill: TradeFill) -> TradeFill:
+    """``fill`` if it is priced in USD; ``LedgerValidationError`` (``usd_quote_problem``)
+    otherwise. Every write of a fill calls it; reads do not, so what was stored stays
+    readable."""
+    problem = usd_quote_problem(fill.symbol)
+    if problem is not None:
+        raise LedgerValidationError(f"order {fill.order_id}: symbol {problem}")
+    return fill
 
 
 def symbol_key(symbol: str) -> str:
@@ -582,9 +619,10 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_fill(data: Any) -> TradeFill:
     """Validate a mapping (e.g. a JSON line) into a ``TradeFill``; raise the library's error."""
     try:
-        return TradeFill.model_validate(data)
+        fill = TradeFill.model_validate(data)
     except ValidationError as exc:
         raise LedgerValidationError(describe_validation_error(exc)) from exc
+    return require_usd_quote(fill)
 
 
 def describe_validation_error(exc: ValidationError, whole: str | None = None) -> str:

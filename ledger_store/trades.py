@@ -28,6 +28,8 @@ from .dto import (
     describe_validation_error,
     free_text,
     parse_fill,
+    require_usd_quote,
+    usd_quote_problem,
 )
 from .errors import (
     ConflictError,
@@ -97,6 +99,7 @@ class TradeLedgerRepository:
         registry row (``TransactionConflict``: several writers recording fills of one
         strategy) is retried with jittered backoff; nothing of it was written.
         """
+        require_usd_quote(fill)
         key = keys.trade_pk(fill.order_id)
         trade = _trade_item(fill)
         attributions = fill.attributions()
@@ -192,6 +195,11 @@ class TradeLedgerRepository:
                 repeated: list[int] = []
                 for i in chunk:
                     fill = fills[i]
+                    problem = usd_quote_problem(fill.symbol)
+                    if problem is not None:
+                        refused = LedgerValidationError(f"order {fill.order_id}: symbol {problem}")
+                        finish([(i, refused)])
+                        continue
                     if fill.order_id in submitted:
                         repeated.append(i)
                         continue
@@ -408,6 +416,7 @@ class TradeLedgerRepository:
         amended.
         """
         reason, actor = _correction_text(reason, actor)  # refused before anything is read
+        require_usd_quote(fill)
         current = self.get_trade(fill.order_id)
         revision = len(current.corrections)
         if current.status == "voided":
