@@ -64,11 +64,15 @@ def test_the_cli_reference_names_every_command() -> None:
         assert f"## `trade-ledger {name}`" in reference
 
 
-@pytest.mark.skipif(
-    shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None,
-    reason="mkdocs is not installed (pip install -e '.[dev]')",
-)
 def test_the_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
+    """``mkdocs build --strict``: a broken link, a page outside the navigation or a missing
+    anchor fails it. mkdocs comes with the dev extras; without it the test skips, but never on
+    CI (``CI=true``), which must build the site."""
+    if shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None:
+        reason = "mkdocs is not installed (pip install -e '.[dev]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must build the documentation")
+        pytest.skip(reason)
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-d", str(tmp_path)],
         cwd=ROOT,
