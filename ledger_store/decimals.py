@@ -134,7 +134,7 @@ def _shown(value: object) -> str:
     """``value`` for an error message, as a person reads it: a text in quotes, a number as its
     digits (never ``Decimal('…')``), cut short if it is huge."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        return f"an integer of {value.bit_length()} bits"  # str() of it may itself refuse
+        return f"(an integer of {value.bit_length()} bits)"  # str() of it may itself refuse
     text = str(value)
     if len(text) > 60:
         text = f"{text[:30]}...({len(text)} characters)"

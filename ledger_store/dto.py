@@ -295,7 +295,9 @@ def _uuid_text(value: str) -> str:
 
 def _whole_second(value: datetime) -> datetime:
     if value.microsecond:
-        raise ValueError(f"must be whole seconds (it is part of a key), got {value.isoformat()}")
+        raise ValueError(
+            f"must be whole seconds (it is part of a key), got {keys.format_micros(value)}"
+        )
     return value
 
 

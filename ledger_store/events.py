@@ -679,7 +679,8 @@ class AccountEventRepository:
         pk = keys.account_pk(account_id)
         if start is not None and end is not None and start > end:
             raise LedgerValidationError(
-                f"range start {start.isoformat()} is after its end {end.isoformat()}"
+                f"range start {keys.format_micros(start)} is after its end "
+                f"{keys.format_micros(end)}"
             )
         lower = keys.event_prefix(start) if start is not None else "EVENT#"
         upper = keys.event_prefix(end) if end is not None else "EVENT#~"

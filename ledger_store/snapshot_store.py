@@ -533,7 +533,8 @@ def _sort_key_bounds(start: datetime | None, end: datetime | None) -> tuple[str 
     if start is not None and end is not None and start >= end:
         if start > end:
             raise LedgerValidationError(
-                f"range start {start.isoformat()} is after its end {end.isoformat()}"
+                f"range start {keys.format_micros(start)} is after its end "
+                f"{keys.format_micros(end)}"
             )
         return None, None
     return lower, upper

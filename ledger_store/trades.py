@@ -673,7 +673,7 @@ def _event_range(attribute: object, start: datetime | None, end: datetime | None
         and keys.require_utc(start, "start") > keys.require_utc(end, "end")
     ):
         raise LedgerValidationError(
-            f"range start {start.isoformat()} is after its end {end.isoformat()}"
+            f"range start {keys.format_micros(start)} is after its end {keys.format_micros(end)}"
         )
     lower = keys.trade_event_prefix(start) if start is not None else "TRADE#"
     upper = keys.trade_event_prefix(end) if end is not None else "TRADE#" + _RANGE_TOP

@@ -24,7 +24,8 @@ endpoint="$(python3 "$root/scripts/dynamodb_local.py" start --pid-file "$pid_fil
 export "${endpoint?}"
 # DynamoDB Local keeps a separate set of tables per access key id and region: these are the
 # ones every command below must use.
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local
+export AWS_SECRET_ACCESS_KEY=local
 unset AWS_SESSION_TOKEN AWS_PROFILE
 "$root/.venv/bin/trade-ledger" table create --table demo-ledger
 "$root/.venv/bin/trade-ledger" demo --table demo-ledger "$@"
@@ -33,7 +34,8 @@ cat <<EOF
 The demo's ledger and snapshots stay in DynamoDB Local, table demo-ledger. In this shell:
 
   source $root/.venv/bin/activate
-  export ${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  export ${endpoint} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export TRADE_LEDGER_TABLE=demo-ledger
   trade-ledger trades strategies --account 6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10
   trade-ledger snapshot list --account 6f1c3b1e-6d3a-4c59-9f0e-3f6a2b8d9c10

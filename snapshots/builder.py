@@ -188,7 +188,8 @@ def check_period(
     for name, value in (("period_start", start), ("period_end", end)):
         if value.microsecond:
             raise LedgerValidationError(
-                f"{name} must be a whole second (it is part of the key), got {value.isoformat()}"
+                f"{name} must be a whole second (it is part of the key), "
+                f"got {keys.format_micros(value)}"
             )
     if start >= end:
         raise LedgerValidationError(

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     account = subparsers.add_parser(
         "account", help="adopt an Alpaca account's history and keep the ledger reconciled"
     )
-    commands = account.add_subparsers(dest="account_command", required=True)
+    commands = account.add_subparsers(dest="account_command", required=True, metavar="COMMAND")
     adopt = commands.add_parser(
         "adopt",
         parents=[connection_options()],
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     adopt.add_argument(
         "--alpaca-base-url", help="Alpaca endpoint (default: APCA_API_BASE_URL, then paper)"
     )
-    adopt.add_argument("--no-progress", action="store_true")
+    adopt.add_argument("--no-progress", action="store_true", help="no progress bars")
     adopt.set_defaults(func=run_with_settings(_adopt))
 
     reconcile = commands.add_parser(

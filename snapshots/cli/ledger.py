@@ -88,8 +88,10 @@ def register(subparsers: Any) -> None:
     """Add ``table`` and ``trades`` to the top-level parser's subcommands."""
     common = connection_options()
 
-    table = subparsers.add_parser("table", help="create, describe or export the ledger table")
-    table_commands = table.add_subparsers(dest="table_command", required=True)
+    table = subparsers.add_parser(
+        "table", help="create, migrate or describe the ledger table, or print its CloudFormation"
+    )
+    table_commands = table.add_subparsers(dest="table_command", required=True, metavar="COMMAND")
     create = table_commands.add_parser(
         "create", parents=[common], help="create the table, its GSIs and TTL (idempotent)"
     )
@@ -113,7 +115,7 @@ def register(subparsers: Any) -> None:
     cfn.set_defaults(func=_table_cloudformation)
 
     trades = subparsers.add_parser("trades", help="import and list fills")
-    trade_commands = trades.add_subparsers(dest="trades_command", required=True)
+    trade_commands = trades.add_subparsers(dest="trades_command", required=True, metavar="COMMAND")
     importer = trade_commands.add_parser(
         "import", parents=[common], help="record fills from JSON Lines (or .csv), idempotently"
     )
@@ -146,7 +148,7 @@ def register(subparsers: Any) -> None:
         "strategies", parents=[common], help="the strategies an account has traded"
     )
     strategies.add_argument("--account", required=True)
-    strategies.add_argument("--json", action="store_true")
+    strategies.add_argument("--json", action="store_true", help="the strategies as a JSON array")
     strategies.set_defaults(func=run_with_settings(_trades_strategies))
 
     void = trade_commands.add_parser(
@@ -156,7 +158,7 @@ def register(subparsers: Any) -> None:
     )
     void.add_argument("--order-id", required=True)
     void.add_argument("--reason", required=True, help="why (kept with the correction)")
-    void.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    void.add_argument("--actor", help="who (default: $USER)")
     void.set_defaults(func=run_with_settings(_trades_void))
     amend = trade_commands.add_parser(
         "amend",
@@ -165,13 +167,13 @@ def register(subparsers: Any) -> None:
     )
     amend.add_argument("file", type=Path)
     amend.add_argument("--reason", required=True, help="why (kept with the correction)")
-    amend.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    amend.add_argument("--actor", help="who (default: $USER)")
     amend.set_defaults(func=run_with_settings(_trades_amend))
 
     events = subparsers.add_parser(
         "events", help="import and list account events (splits, dividends, cash flows)"
     )
-    event_commands = events.add_subparsers(dest="events_command", required=True)
+    event_commands = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
     event_import = event_commands.add_parser(
         "import",
         parents=[connection_options()],
@@ -200,7 +202,7 @@ def register(subparsers: Any) -> None:
     event_void.add_argument("--account", required=True)
     event_void.add_argument("--event-id", required=True)
     event_void.add_argument("--reason", required=True, help="why (kept with the event)")
-    event_void.add_argument("--actor", default=_default_actor(), help="who (default: $USER)")
+    event_void.add_argument("--actor", help="who (default: $USER)")
     event_void.set_defaults(func=run_with_settings(_events_void))
     event_sync = event_commands.add_parser(
         "sync",
@@ -329,7 +331,7 @@ def _default_actor() -> str:
 
 def _trades_void(args: argparse.Namespace, settings: TableSettings) -> int:
     result = TradeLedgerRepository(settings).void(
-        args.order_id, reason=args.reason, actor=args.actor
+        args.order_id, reason=args.reason, actor=args.actor or _default_actor()
     )
     print(f"{result.status}: order {result.order_id} (revision {result.revision})")
     return 0
@@ -341,7 +343,7 @@ def _trades_amend(args: argparse.Namespace, settings: TableSettings) -> int:
 
     data = read_json_file(args.file)  # the rules of an import line: BOM, exact numbers, ...
     result = TradeLedgerRepository(settings).amend(
-        parse_fill(data), reason=args.reason, actor=args.actor
+        parse_fill(data), reason=args.reason, actor=args.actor or _default_actor()
     )
     print(f"{result.status}: order {result.order_id} (revision {result.revision})")
     return 0
@@ -426,7 +428,7 @@ def _void_text(recorded: RecordedEvent) -> str:
 
 def _events_void(args: argparse.Namespace, settings: TableSettings) -> int:
     result = AccountEventRepository(settings).void(
-        args.account, args.event_id, reason=args.reason, actor=args.actor
+        args.account, args.event_id, reason=args.reason, actor=args.actor or _default_actor()
     )
     print(f"{result.status}: event {result.event_id}")
     return 0
@@ -591,7 +593,7 @@ def print_table(headers: Sequence[str], rows: Iterator[list[str]], *, out: TextI
     if chunk or printed == 0:
         _emit(headers, chunk, out, header=printed == 0)
         printed += len(chunk)
-    print(f"({printed} rows)", file=out)
+    print(f"({printed} {'row' if printed == 1 else 'rows'})", file=out)
 
 
 def _emit(headers: Sequence[str], rows: list[list[str]], out: TextIO, *, header: bool) -> None:

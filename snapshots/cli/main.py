@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Single-table DynamoDB trade ledger and deterministic account snapshots.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ledger_cli.register(commands)
     snapshot_cli.register(commands)
     report_cli.register(commands)
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=60, help="trading days of history")
     demo.add_argument("--cycles", type=int, default=5, help="trading cycles run live")
     demo.add_argument("--output", default=".", help="folder of the report PDF (default: here)")
-    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
     return parser
 

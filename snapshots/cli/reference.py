@@ -74,7 +74,8 @@ def _option_rows(
         meaning = (action.help or "").replace("|", "\\|").replace("\n", " ")
         if action.required:
             meaning = f"required; {meaning}" if meaning else "required"
-        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and action.option_strings and "default" not in meaning:
             meaning += f" (default: `{action.default}`)"
         rows.append(f"| {names} | {meaning} |")
     return rows

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     """Add ``report`` and its ``render`` subcommand to the top-level parser."""
     report = subparsers.add_parser("report", help="render account reports from stored snapshots")
-    commands = report.add_subparsers(dest="report_command", required=True)
+    commands = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
     render = commands.add_parser(
         "render",
         parents=[connection_options()],
@@ -95,7 +95,7 @@ def _request(args: argparse.Namespace) -> ReportRequest:
         return parse_request({"account_id": args.account, "latest": True})
     if args.at.microsecond:
         raise LedgerValidationError(
-            f"--at must be a whole second (snapshots end on one), got {args.at.isoformat()}"
+            f"--at must be a whole second (snapshots end on one), got {keys.format_micros(args.at)}"
         )
     return parse_request({"account_id": args.account, "at": keys.format_seconds(args.at)})
 
@@ -185,16 +185,19 @@ def _metrics(args: argparse.Namespace, settings: TableSettings) -> int:
 def _metrics_rows(metrics: ReportMetrics) -> list[tuple[str, str]]:
     """The headline figures as the PDF's key figures print them: the period's first, then
     those since the history the snapshot holds begins, each labelled (``--json`` has all)."""
-    from snapshots.report.figures import fmt_date, fmt_money, fmt_percent
+    from snapshots.report.figures import NONE_TEXT, fmt_date, fmt_money, fmt_percent
     from snapshots.report.performance import Performance
 
     period, whole = metrics.period, metrics.inception
     ccy = metrics.figures.currency
     rate = fmt_percent(whole.risk_free_rate)
 
-    def ratio(value: Decimal | None, p: Performance) -> str:
+    def ratio(value: Decimal | None, p: Performance, *, percent: bool = False) -> str:
+        """A ratio as the PDF's cards print it; a withheld one as the dash and its reason."""
         if value is None and p.withheld:
-            return f"- ({p.withheld})"
+            return f"{NONE_TEXT} ({p.withheld})"
+        if percent:
+            return fmt_percent(value, signed=True)
         return fmt_money(value, signed=True)
 
     def risk(p: Performance, label: str) -> list[tuple[str, str]]:
@@ -203,8 +206,8 @@ def _metrics_rows(metrics: ReportMetrics) -> list[tuple[str, str]]:
                 f"return ({label})",
                 f"{fmt_percent(p.twr, signed=True)} time-weighted, {p.returns} daily returns",
             ),
-            (f"annualised return ({label})", ratio(p.annualised_return, p)),
-            (f"volatility ({label})", ratio(p.volatility, p)),
+            (f"annualised return ({label})", ratio(p.annualised_return, p, percent=True)),
+            (f"volatility ({label})", ratio(p.volatility, p, percent=True)),
             (f"sharpe ({label}, risk-free {rate})", ratio(p.sharpe, p)),
             (f"sortino ({label}, risk-free {rate})", ratio(p.sortino, p)),
             (f"calmar ({label})", ratio(p.calmar, p)),

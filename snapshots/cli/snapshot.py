@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     """Add ``snapshot`` and its subcommands to the top-level parser."""
     common = connection_options()
     snapshot = subparsers.add_parser("snapshot", help="take, read and verify account snapshots")
-    commands = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    commands = snapshot.add_subparsers(dest="snapshot_command", required=True, metavar="COMMAND")
 
     take = commands.add_parser(
         "take", parents=[common], help="build the period's snapshot from Alpaca + ledger, store it"
@@ -73,7 +73,9 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--account", required=True)
     listing.add_argument("--from", dest="start", type=timestamp_arg, help="inclusive (UTC)")
     listing.add_argument("--to", dest="end", type=timestamp_arg, help="exclusive (UTC)")
-    listing.add_argument("--oldest-first", action="store_true")
+    listing.add_argument(
+        "--oldest-first", action="store_true", help="oldest first (default: newest)"
+    )
     listing.add_argument(
         "--verify",
         action="store_true",
@@ -92,7 +94,7 @@ def register(subparsers: Any) -> None:
     which.add_argument("--all", action="store_true", help="every snapshot (--from/--to bound it)")
     verify.add_argument("--from", dest="start", type=timestamp_arg, help="with --all: inclusive")
     verify.add_argument("--to", dest="end", type=timestamp_arg, help="with --all: exclusive")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help="one JSON result per snapshot")
     verify.set_defaults(func=run_with_settings(_verify))
 
 
@@ -243,7 +245,7 @@ def _verify(args: argparse.Namespace, settings: TableSettings) -> int:
     """Verify snapshots. ``--at``/``--latest``: a failure raises ``IntegrityError`` (exit 1).
 
     ``--all`` verifies every snapshot of the range, reports each (``ok`` or ``FAIL`` with the
-    reason) and exits 1 at the end if any failed.
+    reason) and exits 1 at the end if any failed, or if there was none to verify.
     """
     repository = _repository(settings)
     if (args.start or args.end) and not args.all:
@@ -275,6 +277,14 @@ def _verify(args: argparse.Namespace, settings: TableSettings) -> int:
             print(f"FAIL  {check.key}: {error}")
     if not args.json:
         print(f"{verified} snapshot(s) verified, {failed} failed")
+    if verified + failed == 0:
+        # Nothing verified is no success: a misspelt account or range would pass a cron job.
+        print(
+            f"error: no snapshot of account {args.account} in the range: nothing was verified "
+            "(check --account, --from and --to)",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if failed else 0
 
 

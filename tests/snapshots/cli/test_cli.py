@@ -172,7 +172,7 @@ def test_list_by_each_access_path(
     assert "o-2" in out
     assert "o-1" not in out
     assert "o-3" not in out
-    assert "(1 rows)" in out
+    assert "(1 row)" in out
 
     code, out, _ = run(capsys, "trades", "list", "--correlation-id", "cycle-1", *conn(settings))
     assert code == 0
