@@ -90,6 +90,12 @@ class StorageConfigurationError(StorageAccessError, ConfigurationError):
     was written; the message says what to set (the CLI exits with 2, as for any configuration
     error)."""
 
+    def __init__(self, operation: str, key: str | None, cause: BaseException, hint: str) -> None:
+        super().__init__(operation, key, cause, hint)
+        # What to fix first; the SDK's own words (long, and about its request) only by name.
+        where = f" (key {key})" if key else ""
+        self.args = (f"{operation}{where} failed: {hint} ({type(cause).__name__})",)
+
 
 class SecretUnavailableError(TransientError):
     """Secrets Manager could not answer now (throttling, a 5xx, the network)."""

@@ -486,6 +486,7 @@ def _cmd_stop(args: argparse.Namespace) -> int:
         return 1
     stop(pid)
     pid_file.unlink(missing_ok=True)
+    print(f"stopped DynamoDB Local pid {pid}", file=sys.stderr)
     return 0
 
 

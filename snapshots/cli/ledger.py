@@ -135,7 +135,9 @@ def register(subparsers: Any) -> None:
     )
     key = listing.add_mutually_exclusive_group(required=True)
     key.add_argument("--strategy", help="with --account: the strategy's attributions (GSI3)")
-    key.add_argument("--symbol", help="fills of a symbol (GSI2)")
+    key.add_argument(
+        "--symbol", type=symbol_arg, help="fills of a symbol (GSI2): AAPL, BRK.B, BTC/USD"
+    )
     key.add_argument("--correlation-id", help="fills of one trading cycle (GSI1)")
     key.add_argument("--order-id", help="one fill and its attributions")
     listing.add_argument("--account", help="account id (required with --strategy)")
@@ -220,6 +222,20 @@ def register(subparsers: Any) -> None:
         "--alpaca-base-url", help="Alpaca endpoint (default: APCA_API_BASE_URL, then paper)"
     )
     event_sync.set_defaults(func=run_with_settings(_events_sync))
+
+
+def symbol_arg(text: str) -> str:
+    """A symbol as the ledger writes it (``aapl`` is refused, not silently found in nothing)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from ledger_store.dto import Symbol
+
+    try:
+        return str(TypeAdapter(Symbol).validate_python(text.strip()))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(
+            str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+        ) from exc
 
 
 def timestamp_arg(text: str) -> Any:

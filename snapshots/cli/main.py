@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         parents=[ledger_cli.connection_options()],
         help="the end-to-end demo on the embedded backend (or --endpoint-url)",
+        epilog="scripts/demo.sh --keep runs it on a DynamoDB Local left running with its data, "
+        "and prints the settings and commands to try it with.",
     )
     demo.add_argument("--days", type=int, default=60, help="trading days of history")
     demo.add_argument("--cycles", type=int, default=5, help="trading cycles run live")

@@ -272,7 +272,8 @@ def _verify(args: argparse.Namespace, settings: TableSettings) -> int:
                 continue
         failed += 1
         if args.json:
-            print(json.dumps({"verified": False, "key": check.key, "error": error}, sort_keys=True))
+            failure = {"verified": False, "key": check.key, "error": error}
+            print(json.dumps(failure, sort_keys=True, separators=(",", ":")))
         else:
             print(f"FAIL  {check.key}: {error}")
     if not args.json:
@@ -294,6 +295,7 @@ def _print_verified(snapshot: AnySnapshot, as_json: bool) -> None:
             json.dumps(
                 {"verified": True, **payload_for(snapshot).to_json(), "checks": _worst(snapshot)},
                 sort_keys=True,
+                separators=(",", ":"),
             )
         )
     else:

@@ -246,3 +246,25 @@ def test_metrics_print_percentages_as_percentages() -> None:
     rows = dict(_metrics_rows(m.model_copy(update={"inception": rich})))
     assert rows["volatility (inception)"] == fmt_percent(Decimal("0.1304"), signed=True)
     assert rows["annualised return (inception)"] == "+11.06%"
+
+
+def test_a_malformed_symbol_is_refused_not_found_in_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``trades list --symbol aapl`` printed ``(0 rows)`` while an import refuses ``aapl``."""
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "trades", "list", "--symbol", "aapl", "--embedded")
+    assert exited.value.code == 2
+    assert "symbol 'aapl' is malformed" in capsys.readouterr().err
+
+
+def test_a_missing_table_leads_with_what_to_do(
+    settings: TableSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SDK's long words about its request no longer come before the hint."""
+    missing = conn(settings.with_table("trade-ledgr-typo"))
+    code, _, err = run(capsys, "snapshot", "list", "--account", "acct-1", *missing)
+    assert code == 2
+    first = err.splitlines()[0]
+    assert first.startswith("error: list snapshots (key SNAPSHOT#acct-1) failed: table ")
+    assert "An error occurred" not in err
