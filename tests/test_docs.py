@@ -326,6 +326,7 @@ CHECKED: dict[tuple[str, int], str] = {
     ("deploy.md", 0): "tests/deploy/test_packages.py::test_the_readmes_deploy_path_...",
     ("getting-started.md", 0): "the two commands (as README.md 0)",
     ("getting-started.md", 1): "test_the_tour_on_a_table_of_ones_own_runs_as_written",
+    ("getting-started.md", 2): "tests/scripts/test_fake_alpaca_script.py",
     ("import.md", 0): "test_the_fill_line_of_the_import_guide_is_a_fill",
     ("library.md", 0): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
     ("library.md", 1): "tests/test_readme.py::test_the_python_walk_through_runs_in_order",
