@@ -16,7 +16,6 @@ from typing import Any
 from ledger_store import keys
 from ledger_store.checksums import hmac_key_from_env
 from ledger_store.config import TableSettings
-from ledger_store.decimals import plain
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.snapshot_store import AccountSnapshotRepository, SnapshotSummary, StoredSnapshot
 from snapshots.builder import payload_for
@@ -323,7 +322,10 @@ def _worst(snapshot: AnySnapshot) -> str:
 
 
 def _money(value: Any) -> str:
-    return plain(value) if value is not None else "-"
+    """An amount as a person reads it: to the cent, grouped (``--json`` has it exact)."""
+    from snapshots.report.figures import fmt_money
+
+    return fmt_money(value)
 
 
 def _at(value: datetime | None) -> str:
@@ -374,7 +376,10 @@ def _print_summary(snapshot: AnySnapshot, stored: StoredSnapshot) -> None:
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     if ledger.strategy_performance:
-        print("\nstrategies (cumulative through period end; period in brackets):")
+        print(
+            "\nstrategies (cumulative through period end; period in brackets; amounts to the "
+            "cent, exact in --json):"
+        )
         print_table(
             ["strategy", "trades", "buy value", "sell value", "realized", "fees", "last trade"],
             (

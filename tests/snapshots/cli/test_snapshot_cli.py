@@ -114,6 +114,17 @@ def test_show_latest_list_and_verify(
     assert code == 0
     assert taken[1]["snapshot_id"] in out
     assert f"correlation   {CYCLES[1].correlation_id}\n" in out
+    # amounts as a person reads them (to the cent, grouped); --json keeps them exact
+    code, exact, _ = run(
+        capsys, "snapshot", "show", "--at", taken[1]["period"]["end"], "--json", *account
+    )
+    shown = parse_snapshot(exact.strip())
+    from snapshots.report.figures import fmt_money
+
+    assert f"equity        {fmt_money(shown.alpaca_account.equity)}\n" in out
+    assert "," in fmt_money(shown.alpaca_account.equity)
+    for strategy in shown.internal_ledger.strategy_performance.values():
+        assert fmt_money(strategy.realized_pnl) in out
 
     code, out, _ = run(capsys, "snapshot", "latest", "--json", *account)
     assert code == 0
