@@ -6,6 +6,7 @@ delays, nothing waits), timeouts, typed errors, exact decimals and deterministic
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import subprocess
@@ -50,7 +51,6 @@ from snapshots.fake_alpaca.server import (
     running_fake_alpaca,
 )
 from snapshots.fake_alpaca.shapes import EquitySample, FakeOrder, FakePosition, fill_activity
-from tests.timing import hang_limit
 
 pytestmark = pytest.mark.filterwarnings("ignore:websockets.legacy is deprecated:DeprecationWarning")
 
@@ -436,6 +436,20 @@ def test_the_overall_deadline_stops_retrying(server: FakeAlpaca) -> None:
     assert now[0] - 1000.0 < 5.0
 
 
+def watchdog_windows(monkeypatch: pytest.MonkeyPatch, source: AlpacaSource) -> list[float]:
+    """The seconds each request of ``source`` is given before its watchdog abandons it: what
+    bounds its wall time, read from the source rather than timed."""
+    windows: list[float] = []
+    within = source._within
+
+    def watched(operation: Callable[[], Any], seconds: float) -> Any:
+        windows.append(seconds)
+        return within(operation, seconds)
+
+    monkeypatch.setattr(source, "_within", watched)
+    return windows
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -445,19 +459,23 @@ def test_the_overall_deadline_stops_retrying(server: FakeAlpaca) -> None:
     ],
 )
 def test_the_deadline_bounds_wall_time_whatever_the_server_does(
-    server: FakeAlpaca, fault: dict[str, Any]
+    server: FakeAlpaca, fault: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each gap (0.2 s) is shorter than the request timeout (1 s): only the deadline stops it."""
+    """Each gap (0.2 s) is shorter than the request timeout (1 s): only the deadline stops it.
+    Every request runs under a watchdog given no more than what is left of the deadline, and
+    the fetch fails on the deadline."""
     server.inject("/v2/account", times=10, **fault)
     policy = RetryPolicy(max_attempts=5, base_delay=0.01, request_timeout=1.0, deadline=2.0)
-    started = time.monotonic()
+    source = source_for(server, retry=policy, sleep=time.sleep)
+    windows = watchdog_windows(monkeypatch, source)
     with pytest.raises(AlpacaUnavailableError, match="deadline of 2s") as caught:
-        source_for(server, retry=policy, sleep=time.sleep).fetch(PERIOD_START, PERIOD_END)
-    elapsed = time.monotonic() - started
+        source.fetch(PERIOD_START, PERIOD_END)
     assert caught.value.call == "get_account"
-    # The error names the deadline; the time only has to show no hang (without the deadline
-    # the endless body would never end).
-    assert elapsed < hang_limit(policy.deadline), elapsed
+    # The first request is given what is left of the deadline (more than a request's own
+    # timeout), each later one less: never renewed, never past the deadline.
+    assert policy.request_timeout < windows[0] <= policy.deadline, windows
+    assert all(later < earlier for earlier, later in itertools.pairwise(windows)), windows
+    assert windows[-1] > 0
 
 
 def test_an_oversized_answer_is_refused(
@@ -739,16 +757,20 @@ def test_a_source_wraps_the_bots_trading_client_and_leaves_it_as_it_was(
     assert bot.get_account().id is not None
 
 
-def test_the_deadline_applies_to_reads_through_the_bots_client(server: FakeAlpaca) -> None:
+def test_the_deadline_applies_to_reads_through_the_bots_client(
+    server: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from alpaca.trading.client import TradingClient
 
     bot = TradingClient(DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, url_override=server.base_url)
     server.inject("/v2/account", times=10, trickle=0.2)
     policy = RetryPolicy(max_attempts=5, base_delay=0.01, request_timeout=1.0, deadline=1.5)
-    started = time.monotonic()
+    source = AlpacaSource(client=bot, retry=policy)
+    windows = watchdog_windows(monkeypatch, source)
     with pytest.raises(AlpacaUnavailableError, match=r"deadline of 1\.5s"):
-        AlpacaSource(client=bot, retry=policy).fetch(PERIOD_START, PERIOD_END)
-    assert time.monotonic() - started < hang_limit(policy.deadline)
+        source.fetch(PERIOD_START, PERIOD_END)
+    assert policy.request_timeout < windows[0] <= policy.deadline, windows
+    assert all(later < earlier for earlier, later in itertools.pairwise(windows)), windows
 
 
 def test_only_a_trading_client_can_be_wrapped() -> None:
