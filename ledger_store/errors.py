@@ -81,7 +81,11 @@ class StorageAccessError(LedgerError):
         self.key = key
         self.cause = cause
         where = f" (key {key})" if key else ""
-        super().__init__(f"{operation}{where} failed: {type(cause).__name__}: {cause}; {hint}")
+        super().__init__(f"{operation}{where} failed: {self._reason(cause, hint)}")
+
+    @staticmethod
+    def _reason(cause: BaseException, hint: str) -> str:
+        return f"{type(cause).__name__}: {cause}; {hint}"
 
 
 class StorageConfigurationError(StorageAccessError, ConfigurationError):
@@ -90,11 +94,10 @@ class StorageConfigurationError(StorageAccessError, ConfigurationError):
     was written; the message says what to set (the CLI exits with 2, as for any configuration
     error)."""
 
-    def __init__(self, operation: str, key: str | None, cause: BaseException, hint: str) -> None:
-        super().__init__(operation, key, cause, hint)
+    @staticmethod
+    def _reason(cause: BaseException, hint: str) -> str:
         # What to fix first; the SDK's own words (long, and about its request) only by name.
-        where = f" (key {key})" if key else ""
-        self.args = (f"{operation}{where} failed: {hint} ({type(cause).__name__})",)
+        return f"{hint} ({type(cause).__name__})"
 
 
 class SecretUnavailableError(TransientError):

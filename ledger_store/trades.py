@@ -29,7 +29,6 @@ from .dto import (
     free_text,
     parse_fill,
     require_usd_quote,
-    usd_quote_problem,
 )
 from .errors import (
     ConflictError,
@@ -195,9 +194,9 @@ class TradeLedgerRepository:
                 repeated: list[int] = []
                 for i in chunk:
                     fill = fills[i]
-                    problem = usd_quote_problem(fill.symbol)
-                    if problem is not None:
-                        refused = LedgerValidationError(f"order {fill.order_id}: symbol {problem}")
+                    try:
+                        require_usd_quote(fill)
+                    except LedgerValidationError as refused:
                         finish([(i, refused)])
                         continue
                     if fill.order_id in submitted:

@@ -93,11 +93,11 @@ def _by_symbol(m: ReportMetrics) -> list[Any]:
     for label, value in extras:
         if value != 0:
             data.append([label, "", "", "", "", "", fmt_money(value, signed=True)])
-    data.append(
-        ["Fees of the period's fills (by strategy)", "", "", "", "", "", fmt_money(-b.fees)]
+    closing = (
+        ("Fees of the period's fills (by strategy)", fmt_money(EXACT.minus(b.fees))),
+        ("Net: the strategies' period net + unrealised", fmt_money(b.net, signed=True)),
     )
-    data.append(["Net: the strategies' period net + unrealised", "", "", "", "", "", ""])
-    data[-1][6] = fmt_money(b.net, signed=True)
+    data += [[label, "", "", "", "", "", value] for label, value in closing]
     label_span = [("SPAN", (0, row), (5, row)) for row in range(subtotal_row + 1, len(data))]
     table = _grid_table(
         data,

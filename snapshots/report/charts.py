@@ -101,6 +101,19 @@ def _axis_label_format(ticks: Sequence[Decimal]) -> Callable[[float], str]:
     return label
 
 
+def _value_scale(
+    axis: Any, ticks: Sequence[Decimal], label: Callable[[float], str] | None = None
+) -> None:
+    """A value axis running over ``ticks``, labelled (``label``, else the ticks' own format)
+    and gridded at each."""
+    axis.valueMin, axis.valueMax = float(ticks[0]), float(ticks[-1])
+    axis.valueSteps = [float(t) for t in ticks]
+    axis.labelTextFormat = label or _axis_label_format(ticks)
+    axis.visibleGrid = 1
+    axis.gridStrokeColor = RULE
+    axis.gridStrokeWidth = 0.4
+
+
 def _style_axis(axis: Any) -> None:
     axis.labels.fontName = FONT
     axis.labels.fontSize = AXIS_FONT_SIZE
@@ -122,12 +135,7 @@ def _style_bar_axes(chart: Any, ticks: Sequence[Decimal]) -> None:
     chart.categoryAxis.labels.boxAnchor = "e"
     chart.categoryAxis.labels.dx = -3
     chart.categoryAxis.joinAxisMode = "left"
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax = float(ticks[0]), float(ticks[-1])
-    chart.valueAxis.valueSteps = [float(t) for t in ticks]
-    chart.valueAxis.labelTextFormat = _axis_label_format(ticks)
-    chart.valueAxis.visibleGrid = 1
-    chart.valueAxis.gridStrokeColor = RULE
-    chart.valueAxis.gridStrokeWidth = 0.4
+    _value_scale(chart.valueAxis, ticks)
 
 
 def _chart_note(text: str) -> Any:
@@ -249,12 +257,7 @@ def _equity_chart(snapshot: AnySnapshot, m: ReportMetrics, axis: _DateAxis | Non
     for each in (plot.xValueAxis, plot.yValueAxis):
         _style_axis(each)
     axis.apply(plot.xValueAxis)
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(y_ticks[0]), float(y_ticks[-1])
-    plot.yValueAxis.valueSteps = [float(t) for t in y_ticks]
-    plot.yValueAxis.labelTextFormat = _axis_label_format(y_ticks)
-    plot.yValueAxis.visibleGrid = 1
-    plot.yValueAxis.gridStrokeColor = RULE
-    plot.yValueAxis.gridStrokeWidth = 0.4
+    _value_scale(plot.yValueAxis, y_ticks)
     plot.yValueAxis.visibleAxis = 0
     plot.yValueAxis.visibleTicks = 0
     drawing.add(plot)
@@ -483,13 +486,8 @@ def _underwater_chart(m: ReportMetrics, axis: _DateAxis | None) -> Any:
     for each in (plot.xValueAxis, plot.yValueAxis):
         _style_axis(each)
     axis.apply(plot.xValueAxis)
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = float(ticks[0]), float(ticks[-1])
-    plot.yValueAxis.valueSteps = [float(t) for t in ticks]
     label = _axis_label_format(ticks)
-    plot.yValueAxis.labelTextFormat = lambda v: f"{label(v)}%"
-    plot.yValueAxis.visibleGrid = 1
-    plot.yValueAxis.gridStrokeColor = RULE
-    plot.yValueAxis.gridStrokeWidth = 0.4
+    _value_scale(plot.yValueAxis, ticks, lambda v: f"{label(v)}%")
     plot.yValueAxis.visibleAxis = 0
     plot.yValueAxis.visibleTicks = 0
     drawing.add(plot)
