@@ -52,7 +52,8 @@ def _attribution_text(a: StrategyAttribution) -> str:
         f'"correlation_id":{encode_basestring(a.correlation_id)},'
         f'"fees":"{a.fees:f}","filled_at":"{format_micros(a.filled_at)}",'
         f'"order_id":{encode_basestring(a.order_id)},"price":"{a.price:f}","qty":"{a.qty:f}",'
-        f'"side":{encode_basestring(a.side.value)},"strategy":{encode_basestring(a.strategy)},'
+        + ("" if a.quote_usd_rate is None else f'"quote_usd_rate":"{a.quote_usd_rate:f}",')
+        + f'"side":{encode_basestring(a.side.value)},"strategy":{encode_basestring(a.strategy)},'
         f'"symbol":{encode_basestring(a.symbol)},"weight":"{a.weight:f}"}}'
     )
 

@@ -25,8 +25,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -97,28 +99,27 @@ def quote_currency(symbol: str) -> str:
     return symbol.split("/", 1)[1] if "/" in symbol else LEDGER_CURRENCY
 
 
-def usd_quote_problem(symbol: str) -> str | None:
-    """Why a fill of ``symbol`` cannot be recorded, or ``None``: a pair quoted in another
-    currency than USD (``ETH/BTC``, ``BTC/USDT``) has its price and fees in that currency, and
-    summing them as dollars would be silently wrong; the ledger refuses it until it can value
-    one unit of the quote currency in USD at the fill's time."""
+def quote_rate_problem(symbol: str, rate: Decimal | None) -> str | None:
+    """Why a fill of ``symbol`` with ``quote_usd_rate`` ``rate`` cannot be valued in USD, or
+    ``None``: a pair quoted in another currency than USD (``ETH/BTC``, ``BTC/USDT``) has its
+    price and fees in that currency, and the ledger needs the USD value of one unit of it at the
+    fill's time; summing them as dollars would be silently wrong."""
     quote = quote_currency(symbol)
-    if quote == LEDGER_CURRENCY:
+    if quote == LEDGER_CURRENCY or rate is not None:
         return None
-    base = symbol.split("/", 1)[0]
     return (
         f"{symbol} is quoted in {quote}, not USD: its price and fees are {quote}, and the ledger "
-        f"keeps every figure in USD; it cannot yet take the USD value of one {quote} at the "
-        f"fill's time, so the fill is refused (nothing is recorded). Record USD-quoted pairs "
-        f"({base}/USD)"
+        f"keeps every figure in USD, so the fill needs quote_usd_rate, the USD value of one "
+        f"{quote} at the fill's time (a {quote}/USD price: in the file, or read from Alpaca's "
+        f"crypto bars by 'ledger sync' and 'account adopt'); without it nothing is recorded"
     )
 
 
-def require_usd_quote(fill: TradeFill) -> TradeFill:
-    """``fill`` if it is priced in USD; ``LedgerValidationError`` (``usd_quote_problem``)
-    otherwise. Every write of a fill calls it; reads do not, so what was stored stays
-    readable."""
-    problem = usd_quote_problem(fill.symbol)
+def require_quote_rate(fill: TradeFill) -> TradeFill:
+    """``fill`` if it can be valued in USD; ``LedgerValidationError`` (``quote_rate_problem``)
+    otherwise. Every write of a fill calls it; reads do not, so what was stored before stays
+    readable (a snapshot refuses to sum it instead)."""
+    problem = quote_rate_problem(fill.symbol, fill.quote_usd_rate)
     if problem is not None:
         raise LedgerValidationError(f"order {fill.order_id}: symbol {problem}")
     return fill
@@ -269,6 +270,8 @@ PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
 Quantity = Annotated[PositiveDecimal, max_places(QTY_PLACES), _at_most(MAX_QTY)]
 Price = Annotated[PositiveDecimal, max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
+#: USD per unit of a quote currency (``BTC``: 97,123.45; ``USDT``: 0.9998), as precise as a price.
+QuoteRate = Annotated[PositiveDecimal, max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
 #: Fees split into FEE_PLACES shares; finer fees could not be split exactly.
 Fee = Annotated[NonNegativeDecimal, max_places(FEE_PLACES), _at_most(MAX_FEE)]
 UTCDateTime = Annotated[
@@ -427,6 +430,15 @@ class TradeFill(Frozen):
     strategy_allocation: dict[StrategyName, PositiveDecimal] = Field(min_length=1)
     bid_at_fill: Price | None = None
     ask_at_fill: Price | None = None
+    #: The USD value of one unit of the pair's quote currency at the fill's time (``BTC`` for
+    #: ``ETH/BTC``): required to record a pair not quoted in USD, absent for every other fill.
+    quote_usd_rate: QuoteRate | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_rate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A fill's JSON (its content_sha256, a correction's ``previous``) names the rate only
+        # when it has one: every fill recorded before rates existed keeps its bytes and hash.
+        return _drop_absent_rate(handler(self))
 
     @field_validator("strategy_allocation")
     @classmethod
@@ -464,6 +476,23 @@ class TradeFill(Frozen):
             raise ValueError(
                 f"notional qty x price {plain(notional)} is above the limit {plain(MAX_NOTIONAL)}"
             )
+        rate = self.quote_usd_rate
+        if rate is not None:
+            quote = quote_currency(self.symbol)
+            if quote == LEDGER_CURRENCY:
+                raise ValueError(
+                    f"quote_usd_rate is only for pairs quoted in another currency than USD; "
+                    f"{self.symbol} is quoted in USD"
+                )
+            # The fill in USD is bounded as a USD fill is, so no later sum can overflow.
+            usd = _NOTIONAL.multiply(notional, rate)
+            if usd > MAX_NOTIONAL:
+                raise ValueError(
+                    f"notional in USD qty x price x quote_usd_rate {plain(usd)} is above the "
+                    f"limit {plain(MAX_NOTIONAL)}"
+                )
+            if _NOTIONAL.multiply(self.fees, rate) > MAX_FEE:
+                raise ValueError(f"fees in USD (fees x quote_usd_rate) are above {plain(MAX_FEE)}")
         return self
 
     @property
@@ -498,6 +527,7 @@ class TradeFill(Frozen):
                 weight=weight,
                 fees=fee,
                 filled_at=self.filled_at,
+                quote_usd_rate=self.quote_usd_rate,
             )
             for name, weight, qty, fee in zip(names, weights, qty_shares, fee_shares, strict=True)
         )
@@ -534,10 +564,23 @@ class StrategyAttribution(Frozen):
     weight: PositiveDecimal
     fees: NonNegativeDecimal
     filled_at: UTCDateTime
+    #: The fill's ``quote_usd_rate`` (price and fees are in the pair's quote currency).
+    quote_usd_rate: PositiveDecimal | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_rate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_absent_rate(handler(self))
 
     @property
     def notional(self) -> Decimal:
         return normalize(value_of(self.symbol, self.qty, self.price))
+
+
+def _drop_absent_rate(dumped: dict[str, Any]) -> dict[str, Any]:
+    """A dump without ``quote_usd_rate`` when it is absent (see ``TradeFill``)."""
+    if dumped.get("quote_usd_rate", 0) is None:
+        del dumped["quote_usd_rate"]
+    return dumped
 
 
 class Correction(Frozen):
@@ -624,7 +667,7 @@ def parse_fill(data: Any) -> TradeFill:
         fill = TradeFill.model_validate(data)
     except ValidationError as exc:
         raise LedgerValidationError(describe_validation_error(exc)) from exc
-    return require_usd_quote(fill)
+    return require_quote_rate(fill)
 
 
 def describe_validation_error(exc: ValidationError, whole: str | None = None) -> str:

@@ -243,6 +243,8 @@ class TradeItem(LedgerItem, discriminator="TRADE"):
     strategy_allocation = DecimalMapAttribute()
     bid_at_fill = DecimalAttribute(null=True)
     ask_at_fill = DecimalAttribute(null=True)
+    #: USD per unit of the quote currency of a pair not quoted in USD (absent otherwise).
+    quote_usd_rate = DecimalAttribute(null=True)
     content_sha256 = UnicodeAttribute()
     #: Corrections applied so far (absent: none) and ``voided`` once voided (absent: active).
     revision = NumberAttribute(null=True)
@@ -263,6 +265,9 @@ class StrategyTradeItem(LedgerItem, discriminator="STRATEGY_TRADE"):
     weight = DecimalAttribute()
     fees = DecimalAttribute()
     filled_at = UTCTimestampAttribute()
+    #: The fill's ``quote_usd_rate``. Not projected into GSI3 (that would be a new index): the
+    #: strategy read gets it from this item for the few pairs that need it.
+    quote_usd_rate = DecimalAttribute(null=True)
 
 
 class CorrectionItem(LedgerItem, discriminator="CORRECTION"):

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from . import keys
 from .config import TableSettings
 from .digests import digest_sum, entry_digest
 from .dto import (
+    LEDGER_CURRENCY,
     MAX_FILLS_PER_STRATEGY,
     Correction,
     CorrectionResult,
@@ -28,7 +30,8 @@ from .dto import (
     describe_validation_error,
     free_text,
     parse_fill,
-    require_usd_quote,
+    quote_currency,
+    require_quote_rate,
 )
 from .errors import (
     ConflictError,
@@ -98,7 +101,7 @@ class TradeLedgerRepository:
         registry row (``TransactionConflict``: several writers recording fills of one
         strategy) is retried with jittered backoff; nothing of it was written.
         """
-        require_usd_quote(fill)
+        require_quote_rate(fill)
         key = keys.trade_pk(fill.order_id)
         trade = _trade_item(fill)
         attributions = fill.attributions()
@@ -195,7 +198,7 @@ class TradeLedgerRepository:
                 for i in chunk:
                     fill = fills[i]
                     try:
-                        require_usd_quote(fill)
+                        require_quote_rate(fill)
                     except LedgerValidationError as refused:
                         finish([(i, refused)])
                         continue
@@ -415,7 +418,7 @@ class TradeLedgerRepository:
         amended.
         """
         reason, actor = _correction_text(reason, actor)  # refused before anything is read
-        require_usd_quote(fill)
+        require_quote_rate(fill)
         current = self.get_trade(fill.order_id)
         revision = len(current.corrections)
         if current.status == "voided":
@@ -611,7 +614,7 @@ class TradeLedgerRepository:
         hash_key = keys.account_strategy_pk(account_id, strategy)
         condition = _event_range(LedgerItem.gsi3sk, start, end)
         now = self._clock()
-        return stream_converted(
+        found = stream_converted(
             self._settings,
             "query trades by strategy",
             hash_key,
@@ -624,6 +627,45 @@ class TradeLedgerRepository:
             _attribution_from_raw,
             _attribution_key,
         )
+        return self._with_quote_rates(found)
+
+    def _with_quote_rates(
+        self, attributions: Iterable[StrategyAttribution]
+    ) -> Iterator[StrategyAttribution]:
+        """``attributions`` in order, those of pairs not quoted in USD with their
+        ``quote_usd_rate`` read from their own items (GSI3 does not project it; one
+        BatchGetItem per 100 such attributions, the others pass through)."""
+        held: list[StrategyAttribution] = []
+        pending = 0
+        for attribution in attributions:
+            if quote_currency(attribution.symbol) != LEDGER_CURRENCY:
+                pending += 1
+            elif not pending:
+                yield attribution
+                continue
+            held.append(attribution)
+            if pending == _RATES_PER_BATCH:
+                yield from self._rated(held)
+                held, pending = [], 0
+        if held:
+            yield from self._rated(held)
+
+    def _rated(self, held: Sequence[StrategyAttribution]) -> list[StrategyAttribution]:
+        foreign = [a for a in held if quote_currency(a.symbol) != LEDGER_CURRENCY]
+        wanted = {(keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy)) for a in foreign}
+        with storage_call(self._settings, f"read the quote rates of {len(wanted)} fills", None):
+            rates = {
+                (item.pk, item.sk): item.quote_usd_rate
+                for item in StrategyTradeItem.batch_get(
+                    sorted(wanted), attributes_to_get=["PK", "SK", "quote_usd_rate"]
+                )
+            }
+        return [
+            _with_rate(a, rates.get((keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy))))
+            if quote_currency(a.symbol) != LEDGER_CURRENCY
+            else a
+            for a in held
+        ]
 
     def strategies(self, account_id: str) -> list[StrategyRegistration]:
         """Every strategy the account has traded (one Query of the registry), by name."""
@@ -796,6 +838,7 @@ def _trade_item(fill: TradeFill) -> TradeItem:
         strategy_allocation=dict(fill.strategy_allocation),
         bid_at_fill=fill.bid_at_fill,
         ask_at_fill=fill.ask_at_fill,
+        quote_usd_rate=fill.quote_usd_rate,
         content_sha256=fill.content_sha256(),
     )
 
@@ -817,6 +860,7 @@ def _attribution_item(a: StrategyAttribution) -> StrategyTradeItem:
         weight=a.weight,
         fees=a.fees,
         filled_at=a.filled_at,
+        quote_usd_rate=a.quote_usd_rate,
     )
 
 
@@ -837,6 +881,7 @@ def _fill_dto(item: TradeItem) -> TradeFill:
             strategy_allocation=item.strategy_allocation,
             bid_at_fill=item.bid_at_fill,
             ask_at_fill=item.ask_at_fill,
+            quote_usd_rate=item.quote_usd_rate,
         )
     except ValidationError as exc:
         raise _corrupt_item(item, exc) from exc
@@ -848,7 +893,9 @@ _ATTRIBUTION_FIELDS = tuple(StrategyAttribution.model_fields)
 _KIND = LedgerItem.entity_type.attr_name
 #: What the strategy read path fetches of a GSI3 item: the attribution and its kind, not the
 #: four key attributes (a quarter less to transfer and parse; the capacity is the same).
-_ATTRIBUTION_READ = (_KIND, *_ATTRIBUTION_FIELDS)
+_ATTRIBUTION_READ = (_KIND, *(f for f in _ATTRIBUTION_FIELDS if f != "quote_usd_rate"))
+#: Attributions whose rates one BatchGetItem reads (DynamoDB's limit per request).
+_RATES_PER_BATCH = 100
 _STRATEGY_TRADE = LedgerItem.entity_type.get_discriminator(StrategyTradeItem)
 
 
@@ -876,6 +923,21 @@ def _attribution_from_raw(raw: dict[str, Any]) -> StrategyAttribution | None:
         )
     except ValidationError as exc:
         raise LedgerValidationError(describe_validation_error(exc, "(attribution)")) from exc
+
+
+def _with_rate(attribution: StrategyAttribution, rate: Decimal | None) -> StrategyAttribution:
+    """``attribution`` with the rate its item holds (validated; ``None``: it has none)."""
+    if rate is None:
+        return attribution
+    try:
+        return StrategyAttribution.model_validate(
+            {**attribution.model_dump(), "quote_usd_rate": rate}
+        )
+    except ValidationError as exc:
+        raise IntegrityError(
+            f"stored attribution of order {attribution.order_id} to strategy "
+            f"{attribution.strategy}: {describe_validation_error(exc)}"
+        ) from exc
 
 
 def _attribution_key(raw: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError, model_validator
 
 from ledger_store import keys
-from ledger_store.decimals import ledger_arithmetic
+from ledger_store.decimals import ledger_arithmetic, normalize
 from ledger_store.dto import (
     Frozen,
     Money,
@@ -64,7 +64,7 @@ _fees = attrgetter("fees")
 _symbol = attrgetter("symbol")
 _strategy = attrgetter("strategy")
 #: What the attributions of one order must agree on.
-_shape = attrgetter("symbol", "side", "price", "filled_at")
+_shape = attrgetter("symbol", "side", "price", "filled_at", "quote_usd_rate")
 
 
 class LedgerFill(Frozen):
@@ -82,13 +82,33 @@ class LedgerFill(Frozen):
     fees: NonNegativeDecimal
     filled_at: UTCDateTime
     strategies: SortedStrategies
+    #: USD per unit of the quote currency of a pair not quoted in USD (``None``: priced in USD).
+    quote_usd_rate: PositiveDecimal | None = None
 
     @property
     def notional(self) -> Decimal:
         """``qty * price`` (times 100 for an option contract; money precision, see
-        ``snapshots.ledger.fifo.money``)."""
+        ``snapshots.ledger.fifo.money``), in the pair's quote currency."""
         with exact_arithmetic():
             return money(value_of(self.symbol, self.qty, self.price))
+
+    @property
+    def usd_notional(self) -> Decimal:
+        """``notional`` in USD (times ``quote_usd_rate`` when the pair is not quoted in USD)."""
+        rate = self.quote_usd_rate
+        if rate is None:
+            return self.notional
+        with exact_arithmetic():
+            return money(value_of(self.symbol, self.qty, self.price) * rate)
+
+    @property
+    def usd_fees(self) -> Decimal:
+        """``fees`` in USD (they are in the pair's quote currency)."""
+        rate = self.quote_usd_rate
+        if rate is None:
+            return self.fees
+        with exact_arithmetic():
+            return normalize(self.fees * rate)
 
 
 class LedgerView(Frozen):
@@ -269,17 +289,24 @@ def _period(period_start: datetime, period_end: datetime) -> tuple[datetime, dat
 
 @ledger_arithmetic
 def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
-    """The ledger's totals over distinct fills: buy and sell value (before fees) and fees."""
+    """The ledger's totals over distinct fills, in USD: buy and sell value (before fees) and
+    fees. A fill of a pair not quoted in USD buys one coin and sells the other, so its USD value
+    is on both sides (``snapshots.ledger.quotes``)."""
     listed = list(fills)
     with exact_arithmetic():
+        bought = sum((f.usd_notional for f in listed if f.side is Side.BUY), _ZERO)
+        sold = sum((f.usd_notional for f in listed if f.side is Side.SELL), _ZERO)
+        # the other coin of a crossed pair: sold by a buy, bought by a sell
+        spent = sum(
+            (f.usd_notional for f in listed if f.quote_usd_rate and f.side is Side.BUY), _ZERO
+        )
+        received = sum(
+            (f.usd_notional for f in listed if f.quote_usd_rate and f.side is Side.SELL), _ZERO
+        )
         return {
-            "total_buy_value": money(
-                sum((f.notional for f in listed if f.side is Side.BUY), _ZERO)
-            ),
-            "total_sell_value": money(
-                sum((f.notional for f in listed if f.side is Side.SELL), _ZERO)
-            ),
-            "total_fees": sum((f.fees for f in listed), _ZERO),
+            "total_buy_value": money(bought + received),
+            "total_sell_value": money(sold + spent),
+            "total_fees": sum((f.usd_fees for f in listed), _ZERO),
         }
 
 
@@ -321,8 +348,8 @@ def group_by_order(
                 shape = _shape(first)
                 if any(_shape(a) != shape for a in more):
                     raise IntegrityError(
-                        f"attributions of order {order_id} disagree on symbol, side, price or "
-                        "filled_at"
+                        f"attributions of order {order_id} disagree on symbol, side, price, "
+                        "filled_at or quote_usd_rate"
                     )
                 strategies = tuple(sorted(map(_strategy, shares)))
                 if len(set(strategies)) != len(strategies):
@@ -342,6 +369,7 @@ def group_by_order(
                     fees=fees,
                     filled_at=first.filled_at,
                     strategies=strategies,
+                    quote_usd_rate=first.quote_usd_rate,
                 )
                 if in_period:
                     period_fills[order_id] = fill

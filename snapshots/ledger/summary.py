@@ -74,6 +74,7 @@ from snapshots.ledger.lots import (
 )
 from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
 from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, StrategyLedgerV13
+from snapshots.ledger.quotes import UsdLeg, usd_legs
 
 _log = logging.getLogger(__name__)
 
@@ -416,8 +417,9 @@ def summarize_account(
     symbols, _, in_period_fills = group_by_order(cumulative, start, end)
     carried = base.ledger.strategy_performance if base is not None else {}
     opening = [lot for p in carried.values() for lot in p.open_lots]
+    legs = list(usd_legs(cumulative))
     try:
-        ledger = run_lots(cumulative, timeline, opening=opening)
+        ledger = run_lots(legs, timeline, opening=opening)
     except LedgerValidationError as exc:
         raise IntegrityError(f"ledger of account {account_id}: {exc}") from exc
 
@@ -427,11 +429,15 @@ def summarize_account(
     by_strategy: dict[str, list[StrategyAttribution]] = defaultdict(list)
     for a in cumulative:
         by_strategy[a.strategy].append(a)
+    legs_of: dict[str, list[UsdLeg]] = defaultdict(list)
+    for leg in legs:
+        legs_of[leg.strategy].append(leg)
     of_strategy = _by_strategy(ledger)
     performance = {
         name: _strategy(
             name,
             by_strategy.get(name, []),
+            legs_of.get(name, []),
             of_strategy.get(name, _NOTHING),
             in_period,
             prices,
@@ -448,7 +454,8 @@ def summarize_account(
     with exact_arithmetic():
         cash_flows = [e for e in period_events if isinstance(e, CashFlow)]
         traded = {s for p in carried.values() for s in p.symbols_traded}
-        net: dict[str, Decimal] = dict.fromkeys(sorted(traded.union(symbols)), _ZERO)
+        books = {leg.symbol for leg in legs}  # a crossed pair's coins too
+        net: dict[str, Decimal] = dict.fromkeys(sorted(traded.union(symbols, books)), _ZERO)
         for lot in ledger.lots:
             net[lot.symbol] = net.get(lot.symbol, _ZERO) + (
                 lot.qty if lot.side == "long" else -lot.qty
@@ -541,7 +548,8 @@ def _by_strategy(ledger: LotLedger) -> dict[str, _StrategyLots]:
 
 def _strategy(
     name: str,
-    fills: Sequence[StrategyAttribution],
+    attributions: Sequence[StrategyAttribution],
+    fills: Sequence[UsdLeg],
     found: _StrategyLots,
     in_period: Any,
     prices: Mapping[str, Decimal],
@@ -553,7 +561,7 @@ def _strategy(
     matches, capital, dividends, lots = found
     period_matches = [m for m in matches if in_period(m.closed_at)]
     cumulative = _figures(fills, matches, capital, dividends)
-    digest = memo.sum(fills)
+    digest = memo.sum(attributions)
     if carried is not None:
         cumulative = _carry(carried, cumulative)
         digest += int(carried.entries_digest, 16)
@@ -614,14 +622,17 @@ def _carry(carried: StrategyLedgerV13, delta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _figures(
-    fills: Sequence[StrategyAttribution],
+    fills: Sequence[UsdLeg],
     matches: Sequence[Match],
     capital: Sequence[CapitalRealization],
     dividends: Sequence[DividendShare],
 ) -> dict[str, Any]:
-    """``LedgerFigures`` of fills in ``fifo_order`` and of what the lots did with them."""
+    """``LedgerFigures`` of the USD legs of fills in ``fifo_order`` and of what the lots did
+    with them: values and fees of every leg, trades counted once per fill (its base leg)."""
     buys = [f for f in fills if f.side is Side.BUY]
     sells = [f for f in fills if f.side is Side.SELL]
+    bought = sum(1 for f in buys if not f.quote_leg)
+    sold = sum(1 for f in sells if not f.quote_leg)
     with exact_arithmetic():
         buy_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in buys), _ZERO))
         sell_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in sells), _ZERO))
@@ -631,9 +642,9 @@ def _figures(
         income = sum((d.amount for d in dividends), _ZERO)
         fees = sum((f.fees for f in fills), _ZERO)
         return {
-            "total_trades": len(fills),
-            "buy_trades": len(buys),
-            "sell_trades": len(sells),
+            "total_trades": bought + sold,
+            "buy_trades": bought,
+            "sell_trades": sold,
             "total_buy_value": buy_value,
             "total_sell_value": sell_value,
             "net_cash_flow": sell_value - buy_value,

@@ -73,14 +73,16 @@ def test_an_attributions_fast_canonical_text_is_its_json_form(**fields: Any) -> 
 
 
 def test_every_attribution_field_is_in_the_fast_text() -> None:
-    """A field added to the DTO must be added to its written-out text too."""
+    """A field added to the DTO must be added to its written-out text too (the rate, which
+    only a crossed pair has, is left out of a USD fill's, so no earlier digest changes)."""
     attribution = StrategyAttribution.model_validate(
         {
             "order_id": "o-1",
             "account_id": "a-1",
             "strategy": "s",
             "correlation_id": "c",
-            "symbol": "AAPL",
+            "symbol": "ETH/BTC",
+            "quote_usd_rate": "60000.5",
             "side": "BUY",
             "qty": "1.5",
             "price": "100",
@@ -90,6 +92,11 @@ def test_every_attribution_field_is_in_the_fast_text() -> None:
         }
     )
     assert set(json.loads(canonical_text(attribution))) == set(StrategyAttribution.model_fields)
+    assert canonical_text(attribution) == json.dumps(
+        attribution.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+    )
+    usd = attribution.model_copy(update={"symbol": "AAPL", "quote_usd_rate": None})
+    assert "quote_usd_rate" not in json.loads(canonical_text(usd))
 
 
 _NUMBER_TEXT = st.one_of(

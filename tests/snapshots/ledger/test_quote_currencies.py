@@ -1,0 +1,161 @@
+"""Pairs quoted in BTC and USDT valued in USD (issue 24): each fill is a trade of each coin on
+its own USD book, at the USD value of one unit of the quote currency recorded with it.
+
+The history, by hand (strategy ``alpha``; r is USD per unit of the quote currency):
+
+=== ======================================== ================================= =============
+t   fill                                     legs in USD                        realised USD
+=== ======================================== ================================= =============
+0   buy 40,000 USDT/USD at 1.0002            USDT lot 40,000 @ 1.0002
+1   buy 1 BTC/USD at 50,000                  BTC lot 1 @ 50,000
+2   buy 2 ETH/BTC at 0.05, r 60,000,         ETH lot 2 @ 3,000; sell 0.1 BTC   0.1 x 10,000
+    fee 0.0001 BTC (6 USD)                   @ 60,000 (BTC lot 1 -> 0.9)        = 1,000
+3   sell 2 ETH/BTC at 0.06, r 55,000         sell 2 ETH @ 3,300;               2 x 300 = 600
+                                             buy 0.12 BTC @ 55,000
+4   buy 0.5 BTC/USDT at 62,000, r 0.999      BTC lot 0.5 @ 61,938;             31,000 x
+                                             sell 31,000 USDT @ 0.999           -0.0012 = -37.2
+5   sell 0.5 BTC/USDT at 64,000, r 1.0001    sell 0.5 BTC @ 64,006.4 (the      0.5 x 14,006.4
+                                             oldest: 50,000); buy 32,000 USDT   = 7,003.2
+                                             @ 1.0001
+=== ======================================== ================================= =============
+
+Realised 8,566, fees 6, net 8,560. Left: BTC 0.4 @ 50,000, 0.12 @ 55,000, 0.5 @ 61,938 (1.02
+BTC); USDT 9,000 @ 1.0002 and 32,000 @ 1.0001 (41,000); no ETH.
+Buy value 40,008 + 50,000 + 6,000 + 6,600 + 30,969 + 32,003.2 = 165,580.2; sell value 6,000 +
+6,600 + 30,969 + 32,003.2 = 75,572.2 (a crossed fill is on both sides: one coin acquired, one
+disposed of).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from ledger_store.dto import TradeFill
+from ledger_store.errors import IntegrityError
+from snapshots.ledger.summary import AccountView, summarize_account
+from tests.builders import PERIOD_START, attributions_of, strategy_fill
+
+ACCOUNT = "acct-1"
+
+
+def history() -> list[TradeFill]:
+    return [
+        strategy_fill("usdt-1", "BUY", "40000", "1.0002", seconds=0, symbol="USDT/USD"),
+        strategy_fill("btc-1", "BUY", "1", "50000", seconds=60, symbol="BTC/USD"),
+        strategy_fill(
+            "ethbtc-1",
+            "BUY",
+            "2",
+            "0.05",
+            seconds=120,
+            symbol="ETH/BTC",
+            fees="0.0001",
+            quote_usd_rate="60000",
+        ),
+        strategy_fill(
+            "ethbtc-2", "SELL", "2", "0.06", seconds=180, symbol="ETH/BTC", quote_usd_rate="55000"
+        ),
+        strategy_fill(
+            "btcusdt-1",
+            "BUY",
+            "0.5",
+            "62000",
+            seconds=240,
+            symbol="BTC/USDT",
+            quote_usd_rate="0.999",
+        ),
+        strategy_fill(
+            "btcusdt-2",
+            "SELL",
+            "0.5",
+            "64000",
+            seconds=300,
+            symbol="BTC/USDT",
+            quote_usd_rate="1.0001",
+        ),
+    ]
+
+
+def view_of(fills: list[TradeFill], *, until_seconds: int = 3600) -> AccountView:
+    start = PERIOD_START - timedelta(days=1)  # the day of ``at()``
+    return summarize_account(
+        attributions_of(fills),
+        [],
+        account_id=ACCOUNT,
+        period_start=start,
+        period_end=fills[0].filled_at + timedelta(seconds=until_seconds),
+        ledger_id="ledger-test",
+        prices={"BTCUSD": Decimal("70000"), "USDTUSD": Decimal("1"), "ETHUSD": Decimal("3500")},
+        revisions={},
+        event_count=0,
+    )
+
+
+def test_round_trips_in_btc_and_usdt_realise_the_hand_computed_usd_pnl() -> None:
+    alpha = view_of(history()).internal_ledger.strategy_performance["alpha"]
+    realised = {(m.symbol, m.close_order_id): m.realized_pnl for m in alpha.period_round_trips}
+    assert realised == {
+        ("BTC/USD", "ethbtc-1"): Decimal("1000"),
+        ("ETH/USD", "ethbtc-2"): Decimal("600"),
+        ("USDT/USD", "btcusdt-1"): Decimal("-37.2"),
+        ("BTC/USD", "btcusdt-2"): Decimal("7003.2"),
+    }
+    assert alpha.realized_pnl == Decimal("8566")
+    assert alpha.fees == Decimal("6")
+    assert alpha.net_realized_pnl == Decimal("8560")
+    assert (alpha.total_buy_value, alpha.total_sell_value) == (
+        Decimal("165580.2"),
+        Decimal("75572.2"),
+    )
+    assert (alpha.total_trades, alpha.buy_trades, alpha.sell_trades) == (6, 4, 2)
+    assert alpha.symbols_traded == ("BTC/USD", "ETH/USD", "USDT/USD")
+
+
+def test_the_btc_lots_shrink_by_what_the_eth_purchase_spent() -> None:
+    fills = history()
+    after_eth = view_of(fills[:3], until_seconds=150)
+    btc = [lot for lot in after_eth.internal_ledger.strategy_performance["alpha"].open_lots]
+    assert [(lot.symbol, lot.qty, lot.price) for lot in btc] == [
+        ("BTC/USD", Decimal("0.9"), Decimal("50000")),
+        ("ETH/USD", Decimal("2"), Decimal("3000")),
+        ("USDT/USD", Decimal("40000"), Decimal("1.0002")),
+    ]
+    assert after_eth.net_positions["BTC/USD"] == Decimal("0.9")
+    end = view_of(fills)
+    lots = end.internal_ledger.strategy_performance["alpha"].open_lots
+    assert [(lot.symbol, lot.qty, lot.price) for lot in lots] == [
+        ("BTC/USD", Decimal("0.4"), Decimal("50000")),
+        ("BTC/USD", Decimal("0.12"), Decimal("55000")),
+        ("BTC/USD", Decimal("0.5"), Decimal("61938")),
+        ("USDT/USD", Decimal("9000"), Decimal("1.0002")),
+        ("USDT/USD", Decimal("32000"), Decimal("1.0001")),
+    ]
+    assert end.net_positions["BTC/USD"] == Decimal("1.02")
+    assert end.net_positions["USDT/USD"] == Decimal("41000")
+    assert end.net_positions["ETH/USD"] == 0
+    # the pairs as traded are flat books of their own (no position is held in a pair)
+    assert end.net_positions["ETH/BTC"] == 0
+
+
+def test_the_accounts_totals_value_each_crossed_fill_on_both_sides_in_usd() -> None:
+    ledger = view_of(history()).internal_ledger
+    assert (ledger.total_buy_value, ledger.total_sell_value, ledger.total_fees) == (
+        Decimal("165580.2"),
+        Decimal("75572.2"),
+        Decimal("6"),
+    )
+
+
+def test_a_stored_crossed_fill_without_its_rate_is_never_summed_as_dollars() -> None:
+    """A fill recorded before rates existed (written past today's door) stops the snapshot
+    with the order, the pair and what to do, instead of counting 0.1 BTC as 0.1 USD."""
+    fill = TradeFill.model_validate({**history()[2].model_dump(), "quote_usd_rate": None})
+    with pytest.raises(IntegrityError) as caught:
+        view_of([history()[1], fill])
+    message = str(caught.value)
+    assert "order ethbtc-1 was recorded without quote_usd_rate" in message
+    assert "ETH/BTC is quoted in BTC, not USD" in message
+    assert "Amend the fill with its quote_usd_rate" in message
