@@ -60,7 +60,7 @@ def test_a_fill_line_in_another_quote_currency_without_a_rate_is_refused_with_th
 def test_a_rate_is_taken_only_for_a_pair_that_needs_it() -> None:
     with pytest.raises(LedgerValidationError, match="AAPL is quoted in USD"):
         parse_fill(fill_data(quote_usd_rate="1"))
-    with pytest.raises(LedgerValidationError, match="quote_usd_rate: .*must be > 0"):
+    with pytest.raises(LedgerValidationError, match=r"quote_usd_rate: .*must be > 0"):
         parse_fill(fill_data(symbol="ETH/BTC", price="0.05", quote_usd_rate="0"))
     with pytest.raises(LedgerValidationError, match="at most 9 decimal places"):
         parse_fill(fill_data(symbol="ETH/BTC", price="0.05", quote_usd_rate="1.0000000001"))
@@ -68,7 +68,7 @@ def test_a_rate_is_taken_only_for_a_pair_that_needs_it() -> None:
 
 def test_a_fill_is_bounded_in_usd_as_a_usd_fill_is() -> None:
     """0.05 BTC x 10,000 ETH is within the notional limit in BTC, not at 10^7 USD a BTC."""
-    with pytest.raises(LedgerValidationError, match="notional in USD .* above the limit"):
+    with pytest.raises(LedgerValidationError, match=r"notional in USD .* above the limit"):
         parse_fill(
             fill_data(symbol="ETH/BTC", qty="10000", price="0.05", quote_usd_rate="10000000")
         )

@@ -117,7 +117,7 @@ def test_round_trips_in_btc_and_usdt_realise_the_hand_computed_usd_pnl() -> None
 def test_the_btc_lots_shrink_by_what_the_eth_purchase_spent() -> None:
     fills = history()
     after_eth = view_of(fills[:3], until_seconds=150)
-    btc = [lot for lot in after_eth.internal_ledger.strategy_performance["alpha"].open_lots]
+    btc = list(after_eth.internal_ledger.strategy_performance["alpha"].open_lots)
     assert [(lot.symbol, lot.qty, lot.price) for lot in btc] == [
         ("BTC/USD", Decimal("0.9"), Decimal("50000")),
         ("ETH/USD", Decimal("2"), Decimal("3000")),
