@@ -131,6 +131,16 @@ OPTION_FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, s
     (17, OPTION, "BUY", "1", "1.25", _at(3, 15, 5), "0", {"mean_reversion": "1"}),
 )
 
+#: Since 1.8: a pair quoted in BTC. BTC bought for dollars, then ETH bought with BTC at 0.0305
+#: BTC while one BTC was worth 61,800 USD (``quote_usd_rate``): an ETH lot at 1,884.9 USD and
+#: 0.001525 BTC sold at 61,800 (a gain of 0.001525 x 300 = 0.4575 on the BTC lot).
+CROSSED_FILLS: tuple[tuple[int, str, str, str, str, datetime, str, Mapping[str, str]], ...] = (
+    (18, "BTC/USD", "BUY", "0.01", "61500", _at(5, 10, 0), "0", {"momentum": "1"}),
+    (19, "ETH/BTC", "BUY", "0.05", "0.0305", _at(6, 16, 0, 30), "0", {"momentum": "1"}),
+)
+#: USD per unit of the quote currency, by fill (since 1.8).
+QUOTE_RATES: dict[int, str] = {19: "61800"}
+
 
 def fills_of(version: str = SNAPSHOT_VERSION) -> tuple[Any, ...]:
     """The fills the bot recorded, as the fixture of ``version`` holds them."""
@@ -138,6 +148,7 @@ def fills_of(version: str = SNAPSHOT_VERSION) -> tuple[Any, ...]:
         FILLS
         + (CRYPTO_FILLS if version >= "1.6" else ())
         + (OPTION_FILLS if version >= "1.7" else ())
+        + (CROSSED_FILLS if version >= "1.8" else ())
     )
 
 
@@ -146,7 +157,7 @@ def ledger_fills(version: str = SNAPSHOT_VERSION) -> list[Any]:
 
     fills = []
     for n, symbol, side, qty, price, filled_at, fees, allocation in fills_of(version):
-        cent = Decimal("0.01")
+        tick = Decimal("0.0001") if n in QUOTE_RATES else Decimal("0.01")  # BTC: a finer tick
         fills.append(
             parse_fill(
                 {
@@ -161,8 +172,9 @@ def ledger_fills(version: str = SNAPSHOT_VERSION) -> list[Any]:
                     "order_type": "limit" if n == 13 else "market",
                     "fees": fees,
                     "strategy_allocation": dict(allocation),
-                    "bid_at_fill": str(Decimal(price) - cent),
-                    "ask_at_fill": str(Decimal(price) + cent),
+                    "bid_at_fill": str(Decimal(price) - tick),
+                    "ask_at_fill": str(Decimal(price) + tick),
+                    **({"quote_usd_rate": QUOTE_RATES[n]} if n in QUOTE_RATES else {}),
                 }
             )
         )
@@ -347,7 +359,7 @@ def history_events() -> list[Any]:
 
 #: Registry revisions: one per recorded fill, and one more for mean_reversion, whose NVDA sell
 #: was amended (its fee corrected).
-REVISIONS = {"mean_reversion": 5, "momentum": 9, "trend_following": 5}
+REVISIONS = {"mean_reversion": 5, "momentum": 11, "trend_following": 5}
 
 
 def account_view() -> Any:
@@ -378,14 +390,18 @@ POSITIONS: dict[str, tuple[str, str, str, str, bool, str]] = {
     # Split 2-for-1 on 4 Aug (20 at 560.3 became 40 at 280.15); unchanged today: zeros.
     "SPY": ("40", "11206", "280.525", "280.525", False, "ARCA"),
     # Since 1.6: 0.1 bought, 0.000195 taken as the fee, 0.05 sold (Alpaca's pair, no slash).
-    "ETHUSD": ("0.049805", "94.0409022594", "1910.4", "1895", False, "CRYPTO"),
+    "ETHUSD": ("0.099805", "188.2859022594", "1910.4", "1895", False, "CRYPTO"),
     # Since 1.7: the exercised call's shares, at Alpaca's cost (the strike).
     "KO": ("100", "6000", "61.6", "61.1", False, "NYSE"),
+    # Since 1.8: 0.01 BTC bought, 0.001525 of it spent on 0.05 ETH (ETH/BTC): the ETH
+    # position above holds those too.
+    "BTCUSD": ("0.008475", "521.2125", "62100", "61900", False, "CRYPTO"),
 }
 #: Since 1.6 the cash has paid for the ETH round trip: 188.45 for the buy, 95.1125 from the
 #: sell, 0.24 of dollar fee (Alpaca keeps crypto cash to the fourth place); since 1.7 for the
-#: call (125) and its exercise (6,000).
-CASH = Decimal("-8719.3275")
+#: call (125) and its exercise (6,000); since 1.8 for 0.01 BTC (615: the ETH bought with BTC
+#: moved no dollars).
+CASH = Decimal("-9334.3275")
 
 
 def alpaca_positions() -> list[Any]:
@@ -631,6 +647,12 @@ def alpaca_orders() -> list[Any]:
         ),
         # Since 1.7: the call.
         *(filled(n, *fills[n], asset_class="us_option") for n in sorted(fills) if n == 17),
+        # Since 1.8: BTC for dollars, then ETH for BTC (the price in BTC, as Alpaca's order).
+        *(
+            filled(n, *fills[n], asset_class="crypto", time_in_force="gtc")
+            for n in sorted(fills)
+            if n in (18, 19)
+        ),
     ]
 
 

@@ -38,7 +38,7 @@ from snapshots.records import snapshot_from_record, snapshot_record
 from snapshots.schema import (
     SNAPSHOT_VERSION,
     AccountSnapshotV13,
-    AccountSnapshotV16,
+    AccountSnapshotV18,
     AnySnapshot,
     compose_snapshot,
     seal,
@@ -259,9 +259,10 @@ def ledger_base(
             f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             "which does not carry its ledger's digests"
         )
-    if not isinstance(snapshot, AccountSnapshotV16):
-        # Its ledger was kept by other rules (activity times, split rounding, coin fees):
-        # continuing it would differ from a full read of the same history.
+    if not isinstance(snapshot, AccountSnapshotV18):
+        # Its ledger was kept by other rules (activity times, split rounding, coin fees, a
+        # crossed pair summed as dollars): continuing it could differ from a full read of the
+        # same history.
         return None, (
             f"snapshot {snapshot.snapshot_id} is snapshot_version {snapshot.snapshot_version}, "
             f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"

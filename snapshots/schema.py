@@ -74,14 +74,15 @@ from snapshots.ledger.models import (
     AccountLedgerV13,
     AccountLedgerV16,
     AccountLedgerV17,
+    AccountLedgerV18,
     InternalLedger,
     StrategyPerformance,
     TradeMetrics,
 )
 
-SNAPSHOT_VERSION: Final = "1.7"
+SNAPSHOT_VERSION: Final = "1.8"
 #: Every version ``parse_snapshot`` reads (all released versions, oldest first).
-SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
+SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8")
 
 #: Namespace of the deterministic snapshot ids: ``uuid5(NAMESPACE_URL,
 #: "urn:trade-ledger:account-snapshot")``. Never change it: ids are keys downstream.
@@ -504,6 +505,35 @@ class AccountSnapshotV17(SnapshotBodyV17, AccountSnapshotV16):
     """A sealed snapshot of ``snapshot_version`` 1.7 (checksum as in ``AccountSnapshot``)."""
 
 
+class SnapshotBodyV18(SnapshotBodyV17):
+    """Everything a ``snapshot_version`` 1.8 snapshot's checksum covers.
+
+    1.7 with pairs quoted in other currencies than USD (``ETH/BTC``, ``BTC/USDT``): each such
+    fill is valued at the ``quote_usd_rate`` recorded with it and held as a trade of each coin
+    on the coin's own USD book; ``internal_ledger`` is an ``AccountLedgerV18``
+    (``quoted_fills``). A 1.7 snapshot is no base for a 1.8 ledger: a crossed fill recorded
+    before rates were required was summed as dollars in it.
+    """
+
+    snapshot_version: Literal["1.8"] = "1.8"  # type: ignore[assignment]
+    internal_ledger: AccountLedgerV18
+
+    @model_validator(mode="after")
+    def _quoted_fills_of_the_period(self) -> SnapshotBodyV18:
+        outside = [
+            f.order_id
+            for f in self.internal_ledger.quoted_fills
+            if not self.period_start <= f.filled_at < self.period_end
+        ]
+        if outside:
+            raise ValueError(f"quoted fills outside the period: {', '.join(outside)}")
+        return self
+
+
+class AccountSnapshotV18(SnapshotBodyV18, AccountSnapshotV17):
+    """A sealed snapshot of ``snapshot_version`` 1.8 (checksum as in ``AccountSnapshot``)."""
+
+
 #: Any version's body, and any version's sealed snapshot (what readers get).
 AnyBody = (
     SnapshotBody
@@ -513,6 +543,7 @@ AnyBody = (
     | SnapshotBodyV15
     | SnapshotBodyV16
     | SnapshotBodyV17
+    | SnapshotBodyV18
 )
 AnySnapshot = (
     AccountSnapshot
@@ -522,6 +553,7 @@ AnySnapshot = (
     | AccountSnapshotV15
     | AccountSnapshotV16
     | AccountSnapshotV17
+    | AccountSnapshotV18
 )
 _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBody: AccountSnapshot,
@@ -531,6 +563,7 @@ _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     SnapshotBodyV15: AccountSnapshotV15,
     SnapshotBodyV16: AccountSnapshotV16,
     SnapshotBodyV17: AccountSnapshotV17,
+    SnapshotBodyV18: AccountSnapshotV18,
     AccountSnapshot: AccountSnapshot,
     AccountSnapshotV12: AccountSnapshotV12,
     AccountSnapshotV13: AccountSnapshotV13,
@@ -538,6 +571,7 @@ _SEALED: Final[dict[type[BaseModel], type[BaseModel]]] = {
     AccountSnapshotV15: AccountSnapshotV15,
     AccountSnapshotV16: AccountSnapshotV16,
     AccountSnapshotV17: AccountSnapshotV17,
+    AccountSnapshotV18: AccountSnapshotV18,
 }
 _CHECKSUM_FIELDS: Final = frozenset({"checksum", "checksum_algorithm"})
 
@@ -568,9 +602,10 @@ def compose_snapshot(
 ) -> AnyBody:
     """The unsealed snapshot of one period, with its deterministic id.
 
-    The ledger decides the version: an ``AccountLedgerV17`` makes the current version (1.7,
+    The ledger decides the version: an ``AccountLedgerV18`` makes the current version (1.8,
     with Alpaca's non-trade activities, the history before the period and the benchmark of
-    ``alpaca``, and ``history_cash_flows``), an ``AccountLedgerV16`` a 1.6 snapshot, another
+    ``alpaca``, and ``history_cash_flows``), an ``AccountLedgerV17`` a 1.7 snapshot, an
+    ``AccountLedgerV16`` a 1.6 snapshot, another
     ``AccountLedgerV13`` a 1.5 snapshot, an
     ``AccountLedger`` a 1.2 snapshot and an ``InternalLedger`` a 1.1 snapshot (what readers of
     old snapshots and their tests build).
@@ -587,7 +622,9 @@ def compose_snapshot(
     model: type[SnapshotBody] | type[SnapshotBodyV12] = SnapshotBody
     if isinstance(internal_ledger, AccountLedgerV13):
         model = SnapshotBodyV15
-        if isinstance(internal_ledger, AccountLedgerV17):
+        if isinstance(internal_ledger, AccountLedgerV18):
+            model = SnapshotBodyV18
+        elif isinstance(internal_ledger, AccountLedgerV17):
             model = SnapshotBodyV17
         elif isinstance(internal_ledger, AccountLedgerV16):
             model = SnapshotBodyV16
@@ -644,6 +681,10 @@ def snapshot_bytes(snapshot: AnySnapshot) -> bytes:
 
 @overload
 def seal(unsealed: SnapshotBody, key: bytes | None) -> AccountSnapshot: ...
+
+
+@overload
+def seal(unsealed: SnapshotBodyV18, key: bytes | None) -> AccountSnapshotV18: ...
 
 
 @overload
@@ -749,6 +790,7 @@ def parse_snapshot_object(raw: Mapping[str, Any]) -> AnySnapshot:
         "1.5": AccountSnapshotV15,
         "1.6": AccountSnapshotV16,
         "1.7": AccountSnapshotV17,
+        "1.8": AccountSnapshotV18,
     }.get(str(version), AccountSnapshot)
     parsed: AnySnapshot = _validated(model, raw, lambda: _describe_raw(raw), IntegrityError)
     return parsed

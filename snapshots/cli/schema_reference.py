@@ -27,6 +27,7 @@ BODIES: Final[dict[str, type[BaseModel]]] = {
     "1.5": schema.SnapshotBodyV15,
     "1.6": schema.SnapshotBodyV16,
     "1.7": schema.SnapshotBodyV17,
+    "1.8": schema.SnapshotBodyV18,
 }
 
 HEADER: Final = """# Snapshot schema

@@ -19,6 +19,9 @@ from ledger_store.dto import (
     Money,
     NonEmptyText,
     NonNegativeDecimal,
+    OrderId,
+    PositiveDecimal,
+    Side,
     StrategyName,
     Symbol,
     UTCDateTime,
@@ -34,7 +37,7 @@ from ledger_store.events import (
     Split,
     SymbolChange,
 )
-from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
+from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic, money
 from snapshots.ledger.lots import AssetFeeShare, Lot, Match
 
 _ZERO_DECIMAL = Decimal(0)
@@ -530,4 +533,69 @@ class AccountLedgerV17(AccountLedgerV16):
         fees = {fee.event_id for fee in self.asset_fees}
         if any(share.event_id not in fees for share in shares):
             raise ValueError("asset_fee_shares must be shares of the period's asset_fees")
+        return self
+
+
+class QuotedFill(Frozen):
+    """A fill of the period of a pair quoted in another currency than USD, and its USD value.
+
+    ``price`` and ``fees`` are in ``quote_currency`` (the pair's second half, ``BTC`` for
+    ``ETH/BTC``); ``quote_usd_rate`` is the USD value of one unit of it recorded with the fill;
+    ``usd_value = qty * price * quote_usd_rate`` and ``usd_fees = fees * quote_usd_rate``
+    (exact but for the value's rounding to 18 places). The ledger holds it as two USD trades
+    of the same order (``snapshots.ledger.quotes``): the base coin on its own USD book at
+    ``price * quote_usd_rate``, and the quote coin the other way, ``qty * price`` of it at the
+    rate.
+    """
+
+    order_id: OrderId
+    symbol: Symbol
+    side: Side
+    qty: PositiveDecimal
+    price: PositiveDecimal
+    fees: NonNegativeDecimal
+    filled_at: UTCDateTime
+    quote_currency: NonEmptyText
+    quote_usd_rate: PositiveDecimal
+    usd_value: PositiveDecimal
+    usd_fees: NonNegativeDecimal
+
+    @model_validator(mode="after")
+    def _valued(self) -> QuotedFill:
+        base, _, quote = self.symbol.partition("/")
+        if not base or quote != self.quote_currency or quote == "USD":
+            raise ValueError(
+                f"{self.symbol} is no pair quoted in {self.quote_currency} (nor in another "
+                "currency than USD)"
+            )
+        with exact_arithmetic():
+            value = money(self.qty * self.price * self.quote_usd_rate)
+            if self.usd_value != value or self.usd_fees != self.fees * self.quote_usd_rate:
+                raise ValueError(
+                    "usd_value must be qty x price x quote_usd_rate and usd_fees fees x "
+                    "quote_usd_rate"
+                )
+        return self
+
+
+class AccountLedgerV18(AccountLedgerV17):
+    """``AccountLedgerV17`` of ``snapshot_version`` 1.8: pairs quoted in other currencies.
+
+    Every figure is in USD. A fill of a pair quoted in another currency (``ETH/BTC``,
+    ``BTC/USDT``) is valued at the ``quote_usd_rate`` recorded with it and held as a trade of
+    each coin on the coin's own USD book (``ETH/USD`` and ``BTC/USD``): lots, round trips,
+    symbols and positions are per coin, and its USD value counts in both the buy and the sell
+    value (one coin acquired, the other disposed of).
+
+    * ``quoted_fills``: the period's fills of such pairs with their rates and USD values, by
+      (filled_at, order_id).
+    """
+
+    quoted_fills: tuple[QuotedFill, ...] = ()
+
+    @model_validator(mode="after")
+    def _quoted_in_order(self) -> AccountLedgerV18:
+        order = [(f.filled_at, f.order_id) for f in self.quoted_fills]
+        if order != sorted(set(order)):
+            raise ValueError("quoted_fills must be ordered by (filled_at, order_id), once each")
         return self

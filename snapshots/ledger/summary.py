@@ -1,4 +1,4 @@
-"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV17``.
+"""The account ledger of a snapshot: fills and account events to an ``AccountLedgerV18``.
 
 ``summarize_account`` is pure: the account's attributions and events (any order, anything at
 or after ``period_end`` ignored), the current prices of Alpaca's positions (for unrealised P&L),
@@ -43,6 +43,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
     describe_validation_error,
+    quote_currency,
     value_of,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
@@ -73,7 +74,7 @@ from snapshots.ledger.lots import (
     run_lots,
 )
 from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
-from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, StrategyLedgerV13
+from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV18, StrategyLedgerV13
 from snapshots.ledger.quotes import UsdLeg, usd_legs
 
 _log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class AccountView(Frozen):
     account_id: str
     period_start: UTCDateTime
     period_end: UTCDateTime
-    internal_ledger: AccountLedgerV17
+    internal_ledger: AccountLedgerV18
     period_fills: dict[OrderId, LedgerFill]
     net_positions: dict[Symbol, Money]
     period_events: tuple[Event, ...] = ()
@@ -505,6 +506,7 @@ def summarize_account(
                 ],
                 "event_count": event_count,
                 "events_digest": digest_text(events_digest),
+                "quoted_fills": _quoted(period_fills.values()),
             },
             "period_fills": period_fills,
             "net_positions": dict(sorted(net.items())),
@@ -657,6 +659,29 @@ def _figures(
             "first_trade_at": fills[0].filled_at if fills else None,
             "last_trade_at": fills[-1].filled_at if fills else None,
         }
+
+
+def _quoted(fills: Iterable[LedgerFill]) -> list[dict[str, Any]]:
+    """The period's fills of pairs quoted in another currency, with their USD values."""
+    crossed = sorted(
+        (f for f in fills if f.quote_usd_rate is not None), key=lambda f: (f.filled_at, f.order_id)
+    )
+    return [
+        {
+            "order_id": f.order_id,
+            "symbol": f.symbol,
+            "side": f.side,
+            "qty": f.qty,
+            "price": f.price,
+            "fees": f.fees,
+            "filled_at": f.filled_at,
+            "quote_currency": quote_currency(f.symbol),
+            "quote_usd_rate": f.quote_usd_rate,
+            "usd_value": f.usd_notional,
+            "usd_fees": f.usd_fees,
+        }
+        for f in crossed
+    ]
 
 
 def _unrealized(lots: Sequence[Lot], prices: Mapping[str, Decimal]) -> Decimal | None:

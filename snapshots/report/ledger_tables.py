@@ -14,7 +14,7 @@ from reportlab.platypus import (
 )
 
 from ledger_store.decimals import plain
-from ledger_store.dto import value_of
+from ledger_store.dto import LEDGER_CURRENCY, quote_currency, value_of
 from ledger_store.events import AssetFee, Dividend, Merger, Split, SymbolChange
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV17, LedgerFigures
@@ -628,6 +628,15 @@ ORDER_HEADER: Final = [
 ]
 
 
+def _order_price(order: AlpacaOrder) -> str:
+    """The average fill price; in a pair quoted in another currency, exact and named
+    (``0.0305 BTC``: never read as dollars)."""
+    quote = quote_currency(order.symbol or "")
+    if quote == LEDGER_CURRENCY or order.filled_avg_price is None:
+        return fmt_price(order.filled_avg_price)
+    return f"{fmt_qty(order.filled_avg_price)} {quote}"
+
+
 def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
     orders = snapshot.alpaca_orders
     legs = f" + {_count(figures.order_legs, 'leg')}" if figures.order_legs else ""
@@ -656,7 +665,7 @@ def _orders(snapshot: AnySnapshot, figures: ReportFigures) -> list[Any]:
                 _fit(order.status.replace("_", " "), widths[6] - 2 * pad_x, size=size),
                 fmt_qty(order.qty) if order.qty is not None else _notional(order),
                 fmt_qty(order.filled_qty),
-                fmt_price(order.filled_avg_price),
+                _fit(_order_price(order), widths[9] - 2 * pad_x, size=size),
             ]
         )
         colours[(0, row)] = MUTED

@@ -85,6 +85,7 @@ from snapshots.report.ledger_tables import (
     _strategy_performance,
 )
 from snapshots.report.metrics import ReportMetrics, ReportOptions, report_metrics
+from snapshots.report.quoted import quoted_fills
 from snapshots.report.summary_tables import (
     _asset_classes,
     _integrity_checks,
@@ -210,6 +211,7 @@ def _story(snapshot: AnySnapshot, metrics: ReportMetrics, options: ReportOptions
     story += _lots_and_oversells(snapshot)
     story += _fees(snapshot, figures)
     story += _orders(snapshot, figures)
+    story += quoted_fills(snapshot)
     story += _methodology(metrics, snapshot)
     return story
 

@@ -74,8 +74,18 @@ def revalidate(model: BaseModel, **changes: Any) -> Any:
 
 
 def test_version() -> None:
-    assert SNAPSHOT_VERSION == "1.7"
-    assert schema.SUPPORTED_VERSIONS == ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
+    assert SNAPSHOT_VERSION == "1.8"
+    assert schema.SUPPORTED_VERSIONS == (
+        "1.0",
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "1.5",
+        "1.6",
+        "1.7",
+        "1.8",
+    )
 
 
 def test_snapshot_id_is_deterministic() -> None:

@@ -46,6 +46,7 @@ from snapshots.schema import (
     AccountSnapshotV15,
     AccountSnapshotV16,
     AccountSnapshotV17,
+    AccountSnapshotV18,
     AnySnapshot,
     CheckStatus,
     body_bytes,
@@ -125,6 +126,11 @@ VERSIONS = [
         "1.7",
         "8448646e4bcb00d7d21fd2dad20b4a75a48ea220992cd1f0aabe46ff26ed7603",
         "5bc69bc0363db0f66867ccbfe756666a4669bf28be92d6a543c176b3f2a58a33",
+    ),
+    Version(
+        "1.8",
+        "81ea089a9bcdd8622995211de6dc5ff6fb75c32865c64a2febe4efa29fddaa04",
+        "206b00bca289db47d3716c08dd82e3c21759d232a48f4634325c3fb73f157640",
     ),
 ]
 
@@ -239,7 +245,9 @@ def assert_is_the_fixture_snapshot(
     account = snapshot.alpaca_account
     crypto = version >= "1.6"  # since 1.6 the account also traded ETH
     options = version >= "1.7"  # since 1.7 a call, exercised into 100 KO
+    crossed = version >= "1.8"  # since 1.8 BTC bought, and ETH bought with it (ETH/BTC)
     cash, equity_, long_value = {
+        "1.8": ("-9334.3275", "9664.287472", "19833.614972"),
         "1.7": ("-8719.3275", "9657.469972", "19211.797472"),
         "1.6": ("-2594.3275", "9622.469972", "13051.797472"),
     }.get(version, ("-2500.75", "9620.9", "12956.65"))
@@ -256,6 +264,7 @@ def assert_is_the_fixture_snapshot(
         ["AAPL", "GLD", "MSFT", "SPY"]
         + (["ETHUSD"] if crypto else [])
         + (["KO"] if options else [])
+        + (["BTCUSD"] if crossed else [])
     )
     assert (positions["MSFT"].side, positions["MSFT"].qty) == ("short", Decimal(-2))
     assert positions["MSFT"].cost_basis == Decimal("-836.4")
@@ -265,12 +274,12 @@ def assert_is_the_fixture_snapshot(
     assert positions["SPY"].unrealized_intraday_pl == Decimal(0)
 
     orders = snapshot.alpaca_orders
-    assert len(orders) == 9 + (2 if crypto else 0) + (1 if options else 0)
+    assert len(orders) == 9 + (2 if crypto else 0) + (1 if options else 0) + 2 * crossed
     assert [o.submitted_at for o in orders] == sorted(o.submitted_at for o in orders)
     assert sorted(o.status for o in orders) == [
         "canceled",
         "expired",
-        *["filled"] * (4 + (2 if crypto else 0) + (1 if options else 0)),
+        *["filled"] * (4 + (2 if crypto else 0) + (1 if options else 0) + 2 * crossed),
         "new",
         "rejected",
         "replaced",
@@ -307,6 +316,8 @@ def assert_is_the_fixture_snapshot(
             assert_reads_crypto_fees(snapshot)
         if version >= "1.7":
             assert_reads_option_exercises(snapshot)
+        if version >= "1.8":
+            assert_values_crossed_pairs_in_usd(snapshot)
         return
     assert positions["SPY"].qty == Decimal(20)
     assert isinstance(snapshot, AccountSnapshot)
@@ -352,7 +363,8 @@ def assert_is_without_the_fields_alpaca_dropped(snapshot: AnySnapshot) -> None:
     fills_check = next(c for c in snapshot.integrity_checks if "fills" in c.name)
     crypto_fills = 2 if snapshot.snapshot_version >= "1.6" else 0
     option_fills = 1 if snapshot.snapshot_version >= "1.7" else 0
-    filled = 4 + crypto_fills + option_fills
+    crossed_fills = 2 if snapshot.snapshot_version >= "1.8" else 0
+    filled = 4 + crypto_fills + option_fills + crossed_fills
     assert fills_check.details["alpaca_filled_orders"] == filled  # counts as integers
     account = snapshot.alpaca_account
     assert (account.initial_margin, account.maintenance_margin) == (None, None)
@@ -395,22 +407,35 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     eth_gain = (Decimal("0.05") * (Decimal("1902.25") - eth_price)).quantize(places)
     eth_unrealized = (Decimal("0.049805") * (Decimal("1910.4") - eth_price)).quantize(places)
     options = version >= "1.7"  # the call bought for 125
+    # Since 1.8: 0.01 BTC for 615, then 0.05 ETH for 0.001525 BTC at 61,800 USD a BTC: 94.245
+    # bought (ETH) and sold (BTC); the BTC lot (61,500) realises 0.001525 x 300 = 0.4575.
+    crossed = version >= "1.8"
     assert (ledger.total_trades, ledger.total_fees) == (
-        (6 + options, Decimal("0.51")) if crypto else (4, Decimal("0.27"))
+        (6 + options + 2 * crossed, Decimal("0.51")) if crypto else (4, Decimal("0.27"))
     )
     assert (ledger.total_buy_value, ledger.total_sell_value) == (
-        Decimal("302.9") + (125 if options else 0) if crypto else Decimal("114.45"),
-        Decimal("8027.4125") if crypto else Decimal("7932.3"),
+        Decimal("302.9") + (125 if options else 0) + (Decimal("709.245") if crossed else 0)
+        if crypto
+        else Decimal("114.45"),
+        Decimal("8027.4125") + (Decimal("94.245") if crossed else 0)
+        if crypto
+        else Decimal("7932.3"),
     )
     assert ledger.strategies_active == ("mean_reversion", "momentum", "trend_following")
     momentum = ledger.strategy_performance["momentum"]
-    gain = eth_gain if crypto else Decimal(0)
+    gain = (eth_gain if crypto else Decimal(0)) + (Decimal("0.4575") if crossed else 0)
     assert (momentum.realized_pnl, momentum.period.realized_pnl) == (
         Decimal("72.4") + gain,
         Decimal("66.65") + gain,
     )
     # The MSFT oversell of 1.0/1.1 is a short lot; the AAPL dividend is shared pro rata.
     eth = [("ETH/USD", "long", Decimal("0.049805"))] if crypto else []
+    if crossed:
+        eth = [
+            ("BTC/USD", "long", Decimal("0.008475")),
+            *eth,
+            ("ETH/USD", "long", Decimal("0.05")),
+        ]
     assert [(lot.symbol, lot.side, lot.qty) for lot in momentum.open_lots] == [
         ("AAPL", "long", Decimal("2.4")),
         *eth,
@@ -419,7 +444,12 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert momentum.dividends == Decimal("0.624")
     fees = Decimal("0.24") if crypto else Decimal(0)
     assert momentum.net_realized_pnl == Decimal("72.809") + gain - fees  # 72.4 + 0.624 - 0.215
-    unrealized = Decimal("10.28") + (eth_unrealized if crypto else 0)
+    # 1.8: BTC 0.008475 x (62,100 - 61,500) + ETH 0.05 x (1,910.40 - 1,884.90)
+    unrealized = (
+        Decimal("10.28")
+        + (eth_unrealized if crypto else 0)
+        + (Decimal("5.085") + Decimal("1.275") if crossed else 0)
+    )
     assert (momentum.unrealized_pnl, momentum.total_pnl) == (
         unrealized,
         Decimal("72.809") + gain - fees + unrealized,
@@ -431,7 +461,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert (spy_lot.qty, spy_lot.price) == (Decimal(40), Decimal("280.15"))  # cost unchanged
     assert {name: p.revision for name, p in ledger.strategy_performance.items()} == {
         "mean_reversion": 5 if options else 4,
-        "momentum": 9 if crypto else 7,
+        "momentum": 11 if crossed else 9 if crypto else 7,
         "trend_following": 5,
     }
     # 1.5's fixture has a cash journal of 75 timed by its (New York) id.
@@ -445,7 +475,7 @@ def assert_is_the_v1_2_ledger(snapshot: AnySnapshot, version: str) -> None:
     assert [(d.symbol, d.amount) for d in ledger.dividends] == [("AAPL", Decimal("1.17"))]
     assert (ledger.unattributed_dividends, ledger.event_count) == (
         (),
-        {"1.4": 5, "1.5": 6, "1.6": 7, "1.7": 8}.get(version, 4),
+        {"1.4": 5, "1.5": 6, "1.6": 7, "1.7": 8, "1.8": 8}.get(version, 4),
     )
 
     assert {c.name: c.status for c in snapshot.integrity_checks} == {
@@ -598,15 +628,19 @@ def assert_reads_crypto_fees(snapshot: AnySnapshot) -> None:
     (fee,) = ledger.asset_fees
     assert (fee.event_id, fee.symbol, fee.qty) == (row.id, "ETHUSD", Decimal("0.000195"))
     assert ledger.unattributed_asset_fees == ()
+    # (since 1.8 momentum also holds the ETH it bought with BTC: the round trip's lot is 15's)
     (lot,) = (
-        lot for lot in ledger.strategy_performance["momentum"].open_lots if "ETH" in lot.symbol
+        lot
+        for lot in ledger.strategy_performance["momentum"].open_lots
+        if "ETH" in lot.symbol and lot.order_id.endswith("15")
     )
     # The 188.45 paid bought 0.099805 once the fee was taken; 0.049805 of them are left.
     assert lot.qty * lot.price == pytest.approx(Decimal("94.0409022594"), abs=Decimal("1e-10"))
     positions = next(
         c for c in snapshot.integrity_checks if c.name == "ledger_positions_match_alpaca_positions"
     )
-    matched = 5 if snapshot.snapshot_version >= "1.7" else 4  # and KO since 1.7
+    # and KO since 1.7, BTC since 1.8
+    matched = {"1.6": 4, "1.7": 5}.get(snapshot.snapshot_version, 6)
     assert (positions.details["matched"], positions.details["differing"]) == (matched, 0)
     (dollar_fee,) = (f for f in snapshot.alpaca_fees if f.activity_type == "CFEE")
     assert dollar_fee.net_amount == Decimal("-0.24")
@@ -642,6 +676,38 @@ def assert_reads_option_exercises(snapshot: AnySnapshot) -> None:
     assert events.details["missing_from_ledger"] == 1  # the REORG row only
 
 
+def assert_values_crossed_pairs_in_usd(snapshot: AnySnapshot) -> None:
+    """1.8: ETH bought with BTC (ETH/BTC at 0.0305, a BTC worth 61,800 USD) is an ETH lot at
+    1,884.90 USD and a sale of 0.001525 BTC from momentum's BTC lot, so the ledger's BTC and
+    ETH agree with Alpaca's per-coin positions; the fill is listed with its rate."""
+    assert isinstance(snapshot, AccountSnapshotV18)
+    ledger = snapshot.internal_ledger
+    (quoted,) = ledger.quoted_fills
+    assert (quoted.symbol, quoted.quote_currency, quoted.price, quoted.quote_usd_rate) == (
+        "ETH/BTC",
+        "BTC",
+        Decimal("0.0305"),
+        Decimal(61800),
+    )
+    assert (quoted.usd_value, quoted.usd_fees) == (Decimal("94.245"), Decimal(0))
+    momentum = ledger.strategy_performance["momentum"]
+    lots = {(lot.symbol, lot.order_id[-2:]): (lot.qty, lot.price) for lot in momentum.open_lots}
+    assert lots[("BTC/USD", "18")] == (Decimal("0.008475"), Decimal(61500))  # 0.01 - 0.001525
+    assert lots[("ETH/USD", "19")] == (Decimal("0.05"), Decimal("1884.9"))  # 0.0305 x 61,800
+    (btc_sale,) = (m for m in momentum.period_round_trips if m.symbol == "BTC/USD")
+    assert (btc_sale.qty, btc_sale.close_price, btc_sale.realized_pnl) == (
+        Decimal("0.001525"),
+        Decimal(61800),
+        Decimal("0.4575"),
+    )
+    assert "BTC/USD" in momentum.symbols_traded
+    assert "ETH/BTC" not in momentum.symbols_traded
+    positions = next(
+        c for c in snapshot.integrity_checks if c.name == "ledger_positions_match_alpaca_positions"
+    )
+    assert (positions.details["matched"], positions.details["differing"]) == (6, 0)
+
+
 def test_every_version_renders(released: Version) -> None:
     """The report reads every released version (the PDF bytes are pinned per version)."""
     snapshot = snapshot_from_record(record_of(released.sha256_item), None)
@@ -662,6 +728,7 @@ RENDERED_SHA256 = {
     "1.5": "8376a628dec0c5c91078493889650b3cd184905fd373ed7bd37ca697bbf82294",
     "1.6": "d4542f9a2d9342f3fcc367a91b0ad5fdb3d1ba28971254a629811f9bcc14263d",
     "1.7": "166aa51ebbf56866c831bdce2e3b94c4ef3c2b908149dbdf00afd3e19b1059d7",
+    "1.8": "4874681a5d79d11e0373bdb6520cccff657171fcf4cd7359d780a38af88a976e",
 }
 
 
@@ -716,7 +783,7 @@ def edit_for(version: str, old: bytes, new: bytes) -> tuple[bytes, bytes]:
         # Since 1.6 the account's cash also paid for ETH (and since 1.7 for KO): edit its last
         # digit the same way.
         last = new[len(b'"cash":"-2500.7') : len(b'"cash":"-2500.7') + 1]
-        cash = b"-8719.327" if version >= "1.7" else b"-2594.327"
+        cash = {"1.6": b"-2594.327", "1.7": b"-8719.327"}.get(version, b"-9334.327")
         return old.replace(b"-2500.75", cash + b"5"), new.replace(b"-2500.7" + last, cash + last)
     return old, new
 
@@ -792,14 +859,17 @@ def test_item_metadata_edited_apart_from_the_body_is_rejected(
         ("1.3", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
         ("1.4", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
         ("1.5", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
+        ("1.6", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
+        ("1.7", f"whose ledger follows other rules than {SNAPSHOT_VERSION}'s"),
     ],
 )
 def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
     settings: TableSettings, version: str, why: str
 ) -> None:
     """Only snapshots of the current rules carry a ledger forward: 1.0-1.2 have no digests,
-    1.3-1.4 kept their ledger by other rules (activity times, split rounding). An older
-    newest snapshot means a full read of the ledger, with the reason."""
+    1.3-1.7 kept their ledger by other rules (activity times, split rounding, coin fees, and
+    until 1.8 a crossed pair recorded before rates were required was summed as dollars). An
+    older newest snapshot means a full read of the ledger, with the reason."""
     from snapshots.builder import ledger_base
 
     (released,) = (v for v in VERSIONS if v.version == version)
@@ -810,9 +880,9 @@ def test_a_snapshot_of_an_earlier_version_is_not_carried_forward(
     assert reason.endswith(f"is snapshot_version {version}, {why}")
 
 
-@pytest.mark.parametrize("version", ["1.6", "1.7"])
-def test_the_1_6_and_later_fixtures_are_bases(settings: TableSettings, version: str) -> None:
-    """1.7 only added option exercises, which a 1.6 ledger could not hold: it carries on."""
+@pytest.mark.parametrize("version", ["1.8"])
+def test_the_current_fixture_is_a_base(settings: TableSettings, version: str) -> None:
+    """A snapshot of the current version carries its ledger forward."""
     from snapshots.builder import ledger_base
 
     (released,) = (v for v in VERSIONS if v.version == version)
