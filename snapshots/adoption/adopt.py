@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -20,14 +20,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger_store import keys
 from ledger_store.accounts import AccountBindingRepository
-from ledger_store.dto import OrderType, Side, TradeFill, describe_validation_error
+from ledger_store.dto import (
+    OrderType,
+    Side,
+    TradeFill,
+    describe_validation_error,
+    quote_currency,
+)
 from ledger_store.errors import LedgerError, LedgerValidationError
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import DEFAULT_WORKERS, TradeLedgerRepository
 from snapshots.alpaca.fills import DoneOrder, HistoryProblem, OpenOrder, TradingHistory, done_orders
 from snapshots.alpaca.models import AccountActivity, AlpacaAccount, AlpacaData, AlpacaOrder
+from snapshots.alpaca.rates import RATE_LOOKBACK
 from snapshots.builder import EventSync, SnapshotOutcome, record_activity_events, take_snapshot
+from snapshots.ledger.quotes import is_crossed
 from snapshots.ledger.rules import AttributionRules
 
 #: The correlation id of a fill the ledger learnt from Alpaca: its UTC trade date.
@@ -58,6 +66,10 @@ class AdoptionSource(Protocol):
     def fetch(self, period_start: datetime, period_end: datetime) -> AlpacaData: ...
 
     def fetch_orders(self, order_ids: Sequence[str]) -> dict[str, AlpacaOrder]: ...
+
+    def fetch_quote_rates(
+        self, wanted: Sequence[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], Decimal]: ...
 
 
 class NotRecorded(BaseModel):
@@ -152,6 +164,50 @@ def ledger_fills(
     return fills, refused
 
 
+def with_quote_rates(
+    fills: Sequence[TradeFill], alpaca: AdoptionSource
+) -> tuple[list[TradeFill], list[NotRecorded]]:
+    """``fills``, each of a pair quoted in another currency than USD given its
+    ``quote_usd_rate`` from Alpaca's crypto bars (``snapshots.alpaca.rates``); those Alpaca
+    cannot price are refused with the reason (they are never recorded without a rate)."""
+    crossed = [f for f in fills if f.quote_usd_rate is None and is_crossed(f.symbol)]
+    if not crossed:
+        return list(fills), []
+    rates = alpaca.fetch_quote_rates([(quote_currency(f.symbol), f.filled_at) for f in crossed])
+    rated: list[TradeFill] = []
+    refused: list[NotRecorded] = []
+    for fill in fills:
+        if fill.quote_usd_rate is not None or not is_crossed(fill.symbol):
+            rated.append(fill)
+            continue
+        quote = quote_currency(fill.symbol)
+        rate = rates.get((quote, fill.filled_at))
+        if rate is None:
+            refused.append(
+                NotRecorded(
+                    order_id=fill.order_id,
+                    reason=(
+                        f"{fill.symbol} is quoted in {quote} and Alpaca's crypto bars have no "
+                        f"{quote}/USD price within {_minutes(RATE_LOOKBACK)} minutes before "
+                        f"{keys.format_micros(fill.filled_at)}: record the fill with its "
+                        "quote_usd_rate ('trades import')"
+                    ),
+                )
+            )
+            continue
+        try:
+            rated.append(TradeFill.model_validate({**fill.model_dump(), "quote_usd_rate": rate}))
+        except ValidationError as exc:
+            refused.append(
+                NotRecorded(order_id=fill.order_id, reason=describe_validation_error(exc))
+            )
+    return rated, refused
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
+
+
 def adopt_account(
     *,
     account_id: str,
@@ -209,7 +265,8 @@ def adopt_account(
     outcome = done_orders(history)
     labelled, refused = ledger_fills(outcome.done, account_id, rules)
     by_rule = Counter(label for label, _ in labelled)
-    fills = [fill for _, fill in labelled]
+    fills, unpriced = with_quote_rates([fill for _, fill in labelled], alpaca)
+    refused += unpriced
 
     finished = 0
 

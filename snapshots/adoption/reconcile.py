@@ -43,12 +43,13 @@ from ledger_store.errors import (
 )
 from ledger_store.events import AccountEventRepository, revised_id
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adoption.adopt import AdoptionSource, fill_of
+from snapshots.adoption.adopt import AdoptionSource, fill_of, with_quote_rates
 from snapshots.alpaca.activities import events_from_activities
 from snapshots.alpaca.fills import DoneOrder, OpenOrder, done_orders, ledger_price, ledger_symbol
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.builder import EventSync, record_activity_events
 from snapshots.ledger.metrics import LedgerFill, group_by_order
+from snapshots.ledger.quotes import is_crossed
 from snapshots.ledger.rules import AttributionRules
 
 #: Who the ledger names for reconcile's corrections.
@@ -164,6 +165,7 @@ def reconcile_account(
         else:
             differences.append(found)
 
+    differences = _priced(differences, alpaca)
     activities = alpaca.fetch_activities(start, end)
     mapped = events_from_activities(account_id, activities)
     for event in mapped.events:
@@ -200,6 +202,31 @@ def reconcile_account(
         applied=apply,
         events=sync,
     )
+
+
+def _priced(differences: list[Difference], alpaca: AdoptionSource) -> list[Difference]:
+    """The repairs that write a fill of a pair quoted in another currency, given its
+    ``quote_usd_rate`` from Alpaca's crypto bars (``with_quote_rates``), or left undone with the
+    reason when Alpaca cannot price it."""
+    writing = [d.fill for d in differences if d.repair in ("record", "amend") and d.fill]
+    rated, unpriced = with_quote_rates(writing, alpaca)
+    fills = {fill.order_id: fill for fill in rated}
+    reasons = {refused.order_id: refused.reason for refused in unpriced}
+    priced = []
+    for difference in differences:
+        order_id = difference.order_id
+        if difference.fill is not None and order_id in reasons:
+            difference = difference.model_copy(
+                update={
+                    "repair": "none",
+                    "fill": None,
+                    "detail": f"{difference.detail}; the ledger refuses it: {reasons[order_id]}",
+                }
+            )
+        elif difference.fill is not None and order_id in fills:
+            difference = difference.model_copy(update={"fill": fills[order_id]})
+        priced.append(difference)
+    return priced
 
 
 def _ledger_fills(
@@ -351,6 +378,8 @@ def _amend(
     }
     if filled_at is not None:
         changed["filled_at"] = filled_at
+    if not is_crossed(symbol):
+        changed.pop("quote_usd_rate", None)  # a USD pair has none (a crossed one keeps its own)
     try:
         amended = TradeFill.model_validate(changed)
     except ValidationError as exc:

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -61,6 +62,7 @@ from snapshots.alpaca.models import (
     equity_points_from_api,
     is_coin_fee,
 )
+from snapshots.alpaca.rates import bar_closes_from_api, rate_at, rate_requests, usd_pair, window_of
 from snapshots.alpaca.transport import (
     WORKER,
     DeadlinePassed,
@@ -256,6 +258,7 @@ class AlpacaSource:
         self.benchmark_symbol = _benchmark_symbol(benchmark_symbol, env)
         self._data_url = _normalise_base_url(data_url or env.get(DATA_URL_VARIABLE) or None)
         self._data_client: Any = None
+        self._crypto_client: Any = None
         self.retry = retry or RetryPolicy()
         self.fee_posting_lag = fee_posting_lag
         self._sleep = sleep
@@ -295,8 +298,9 @@ class AlpacaSource:
         for abandoned in list(self._abandon_on_close):
             abandoned.set()
         self._client._session.close()
-        if self._data_client is not None:
-            self._data_client._session.close()
+        for data in (self._data_client, self._crypto_client):
+            if data is not None:
+                data._session.close()
 
     def _market_data(self) -> Any:
         """The ``StockHistoricalDataClient`` of the benchmark: the trading client's credentials,
@@ -316,6 +320,58 @@ class AlpacaSource:
                 self._data_client, lambda: self._timeout, lambda: self._deadline, self._clock
             )
         return self._data_client
+
+    def _crypto_data(self) -> Any:
+        """The ``CryptoHistoricalDataClient`` of the quote rates: as ``_market_data``."""
+        if self._crypto_client is None:
+            from alpaca.data.historical.crypto import CryptoHistoricalDataClient
+
+            trading = self._client
+            self._crypto_client = CryptoHistoricalDataClient(
+                api_key=trading._api_key,
+                secret_key=trading._secret_key,
+                oauth_token=trading._oauth_token,
+                raw_data=True,
+                url_override=self._data_url,
+            )
+            disable_sdk_retries_and_bound_requests(
+                self._crypto_client, lambda: self._timeout, lambda: self._deadline, self._clock
+            )
+        return self._crypto_client
+
+    def fetch_quote_rates(
+        self, wanted: Sequence[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], Decimal]:
+        """USD per unit of each ``(coin, moment)`` Alpaca's crypto bars price
+        (``snapshots.alpaca.rates``: the bar of the moment's minute, or the latest within an
+        hour before it); a pair it cannot price is left out. One request (paged, with its own
+        retries and deadline) per coin and UTC day."""
+        from alpaca.data.requests import CryptoBarsRequest
+        from alpaca.data.timeframe import TimeFrame
+
+        found: dict[tuple[str, datetime], Decimal] = {}
+        try:
+            for (coin, day), moments in rate_requests(wanted).items():
+                symbol = usd_pair(coin)
+                start, end = window_of(day)
+                request = CryptoBarsRequest(
+                    symbol_or_symbols=symbol, timeframe=TimeFrame.Minute, start=start, end=end
+                )
+                raw = self._call(
+                    "get_crypto_bars",
+                    functools.partial(self._crypto_data().get_crypto_bars, request),
+                    self._budget(None),
+                )
+                closes = _parse(
+                    "get_crypto_bars", functools.partial(bar_closes_from_api, symbol=symbol), raw
+                )
+                for moment in moments:
+                    rate = rate_at(closes, moment)
+                    if rate is not None:
+                        found[(coin, moment)] = rate
+        finally:
+            self._deadline = None
+        return found
 
     def __enter__(self) -> AlpacaSource:
         return self

@@ -114,6 +114,9 @@ class FakeAccount:
     equity_series: tuple[EquitySample, ...] = ()
     #: Daily closes the market-data route serves, by symbol: ``((symbol, ((day, close), ...)),)``.
     benchmark_bars: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...] = ()
+    #: 1-minute crypto closes the crypto market-data route serves, by pair (``BTC/USD``):
+    #: ``((pair, ((minute, close), ...)),)``; from the rates of the fills quoted in a coin.
+    crypto_bars: tuple[tuple[str, tuple[tuple[datetime, Decimal], ...]], ...] = ()
     base_value: Decimal = Decimal(0)
     last_equity: Decimal | None = None
     status: str = "ACTIVE"
@@ -240,8 +243,8 @@ class FakeAccount:
         for fill in fills:
             if is_crypto(fill.symbol):
                 row = crypto_fee_row(fill)
-                if fill.side is Side.BUY:
-                    coin_fees[fill.order_id] = row  # taken from the coins it bought
+                if "qty" in row.fields:
+                    coin_fees[fill.order_id] = row  # taken from the coins it credited
                 else:
                     fee_rows.append(row)
 
@@ -280,15 +283,19 @@ class FakeAccount:
                 cash += Decimal(str(pending_fees.popleft().fields["net_amount"]))
             previous_marks = dict(marks)
             for fill in sorted(cycle.fills, key=lambda f: (f.filled_at, f.order_id)):
-                cash += -fill.notional if fill.side is Side.BUY else fill.notional
-                _apply_fifo(lots.setdefault(fill.symbol, deque()), fill)
+                if fill.quote_usd_rate is None:  # a pair of two coins moves no dollars
+                    cash += -fill.notional if fill.side is Side.BUY else fill.notional
+                for book, qty, price in position_moves(fill):
+                    _apply_signed(lots.setdefault(book, deque()), qty, price)
+                    marks[book] = price
                 coin_fee = coin_fees.get(fill.order_id)
                 if coin_fee is not None:
                     _take_newest(
-                        lots[fill.symbol], -Decimal(str(coin_fee.fields["qty"])), keep_cost=True
+                        lots[_book_of(str(coin_fee.fields["symbol"]))],
+                        -Decimal(str(coin_fee.fields["qty"])),
+                        keep_cost=True,
                     )
                     other_rows.append(coin_fee)
-                marks[fill.symbol] = fill.price
             equity = cash + sum(
                 (
                     sum((lot[0] for lot in held), Decimal(0)) * marks[s] * contract_multiplier(s)
@@ -359,7 +366,23 @@ class FakeAccount:
             last_equity=last_equity,
             created_at=created,
             benchmark_bars=bars,
+            crypto_bars=_quote_bars(fills),
         )
+
+
+def _quote_bars(
+    fills: Sequence[TradeFill],
+) -> tuple[tuple[str, tuple[tuple[datetime, Decimal], ...]], ...]:
+    """A 1-minute bar of each quote coin at the minute of each fill quoted in it, closing at
+    the fill's ``quote_usd_rate``: what Alpaca's crypto bars priced it at (the last fill of a
+    minute decides its close)."""
+    closes: dict[str, dict[datetime, Decimal]] = {}
+    for fill in fills:
+        if fill.quote_usd_rate is not None:
+            pair = f"{fill.symbol.split('/', 1)[1]}/USD"
+            at = fill.filled_at.replace(second=0, microsecond=0)
+            closes.setdefault(pair, {})[at] = fill.quote_usd_rate
+    return tuple((pair, tuple(sorted(bars.items()))) for pair, bars in sorted(closes.items()))
 
 
 def _prior_history(
@@ -677,9 +700,32 @@ def is_crypto(symbol: str) -> bool:
     return "/" in symbol
 
 
+def position_moves(fill: TradeFill) -> list[tuple[str, Decimal, Decimal]]:
+    """What ``fill`` does to Alpaca's positions: ``(book, signed qty, USD price)`` each. A pair
+    of two coins (``ETH/BTC``, with its ``quote_usd_rate``) moves both: the base coin's
+    position by qty at ``price * rate`` and the quote coin's the other way by ``qty * price``
+    at the rate (Alpaca holds crypto per coin, valued in USD: ``BTCUSD``)."""
+    signed = fill.qty if fill.side is Side.BUY else -fill.qty
+    rate = fill.quote_usd_rate
+    if rate is None:
+        return [(fill.symbol, signed, fill.price)]
+    base, quote = fill.symbol.split("/", 1)
+    return [
+        (f"{base}/USD", signed, normalize(fill.price * rate)),
+        (f"{quote}/USD", normalize(-signed * fill.price), rate),
+    ]
+
+
+def _book_of(position_symbol: str) -> str:
+    """The book of a coin fee's symbol, Alpaca's position form: ``BTCUSD`` -> ``BTC/USD``."""
+    return f"{position_symbol.removesuffix('USD')}/USD"
+
+
 def crypto_fee_row(fill: TradeFill) -> FakeActivity:
-    """The ``CFEE`` row Alpaca posts for a crypto fill: a buy pays in the coin (``qty`` < 0,
-    ``net_amount`` 0, the pair without its slash, a price), a sell in dollars."""
+    """The ``CFEE`` row Alpaca posts for a crypto fill, charged on what the fill credits: a
+    buy pays in the coin bought (``qty`` < 0, ``net_amount`` 0, the coin's position symbol
+    ``ETHUSD``, its USD price), a sale for dollars in dollars, and a sale of a pair of two
+    coins (``ETH/BTC``) in the quote coin it received (``BTCUSD``)."""
     day = fill.filled_at.astimezone(NEW_YORK).date()
     fields: dict[str, Any] = {
         "date": day.isoformat(),
@@ -687,14 +733,21 @@ def crypto_fee_row(fill: TradeFill) -> FakeActivity:
         "status": "executed",
         "currency": "USD",
     }
+    base, quote = fill.symbol.split("/", 1)
+    credited = None
     if fill.side is Side.BUY:
-        coins = normalize((fill.qty * CRYPTO_FEE_RATE).quantize(_NINE_PLACES, ROUND_HALF_UP))
+        credited = (base, fill.qty, fill.price * (fill.quote_usd_rate or 1))
+    elif fill.quote_usd_rate is not None:
+        credited = (quote, fill.qty * fill.price, fill.quote_usd_rate)
+    if credited is not None:
+        coin, received, usd_price = credited
+        coins = normalize((received * CRYPTO_FEE_RATE).quantize(_NINE_PLACES, ROUND_HALF_UP))
         fields |= {
             "net_amount": "0",
             "description": "Coin Pair Transaction Fee (Non USD)",
-            "symbol": fill.symbol.replace("/", ""),
+            "symbol": f"{coin}USD",
             "qty": json_text(-coins),
-            "price": json_text(fill.price),
+            "price": json_text(normalize(usd_price)),
         }
     else:
         dollars = (fill.notional * CRYPTO_FEE_RATE).quantize(CENT, ROUND_HALF_UP)
@@ -726,11 +779,6 @@ def _take_newest(held: deque[list[Decimal]], qty: Decimal, *, keep_cost: bool) -
     kept = [lot for lot in held if lot[0] > 0]
     held.clear()
     held.extend(kept)
-
-
-def _apply_fifo(held: deque[list[Decimal]], fill: TradeFill) -> None:
-    """Signed FIFO, as Alpaca keeps a position's cost (``_apply_signed``)."""
-    _apply_signed(held, fill.qty if fill.side is Side.BUY else -fill.qty, fill.price)
 
 
 def _apply_signed(held: deque[list[Decimal]], qty: Decimal, price: Decimal) -> None:

@@ -21,7 +21,12 @@ the contract fixtures (``tests/contract/alpaca/payloads``, each naming its publi
 * the market-data route ``GET /v2/stocks/bars`` (``APCA_API_DATA_URL`` points alpaca-py's
   ``StockHistoricalDataClient`` here) with ``symbols``, ``timeframe`` (``1Day`` only),
   ``start``, ``end``, ``limit`` (default 1000, at most 10,000) and ``page_token``:
-  ``{"bars": {symbol: [{"t", "o", "h", "l", "c", "v", "n", "vw"}]}, "next_page_token"}``.
+  ``{"bars": {symbol: [{"t", "o", "h", "l", "c", "v", "n", "vw"}]}, "next_page_token"}``;
+* the crypto market-data route ``GET /v1beta3/crypto/us/bars`` (alpaca-py's
+  ``CryptoHistoricalDataClient``, at the same data URL) with ``symbols`` (``BTC/USD``),
+  ``timeframe`` (``1Min`` only), ``start``, ``end``, ``limit`` and ``page_token``, in the same
+  shape: the quote coins' rates at the minutes of the fills quoted in them. Like Alpaca's, it
+  needs no keys.
 
 Money and quantities are JSON strings (numbers only in portfolio history), timestamps carry 9
 fractional digits, errors are ``{"code": int, "message": str}``, every response carries
@@ -405,6 +410,8 @@ class FakeAlpaca:
     ) -> Any:
         if handler.command != "GET":
             raise _Failure(405)
+        if path.rstrip("/") == "/v1beta3/crypto/us/bars":
+            return _crypto_bars(account, query)  # Alpaca's crypto data needs no keys
         if not path.startswith("/v2/"):
             raise _Failure(404, f"endpoint not found: {path}")
         key_id = handler.headers.get("APCA-API-KEY-ID")
@@ -637,6 +644,54 @@ def _stock_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any
                         "c": price,
                         "v": 1_000_000,
                         "n": 10_000,
+                        "vw": price,
+                    },
+                )
+            )
+    page = rows[offset : offset + limit]
+    bars: dict[str, list[dict[str, Any]]] = {}
+    for symbol, bar in page:
+        bars.setdefault(symbol, []).append(bar)
+    more = offset + limit < len(rows)
+    return {"bars": bars, "next_page_token": str(offset + limit) if more else None}
+
+
+#: ``GET /v1beta3/crypto/us/bars``: the timeframe the fake serves.
+_MINUTE_TIMEFRAMES = ("1Min", "1T")
+
+
+def _crypto_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any]:
+    """1-minute bars of the requested pairs within ``[start, end]``, paged in pair order."""
+    if not query.get("symbols"):
+        raise _Failure(400, "symbols is required")
+    symbols = sorted({s.strip().upper() for s in query["symbols"].split(",") if s.strip()})
+    timeframe = query.get("timeframe") or ""
+    if timeframe not in _MINUTE_TIMEFRAMES:
+        raise _Failure(422, f"the fake serves timeframe 1Min only, got {timeframe!r}")
+    start, end = _bound(query, "start"), _bound(query, "end")
+    limit = min(_int(query, "limit", BARS_DEFAULT_LIMIT), BARS_MAX_LIMIT)
+    if limit < 1:
+        raise _Failure(422, f"limit must be positive, got {limit}")
+    offset = _int(query, "page_token", 0) if query.get("page_token") else 0
+    known = dict(account.crypto_bars)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for symbol in symbols:
+        for at, close in known.get(symbol, ()):
+            moment = epoch_ns(at)
+            if (start is not None and moment < start) or (end is not None and moment > end):
+                continue
+            price = float(close)
+            rows.append(
+                (
+                    symbol,
+                    {
+                        "t": at.isoformat().replace("+00:00", "Z"),
+                        "o": price,
+                        "h": price,
+                        "l": price,
+                        "c": price,
+                        "v": 0.5,
+                        "n": 3,
                         "vw": price,
                     },
                 )
