@@ -613,47 +613,14 @@ _BAR_HOUR = 4  # 00:00 New York time (EDT) in UTC: Alpaca labels a daily bar wit
 
 def _stock_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any]:
     """Daily bars of the requested symbols within ``[start, end]``, paged in symbol order."""
-    if not query.get("symbols"):
-        raise _Failure(422, "symbols is required")
-    symbols = sorted({s.strip().upper() for s in query["symbols"].split(",") if s.strip()})
-    timeframe = query.get("timeframe") or ""
-    if timeframe not in ("1Day", "1D"):
-        raise _Failure(422, f"the fake serves timeframe 1Day only, got {timeframe!r}")
-    start, end = _bound(query, "start"), _bound(query, "end")
-    limit = min(_int(query, "limit", BARS_DEFAULT_LIMIT), BARS_MAX_LIMIT)
-    if limit < 1:
-        raise _Failure(422, f"limit must be positive, got {limit}")
-    offset = _int(query, "page_token", 0) if query.get("page_token") else 0
-    known = dict(account.benchmark_bars)
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for symbol in symbols:
-        for day, close in known.get(symbol, ()):
-            at = datetime(day.year, day.month, day.day, _BAR_HOUR, tzinfo=UTC)
-            moment = epoch_ns(at)
-            if (start is not None and moment < start) or (end is not None and moment > end):
-                continue
-            price = float(close)
-            rows.append(
-                (
-                    symbol,
-                    {
-                        "t": at.isoformat().replace("+00:00", "Z"),
-                        "o": price,
-                        "h": price,
-                        "l": price,
-                        "c": price,
-                        "v": 1_000_000,
-                        "n": 10_000,
-                        "vw": price,
-                    },
-                )
-            )
-    page = rows[offset : offset + limit]
-    bars: dict[str, list[dict[str, Any]]] = {}
-    for symbol, bar in page:
-        bars.setdefault(symbol, []).append(bar)
-    more = offset + limit < len(rows)
-    return {"bars": bars, "next_page_token": str(offset + limit) if more else None}
+    known = {
+        symbol: [
+            (datetime(day.year, day.month, day.day, _BAR_HOUR, tzinfo=UTC), close)
+            for day, close in closes
+        ]
+        for symbol, closes in account.benchmark_bars
+    }
+    return _bars(query, known, ("1Day", "1D"), volume=1_000_000, trades=10_000)
 
 
 #: ``GET /v1beta3/crypto/us/bars``: the timeframe the fake serves.
@@ -662,18 +629,30 @@ _MINUTE_TIMEFRAMES = ("1Min", "1T")
 
 def _crypto_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, Any]:
     """1-minute bars of the requested pairs within ``[start, end]``, paged in pair order."""
+    return _bars(query, dict(account.crypto_bars), _MINUTE_TIMEFRAMES, volume=0.5, trades=3)
+
+
+def _bars(
+    query: Mapping[str, str],
+    known: Mapping[str, Sequence[tuple[datetime, decimal.Decimal]]],
+    timeframes: Sequence[str],
+    *,
+    volume: float,
+    trades: int,
+) -> dict[str, Any]:
+    """A bars answer of Alpaca's market data: the requested symbols' bars (each a flat bar at
+    its close) within ``[start, end]``, paged in symbol order by ``limit`` and ``page_token``."""
     if not query.get("symbols"):
-        raise _Failure(400, "symbols is required")
+        raise _Failure(422, "symbols is required")
     symbols = sorted({s.strip().upper() for s in query["symbols"].split(",") if s.strip()})
     timeframe = query.get("timeframe") or ""
-    if timeframe not in _MINUTE_TIMEFRAMES:
-        raise _Failure(422, f"the fake serves timeframe 1Min only, got {timeframe!r}")
+    if timeframe not in timeframes:
+        raise _Failure(422, f"the fake serves timeframe {timeframes[0]} only, got {timeframe!r}")
     start, end = _bound(query, "start"), _bound(query, "end")
     limit = min(_int(query, "limit", BARS_DEFAULT_LIMIT), BARS_MAX_LIMIT)
     if limit < 1:
         raise _Failure(422, f"limit must be positive, got {limit}")
     offset = _int(query, "page_token", 0) if query.get("page_token") else 0
-    known = dict(account.crypto_bars)
     rows: list[tuple[str, dict[str, Any]]] = []
     for symbol in symbols:
         for at, close in known.get(symbol, ()):
@@ -681,21 +660,9 @@ def _crypto_bars(account: FakeAccount, query: Mapping[str, str]) -> dict[str, An
             if (start is not None and moment < start) or (end is not None and moment > end):
                 continue
             price = float(close)
-            rows.append(
-                (
-                    symbol,
-                    {
-                        "t": at.isoformat().replace("+00:00", "Z"),
-                        "o": price,
-                        "h": price,
-                        "l": price,
-                        "c": price,
-                        "v": 0.5,
-                        "n": 3,
-                        "vw": price,
-                    },
-                )
-            )
+            bar = {"t": at.isoformat().replace("+00:00", "Z"), "o": price, "h": price}
+            bar |= {"l": price, "c": price, "v": volume, "n": trades, "vw": price}
+            rows.append((symbol, bar))
     page = rows[offset : offset + limit]
     bars: dict[str, list[dict[str, Any]]] = {}
     for symbol, bar in page:
