@@ -9,13 +9,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from ledger_store import bootstrap
 from ledger_store.config import TableSettings
 from ledger_store.decimals import plain
-from ledger_store.dto import StrategyAttribution, TradeFill
+from ledger_store.dto import LEDGER_CURRENCY, StrategyAttribution, TradeFill, quote_currency
 from ledger_store.embedded import embedded_aws
 from ledger_store.errors import LedgerValidationError
 from ledger_store.events import AccountEventRepository, Event, RecordedEvent, event_detail
@@ -561,8 +562,8 @@ def _print_fills(fills: Iterable[TradeFill], *, as_json: bool) -> None:
                 f.symbol,
                 f.side.value,
                 format(f.qty, "f"),
-                format(f.price, "f"),
-                format(f.fees, "f"),
+                price_text(f.symbol, f.price, f.quote_usd_rate),
+                amount_text(f.symbol, f.fees),
                 ",".join(f"{name}={format(w, 'f')}" for name, w in f.strategy_allocation.items()),
             ]
             for f in fills
@@ -586,14 +587,30 @@ def _print_attributions(attributions: Iterable[StrategyAttribution], *, as_json:
                 a.symbol,
                 a.side.value,
                 format(a.qty, "f"),
-                format(a.price, "f"),
+                price_text(a.symbol, a.price, a.quote_usd_rate),
                 format(a.weight, "f"),
-                format(a.fees, "f"),
+                amount_text(a.symbol, a.fees),
             ]
             for a in attributions
         ),
         out=sys.stdout,
     )
+
+
+def price_text(symbol: str, price: Decimal, rate: Decimal | None) -> str:
+    """A fill's price as text; a pair quoted in another currency names it and its USD rate
+    (``0.05 BTC @ 60000 USD/BTC``), so it is never read as dollars."""
+    quote = quote_currency(symbol)
+    if quote == LEDGER_CURRENCY:
+        return format(price, "f")
+    rate_text = "no rate" if rate is None else f"{format(rate, 'f')} USD/{quote}"
+    return f"{format(price, 'f')} {quote} @ {rate_text}"
+
+
+def amount_text(symbol: str, amount: Decimal) -> str:
+    """A fill's fees as text, in the pair's quote currency when it is not USD."""
+    quote = quote_currency(symbol)
+    return format(amount, "f") + ("" if quote == LEDGER_CURRENCY else f" {quote}")
 
 
 def print_table(headers: Sequence[str], rows: Iterator[list[str]], *, out: TextIO) -> None:

@@ -184,3 +184,13 @@ def test_an_import_takes_the_rate_from_the_file_and_refuses_a_line_without_it(
     assert f"{path}:2: order o-btc: symbol ETH/BTC is quoted in BTC, not USD" in err
     ledger = TradeLedgerRepository(settings)
     assert ledger.get_trade("o-rated").fill.quote_usd_rate == Decimal("61000")
+    # Listed, its price and fees name their currency and the rate: never read as dollars.
+    code, out, _ = run(capsys, "trades", "list", "--symbol", "ETH/BTC", *conn(settings))
+    assert code == 0
+    assert "0.05 BTC @ 61000 USD/BTC" in out
+    assert "0.01 BTC" in out
+    code, out, _ = run(
+        capsys, "trades", "list", "--strategy", "alpha", "--account", ACCOUNT, *conn(settings)
+    )
+    assert "0.05 BTC @ 61000 USD/BTC" in out
+    assert "187.25 " in out  # a USD fill's price as before
