@@ -65,9 +65,18 @@ def usd_book(coin: str) -> str:
     return f"{coin}/{LEDGER_CURRENCY}"
 
 
-def usd_legs(attributions: Iterable[StrategyAttribution]) -> Iterator[UsdLeg]:
+#: A trade in USD: an attribution priced in USD, or a leg of a crossed one.
+Leg = UsdLeg | StrategyAttribution
+
+
+def is_quote_leg(leg: Leg) -> bool:
+    """Whether ``leg`` is the quote coin's side of a crossed fill (not a trade of its own)."""
+    return isinstance(leg, UsdLeg) and leg.quote_leg
+
+
+def usd_legs(attributions: Iterable[StrategyAttribution]) -> Iterator[Leg]:
     """Each attribution as its USD legs, in the order given: one leg for a fill priced in USD
-    (itself), two for a crossed pair (its base leg, then its quote leg).
+    (the attribution itself), two for a crossed pair (its base leg, then its quote leg).
 
     Raises ``IntegrityError`` for an attribution of a pair not quoted in USD without its rate
     (stored before rates were kept): it is never summed as dollars; amend the fill with its
@@ -83,17 +92,7 @@ def usd_legs(attributions: Iterable[StrategyAttribution]) -> Iterator[UsdLeg]:
                     "Amend the fill with its quote_usd_rate ('trades amend') so the snapshot "
                     "can value it"
                 )
-            yield UsdLeg(
-                a.order_id,
-                a.strategy,
-                a.symbol,
-                a.side,
-                a.qty,
-                a.price,
-                a.fees,
-                a.filled_at,
-                a.symbol,
-            )
+            yield a  # priced in USD: the attribution is its own leg (a full read makes none)
             continue
         base, quote = a.symbol.split("/", 1)
         spent = normalize(_EXACT.multiply(a.qty, a.price))
@@ -127,4 +126,4 @@ def is_crossed(symbol: str) -> bool:
     return quote_currency(symbol) != LEDGER_CURRENCY
 
 
-__all__ = ["UsdLeg", "is_crossed", "usd_book", "usd_legs"]
+__all__ = ["Leg", "UsdLeg", "is_crossed", "is_quote_leg", "usd_book", "usd_legs"]

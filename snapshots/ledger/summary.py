@@ -75,7 +75,7 @@ from snapshots.ledger.lots import (
 )
 from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
 from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV18, StrategyLedgerV13
-from snapshots.ledger.quotes import UsdLeg, usd_legs
+from snapshots.ledger.quotes import Leg, is_quote_leg, usd_legs
 
 _log = logging.getLogger(__name__)
 
@@ -430,7 +430,7 @@ def summarize_account(
     by_strategy: dict[str, list[StrategyAttribution]] = defaultdict(list)
     for a in cumulative:
         by_strategy[a.strategy].append(a)
-    legs_of: dict[str, list[UsdLeg]] = defaultdict(list)
+    legs_of: dict[str, list[Leg]] = defaultdict(list)
     for leg in legs:
         legs_of[leg.strategy].append(leg)
     of_strategy = _by_strategy(ledger)
@@ -551,7 +551,7 @@ def _by_strategy(ledger: LotLedger) -> dict[str, _StrategyLots]:
 def _strategy(
     name: str,
     attributions: Sequence[StrategyAttribution],
-    fills: Sequence[UsdLeg],
+    fills: Sequence[Leg],
     found: _StrategyLots,
     in_period: Any,
     prices: Mapping[str, Decimal],
@@ -624,7 +624,7 @@ def _carry(carried: StrategyLedgerV13, delta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _figures(
-    fills: Sequence[UsdLeg],
+    fills: Sequence[Leg],
     matches: Sequence[Match],
     capital: Sequence[CapitalRealization],
     dividends: Sequence[DividendShare],
@@ -633,8 +633,8 @@ def _figures(
     with them: values and fees of every leg, trades counted once per fill (its base leg)."""
     buys = [f for f in fills if f.side is Side.BUY]
     sells = [f for f in fills if f.side is Side.SELL]
-    bought = sum(1 for f in buys if not f.quote_leg)
-    sold = sum(1 for f in sells if not f.quote_leg)
+    bought = sum(1 for f in buys if not is_quote_leg(f))
+    sold = sum(1 for f in sells if not is_quote_leg(f))
     with exact_arithmetic():
         buy_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in buys), _ZERO))
         sell_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in sells), _ZERO))
