@@ -56,7 +56,8 @@ def test_pnl_by_symbol_adds_up_to_the_strategy_table(released: Version) -> None:
 
 def test_pnl_by_symbol_by_hand() -> None:
     """The newest fixture: KO's lot 100 @ 61.25 at 61.60 is +35; MSFT's short 2 @ 418.20 at
-    417.50 is +1.40; the ETH/USD lot is marked at Alpaca's ETHUSD position."""
+    417.50 is +1.40; the ETH/USD lots are marked at Alpaca's ETHUSD position; since 1.8 the
+    BTC spent on ETH (ETH/BTC) is a BTC/USD round trip and the ETH bought with it an ETH lot."""
     snapshot = newest_fixture()
     breakdown = symbol_pnl(snapshot)
     assert breakdown is not None
@@ -65,7 +66,14 @@ def test_pnl_by_symbol_by_hand() -> None:
     assert rows["MSFT"].unrealized_pnl == Decimal("1.4")
     assert rows["MSFT"].realized_pnl == Decimal("15.5")  # 5 x (418.20 - 415.10)
     eth = rows["ETH/USD"]
-    assert eth.unrealized_pnl == Decimal("1.106569740594158609")  # 0.049805 x (1910.4 - cost)
+    # 0.049805 x (1910.4 - cost) + 0.05 x (1910.4 - 1884.9), the ETH bought with BTC
+    assert eth.unrealized_pnl == Decimal("1.106569740594158609") + Decimal("1.275")
+    assert eth.open_lots == 2
+    btc = rows["BTC/USD"]
+    # 0.001525 BTC spent at 61,800 from a lot at 61,500; 0.008475 left, at 62,100
+    assert (btc.round_trips, btc.realized_pnl) == (1, Decimal("0.4575"))
+    assert btc.unrealized_pnl == Decimal("5.085")
+    assert "ETH/BTC" not in rows  # the pair is no holding: its coins are
     assert rows["NVDA"].open_lots == 0
     assert rows["NVDA"].unrealized_pnl == 0
     # a symbol without a price has no unrealised P&L, and the net is unknown with it
