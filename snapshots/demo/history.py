@@ -148,7 +148,8 @@ DIVIDEND_SYMBOL, DIVIDEND_PER_SHARE = "TLT", Decimal("0.31")
 SHORT_SYMBOL, SHORT_BEYOND, SHORT_COVER = "MSFT", Decimal(20), Decimal(8)
 #: The options strategy: 100 KO bought with a call written against them (assigned), a put
 #: written (expires worthless) and SPY puts bought as a hedge (still open); the crypto
-#: strategy buys BTC (Alpaca takes its fee in the coin) and sells part of it.
+#: strategy buys BTC (Alpaca takes its fee in the coin), sells part of it, and spends some of
+#: the rest on ETH (ETH/BTC, quoted in BTC: valued at BTC's USD price of the moment).
 OPTIONS_STRATEGY, CRYPTO_STRATEGY = "options_income", "crypto"
 COVERED, COVERED_PRICE = "KO", Decimal("61.2")
 CALL_STRIKE, CALL_PREMIUM = Decimal(62), Decimal("0.85")
@@ -156,6 +157,7 @@ PUT_STRIKE, PUT_PREMIUM = Decimal(58), Decimal("0.6")
 HEDGE_PREMIUM = Decimal("3.1")
 COIN, COIN_BOUGHT, COIN_SOLD = "BTC/USD", Decimal("0.5"), Decimal("0.2")
 COIN_PRICES = (Decimal("62150"), Decimal("63480.5"))
+CROSSED, CROSSED_QTY, CROSSED_PRICE = "ETH/BTC", Decimal("1.5"), Decimal("0.0405")
 
 
 def demo_history(
@@ -176,7 +178,7 @@ def demo_history(
     covered in part, the rest still open. Quantities and prices after the split are in new
     shares, as Alpaca reports them. ``OPTIONS_STRATEGY`` and ``CRYPTO_STRATEGY`` trade on the
     month's first days (``_derivatives_of_the_day``): a covered call assigned, a written put
-    expired, a hedge left open, a coin bought and partly sold.
+    expired, a hedge left open, a coin bought, partly sold and partly spent on another coin.
     """
     return _generate(seed, first_day, days, account_id, scripted=True)
 
@@ -345,6 +347,7 @@ def _derivatives_of_the_day(
     first, put_expiry, sale, call_expiry = _option_days(month)
     opened = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
     orders: list[tuple[str, str, Side, Decimal, Decimal, Decimal]] = []
+    rates: dict[int, Decimal] = {}  # by order number: USD per unit of a pair's quote coin
     if day == first:
         hedge_strike = (prices["SPY"] * Decimal("0.95")).quantize(Decimal(1))
         hedge = _option_symbol("SPY", last + timedelta(days=28), "P", hedge_strike)
@@ -373,6 +376,9 @@ def _derivatives_of_the_day(
         # Alpaca takes a crypto sell's fee in dollars: 0.25 % of the notional, to the cent.
         fee = (COIN_SOLD * COIN_PRICES[1] * CRYPTO_FEE_RATE).quantize(CENT, ROUND_HALF_UP)
         orders.append((CRYPTO_STRATEGY, COIN, Side.SELL, COIN_SOLD, COIN_PRICES[1], fee))
+        # ETH bought with BTC; Alpaca takes its fee in the ETH (a coin fee, not the fill's).
+        orders.append((CRYPTO_STRATEGY, CROSSED, Side.BUY, CROSSED_QTY, CROSSED_PRICE, Decimal(0)))
+        rates[len(orders)] = COIN_PRICES[1]
     fills = []
     for n, (strategy, symbol, side, qty, price, fees) in enumerate(orders, 1):
         fills.append(
@@ -388,6 +394,7 @@ def _derivatives_of_the_day(
                 order_type=OrderType.LIMIT,
                 fees=fees,
                 strategy_allocation={strategy: Decimal(1)},
+                quote_usd_rate=rates.get(n),
             )
         )
     return fills

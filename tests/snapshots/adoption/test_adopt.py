@@ -82,6 +82,7 @@ def source(fake: FakeAlpaca) -> AlpacaSource:
         api_key=DEFAULT_KEY_ID,
         secret_key=DEFAULT_SECRET_KEY,
         base_url=fake.base_url,
+        data_url=fake.base_url,  # the demo's ETH/BTC fill is priced from the fake's BTC bars
         retry=FAST,
         sleep=lambda _: None,
         environ={},

@@ -17,7 +17,7 @@ from ledger_store.dto import TradeFill
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
-from snapshots.adoption.adopt import adopt_account, fill_of
+from snapshots.adoption.adopt import adopt_account, fill_of, with_quote_rates
 from snapshots.adoption.reconcile import Reconciliation, reconcile_account
 from snapshots.builder import take_snapshot
 from snapshots.demo.history import DEMO_ACCOUNT_ID
@@ -103,6 +103,9 @@ def test_reconcile_brings_a_broken_ledger_to_the_cleanly_adopted_one(
     # The broken ledger: 20 fills lost, 5 with a wrong quantity, 2 Alpaca never made, and
     # none of the account's events.
     fills = [fill_of(order, DEMO_ACCOUNT_ID, RULES)[1] for order in done_orders_of(fake)]
+    with source(fake) as alpaca:
+        fills, unpriced = with_quote_rates(fills, alpaca)  # ETH/BTC: its rate from the bars
+    assert unpriced == []
     lost, wrong = fills[3:43:2], fills[50:55]
     kept = [f for f in fills if f not in lost]
     broken = [f.model_copy(update={"qty": f.qty * 2}) if f in wrong else f for f in kept]

@@ -34,6 +34,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAlpaca]:
         monkeypatch.setenv("APCA_API_KEY_ID", DEFAULT_KEY_ID)
         monkeypatch.setenv("APCA_API_SECRET_KEY", DEFAULT_SECRET_KEY)
         monkeypatch.setenv("APCA_API_BASE_URL", server.base_url)
+        monkeypatch.setenv("APCA_API_DATA_URL", server.base_url)  # ETH/BTC's rate: its bars
         yield server
 
 
