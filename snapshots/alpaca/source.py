@@ -303,41 +303,36 @@ class AlpacaSource:
                 data._session.close()
 
     def _market_data(self) -> Any:
-        """The ``StockHistoricalDataClient`` of the benchmark: the trading client's credentials,
-        ``APCA_API_DATA_URL`` (or Alpaca's data endpoint), the same timeouts and deadline."""
+        """The ``StockHistoricalDataClient`` of the benchmark (``_data_client_of``)."""
         if self._data_client is None:
             from alpaca.data.historical.stock import StockHistoricalDataClient
 
-            trading = self._client
-            self._data_client = StockHistoricalDataClient(
-                api_key=trading._api_key,
-                secret_key=trading._secret_key,
-                oauth_token=trading._oauth_token,
-                raw_data=True,
-                url_override=self._data_url,
-            )
-            disable_sdk_retries_and_bound_requests(
-                self._data_client, lambda: self._timeout, lambda: self._deadline, self._clock
-            )
+            self._data_client = self._data_client_of(StockHistoricalDataClient)
         return self._data_client
 
     def _crypto_data(self) -> Any:
-        """The ``CryptoHistoricalDataClient`` of the quote rates: as ``_market_data``."""
+        """The ``CryptoHistoricalDataClient`` of the quote rates (``_data_client_of``)."""
         if self._crypto_client is None:
             from alpaca.data.historical.crypto import CryptoHistoricalDataClient
 
-            trading = self._client
-            self._crypto_client = CryptoHistoricalDataClient(
-                api_key=trading._api_key,
-                secret_key=trading._secret_key,
-                oauth_token=trading._oauth_token,
-                raw_data=True,
-                url_override=self._data_url,
-            )
-            disable_sdk_retries_and_bound_requests(
-                self._crypto_client, lambda: self._timeout, lambda: self._deadline, self._clock
-            )
+            self._crypto_client = self._data_client_of(CryptoHistoricalDataClient)
         return self._crypto_client
+
+    def _data_client_of(self, kind: Callable[..., Any]) -> Any:
+        """An alpaca-py market-data client: the trading client's credentials,
+        ``APCA_API_DATA_URL`` (or Alpaca's data endpoint), the same timeouts and deadline."""
+        trading = self._client
+        client = kind(
+            api_key=trading._api_key,
+            secret_key=trading._secret_key,
+            oauth_token=trading._oauth_token,
+            raw_data=True,
+            url_override=self._data_url,
+        )
+        disable_sdk_retries_and_bound_requests(
+            client, lambda: self._timeout, lambda: self._deadline, self._clock
+        )
+        return client
 
     def fetch_quote_rates(
         self, wanted: Sequence[tuple[str, datetime]]

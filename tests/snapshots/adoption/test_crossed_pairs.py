@@ -30,18 +30,15 @@ from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import TradeLedgerRepository
 from snapshots.adoption.adopt import Adoption, adopt_account
 from snapshots.adoption.reconcile import reconcile_account
-from snapshots.alpaca.source import AlpacaSource
 from snapshots.fake_alpaca.broker import FakeAccount, TradingCycle
 from snapshots.fake_alpaca.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_SECRET_KEY,
     FakeAlpaca,
     running_fake_alpaca,
 )
 from snapshots.ledger.models import AccountLedgerV18
 from snapshots.ledger.rules import parse_rules
 from tests.builders import make_fill
-from tests.snapshots.adoption.test_adopt import FAST
+from tests.snapshots.adoption.test_adopt import source
 
 ACCOUNT = "coin-account"
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
@@ -94,18 +91,6 @@ def fake() -> Iterator[FakeAlpaca]:
     with running_fake_alpaca(account()) as server:
         yield server
         assert server.handler_errors == []
-
-
-def source(fake: FakeAlpaca) -> AlpacaSource:
-    return AlpacaSource(
-        api_key=DEFAULT_KEY_ID,
-        secret_key=DEFAULT_SECRET_KEY,
-        base_url=fake.base_url,
-        data_url=fake.base_url,
-        retry=FAST,
-        sleep=lambda _: None,
-        environ={},
-    )
 
 
 def adopt(settings: TableSettings, fake: FakeAlpaca) -> Adoption:
