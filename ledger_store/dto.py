@@ -105,14 +105,29 @@ def quote_rate_problem(symbol: str, rate: Decimal | None) -> str | None:
     price and fees in that currency, and the ledger needs the USD value of one unit of it at the
     fill's time; summing them as dollars would be silently wrong."""
     quote = quote_currency(symbol)
+    if symbol.split("/", 1)[0] == quote:
+        return f"{symbol} is a pair of {quote} with itself: no such market"
     if quote == LEDGER_CURRENCY or rate is not None:
         return None
     return (
         f"{symbol} is quoted in {quote}, not USD: its price and fees are {quote}, and the ledger "
         f"keeps every figure in USD, so the fill needs quote_usd_rate, the USD value of one "
         f"{quote} at the fill's time (a {quote}/USD price: in the file, or read from Alpaca's "
-        f"crypto bars by 'ledger sync' and 'account adopt'); without it nothing is recorded"
+        f"crypto bars by 'account adopt' and 'account reconcile'); without it nothing is "
+        f"recorded"
     )
+
+
+#: Decimal places of the quote coin a fill moves (Alpaca's coin quantities have 9).
+QUOTE_PLACES: Final = QTY_PLACES
+
+
+def quote_amount(qty: Decimal, price: Decimal) -> Decimal:
+    """The quote coin a fill of ``qty`` at ``price`` moves (``ETH/BTC``: the BTC spent or
+    received), ``qty * price`` rounded half-even to ``QUOTE_PLACES``, the precision of a coin
+    position. The ledger's rule: Alpaca's rounding of it is not documented."""
+    exact = _NOTIONAL.multiply(qty, price)
+    return normalize(exact.quantize(Decimal(1).scaleb(-QUOTE_PLACES), context=_NOTIONAL))
 
 
 def require_quote_rate(fill: TradeFill) -> TradeFill:
@@ -483,6 +498,11 @@ class TradeFill(Frozen):
                 raise ValueError(
                     f"quote_usd_rate is only for pairs quoted in another currency than USD; "
                     f"{self.symbol} is quoted in USD"
+                )
+            if quote_amount(self.qty, self.price) == 0:
+                raise ValueError(
+                    f"qty x price {plain(notional)} {quote} is below the 1E-{QUOTE_PLACES} {quote} "
+                    "a coin position holds: too small to move the quote coin"
                 )
             # The fill in USD is bounded as a USD fill is, so no later sum can overflow.
             usd = _NOTIONAL.multiply(notional, rate)

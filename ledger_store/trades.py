@@ -335,10 +335,11 @@ class TradeLedgerRepository:
         }:
             return RecordResult(order_id=fill.order_id, status="already_recorded")
         old, new = stored.model_dump(mode="json"), fill.model_dump(mode="json")
+        # A field either side leaves out (quote_usd_rate of a USD fill) is compared as absent.
         differences = [
-            f"{name}: stored {old[name]!r}, given {new[name]!r}"
-            for name in sorted(old)
-            if old[name] != new[name]
+            f"{name}: stored {old.get(name)!r}, given {new.get(name)!r}"
+            for name in sorted(old.keys() | new.keys())
+            if old.get(name) != new.get(name)
         ]
         raise ConflictError(
             f"order {fill.order_id} is already recorded with different content: "

@@ -27,7 +27,7 @@ from ledger_store.dto import (
     describe_validation_error,
     quote_currency,
 )
-from ledger_store.errors import LedgerError, LedgerValidationError
+from ledger_store.errors import LedgerError, LedgerValidationError, NotFoundError
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import DEFAULT_WORKERS, TradeLedgerRepository
@@ -204,6 +204,29 @@ def with_quote_rates(
     return rated, refused
 
 
+def with_recorded_rates(
+    fills: Sequence[TradeFill], ledger: TradeLedgerRepository
+) -> list[TradeFill]:
+    """``fills``, each of a crossed pair already recorded (same pair and time) given the rate it
+    was recorded with: a re-run keeps it, whatever Alpaca's bars say now (a bar of the fill's
+    own minute may have come after the first run), so it finds the fill recorded unchanged."""
+    priced = []
+    for fill in fills:
+        if fill.quote_usd_rate is None and is_crossed(fill.symbol):
+            try:
+                recorded = ledger.get_trade(fill.order_id).fill
+            except NotFoundError:
+                recorded = None
+            if (
+                recorded is not None
+                and recorded.quote_usd_rate is not None
+                and (recorded.symbol, recorded.filled_at) == (fill.symbol, fill.filled_at)
+            ):
+                fill = fill.model_copy(update={"quote_usd_rate": recorded.quote_usd_rate})
+        priced.append(fill)
+    return priced
+
+
 def _minutes(span: timedelta) -> int:
     return int(span.total_seconds() // 60)
 
@@ -265,7 +288,8 @@ def adopt_account(
     outcome = done_orders(history)
     labelled, refused = ledger_fills(outcome.done, account_id, rules)
     by_rule = Counter(label for label, _ in labelled)
-    fills, unpriced = with_quote_rates([fill for _, fill in labelled], alpaca)
+    fills = with_recorded_rates([fill for _, fill in labelled], ledger)
+    fills, unpriced = with_quote_rates(fills, alpaca)
     refused += unpriced
 
     finished = 0

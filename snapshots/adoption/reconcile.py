@@ -33,6 +33,7 @@ from ledger_store.dto import (
     StrategyAttribution,
     TradeFill,
     describe_validation_error,
+    quote_currency,
     symbol_key,
 )
 from ledger_store.errors import (
@@ -49,7 +50,6 @@ from snapshots.alpaca.fills import DoneOrder, OpenOrder, done_orders, ledger_pri
 from snapshots.alpaca.models import AlpacaOrder
 from snapshots.builder import EventSync, record_activity_events
 from snapshots.ledger.metrics import LedgerFill, group_by_order
-from snapshots.ledger.quotes import is_crossed
 from snapshots.ledger.rules import AttributionRules
 
 #: Who the ledger names for reconcile's corrections.
@@ -378,8 +378,11 @@ def _amend(
     }
     if filled_at is not None:
         changed["filled_at"] = filled_at
-    if not is_crossed(symbol):
-        changed.pop("quote_usd_rate", None)  # a USD pair has none (a crossed one keeps its own)
+    moved = filled_at is not None and filled_at != current.filled_at
+    if moved or quote_currency(symbol) != quote_currency(current.symbol):
+        # The rate is of the recorded time and quote coin: another is read for the new ones
+        # (``_priced``), and a USD pair has none.
+        changed.pop("quote_usd_rate", None)
     try:
         amended = TradeFill.model_validate(changed)
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 from ledger_store.decimals import normalize, plain
-from ledger_store.dto import OrderType, Side, TradeFill, contract_multiplier
+from ledger_store.dto import OrderType, Side, TradeFill, contract_multiplier, quote_amount
 from ledger_store.events import (
     AssetFee,
     CashFlow,
@@ -710,9 +710,10 @@ def position_moves(fill: TradeFill) -> list[tuple[str, Decimal, Decimal]]:
     if rate is None:
         return [(fill.symbol, signed, fill.price)]
     base, quote = fill.symbol.split("/", 1)
+    moved = quote_amount(fill.qty, fill.price)  # to a coin position's 9 places
     return [
         (f"{base}/USD", signed, normalize(fill.price * rate)),
-        (f"{quote}/USD", normalize(-signed * fill.price), rate),
+        (f"{quote}/USD", -moved if fill.side is Side.BUY else moved, rate),
     ]
 
 
@@ -738,7 +739,7 @@ def crypto_fee_row(fill: TradeFill) -> FakeActivity:
     if fill.side is Side.BUY:
         credited = (base, fill.qty, fill.price * (fill.quote_usd_rate or 1))
     elif fill.quote_usd_rate is not None:
-        credited = (quote, fill.qty * fill.price, fill.quote_usd_rate)
+        credited = (quote, quote_amount(fill.qty, fill.price), fill.quote_usd_rate)
     if credited is not None:
         coin, received, usd_price = credited
         coins = normalize((received * CRYPTO_FEE_RATE).quantize(_NINE_PLACES, ROUND_HALF_UP))

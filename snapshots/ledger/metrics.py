@@ -41,6 +41,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
     describe_validation_error,
+    quote_amount,
     value_of,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
@@ -55,6 +56,7 @@ from snapshots.ledger.fifo import (
     money,
 )
 from snapshots.ledger.models import InternalLedger, SortedStrategies
+from snapshots.ledger.quotes import base_value, is_crossed
 
 _ZERO = Decimal(0)
 # Field getters for the loops over many attributions (C-level, unlike lambdas and generators).
@@ -84,6 +86,14 @@ class LedgerFill(Frozen):
     strategies: SortedStrategies
     #: USD per unit of the quote currency of a pair not quoted in USD (``None``: priced in USD).
     quote_usd_rate: PositiveDecimal | None = None
+    #: With a rate: the fill's USD value, the sum of its shares' (``quotes.base_value``).
+    usd_value: NonNegativeDecimal | None = None
+
+    @model_validator(mode="after")
+    def _valued_in_usd(self) -> LedgerFill:
+        if (self.quote_usd_rate is None) != (self.usd_value is None):
+            raise ValueError("a fill has a USD value exactly when it has a quote_usd_rate")
+        return self
 
     @property
     def notional(self) -> Decimal:
@@ -94,12 +104,21 @@ class LedgerFill(Frozen):
 
     @property
     def usd_notional(self) -> Decimal:
-        """``notional`` in USD (times ``quote_usd_rate`` when the pair is not quoted in USD)."""
-        rate = self.quote_usd_rate
-        if rate is None:
-            return self.notional
+        """``notional`` in USD: the ``usd_value`` of a pair not quoted in USD."""
+        return self.notional if self.usd_value is None else self.usd_value
+
+    @property
+    def quote_qty(self) -> Decimal | None:
+        """The quote coin a pair not quoted in USD moves (``quote_amount``), else ``None``."""
+        return None if self.quote_usd_rate is None else quote_amount(self.qty, self.price)
+
+    @property
+    def quote_value(self) -> Decimal:
+        """The USD value of the quote coin it moves (0 for a fill priced in USD)."""
+        if self.quote_usd_rate is None:
+            return _ZERO
         with exact_arithmetic():
-            return money(value_of(self.symbol, self.qty, self.price) * rate)
+            return normalize(quote_amount(self.qty, self.price) * self.quote_usd_rate)
 
     @property
     def usd_fees(self) -> Decimal:
@@ -211,6 +230,14 @@ def summarize_ledger(
         raise IntegrityError(
             f"attributions of other accounts in the ledger of {account_id}: {', '.join(foreign)}"
         )
+    crossed = sorted({a.order_id for a in cumulative if is_crossed(a.symbol)})
+    if crossed:
+        # This (1.1) ledger sums every fill's qty x price as dollars: it cannot hold them.
+        raise IntegrityError(
+            f"the ledger of {account_id} holds fills of pairs quoted in another currency than "
+            f"USD ({', '.join(crossed)}), which only the account ledger (read_account, snapshot "
+            "1.8) values in USD"
+        )
     symbols, quantities, in_period_fills = group_by_order(cumulative, start, end)
     try:
         books = fifo_records(cumulative)
@@ -296,18 +323,22 @@ def period_totals(fills: Iterable[LedgerFill]) -> dict[str, Decimal]:
     with exact_arithmetic():
         bought = sum((f.usd_notional for f in listed if f.side is Side.BUY), _ZERO)
         sold = sum((f.usd_notional for f in listed if f.side is Side.SELL), _ZERO)
-        # the other coin of a crossed pair: sold by a buy, bought by a sell
-        spent = sum(
-            (f.usd_notional for f in listed if f.quote_usd_rate and f.side is Side.BUY), _ZERO
-        )
-        received = sum(
-            (f.usd_notional for f in listed if f.quote_usd_rate and f.side is Side.SELL), _ZERO
-        )
+        # the quote coin of a crossed pair: sold by a buy, bought by a sell
+        spent = sum((f.quote_value for f in listed if f.side is Side.BUY), _ZERO)
+        received = sum((f.quote_value for f in listed if f.side is Side.SELL), _ZERO)
         return {
             "total_buy_value": money(bought + received),
             "total_sell_value": money(sold + spent),
             "total_fees": sum((f.usd_fees for f in listed), _ZERO),
         }
+
+
+def _usd_value(shares: Sequence[StrategyAttribution]) -> Decimal | None:
+    """A crossed fill's USD value, the sum of its shares' (``None`` for a fill in USD)."""
+    rate = shares[0].quote_usd_rate
+    if rate is None:
+        return None
+    return normalize(sum((base_value(a.qty, a.price, rate) for a in shares), _ZERO))
 
 
 def group_by_order(
@@ -370,6 +401,7 @@ def group_by_order(
                     filled_at=first.filled_at,
                     strategies=strategies,
                     quote_usd_rate=first.quote_usd_rate,
+                    usd_value=_usd_value([first, *(more or ())]),
                 )
                 if in_period:
                     period_fills[order_id] = fill

@@ -25,6 +25,7 @@ from ledger_store.dto import (
     StrategyName,
     Symbol,
     UTCDateTime,
+    quote_amount,
 )
 from ledger_store.events import (
     AssetFee,
@@ -37,7 +38,7 @@ from ledger_store.events import (
     Split,
     SymbolChange,
 )
-from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic, money
+from snapshots.ledger.fifo import OpenLot, Oversell, exact_arithmetic
 from snapshots.ledger.lots import AssetFeeShare, Lot, Match
 
 _ZERO_DECIMAL = Decimal(0)
@@ -540,12 +541,14 @@ class QuotedFill(Frozen):
     """A fill of the period of a pair quoted in another currency than USD, and its USD value.
 
     ``price`` and ``fees`` are in ``quote_currency`` (the pair's second half, ``BTC`` for
-    ``ETH/BTC``); ``quote_usd_rate`` is the USD value of one unit of it recorded with the fill;
-    ``usd_value = qty * price * quote_usd_rate`` and ``usd_fees = fees * quote_usd_rate``
-    (exact but for the value's rounding to 18 places). The ledger holds it as two USD trades
-    of the same order (``snapshots.ledger.quotes``): the base coin on its own USD book at
-    ``price * quote_usd_rate``, and the quote coin the other way, ``qty * price`` of it at the
-    rate.
+    ``ETH/BTC``); ``quote_usd_rate`` is the USD value of one unit of it recorded with the fill.
+    ``quote_qty`` is the quote coin the fill moves, ``qty * price`` rounded half-even to 9
+    places (a coin position's precision); ``usd_value`` the sum of its strategies' shares
+    ``share qty * price * quote_usd_rate``, each rounded half-even to 18 places (so within
+    ``1E-17`` of the exact product); ``usd_fees = fees * quote_usd_rate``. The ledger holds it
+    as two USD trades of the same order (``snapshots.ledger.quotes``): the base coin on its
+    own USD book at ``price * quote_usd_rate``, and ``quote_qty`` of the quote coin the other
+    way at the rate.
     """
 
     order_id: OrderId
@@ -557,7 +560,8 @@ class QuotedFill(Frozen):
     filled_at: UTCDateTime
     quote_currency: NonEmptyText
     quote_usd_rate: PositiveDecimal
-    usd_value: PositiveDecimal
+    quote_qty: PositiveDecimal
+    usd_value: NonNegativeDecimal
     usd_fees: NonNegativeDecimal
 
     @model_validator(mode="after")
@@ -569,13 +573,19 @@ class QuotedFill(Frozen):
                 "currency than USD)"
             )
         with exact_arithmetic():
-            value = money(self.qty * self.price * self.quote_usd_rate)
-            if self.usd_value != value or self.usd_fees != self.fees * self.quote_usd_rate:
-                raise ValueError(
-                    "usd_value must be qty x price x quote_usd_rate and usd_fees fees x "
-                    "quote_usd_rate"
-                )
+            exact = self.qty * self.price
+            if self.quote_qty != quote_amount(self.qty, self.price):
+                raise ValueError("quote_qty must be qty x price to 9 places (half-even)")
+            if abs(self.usd_value - exact * self.quote_usd_rate) > _SHARES_ROUNDING:
+                raise ValueError("usd_value must be qty x price x quote_usd_rate")
+            if self.usd_fees != self.fees * self.quote_usd_rate:
+                raise ValueError("usd_fees must be fees x quote_usd_rate")
         return self
+
+
+#: How far a crossed fill's USD value may be from the exact product: half a unit of the 18th
+#: place for each of at most 40 strategy shares.
+_SHARES_ROUNDING = Decimal("2E-17")
 
 
 class AccountLedgerV18(AccountLedgerV17):

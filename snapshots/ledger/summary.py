@@ -44,7 +44,6 @@ from ledger_store.dto import (
     UTCDateTime,
     describe_validation_error,
     quote_currency,
-    value_of,
 )
 from ledger_store.errors import IntegrityError, LedgerValidationError
 from ledger_store.events import (
@@ -75,7 +74,7 @@ from snapshots.ledger.lots import (
 )
 from snapshots.ledger.metrics import LedgerFill, _period, group_by_order, period_totals
 from snapshots.ledger.models import AccountLedgerV16, AccountLedgerV18, StrategyLedgerV13
-from snapshots.ledger.quotes import Leg, is_quote_leg, usd_legs
+from snapshots.ledger.quotes import Leg, is_quote_leg, leg_value, usd_legs
 
 _log = logging.getLogger(__name__)
 
@@ -636,8 +635,8 @@ def _figures(
     bought = sum(1 for f in buys if not is_quote_leg(f))
     sold = sum(1 for f in sells if not is_quote_leg(f))
     with exact_arithmetic():
-        buy_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in buys), _ZERO))
-        sell_value = money(sum((value_of(f.symbol, f.qty, f.price) for f in sells), _ZERO))
+        buy_value = money(sum(map(leg_value, buys), _ZERO))
+        sell_value = money(sum(map(leg_value, sells), _ZERO))
         realized = sum((m.realized_pnl for m in matches), _ZERO) + sum(
             (c.realized_pnl for c in capital), _ZERO
         )
@@ -677,6 +676,7 @@ def _quoted(fills: Iterable[LedgerFill]) -> list[dict[str, Any]]:
             "filled_at": f.filled_at,
             "quote_currency": quote_currency(f.symbol),
             "quote_usd_rate": f.quote_usd_rate,
+            "quote_qty": f.quote_qty,
             "usd_value": f.usd_notional,
             "usd_fees": f.usd_fees,
         }

@@ -19,7 +19,7 @@ from ledger_store.dto import (
     quote_currency,
     quote_rate_problem,
 )
-from ledger_store.errors import LedgerValidationError, NotFoundError
+from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
 from ledger_store.trades import TradeLedgerRepository
 from tests.builders import ACCOUNT, fill_data, make_fill
 from tests.snapshots.cli.test_cli import conn, jsonl, run
@@ -194,3 +194,19 @@ def test_an_import_takes_the_rate_from_the_file_and_refuses_a_line_without_it(
     )
     assert "0.05 BTC @ 61000 USD/BTC" in out
     assert "187.25 " in out  # a USD fill's price as before
+
+
+def test_a_re_record_in_another_quote_currency_is_a_conflict_naming_the_rate(
+    ledger: TradeLedgerRepository,
+) -> None:
+    """The stored fill names its rate, the new one (a USD pair) none: they differ there, and
+    the conflict says so (the field one side leaves out is compared as absent)."""
+    crossed = make_fill(order_id="o-1", symbol="ETH/BTC", price="0.05", quote_usd_rate="60000")
+    ledger.record(crossed)
+    usd = make_fill(order_id="o-1", symbol="ETH/USD", price="3000")
+    with pytest.raises(ConflictError) as caught:
+        ledger.record(usd)
+    assert "quote_usd_rate: stored '60000', given None" in str(caught.value)
+    assert "symbol: stored 'ETH/BTC', given 'ETH/USD'" in str(caught.value)
+    (result,) = ledger.record_many([usd])
+    assert isinstance(result, ConflictError)

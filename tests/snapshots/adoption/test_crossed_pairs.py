@@ -183,3 +183,21 @@ def test_a_crossed_fill_alpaca_cannot_price_is_not_recorded_and_says_what_to_do(
     assert sorted(missing) == ["ethbtc-1", "ethbtc-2"]
     assert all(d.repair == "none" and "quote_usd_rate" in d.detail for d in missing.values())
     assert not reconciled.clean
+
+
+def test_a_re_run_keeps_the_recorded_rates_whatever_the_bars_say_now(
+    settings: TableSettings,
+) -> None:
+    """The first run priced the fills; Alpaca's bars of those minutes are different by the
+    second (a bar that came late): the re-run finds every fill recorded unchanged."""
+    first = account()
+    with running_fake_alpaca(first) as server:
+        assert adopt(settings, server).not_recorded == ()
+    moved = tuple(
+        (pair, tuple((at, close + 1) for at, close in bars)) for pair, bars in first.crypto_bars
+    )
+    with running_fake_alpaca(dataclasses.replace(first, crypto_bars=moved)) as server:
+        again = adopt(settings, server)
+        assert (again.recorded, again.not_recorded) == ((), ())
+        assert len(again.already_recorded) == len(TRADES)
+        assert server.requests("/v1beta3/crypto/us/bars") == []  # nothing left to price

@@ -28,15 +28,17 @@ disposed of).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from ledger_store.dto import TradeFill
-from ledger_store.errors import IntegrityError
-from snapshots.ledger.summary import AccountView, summarize_account
-from tests.builders import PERIOD_START, attributions_of, strategy_fill
+from ledger_store.dto import TradeFill, parse_fill
+from ledger_store.errors import IntegrityError, LedgerValidationError
+from snapshots.integrity import check_strategy_totals
+from snapshots.ledger.metrics import summarize_ledger
+from snapshots.ledger.summary import AccountView, LedgerBase, summarize_account
+from tests.builders import PERIOD_START, attributions_of, fill_data, strategy_fill
 
 ACCOUNT = "acct-1"
 
@@ -159,3 +161,115 @@ def test_a_stored_crossed_fill_without_its_rate_is_never_summed_as_dollars() -> 
     assert "order ethbtc-1 was recorded without quote_usd_rate" in message
     assert "ETH/BTC is quoted in BTC, not USD" in message
     assert "Amend the fill with its quote_usd_rate" in message
+
+
+# Many-digit prices and rates: the quote coin at a coin's 9 places, values at 18 ----------------
+
+#: 0.123456789 ETH sold at 0.030512345 BTC: 0.003766955845... BTC, settled as 0.003766956.
+MANY = {"qty": "0.123456789", "price": "0.030512345", "quote_usd_rate": "61234.567891234"}
+
+
+def test_the_quote_coin_a_fill_moves_is_settled_at_a_coin_positions_9_places() -> None:
+    btc = strategy_fill("btc-1", "BUY", "1", "50000", seconds=0, symbol="BTC/USD")
+    sell = strategy_fill("ethbtc-1", "SELL", seconds=60, symbol="ETH/BTC", **MANY)
+    view = view_of([btc, sell])
+    assert view.net_positions["BTC/USD"] == Decimal("1.003766956")
+    assert view.net_positions["ETH/USD"] == Decimal("-0.123456789")
+    (quoted,) = view.internal_ledger.quoted_fills
+    assert quoted.quote_qty == Decimal("0.003766956")
+    # the ETH's value rounded once, half-even, to 18 places (the exact product has 27)
+    exact = Decimal("0.123456789") * Decimal("0.030512345") * Decimal("61234.567891234")
+    assert quoted.usd_value == exact.quantize(Decimal("1E-18"))
+    assert view.internal_ledger.total_sell_value == quoted.usd_value
+    assert view.internal_ledger.total_buy_value == Decimal(50000) + Decimal(
+        "0.003766956"
+    ) * Decimal("61234.567891234")
+
+
+def test_a_fill_shared_by_strategies_shares_its_quote_coin_exactly_and_the_totals_agree() -> None:
+    """0.3 / 0.3 / 0.4 of a many-digit fill: each strategy's BTC is its weight's part of the
+    fill's 9-place amount (largest remainders), they add up to it, and the strategies' values
+    add up to the account's (the strategy-totals check passes, not warns)."""
+    shared = strategy_fill(
+        "ethbtc-1",
+        "BUY",
+        seconds=60,
+        symbol="ETH/BTC",
+        allocation={"a": "0.3", "b": "0.3", "c": "0.4"},
+        **MANY,
+    )
+    view = view_of([shared])
+    btc = {
+        name: sum((lot.qty for lot in p.open_lots if lot.symbol == "BTC/USD"), Decimal(0))
+        for name, p in view.internal_ledger.strategy_performance.items()
+    }
+    assert sum(btc.values()) == Decimal("0.003766956")  # shorts: the strategies held no BTC
+    assert view.net_positions["BTC/USD"] == Decimal("-0.003766956")
+    check = check_strategy_totals(view)
+    assert check.status == "pass", check.message
+
+
+def test_carried_forward_equals_rebuilt_with_many_digit_crossed_fills() -> None:
+    """Each share's USD value is rounded before it is summed, so a ledger carried forward from
+    a snapshot equals the one read from the start, byte for byte."""
+    fills = [
+        strategy_fill("btc-1", "BUY", "2", "50000", seconds=0, symbol="BTC/USD"),
+        strategy_fill("ethbtc-1", "BUY", seconds=60, symbol="ETH/BTC", **MANY),
+        strategy_fill(
+            "ethbtc-2",
+            "BUY",
+            "0.987654321",
+            "0.031234567",
+            seconds=86_400 + 60,
+            symbol="ETH/BTC",
+            quote_usd_rate="60987.654321987",
+        ),
+    ]
+    start = PERIOD_START - timedelta(days=1)
+    middle, end = start + timedelta(days=1), start + timedelta(days=2)
+
+    def view(period_start: datetime, base: LedgerBase | None = None) -> AccountView:
+        since = base.period_end if base else None
+        return summarize_account(
+            [a for a in attributions_of(fills) if since is None or a.filled_at >= since],
+            [],
+            account_id=ACCOUNT,
+            period_start=period_start,
+            period_end=middle if period_start == start and base is None else end,
+            ledger_id="ledger-test",
+            prices={"BTCUSD": Decimal("70000"), "ETHUSD": Decimal("3500")},
+            revisions={},
+            event_count=0,
+            base=base,
+        )
+
+    first = view(start)
+    base = LedgerBase(snapshot_id="s-1", period_end=middle, ledger=first.internal_ledger)
+    carried = view(middle, base)
+    rebuilt = view(middle)
+    assert carried.internal_ledger == rebuilt.internal_ledger
+    buy_value = rebuilt.internal_ledger.strategy_performance["alpha"].total_buy_value
+    assert buy_value.as_tuple().exponent == -18  # the ETH's 27-place products, rounded
+
+
+def test_a_fill_too_small_to_move_a_unit_of_the_quote_coin_is_refused() -> None:
+    with pytest.raises(LedgerValidationError, match="too small to move the quote coin"):
+        parse_fill(
+            fill_data(symbol="SHIB/USDC", qty="0.001", price="0.0000001", quote_usd_rate="1")
+        )
+
+
+def test_a_pair_of_a_coin_with_itself_is_refused() -> None:
+    with pytest.raises(LedgerValidationError, match="BTC/BTC is a pair of BTC with itself"):
+        parse_fill(fill_data(symbol="BTC/BTC", price="1", quote_usd_rate="60000"))
+
+
+def test_the_1_1_ledger_refuses_crossed_fills_instead_of_summing_them_as_dollars() -> None:
+    with pytest.raises(IntegrityError, match=r"quoted in another currency than USD \(ethbtc-1\)"):
+        summarize_ledger(
+            attributions_of(history()[:3]),
+            account_id=ACCOUNT,
+            period_start=PERIOD_START - timedelta(days=1),
+            period_end=PERIOD_START,
+            ledger_id="ledger-test",
+        )
