@@ -645,7 +645,7 @@ class TradeLedgerRepository:
                 yield attribution
                 continue
             held.append(attribution)
-            if pending == _RATES_PER_BATCH:
+            if pending == _RATES_PER_BATCH or len(held) >= _HELD_AT_MOST:
                 yield from self._rated(held)
                 held, pending = [], 0
         if held:
@@ -895,8 +895,10 @@ _KIND = LedgerItem.entity_type.attr_name
 #: What the strategy read path fetches of a GSI3 item: the attribution and its kind, not the
 #: four key attributes (a quarter less to transfer and parse; the capacity is the same).
 _ATTRIBUTION_READ = (_KIND, *(f for f in _ATTRIBUTION_FIELDS if f != "quote_usd_rate"))
-#: Attributions whose rates one BatchGetItem reads (DynamoDB's limit per request).
+#: Attributions whose rates one BatchGetItem reads (DynamoDB's limit per request), and how
+#: many attributions the read holds back at most while it gathers them (the USD ones between).
 _RATES_PER_BATCH = 100
+_HELD_AT_MOST = 1000
 _STRATEGY_TRADE = LedgerItem.entity_type.get_discriminator(StrategyTradeItem)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,3 +211,26 @@ def test_a_re_record_in_another_quote_currency_is_a_conflict_naming_the_rate(
     assert "symbol: stored 'ETH/BTC', given 'ETH/USD'" in str(caught.value)
     (result,) = ledger.record_many([usd])
     assert isinstance(result, ConflictError)
+
+
+def test_the_strategy_read_asks_rates_in_batches_and_holds_back_little(
+    settings: TableSettings,
+) -> None:
+    """Crossed attributions wait for their rates in groups of at most 100 (one BatchGetItem
+    each), and the USD ones between never pile up beyond 1,000: the read stays a stream."""
+    batches: list[tuple[int, int]] = []
+
+    class Counting(TradeLedgerRepository):
+        def _rated(self, held: Any) -> list[Any]:
+            batches.append((len(held), sum(a.symbol == "ETH/BTC" for a in held)))
+            return list(held)
+
+    usd = make_fill(order_id="u", symbol="BTC/USD", price="50000").attributions()[0]
+    crossed = make_fill(
+        order_id="c", symbol="ETH/BTC", price="0.05", quote_usd_rate="60000"
+    ).attributions()[0]
+    stream = [crossed, *[usd] * 1500, *[crossed] * 250, usd]
+    read = list(Counting(settings)._with_quote_rates(iter(stream)))
+    assert read == stream  # in order, nothing lost
+    assert all(held <= 1000 and crossed_ <= 100 for held, crossed_ in batches), batches
+    assert sum(held for held, _ in batches) == len(stream) - 1  # the first USD ones passed
