@@ -232,5 +232,6 @@ def test_the_strategy_read_asks_rates_in_batches_and_holds_back_little(
     stream = [crossed, *[usd] * 1500, *[crossed] * 250, usd]
     read = list(Counting(settings)._with_quote_rates(iter(stream)))
     assert read == stream  # in order, nothing lost
-    assert all(held <= 1000 and crossed_ <= 100 for held, crossed_ in batches), batches
-    assert sum(held for held, _ in batches) == len(stream) - 1  # the first USD ones passed
+    # 1,000 held (the first crossed one and the USD ones after it), the next 500 USD straight
+    # through, then the crossed ones 100 at a time and the last with the USD one after it.
+    assert batches == [(1000, 1), (100, 100), (100, 100), (51, 50)]
