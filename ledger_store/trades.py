@@ -661,8 +661,17 @@ class TradeLedgerRepository:
                     sorted(wanted), attributes_to_get=["PK", "SK", "quote_usd_rate"]
                 )
             }
+        gone = sorted(wanted - rates.keys())
+        if gone:
+            # The index listed an attribution whose item is no more: a void or an amend that
+            # has not reached GSI3 yet (it is updated asynchronously).
+            listed = ", ".join(map(" / ".join, gone))
+            raise IntegrityError(
+                f"GSI3 listed attributions whose items are gone ({listed}): a fill was voided "
+                "or amended during the read; read again"
+            )
         return [
-            _with_rate(a, rates.get((keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy))))
+            _with_rate(a, rates[(keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy))])
             if quote_currency(a.symbol) != LEDGER_CURRENCY
             else a
             for a in held

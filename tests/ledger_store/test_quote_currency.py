@@ -20,7 +20,12 @@ from ledger_store.dto import (
     quote_currency,
     quote_rate_problem,
 )
-from ledger_store.errors import ConflictError, LedgerValidationError, NotFoundError
+from ledger_store.errors import (
+    ConflictError,
+    IntegrityError,
+    LedgerValidationError,
+    NotFoundError,
+)
 from ledger_store.trades import TradeLedgerRepository
 from tests.builders import ACCOUNT, fill_data, make_fill
 from tests.snapshots.cli.test_cli import conn, jsonl, run
@@ -235,3 +240,16 @@ def test_the_strategy_read_asks_rates_in_batches_and_holds_back_little(
     # 1,000 held (the first crossed one and the USD ones after it), the next 500 USD straight
     # through, then the crossed ones 100 at a time and the last with the USD one after it.
     assert batches == [(1000, 1), (100, 100), (100, 100), (51, 50)]
+
+
+def test_an_attribution_the_index_lists_but_whose_item_is_gone_is_a_typed_error(
+    ledger: TradeLedgerRepository,
+) -> None:
+    """GSI3 is updated asynchronously: right after a void it may still list an attribution
+    whose item is deleted. Its rate cannot be read, and the read says so instead of going on
+    without it (which would stop the snapshot as if the fill had no rate)."""
+    listed = make_fill(
+        order_id="gone", symbol="ETH/BTC", price="0.05", quote_usd_rate="60000"
+    ).attributions()
+    with pytest.raises(IntegrityError, match=r"TRADE#gone / STRATEGY#alpha.*read again"):
+        list(ledger._with_quote_rates(iter(listed)))
