@@ -99,15 +99,25 @@ def quote_currency(symbol: str) -> str:
     return symbol.split("/", 1)[1] if "/" in symbol else LEDGER_CURRENCY
 
 
+def is_crossed(symbol: str) -> bool:
+    """Whether ``symbol`` is a pair quoted in another currency than USD (``ETH/BTC``)."""
+    return quote_currency(symbol) != LEDGER_CURRENCY
+
+
+def usd_pair(coin: str) -> str:
+    """A coin's pair in USD, its book in the ledger and its market-data symbol: ``BTC/USD``."""
+    return f"{coin}/{LEDGER_CURRENCY}"
+
+
 def quote_rate_problem(symbol: str, rate: Decimal | None) -> str | None:
     """Why a fill of ``symbol`` with ``quote_usd_rate`` ``rate`` cannot be valued in USD, or
     ``None``: a pair quoted in another currency than USD (``ETH/BTC``, ``BTC/USDT``) has its
     price and fees in that currency, and the ledger needs the USD value of one unit of it at the
     fill's time; summing them as dollars would be silently wrong."""
-    quote = quote_currency(symbol)
-    if symbol.split("/", 1)[0] == quote:
+    base, slash, quote = symbol.partition("/")
+    if slash and base == quote:
         return f"{symbol} is a pair of {quote} with itself: no such market"
-    if quote == LEDGER_CURRENCY or rate is not None:
+    if not is_crossed(symbol) or rate is not None:
         return None
     return (
         f"{symbol} is quoted in {quote}, not USD: its price and fees are {quote}, and the ledger "
@@ -128,6 +138,11 @@ def quote_amount(qty: Decimal, price: Decimal) -> Decimal:
     position. The ledger's rule: Alpaca's rounding of it is not documented."""
     exact = _NOTIONAL.multiply(qty, price)
     return normalize(exact.quantize(Decimal(1).scaleb(-QUOTE_PLACES), context=_NOTIONAL))
+
+
+def usd_price(price: Decimal, rate: Decimal) -> Decimal:
+    """A price in a quote currency in USD: ``price * rate``, exact (at most 18 places)."""
+    return normalize(_NOTIONAL.multiply(price, rate))
 
 
 def require_quote_rate(fill: TradeFill) -> TradeFill:
@@ -285,8 +300,8 @@ PositiveDecimal = Annotated[Money, AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Money, AfterValidator(_non_negative)]
 Quantity = Annotated[PositiveDecimal, max_places(QTY_PLACES), _at_most(MAX_QTY)]
 Price = Annotated[PositiveDecimal, max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
-#: USD per unit of a quote currency (``BTC``: 97,123.45; ``USDT``: 0.9998), as precise as a price.
-QuoteRate = Annotated[PositiveDecimal, max_places(PRICE_PLACES), _at_most(MAX_PRICE)]
+#: USD per unit of a quote currency (``BTC``: 97,123.45; ``USDT``: 0.9998): bounded as a price.
+QuoteRate = Price
 #: Fees split into FEE_PLACES shares; finer fees could not be split exactly.
 Fee = Annotated[NonNegativeDecimal, max_places(FEE_PLACES), _at_most(MAX_FEE)]
 UTCDateTime = Annotated[
@@ -494,7 +509,7 @@ class TradeFill(Frozen):
         rate = self.quote_usd_rate
         if rate is not None:
             quote = quote_currency(self.symbol)
-            if quote == LEDGER_CURRENCY:
+            if not is_crossed(self.symbol):
                 raise ValueError(
                     f"quote_usd_rate is only for pairs quoted in another currency than USD; "
                     f"{self.symbol} is quoted in USD"

@@ -18,7 +18,6 @@ from . import keys
 from .config import TableSettings
 from .digests import digest_sum, entry_digest
 from .dto import (
-    LEDGER_CURRENCY,
     MAX_FILLS_PER_STRATEGY,
     Correction,
     CorrectionResult,
@@ -29,8 +28,8 @@ from .dto import (
     TradeFill,
     describe_validation_error,
     free_text,
+    is_crossed,
     parse_fill,
-    quote_currency,
     require_quote_rate,
 )
 from .errors import (
@@ -291,8 +290,17 @@ class TradeLedgerRepository:
         return [(i, RecordResult(order_id=fills[i].order_id, status="recorded")) for i in indexes]
 
     def _stored_digests(self, order_ids: Sequence[str]) -> dict[str, str]:
-        """``content_sha256`` of those of the trades that are recorded (one BatchGetItem per
-        100, unprocessed keys retried by PynamoDB); expired ones count as absent."""
+        """``content_sha256`` of those of the trades that are recorded."""
+        return {item.order_id: item.content_sha256 for item in self._trade_items(order_ids)}
+
+    def recorded_fills(self, order_ids: Sequence[str]) -> dict[str, TradeFill]:
+        """The recorded fills of those orders that have one, by order id (voided ones too, with
+        their last content): one consistent BatchGetItem per 100 trades, no attributions."""
+        return {item.order_id: _fill_dto(item) for item in self._trade_items(order_ids)}
+
+    def _trade_items(self, order_ids: Sequence[str]) -> list[TradeItem]:
+        """The trade items of those orders that are recorded (one BatchGetItem per 100,
+        unprocessed keys retried by PynamoDB); expired ones count as absent."""
         unique = sorted(set(order_ids))
         now = self._clock()
         with storage_call(self._settings, f"look up {len(unique)} trades", None):
@@ -300,11 +308,9 @@ class TradeLedgerRepository:
                 [(keys.trade_pk(o), keys.TRADE_METADATA_SK) for o in unique],
                 consistent_read=True,
             )
-            return {
-                item.order_id: item.content_sha256
-                for item in items
-                if isinstance(item, TradeItem) and not is_expired(item, now)
-            }
+            return [
+                item for item in items if isinstance(item, TradeItem) and not is_expired(item, now)
+            ]
 
     def _refuse_full_strategies(
         self, fill: TradeFill, attributions: tuple[StrategyAttribution, ...], failed: set[int]
@@ -639,7 +645,7 @@ class TradeLedgerRepository:
         held: list[StrategyAttribution] = []
         pending = 0
         for attribution in attributions:
-            if quote_currency(attribution.symbol) != LEDGER_CURRENCY:
+            if is_crossed(attribution.symbol):
                 pending += 1
             elif not pending:
                 yield attribution
@@ -652,7 +658,7 @@ class TradeLedgerRepository:
             yield from self._rated(held)
 
     def _rated(self, held: Sequence[StrategyAttribution]) -> list[StrategyAttribution]:
-        foreign = [a for a in held if quote_currency(a.symbol) != LEDGER_CURRENCY]
+        foreign = [a for a in held if is_crossed(a.symbol)]
         wanted = {(keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy)) for a in foreign}
         with storage_call(self._settings, f"read the quote rates of {len(wanted)} fills", None):
             rates = {
@@ -672,7 +678,7 @@ class TradeLedgerRepository:
             )
         return [
             _with_rate(a, rates[(keys.trade_pk(a.order_id), keys.strategy_sk(a.strategy))])
-            if quote_currency(a.symbol) != LEDGER_CURRENCY
+            if is_crossed(a.symbol)
             else a
             for a in held
         ]

@@ -25,9 +25,10 @@ from ledger_store.dto import (
     Side,
     TradeFill,
     describe_validation_error,
+    is_crossed,
     quote_currency,
 )
-from ledger_store.errors import LedgerError, LedgerValidationError, NotFoundError
+from ledger_store.errors import LedgerError, LedgerValidationError
 from ledger_store.events import AccountEventRepository
 from ledger_store.snapshot_store import AccountSnapshotRepository
 from ledger_store.trades import DEFAULT_WORKERS, TradeLedgerRepository
@@ -35,7 +36,6 @@ from snapshots.alpaca.fills import DoneOrder, HistoryProblem, OpenOrder, Trading
 from snapshots.alpaca.models import AccountActivity, AlpacaAccount, AlpacaData, AlpacaOrder
 from snapshots.alpaca.rates import RATE_LOOKBACK
 from snapshots.builder import EventSync, SnapshotOutcome, record_activity_events, take_snapshot
-from snapshots.ledger.quotes import is_crossed
 from snapshots.ledger.rules import AttributionRules
 
 #: The correlation id of a fill the ledger learnt from Alpaca: its UTC trade date.
@@ -209,20 +209,20 @@ def with_recorded_rates(
 ) -> list[TradeFill]:
     """``fills``, each of a crossed pair already recorded (same pair and time) given the rate it
     was recorded with: a re-run keeps it, whatever Alpaca's bars say now (a bar of the fill's
-    own minute may have come after the first run), so it finds the fill recorded unchanged."""
+    own minute may have come after the first run), so it finds the fill recorded unchanged.
+    One batch read of the crossed ones' trades."""
+    unpriced = [f.order_id for f in fills if f.quote_usd_rate is None and is_crossed(f.symbol)]
+    recorded = ledger.recorded_fills(unpriced) if unpriced else {}
     priced = []
     for fill in fills:
-        if fill.quote_usd_rate is None and is_crossed(fill.symbol):
-            try:
-                recorded = ledger.get_trade(fill.order_id).fill
-            except NotFoundError:
-                recorded = None
-            if (
-                recorded is not None
-                and recorded.quote_usd_rate is not None
-                and (recorded.symbol, recorded.filled_at) == (fill.symbol, fill.filled_at)
-            ):
-                fill = fill.model_copy(update={"quote_usd_rate": recorded.quote_usd_rate})
+        known = recorded.get(fill.order_id)
+        if (
+            fill.quote_usd_rate is None
+            and known is not None
+            and known.quote_usd_rate is not None
+            and (known.symbol, known.filled_at) == (fill.symbol, fill.filled_at)
+        ):
+            fill = fill.model_copy(update={"quote_usd_rate": known.quote_usd_rate})
         priced.append(fill)
     return priced
 

@@ -28,11 +28,6 @@ RATE_LOOKBACK: Final = timedelta(hours=1)
 _UTC_DATETIME: Final = TypeAdapter(datetime)
 
 
-def usd_pair(coin: str) -> str:
-    """The market-data symbol of a coin in USD: ``BTC`` -> ``BTC/USD``."""
-    return f"{coin}/USD"
-
-
 def minute(moment: datetime) -> datetime:
     """The start of ``moment``'s minute, in UTC."""
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
@@ -97,6 +92,5 @@ __all__ = [
     "minute",
     "rate_at",
     "rate_requests",
-    "usd_pair",
     "window_of",
 ]

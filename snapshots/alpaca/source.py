@@ -40,7 +40,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ledger_store.dto import UTCDateTime, describe_validation_error
+from ledger_store.dto import UTCDateTime, describe_validation_error, usd_pair
 from ledger_store.errors import ConfigurationError, LedgerValidationError
 from ledger_store.keys import require_utc
 from ledger_store.tracing import subsegment
@@ -62,7 +62,7 @@ from snapshots.alpaca.models import (
     equity_points_from_api,
     is_coin_fee,
 )
-from snapshots.alpaca.rates import bar_closes_from_api, rate_at, rate_requests, usd_pair, window_of
+from snapshots.alpaca.rates import bar_closes_from_api, rate_at, rate_requests, window_of
 from snapshots.alpaca.transport import (
     WORKER,
     DeadlinePassed,

@@ -21,7 +21,15 @@ from itertools import pairwise
 from typing import Any
 
 from ledger_store.decimals import normalize, plain
-from ledger_store.dto import OrderType, Side, TradeFill, contract_multiplier, quote_amount
+from ledger_store.dto import (
+    OrderType,
+    Side,
+    TradeFill,
+    contract_multiplier,
+    quote_amount,
+    usd_pair,
+    usd_price,
+)
 from ledger_store.events import (
     AssetFee,
     CashFlow,
@@ -379,7 +387,7 @@ def _quote_bars(
     closes: dict[str, dict[datetime, Decimal]] = {}
     for fill in fills:
         if fill.quote_usd_rate is not None:
-            pair = f"{fill.symbol.split('/', 1)[1]}/USD"
+            pair = usd_pair(fill.symbol.split("/", 1)[1])
             at = fill.filled_at.replace(second=0, microsecond=0)
             closes.setdefault(pair, {})[at] = fill.quote_usd_rate
     return tuple((pair, tuple(sorted(bars.items()))) for pair, bars in sorted(closes.items()))
@@ -712,14 +720,14 @@ def position_moves(fill: TradeFill) -> list[tuple[str, Decimal, Decimal]]:
     base, quote = fill.symbol.split("/", 1)
     moved = quote_amount(fill.qty, fill.price)  # to a coin position's 9 places
     return [
-        (f"{base}/USD", signed, normalize(fill.price * rate)),
-        (f"{quote}/USD", -moved if fill.side is Side.BUY else moved, rate),
+        (usd_pair(base), signed, usd_price(fill.price, rate)),
+        (usd_pair(quote), -moved if fill.side is Side.BUY else moved, rate),
     ]
 
 
 def _book_of(position_symbol: str) -> str:
     """The book of a coin fee's symbol, Alpaca's position form: ``BTCUSD`` -> ``BTC/USD``."""
-    return f"{position_symbol.removesuffix('USD')}/USD"
+    return usd_pair(position_symbol.removesuffix("USD"))
 
 
 def crypto_fee_row(fill: TradeFill) -> FakeActivity:
@@ -737,18 +745,19 @@ def crypto_fee_row(fill: TradeFill) -> FakeActivity:
     base, quote = fill.symbol.split("/", 1)
     credited = None
     if fill.side is Side.BUY:
-        credited = (base, fill.qty, fill.price * (fill.quote_usd_rate or 1))
+        rate = fill.quote_usd_rate
+        credited = (base, fill.qty, fill.price if rate is None else usd_price(fill.price, rate))
     elif fill.quote_usd_rate is not None:
         credited = (quote, quote_amount(fill.qty, fill.price), fill.quote_usd_rate)
     if credited is not None:
-        coin, received, usd_price = credited
+        coin, received, price_in_usd = credited
         coins = normalize((received * CRYPTO_FEE_RATE).quantize(_NINE_PLACES, ROUND_HALF_UP))
         fields |= {
             "net_amount": "0",
             "description": "Coin Pair Transaction Fee (Non USD)",
             "symbol": f"{coin}USD",
             "qty": json_text(-coins),
-            "price": json_text(normalize(usd_price)),
+            "price": json_text(normalize(price_in_usd)),
         }
     else:
         dollars = (fill.notional * CRYPTO_FEE_RATE).quantize(CENT, ROUND_HALF_UP)

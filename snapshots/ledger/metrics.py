@@ -41,6 +41,7 @@ from ledger_store.dto import (
     Symbol,
     UTCDateTime,
     describe_validation_error,
+    is_crossed,
     quote_amount,
     value_of,
 )
@@ -56,7 +57,7 @@ from snapshots.ledger.fifo import (
     money,
 )
 from snapshots.ledger.models import InternalLedger, SortedStrategies
-from snapshots.ledger.quotes import base_value, is_crossed
+from snapshots.ledger.quotes import base_value
 
 _ZERO = Decimal(0)
 # Field getters for the loops over many attributions (C-level, unlike lambdas and generators).
@@ -115,10 +116,11 @@ class LedgerFill(Frozen):
     @property
     def quote_value(self) -> Decimal:
         """The USD value of the quote coin it moves (0 for a fill priced in USD)."""
-        if self.quote_usd_rate is None:
+        moved, rate = self.quote_qty, self.quote_usd_rate
+        if moved is None or rate is None:
             return _ZERO
         with exact_arithmetic():
-            return normalize(quote_amount(self.qty, self.price) * self.quote_usd_rate)
+            return normalize(moved * rate)
 
     @property
     def usd_fees(self) -> Decimal:

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ledger_store.dto import (
+    LEDGER_CURRENCY,
     Frozen,
     Money,
     NonEmptyText,
@@ -567,7 +568,7 @@ class QuotedFill(Frozen):
     @model_validator(mode="after")
     def _valued(self) -> QuotedFill:
         base, _, quote = self.symbol.partition("/")
-        if not base or quote != self.quote_currency or quote == "USD":
+        if not base or quote != self.quote_currency or quote == LEDGER_CURRENCY:
             raise ValueError(
                 f"{self.symbol} is no pair quoted in {self.quote_currency} (nor in another "
                 "currency than USD)"

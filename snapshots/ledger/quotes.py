@@ -25,20 +25,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Final
 
 from ledger_store.decimals import decimal_context, normalize
 from ledger_store.dto import (
-    LEDGER_CURRENCY,
     QUOTE_PLACES,
     Side,
     StrategyAttribution,
+    is_crossed,
     quote_amount,
-    quote_currency,
     quote_rate_problem,
     split_exact,
+    usd_pair,
+    usd_price,
     value_of,
 )
 from ledger_store.errors import IntegrityError
@@ -69,11 +70,6 @@ class UsdLeg:
     pair: str
     value: Decimal
     quote_leg: bool = False
-
-
-def usd_book(coin: str) -> str:
-    """The USD book of a coin: ``BTC`` -> ``BTC/USD``."""
-    return f"{coin}/{LEDGER_CURRENCY}"
 
 
 #: A trade in USD: an attribution priced in USD, or a leg of a crossed one.
@@ -107,7 +103,8 @@ def quote_shares(shares: Iterable[StrategyAttribution]) -> dict[str, Decimal]:
     weights = [a.weight for a in ordered]
     if sum(map(Fraction, weights), Fraction(0)) != 1:
         return {a.strategy: quote_amount(a.qty, a.price) for a in ordered}
-    total = normalize(sum((a.qty for a in ordered), _ZERO))
+    with localcontext(_EXACT):
+        total = normalize(sum((a.qty for a in ordered), _ZERO))
     amount = quote_amount(total, ordered[0].price)
     parts = split_exact(amount, weights, QUOTE_PLACES)
     return {a.strategy: part for a, part in zip(ordered, parts, strict=True)}
@@ -129,11 +126,11 @@ def usd_legs(attributions: Iterable[StrategyAttribution]) -> list[Leg]:
         if a.quote_usd_rate is not None:
             crossed.setdefault(a.order_id, []).append(a)
             continue
-        problem = quote_rate_problem(a.symbol, None)
-        if problem is not None:
+        if is_crossed(a.symbol):
             raise IntegrityError(
-                f"order {a.order_id} was recorded without quote_usd_rate: {problem}. Amend the "
-                "fill with its quote_usd_rate ('trades amend') so the snapshot can value it"
+                f"order {a.order_id} was recorded without quote_usd_rate: "
+                f"{quote_rate_problem(a.symbol, None)}. Amend the fill with its quote_usd_rate "
+                "('trades amend') so the snapshot can value it"
             )
     if not crossed:
         return list(listed)  # priced in USD: each attribution is its own leg
@@ -149,10 +146,10 @@ def usd_legs(attributions: Iterable[StrategyAttribution]) -> list[Leg]:
             UsdLeg(
                 a.order_id,
                 a.strategy,
-                usd_book(base),
+                usd_pair(base),
                 a.side,
                 a.qty,
-                normalize(_EXACT.multiply(a.price, rate)),
+                usd_price(a.price, rate),
                 normalize(_EXACT.multiply(a.fees, rate)),
                 a.filled_at,
                 a.symbol,
@@ -165,7 +162,7 @@ def usd_legs(attributions: Iterable[StrategyAttribution]) -> list[Leg]:
                 UsdLeg(
                     a.order_id,
                     a.strategy,
-                    usd_book(quote),
+                    usd_pair(quote),
                     Side.SELL if a.side is Side.BUY else Side.BUY,
                     spent,
                     rate,
@@ -179,19 +176,12 @@ def usd_legs(attributions: Iterable[StrategyAttribution]) -> list[Leg]:
     return legs
 
 
-def is_crossed(symbol: str) -> bool:
-    """Whether ``symbol`` is a pair quoted in another currency than USD."""
-    return quote_currency(symbol) != LEDGER_CURRENCY
-
-
 __all__ = [
     "Leg",
     "UsdLeg",
     "base_value",
-    "is_crossed",
     "is_quote_leg",
     "leg_value",
     "quote_shares",
-    "usd_book",
     "usd_legs",
 ]

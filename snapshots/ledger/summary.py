@@ -417,7 +417,7 @@ def summarize_account(
     symbols, _, in_period_fills = group_by_order(cumulative, start, end)
     carried = base.ledger.strategy_performance if base is not None else {}
     opening = [lot for p in carried.values() for lot in p.open_lots]
-    legs = list(usd_legs(cumulative))
+    legs = usd_legs(cumulative)
     try:
         ledger = run_lots(legs, timeline, opening=opening)
     except LedgerValidationError as exc:

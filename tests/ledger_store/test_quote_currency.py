@@ -42,12 +42,15 @@ FOREIGN = ["ETH/BTC", "BTC/USDT", "ETH/USDC", "SOL/BTC"]
         ("AAPL", "USD"),
         ("SPY261120P00553000", "USD"),
         ("BRK.B", "USD"),
+        ("USD", "USD"),  # ProShares Ultra Semiconductors: a share, not a pair of USD with itself
     ],
 )
 def test_the_quote_currency_is_the_pairs_second_half_else_usd(symbol: str, quote: str) -> None:
     assert quote_currency(symbol) == quote
     assert (quote_rate_problem(symbol, None) is None) is (quote == "USD")
     assert quote_rate_problem(symbol, Decimal("2")) is None
+    if "/" not in symbol:
+        assert parse_fill(fill_data(symbol=symbol)).symbol == symbol
 
 
 @pytest.mark.parametrize("symbol", FOREIGN)
@@ -151,6 +154,10 @@ def test_the_rate_is_stored_and_read_back_on_every_path(ledger: TradeLedgerRepos
         assert ledger.record(fill).created
         assert ledger.record(fill).status == "already_recorded"  # same content, same hash
     assert ledger.get_trade("eth-btc-2").fill == crossed[1]
+    assert ledger.recorded_fills(["eth-btc-2", "btc-usd-1", "missing"]) == {
+        "eth-btc-2": crossed[1],
+        "btc-usd-1": usd,
+    }
     assert {a.quote_usd_rate for a in ledger.get_trade("eth-btc-2").attributions} == {
         Decimal("60002")
     }

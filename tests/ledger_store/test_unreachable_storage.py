@@ -159,6 +159,11 @@ OPERATIONS: list[Any] = [
         id="strategies",
     ),
     pytest.param(
+        lambda s: TradeLedgerRepository(s).recorded_fills(["o-1", "o-2"]),
+        ("look up 2 trades", "failed"),
+        id="recorded_fills",
+    ),
+    pytest.param(
         lambda s: AccountSnapshotRepository(s).put(_record()),
         ("snapshot", f"SNAPSHOT#{ACCOUNT}"),
         id="snapshot_put",
@@ -281,6 +286,7 @@ COVERED = {
         "trades_by_symbol": "trades_by_symbol",
         "attributions_by_strategy": "attributions_by_strategy",
         "strategies": "strategies",
+        "recorded_fills": "recorded_fills",
         "void": "void",
         "amend": "amend",
     },
